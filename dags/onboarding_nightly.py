@@ -1,0 +1,112 @@
+"""
+### Cohort onboarding, every night
+
+For each cohort in the cohort configuration, this DAG does what the instructor used to do by hand:
+
+1. **extract**: copies the signup export and the onboarding-completion export into the run's
+   folder (an immutable copy, so the run can be audited and replayed);
+2. **validate**: checks both with Great Expectations. A broken export (missing column, empty
+   file, conflicting completion records) stops that cohort: *nothing is sent* and the instructor
+   is told why. A bad row (invalid email, missing name, unreadable time) is quarantined and
+   reported; the good rows go on;
+3. **decide**: joins signups and completions and decides, as of the run's date, who gets a
+   **reminder** (not complete, from N days before the deadline), a **cancellation** (not complete
+   on time, first run after the deadline) or a **welcome** (complete on time);
+4. **send**: sends each due email through the ledger, so nobody ever gets the same email twice,
+   even when a run is retried or rerun;
+5. **report**: emails the instructor a summary of the run: counts, who is late, what was sent,
+   what was quarantined and why.
+
+**Rerunning by hand**: *Trigger DAG* with parameters. `as_of` decides as of another date (a date
+alone means that date's nightly run); `dry_run` decides and renders everything and sends nothing
+(the summary says what would have gone out); `cohort` limits the run to one cohort.
+A rerun never sends an email that was already sent.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pendulum
+from airflow.sdk import Param, dag, task, task_group
+from airflow.timetables.trigger import CronTriggerTimetable
+
+# The instructor's time zone and the time of the nightly run in it. Overridable per deployment.
+NIGHTLY_TZ = os.environ.get("ONBOARDING_TIMEZONE", "Australia/Sydney")
+NIGHTLY_TIME = dt.time.fromisoformat(os.environ.get("ONBOARDING_RUN_TIME", "06:00"))
+
+
+@dag(
+    dag_id="onboarding_nightly",
+    schedule=CronTriggerTimetable(f"{NIGHTLY_TIME.minute} {NIGHTLY_TIME.hour} * * *", timezone=NIGHTLY_TZ),
+    start_date=pendulum.datetime(2026, 1, 1, tz=NIGHTLY_TZ),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "onboarding",
+        "retries": 3,
+        "retry_delay": dt.timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+    },
+    tags=["onboarding", "email"],
+    doc_md=__doc__,
+    params={
+        "cohort": Param("all", type="string", title="Cohort",
+                        description="A cohort id from the cohort configuration, several separated by commas, "
+                                    "or 'all'."),
+        "as_of": Param(None, type=["null", "string"], title="As of",
+                       description="Decide as of this date (YYYY-MM-DD: that date's nightly run) or datetime "
+                                   "(YYYY-MM-DDTHH:MM, in the instructor's time zone unless it has an offset). "
+                                   "Empty: the run's own date.",
+                       pattern=r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"),
+        "dry_run": Param(False, type="boolean", title="Dry run",
+                         description="Decide and render every email, send nothing; the summary lists what "
+                                     "would have gone out."),
+    },
+)
+def onboarding_nightly():
+    @task
+    def plan(params=None, logical_date=None, run_id=None) -> list[dict]:
+        from onboarding import airflow_glue
+
+        return airflow_glue.plan(params, logical_date, run_id, NIGHTLY_TZ, NIGHTLY_TIME)
+
+    @task_group(group_id="cohort")
+    def cohort_run(item: dict):
+        @task
+        def extract(item: dict) -> dict:
+            from onboarding import airflow_glue
+
+            return airflow_glue.extract(item)
+
+        @task
+        def validate(item: dict, inputs: dict) -> dict:
+            from onboarding import airflow_glue
+
+            return airflow_glue.validate(item, inputs)
+
+        @task
+        def decide(item: dict, validated: dict) -> dict:
+            from onboarding import airflow_glue
+
+            return airflow_glue.decide(item)
+
+        @task
+        def send(item: dict, decided: dict) -> dict:
+            from onboarding import airflow_glue
+
+            return airflow_glue.send(item)
+
+        @task(trigger_rule="all_done", retries=1)
+        def report(item: dict) -> dict:
+            from onboarding import airflow_glue
+
+            return airflow_glue.report(item)
+
+        sent = send(item, decide(item, validate(item, extract(item))))
+        sent >> report(item)
+
+    cohort_run.expand(item=plan())
+
+
+onboarding_nightly()

@@ -1,0 +1,2 @@
+INSERT INTO decisions (run_id, cohort_id, email, kind, outcome, reason, email_key)
+VALUES (:run_id, :cohort_id, :email, :kind, :outcome, :reason, :email_key)

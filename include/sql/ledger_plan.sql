@@ -1,0 +1,7 @@
+-- Record that an email is due. A key already in the ledger keeps its row: whatever happened to
+-- that email before (sent, claimed, refused) stands.
+INSERT INTO email_ledger (email_key, ref, cohort_id, recipient, recipient_name, kind, status,
+                          decided_run_id, attempts, created_at, updated_at)
+VALUES (:email_key, :ref, :cohort_id, :recipient, :recipient_name, :kind, 'pending',
+        :run_id, 0, :now, :now)
+ON CONFLICT (email_key) DO NOTHING

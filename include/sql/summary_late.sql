@@ -1,0 +1,6 @@
+-- Customers not (yet) on time as of the run, for the instructor.
+SELECT email, name, status, completed_at
+FROM customer_status
+WHERE run_id = :run_id AND cohort_id = :cohort_id
+  AND status IN ('pending', 'missed', 'completed_late', 'held')
+ORDER BY status, name

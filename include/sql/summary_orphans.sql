@@ -1,0 +1,4 @@
+SELECT email, completed_at, source_row
+FROM orphan_completions
+WHERE run_id = :run_id AND cohort_id = :cohort_id
+ORDER BY email

@@ -1,0 +1,4 @@
+SELECT source, file, source_row, column_name, reason, value, email
+FROM quarantine
+WHERE run_id = :run_id AND cohort_id = :cohort_id
+ORDER BY source, source_row, column_name

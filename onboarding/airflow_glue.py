@@ -1,0 +1,167 @@
+"""The thin layer between Airflow and the onboarding package: connections in, task calls out.
+
+Connections (see README, "Configuration reference"):
+- ``onboarding_state``: the state database. ``sqlite`` (host = path of the database file) or
+  ``postgres`` (host, port, login, password, schema = database name).
+- ``onboarding_email`` (or a cohort's ``email_connection``): where emails go. Extra
+  ``{"backend": "outbox", "path": "..."}`` writes .eml files; ``{"backend": "gmail", ...}`` sends
+  through the Gmail API (see ``delivery.gmail_service`` for the keys).
+
+Nothing here logs a connection's password or extra: they hold secrets.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from typing import Any, Callable
+from urllib.parse import quote
+
+from onboarding import settings
+
+log = logging.getLogger(__name__)
+
+
+def _connection(conn_id: str):
+    from airflow.sdk import BaseHook
+
+    return BaseHook.get_connection(conn_id)
+
+
+def state_url(conn) -> str:
+    """A SQLAlchemy URL for the state database connection."""
+    ctype = (conn.conn_type or "").lower()
+    if ctype == "sqlite":
+        if not conn.host:
+            raise ValueError(f"connection {conn.conn_id!r}: a sqlite connection needs host = the database file path")
+        return f"sqlite:///{conn.host}"
+    if ctype in ("postgres", "postgresql"):
+        auth = quote(conn.login or "", safe="")
+        if conn.password:
+            auth += ":" + quote(conn.password, safe="")
+        return (f"postgresql+psycopg://{auth}{'@' if auth else ''}{conn.host or 'localhost'}:{conn.port or 5432}"
+                f"/{conn.schema or 'postgres'}")
+    raise ValueError(f"connection {conn.conn_id!r}: type {conn.conn_type!r} is not supported for the state "
+                     f"database (use sqlite or postgres)")
+
+
+@functools.cache
+def state_engine():
+    """The state database, migrated to the current schema."""
+    from onboarding import state
+
+    engine = state.make_engine(state_url(_connection(settings.STATE_CONN_ID)))
+    applied = state.migrate(engine)
+    if applied:
+        log.info("state database: applied migrations %s", applied)
+    return engine
+
+
+def sender_factory(conn_id: str) -> Callable[[], Any]:
+    """A factory for the sender a connection describes, built only when there is something to send."""
+
+    def make():
+        from onboarding import delivery
+
+        conn = _connection(conn_id)
+        extra = conn.extra_dejson or {}
+        backend = extra.get("backend") or conn.conn_type
+        if backend == "outbox":
+            path = extra.get("path") or conn.host or str(settings.data_dir() / "outbox")
+            return delivery.OutboxSender(path)
+        if backend == "gmail":
+            return delivery.GmailSender(delivery.gmail_service(extra), extra.get("user_id", "me"))
+        raise ValueError(f"connection {conn_id!r}: unknown email backend {backend!r} (outbox or gmail)")
+
+    return make
+
+
+def plan(params: dict, logical_date: dt.datetime, run_id: str, nightly_tz: str, nightly_time: dt.time) -> list[dict]:
+    """The cohorts this run handles, each with the run's shared context."""
+    from onboarding.config import load_cohorts, select_cohorts
+    from onboarding.pipeline import RunContext, resolve_as_of
+
+    cohorts = select_cohorts(load_cohorts(), params.get("cohort"))
+    as_of = resolve_as_of(params.get("as_of"), logical_date, nightly_tz, nightly_time)
+    ctx = RunContext(run_id=run_id, as_of=as_of, dry_run=bool(params.get("dry_run")))
+    log.info("run %s decides as of %s%s for cohorts %s", run_id, as_of.isoformat(),
+             " (dry run)" if ctx.dry_run else "", [c.id for c in cohorts])
+    return [{"cohort_id": c.id, "ctx": ctx.to_dict()} for c in cohorts]
+
+
+def _unpack(item: dict):
+    from onboarding.config import load_cohorts
+    from onboarding.pipeline import RunContext
+
+    return load_cohorts()[item["cohort_id"]], RunContext.from_dict(item["ctx"])
+
+
+def _fail_fast(fn):
+    """Bad data will not get better by retrying: fail the task at once, with the message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from onboarding.config import ConfigError
+        from onboarding.sources import DatasetError
+
+        try:
+            return fn(*args, **kwargs)
+        except (DatasetError, ConfigError) as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    return wrapper
+
+
+@_fail_fast
+def extract(item: dict) -> dict:
+    from onboarding import pipeline
+
+    cohort, ctx = _unpack(item)
+    return pipeline.extract(state_engine(), cohort, ctx)
+
+
+@_fail_fast
+def validate(item: dict, inputs: dict) -> dict:
+    from onboarding import pipeline
+
+    cohort, ctx = _unpack(item)
+    return pipeline.validate(state_engine(), cohort, ctx, inputs)
+
+
+def decide(item: dict, kinds: list[str] | None = None) -> dict:
+    from onboarding import pipeline
+    from onboarding.decisions import KINDS
+
+    cohort, ctx = _unpack(item)
+    return pipeline.decide_cohort(state_engine(), cohort, ctx, tuple(kinds or KINDS))
+
+
+def send(item: dict) -> dict:
+    from onboarding import pipeline
+
+    cohort, ctx = _unpack(item)
+    result = pipeline.send(state_engine(), cohort, ctx, sender_factory(cohort.email_connection))
+    pipeline._record_run(state_engine(), cohort, ctx, "sent" if not ctx.dry_run else "decided")
+    return result
+
+
+def report(item: dict) -> dict:
+    """Send the instructor's summary; fail the task afterwards if the cohort's run failed."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from onboarding import pipeline, state
+
+    cohort, ctx = _unpack(item)
+    engine = state_engine()
+    with engine.connect() as conn:
+        run = (state.rows(conn, "summary_run", run_id=ctx.run_id, cohort_id=cohort.id) or [{}])[0]
+    failure = None
+    if run.get("status") not in ("sent", "decided", "done", "dry_run"):
+        failure = run.get("error") or (f"the run stopped after stage {run.get('status', 'none')!r}; "
+                                       f"see the task logs")
+    result = pipeline.report(engine, cohort, ctx, sender_factory(cohort.email_connection), failure=failure)
+    if failure:
+        raise AirflowFailException(f"cohort {cohort.id}: {failure}")
+    return result

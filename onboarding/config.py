@@ -1,0 +1,217 @@
+"""Cohort configuration: one YAML file lists every cohort the pipeline runs.
+
+The file is found at ``$ONBOARDING_COHORTS_FILE`` (default ``config/cohorts.yaml`` in the
+project). Relative source paths are resolved against the file's own folder, so a config and its
+exports can move together. Every problem is reported with the cohort and key it concerns.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from onboarding import settings
+
+WELCOME_TIMINGS = ("after_deadline", "on_completion")
+# The fields each source must map, and the ones it may map.
+REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at")}
+OPTIONAL_COLUMNS = {"signups": ("signed_up_at",), "completions": ("name",)}
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
+
+
+class ConfigError(ValueError):
+    """The cohort configuration is invalid; the message names the file, cohort and key."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where one export comes from and how its columns are named."""
+
+    role: str  # "signups" or "completions"
+    type: str  # "csv" today; the source registry accepts more
+    columns: dict[str, str]  # our field -> the export's header
+    options: dict[str, Any] = field(default_factory=dict)  # type-specific (path, encoding, ...)
+    timezone: str | None = None  # for timestamps written without an offset
+    timestamp_format: str | None = None  # strftime format; ISO 8601 when unset
+
+    @property
+    def location(self) -> str:
+        return str(self.options.get("path") or self.options.get("location") or self.type)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    id: str
+    title: str
+    deadline: dt.date
+    timezone: str
+    sender: str
+    instructor: str
+    signups: SourceConfig
+    completions: SourceConfig
+    reminder_days_before: int = 3
+    grace_period: dt.timedelta = dt.timedelta(0)
+    welcome_timing: str = "after_deadline"
+    email_connection: str = "onboarding_email"
+    course_url: str | None = None
+    next_steps: tuple[str, ...] = ()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def deadline_at(self) -> dt.datetime:
+        """The instant the deadline passes: end of the deadline date in the cohort's zone, plus grace."""
+        next_day = dt.datetime.combine(self.deadline + dt.timedelta(days=1), dt.time(0), self.tz)
+        return next_day + self.grace_period
+
+    @property
+    def reminder_window_start(self) -> dt.datetime:
+        """Reminders go out from the start of the day N days before the deadline date."""
+        day = self.deadline - dt.timedelta(days=self.reminder_days_before)
+        return dt.datetime.combine(day, dt.time(0), self.tz)
+
+    def deadline_display(self) -> str:
+        """The deadline as the customer reads it: the last day, in the cohort's zone."""
+        end = self.deadline_at - dt.timedelta(microseconds=1)
+        return f"{end:%A %d %B %Y}, {end:%H:%M} ({self.timezone})"
+
+
+def parse_duration(value: Any, where: str) -> dt.timedelta:
+    """'36h', '2d', '90m' or 0."""
+    if value in (None, 0, "0", ""):
+        return dt.timedelta(0)
+    m = _DURATION_RE.match(str(value))
+    if not m:
+        raise ConfigError(f"{where}: {value!r} is not a duration like '12h', '2d' or '30m'")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"d": dt.timedelta(days=n), "h": dt.timedelta(hours=n), "m": dt.timedelta(minutes=n)}[unit]
+
+
+def _check_tz(name: Any, where: str) -> str:
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: unknown time zone {name!r} (use an IANA name like 'Australia/Sydney')") from None
+    return str(name)
+
+
+def _source(raw: Any, role: str, base: Path, where: str) -> SourceConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with 'type' and 'columns'")
+    raw = dict(raw)
+    stype = str(raw.pop("type", "csv"))
+    columns = raw.pop("columns", None)
+    if not isinstance(columns, dict):
+        raise ConfigError(f"{where}.columns: expected a mapping of field -> export column name")
+    missing = [c for c in REQUIRED_COLUMNS[role] if not columns.get(c)]
+    if missing:
+        raise ConfigError(f"{where}.columns: {', '.join(missing)} must be mapped")
+    unknown = set(columns) - set(REQUIRED_COLUMNS[role]) - set(OPTIONAL_COLUMNS[role])
+    if unknown:
+        raise ConfigError(f"{where}.columns: unknown field(s) {sorted(unknown)}; "
+                          f"known: {list(REQUIRED_COLUMNS[role] + OPTIONAL_COLUMNS[role])}")
+    tz = raw.pop("timezone", None)
+    if tz is not None:
+        tz = _check_tz(tz, f"{where}.timezone")
+    fmt = raw.pop("timestamp_format", None)
+    if "path" in raw:
+        p = Path(os.path.expandvars(str(raw["path"])))
+        raw["path"] = str(p if p.is_absolute() else (base / p).resolve())
+    return SourceConfig(role=role, type=stype, columns={k: str(v) for k, v in columns.items()},
+                        options=raw, timezone=tz, timestamp_format=fmt)
+
+
+def _cohort(raw: Any, defaults: dict, base: Path, where: str) -> Cohort:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    merged = {**defaults, **raw}
+    cid = str(merged.get("id", ""))
+    if not _ID_RE.match(cid):
+        raise ConfigError(f"{where}.id: {cid!r} must be lower-case letters, digits, '-' or '_'")
+    where = f"cohort {cid!r}"
+    for key in ("title", "deadline", "timezone", "sender", "instructor", "sources"):
+        if merged.get(key) in (None, ""):
+            raise ConfigError(f"{where}: '{key}' is required")
+    deadline = merged["deadline"]
+    if isinstance(deadline, str):
+        try:
+            deadline = dt.date.fromisoformat(deadline)
+        except ValueError:
+            raise ConfigError(f"{where}.deadline: {deadline!r} is not a date (YYYY-MM-DD)") from None
+    if isinstance(deadline, dt.datetime) or not isinstance(deadline, dt.date):
+        raise ConfigError(f"{where}.deadline: expected a date (YYYY-MM-DD); the time is always end of day")
+    days = merged.get("reminder_days_before", 3)
+    if not isinstance(days, int) or days < 0:
+        raise ConfigError(f"{where}.reminder_days_before: expected a whole number of days >= 0")
+    timing = merged.get("welcome_timing", "after_deadline")
+    if timing not in WELCOME_TIMINGS:
+        raise ConfigError(f"{where}.welcome_timing: {timing!r} is not one of {WELCOME_TIMINGS}")
+    sources = merged["sources"]
+    if not isinstance(sources, dict) or set(sources) != {"signups", "completions"}:
+        raise ConfigError(f"{where}.sources: expected exactly 'signups' and 'completions'")
+    for key in ("sender", "instructor"):
+        if "@" not in str(merged[key]) or any(c in str(merged[key]) for c in "\r\n"):
+            raise ConfigError(f"{where}.{key}: {merged[key]!r} is not an email address")
+    return Cohort(
+        id=cid,
+        title=str(merged["title"]),
+        deadline=deadline,
+        timezone=_check_tz(merged["timezone"], f"{where}.timezone"),
+        sender=str(merged["sender"]),
+        instructor=str(merged["instructor"]),
+        signups=_source(sources["signups"], "signups", base, f"{where}.sources.signups"),
+        completions=_source(sources["completions"], "completions", base, f"{where}.sources.completions"),
+        reminder_days_before=days,
+        grace_period=parse_duration(merged.get("grace_period"), f"{where}.grace_period"),
+        welcome_timing=timing,
+        email_connection=str(merged.get("email_connection", "onboarding_email")),
+        course_url=merged.get("course_url"),
+        next_steps=tuple(str(s) for s in merged.get("next_steps", ()) or ()),
+    )
+
+
+def load_cohorts(path: str | Path | None = None) -> dict[str, Cohort]:
+    """Read and check the cohort file; cohorts in file order, keyed by id."""
+    import yaml  # imported here: config is read inside tasks, never at DAG parse time
+
+    path = Path(path or settings.cohorts_file())
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: cohort configuration file not found "
+                          f"(set ONBOARDING_COHORTS_FILE to its path)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("cohorts"), list) or not doc["cohorts"]:
+        raise ConfigError(f"{path}: expected a top-level 'cohorts:' list with at least one cohort")
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{path}: 'defaults' must be a mapping")
+    cohorts: dict[str, Cohort] = {}
+    for i, raw in enumerate(doc["cohorts"]):
+        try:
+            c = _cohort(raw, defaults, path.parent, f"cohorts[{i}]")
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        if c.id in cohorts:
+            raise ConfigError(f"{path}: cohort id {c.id!r} appears twice")
+        cohorts[c.id] = c
+    return cohorts
+
+
+def select_cohorts(cohorts: dict[str, Cohort], wanted: str | None) -> list[Cohort]:
+    """'all' (or empty) selects every cohort; otherwise a comma-separated list of ids."""
+    if not wanted or wanted.strip().lower() == "all":
+        return list(cohorts.values())
+    ids = [w.strip() for w in wanted.split(",") if w.strip()]
+    unknown = [i for i in ids if i not in cohorts]
+    if unknown:
+        raise ConfigError(f"unknown cohort(s) {unknown}; configured: {list(cohorts)}")
+    return [cohorts[i] for i in ids]

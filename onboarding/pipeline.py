@@ -1,0 +1,291 @@
+"""One cohort's nightly run, stage by stage. Each stage is one Airflow task; each reads what it
+needs from the run folder and the state database, so any stage can be retried alone.
+
+extract -> validate -> decide -> send -> report
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from onboarding import emails, reporting, settings, state
+from onboarding.config import Cohort
+from onboarding.decisions import KINDS, Customer, decide, email_key, email_ref, standing
+from onboarding.delivery import Ledger, RetryPolicy, Sender, deliver_one, outbox_label
+from onboarding.sources import DatasetError, Snapshot, make_source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every stage of a run shares: its id, its moment and whether it may send."""
+
+    run_id: str
+    as_of: dt.datetime
+    dry_run: bool = False
+    data_dir: Path = field(default_factory=settings.data_dir)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
+                "data_dir": str(self.data_dir)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunContext":
+        return cls(d["run_id"], dt.datetime.fromisoformat(d["as_of"]), bool(d["dry_run"]), Path(d["data_dir"]))
+
+    def folder(self, cohort_id: str) -> Path:
+        return self.data_dir / "runs" / cohort_id / re.sub(r"[^A-Za-z0-9._-]+", "_", self.run_id)
+
+    @property
+    def owner(self) -> str:
+        return self.run_id
+
+
+def resolve_as_of(value: str | None, logical_date: dt.datetime, tz: str, run_time: dt.time) -> dt.datetime:
+    """The moment a run decides at: the ``as_of`` param if given, else the run's logical date.
+
+    A date alone means "as the nightly run of that date would": ``run_time`` in ``tz``. A
+    datetime without an offset is read in ``tz``.
+    """
+    if value in (None, ""):
+        if logical_date.tzinfo is None:
+            raise ValueError("the run's logical date has no time zone")
+        return logical_date.astimezone(dt.timezone.utc)
+    text = str(value).strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            moment = dt.datetime.combine(dt.date.fromisoformat(text), run_time, ZoneInfo(tz))
+        else:
+            moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"as_of {value!r} is neither a date (2026-12-05) nor a datetime "
+                         f"(2026-12-05T06:00 or with an offset)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tz))
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _record_run(engine: sa.Engine, cohort: Cohort, ctx: RunContext, status: str, error: str | None = None,
+                inputs: dict | None = None, counts: dict | None = None) -> None:
+    with engine.begin() as conn:
+        conn.execute(state.sql("upsert_run"), {
+            "run_id": ctx.run_id, "cohort_id": cohort.id, "as_of": state.iso(ctx.as_of), "dry_run": int(ctx.dry_run),
+            "status": status, "error": error, "inputs": json.dumps(inputs) if inputs else None,
+            "counts": json.dumps(counts) if counts else None, "now": state.iso(state.utcnow())})
+
+
+def extract(engine: sa.Engine, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
+    """Copy both exports into the run folder; a retry of the run reuses its copies."""
+    inputs = {}
+    try:
+        for cfg in (cohort.signups, cohort.completions):
+            inputs[cfg.role] = make_source(cfg).snapshot(ctx.folder(cohort.id) / "inputs").to_dict()
+    except DatasetError as exc:
+        _record_run(engine, cohort, ctx, "failed", f"extract: {exc}")
+        raise
+    _record_run(engine, cohort, ctx, "extracted", inputs=inputs)
+    log.info("cohort %s: inputs copied to %s", cohort.id, ctx.folder(cohort.id) / "inputs")
+    return inputs
+
+
+def validate(engine: sa.Engine, cohort: Cohort, ctx: RunContext, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Validate both exports with GX and stage the good rows; quarantine the bad ones."""
+    from onboarding.validation import Validator
+
+    validator = Validator()
+    results_dir = ctx.folder(cohort.id) / "validation"
+    out = {}
+    try:
+        for cfg in (cohort.signups, cohort.completions):
+            snap = Snapshot(**inputs[cfg.role])
+            raw = make_source(cfg).read(snap)
+            out[cfg.role] = validator.validate(raw, cfg, snap, cohort.timezone, results_dir)
+    except DatasetError as exc:
+        _record_run(engine, cohort, ctx, "failed", f"validate: {exc}")
+        raise
+    key = {"run_id": ctx.run_id, "cohort_id": cohort.id}
+    with engine.begin() as conn:
+        for stmt in state.script("delete_run_staging"):
+            conn.execute(stmt, key)
+        su, co = out["signups"], out["completions"]
+        if su.rows:
+            conn.execute(state.sql("insert_signup"), [
+                {**key, "source_row": r["row"], "email": r["email"], "name": r["name"],
+                 "signed_up_at": state.iso(r["timestamp"])} for r in su.rows])
+        if co.rows:
+            conn.execute(state.sql("insert_completion"), [
+                {**key, "source_row": r["row"], "email": r["email"], "name": r["name"],
+                 "completed_at": state.iso(r["timestamp"])} for r in co.rows])
+        quarantined = su.quarantined + co.quarantined
+        if quarantined:
+            conn.execute(state.sql("insert_quarantine"), [
+                {**key, "source": q.source, "source_row": q.row, "column_name": q.column, "reason": q.reason,
+                 "file": q.file, "value": q.value, "email": q.email} for q in quarantined])
+    counts = {"signup_rows": su.total_rows, "completion_rows": co.total_rows,
+              "quarantined_rows": len({(q.source, q.row) for q in quarantined}),
+              "validation_results": [su.results_path, co.results_path]}
+    _record_run(engine, cohort, ctx, "validated", counts=counts)
+    for q in quarantined:
+        log.warning("cohort %s: quarantined %s", cohort.id, q.describe())
+    return counts
+
+
+def reconcile(conn: sa.Connection, cohort: Cohort, ctx: RunContext) -> tuple[list[Customer], list[dict]]:
+    """Join signups and completions (SQL in include/sql) as of the run's moment."""
+    params = {"run_id": ctx.run_id, "cohort_id": cohort.id, "as_of": state.iso(ctx.as_of)}
+    customers = [Customer(r["email"], r["name"], state.from_iso(r["completed_at"]), bool(r["held"]))
+                 for r in state.rows(conn, "reconcile_customers", **params)]
+    orphans = state.rows(conn, "orphan_completions", **params)
+    return customers, orphans
+
+
+def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
+                  kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
+    """Reconcile, apply the rules and the ledger, and record every decision of the run.
+
+    Due emails are entered in the ledger as pending (not in a dry run). An email entered by an
+    earlier run but never attempted, and no longer due, is superseded.
+    """
+    key = {"run_id": ctx.run_id, "cohort_id": cohort.id}
+    now = state.iso(state.utcnow())
+    with engine.begin() as conn:
+        customers, orphans = reconcile(conn, cohort, ctx)
+        ledger = {}
+        for r in state.rows(conn, "ledger_by_cohort", cohort_id=cohort.id):
+            ledger.setdefault(r["recipient"], {})[r["kind"]] = r
+        conn.execute(sa.text("DELETE FROM customer_status WHERE run_id = :run_id AND cohort_id = :cohort_id"), key)
+        conn.execute(sa.text("DELETE FROM orphan_completions WHERE run_id = :run_id AND cohort_id = :cohort_id"), key)
+        conn.execute(sa.text("DELETE FROM decisions WHERE run_id = :run_id AND cohort_id = :cohort_id"), key)
+        statuses, decision_rows, plan_rows, due_keys = [], [], [], set()
+        for c in customers:
+            statuses.append({**key, "email": c.email, "name": c.name, "completed_at": state.iso(c.completed_at),
+                             "status": standing(c, cohort, ctx.as_of)})
+            known = {k: v["status"] for k, v in ledger.get(c.email, {}).items()}
+            for d in decide(c, cohort, ctx.as_of, known):
+                if d.kind not in kinds:
+                    continue
+                k = email_key(cohort.id, c.email, d.kind)
+                outcome = "would_send" if (d.due and ctx.dry_run) else d.outcome
+                decision_rows.append({**key, "email": c.email, "kind": d.kind, "outcome": outcome,
+                                      "reason": d.reason, "email_key": k})
+                if d.due:
+                    due_keys.add(k)
+                    plan_rows.append({"email_key": k, "ref": email_ref(k), "cohort_id": cohort.id,
+                                      "recipient": c.email, "recipient_name": c.name, "kind": d.kind,
+                                      "run_id": ctx.run_id, "now": now})
+        if statuses:
+            conn.execute(state.sql("insert_customer_status"), statuses)
+        if orphans:
+            conn.execute(state.sql("insert_orphan"), [{**key, **o} for o in orphans])
+        if decision_rows:
+            conn.execute(state.sql("insert_decision"), decision_rows)
+        superseded = 0
+        if not ctx.dry_run:
+            if plan_rows:
+                conn.execute(state.sql("ledger_plan"), plan_rows)
+            for per_kind in ledger.values():
+                for row in per_kind.values():
+                    if row["status"] == "pending" and row["email_key"] not in due_keys and row["kind"] in KINDS:
+                        superseded += conn.execute(state.sql("ledger_supersede"), {
+                            "email_key": row["email_key"], "now": now,
+                            "reason": f"no longer due as of {state.iso(ctx.as_of)}"}).rowcount
+    counts: dict[str, Any] = {"customers": len(customers), "orphans": len(orphans), "superseded": superseded}
+    for s in statuses:
+        counts[f"status_{s['status']}"] = counts.get(f"status_{s['status']}", 0) + 1
+    for d in decision_rows:
+        counts[f"{d['kind']}_{d['outcome']}"] = counts.get(f"{d['kind']}_{d['outcome']}", 0) + 1
+    _record_run(engine, cohort, ctx, "decided", counts=counts)
+    log.info("cohort %s as of %s: %s", cohort.id, ctx.as_of.isoformat(), counts)
+    return counts
+
+
+def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: str):
+    """Render one customer email of ``kind`` and build the message."""
+    content = emails.render(kind, **email_context(cohort, name, ref))
+    return emails.build_message(sender=cohort.sender, to_email=email_addr, to_name=name, content=content, ref=ref)
+
+
+def email_context(cohort: Cohort, name: str, ref: str) -> dict[str, Any]:
+    sender_name = emails.parse_sender(cohort.sender).display_name
+    return {"name": name, "cohort": cohort, "deadline": cohort.deadline_display(),
+            "deadline_date": f"{cohort.deadline:%d %B %Y}", "course_url": cohort.course_url,
+            "next_steps": list(cohort.next_steps), "ref": ref,
+            "signature": sender_name or "The course team"}
+
+
+def send(engine: sa.Engine, cohort: Cohort, ctx: RunContext, sender_factory: Callable[[], Sender],
+         policy: RetryPolicy | None = None) -> dict[str, Any]:
+    """Send every email this run decided is due, through the ledger. A dry run renders them into
+    the run folder's ``preview`` instead and sends nothing."""
+    policy = policy or RetryPolicy()
+    with engine.connect() as conn:
+        due = [r for r in conn.execute(sa.text(
+            "SELECT d.email_key, d.kind, d.email, c.name FROM decisions d "
+            "JOIN customer_status c ON c.run_id = d.run_id AND c.cohort_id = d.cohort_id AND c.email = d.email "
+            "WHERE d.run_id = :run_id AND d.cohort_id = :cohort_id AND d.outcome IN ('due', 'would_send') "
+            "ORDER BY d.kind, d.email"), {"run_id": ctx.run_id, "cohort_id": cohort.id}).mappings()]
+    if ctx.dry_run:
+        preview = ctx.folder(cohort.id) / "preview"
+        preview.mkdir(parents=True, exist_ok=True)
+        for r in due:
+            msg = customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"]))
+            (preview / f"{r['kind']}__{r['email']}.eml").write_bytes(bytes(msg))
+        log.info("cohort %s: dry run, %d email(s) rendered to %s, none sent", cohort.id, len(due), preview)
+        return {"would_send": len(due), "preview": str(preview)}
+    if not due:
+        return {"sent": 0}
+    sender = sender_factory()
+    ledger = Ledger(engine, ctx.owner, ctx.run_id)
+    tally: dict[str, int] = {}
+    for r in due:
+        ref = email_ref(r["email_key"])
+
+        def build(r=r, ref=ref):
+            return (customer_email(cohort, r["kind"], r["email"], r["name"], ref),
+                    outbox_label(cohort.id, r["kind"], r["email"]))
+
+        outcome = deliver_one(ledger, sender, r["email_key"], build, policy)
+        tally[outcome.status] = tally.get(outcome.status, 0) + 1
+        if outcome.status in ("failed", "unconfirmed", "waiting"):
+            log.warning("cohort %s: %s %s to %s: %s", cohort.id, r["kind"], outcome.status, r["email"], outcome.detail)
+    log.info("cohort %s: delivery %s", cohort.id, tally)
+    return tally
+
+
+def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, sender_factory: Callable[[], Sender],
+           failure: str | None = None, policy: RetryPolicy | None = None) -> dict[str, Any]:
+    """Tell the instructor what this run did: one summary email per cohort per run (a retry of
+    the same run does not send it twice), also written to the run folder and the log."""
+    with engine.connect() as conn:
+        data = reporting.collect(conn, cohort, ctx.run_id, failure)
+    folder = ctx.folder(cohort.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = f"{cohort.id}|{cohort.instructor}|summary|{ctx.run_id}"
+    ref = email_ref(key)
+    content = emails.render("summary", **data, ref=ref, dry_run=ctx.dry_run, as_of=ctx.as_of, cohort=cohort)
+    (folder / "summary.txt").write_text(content.text, encoding="utf-8")
+    (folder / "summary.html").write_text(content.html, encoding="utf-8")
+    log.info("cohort %s summary:\n%s", cohort.id, content.text)
+    if failure is None:
+        _record_run(engine, cohort, ctx, "dry_run" if ctx.dry_run else "done")
+    msg = emails.build_message(sender=cohort.sender, to_email=cohort.instructor, to_name="", content=content, ref=ref)
+    if ctx.dry_run:
+        (folder / "summary.eml").write_bytes(bytes(msg))
+        return {"summary": "rendered (dry run)", **data["counts"]}
+    with engine.begin() as conn:
+        conn.execute(state.sql("ledger_plan"), {
+            "email_key": key, "ref": ref, "cohort_id": cohort.id, "recipient": cohort.instructor,
+            "recipient_name": "", "kind": "summary", "run_id": ctx.run_id, "now": state.iso(state.utcnow())})
+    outcome = deliver_one(Ledger(engine, ctx.owner, ctx.run_id), sender_factory(), key,
+                          lambda: (msg, outbox_label(cohort.id, "summary", cohort.instructor)),
+                          policy or RetryPolicy())
+    return {"summary": outcome.status, **data["counts"]}

@@ -1,0 +1,66 @@
+"""What a run did, read back from the state database: for the instructor's summary email, the
+task log and the demo's printout. Everything comes from the database, so the report of a run can
+be rebuilt at any time from its records."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from onboarding import state
+from onboarding.config import Cohort
+
+_PROBLEM_STATES = ("failed", "unconfirmed", "claimed", "drafted", "pending")
+
+
+def collect(conn: sa.Connection, cohort: Cohort, run_id: str, failure: str | None = None) -> dict[str, Any]:
+    p = {"run_id": run_id, "cohort_id": cohort.id}
+    run = (state.rows(conn, "summary_run", **p) or [{}])[0]
+    decisions = state.rows(conn, "summary_decisions", **p)
+    sent = [d for d in decisions if d["outcome"] == "due" and d["ledger_status"] == "sent" and d["sent_run_id"] == run_id]
+    waiting = [d for d in decisions if d["outcome"] == "due" and d["ledger_status"] in _PROBLEM_STATES]
+    counts: dict[str, Any] = {f"customers_{r['status']}": r["n"] for r in state.rows(conn, "summary_counts", **p)}
+    for d in decisions:
+        k = f"{d['kind']}_{d['outcome']}"
+        counts[k] = counts.get(k, 0) + 1
+    counts["sent_this_run"] = len(sent)
+    quarantine = state.rows(conn, "summary_quarantine", **p)
+    counts["quarantined_rows"] = len({(q["source"], q["source_row"]) for q in quarantine})
+    orphans = state.rows(conn, "summary_orphans", **p)
+    counts["orphan_completions"] = len(orphans)
+    return {
+        "run": run,
+        "run_counts": json.loads(run["counts"]) if run.get("counts") else {},
+        "failure": failure or (run.get("error") if run.get("status") == "failed" else None),
+        "counts": counts,
+        "late": state.rows(conn, "summary_late", **p),
+        "sent": sent,
+        "would_send": [d for d in decisions if d["outcome"] == "would_send"],
+        "already": [d for d in decisions if d["outcome"] == "already_sent"],
+        "blocked": [d for d in decisions if d["outcome"] in ("blocked", "failed_earlier")],
+        "waiting": waiting,
+        "quarantine": quarantine,
+        "orphans": orphans,
+    }
+
+
+def one_line(cohort: Cohort, data: dict[str, Any]) -> str:
+    """The run in one line, for logs and the demo."""
+    c = data["counts"]
+    if data["failure"]:
+        return f"{cohort.id}: FAILED, nothing sent: {data['failure']}"
+    standing = ", ".join(f"{k.removeprefix('customers_')} {v}" for k, v in sorted(c.items())
+                         if k.startswith("customers_"))
+    parts = [f"{cohort.id}: {standing or 'no customers'}"]
+    for kind in ("reminder", "cancellation", "welcome"):
+        sent = sum(1 for d in data["sent"] if d["kind"] == kind)
+        would = sum(1 for d in data["would_send"] if d["kind"] == kind)
+        if sent or would:
+            parts.append(f"{kind}s {'sent' if sent else 'would send'} {sent or would}")
+    if data["waiting"]:
+        parts.append(f"waiting/failed {len(data['waiting'])}")
+    if data["blocked"]:
+        parts.append(f"blocked {len(data['blocked'])}")
+    parts.append(f"quarantined rows {c['quarantined_rows']}, orphans {c['orphan_completions']}")
+    return "; ".join(parts)

@@ -1,0 +1,230 @@
+"""Validation of one export with Great Expectations Core.
+
+Two levels, as the instructor needs them:
+- dataset problems (a mapped column missing, no records, conflicting duplicate completions) make
+  the export unusable: ``DatasetError`` is raised and the cohort sends nothing this run;
+- row problems (missing or invalid email, missing name, unparseable timestamp, a ragged record)
+  quarantine that row with its file, row number, column and reason; the good rows go on.
+
+The GX validation results are written as JSON beside the run's inputs, so they stay readable
+after the run.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from onboarding.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SourceConfig
+from onboarding.sources import OVERFLOW, ROW, DatasetError, Snapshot
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Deliberately conservative: an address we cannot vouch for is quarantined, not guessed at.
+EMAIL_REGEX = (r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+               r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+TIMESTAMP_FIELDS = {"signups": "signed_up_at", "completions": "completed_at"}
+
+
+@dataclass
+class QuarantinedRow:
+    source: str  # signups / completions
+    file: str
+    row: int
+    column: str
+    value: str
+    reason: str
+    email: str | None = None  # normalised, when one could be read
+
+    def describe(self) -> str:
+        return f"{self.file}, row {self.row}, column {self.column!r}: {self.reason} ({self.value!r})"
+
+
+@dataclass
+class ValidatedExport:
+    role: str
+    snapshot: Snapshot
+    rows: list[dict[str, Any]]  # good rows: email, name, timestamp (UTC datetime or None), row
+    quarantined: list[QuarantinedRow] = field(default_factory=list)
+    results_path: str | None = None
+    total_rows: int = 0
+
+
+def normalise_email(value: Any) -> str:
+    """Emails match after trimming and lower-casing."""
+    return str(value or "").strip().lower()
+
+
+def clean_name(value: Any) -> str:
+    """A display name on one line: control characters (CR, LF, tab...) become single spaces."""
+    return " ".join(_CONTROL.sub(" ", str(value or "")).split())
+
+
+def parse_timestamp(value: str, tz: ZoneInfo, fmt: str | None = None) -> dt.datetime:
+    """An export's timestamp as an aware UTC datetime.
+
+    ISO 8601 (with 'Z', an offset, or none) unless a strftime ``fmt`` is configured. A timestamp
+    without an offset is local time in ``tz`` (the source's zone, else the cohort's).
+    """
+    text = value.strip()
+    parsed = dt.datetime.strptime(text, fmt) if fmt else dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def _gx_context():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return ctx
+
+
+class Validator:
+    """Holds one ephemeral GX context (it takes seconds to build) for all exports of a task."""
+
+    def __init__(self):
+        import great_expectations as gx
+
+        self.gx = gx
+        self.ctx = _gx_context()
+        self.asset = self.ctx.data_sources.add_pandas("exports").add_dataframe_asset("export")
+        self.batch = self.asset.add_batch_definition_whole_dataframe("whole")
+        self._n = 0
+
+    def _run(self, name: str, df: "pd.DataFrame", expectations: list) -> Any:
+        self._n += 1
+        suite = self.ctx.suites.add(self.gx.ExpectationSuite(name=f"{name}-{self._n}", expectations=expectations))
+        vd = self.ctx.validation_definitions.add(
+            self.gx.ValidationDefinition(name=f"{name}-{self._n}", data=self.batch, suite=suite))
+        return vd.run(batch_parameters={"dataframe": df},
+                      result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]})
+
+    def validate(self, raw: "pd.DataFrame", config: SourceConfig, snapshot: Snapshot, cohort_tz: str,
+                 results_dir: Path | None = None) -> ValidatedExport:
+        import great_expectations.expectations as gxe
+        import pandas as pd
+
+        role, file = config.role, snapshot.location
+        mapped = {f: config.columns[f] for f in REQUIRED_COLUMNS[role] + OPTIONAL_COLUMNS[role]
+                  if f in config.columns}
+        results: dict[str, Any] = {"file": file, "snapshot": snapshot.path, "sha256": snapshot.sha256}
+
+        # 1. Dataset level: the mapped columns exist (once) and there is at least one record.
+        dupes = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
+        if dupes:
+            raise DatasetError(f"{file}: column(s) {dupes} appear more than once in the header row")
+        dataset_exps = [gxe.ExpectColumnToExist(column=col, meta={"field": f}) for f, col in mapped.items()]
+        dataset_exps.append(gxe.ExpectTableRowCountToBeBetween(min_value=1))
+        res = self._run(f"{role}-dataset", raw, dataset_exps)
+        results["dataset"] = res.to_json_dict()
+        problems = []
+        for r in res.results:
+            if r.success:
+                continue
+            kw = r.expectation_config.kwargs
+            if "column" in kw:
+                headers = [c for c in raw.columns if c not in (ROW, OVERFLOW)]
+                problems.append(f"column {kw['column']!r} (mapped as '{r.expectation_config.meta['field']}') "
+                                f"is missing; the header row has {headers}")
+            else:
+                problems.append("the export has no records")
+        if problems:
+            self._save(results, results_dir, role)
+            raise DatasetError(f"{file}: " + "; ".join(problems))
+
+        # 2. Normalise into our own fields; keep what cannot be read as a flag for GX to report.
+        tz = ZoneInfo(config.timezone or cohort_tz)
+        ts_field = TIMESTAMP_FIELDS[role]
+        frame = pd.DataFrame({ROW: raw[ROW].astype(int), OVERFLOW: raw[OVERFLOW].astype(bool)})
+        frame["email"] = raw[mapped["email"]].map(normalise_email).replace("", None)
+        frame["name"] = raw[mapped["name"]].map(clean_name).replace("", None) if "name" in mapped else None
+        stamps, ok = [], []
+        for value in (raw[mapped[ts_field]] if ts_field in mapped else [""] * len(raw)):
+            text = str(value).strip()
+            if not text:
+                stamps.append(None)
+                # A completion needs its time; a signup's time is optional.
+                ok.append(role != "completions")
+                continue
+            try:
+                stamps.append(parse_timestamp(text, tz, config.timestamp_format))
+                ok.append(True)
+            except ValueError:
+                stamps.append(None)
+                ok.append(False)
+        frame[ts_field] = stamps
+        frame[f"{ts_field}_readable"] = ok
+
+        # 3. Row level: each failed expectation names the rows (by _row) it failed on.
+        checks: list[tuple[Any, str, str]] = [
+            (gxe.ExpectColumnValuesToNotBeNull(column="email"), mapped["email"], "missing email"),
+            (gxe.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_REGEX), mapped["email"],
+             "invalid email address"),
+            (gxe.ExpectColumnValuesToBeInSet(column=f"{ts_field}_readable", value_set=[True]),
+             mapped.get(ts_field, ts_field),
+             "unparseable timestamp" + (f" (expected format {config.timestamp_format})"
+                                        if config.timestamp_format else " (expected ISO 8601)")),
+            (gxe.ExpectColumnValuesToBeInSet(column=OVERFLOW, value_set=[False]), "*",
+             "record has more fields than the header row"),
+        ]
+        if role == "signups":
+            checks.append((gxe.ExpectColumnValuesToNotBeNull(column="name"), mapped["name"], "missing name"))
+        res = self._run(f"{role}-rows", frame, [c[0] for c in checks])
+        results["rows"] = res.to_json_dict()
+        raw_by_row = raw.set_index(ROW)
+        bad: dict[int, list[QuarantinedRow]] = {}
+        for (exp, column, reason), r in zip(checks, res.results):
+            if r.success:
+                continue
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                raise DatasetError(f"{file}: validation could not run: {r.exception_info.get('exception_message')}")
+            for hit in r.result.get("unexpected_index_list") or []:
+                row = int(hit[ROW])
+                value = str(raw_by_row.at[row, column]) if column in raw_by_row.columns else ""
+                email = frame.loc[frame[ROW] == row, "email"].iloc[0]
+                bad.setdefault(row, []).append(QuarantinedRow(role, file, row, column, value, reason, email))
+
+        good = frame[~frame[ROW].isin(bad)]
+        rows = [{"row": int(r[ROW]), "email": r["email"], "name": r["name"], "timestamp": r[ts_field]}
+                for r in good.to_dict("records")]
+        quarantined = [q for row in sorted(bad) for q in bad[row]]
+
+        # 4. Dataset level again: the same person completing twice with different data is a
+        # conflict we cannot settle, so the export is refused rather than guessed at.
+        if role == "completions" and rows:
+            distinct = pd.DataFrame(rows).drop_duplicates(subset=["email", "timestamp"])
+            res = self._run("completions-conflicts", distinct.rename(columns={"row": ROW}),
+                            [gxe.ExpectColumnValuesToBeUnique(column="email")])
+            results["conflicts"] = res.to_json_dict()
+            if not res.success:
+                hits = res.results[0].result.get("unexpected_index_list") or []
+                emails = sorted({h["email"] for h in hits})
+                detail = "; ".join(
+                    f"{e}: rows {', '.join(str(r['row']) for r in rows if r['email'] == e)}" for e in emails[:10])
+                self._save(results, results_dir, role)
+                raise DatasetError(f"{file}: {len(emails)} customer(s) have completion records that disagree "
+                                   f"(column {mapped['completed_at']!r}): {detail}")
+        out = ValidatedExport(role=role, snapshot=snapshot, rows=rows, quarantined=quarantined,
+                              total_rows=len(raw))
+        out.results_path = self._save(results, results_dir, role)
+        return out
+
+    @staticmethod
+    def _save(results: dict, results_dir: Path | None, role: str) -> str | None:
+        if results_dir is None:
+            return None
+        results_dir.mkdir(parents=True, exist_ok=True)
+        path = results_dir / f"{role}.gx.json"
+        path.write_text(json.dumps(results, indent=1, default=str))
+        return str(path)
