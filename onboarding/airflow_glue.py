@@ -45,12 +45,16 @@ def state_url(conn) -> str:
                      f"database (use sqlite or postgres)")
 
 
-@functools.cache
 def state_engine():
-    """The state database, migrated to the current schema."""
+    """The state database the connection names, migrated to the current schema."""
+    return _engine_for(state_url(_connection(settings.STATE_CONN_ID)))
+
+
+@functools.cache
+def _engine_for(url: str):
     from onboarding import state
 
-    engine = state.make_engine(state_url(_connection(settings.STATE_CONN_ID)))
+    engine = state.make_engine(url)
     applied = state.migrate(engine)
     if applied:
         log.info("state database: applied migrations %s", applied)

@@ -76,6 +76,7 @@ def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.timezone.utc))
     msg["Message-ID"] = make_msgid(idstring=ref, domain=frm.domain)
     msg[REF_HEADER] = ref
-    msg.set_content(content.text, subtype="plain", charset="utf-8")
-    msg.add_alternative(content.html, subtype="html", charset="utf-8")
+    # Quoted-printable keeps the message 7-bit clean for any relay, whatever the names hold.
+    msg.set_content(content.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(content.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg

@@ -216,7 +216,7 @@ def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: s
 
 def email_context(cohort: Cohort, name: str, ref: str) -> dict[str, Any]:
     sender_name = emails.parse_sender(cohort.sender).display_name
-    return {"name": name, "cohort": cohort, "deadline": cohort.deadline_display(),
+    return {"name": emails.clean_name(name), "cohort": cohort, "deadline": cohort.deadline_display(),
             "deadline_date": f"{cohort.deadline:%d %B %Y}", "course_url": cohort.course_url,
             "next_steps": list(cohort.next_steps), "ref": ref,
             "signature": sender_name or "The course team"}

@@ -1,0 +1,58 @@
+"""Test setup: an Airflow home of the tests' own (set before anything imports Airflow), a
+migrated state database per test, and the local fake Google server."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ["AIRFLOW_HOME"] = str(ROOT / "var" / "test-airflow")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
+os.environ["GX_ANALYTICS_ENABLED"] = "false"
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_google import FakeGoogle  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's own metadata database (SQLite), migrated once per session."""
+    Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def engine(tmp_path):
+    from onboarding import state
+
+    eng = state.make_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    state.migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def fake_google():
+    server = FakeGoogle(seed=1234).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def airflow_env(tmp_path, monkeypatch, fake_google):
+    """Connections and folders for a DAG run: state in tmp, email through the fake Gmail."""
+    monkeypatch.setenv("ONBOARDING_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AIRFLOW_CONN_ONBOARDING_STATE",
+                       json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "state.db")}))
+    monkeypatch.setenv("AIRFLOW_CONN_ONBOARDING_EMAIL",
+                       json.dumps({"conn_type": "generic", "extra": fake_google.gmail_extra()}))
+    return tmp_path

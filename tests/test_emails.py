@@ -1,0 +1,51 @@
+"""Rendered emails: names encoded, HTML escaped, no header injection, one recipient."""
+from __future__ import annotations
+
+import email
+import email.policy
+
+from helpers import make_cohort
+from onboarding.pipeline import customer_email
+
+
+def parse(msg):
+    return email.message_from_bytes(bytes(msg), policy=email.policy.default)
+
+
+def test_header_injection_in_a_name_adds_no_recipient():
+    msg = parse(customer_email(make_cohort(), "reminder", "mallory@x.org",
+                               "Mallory\r\nBcc: everyone@attacker.example\r\nX-Evil: 1", "onb-1"))
+    assert msg["Bcc"] is None and msg["X-Evil"] is None and msg["Cc"] is None
+    assert [a.addr_spec for a in msg["To"].addresses] == ["mallory@x.org"]
+    assert "everyone@attacker.example" not in [a.addr_spec for a in msg["To"].addresses]
+    assert b"\nBcc:" not in bytes(customer_email(make_cohort(), "reminder", "m@x.org", "M\nBcc: e@a.b", "r"))
+
+
+def test_utf8_names_are_encoded_and_read_back():
+    raw = bytes(customer_email(make_cohort(), "welcome", "z@x.org", "Zoë Brontë 王芳", "onb-2"))
+    assert raw.isascii()  # headers RFC 2047-encoded, bodies transfer-encoded
+    msg = parse(raw)
+    assert msg["To"].addresses[0].display_name == "Zoë Brontë 王芳"
+    assert "Hi Zoë Brontë 王芳," in msg.get_body(("plain",)).get_content()
+
+
+def test_html_is_autoescaped_and_text_is_not():
+    msg = parse(customer_email(make_cohort(), "cancellation", "e@x.org", "<b>Eve</b> & co", "onb-3"))
+    html = msg.get_body(("html",)).get_content()
+    text = msg.get_body(("plain",)).get_content()
+    assert "&lt;b&gt;Eve&lt;/b&gt; &amp; co" in html and "<b>Eve</b>" not in html
+    assert "Hi <b>Eve</b> & co," in text
+
+
+def test_each_kind_names_the_cohort_deadline_and_reference():
+    cohort = make_cohort(next_steps=("Join the chat",), course_url="https://learn.example/c1")
+    for kind in ("reminder", "cancellation", "welcome"):
+        msg = parse(customer_email(cohort, kind, "a@x.org", "Ann", "onb-0123"))
+        text = msg.get_body(("plain",)).get_content()
+        assert "Test Cohort" in text and "onb-0123" in text and "Hi Ann," in text
+        assert msg["X-Onboarding-Ref"] == "onb-0123"
+        assert msg["From"].addresses[0].addr_spec == "team@example.edu"
+    text = parse(customer_email(cohort, "reminder", "a@x.org", "Ann", "r")).get_body(("plain",)).get_content()
+    assert "Friday 04 December 2026, 23:59 (Australia/Sydney)" in text
+    welcome = parse(customer_email(cohort, "welcome", "a@x.org", "Ann", "r")).get_body(("plain",)).get_content()
+    assert "- Join the chat" in welcome
