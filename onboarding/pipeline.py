@@ -288,4 +288,5 @@ def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, sender_factory: C
     outcome = deliver_one(Ledger(engine, ctx.owner, ctx.run_id), sender_factory(), key,
                           lambda: (msg, outbox_label(cohort.id, "summary", cohort.instructor)),
                           policy or RetryPolicy())
+    log.info("cohort %s: instructor summary to %s: %s %s", cohort.id, cohort.instructor, outcome.status, outcome.detail)
     return {"summary": outcome.status, **data["counts"]}

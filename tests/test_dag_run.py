@@ -1,0 +1,207 @@
+"""Whole-DAG runs with dag.test(): the real DAG, real GX, a real SQLite state database and the real
+Gmail client talking over HTTP to the local fake Google server, on the bundled sample data.
+
+Who should receive what on which night is worked out here independently from the sample CSVs
+(a plain re-statement of the rules), then compared with what reached the fake Gmail's Sent."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+SYD = ZoneInfo("Australia/Sydney")
+NIGHTS = [dt.date(2026, 11, 28) + dt.timedelta(days=i) for i in range(9)]  # D-6 .. D+2 of data-eng
+pytestmark = pytest.mark.dagrun
+
+COHORTS = {
+    # id: (folder, tz, deadline, grace, welcome_timing, signup cols (email, name, when, fmt), completion cols)
+    "data-eng-2026-12": ("data-eng-2026-12", "Australia/Sydney", dt.date(2026, 12, 4), dt.timedelta(0),
+                         "after_deadline", ("Email", "Full Name", "Timestamp", "%m/%d/%Y %H:%M:%S"),
+                         ("user_email", "completed_at")),
+    "ux-2026-12": ("ux-2026-12", "America/New_York", dt.date(2026, 12, 3), dt.timedelta(hours=2),
+                   "on_completion", ("E-mail Address", "Learner", "Submitted On", None), ("Email", "Finished")),
+}
+EMAIL_OK = re.compile(r"^[a-z0-9.'_+-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")
+
+
+def expected_emails(cohorts=tuple(COHORTS)) -> dict[dt.date, set[tuple[str, str]]]:
+    """The oracle: (recipient, kind) per night, from the CSVs and the rules as the README states them."""
+    out = {n: set() for n in NIGHTS}
+    for cid in cohorts:
+        folder, tzname, deadline, grace, timing, (se, sn, sw, sfmt), (ce, cw) = COHORTS[cid]
+        tz = ZoneInfo(tzname)
+        deadline_end = dt.datetime.combine(deadline + dt.timedelta(days=1), dt.time(0), tz) + grace
+        window = dt.datetime.combine(deadline - dt.timedelta(days=3), dt.time(0), tz)
+        signups = {}
+        with open(SAMPLE / folder / "signups.csv", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                email, name = r[se].strip().lower(), " ".join(r[sn].split())
+                if not EMAIL_OK.match(email) or not name:
+                    continue
+                when = (dt.datetime.strptime(r[sw], sfmt) if sfmt else dt.datetime.fromisoformat(r[sw])).replace(tzinfo=tz)
+                signups[email] = min(signups.get(email, when), when)
+        done, held = {}, set()
+        with open(SAMPLE / folder / "completions.csv", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                email = r[ce].strip().lower()
+                try:
+                    t = dt.datetime.fromisoformat(r[cw])
+                except ValueError:
+                    held.add(email)
+                    continue
+                t = t if t.tzinfo else t.replace(tzinfo=tz)
+                done[email] = min(done.get(email, t), t)
+        sent = set()
+        for night in NIGHTS:
+            as_of = dt.datetime.combine(night, dt.time(6), SYD)
+            for email, signed in signups.items():
+                if signed > as_of or email in held:
+                    continue
+                completed = done.get(email) if done.get(email) and done[email] <= as_of else None
+                if completed is None and as_of < deadline_end:
+                    kind = "reminder" if as_of >= window else None
+                elif completed is None or completed >= deadline_end:
+                    kind = "cancellation"
+                elif as_of >= deadline_end or timing == "on_completion":
+                    kind = "welcome"
+                else:
+                    kind = None
+                if kind and (email, kind) not in sent:
+                    sent.add((email, kind))
+                    out[night].add((email, kind))
+    return out
+
+
+def kind_of(subject: str) -> str:
+    if subject.startswith("Reminder:"):
+        return "reminder"
+    if "has been cancelled" in subject:
+        return "cancellation"
+    if subject.startswith("Welcome to"):
+        return "welcome"
+    if "onboarding run as of" in subject:
+        return "summary"
+    raise AssertionError(f"unexpected subject {subject!r}")
+
+
+def addr(to: str) -> str:
+    from email.utils import getaddresses
+
+    (pair,) = getaddresses([to])
+    return pair[1]
+
+
+@pytest.fixture(scope="module")
+def nightly_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_nightly"]
+
+
+def run_night(dag, night, **conf):
+    # Always the full conf: dag.test() keeps the previous run's params on a reused DAG object.
+    conf = {"cohort": "all", "as_of": None, "dry_run": False, **conf}
+    dr = dag.test(logical_date=dt.datetime.combine(night, dt.time(6), SYD), run_conf=conf)
+    return str(getattr(dr.state, "value", dr.state)), dr.run_id
+
+
+def test_sample_cohorts_over_the_deadline_nights(airflow_db, airflow_env, fake_google, nightly_dag):
+    expected = expected_emails()
+    seen: set[str] = set()
+    got: dict[dt.date, set[tuple[str, str]]] = {}
+    summaries: dict[dt.date, list[str]] = {}
+    for night in NIGHTS:
+        state, _ = run_night(nightly_dag, night)
+        assert state == "success", night
+        new = {mid: m for mid, m in fake_google.sent.items() if mid not in seen}
+        seen |= set(new)
+        got[night] = {(addr(m["to"]), kind_of(m["subject"])) for m in new.values() if kind_of(m["subject"]) != "summary"}
+        summaries[night] = sorted(addr(m["to"]) for m in new.values() if kind_of(m["subject"]) == "summary")
+    for night in NIGHTS:
+        assert got[night] == expected[night], night
+        # One summary per cohort per night, to its instructor.
+        assert summaries[night] == ["instructor@example.edu", "ux.lead@example.edu"]
+
+    # Spot checks of the messy cases, by name.
+    everything = {e for night in NIGHTS for e in got[night]}
+    d1 = dt.date(2026, 12, 5)
+    assert ("night.owl@uni.edu.au", "cancellation") in got[d1]  # 00:30 Sydney on the 5th: late
+    assert ("early.bird@uni.edu.au", "welcome") in got[d1]  # 23:30 Sydney on the 4th: on time
+    assert not any(e.startswith("tom.unclear") for e, _ in everything)  # held: unreadable completion
+    assert not any(e.startswith("walk.in.") for e, _ in everything)  # orphans are never emailed
+    assert not any(e in ("jane.doe@", "nameless.learner@gmail.com") for e, _ in everything)
+    assert len([1 for e, _ in everything if e == "mallory.example@gmail.com"]) == 2  # reminder, cancellation
+    assert all(m["bcc"] is None for m in fake_google.sent.values())
+    assert not fake_google.drafts  # every draft created was sent
+    per_customer: dict[str, set[str]] = {}
+    for e, k in everything:
+        per_customer.setdefault(e, set()).add(k)
+    assert not any({"welcome", "cancellation"} <= ks for ks in per_customer.values())
+    assert sum(len(v) for v in got.values()) == len(everything)  # nobody got the same email twice
+
+    # A second run of the last night sends nothing new to customers (only its own summary).
+    before = len(fake_google.sent)
+    state, run_id = run_night(nightly_dag, NIGHTS[-1])
+    assert state == "success"
+    again = list(fake_google.sent.values())[before:]
+    assert sorted(kind_of(m["subject"]) for m in again) == ["summary", "summary"]
+
+    # The ledger agrees with the mailbox, message for message.
+    from onboarding import airflow_glue
+
+    with airflow_glue.state_engine().connect() as conn:
+        ledger = conn.execute(sa.text("SELECT provider_message_id FROM email_ledger WHERE status = 'sent'")).scalars().all()
+        decided = conn.execute(sa.text("SELECT outcome, COUNT(*) FROM decisions WHERE run_id = :r GROUP BY outcome"),
+                               {"r": run_id}).all()
+    assert sorted(ledger) == sorted(fake_google.sent)
+    assert dict(decided) == {"already_sent": len(everything) - sum(
+        1 for e, k in everything if k == "reminder")}
+
+
+def test_dry_run_sends_nothing_and_says_what_would_go_out(airflow_db, airflow_env, fake_google, nightly_dag):
+    state, run_id = run_night(nightly_dag, dt.date(2026, 12, 1), dry_run=True, cohort="data-eng-2026-12")
+    assert state == "success"
+    assert fake_google.sent == {} and fake_google.drafts == {}
+    run_dir = next((airflow_env / "data" / "runs" / "data-eng-2026-12").iterdir())
+    previews = list((run_dir / "preview").glob("reminder__*.eml"))
+    expected = expected_emails(("data-eng-2026-12",))[dt.date(2026, 12, 1)]
+    assert {p.name.removeprefix("reminder__").removesuffix(".eml") for p in previews} == {e for e, _ in expected}
+    assert {k for _, k in expected} == {"reminder"}
+    summary = (run_dir / "summary.txt").read_text()
+    assert "DRY RUN: nothing was sent" in summary and f"Emails that would be sent: {len(previews)}" in summary
+    assert not (airflow_env / "data" / "runs" / "ux-2026-12").exists()  # only the cohort asked for
+
+
+def test_broken_export_fails_the_cohort_and_sends_it_nothing(airflow_db, airflow_env, fake_google, nightly_dag,
+                                                            monkeypatch, tmp_path):
+    import yaml
+
+    conf = yaml.safe_load((ROOT / "config" / "cohorts.yaml").read_text())
+    broken = tmp_path / "completions-broken.csv"
+    broken.write_text("learner,when\nx@y.org,2026-11-20T00:00:00Z\n")
+    for c in conf["cohorts"]:
+        for src in c["sources"].values():
+            src["path"] = str((ROOT / "config" / src["path"]).resolve())
+    conf["cohorts"][0]["sources"]["completions"]["path"] = str(broken)
+    cfg = tmp_path / "cohorts.yaml"
+    cfg.write_text(yaml.safe_dump(conf))
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(cfg))
+
+    state, _ = run_night(nightly_dag, dt.date(2026, 12, 5))
+    assert state == "failed"
+    to = [(addr(m["to"]), m["subject"]) for m in fake_google.sent.values()]
+    de = [t for t in to if t[0] == "instructor@example.edu"]
+    assert len(de) == 1 and de[0][1].startswith("[FAILED] Data Engineering Bootcamp")
+    body = next(m["text"] for m in fake_google.sent.values() if addr(m["to"]) == "instructor@example.edu")
+    assert "column 'user_email' (mapped as 'email') is missing" in body and str(broken) in body
+    # The other cohort ran as usual; the broken one sent nothing to customers.
+    assert not any(a.endswith("@uni.edu.au") and "Data Engineering" in s for a, s in to)
+    assert any(a == "ux.lead@example.edu" for a, _ in to)
