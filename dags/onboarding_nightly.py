@@ -66,10 +66,12 @@ NIGHTLY_TIME = dt.time.fromisoformat(os.environ.get("ONBOARDING_RUN_TIME", "06:0
 )
 def onboarding_nightly():
     @task
-    def plan(params=None, logical_date=None, run_id=None) -> list[dict]:
+    def plan(params=None, logical_date=None, run_id=None, dag_run=None) -> list[dict]:
         from onboarding import airflow_glue
 
-        return airflow_glue.plan(params, logical_date, run_id, NIGHTLY_TZ, NIGHTLY_TIME)
+        # A run triggered from the UI may have no logical date: its moment is when it was asked for.
+        moment = logical_date or dag_run.run_after
+        return airflow_glue.plan(params, moment, run_id, NIGHTLY_TZ, NIGHTLY_TIME)
 
     @task_group(group_id="cohort")
     def cohort_run(item: dict):

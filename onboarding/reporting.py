@@ -14,6 +14,13 @@ from onboarding.config import Cohort
 _PROBLEM_STATES = ("failed", "unconfirmed", "claimed", "drafted", "pending")
 
 
+def _local(value: str | None, cohort: Cohort) -> str | None:
+    """A stored UTC time as the instructor reads it: in the cohort's zone."""
+    if not value:
+        return value
+    return state.from_iso(value).astimezone(cohort.tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def collect(conn: sa.Connection, cohort: Cohort, run_id: str, failure: str | None = None) -> dict[str, Any]:
     p = {"run_id": run_id, "cohort_id": cohort.id}
     run = (state.rows(conn, "summary_run", **p) or [{}])[0]
@@ -34,14 +41,14 @@ def collect(conn: sa.Connection, cohort: Cohort, run_id: str, failure: str | Non
         "run_counts": json.loads(run["counts"]) if run.get("counts") else {},
         "failure": failure or (run.get("error") if run.get("status") == "failed" else None),
         "counts": counts,
-        "late": state.rows(conn, "summary_late", **p),
+        "late": [{**r, "completed_at": _local(r["completed_at"], cohort)} for r in state.rows(conn, "summary_late", **p)],
         "sent": sent,
         "would_send": [d for d in decisions if d["outcome"] == "would_send"],
         "already": [d for d in decisions if d["outcome"] == "already_sent"],
         "blocked": [d for d in decisions if d["outcome"] in ("blocked", "failed_earlier")],
         "waiting": waiting,
         "quarantine": quarantine,
-        "orphans": orphans,
+        "orphans": [{**o, "completed_at": _local(o["completed_at"], cohort)} for o in orphans],
     }
 
 

@@ -1,0 +1,104 @@
+"""Cohort configuration: the bundled file loads; mistakes are reported with the cohort and key."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import yaml
+
+from onboarding import airflow_settings, settings
+from onboarding.config import ConfigError, load_cohorts, select_cohorts
+from onboarding.pipeline import resolve_as_of
+
+
+def test_bundled_configuration_loads():
+    cohorts = load_cohorts()
+    assert list(cohorts) == ["data-eng-2026-12", "ux-2026-12"]
+    de = cohorts["data-eng-2026-12"]
+    assert de.reminder_days_before == 3 and de.welcome_timing == "after_deadline"
+    assert de.deadline_at.isoformat() == "2026-12-05T00:00:00+11:00"
+    assert de.reminder_window_start.isoformat() == "2026-12-01T00:00:00+11:00"
+    ux = cohorts["ux-2026-12"]
+    assert ux.grace_period == dt.timedelta(hours=2) and ux.welcome_timing == "on_completion"
+    assert ux.signups.columns["email"] == "E-mail Address"
+    assert ux.signups.options["path"].endswith("sample_data/ux-2026-12/signups.csv")
+
+
+def test_path_comes_from_the_environment(tmp_path, monkeypatch):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"cohorts": [minimal()]}))
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(cfg))
+    assert settings.cohorts_file() == cfg
+    assert list(load_cohorts()) == ["c1"]
+    assert load_cohorts()["c1"].signups.options["path"] == str(tmp_path / "s.csv")
+
+
+def minimal(**over):
+    c = {"id": "c1", "title": "T", "deadline": "2026-12-04", "timezone": "Australia/Sydney",
+         "sender": "a@example.edu", "instructor": "b@example.edu",
+         "sources": {"signups": {"type": "csv", "path": "s.csv", "columns": {"email": "E", "name": "N"}},
+                     "completions": {"type": "csv", "path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}}
+    c.update(over)
+    return c
+
+
+@pytest.mark.parametrize("over,message", [
+    ({"timezone": "Mars/Olympus"}, "cohort 'c1'.timezone: unknown time zone 'Mars/Olympus'"),
+    ({"deadline": "4/12/2026"}, "cohort 'c1'.deadline: '4/12/2026' is not a date"),
+    ({"welcome_timing": "whenever"}, "cohort 'c1'.welcome_timing"),
+    ({"reminder_days_before": -1}, "cohort 'c1'.reminder_days_before"),
+    ({"grace_period": "a while"}, "cohort 'c1'.grace_period: 'a while' is not a duration"),
+    ({"id": "Bad Id"}, "cohorts[0].id: 'Bad Id'"),
+    ({"instructor": "nobody"}, "cohort 'c1'.instructor: 'nobody' is not an email address"),
+    ({"sources": {"signups": {"path": "s.csv", "columns": {"email": "E"}},
+                  "completions": {"path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}},
+     "cohort 'c1'.sources.signups.columns: name must be mapped"),
+    ({"sources": {"signups": {"path": "s.csv", "columns": {"email": "E", "name": "N", "phone": "P"}},
+                  "completions": {"path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}},
+     "unknown field(s) ['phone']"),
+])
+def test_mistakes_name_the_cohort_and_key(tmp_path, over, message):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"cohorts": [minimal(**over)]}))
+    with pytest.raises(ConfigError) as err:
+        load_cohorts(cfg)
+    assert message in str(err.value) and str(cfg) in str(err.value)
+
+
+def test_duplicate_ids_and_unknown_selection(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"cohorts": [minimal(), minimal()]}))
+    with pytest.raises(ConfigError, match="cohort id 'c1' appears twice"):
+        load_cohorts(cfg)
+    cohorts = load_cohorts()
+    assert [c.id for c in select_cohorts(cohorts, "all")] == list(cohorts)
+    assert [c.id for c in select_cohorts(cohorts, " ux-2026-12 ")] == ["ux-2026-12"]
+    with pytest.raises(ConfigError, match=r"unknown cohort\(s\) \['nope'\]"):
+        select_cohorts(cohorts, "nope")
+
+
+def test_as_of_param_forms():
+    logical = dt.datetime(2026, 12, 4, 19, 0, tzinfo=dt.timezone.utc)
+    six = dt.time(6)
+    assert resolve_as_of(None, logical, "Australia/Sydney", six) == logical
+    assert resolve_as_of("2026-12-05", logical, "Australia/Sydney", six).isoformat() == "2026-12-04T19:00:00+00:00"
+    assert resolve_as_of("2026-12-05T09:30", logical, "Australia/Sydney", six).isoformat() == "2026-12-04T22:30:00+00:00"
+    assert resolve_as_of("2026-12-05T09:30:00Z", logical, "Australia/Sydney", six).isoformat() == "2026-12-05T09:30:00+00:00"
+    with pytest.raises(ValueError, match="neither a date"):
+        resolve_as_of("last friday", logical, "Australia/Sydney", six)
+
+
+def test_airflow_settings_fill_secrets_from_the_environment():
+    env = {"ONBOARDING_ROOT": "/srv/onb", "ONBOARDING_EMAIL_BACKEND": "gmail", "GMAIL_CLIENT_ID": "cid",
+           "GMAIL_CLIENT_SECRET": "s3cret", "GMAIL_REFRESH_TOKEN": "rt"}
+    conns = airflow_settings.connections(env=env)
+    assert conns["onboarding_state"] == {"conn_type": "sqlite", "host": "/srv/onb/var/data/state.db"}
+    extra = conns["onboarding_email"]["extra"]
+    assert extra["backend"] == "gmail" and extra["client_secret"] == "s3cret"
+    assert "api_endpoint" not in extra  # unset values are dropped, not empty strings
+    # With nothing set, the default is the local outbox and no secret keys at all.
+    extra = airflow_settings.connections(env={"ONBOARDING_ROOT": "/srv/onb"})["onboarding_email"]["extra"]
+    assert extra["backend"] == "outbox" and extra["path"] == "/srv/onb/var/outbox"
+    assert not {"client_id", "client_secret", "refresh_token"} & set(extra)
+    json.dumps(conns)

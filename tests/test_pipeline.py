@@ -1,0 +1,115 @@
+"""The stages of a cohort's run, end to end without Airflow: exports in, emails and a summary out."""
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+
+import pytest
+import sqlalchemy as sa
+
+from helpers import local, make_cohort
+from onboarding import pipeline
+from onboarding.config import SourceConfig
+from onboarding.delivery import OutboxSender
+from onboarding.sources import DatasetError
+
+
+@pytest.fixture
+def cohort(tmp_path):
+    (tmp_path / "signups.csv").write_text(
+        "Email,Name,When\n"
+        "ann@x.org,Ann,2026-11-01T10:00\n"
+        "BOB@x.org ,Bob,2026-11-01T11:00\n"
+        "bad-address,Carl,2026-11-01T12:00\n"
+        "dee@x.org,Dee,2026-11-02T12:00\n")
+    (tmp_path / "completions.csv").write_text(
+        "user_email,completed_at\n"
+        "ann@x.org,2026-11-20T01:00:00Z\n"
+        "stranger@x.org,2026-11-21T01:00:00Z\n"
+        "dee@x.org,not a time\n")
+    return make_cohort(
+        signups=SourceConfig("signups", "csv", {"email": "Email", "name": "Name", "signed_up_at": "When"},
+                             {"path": str(tmp_path / "signups.csv")}),
+        completions=SourceConfig("completions", "csv", {"email": "user_email", "completed_at": "completed_at"},
+                                 {"path": str(tmp_path / "completions.csv")}))
+
+
+def run(engine, cohort, tmp_path, as_of, run_id, dry_run=False):
+    ctx = pipeline.RunContext(run_id, as_of, dry_run, tmp_path / "data")
+    outbox = lambda: OutboxSender(tmp_path / "outbox")  # noqa: E731
+    inputs = pipeline.extract(engine, cohort, ctx)
+    pipeline.validate(engine, cohort, ctx, inputs)
+    pipeline.decide_cohort(engine, cohort, ctx)
+    pipeline.send(engine, cohort, ctx, outbox)
+    pipeline.report(engine, cohort, ctx, outbox)
+    return ctx
+
+
+def outbox(tmp_path, kind):
+    return sorted(p.name.split(".onb-")[0] for p in (tmp_path / "outbox" / "c1" / kind).glob("*.eml")) \
+        if (tmp_path / "outbox" / "c1" / kind).exists() else []
+
+
+def test_stages_send_the_right_emails_and_tell_the_instructor(engine, cohort, tmp_path):
+    ctx = run(engine, cohort, tmp_path, local(2026, 12, 2), "night-1")
+    assert outbox(tmp_path, "reminder") == ["bob@x.org"]  # Ann is done, Dee held, Carl quarantined
+    summary = (ctx.folder("c1") / "summary.txt").read_text()
+    assert "Emails sent this run: 1" in summary
+    assert "reminder     Bob <bob@x.org>" in summary
+    assert "held            Dee <dee@x.org>" in summary
+    assert 'row 4, column "Email": invalid email address (bad-address)' in summary
+    assert 'row 4, column "completed_at": unparseable timestamp (expected ISO 8601) (not a time)' in summary
+    assert "stranger@x.org (completed 2026-11-21 12:00 AEDT, row 3)" in summary
+    (instructor_mail,) = (tmp_path / "outbox" / "c1" / "summary").glob("*.eml")
+    msg = email.message_from_bytes(instructor_mail.read_bytes(), policy=email.policy.default)
+    assert msg["To"].addresses[0].addr_spec == "boss@example.edu"
+    assert "1 sent" in msg["Subject"] and "2 rows quarantined" in msg["Subject"]
+
+    # The night after the deadline: Bob is cancelled, Ann welcomed; Bob's reminder is not resent.
+    run(engine, cohort, tmp_path, local(2026, 12, 5), "night-2")
+    assert outbox(tmp_path, "reminder") == ["bob@x.org"]
+    assert outbox(tmp_path, "cancellation") == ["bob@x.org"]
+    assert outbox(tmp_path, "welcome") == ["ann@x.org"]
+    # The same night again: nothing new, and the decisions say why.
+    run(engine, cohort, tmp_path, local(2026, 12, 5), "night-2-rerun")
+    assert len(list((tmp_path / "outbox" / "c1").rglob("*.eml"))) == 3 + 3  # 3 customer emails, 3 summaries
+    with engine.connect() as conn:
+        outcomes = dict(conn.execute(sa.text(
+            "SELECT email || ':' || kind, outcome FROM decisions WHERE run_id = 'night-2-rerun'")).all())
+        events = conn.execute(sa.text("SELECT COUNT(*) FROM ledger_events WHERE event = 'sent'")).scalar()
+    assert outcomes == {"ann@x.org:welcome": "already_sent", "bob@x.org:cancellation": "already_sent"}
+    assert events == 6
+
+
+def test_dry_run_renders_and_sends_nothing(engine, cohort, tmp_path):
+    ctx = run(engine, cohort, tmp_path, local(2026, 12, 5), "dry", dry_run=True)
+    assert not (tmp_path / "outbox").exists()
+    previews = sorted(p.name for p in (ctx.folder("c1") / "preview").iterdir())
+    assert previews == ["cancellation__bob@x.org.eml", "welcome__ann@x.org.eml"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM email_ledger")).scalar() == 0
+    assert "DRY RUN: nothing was sent" in (ctx.folder("c1") / "summary.txt").read_text()
+
+
+def test_a_later_run_supersedes_an_email_no_longer_due(engine, cohort, tmp_path):
+    """A reminder decided but never attempted (say the send task never ran) is not sent after
+    the deadline: the next run marks it superseded."""
+    ctx = pipeline.RunContext("n1", local(2026, 12, 2), False, tmp_path / "data")
+    pipeline.validate(engine, cohort, ctx, pipeline.extract(engine, cohort, ctx))
+    pipeline.decide_cohort(engine, cohort, ctx)  # Bob's reminder: pending in the ledger
+    run(engine, cohort, tmp_path, local(2026, 12, 5), "n2")
+    with engine.connect() as conn:
+        status = conn.execute(sa.text("SELECT status FROM email_ledger WHERE kind = 'reminder'")).scalar()
+    assert status == "superseded" and outbox(tmp_path, "reminder") == []
+
+
+def test_unusable_export_fails_before_anything_is_decided(engine, cohort, tmp_path):
+    (tmp_path / "completions.csv").write_text("")
+    ctx = pipeline.RunContext("n1", local(2026, 12, 5), False, tmp_path / "data")
+    inputs = pipeline.extract(engine, cohort, ctx)
+    with pytest.raises(DatasetError, match="completions export is empty"):
+        pipeline.validate(engine, cohort, ctx, inputs)
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT status, error FROM runs WHERE run_id = 'n1'")).one()
+    assert row.status == "failed" and "completions.csv" in row.error
