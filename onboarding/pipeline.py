@@ -92,7 +92,9 @@ def extract(engine: sa.Engine, cohort: Cohort, ctx: RunContext) -> dict[str, Any
     except DatasetError as exc:
         _record_run(engine, cohort, ctx, "failed", f"extract: {exc}")
         raise
-    _record_run(engine, cohort, ctx, "extracted", inputs=inputs)
+    from onboarding.replay import cohort_fingerprint
+
+    _record_run(engine, cohort, ctx, "extracted", inputs={**inputs, "cohort": cohort_fingerprint(cohort)})
     log.info("cohort %s: inputs copied to %s", cohort.id, ctx.folder(cohort.id) / "inputs")
     return inputs
 

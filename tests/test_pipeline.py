@@ -113,3 +113,18 @@ def test_unusable_export_fails_before_anything_is_decided(engine, cohort, tmp_pa
     with engine.connect() as conn:
         row = conn.execute(sa.text("SELECT status, error FROM runs WHERE run_id = 'n1'")).one()
     assert row.status == "failed" and "completions.csv" in row.error
+
+
+def test_a_run_replays_from_its_copied_inputs(engine, cohort, tmp_path):
+    from onboarding.replay import replay
+
+    ctx = run(engine, cohort, tmp_path, local(2026, 12, 5), "night-2")
+    # The live export changes afterwards; the replay reads the run's own copy and decides the same.
+    (tmp_path / "completions.csv").write_text("user_email,completed_at\nbob@x.org,2026-11-20T01:00:00Z\n")
+    assert replay(engine, cohort, "night-2") == []
+    # A tampered copy is caught by its checksum.
+    copy = ctx.folder("c1") / "inputs" / "completions.csv"
+    copy.chmod(0o644)
+    copy.write_text("user_email,completed_at\n")
+    (diff,) = replay(engine, cohort, "night-2")
+    assert "sha256" in diff and "differs from the recorded" in diff
