@@ -62,19 +62,25 @@ def _engine_for(url: str):
 
 
 def sender_factory(conn_id: str) -> Callable[[], Any]:
-    """A factory for the sender a connection describes, built only when there is something to send."""
+    """The email backend a connection describes, as a ``delivery.SenderFactory``; looked up only
+    when there is something to send."""
 
     def make():
         from onboarding import delivery
+        from onboarding.quota import Limits
 
         conn = _connection(conn_id)
         extra = conn.extra_dejson or {}
         backend = extra.get("backend") or conn.conn_type
         if backend == "outbox":
             path = extra.get("path") or conn.host or str(settings.data_dir() / "outbox")
-            return delivery.OutboxSender(path)
+            return delivery.outbox_factory(path, int(extra.get("concurrency", 1)))
         if backend == "gmail":
-            return delivery.GmailSender(delivery.gmail_service(extra), extra.get("user_id", "me"))
+            user = extra.get("user_id", "me")
+            account = f"gmail:{conn_id}"
+            return delivery.SenderFactory(
+                lambda pacer: delivery.GmailSender(delivery.gmail_service(extra), user, account, pacer),
+                account, Limits.from_extra(extra))
         raise ValueError(f"connection {conn_id!r}: unknown email backend {backend!r} (outbox or gmail)")
 
     return make

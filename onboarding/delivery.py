@@ -25,7 +25,9 @@ import logging
 import os
 import random
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -34,6 +36,7 @@ from typing import Callable, Protocol
 import sqlalchemy as sa
 
 from onboarding import state
+from onboarding.quota import GMAIL_COSTS, Limits, Pacer, Throttled, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,8 @@ class PermanentError(DeliveryError):
 
 class Sender(Protocol):
     backend: str
+    account: str  # whose quota and daily cap the sends count against
+    pacer: Pacer
 
     def find_sent(self, ref: str) -> str | None: ...
 
@@ -87,6 +92,8 @@ class OutboxSender:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.drafts = self.root / ".drafts"
+        self.account = "outbox"
+        self.pacer = Pacer(None)
 
     def _sent_files(self, ref: str) -> list[Path]:
         return [p for p in self.root.glob(f"*/*/*.{ref}.eml")]
@@ -122,6 +129,12 @@ class OutboxSender:
         return str(dest.relative_to(self.root))
 
 
+def outbox_factory(root: str | Path, concurrency: int = 1) -> "SenderFactory":
+    """The local outbox: no quota, no daily cap."""
+    return SenderFactory(lambda _pacer: OutboxSender(root), "outbox",
+                         Limits(units_per_minute=0, daily_cap=10**9, concurrency=concurrency))
+
+
 def outbox_label(cohort_id: str, kind: str, recipient: str) -> str:
     return f"{cohort_id}__{kind}__{recipient}"
 
@@ -134,6 +147,7 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 60.0
     lease_seconds: int = 600
+    max_throttle_wait: float = 300.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -194,7 +208,7 @@ def deliver_one(ledger: Ledger, sender: Sender, key: str, build: Callable[[], tu
     """Deliver one ledger email, at most once, retrying temporary refusals within ``policy``."""
     last_error = ""
     for attempt in range(policy.attempts):
-        row = ledger.claim(key, sender.backend, policy.lease_seconds)
+        row = ledger.claim(key, sender.account, policy.lease_seconds)
         if row is None:
             return Outcome(key, "skipped", "not claimable: sent, final, or being sent by another worker")
         try:
@@ -205,9 +219,13 @@ def deliver_one(ledger: Ledger, sender: Sender, key: str, build: Callable[[], tu
         except TransientError as exc:
             last_error = str(exc)
             ledger.release(key, last_error)
+            if exc.retry_after is not None and exc.retry_after > policy.max_throttle_wait:
+                raise Throttled(f"Gmail asked to wait {exc.retry_after:.0f}s: {exc}") from exc
             if attempt + 1 < policy.attempts:
                 wait = policy.delay(attempt, exc.retry_after)
                 log.warning("delivery of %s refused (%s); retrying in %.1fs", row["ref"], exc, wait)
+                if exc.retry_after is not None:
+                    sender.pacer.pause(wait)  # every thread on this account holds off, not just this one
                 sleep(wait)
         except BaseException as exc:
             # Anything unexpected (a bug, bad credentials): give the email back and stop the task;
@@ -243,6 +261,73 @@ def _attempt(ledger: Ledger, sender: Sender, row: dict, build) -> Outcome:
     return Outcome(key, "sent", "", message_id)
 
 
+@dataclass
+class BatchItem:
+    email_key: str
+    build: Callable[[], tuple[EmailMessage, str]]
+
+
+class SenderFactory:
+    """Makes a sender per sending thread (HTTP clients are not shared between threads), all
+    sharing one pacer, for one account with its limits."""
+
+    def __init__(self, make: Callable[[Pacer], Sender], account: str, limits: Limits):
+        self.make, self.account, self.limits = make, account, limits
+        self.pacer = Pacer(limits.units_per_minute)
+
+    def __call__(self) -> Sender:
+        return self.make(self.pacer)
+
+
+def sent_in_last_day(engine: sa.Engine, account: str) -> int:
+    since = state.iso(state.utcnow() - dt.timedelta(hours=24))
+    with engine.connect() as conn:
+        return conn.execute(state.sql("ledger_sent_since"), {"account": account, "since": since}).scalar_one()
+
+
+def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem],
+                  policy: RetryPolicy | None = None) -> list[Outcome]:
+    """Deliver ``items`` in order (most urgent first), up to ``limits.concurrency`` at a time,
+    paced under the account's rate and stopped at its rolling 24-hour cap or by a long throttle.
+    Whatever is not attempted stays due for the next run, with the reason noted in the ledger."""
+    policy = policy or RetryPolicy(max_throttle_wait=factory.limits.max_throttle_wait)
+    allowance = factory.limits.daily_cap - sent_in_last_day(ledger.engine, factory.account)
+    lock = threading.Lock()
+    stop: list[str] = []  # the reason the batch stopped, once it has
+    local = threading.local()
+
+    def one(item: BatchItem) -> Outcome:
+        nonlocal allowance
+        with lock:
+            if not stop and allowance <= 0:
+                stop.append(f"daily cap of {factory.limits.daily_cap} emails in 24 hours reached")
+            if stop:
+                return Outcome(item.email_key, "waiting", stop[0])
+            allowance -= 1
+        if not hasattr(local, "sender"):
+            local.sender = factory()
+        try:
+            out = deliver_one(ledger, local.sender, item.email_key, item.build, policy)
+        except Throttled as exc:
+            with lock:
+                stop.append(str(exc))
+            return Outcome(item.email_key, "waiting", str(exc))
+        if out.status in ("skipped", "waiting", "failed"):
+            with lock:
+                allowance += 1  # nothing went out: the slot is free again
+        return out
+
+    with ThreadPoolExecutor(max_workers=factory.limits.concurrency, thread_name_prefix="send") as pool:
+        outcomes = list(pool.map(one, items))
+    noted = [o for o in outcomes if o.status == "waiting"]
+    if noted:
+        now = state.iso(state.utcnow())
+        with ledger.engine.begin() as conn:
+            conn.execute(state.sql("ledger_note"), [{"email_key": o.email_key, "note": o.detail, "now": now}
+                                                    for o in noted])
+    return outcomes
+
+
 # --- Gmail -------------------------------------------------------------------------------------
 
 GMAIL_SCOPES = (
@@ -258,11 +343,12 @@ def _classify(exc: Exception) -> Exception:
 
     if isinstance(exc, HttpError):
         status = exc.resp.status
-        retry_after = exc.resp.get("retry-after")
         reasons = {d.get("reason") for d in (exc.error_details or []) if isinstance(d, dict)}
         text = f"Gmail answered {status}: {exc.reason}"
-        if status == 429 or status >= 500 or (status == 403 and reasons & _RATE_REASONS):
-            return TransientError(text, float(retry_after) if retry_after and retry_after.isdigit() else None)
+        if status == 429 or (status == 403 and reasons & _RATE_REASONS):
+            return TransientError(text, retry_after_seconds(exc.resp.get("retry-after"), str(exc.reason)))
+        if status >= 500:
+            return TransientError(text)
         if status == 400:
             return PermanentError(text)
         return exc
@@ -280,11 +366,14 @@ class GmailSender:
 
     backend = "gmail"
 
-    def __init__(self, service, user_id: str = "me"):
+    def __init__(self, service, user_id: str = "me", account: str = "gmail", pacer: Pacer | None = None):
         self.service = service
         self.user = user_id
+        self.account = account
+        self.pacer = pacer or Pacer(None)
 
-    def _call(self, request):
+    def _call(self, request, method: str):
+        self.pacer.take(GMAIL_COSTS[method])
         try:
             return request.execute(num_retries=0)
         except Exception as exc:  # noqa: BLE001 - reclassified below
@@ -294,18 +383,21 @@ class GmailSender:
             raise mapped from exc
 
     def find_sent(self, ref: str) -> str | None:
-        res = self._call(self.service.users().messages().list(userId=self.user, q=f'in:sent "{ref}"', maxResults=1))
+        res = self._call(self.service.users().messages().list(userId=self.user, q=f'in:sent "{ref}"', maxResults=1),
+                         "messages.list")
         msgs = res.get("messages") or []
         return msgs[0]["id"] if msgs else None
 
     def find_draft(self, ref: str) -> str | None:
-        res = self._call(self.service.users().drafts().list(userId=self.user, q=f'"{ref}"', maxResults=1))
+        res = self._call(self.service.users().drafts().list(userId=self.user, q=f'"{ref}"', maxResults=1),
+                         "drafts.list")
         drafts = res.get("drafts") or []
         return drafts[0]["id"] if drafts else None
 
     def draft_exists(self, draft_id: str) -> bool:
         from googleapiclient.errors import HttpError
 
+        self.pacer.take(GMAIL_COSTS["drafts.get"])
         try:
             self.service.users().drafts().get(userId=self.user, id=draft_id, format="minimal").execute()
             return True
@@ -316,11 +408,12 @@ class GmailSender:
 
     def create_draft(self, msg: EmailMessage, label: str) -> str:
         raw = base64.urlsafe_b64encode(bytes(msg)).decode("ascii")
-        res = self._call(self.service.users().drafts().create(userId=self.user, body={"message": {"raw": raw}}))
+        res = self._call(self.service.users().drafts().create(userId=self.user, body={"message": {"raw": raw}}),
+                         "drafts.create")
         return res["id"]
 
     def send_draft(self, draft_id: str) -> str:
-        res = self._call(self.service.users().drafts().send(userId=self.user, body={"id": draft_id}))
+        res = self._call(self.service.users().drafts().send(userId=self.user, body={"id": draft_id}), "drafts.send")
         return res["id"]
 
 

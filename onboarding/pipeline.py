@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from onboarding import emails, reporting, settings, state
 from onboarding.config import Cohort
 from onboarding.decisions import KINDS, Customer, decide, email_key, email_ref, standing
-from onboarding.delivery import Ledger, RetryPolicy, Sender, deliver_one, outbox_label
+from onboarding.delivery import (BatchItem, Ledger, RetryPolicy, SenderFactory, deliver_batch, deliver_one,
+                                 outbox_label)
 from onboarding.sources import DatasetError, Snapshot, make_source
 
 log = logging.getLogger(__name__)
@@ -224,17 +225,13 @@ def email_context(cohort: Cohort, name: str, ref: str) -> dict[str, Any]:
             "signature": sender_name or "The course team"}
 
 
-def send(engine: sa.Engine, cohort: Cohort, ctx: RunContext, sender_factory: Callable[[], Sender],
+def send(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Callable[[], SenderFactory],
          policy: RetryPolicy | None = None) -> dict[str, Any]:
-    """Send every email this run decided is due, through the ledger. A dry run renders them into
-    the run folder's ``preview`` instead and sends nothing."""
-    policy = policy or RetryPolicy()
+    """Send every email this run decided is due, through the ledger, most urgent first
+    (reminders, then cancellations, then welcomes; within each, those waiting longest). A dry run
+    renders them into the run folder's ``preview`` instead and sends nothing."""
     with engine.connect() as conn:
-        due = [r for r in conn.execute(sa.text(
-            "SELECT d.email_key, d.kind, d.email, c.name FROM decisions d "
-            "JOIN customer_status c ON c.run_id = d.run_id AND c.cohort_id = d.cohort_id AND c.email = d.email "
-            "WHERE d.run_id = :run_id AND d.cohort_id = :cohort_id AND d.outcome IN ('due', 'would_send') "
-            "ORDER BY d.kind, d.email"), {"run_id": ctx.run_id, "cohort_id": cohort.id}).mappings()]
+        due = state.rows(conn, "due_emails", run_id=ctx.run_id, cohort_id=cohort.id)
     if ctx.dry_run:
         preview = ctx.folder(cohort.id) / "preview"
         preview.mkdir(parents=True, exist_ok=True)
@@ -245,17 +242,17 @@ def send(engine: sa.Engine, cohort: Cohort, ctx: RunContext, sender_factory: Cal
         return {"would_send": len(due), "preview": str(preview)}
     if not due:
         return {"sent": 0}
-    sender = sender_factory()
-    ledger = Ledger(engine, ctx.owner, ctx.run_id)
-    tally: dict[str, int] = {}
+    factory = get_factory()
+    items = []
     for r in due:
-        ref = email_ref(r["email_key"])
-
-        def build(r=r, ref=ref):
-            return (customer_email(cohort, r["kind"], r["email"], r["name"], ref),
+        def build(r=r):
+            return (customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"])),
                     outbox_label(cohort.id, r["kind"], r["email"]))
 
-        outcome = deliver_one(ledger, sender, r["email_key"], build, policy)
+        items.append(BatchItem(r["email_key"], build))
+    outcomes = deliver_batch(Ledger(engine, ctx.owner, ctx.run_id), factory, items, policy)
+    tally: dict[str, int] = {}
+    for r, outcome in zip(due, outcomes):
         tally[outcome.status] = tally.get(outcome.status, 0) + 1
         if outcome.status in ("failed", "unconfirmed", "waiting"):
             log.warning("cohort %s: %s %s to %s: %s", cohort.id, r["kind"], outcome.status, r["email"], outcome.detail)
@@ -263,7 +260,7 @@ def send(engine: sa.Engine, cohort: Cohort, ctx: RunContext, sender_factory: Cal
     return tally
 
 
-def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, sender_factory: Callable[[], Sender],
+def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Callable[[], SenderFactory],
            failure: str | None = None, policy: RetryPolicy | None = None) -> dict[str, Any]:
     """Tell the instructor what this run did: one summary email per cohort per run (a retry of
     the same run does not send it twice), also written to the run folder and the log."""
@@ -287,7 +284,7 @@ def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, sender_factory: C
         conn.execute(state.sql("ledger_plan"), {
             "email_key": key, "ref": ref, "cohort_id": cohort.id, "recipient": cohort.instructor,
             "recipient_name": "", "kind": "summary", "run_id": ctx.run_id, "now": state.iso(state.utcnow())})
-    outcome = deliver_one(Ledger(engine, ctx.owner, ctx.run_id), sender_factory(), key,
+    outcome = deliver_one(Ledger(engine, ctx.owner, ctx.run_id), get_factory()(), key,
                           lambda: (msg, outbox_label(cohort.id, "summary", cohort.instructor)),
                           policy or RetryPolicy())
     log.info("cohort %s: instructor summary to %s: %s %s", cohort.id, cohort.instructor, outcome.status, outcome.detail)

@@ -80,8 +80,10 @@ class FakeGoogle:
     def gmail_extra(self, **over) -> dict:
         """The email connection's extra for a Gmail backend pointed at this server."""
         cid, secret, refresh = self.client
+        # No pacing unless a test asks for it: the fake has no quota unless one is set.
         return {"backend": "gmail", "auth": "oauth_user", "client_id": cid, "client_secret": secret,
-                "refresh_token": refresh, "token_uri": self.token_uri, "api_endpoint": self.url, **over}
+                "refresh_token": refresh, "token_uri": self.token_uri, "api_endpoint": self.url,
+                "units_per_minute": 0, "concurrency": 4, **over}
 
     # --- behaviour -----------------------------------------------------------------------------
     def _next_id(self, prefix: str) -> str:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from helpers import local, make_cohort
 from onboarding import pipeline
 from onboarding.config import SourceConfig
-from onboarding.delivery import OutboxSender
+from onboarding.delivery import outbox_factory
 from onboarding.sources import DatasetError
 
 
@@ -37,7 +37,7 @@ def cohort(tmp_path):
 
 def run(engine, cohort, tmp_path, as_of, run_id, dry_run=False):
     ctx = pipeline.RunContext(run_id, as_of, dry_run, tmp_path / "data")
-    outbox = lambda: OutboxSender(tmp_path / "outbox")  # noqa: E731
+    outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
     inputs = pipeline.extract(engine, cohort, ctx)
     pipeline.validate(engine, cohort, ctx, inputs)
     pipeline.decide_cohort(engine, cohort, ctx)

@@ -1,0 +1,122 @@
+"""Gmail's limits, respected from our side.
+
+- **Per-user rate**: Gmail counts quota units per user per minute (6,000 for projects created
+  since May 2026, 15,000 for older ones); ``drafts.send`` costs 100, ``drafts.create`` 10, a
+  search or get 5. ``Pacer`` is a token bucket shared by all sending threads of a task: it lets
+  calls through at the configured rate and holds everyone back when Gmail says to wait.
+- **Daily cap**: a Workspace account may send 2,000 messages in a rolling 24 hours (500 on a
+  trial). The ledger knows what was sent when, so the cap is counted from it.
+- **Throttles**: a 429 or rate-limit 403 may carry a retry time (a ``Retry-After`` header, or
+  "Retry after <time>" in the message); it is honoured. One longer than ``max_throttle_wait``
+  stops the batch; what is left stays due for the next run.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+# Quota units per method (Gmail API usage limits).
+GMAIL_COSTS = {"drafts.create": 10, "drafts.send": 100, "drafts.get": 5, "drafts.list": 5,
+               "messages.list": 5, "messages.get": 5, "messages.send": 100}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Delivery limits of one email account (set in its connection's extra)."""
+
+    units_per_minute: int = 6000
+    daily_cap: int = 2000
+    concurrency: int = 4
+    max_throttle_wait: float = 300.0  # seconds; a longer throttle stops the batch
+
+    @classmethod
+    def from_extra(cls, extra: dict, **defaults) -> "Limits":
+        base = cls(**defaults)
+        return cls(
+            units_per_minute=int(extra.get("units_per_minute", base.units_per_minute)),
+            daily_cap=int(extra.get("daily_cap", base.daily_cap)),
+            concurrency=max(1, int(extra.get("concurrency", base.concurrency))),
+            max_throttle_wait=float(extra.get("max_throttle_wait", base.max_throttle_wait)),
+        )
+
+
+class Throttled(Exception):
+    """Gmail asked us to wait longer than we may: stop the batch, leave the rest due."""
+
+
+class Pacer:
+    """A thread-safe token bucket in quota units, refilled continuously at the per-minute rate.
+
+    The bucket holds at most one second of quota (or one call's cost, if larger), so sends are
+    spread evenly rather than bursting into Gmail's per-user limit.
+    """
+
+    def __init__(self, units_per_minute: float | None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.rate = units_per_minute / 60.0 if units_per_minute else None  # units per second
+        self.capacity = max(self.rate or 0, max(GMAIL_COSTS.values()))
+        self.tokens = self.capacity
+        self.clock, self.sleep = clock, sleep
+        self.updated = clock()
+        self.paused_until = 0.0
+        self.lock = threading.Lock()
+        self.units_taken = 0
+        self.waited = 0.0
+
+    def take(self, units: float) -> None:
+        """Block until ``units`` may be spent, then spend them."""
+        if self.rate is None:
+            with self.lock:
+                self.units_taken += units
+            return
+        while True:
+            with self.lock:
+                now = self.clock()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                wait = max(self.paused_until - now, 0.0)
+                if not wait and self.tokens >= units:
+                    self.tokens -= units
+                    self.units_taken += units
+                    return
+                wait = wait or (units - self.tokens) / self.rate
+                self.waited += wait
+            self.sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """Gmail said to wait: every caller holds off for ``seconds``, and the bucket empties."""
+        with self.lock:
+            self.paused_until = max(self.paused_until, self.clock() + seconds)
+            self.tokens = 0.0
+
+
+_RETRY_AFTER_TEXT = re.compile(r"Retry after (\S+)", re.I)
+
+
+def retry_after_seconds(header: str | None, message: str | None, now: dt.datetime | None = None) -> float | None:
+    """Gmail's retry time, from a Retry-After header (seconds or HTTP date) or from the error
+    text ("User-rate limit exceeded.  Retry after 2026-11-23T05:40:21.123Z")."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if header:
+        header = header.strip()
+        if header.isdigit():
+            return float(header)
+        try:
+            return max((email.utils.parsedate_to_datetime(header) - now).total_seconds(), 0.0)
+        except (TypeError, ValueError):
+            pass
+    m = _RETRY_AFTER_TEXT.search(message or "")
+    if m:
+        try:
+            when = dt.datetime.fromisoformat(m.group(1).rstrip("."))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.timezone.utc)
+            return max((when - now).total_seconds(), 0.0)
+        except ValueError:
+            return None
+    return None
