@@ -34,6 +34,9 @@ from airflow.timetables.trigger import CronTriggerTimetable
 # The instructor's time zone and the time of the nightly run in it. Overridable per deployment.
 NIGHTLY_TZ = os.environ.get("ONBOARDING_TIMEZONE", "Australia/Sydney")
 NIGHTLY_TIME = dt.time.fromisoformat(os.environ.get("ONBOARDING_RUN_TIME", "06:00"))
+RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("ONBOARDING_RETRY_DELAY_SECONDS", "120")))
+# Send tasks of every cohort share this pool: its slots bound how many send at once per account.
+GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
 
 
 @dag(
@@ -45,7 +48,7 @@ NIGHTLY_TIME = dt.time.fromisoformat(os.environ.get("ONBOARDING_RUN_TIME", "06:0
     default_args={
         "owner": "onboarding",
         "retries": 3,
-        "retry_delay": dt.timedelta(minutes=2),
+        "retry_delay": RETRY_DELAY,
         "retry_exponential_backoff": True,
     },
     tags=["onboarding", "email"],
@@ -93,17 +96,17 @@ def onboarding_nightly():
 
             return airflow_glue.decide(item)
 
-        @task
-        def send(item: dict, decided: dict) -> dict:
+        @task(pool=GMAIL_POOL)
+        def send(item: dict, decided: dict, ti=None) -> dict:
             from onboarding import airflow_glue
 
-            return airflow_glue.send(item)
+            return airflow_glue.send(item, ti.try_number)
 
         @task(trigger_rule="all_done", retries=1)
-        def report(item: dict) -> dict:
+        def report(item: dict, ti=None) -> dict:
             from onboarding import airflow_glue
 
-            return airflow_glue.report(item)
+            return airflow_glue.report(item, ti.try_number)
 
         sent = send(item, decide(item, validate(item, extract(item))))
         sent >> report(item)

@@ -148,22 +148,26 @@ def decide(item: dict, kinds: list[str] | None = None) -> dict:
     return pipeline.decide_cohort(state_engine(), cohort, ctx, tuple(kinds or KINDS))
 
 
-def send(item: dict) -> dict:
+def send(item: dict, try_number: int | None = None) -> dict:
     from onboarding import pipeline
 
     cohort, ctx = _unpack(item)
+    if try_number is not None:
+        ctx = ctx.with_try(try_number)
     result = pipeline.send(state_engine(), cohort, ctx, sender_factory(cohort.email_connection))
     pipeline._record_run(state_engine(), cohort, ctx, "sent" if not ctx.dry_run else "decided")
     return result
 
 
-def report(item: dict) -> dict:
+def report(item: dict, try_number: int | None = None) -> dict:
     """Send the instructor's summary; fail the task afterwards if the cohort's run failed."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from onboarding import pipeline, state
 
     cohort, ctx = _unpack(item)
+    if try_number is not None:
+        ctx = ctx.with_try(try_number)
     engine = state_engine()
     with engine.connect() as conn:
         run = (state.rows(conn, "summary_run", run_id=ctx.run_id, cohort_id=cohort.id) or [{}])[0]

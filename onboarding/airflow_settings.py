@@ -58,7 +58,27 @@ def connections(path: Path | None = None, env: dict[str, str] | None = None) -> 
     return out
 
 
+def pools(path: Path | None = None, env: dict[str, str] | None = None) -> list[dict]:
+    import yaml
+
+    env = dict(os.environ if env is None else env)
+    doc = yaml.safe_load((path or settings.PROJECT_ROOT / "airflow_settings.yaml").read_text()) or {}
+    return [_fill(p, env) for p in (doc.get("airflow") or {}).get("pools") or []]
+
+
+def apply_pools() -> None:
+    """Create or update the pools in the Airflow that AIRFLOW_HOME points at (idempotent)."""
+    import subprocess
+
+    for p in pools():
+        subprocess.run([sys.executable, "-m", "airflow", "pools", "set", p["pool_name"], str(p["pool_slot"]),
+                        p.get("pool_description", "")], check=True, stdout=subprocess.DEVNULL)
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--apply-pools"]:
+        apply_pools()
+        return
     for conn_id, conn in connections().items():
         var = f"AIRFLOW_CONN_{conn_id.upper()}"
         if var in os.environ:  # an explicit environment variable wins over the file

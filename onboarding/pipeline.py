@@ -5,10 +5,13 @@ extract -> validate -> decide -> send -> report
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -34,6 +37,8 @@ class RunContext:
     as_of: dt.datetime
     dry_run: bool = False
     data_dir: Path = field(default_factory=settings.data_dir)
+    attempt: int | None = None  # the Airflow try number, when run by Airflow
+    host: str = field(default_factory=socket.gethostname)
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
@@ -43,12 +48,16 @@ class RunContext:
     def from_dict(cls, d: dict[str, Any]) -> "RunContext":
         return cls(d["run_id"], dt.datetime.fromisoformat(d["as_of"]), bool(d["dry_run"]), Path(d["data_dir"]))
 
+    def with_try(self, attempt: int) -> "RunContext":
+        return dataclasses.replace(self, attempt=attempt)
+
     def folder(self, cohort_id: str) -> Path:
         return self.data_dir / "runs" / cohort_id / re.sub(r"[^A-Za-z0-9._-]+", "_", self.run_id)
 
     @property
     def owner(self) -> str:
-        return self.run_id
+        """Who holds ledger claims: this run, try and process (set by the task; see ``with_try``)."""
+        return self.run_id if self.attempt is None else f"{self.run_id}/try-{self.attempt}/{self.host}:{os.getpid()}"
 
 
 def resolve_as_of(value: str | None, logical_date: dt.datetime, tz: str, run_time: dt.time) -> dt.datetime:

@@ -16,6 +16,8 @@ Every stored message is kept in ``server.sent`` so tests can compare the mailbox
 from __future__ import annotations
 
 import base64
+import collections
+import datetime as dt
 import email
 import email.policy
 import itertools
@@ -27,6 +29,11 @@ import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+
+# Quota units per method, as Gmail counts them.
+COSTS = {"drafts.create": 10, "drafts.send": 100, "drafts.get": 5, "drafts.list": 5,
+         "messages.list": 5, "messages.get": 5, "messages.send": 100}
 
 
 class FakeGoogle:
@@ -45,6 +52,10 @@ class FakeGoogle:
         self.retry_after = 1
         self.slow_seconds = 3.0
         self.rng = random.Random(seed)
+        self.quota_per_minute: int | None = None  # per-user units in any 60 s, like Gmail's
+        self.usage: dict[str, collections.deque] = defaultdict(collections.deque)  # user -> (time, units)
+        self.quota_429s = 0
+        self.units_used = 0
         self._ids = itertools.count(1)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
@@ -88,6 +99,29 @@ class FakeGoogle:
     # --- behaviour -----------------------------------------------------------------------------
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):06x}"
+
+    def _over_quota(self, user: str, method: str) -> float | None:
+        """Charge the call to the user's rolling minute; seconds to wait if it does not fit."""
+        cost = COSTS[method]
+        with self.lock:
+            now = time.monotonic()
+            window = self.usage[user]
+            while window and window[0][0] <= now - 60:
+                window.popleft()
+            if self.quota_per_minute is not None:
+                used = sum(u for _, u in window)
+                if used + cost > self.quota_per_minute:
+                    self.quota_429s += 1
+                    freed, wait = used, 0.0
+                    for t, u in window:
+                        freed -= u
+                        wait = t + 60 - now
+                        if freed + cost <= self.quota_per_minute:
+                            break
+                    return max(wait, 0.01)
+            window.append((now, cost))
+            self.units_used += cost
+            return None
 
     def _fault(self, method: str) -> str | None:
         with self.lock:
@@ -155,8 +189,15 @@ class FakeGoogle:
                     self._error(401, "Request had invalid authentication credentials.", "authError")
                 return ok
 
-            def _pre_fault(self, method: str) -> str | None:
-                """Faults that answer before anything is stored. Returns 'lost' for the caller."""
+            def _pre_fault(self, method: str, user: str = "me") -> str | None:
+                """Quota, then faults that answer before anything is stored. Returns 'lost' for the caller."""
+                wait = fake._over_quota(user, method)
+                if wait is not None:
+                    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=wait)
+                    # As Gmail does: no Retry-After header, the time is in the message.
+                    self._error(429, "User-rate limit exceeded.  Retry after "
+                                f"{until.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z", "rateLimitExceeded")
+                    return "answered"
                 fault = fake._fault(method)
                 if fault == "429":
                     self._error(429, "User-rate limit exceeded (Mail sending)", "rateLimitExceeded",
@@ -183,7 +224,7 @@ class FakeGoogle:
                 user, what = m.group(1), m.group(2)
                 payload = json.loads(body or b"{}")
                 method = {"messages/send": "messages.send", "drafts/send": "drafts.send", "drafts": "drafts.create"}[what]
-                fault = self._pre_fault(method)
+                fault = self._pre_fault(method, user)
                 if fault == "answered":
                     return
                 with fake.lock:
@@ -221,7 +262,7 @@ class FakeGoogle:
                     return
                 what, ident = m.group(2), m.group(3)
                 method = f"{what}.{'get' if ident else 'list'}"
-                if self._pre_fault(method) == "answered":
+                if self._pre_fault(method, m.group(1)) == "answered":
                     return
                 with fake.lock:
                     store = fake.sent if what == "messages" else fake.drafts

@@ -106,13 +106,25 @@ def test_worker_killed_between_send_and_ledger_write(engine, fake_google, gmail)
     draft = gmail.create_draft(builder("a@x.org", key)()[0], "x")
     dead.drafted(key, draft)
     gmail.send_draft(draft)  # ... and the worker is killed here
-    # A retry while the dead worker's lease still runs does nothing.
-    assert deliver_one(Ledger(engine, "run1-try2", "run1"), gmail, key, builder("a@x.org", key), FAST).status == "skipped"
-    with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE email_ledger SET lease_until = :t"), {"t": state.iso(state.utcnow() - dt.timedelta(seconds=1))})
+    # Another run, while the dead worker's lease still runs, leaves the email alone.
+    assert deliver_one(Ledger(engine, "run2", "run2"), gmail, key, builder("a@x.org", key), FAST).status == "skipped"
+    # Airflow's retry of the same run takes over at once, finds the email in Sent, records it.
     out = deliver_one(Ledger(engine, "run1-try2", "run1"), gmail, key, builder("a@x.org", key), FAST)
     assert out.status == "recovered"
     assert len(fake_google.sent) == 1 and row["attempts"] == 1
+
+
+def test_expired_lease_lets_another_run_recover(engine, fake_google, gmail):
+    key = plan(engine, "a@x.org")
+    dead = Ledger(engine, "run1-try1", "run1")
+    dead.claim(key, "gmail", lease_seconds=600)
+    dead.drafted(key, gmail.create_draft(builder("a@x.org", key)()[0], "x"))  # killed before sending
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE email_ledger SET lease_until = :t"),
+                     {"t": state.iso(state.utcnow() - dt.timedelta(seconds=1))})
+    out = deliver_one(Ledger(engine, "run2", "run2"), gmail, key, builder("a@x.org", key), FAST)
+    assert out.status == "sent"  # the existing draft was sent, not a new one
+    assert len(fake_google.sent) == 1 and not fake_google.drafts
 
 
 def test_invalid_recipient_fails_for_good_and_the_batch_goes_on(engine, fake_google, gmail):
