@@ -47,7 +47,7 @@ GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
     max_active_runs=1,
     default_args={
         "owner": "onboarding",
-        "retries": 3,
+        "retries": int(os.environ.get("ONBOARDING_TASK_RETRIES", "3")),
         "retry_delay": RETRY_DELAY,
         "retry_exponential_backoff": True,
     },

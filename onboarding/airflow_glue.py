@@ -140,6 +140,7 @@ def validate(item: dict, inputs: dict) -> dict:
     return pipeline.validate(state_engine(), cohort, ctx, inputs)
 
 
+@_fail_fast
 def decide(item: dict, kinds: list[str] | None = None) -> dict:
     from onboarding import pipeline
     from onboarding.decisions import KINDS

@@ -149,6 +149,10 @@ class RetryPolicy:
     lease_seconds: int = 600
     max_throttle_wait: float = 300.0
 
+    @classmethod
+    def for_limits(cls, lim: Limits) -> "RetryPolicy":
+        return cls(attempts=lim.attempts, base_delay=lim.retry_base_delay, max_throttle_wait=lim.max_throttle_wait)
+
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.max_delay)
@@ -162,6 +166,12 @@ class Outcome:
     status: str  # sent, recovered, failed, unconfirmed, waiting, skipped
     detail: str = ""
     message_id: str | None = None
+    stopped: bool = False  # waiting because the batch stopped (daily cap, long throttle), not retried now
+
+
+class DeliveryIncomplete(Exception):
+    """Some emails were refused temporarily until the attempts ran out: the task fails so that
+    Airflow retries it (with backoff); each retry recovers before it resends."""
 
 
 @dataclass
@@ -290,7 +300,7 @@ def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem]
     """Deliver ``items`` in order (most urgent first), up to ``limits.concurrency`` at a time,
     paced under the account's rate and stopped at its rolling 24-hour cap or by a long throttle.
     Whatever is not attempted stays due for the next run, with the reason noted in the ledger."""
-    policy = policy or RetryPolicy(max_throttle_wait=factory.limits.max_throttle_wait)
+    policy = policy or RetryPolicy.for_limits(factory.limits)
     allowance = factory.limits.daily_cap - sent_in_last_day(ledger.engine, factory.account)
     lock = threading.Lock()
     stop: list[str] = []  # the reason the batch stopped, once it has
@@ -302,7 +312,7 @@ def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem]
             if not stop and allowance <= 0:
                 stop.append(f"daily cap of {factory.limits.daily_cap} emails in 24 hours reached")
             if stop:
-                return Outcome(item.email_key, "waiting", stop[0])
+                return Outcome(item.email_key, "waiting", stop[0], stopped=True)
             allowance -= 1
         if not hasattr(local, "sender"):
             local.sender = factory()
@@ -311,7 +321,7 @@ def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem]
         except Throttled as exc:
             with lock:
                 stop.append(str(exc))
-            return Outcome(item.email_key, "waiting", str(exc))
+            return Outcome(item.email_key, "waiting", str(exc), stopped=True)
         if out.status in ("skipped", "waiting", "failed"):
             with lock:
                 allowance += 1  # nothing went out: the slot is free again

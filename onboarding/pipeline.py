@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from onboarding import emails, reporting, settings, state
 from onboarding.config import Cohort
 from onboarding.decisions import KINDS, Customer, decide, email_key, email_ref, standing
-from onboarding.delivery import (BatchItem, Ledger, RetryPolicy, SenderFactory, deliver_batch, deliver_one,
+from onboarding.delivery import (BatchItem, DeliveryIncomplete, Ledger, RetryPolicy, SenderFactory, deliver_batch, deliver_one,
                                  outbox_label)
 from onboarding.sources import DatasetError, Snapshot, make_source
 
@@ -171,6 +171,14 @@ def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
     now = state.iso(state.utcnow())
     with engine.begin() as conn:
         customers, orphans = reconcile(conn, cohort, ctx)
+        completions = conn.execute(sa.text("SELECT COUNT(*) FROM completions WHERE run_id = :run_id "
+                                           "AND cohort_id = :cohort_id"), key).scalar_one()
+    if customers and not completions and ctx.as_of >= cohort.deadline_at:
+        error = (f"{cohort.completions.location}: the completion export has no records; refusing to "
+                 f"cancel all {len(customers)} customers on it. Check the export and rerun.")
+        _record_run(engine, cohort, ctx, "failed", f"decide: {error}")
+        raise DatasetError(error)
+    with engine.begin() as conn:
         ledger = {}
         for r in state.rows(conn, "ledger_by_cohort", cohort_id=cohort.id):
             ledger.setdefault(r["recipient"], {})[r["kind"]] = r
@@ -266,6 +274,11 @@ def send(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Callab
         if outcome.status in ("failed", "unconfirmed", "waiting"):
             log.warning("cohort %s: %s %s to %s: %s", cohort.id, r["kind"], outcome.status, r["email"], outcome.detail)
     log.info("cohort %s: delivery %s", cohort.id, tally)
+    retry = [o for o in outcomes if o.status == "waiting" and not o.stopped]
+    if retry:
+        raise DeliveryIncomplete(f"cohort {cohort.id}: {len(retry)} email(s) still refused after "
+                                 f"{factory.limits.attempts} attempts each (e.g. {retry[0].detail}); "
+                                 f"they stay due and a retry sends them")
     return tally
 
 
@@ -293,8 +306,9 @@ def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Call
         conn.execute(state.sql("ledger_plan"), {
             "email_key": key, "ref": ref, "cohort_id": cohort.id, "recipient": cohort.instructor,
             "recipient_name": "", "kind": "summary", "run_id": ctx.run_id, "now": state.iso(state.utcnow())})
-    outcome = deliver_one(Ledger(engine, ctx.owner, ctx.run_id), get_factory()(), key,
+    factory = get_factory()
+    outcome = deliver_one(Ledger(engine, ctx.owner, ctx.run_id), factory(), key,
                           lambda: (msg, outbox_label(cohort.id, "summary", cohort.instructor)),
-                          policy or RetryPolicy())
+                          policy or RetryPolicy.for_limits(factory.limits))
     log.info("cohort %s: instructor summary to %s: %s %s", cohort.id, cohort.instructor, outcome.status, outcome.detail)
     return {"summary": outcome.status, **data["counts"]}

@@ -33,6 +33,8 @@ class Limits:
     daily_cap: int = 2000
     concurrency: int = 4
     max_throttle_wait: float = 300.0  # seconds; a longer throttle stops the batch
+    attempts: int = 4  # tries per email within one task before leaving it for a retry
+    retry_base_delay: float = 1.0  # seconds; exponential backoff with full jitter from here
 
     @classmethod
     def from_extra(cls, extra: dict, **defaults) -> "Limits":
@@ -42,6 +44,8 @@ class Limits:
             daily_cap=int(extra.get("daily_cap", base.daily_cap)),
             concurrency=max(1, int(extra.get("concurrency", base.concurrency))),
             max_throttle_wait=float(extra.get("max_throttle_wait", base.max_throttle_wait)),
+            attempts=max(1, int(extra.get("attempts", base.attempts))),
+            retry_base_delay=float(extra.get("retry_base_delay", base.retry_base_delay)),
         )
 
 

@@ -128,3 +128,16 @@ def test_a_run_replays_from_its_copied_inputs(engine, cohort, tmp_path):
     copy.write_text("user_email,completed_at\n")
     (diff,) = replay(engine, cohort, "night-2")
     assert "sha256" in diff and "differs from the recorded" in diff
+
+
+def test_empty_completion_export_never_cancels_the_cohort(engine, cohort, tmp_path):
+    (tmp_path / "completions.csv").write_text("user_email,completed_at\n")
+    # Before the deadline a header-only export is plausible: reminders go out.
+    run(engine, cohort, tmp_path, local(2026, 12, 2), "before")
+    assert outbox(tmp_path, "reminder") == ["ann@x.org", "bob@x.org", "dee@x.org"]
+    # After it, the run refuses to decide rather than cancel everyone.
+    ctx = pipeline.RunContext("after", local(2026, 12, 5), False, tmp_path / "data")
+    pipeline.validate(engine, cohort, ctx, pipeline.extract(engine, cohort, ctx))
+    with pytest.raises(DatasetError, match="refusing to cancel all 3 customers"):
+        pipeline.decide_cohort(engine, cohort, ctx)
+    assert outbox(tmp_path, "cancellation") == []
