@@ -43,6 +43,7 @@ class FakeGoogle:
         self.client = (client_id, client_secret, refresh_token)
         self.tokens: set[str] = set()
         self.token_requests = 0
+        self.auth_requests: list[dict] = []
         self.sent: dict[str, dict] = {}  # message id -> {"raw": bytes, "to": str, "text": str, "user": str}
         self.drafts: dict[str, dict] = {}
         self.calls: dict[str, int] = defaultdict(int)
@@ -255,6 +256,16 @@ class FakeGoogle:
             def do_GET(self):  # noqa: N802
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                if url.path == "/auth":  # the consent screen: the user says yes at once
+                    with fake.lock:
+                        fake.auth_requests.append(query)
+                    location = f"{query['redirect_uri']}?code=fake-auth-code&state={query.get('state', '')}&scope=" \
+                               + "+".join(query.get("scope", "").split())
+                    self.send_response(302)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 m = re.fullmatch(r"/gmail/v1/users/([^/]+)/(messages|drafts)(?:/([^/]+))?", url.path)
                 if not m:
                     return self._error(404, f"no such endpoint {url.path}", "notFound")
@@ -288,6 +299,16 @@ class FakeGoogle:
                 with fake.lock:
                     fake.token_requests += 1
                 grant = form.get("grant_type")
+                if grant == "authorization_code":
+                    if form.get("code") != "fake-auth-code":
+                        return self._reply(400, {"error": "invalid_grant"})
+                    token = f"ya29.fake-{next(fake._ids)}"
+                    with fake.lock:
+                        fake.tokens.add(token)
+                    return self._reply(200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer",
+                                             "refresh_token": fake.client[2],
+                                             "scope": " ".join(["https://www.googleapis.com/auth/gmail.compose",
+                                                                "https://www.googleapis.com/auth/gmail.readonly"])})
                 if grant == "refresh_token":
                     cid, secret, refresh = fake.client
                     if (form.get("client_id"), form.get("client_secret"), form.get("refresh_token")) != (cid, secret, refresh):

@@ -166,6 +166,18 @@ def test_sample_cohorts_over_the_deadline_nights(airflow_db, airflow_env, fake_g
         1 for e, k in everything if k == "reminder")}
 
 
+def test_secrets_stay_out_of_logs_and_run_files(airflow_db, airflow_env, fake_google, nightly_dag, capfd):
+    state, _ = run_night(nightly_dag, dt.date(2026, 12, 1), cohort="ux-2026-12")
+    assert state == "success" and fake_google.sent
+    out, err = capfd.readouterr()
+    assert "Reminder" in out + err or "reminder" in out + err  # the task logs were captured
+    for secret in ("test-secret", "test-refresh"):
+        assert secret not in out + err
+        for f in (airflow_env / "data").rglob("*"):
+            if f.is_file():
+                assert secret.encode() not in f.read_bytes(), f
+
+
 def test_dry_run_sends_nothing_and_says_what_would_go_out(airflow_db, airflow_env, fake_google, nightly_dag):
     state, run_id = run_night(nightly_dag, dt.date(2026, 12, 1), dry_run=True, cohort="data-eng-2026-12")
     assert state == "success"
