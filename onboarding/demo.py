@@ -53,7 +53,7 @@ def _load_dag():
     return bag.get_dag("onboarding_nightly")
 
 
-def print_night(day: dt.date, run_id: str, state_ok: str) -> None:
+def print_night(day: dt.date, as_of: dt.datetime, run_id: str, state_ok: str) -> None:
     from onboarding import airflow_glue, reporting
     from onboarding.config import load_cohorts
 
@@ -64,7 +64,7 @@ def print_night(day: dt.date, run_id: str, state_ok: str) -> None:
             data = reporting.collect(conn, cohort, run_id)
             if not data["run"]:
                 continue
-            days = (cohort.deadline - day).days
+            days = (cohort.deadline - as_of.astimezone(cohort.tz).date()).days  # in the cohort's own zone
             when = f"deadline in {days} day(s)" if days > 0 else ("deadline today" if days == 0 else
                                                                   f"deadline passed {-days} day(s) ago")
             print(f"  [{cohort.id}] {when}")
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             dr = dag.test(logical_date=logical)
         state = str(getattr(dr.state, "value", dr.state))
         failed += state != "success"
-        print_night(day, dr.run_id, state + (", a rerun of the same date" if rerun else ""))
+        print_night(day, logical, dr.run_id, state + (", a rerun of the same date" if rerun else ""))
     emls = sorted(outbox.rglob("*.eml"))
     by_kind: dict[str, int] = {}
     for p in emls:

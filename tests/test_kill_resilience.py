@@ -146,8 +146,23 @@ def test_sigkill_mid_batch_three_times_then_exactly_once(airflow_env, fake_googl
     t = threading.Thread(target=killer, daemon=True)
     t.start()
     started = time.monotonic()
-    dr = dag.test(logical_date=dt.datetime(2026, 12, 1, 6, tzinfo=ZoneInfo("Australia/Sydney")),
-                  run_conf={"cohort": "all", "as_of": None, "dry_run": False}, use_executor=True)
+
+    def give_up(*_):
+        # A bound on the whole run: stop the executor's workers and fail instead of hanging CI.
+        import multiprocessing
+
+        for child in multiprocessing.active_children():
+            child.kill()
+        raise TimeoutError("the DAG run did not finish within 15 minutes")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(900)
+    try:
+        dr = dag.test(logical_date=dt.datetime(2026, 12, 1, 6, tzinfo=ZoneInfo("Australia/Sydney")),
+                      run_conf={"cohort": "all", "as_of": None, "dry_run": False}, use_executor=True)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     elapsed = time.monotonic() - started
     t.join(5)
     state = str(getattr(dr.state, "value", dr.state))
