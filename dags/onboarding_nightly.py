@@ -17,10 +17,15 @@ For each cohort in the cohort configuration, this DAG does what the instructor u
 5. **report**: emails the instructor a summary of the run: counts, who is late, what was sent,
    what was quarantined and why.
 
+**Guards**: before anything is sent, a cohort is *held* (nothing sent, the instructor told,
+the task failed) when an export is stale, the completion list shrank sharply since the last
+run, or the run would cancel more than the configured share of the cohort.
+
 **Rerunning by hand**: *Trigger DAG* with parameters. `as_of` decides as of another date (a date
 alone means that date's nightly run); `dry_run` decides and renders everything and sends nothing
 (the summary says what would have gone out); `cohort` limits the run to one cohort.
-A rerun never sends an email that was already sent.
+`release_guards` releases a held run once the exports are checked. A rerun never sends an email
+that was already sent.
 """
 from __future__ import annotations
 
@@ -62,6 +67,10 @@ GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
                                    "(YYYY-MM-DDTHH:MM, in the instructor's time zone unless it has an offset). "
                                    "Empty: the run's own date.",
                        pattern=r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"),
+        "release_guards": Param(None, type=["null", "string"], title="Release guards",
+                                description="Send although these guards tripped (comma-separated: stale_source, "
+                                            "shrunk_completions, mass_cancellation, or 'all'). Only after checking "
+                                            "the exports; the run records the release."),
         "dry_run": Param(False, type="boolean", title="Dry run",
                          description="Decide and render every email, send nothing; the summary lists what "
                                      "would have gone out."),

@@ -93,7 +93,10 @@ def plan(params: dict, logical_date: dt.datetime, run_id: str, nightly_tz: str, 
 
     cohorts = select_cohorts(load_cohorts(), params.get("cohort"))
     as_of = resolve_as_of(params.get("as_of"), logical_date, nightly_tz, nightly_time)
-    ctx = RunContext(run_id=run_id, as_of=as_of, dry_run=bool(params.get("dry_run")))
+    from onboarding.guards import released
+
+    ctx = RunContext(run_id=run_id, as_of=as_of, dry_run=bool(params.get("dry_run")),
+                     release_guards=tuple(sorted(released(params.get("release_guards")))))
     log.info("run %s decides as of %s%s for cohorts %s", run_id, as_of.isoformat(),
              " (dry run)" if ctx.dry_run else "", [c.id for c in cohorts])
     return [{"cohort_id": c.id, "ctx": ctx.to_dict()} for c in cohorts]
@@ -173,7 +176,7 @@ def report(item: dict, try_number: int | None = None) -> dict:
     with engine.connect() as conn:
         run = (state.rows(conn, "summary_run", run_id=ctx.run_id, cohort_id=cohort.id) or [{}])[0]
     failure = None
-    if run.get("status") not in ("sent", "decided", "done", "dry_run"):
+    if run.get("status") not in ("sent", "decided", "done", "dry_run"):  # failed, held, or stopped early
         failure = run.get("error") or (f"the run stopped after stage {run.get('status', 'none')!r}; "
                                        f"see the task logs")
     result = pipeline.report(engine, cohort, ctx, sender_factory(cohort.email_connection), failure=failure)

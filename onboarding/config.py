@@ -60,6 +60,7 @@ class Cohort:
     email_connection: str = "onboarding_email"
     course_url: str | None = None
     next_steps: tuple[str, ...] = ()
+    guards: "GuardConfig" = None  # type: ignore[assignment]  # set by the loader; see onboarding.guards
 
     @property
     def tz(self) -> ZoneInfo:
@@ -174,7 +175,33 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str) -> Cohort:
         email_connection=str(merged.get("email_connection", "onboarding_email")),
         course_url=merged.get("course_url"),
         next_steps=tuple(str(s) for s in merged.get("next_steps", ()) or ()),
+        guards=_guards(merged.get("guards"), f"{where}.guards"),
     )
+
+
+def _guards(raw: Any, where: str):
+    """Guard limits; a key set to null turns that guard off."""
+    from onboarding.guards import GuardConfig
+
+    if raw is None:
+        return GuardConfig()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    unknown = set(raw) - {"max_source_age", "max_completion_shrink", "max_cancel_share"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+    base = GuardConfig()
+    age = raw.get("max_source_age", "keep")
+    shares = {}
+    for key in ("max_completion_shrink", "max_cancel_share"):
+        v = raw.get(key, getattr(base, key))
+        if v is not None and not (isinstance(v, (int, float)) and 0 <= v <= 1):
+            raise ConfigError(f"{where}.{key}: {v!r} must be a share between 0 and 1, or null")
+        shares[key] = v
+    return GuardConfig(
+        max_source_age=base.max_source_age if age == "keep" else (None if age is None else
+                                                                  parse_duration(age, f"{where}.max_source_age")),
+        **shares)
 
 
 def load_cohorts(path: str | Path | None = None) -> dict[str, Cohort]:

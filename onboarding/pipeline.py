@@ -38,15 +38,17 @@ class RunContext:
     dry_run: bool = False
     data_dir: Path = field(default_factory=settings.data_dir)
     attempt: int | None = None  # the Airflow try number, when run by Airflow
+    release_guards: tuple[str, ...] = ()  # guards the instructor released for this run
     host: str = field(default_factory=socket.gethostname)
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
-                "data_dir": str(self.data_dir)}
+                "data_dir": str(self.data_dir), "release_guards": list(self.release_guards)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunContext":
-        return cls(d["run_id"], dt.datetime.fromisoformat(d["as_of"]), bool(d["dry_run"]), Path(d["data_dir"]))
+        return cls(d["run_id"], dt.datetime.fromisoformat(d["as_of"]), bool(d["dry_run"]), Path(d["data_dir"]),
+                   release_guards=tuple(d.get("release_guards", ())))
 
     def with_try(self, attempt: int) -> "RunContext":
         return dataclasses.replace(self, attempt=attempt)
@@ -87,6 +89,10 @@ def resolve_as_of(value: str | None, logical_date: dt.datetime, tz: str, run_tim
 def _record_run(engine: sa.Engine, cohort: Cohort, ctx: RunContext, status: str, error: str | None = None,
                 inputs: dict | None = None, counts: dict | None = None) -> None:
     with engine.begin() as conn:
+        if counts:
+            # Each stage adds its counts to those of the stages before it.
+            earlier = (state.rows(conn, "summary_run", run_id=ctx.run_id, cohort_id=cohort.id) or [{}])[0]
+            counts = {**json.loads(earlier.get("counts") or "{}"), **counts}
         conn.execute(state.sql("upsert_run"), {
             "run_id": ctx.run_id, "cohort_id": cohort.id, "as_of": state.iso(ctx.as_of), "dry_run": int(ctx.dry_run),
             "status": status, "error": error, "inputs": json.dumps(inputs) if inputs else None,
@@ -206,10 +212,18 @@ def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
             conn.execute(state.sql("insert_customer_status"), statuses)
         if orphans:
             conn.execute(state.sql("insert_orphan"), [{**key, **o} for o in orphans])
+        trips, held = _guards(conn, cohort, ctx, len(customers), decision_rows)
+        if held:
+            # Hold: the decisions stay on record, marked held; nothing enters the ledger.
+            reason = "; ".join(t.message for t in held)
+            for d in decision_rows:
+                if d["outcome"] in ("due", "would_send"):
+                    d["outcome"], d["reason"] = "held", f"held by a guard: {reason}"
+            plan_rows, due_keys = [], set()
+        superseded = 0
         if decision_rows:
             conn.execute(state.sql("insert_decision"), decision_rows)
-        superseded = 0
-        if not ctx.dry_run:
+        if not ctx.dry_run and not held:
             if plan_rows:
                 conn.execute(state.sql("ledger_plan"), plan_rows)
             for per_kind in ledger.values():
@@ -223,9 +237,37 @@ def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
         counts[f"status_{s['status']}"] = counts.get(f"status_{s['status']}", 0) + 1
     for d in decision_rows:
         counts[f"{d['kind']}_{d['outcome']}"] = counts.get(f"{d['kind']}_{d['outcome']}", 0) + 1
+    with engine.begin() as conn:
+        conn.execute(state.sql("record_guards"), {**key, "now": state.iso(state.utcnow()), "guards": json.dumps(
+            [{"guard": t.guard, "message": t.message, "released": t not in held} for t in trips]) if trips else None})
+    if held:
+        counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
+        message = ("held by guard(s), nothing sent: " + "; ".join(f"{t.guard}: {t.message}" for t in held)
+                   + ". If the exports are right, release with the run parameter release_guards="
+                   + ",".join(dict.fromkeys(t.guard for t in held)))
+        _record_run(engine, cohort, ctx, "held", message, counts=counts)
+        log.warning("cohort %s: %s", cohort.id, message)
+        return counts
     _record_run(engine, cohort, ctx, "decided", counts=counts)
     log.info("cohort %s as of %s: %s", cohort.id, ctx.as_of.isoformat(), counts)
     return counts
+
+
+def _guards(conn: sa.Connection, cohort: Cohort, ctx: RunContext, customers: int, decision_rows: list[dict]):
+    """The guards this run trips, and those of them not released: (tripped, holding)."""
+    from onboarding.guards import GuardConfig, check
+
+    key = {"run_id": ctx.run_id, "cohort_id": cohort.id}
+    run = state.rows(conn, "summary_run", **key)[0]
+    inputs = json.loads(run["inputs"] or "{}")
+    counts = json.loads(run["counts"] or "{}")
+    previous = (state.rows(conn, "previous_run", **key, started_at=run["started_at"]) or [None])[0]
+    before = json.loads(previous["counts"]).get("completion_rows") if previous and previous["counts"] else None
+    cancellations = sum(1 for d in decision_rows if d["kind"] == "cancellation" and d["outcome"] in ("due", "would_send"))
+    trips = check(cohort.guards or GuardConfig(), ctx.as_of,
+                  {r: inputs[r] for r in ("signups", "completions") if r in inputs},
+                  counts.get("completion_rows", 0), before, cancellations, customers)
+    return trips, [t for t in trips if t.guard not in ctx.release_guards]
 
 
 def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: str):

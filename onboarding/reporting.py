@@ -39,7 +39,8 @@ def collect(conn: sa.Connection, cohort: Cohort, run_id: str, failure: str | Non
     return {
         "run": run,
         "run_counts": json.loads(run["counts"]) if run.get("counts") else {},
-        "failure": failure or (run.get("error") if run.get("status") == "failed" else None),
+        "failure": failure or (run.get("error") if run.get("status") in ("failed", "held") else None),
+        "held": run.get("status") == "held",
         "counts": counts,
         "late": [{**r, "completed_at": _local(r["completed_at"], cohort)} for r in state.rows(conn, "summary_late", **p)],
         "sent": sent,

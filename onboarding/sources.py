@@ -8,6 +8,7 @@ class here and registering it in ``SOURCE_TYPES``; nothing downstream changes.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -37,6 +38,7 @@ class Snapshot:
     path: str  # the immutable copy inside the run folder
     sha256: str
     size_bytes: int
+    modified_at: str | None = None  # when the source last changed (ISO 8601, UTC), if it can tell
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,7 +89,8 @@ class CsvSource:
             tmp.unlink()
         shutil.copyfile(self.path, tmp)
         snap = Snapshot(role=self.config.role, source_type="csv", location=str(self.path), path=str(final),
-                        sha256=_sha256(tmp), size_bytes=tmp.stat().st_size)
+                        sha256=_sha256(tmp), size_bytes=tmp.stat().st_size,
+                        modified_at=dt.datetime.fromtimestamp(self.path.stat().st_mtime, dt.timezone.utc).isoformat())
         _freeze(tmp, final)
         mtmp = dest_dir / f".{self.config.role}.json.part"
         if mtmp.exists():

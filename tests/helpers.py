@@ -4,6 +4,9 @@ from __future__ import annotations
 import datetime as dt
 
 from onboarding.config import Cohort, SourceConfig
+from onboarding.guards import GuardConfig
+
+NO_GUARDS = GuardConfig(max_source_age=None, max_completion_shrink=None, max_cancel_share=None)
 
 SYD = "Australia/Sydney"
 
@@ -16,6 +19,7 @@ def make_cohort(**over) -> Cohort:
                              {"path": "signups.csv"}),
         completions=SourceConfig("completions", "csv", {"email": "Email", "completed_at": "Done"},
                                  {"path": "completions.csv"}),
+        guards=NO_GUARDS,
     )
     base.update(over)
     return Cohort(**base)

@@ -51,6 +51,8 @@ def minimal(**over):
     ({"grace_period": "a while"}, "cohort 'c1'.grace_period: 'a while' is not a duration"),
     ({"id": "Bad Id"}, "cohorts[0].id: 'Bad Id'"),
     ({"instructor": "nobody"}, "cohort 'c1'.instructor: 'nobody' is not an email address"),
+    ({"guards": {"max_cancel_share": 2}}, "cohort 'c1'.guards.max_cancel_share: 2 must be a share between 0 and 1"),
+    ({"guards": {"max_age": "1d"}}, "cohort 'c1'.guards: unknown key(s) ['max_age']"),
     ({"sources": {"signups": {"path": "s.csv", "columns": {"email": "E"}},
                   "completions": {"path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}},
      "cohort 'c1'.sources.signups.columns: name must be mapped"),
@@ -64,6 +66,21 @@ def test_mistakes_name_the_cohort_and_key(tmp_path, over, message):
     with pytest.raises(ConfigError) as err:
         load_cohorts(cfg)
     assert message in str(err.value) and str(cfg) in str(err.value)
+
+
+def test_guard_settings_and_release_param(tmp_path):
+    from onboarding.guards import released
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"cohorts": [minimal(guards={"max_source_age": "2d", "max_cancel_share": None})]}))
+    g = load_cohorts(cfg)["c1"].guards
+    assert g.max_source_age == dt.timedelta(days=2) and g.max_cancel_share is None and g.max_completion_shrink == 0.2
+    assert load_cohorts()["data-eng-2026-12"].guards.max_source_age is None  # off for the static samples
+    assert released("all") == {"stale_source", "shrunk_completions", "mass_cancellation"}
+    assert released(" stale_source ,mass_cancellation") == {"stale_source", "mass_cancellation"}
+    assert released(None) == set()
+    with pytest.raises(ValueError, match="unknown guard"):
+        released("everything")
 
 
 def test_duplicate_ids_and_unknown_selection(tmp_path):

@@ -58,8 +58,8 @@ def test_nightly_dag_settings(dagbag):
     tt = dag.timetable
     assert type(tt).__name__ == "CronTriggerTimetable"
     assert str(getattr(tt, "_timezone", "")) in ("Australia/Sydney", "Timezone('Australia/Sydney')")
-    assert set(dag.params.keys()) == {"cohort", "as_of", "dry_run"}
-    for name in ("cohort", "as_of", "dry_run"):
+    assert set(dag.params.keys()) == {"cohort", "as_of", "dry_run", "release_guards"}
+    for name in ("cohort", "as_of", "dry_run", "release_guards"):
         assert dag.params.get_param(name).description
     assert dag.params["dry_run"] is False
 

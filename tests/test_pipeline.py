@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -141,3 +142,52 @@ def test_empty_completion_export_never_cancels_the_cohort(engine, cohort, tmp_pa
     with pytest.raises(DatasetError, match="refusing to cancel all 3 customers"):
         pipeline.decide_cohort(engine, cohort, ctx)
     assert outbox(tmp_path, "cancellation") == []
+
+
+def test_guards_hold_a_run_and_a_release_sends_it(engine, cohort, tmp_path):
+    import dataclasses
+    import os
+
+    from onboarding.guards import GuardConfig
+
+    guarded = dataclasses.replace(cohort, guards=GuardConfig(max_source_age=dt.timedelta(hours=36),
+                                                             max_completion_shrink=0.2, max_cancel_share=0.3))
+    # The completion export was last changed three days before the run: stale.
+    stamp = local(2026, 12, 2).timestamp()
+    os.utime(tmp_path / "completions.csv", (stamp, stamp))
+    os.utime(tmp_path / "signups.csv", (stamp, stamp))
+    ctx = run(engine, guarded, tmp_path, local(2026, 12, 5), "held-run")
+    assert not (tmp_path / "outbox" / "c1" / "cancellation").exists()
+    summary = (ctx.folder("c1") / "summary.txt").read_text()
+    assert "THIS RUN WAS HELD AND SENT NOTHING TO CUSTOMERS" in summary
+    assert "stale_source: the completions export" in summary and "72 hours" in summary
+    assert "mass_cancellation: this run would cancel 1 of 3 customers (33%; limit 30%)" in summary
+    assert "release_guards=stale_source,mass_cancellation" in summary
+    with engine.connect() as conn:
+        outcomes = conn.execute(sa.text("SELECT DISTINCT outcome FROM decisions WHERE run_id = 'held-run'")).scalars().all()
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM email_ledger WHERE kind <> 'summary'")).scalar() == 0
+    assert outcomes == ["held"]
+    # The instructor checks the exports and releases both guards: the emails go, the run records it.
+    released = pipeline.RunContext("released-run", local(2026, 12, 5), False, tmp_path / "data",
+                                   release_guards=("mass_cancellation", "stale_source"))
+    pipeline.validate(engine, guarded, released, pipeline.extract(engine, guarded, released))
+    pipeline.decide_cohort(engine, guarded, released)
+    pipeline.send(engine, guarded, released, lambda: outbox_factory(tmp_path / "outbox"))
+    assert outbox(tmp_path, "cancellation") == ["bob@x.org"]
+    with engine.connect() as conn:
+        guards = conn.execute(sa.text("SELECT guards FROM runs WHERE run_id = 'released-run'")).scalar()
+    assert {g["guard"]: g["released"] for g in json.loads(guards)} == {"stale_source": True, "mass_cancellation": True}
+
+
+def test_a_shrunk_completion_export_holds_the_run(engine, cohort, tmp_path):
+    import dataclasses
+
+    from onboarding.guards import GuardConfig
+
+    guarded = dataclasses.replace(cohort, guards=GuardConfig(max_source_age=None, max_completion_shrink=0.2,
+                                                             max_cancel_share=None))
+    run(engine, guarded, tmp_path, local(2026, 12, 1), "n1")
+    (tmp_path / "completions.csv").write_text("user_email,completed_at\nann@x.org,2026-11-20T01:00:00Z\n")
+    ctx = run(engine, guarded, tmp_path, local(2026, 12, 2), "n2")
+    assert "shrunk_completions: the completion export has 1 rows, 3 at the previous run" in \
+        (ctx.folder("c1") / "summary.txt").read_text()

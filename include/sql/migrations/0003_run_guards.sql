@@ -1,0 +1,2 @@
+-- Which guards a run tripped, and which the instructor released for it (JSON lists).
+ALTER TABLE runs ADD COLUMN guards TEXT;
