@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-from helpers import make_cohort
 from onboarding.config import SourceConfig
 from onboarding.sources import DatasetError, make_source
 from onboarding.validation import Validator, parse_timestamp
