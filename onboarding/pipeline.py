@@ -132,7 +132,7 @@ def validate(engine: sa.Engine, cohort: Cohort, ctx: RunContext, inputs: dict[st
         raise
     key = {"run_id": ctx.run_id, "cohort_id": cohort.id}
     with engine.begin() as conn:
-        for stmt in state.script("delete_run_staging"):
+        for stmt in state.script("delete_run_staging") + state.script("delete_run_decisions"):
             conn.execute(stmt, key)
         su, co = out["signups"], out["completions"]
         if su.rows:
@@ -177,8 +177,7 @@ def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
     now = state.iso(state.utcnow())
     with engine.begin() as conn:
         customers, orphans = reconcile(conn, cohort, ctx)
-        completions = conn.execute(sa.text("SELECT COUNT(*) FROM completions WHERE run_id = :run_id "
-                                           "AND cohort_id = :cohort_id"), key).scalar_one()
+        completions = conn.execute(state.sql("count_completions"), key).scalar_one()
     if customers and not completions and ctx.as_of >= cohort.deadline_at:
         error = (f"{cohort.completions.location}: the completion export has no records; refusing to "
                  f"cancel all {len(customers)} customers on it. Check the export and rerun.")
@@ -188,9 +187,8 @@ def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
         ledger = {}
         for r in state.rows(conn, "ledger_by_cohort", cohort_id=cohort.id):
             ledger.setdefault(r["recipient"], {})[r["kind"]] = r
-        conn.execute(sa.text("DELETE FROM customer_status WHERE run_id = :run_id AND cohort_id = :cohort_id"), key)
-        conn.execute(sa.text("DELETE FROM orphan_completions WHERE run_id = :run_id AND cohort_id = :cohort_id"), key)
-        conn.execute(sa.text("DELETE FROM decisions WHERE run_id = :run_id AND cohort_id = :cohort_id"), key)
+        for stmt in state.script("delete_run_decisions"):
+            conn.execute(stmt, key)
         statuses, decision_rows, plan_rows, due_keys = [], [], [], set()
         for c in customers:
             statuses.append({**key, "email": c.email, "name": c.name, "completed_at": state.iso(c.completed_at),
@@ -244,7 +242,7 @@ def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
         counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
         message = ("held by guard(s), nothing sent: " + "; ".join(f"{t.guard}: {t.message}" for t in held)
                    + ". If the exports are right, release with the run parameter release_guards="
-                   + ",".join(dict.fromkeys(t.guard for t in held)))
+                   + ",".join(counts["held_by_guards"]))
         _record_run(engine, cohort, ctx, "held", message, counts=counts)
         log.warning("cohort %s: %s", cohort.id, message)
         return counts

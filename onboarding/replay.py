@@ -27,8 +27,6 @@ def cohort_fingerprint(cohort) -> dict:
 
 def replay(engine, cohort, run_id: str) -> list[str]:
     """Differences between a recorded run and its replay; empty when it decides the same."""
-    import sqlalchemy as sa
-
     from onboarding import pipeline
     from onboarding.decisions import due_kinds, standing
     from onboarding.sources import _sha256
@@ -37,12 +35,9 @@ def replay(engine, cohort, run_id: str) -> list[str]:
         run = (state.rows(conn, "summary_run", run_id=run_id, cohort_id=cohort.id) or [None])[0]
         if run is None:
             return [f"no run {run_id!r} for cohort {cohort.id!r} in the state database"]
-        recorded = {r["email"]: r["status"] for r in conn.execute(sa.text(
-            "SELECT email, status FROM customer_status WHERE run_id = :r AND cohort_id = :c"),
-            {"r": run_id, "c": cohort.id}).mappings()}
-        recorded_kinds = {(r["email"], r["kind"]) for r in conn.execute(sa.text(
-            "SELECT email, kind FROM decisions WHERE run_id = :r AND cohort_id = :c"),
-            {"r": run_id, "c": cohort.id}).mappings()}
+        key = {"run_id": run_id, "cohort_id": cohort.id}
+        recorded = {r["email"]: r["status"] for r in state.rows(conn, "run_customer_status", **key)}
+        recorded_kinds = {(r["email"], r["kind"]) for r in state.rows(conn, "run_decided_kinds", **key)}
     inputs = json.loads(run["inputs"] or "{}")
     diffs = []
     if inputs.get("cohort") and inputs["cohort"] != cohort_fingerprint(cohort):
