@@ -19,7 +19,7 @@ os.environ["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 # One signing secret for every Airflow process the tests start (the test process, its executor's
 # workers, the api-server): otherwise each fresh process may generate its own and reject the others.
-os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "onboarding-tests-" + os.urandom(8).hex())
+os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "onboarding-tests-" + os.urandom(32).hex())
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_google import FakeGoogle  # noqa: E402
