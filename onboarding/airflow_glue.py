@@ -15,7 +15,6 @@ import datetime as dt
 import functools
 import logging
 from typing import Any, Callable
-from urllib.parse import quote
 
 from onboarding import settings
 
@@ -23,26 +22,16 @@ log = logging.getLogger(__name__)
 
 
 def _connection(conn_id: str):
-    from airflow.sdk import BaseHook
+    from onboarding import connections
 
-    return BaseHook.get_connection(conn_id)
+    return connections.get(conn_id)
 
 
 def state_url(conn) -> str:
     """A SQLAlchemy URL for the state database connection."""
-    ctype = (conn.conn_type or "").lower()
-    if ctype == "sqlite":
-        if not conn.host:
-            raise ValueError(f"connection {conn.conn_id!r}: a sqlite connection needs host = the database file path")
-        return f"sqlite:///{conn.host}"
-    if ctype in ("postgres", "postgresql"):
-        auth = quote(conn.login or "", safe="")
-        if conn.password:
-            auth += ":" + quote(conn.password, safe="")
-        return (f"postgresql+psycopg://{auth}{'@' if auth else ''}{conn.host or 'localhost'}:{conn.port or 5432}"
-                f"/{conn.schema or 'postgres'}")
-    raise ValueError(f"connection {conn.conn_id!r}: type {conn.conn_type!r} is not supported for the state "
-                     f"database (use sqlite or postgres)")
+    from onboarding.connections import sqlalchemy_url
+
+    return sqlalchemy_url(conn, "the state database")
 
 
 def state_engine():

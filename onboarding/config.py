@@ -20,6 +20,12 @@ WELCOME_TIMINGS = ("after_deadline", "on_completion")
 # The fields each source must map, and the ones it may map.
 REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at")}
 OPTIONAL_COLUMNS = {"signups": ("signed_up_at",), "completions": ("name",)}
+# Per source type: the options it needs and those it may have.
+SOURCE_OPTIONS = {
+    "csv": (("path",), ("delimiter", "encoding", "connection")),
+    "sql": (("connection", "query"), ("parameters",)),
+    "google_sheet": (("spreadsheet",), ("worksheet", "header_row", "connection")),
+}
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 
@@ -33,15 +39,21 @@ class SourceConfig:
     """Where one export comes from and how its columns are named."""
 
     role: str  # "signups" or "completions"
-    type: str  # "csv" today; the source registry accepts more
+    type: str  # csv, sql or google_sheet
     columns: dict[str, str]  # our field -> the export's header
     options: dict[str, Any] = field(default_factory=dict)  # type-specific (path, encoding, ...)
     timezone: str | None = None  # for timestamps written without an offset
-    timestamp_format: str | None = None  # strftime format; ISO 8601 when unset
+    # strftime format, 'iso' or 'excel_serial', or a tuple of them tried in order; ISO 8601 when unset
+    timestamp_format: str | tuple[str, ...] | None = None
 
     @property
     def location(self) -> str:
-        return str(self.options.get("path") or self.options.get("location") or self.type)
+        if self.type == "sql":
+            return f"sql:{self.options.get('connection')}/{self.options.get('query')}"
+        if self.type == "google_sheet":
+            ws = self.options.get("worksheet")
+            return f"google-sheet:{self.options.get('spreadsheet')}" + (f" [{ws}]" if ws else "")
+        return str(self.options.get("path") or self.type)
 
 
 @dataclass(frozen=True)
@@ -122,9 +134,29 @@ def _source(raw: Any, role: str, base: Path, where: str) -> SourceConfig:
     if tz is not None:
         tz = _check_tz(tz, f"{where}.timezone")
     fmt = raw.pop("timestamp_format", None)
-    if "path" in raw:
+    if fmt is not None:
+        formats = [fmt] if isinstance(fmt, str) else fmt
+        if not isinstance(formats, list) or not formats or not all(isinstance(f, str) and f for f in formats):
+            raise ConfigError(f"{where}.timestamp_format: expected a format ('%d/%m/%Y %H:%M', 'iso', "
+                              f"'excel_serial') or a list of them")
+        fmt = formats[0] if len(formats) == 1 else tuple(formats)
+    if stype not in SOURCE_OPTIONS:
+        raise ConfigError(f"{where}.type: {stype!r} is not one of {list(SOURCE_OPTIONS)}")
+    need, allowed = SOURCE_OPTIONS[stype]
+    missing = [k for k in need if not raw.get(k)]
+    if missing:
+        raise ConfigError(f"{where}: a {stype} source needs {', '.join(repr(k) for k in missing)}")
+    unknown = set(raw) - set(need) - set(allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} for a {stype} source; "
+                          f"known: {sorted(set(need) | set(allowed))}")
+    if "path" in raw and "://" not in str(raw["path"]):
         p = Path(os.path.expandvars(str(raw["path"])))
         raw["path"] = str(p if p.is_absolute() else (base / p).resolve())
+    if "header_row" in raw and (not isinstance(raw["header_row"], int) or raw["header_row"] < 1):
+        raise ConfigError(f"{where}.header_row: expected a row number (1 or more)")
+    if "parameters" in raw and not isinstance(raw["parameters"], dict):
+        raise ConfigError(f"{where}.parameters: expected a mapping of query parameter -> value")
     return SourceConfig(role=role, type=stype, columns={k: str(v) for k, v in columns.items()},
                         options=raw, timezone=tz, timestamp_format=fmt)
 

@@ -435,29 +435,9 @@ def gmail_service(extra: dict, timeout: float = 30.0):
     import httplib2
     from googleapiclient.discovery import build
 
-    auth = extra.get("auth", "oauth_user")
-    if auth == "oauth_user":
-        from google.oauth2.credentials import Credentials
+    from onboarding.google_clients import credentials
 
-        missing = [k for k in ("client_id", "client_secret", "refresh_token") if not extra.get(k)]
-        if missing:
-            raise ValueError(f"Gmail connection (oauth_user) is missing {missing}")
-        creds = Credentials(None, refresh_token=extra["refresh_token"], client_id=extra["client_id"],
-                            client_secret=extra["client_secret"],
-                            token_uri=extra.get("token_uri", "https://oauth2.googleapis.com/token"),
-                            scopes=list(GMAIL_SCOPES))
-    elif auth == "service_account":
-        from google.oauth2 import service_account
-
-        info = extra.get("keyfile_dict")
-        if not info or not extra.get("subject"):
-            raise ValueError("Gmail connection (service_account) needs keyfile_dict and subject")
-        if "token_uri" in extra:
-            info = {**info, "token_uri": extra["token_uri"]}
-        creds = service_account.Credentials.from_service_account_info(
-            info, scopes=list(GMAIL_SCOPES), subject=extra["subject"])
-    else:
-        raise ValueError(f"Gmail connection: unknown auth {auth!r} (oauth_user or service_account)")
+    creds = credentials(extra, GMAIL_SCOPES, "Gmail", subject_required=True)
     http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=timeout))
     options = {"api_endpoint": extra["api_endpoint"]} if extra.get("api_endpoint") else None
     return build("gmail", "v1", http=http, client_options=options, static_discovery=True,

@@ -104,7 +104,7 @@ def extract(engine: sa.Engine, cohort: Cohort, ctx: RunContext) -> dict[str, Any
     inputs = {}
     try:
         for cfg in (cohort.signups, cohort.completions):
-            inputs[cfg.role] = make_source(cfg).snapshot(ctx.folder(cohort.id) / "inputs").to_dict()
+            inputs[cfg.role] = make_source(cfg, cohort.id).snapshot(ctx.folder(cohort.id) / "inputs").to_dict()
     except DatasetError as exc:
         _record_run(engine, cohort, ctx, "failed", f"extract: {exc}")
         raise
@@ -125,7 +125,7 @@ def validate(engine: sa.Engine, cohort: Cohort, ctx: RunContext, inputs: dict[st
     try:
         for cfg in (cohort.signups, cohort.completions):
             snap = Snapshot(**inputs[cfg.role])
-            raw = make_source(cfg).read(snap)
+            raw = make_source(cfg, cohort.id).read(snap)
             out[cfg.role] = validator.validate(raw, cfg, snap, cohort.timezone, results_dir)
     except DatasetError as exc:
         _record_run(engine, cohort, ctx, "failed", f"validate: {exc}")

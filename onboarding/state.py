@@ -51,6 +51,18 @@ def script(name: str) -> list[sa.TextClause]:
     return [sa.text(s) for s in _statements((settings.SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))]
 
 
+def query_text(name: str) -> str:
+    """A source query file under include/sql (``sources/website_signups.sql``), comment lines
+    dropped; it must hold exactly one statement. Names cannot leave include/sql."""
+    path = (settings.SQL_DIR / name).resolve()
+    if settings.SQL_DIR.resolve() not in path.parents or path.suffix != ".sql":
+        raise FileNotFoundError(name)
+    statements = _statements(path.read_text(encoding="utf-8"))
+    if len(statements) != 1:
+        raise ValueError(f"{name}: expected one SQL statement, found {len(statements)}")
+    return statements[0]
+
+
 def make_engine(url: str) -> sa.Engine:
     """An engine for the state database. SQLite gets a busy timeout and WAL so that concurrent
     tasks wait for each other instead of failing."""

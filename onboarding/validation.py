@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from onboarding.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SourceConfig
-from onboarding.sources import OVERFLOW, ROW, DatasetError, Snapshot
+from onboarding.sources import INTERNAL_COLUMNS, OVERFLOW, PROBLEM, PROBLEM_COLUMN, ROW, DatasetError, Snapshot, serial_to_datetime
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,17 +67,45 @@ def clean_name(value: Any) -> str:
     return " ".join(_CONTROL.sub(" ", str(value or "")).split())
 
 
-def parse_timestamp(value: str, tz: ZoneInfo, fmt: str | None = None) -> dt.datetime:
+def _parse_one(text: str, fmt: str) -> dt.datetime:
+    if fmt == "iso":
+        return dt.datetime.fromisoformat(text)
+    if fmt == "excel_serial":
+        # A spreadsheet's date serial number (days since 1899-12-30; 46359.5 = 2026-12-03 12:00).
+        number = float(text)
+        if not 1 <= number < 2958466:  # 1900-01-01 .. 9999-12-31
+            raise ValueError(f"{text} is out of range for a date serial number")
+        return serial_to_datetime(number)
+    return dt.datetime.strptime(text, fmt)
+
+
+def parse_timestamp(value: str, tz: ZoneInfo, fmt: str | tuple[str, ...] | None = None) -> dt.datetime:
     """An export's timestamp as an aware UTC datetime.
 
-    ISO 8601 (with 'Z', an offset, or none) unless a strftime ``fmt`` is configured. A timestamp
-    without an offset is local time in ``tz`` (the source's zone, else the cohort's).
+    ISO 8601 (with 'Z', an offset, or none) unless ``fmt`` says otherwise: a strftime format,
+    ``excel_serial`` (a spreadsheet's day number) or a tuple of these tried in order. ISO 8601 is
+    always accepted too: it cannot be misread. A timestamp without an offset is local time in
+    ``tz`` (the source's zone, else the cohort's).
     """
     text = value.strip()
-    parsed = dt.datetime.strptime(text, fmt) if fmt else dt.datetime.fromisoformat(text)
+    formats = (fmt,) if isinstance(fmt, str) else tuple(fmt or ())
+    for f in formats + ("iso",):
+        try:
+            parsed = _parse_one(text, f)
+            break
+        except ValueError:
+            continue
+    else:
+        raise ValueError(f"{text!r} matches none of the formats {list(formats + ('iso',))}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(dt.timezone.utc)
+
+
+def describe_formats(fmt: str | tuple[str, ...] | None) -> str:
+    if not fmt:
+        return "ISO 8601"
+    return " or ".join((fmt,) if isinstance(fmt, str) else fmt)
 
 
 def _gx_context():
@@ -137,9 +165,9 @@ class Validator:
                 continue
             kw = r.expectation_config.kwargs
             if "column" in kw:
-                headers = [c for c in raw.columns if c not in (ROW, OVERFLOW)]
+                headers = [c for c in raw.columns if c not in INTERNAL_COLUMNS]
                 problems.append(f"column {kw['column']!r} (mapped as '{r.expectation_config.meta['field']}') "
-                                f"is missing; the header row has {headers}")
+                                f"is missing; the header row has {headers}{raw.attrs.get('hint', '')}")
             else:
                 problems.append("the export has no records")
         if problems:
@@ -150,6 +178,7 @@ class Validator:
         tz = ZoneInfo(config.timezone or cohort_tz)
         ts_field = TIMESTAMP_FIELDS[role]
         frame = pd.DataFrame({ROW: raw[ROW].astype(int), OVERFLOW: raw[OVERFLOW].astype(bool)})
+        frame[PROBLEM] = raw[PROBLEM] if PROBLEM in raw.columns else None
         frame["email"] = raw[mapped["email"]].map(normalise_email).replace("", None)
         frame["name"] = raw[mapped["name"]].map(clean_name).replace("", None) if "name" in mapped else None
         stamps, ok = [], []
@@ -176,10 +205,11 @@ class Validator:
              "invalid email address"),
             (gxe.ExpectColumnValuesToBeInSet(column=f"{ts_field}_readable", value_set=[True]),
              mapped.get(ts_field, ts_field),
-             "unparseable timestamp" + (f" (expected format {config.timestamp_format})"
-                                        if config.timestamp_format else " (expected ISO 8601)")),
+             f"unparseable timestamp (expected {describe_formats(config.timestamp_format)})"),
             (gxe.ExpectColumnValuesToBeInSet(column=OVERFLOW, value_set=[False]), "*",
              "record has more fields than the header row"),
+            # A problem the source itself found (a merged cell in a sheet): its own column and reason.
+            (gxe.ExpectColumnValuesToBeNull(column=PROBLEM), PROBLEM_COLUMN, PROBLEM),
         ]
         if role == "signups":
             checks.append((gxe.ExpectColumnValuesToNotBeNull(column="name"), mapped["name"], "missing name"))
@@ -194,9 +224,12 @@ class Validator:
                 raise DatasetError(f"{file}: validation could not run: {r.exception_info.get('exception_message')}")
             for hit in r.result.get("unexpected_index_list") or []:
                 row = int(hit[ROW])
-                value = str(raw_by_row.at[row, column]) if column in raw_by_row.columns else ""
+                col, why = column, reason
+                if column == PROBLEM_COLUMN:
+                    col, why = raw_by_row.at[row, PROBLEM_COLUMN], raw_by_row.at[row, PROBLEM]
+                value = str(raw_by_row.at[row, col]) if col in raw_by_row.columns else ""
                 email = frame.loc[frame[ROW] == row, "email"].iloc[0]
-                bad.setdefault(row, []).append(QuarantinedRow(role, file, row, column, value, reason, email))
+                bad.setdefault(row, []).append(QuarantinedRow(role, file, row, col, value, why, email))
 
         good = frame[~frame[ROW].isin(bad)]
         rows = [{"row": int(r[ROW]), "email": r["email"], "name": r["name"], "timestamp": r[ts_field]}
