@@ -73,6 +73,9 @@ class Cohort:
     course_url: str | None = None
     next_steps: tuple[str, ...] = ()
     guards: "GuardConfig" = None  # type: ignore[assignment]  # set by the loader; see onboarding.guards
+    # The instructor's Google Sheet: {"spreadsheet": id or URL, "connection": Airflow conn id}
+    instructor_sheet: dict[str, str] | None = None
+    data_team: tuple[str, ...] = ()  # also told when a run is held or fails
 
     @property
     def tz(self) -> ZoneInfo:
@@ -208,7 +211,39 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str) -> Cohort:
         course_url=merged.get("course_url"),
         next_steps=tuple(str(s) for s in merged.get("next_steps", ()) or ()),
         guards=_guards(merged.get("guards"), f"{where}.guards"),
+        instructor_sheet=_instructor_sheet(merged.get("instructor_sheet"), f"{where}.instructor_sheet"),
+        data_team=_addresses(merged.get("data_team"), f"{where}.data_team"),
     )
+
+
+def _instructor_sheet(raw: Any, where: str) -> dict[str, str] | None:
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, str):
+        raw = {"spreadsheet": raw}
+    if not isinstance(raw, dict) or not raw.get("spreadsheet"):
+        raise ConfigError(f"{where}: expected a spreadsheet id or URL, or a mapping with 'spreadsheet' "
+                          f"(and optionally 'connection')")
+    unknown = set(raw) - {"spreadsheet", "connection"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+    from onboarding.google_clients import spreadsheet_key
+
+    try:
+        spreadsheet_key(str(raw["spreadsheet"]))
+    except ValueError as exc:
+        raise ConfigError(f"{where}.spreadsheet: {exc}") from None
+    return {"spreadsheet": str(raw["spreadsheet"]), "connection": str(raw.get("connection", "onboarding_google"))}
+
+
+def _addresses(raw: Any, where: str) -> tuple[str, ...]:
+    if raw in (None, ""):
+        return ()
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(a, str) and "@" in a and not any(c in a for c in "\r\n,;")
+                                              for a in items):
+        raise ConfigError(f"{where}: expected an email address or a list of them")
+    return tuple(items)
 
 
 def _guards(raw: Any, where: str):

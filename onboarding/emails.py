@@ -65,13 +65,16 @@ def parse_sender(value: str) -> Address:
 
 
 def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered, ref: str,
-                  date: dt.datetime | None = None) -> EmailMessage:
-    """One email with a plain-text and an HTML part, addressed to exactly one recipient."""
+                  date: dt.datetime | None = None, cc: tuple[str, ...] = ()) -> EmailMessage:
+    """One email with a plain-text and an HTML part, addressed to exactly one recipient (the
+    instructor's summary may copy the data team)."""
     frm = parse_sender(sender)
     user, domain = to_email.rsplit("@", 1)
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = frm
     msg["To"] = Address(display_name=clean_name(to_name), username=user, domain=domain)
+    if cc:
+        msg["Cc"] = [Address(username=a.rsplit("@", 1)[0], domain=a.rsplit("@", 1)[1]) for a in cc]
     msg["Subject"] = clean_name(content.subject)
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.timezone.utc))
     msg["Message-ID"] = make_msgid(idstring=ref, domain=frm.domain)

@@ -323,13 +323,36 @@ def send(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Callab
 
 
 def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Callable[[], SenderFactory],
-           failure: str | None = None, policy: RetryPolicy | None = None) -> dict[str, Any]:
-    """Tell the instructor what this run did: one summary email per cohort per run (a retry of
-    the same run does not send it twice), also written to the run folder and the log."""
+           failure: str | None = None, policy: RetryPolicy | None = None,
+           sheets_client: Callable[[dict], Any] | None = None) -> dict[str, Any]:
+    """Tell the instructor what this run did: her spreadsheet (CSV files in the run folder, and
+    her Google Sheet when configured), then one summary email per cohort per run (a retry of the
+    same run does not send it twice), also written to the run folder and the log. A held or
+    failed run's summary copies the data team.
+
+    If the Google Sheet could not be written, the summary says so and ``SheetNotUpdated`` is
+    raised after it is sent, so the task fails and its retry rewrites the sheet.
+    """
+    from onboarding import instructor_sheet
+
     with engine.connect() as conn:
         data = reporting.collect(conn, cohort, ctx.run_id, failure)
+        tables = instructor_sheet.build(conn, cohort, ctx.run_id)
     folder = ctx.folder(cohort.id)
     folder.mkdir(parents=True, exist_ok=True)
+    data["report_files"] = instructor_sheet.write_csv(tables, folder / "report")
+    sheet_error = None
+    decided = (data["run"].get("status") or "") in ("decided", "held", "sent", "done", "dry_run")
+    if cohort.instructor_sheet and not ctx.dry_run and decided:
+        # A run that stopped before deciding has no statuses: it must not blank her sheet.
+        try:
+            client = (sheets_client or instructor_sheet.client_for)(cohort.instructor_sheet)
+            data["sheet"] = instructor_sheet.write_sheet(client, cohort.instructor_sheet["spreadsheet"], cohort.id, tables)
+            log.info("cohort %s: instructor's sheet updated: %s", cohort.id, data["sheet"])
+        except Exception as exc:  # noqa: BLE001 - reported to her, then raised below
+            sheet_error = f"{type(exc).__name__}: {exc}"
+            data["sheet_error"] = sheet_error
+            log.error("cohort %s: instructor's sheet not updated: %s", cohort.id, sheet_error)
     key = f"{cohort.id}|{cohort.instructor}|summary|{ctx.run_id}"
     ref = email_ref(key)
     content = emails.render("summary", **data, ref=ref, dry_run=ctx.dry_run, as_of=ctx.as_of, cohort=cohort)
@@ -338,7 +361,9 @@ def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Call
     log.info("cohort %s summary:\n%s", cohort.id, content.text)
     if failure is None:
         _record_run(engine, cohort, ctx, "dry_run" if ctx.dry_run else "done")
-    msg = emails.build_message(sender=cohort.sender, to_email=cohort.instructor, to_name="", content=content, ref=ref)
+    cc = cohort.data_team if data["failure"] else ()
+    msg = emails.build_message(sender=cohort.sender, to_email=cohort.instructor, to_name="", content=content, ref=ref,
+                               cc=cc)
     if ctx.dry_run:
         (folder / "summary.eml").write_bytes(bytes(msg))
         return {"summary": "rendered (dry run)", **data["counts"]}
@@ -350,5 +375,12 @@ def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Call
     outcome = deliver_one(Ledger(engine, ctx.owner, ctx.run_id), factory(), key,
                           lambda: (msg, outbox_label(cohort.id, "summary", cohort.instructor)),
                           policy or RetryPolicy.for_limits(factory.limits))
-    log.info("cohort %s: instructor summary to %s: %s %s", cohort.id, cohort.instructor, outcome.status, outcome.detail)
-    return {"summary": outcome.status, **data["counts"]}
+    log.info("cohort %s: instructor summary to %s%s: %s %s", cohort.id, cohort.instructor,
+             f" (cc {', '.join(cc)})" if cc else "", outcome.status, outcome.detail)
+    if sheet_error:
+        raise SheetNotUpdated(f"cohort {cohort.id}: the instructor's Google Sheet was not updated: {sheet_error}")
+    return {"summary": outcome.status, **data["counts"], **({"sheet": data["sheet"]} if "sheet" in data else {})}
+
+
+class SheetNotUpdated(Exception):
+    """The instructor's Google Sheet could not be written; a retry of the report task rewrites it."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import os
@@ -235,14 +236,18 @@ def read_csv_snapshot(snap: Snapshot, delimiter: str = ",", encoding: str = "utf
     if snap.size_bytes == 0:
         raise DatasetError(f"{where}: the {snap.role} export is empty (0 bytes)")
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    data = Path(snap.path).read_bytes()
     try:
-        with open(snap.path, newline="", encoding=enc) as fh:
-            records = list(csv.reader(fh, delimiter=delimiter, strict=True))
+        text = data.decode(enc)
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"{where}: not {'UTF-8' if enc == 'utf-8-sig' else encoding} text (byte {exc.start}: {exc.reason}). If the file "
-                           f"was saved by Excel on Windows, set encoding: cp1252 for this source") from None
+        line = data[:exc.start].count(b"\n") + 1
+        raise DatasetError(f"{where}: not {'UTF-8' if enc == 'utf-8-sig' else encoding} text (line {line}, "
+                           f"byte {exc.start + 1}: {exc.reason}). If the file was saved by Excel on Windows, "
+                           f"set encoding: cp1252 for this source") from None
     except LookupError:
         raise DatasetError(f"{where}: unknown encoding {encoding!r}") from None
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as exc:
         raise DatasetError(f"{where}: not a readable CSV file: {exc}") from None
     df = records_to_frame(records, where, snap.role)
@@ -297,26 +302,31 @@ class SqlSource:
                 raise DatasetError(f"{self.location}: Airflow connection {conn_id!r} not found ({exc})") from None
             engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
             try:
-                with engine.connect() as conn:
-                    stmt = sa.text(text)
-                    wanted = set(stmt.compile().params)
-                    missing = wanted - set(params)
-                    if missing:
-                        raise DatasetError(f"{self.location}: the query needs parameter(s) {sorted(missing)}; "
-                                           f"set them under 'parameters' in the source's config")
-                    result = conn.execute(stmt, {k: v for k, v in params.items() if k in wanted})
-                    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                        out = csv.writer(fh)
-                        out.writerow(list(result.keys()))
-                        for row in result:
-                            out.writerow([_sql_value(v) for v in row])
-            except sa.exc.OperationalError as exc:
+                conn = engine.connect()
+            except sa.exc.DBAPIError as exc:
+                engine.dispose()
                 raise SourceUnavailable(f"{self.location}: the database did not answer: "
                                         f"{str(exc.orig).strip().splitlines()[0]}") from exc
-            except (sa.exc.ProgrammingError, sa.exc.DatabaseError) as exc:
-                raise DatasetError(f"{self.location}: the query failed: "
-                                   f"{str(exc.orig).strip().splitlines()[0]}") from None
+            try:
+                stmt = sa.text(text)
+                wanted = set(stmt.compile().params)
+                missing = wanted - set(params)
+                if missing:
+                    raise DatasetError(f"{self.location}: the query needs parameter(s) {sorted(missing)}; "
+                                       f"set them under 'parameters' in the source's config")
+                result = conn.execute(stmt, {k: v for k, v in params.items() if k in wanted})
+                with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                    out = csv.writer(fh)
+                    out.writerow(list(result.keys()))
+                    for row in result:
+                        out.writerow([_sql_value(v) for v in row])
+            except sa.exc.DBAPIError as exc:
+                first = str(exc.orig).strip().splitlines()[0]
+                if exc.connection_invalidated:  # the connection dropped mid-query: worth a retry
+                    raise SourceUnavailable(f"{self.location}: the database connection was lost: {first}") from exc
+                raise DatasetError(f"{self.location}: the query failed: {first}") from None
             finally:
+                conn.close()
                 engine.dispose()
             # A database is read live: its rows are as fresh as the moment they were read.
             return state.utcnow().isoformat()
@@ -390,7 +400,7 @@ class GoogleSheetSource:
     def snapshot(self, dest_dir: Path) -> Snapshot:
         def fill(tmp: Path) -> str | None:
             import requests
-            from gspread.exceptions import APIError, WorksheetNotFound
+            from gspread.exceptions import APIError, SpreadsheetNotFound, WorksheetNotFound
             from gspread.utils import DateTimeOption, ValueRenderOption
 
             from onboarding.google_clients import spreadsheet_key
@@ -429,8 +439,10 @@ class GoogleSheetSource:
                     raise DatasetError(f"{self.location}: access refused ({code}): share the spreadsheet with "
                                        f"the connection's account, or grant it the Sheets scopes") from None
                 raise SourceUnavailable(f"{self.location}: Google Sheets answered {code}: {exc}") from exc
+            except SpreadsheetNotFound:
+                raise DatasetError(f"{self.location}: spreadsheet not found (check the id or URL)") from None
             except PermissionError:
-                raise DatasetError(f"{self.location}: access refused: share the spreadsheet with the "
+                raise DatasetError(f"{self.location}: access refused (403): share the spreadsheet with the "
                                    f"connection's account") from None
             except requests.RequestException as exc:
                 raise SourceUnavailable(f"{self.location}: Google Sheets did not answer: {exc}") from exc

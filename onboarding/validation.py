@@ -231,6 +231,12 @@ class Validator:
                 email = frame.loc[frame[ROW] == row, "email"].iloc[0]
                 bad.setdefault(row, []).append(QuarantinedRow(role, file, row, col, value, why, email))
 
+        if PROBLEM in raw.columns:
+            # Where the source explained a cell (a merged range), that explanation replaces the
+            # generic one ("missing name") for the same cell.
+            for row, found in bad.items():
+                explained = {q.column for q in found if raw_by_row.at[row, PROBLEM] == q.reason}
+                bad[row] = [q for q in found if q.column not in explained or q.reason == raw_by_row.at[row, PROBLEM]]
         good = frame[~frame[ROW].isin(bad)]
         rows = [{"row": int(r[ROW]), "email": r["email"], "name": r["name"], "timestamp": r[ts_field]}
                 for r in good.to_dict("records")]

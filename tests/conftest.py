@@ -103,3 +103,30 @@ def airflow_env(tmp_path, monkeypatch, fake_google):
     monkeypatch.setenv("AIRFLOW_CONN_ONBOARDING_EMAIL",
                        json.dumps({"conn_type": "generic", "extra": fake_google.gmail_extra()}))
     return tmp_path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def website_db(request, tmp_path, monkeypatch):
+    """A stand-in for the website's own database, reachable as the Airflow connection
+    ``website_db`` (through AIRFLOW_CONN_WEBSITE_DB, as Airflow reads it): on SQLite and on
+    PostgreSQL. Yields a SQLAlchemy engine to fill it."""
+    import sqlalchemy as sa
+
+    if request.param == "sqlite":
+        path = tmp_path / "website.db"
+        monkeypatch.setenv("AIRFLOW_CONN_WEBSITE_DB", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+        eng = sa.create_engine(f"sqlite:///{path}")
+        yield eng
+        eng.dispose()
+        return
+    gen = _postgres_database()
+    url = sa.engine.make_url(next(gen))
+    monkeypatch.setenv("AIRFLOW_CONN_WEBSITE_DB", json.dumps({
+        "conn_type": "postgres", "host": url.host, "port": url.port or 5432, "login": url.username,
+        "password": url.password or "", "schema": url.database}))
+    eng = sa.create_engine(url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        next(gen, None)

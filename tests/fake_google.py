@@ -4,6 +4,11 @@
 - Gmail v1 under ``/gmail/v1/users/{user}/``: ``messages.send``, ``messages.list`` (with the
   search terms we use: ``in:sent`` and a quoted phrase, matched against the plain-text body, as
   Gmail's search does), ``messages.get``, ``drafts.create/get/list/send``.
+- Sheets v4 under ``/v4/spreadsheets/`` (what gspread calls): ``spreadsheets.get`` (with merges),
+  ``:batchUpdate`` (addSheet, updateSheetProperties, deleteSheet), ``values.get`` (unformatted or
+  formatted), ``values:batchClear``, ``values:batchUpdate`` (refused beyond the grid, as Sheets
+  does), and Drive v3 ``files.get`` for ``modifiedTime``. A spreadsheet id in ``not_shared`` is
+  refused with 403, as a sheet not shared with the account is.
 
 Faults are injected either from a script (``server.script("drafts.send", "429", "lost")``: the
 next calls of that method fail in that order) or at random from a seed (``server.rates``):
@@ -28,10 +33,10 @@ import threading
 import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 
-# Quota units per method, as Gmail counts them.
+# Quota units per method, as Gmail counts them (Sheets methods are not charged here).
 COSTS = {"drafts.create": 10, "drafts.send": 100, "drafts.get": 5, "drafts.list": 5,
          "messages.list": 5, "messages.get": 5, "messages.send": 100}
 
@@ -58,6 +63,11 @@ class FakeGoogle:
         self.quota_429s = 0
         self.units_used = 0
         self._ids = itertools.count(1)
+        # Sheets: id -> {"title", "modified", "shared", "sheets": [{"sheetId", "title", "rows", "cols",
+        # "values": [[cell, ...]], "merges": [...]}]}
+        self.spreadsheets: dict[str, dict] = {}
+        self.sheet_writes: list[str] = []  # the Sheets write methods called, in order
+        self.not_shared: set[str] = set()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -89,6 +99,12 @@ class FakeGoogle:
         with self.lock:
             return [(m["to"], m["subject"]) for m in self.sent.values()]
 
+    def google_extra(self, **over) -> dict:
+        """A Google connection's extra (OAuth user) pointed at this server: for Sheets."""
+        cid, secret, refresh = self.client
+        return {"auth": "oauth_user", "client_id": cid, "client_secret": secret, "refresh_token": refresh,
+                "token_uri": self.token_uri, "api_endpoint": self.url, "sheets_retry_base_delay": 0.05, **over}
+
     def gmail_extra(self, **over) -> dict:
         """The email connection's extra for a Gmail backend pointed at this server."""
         cid, secret, refresh = self.client
@@ -97,13 +113,32 @@ class FakeGoogle:
                 "refresh_token": refresh, "token_uri": self.token_uri, "api_endpoint": self.url,
                 "units_per_minute": 0, "concurrency": 4, **over}
 
+    def add_spreadsheet(self, key: str, sheets: dict[str, list[list]], title: str = "Book",
+                        merges: dict[str, list[dict]] | None = None, modified: str = "2026-12-01T10:00:00.000Z",
+                        rows: int = 1000, cols: int = 26) -> None:
+        """A spreadsheet with worksheets {title: rows of cells}; cells are str, int, float or bool,
+        a date cell is its serial number (as Sheets holds it)."""
+        with self.lock:
+            self.spreadsheets[key] = {"title": title, "modified": modified, "sheets": [
+                {"sheetId": i * 7 + 1, "title": t, "rows": max(rows, len(v)), "cols": cols,
+                 "values": [list(r) for r in v], "merges": (merges or {}).get(t, [])}
+                for i, (t, v) in enumerate(sheets.items())]}
+
+    def sheet_values(self, key: str, title: str) -> list[list]:
+        """A worksheet's cells as Sheets would return them: trailing empty cells and rows dropped."""
+        with self.lock:
+            ws = next(w for w in self.spreadsheets[key]["sheets"] if w["title"] == title)
+            return _trim(ws["values"])
+
     # --- behaviour -----------------------------------------------------------------------------
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):06x}"
 
     def _over_quota(self, user: str, method: str) -> float | None:
         """Charge the call to the user's rolling minute; seconds to wait if it does not fit."""
-        cost = COSTS[method]
+        cost = COSTS.get(method)
+        if cost is None:
+            return None
         with self.lock:
             now = time.monotonic()
             window = self.usage[user]
@@ -217,6 +252,8 @@ class FakeGoogle:
                 body = self._body()
                 if path == "/token":
                     return self._token(body)
+                if path.startswith("/v4/spreadsheets/"):
+                    return self._sheets("POST", path, {}, json.loads(body or b"{}"))
                 m = re.fullmatch(r"/gmail/v1/users/([^/]+)/(messages/send|drafts/send|drafts)", path)
                 if not m:
                     return self._error(404, f"no such endpoint {path}", "notFound")
@@ -266,6 +303,8 @@ class FakeGoogle:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                if url.path.startswith(("/v4/spreadsheets/", "/drive/v3/files/")):
+                    return self._sheets("GET", url.path, query, None)
                 m = re.fullmatch(r"/gmail/v1/users/([^/]+)/(messages|drafts)(?:/([^/]+))?", url.path)
                 if not m:
                     return self._error(404, f"no such endpoint {url.path}", "notFound")
@@ -294,6 +333,114 @@ class FakeGoogle:
                     return self._reply(200, {key: items, "resultSizeEstimate": len(hits)} if items
                                        else {"resultSizeEstimate": 0})
 
+            def _sheets(self, verb: str, path: str, query: dict, body: dict | None):
+                if not self._authorised():
+                    return
+                path = unquote(path)
+                m = re.fullmatch(r"/drive/v3/files/([^/]+)", path)
+                if m:
+                    method, key, rest = "drive.files.get", m.group(1), None
+                else:
+                    m = re.fullmatch(r"/v4/spreadsheets/([^/:]+)(:batchUpdate|/values:batchClear|"
+                                     r"/values:batchUpdate|/values/(.+))?", path)
+                    if not m:
+                        return self._error(404, f"no such endpoint {path}", "notFound")
+                    key, rest = m.group(1), m.group(2) or ""
+                    method = {"": "sheets.get", ":batchUpdate": "sheets.batchUpdate",
+                              "/values:batchClear": "sheets.values.batchClear",
+                              "/values:batchUpdate": "sheets.values.batchUpdate"}.get(rest, "sheets.values.get")
+                if self._pre_fault(method) == "answered":
+                    return
+                with fake.lock:
+                    book = fake.spreadsheets.get(key)
+                    if key in fake.not_shared:
+                        return self._reply(403, {"error": {"code": 403, "message": "The caller does not have "
+                                                           "permission", "status": "PERMISSION_DENIED"}})
+                    if book is None:
+                        return self._reply(404, {"error": {"code": 404, "message": "Requested entity was not found.",
+                                                           "status": "NOT_FOUND"}})
+                    if method == "drive.files.get":
+                        return self._reply(200, {"id": key, "name": book["title"], "createdTime": book["modified"],
+                                                 "modifiedTime": book["modified"]})
+                    if method == "sheets.get":
+                        return self._reply(200, {"spreadsheetId": key, "properties": {
+                            "title": book["title"], "locale": "en_AU", "timeZone": "Australia/Sydney"},
+                            "sheets": [{"properties": _props(w, i), "merges": w["merges"]}
+                                       for i, w in enumerate(book["sheets"])]})
+                    if method == "sheets.values.get":
+                        title, _ = _a1(m.group(3))
+                        ws = _find(book, title)
+                        if ws is None:
+                            return self._error(400, f"Unable to parse range: {m.group(3)}", "badRequest")
+                        values = _trim(ws["values"])
+                        if query.get("valueRenderOption", "FORMATTED_VALUE") == "FORMATTED_VALUE":
+                            values = [[_formatted(c) for c in row] for row in values]
+                        return self._reply(200, {"range": f"'{title}'!A1", "majorDimension": "ROWS",
+                                                 **({"values": values} if values else {})})
+                    fake.sheet_writes.append(method)
+                    fake.spreadsheets[key]["modified"] = dt.datetime.now(dt.timezone.utc).strftime(
+                        "%Y-%m-%dT%H:%M:%S.000Z")
+                    if method == "sheets.batchUpdate":
+                        replies = []
+                        for req in body.get("requests", []):
+                            if "addSheet" in req:
+                                props = req["addSheet"].get("properties", {})
+                                if _find(book, props.get("title")) is not None:
+                                    return self._error(400, f"A sheet with the name \"{props['title']}\" already "
+                                                            "exists. Please enter another name.", "badRequest")
+                                grid = props.get("gridProperties", {})
+                                ws = {"sheetId": props.get("sheetId", next(fake._ids) * 11), "title": props["title"],
+                                      "rows": grid.get("rowCount", 1000), "cols": grid.get("columnCount", 26),
+                                      "values": [], "merges": []}
+                                book["sheets"].append(ws)
+                                replies.append({"addSheet": {"properties": _props(ws, len(book["sheets"]) - 1)}})
+                            elif "updateSheetProperties" in req:
+                                props = req["updateSheetProperties"]["properties"]
+                                ws = next(w for w in book["sheets"] if w["sheetId"] == props["sheetId"])
+                                grid = props.get("gridProperties", {})
+                                ws["rows"] = grid.get("rowCount", ws["rows"])
+                                ws["cols"] = grid.get("columnCount", ws["cols"])
+                                ws["values"] = [r[: ws["cols"]] for r in ws["values"][: ws["rows"]]]
+                                replies.append({})
+                            elif "deleteSheet" in req:
+                                book["sheets"] = [w for w in book["sheets"] if w["sheetId"] != req["deleteSheet"]["sheetId"]]
+                                replies.append({})
+                            else:
+                                return self._error(400, f"unsupported request {list(req)}", "badRequest")
+                        return self._reply(200, {"spreadsheetId": key, "replies": replies})
+                    if method == "sheets.values.batchClear":
+                        for rng in body.get("ranges", []):
+                            title, _ = _a1(rng)
+                            ws = _find(book, title)
+                            if ws is None:
+                                return self._error(400, f"Unable to parse range: {rng}", "badRequest")
+                            ws["values"] = []
+                        return self._reply(200, {"spreadsheetId": key, "clearedRanges": body.get("ranges", [])})
+                    # values:batchUpdate: check every range first; Sheets applies all or nothing.
+                    plans = []
+                    for item in body.get("data", []):
+                        title, (r0, c0) = _a1(item["range"])
+                        ws = _find(book, title)
+                        if ws is None:
+                            return self._error(400, f"Unable to parse range: {item['range']}", "badRequest")
+                        rows = item.get("values", [])
+                        width = max((len(r) for r in rows), default=0)
+                        if r0 + len(rows) > ws["rows"] or c0 + width > ws["cols"]:
+                            return self._error(400, f"Range ({item['range']}) exceeds grid limits. Max rows: "
+                                                    f"{ws['rows']}, max columns: {ws['cols']}", "badRequest")
+                        plans.append((ws, r0, c0, rows))
+                    cells = 0
+                    for ws, r0, c0, rows in plans:
+                        for i, row in enumerate(rows):
+                            while len(ws["values"]) <= r0 + i:
+                                ws["values"].append([])
+                            target = ws["values"][r0 + i]
+                            while len(target) < c0 + len(row):
+                                target.append("")
+                            target[c0: c0 + len(row)] = row
+                            cells += len(row)
+                    return self._reply(200, {"spreadsheetId": key, "totalUpdatedCells": cells})
+
             def _token(self, body: bytes):
                 form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
                 with fake.lock:
@@ -318,8 +465,48 @@ class FakeGoogle:
                 token = f"ya29.fake-{next(fake._ids)}"
                 with fake.lock:
                     fake.tokens.add(token)
-                self._reply(200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer",
-                                  "scope": " ".join(["https://www.googleapis.com/auth/gmail.compose",
-                                                     "https://www.googleapis.com/auth/gmail.readonly"])})
+                # The scopes asked for (a refresh may name them), else those of the Gmail consent.
+                scope = form.get("scope") or " ".join(["https://www.googleapis.com/auth/gmail.compose",
+                                                       "https://www.googleapis.com/auth/gmail.readonly"])
+                self._reply(200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer", "scope": scope})
 
         return Handler
+
+
+def _props(ws: dict, index: int) -> dict:
+    return {"sheetId": ws["sheetId"], "title": ws["title"], "index": index, "sheetType": "GRID",
+            "gridProperties": {"rowCount": ws["rows"], "columnCount": ws["cols"]}}
+
+
+def _find(book: dict, title: str | None) -> dict | None:
+    return next((w for w in book["sheets"] if w["title"] == title), None)
+
+
+def _a1(rng: str) -> tuple[str, tuple[int, int]]:
+    """A range like 'My sheet'!B3:D9 or Sheet1 -> (title, (row, column) of its first cell, 0-based)."""
+    m = re.fullmatch(r"(?:'((?:[^']|'')*)'|([^!]+?))(?:!([A-Z]+)?(\d+)?(?::.*)?)?", rng)
+    if not m:
+        return rng, (0, 0)
+    title = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
+    col = 0
+    for ch in m.group(3) or "A":
+        col = col * 26 + ord(ch) - 64
+    return title, (int(m.group(4) or 1) - 1, col - 1)
+
+
+def _trim(values: list[list]) -> list[list]:
+    out = []
+    for row in values:
+        row = list(row)
+        while row and row[-1] in ("", None):
+            row.pop()
+        out.append(row)
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def _formatted(cell):
+    if isinstance(cell, bool):
+        return "TRUE" if cell else "FALSE"
+    return str(cell)
