@@ -341,7 +341,7 @@ def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Call
     folder = ctx.folder(cohort.id)
     folder.mkdir(parents=True, exist_ok=True)
     data["report_files"] = instructor_sheet.write_csv(tables, folder / "report")
-    sheet_error = None
+    data["sheet"] = data["sheet_error"] = sheet_error = None
     decided = (data["run"].get("status") or "") in ("decided", "held", "sent", "done", "dry_run")
     if cohort.instructor_sheet and not ctx.dry_run and decided:
         # A run that stopped before deciding has no statuses: it must not blank her sheet.
@@ -379,7 +379,7 @@ def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Call
              f" (cc {', '.join(cc)})" if cc else "", outcome.status, outcome.detail)
     if sheet_error:
         raise SheetNotUpdated(f"cohort {cohort.id}: the instructor's Google Sheet was not updated: {sheet_error}")
-    return {"summary": outcome.status, **data["counts"], **({"sheet": data["sheet"]} if "sheet" in data else {})}
+    return {"summary": outcome.status, **data["counts"], **({"sheet": data["sheet"]} if data["sheet"] else {})}
 
 
 class SheetNotUpdated(Exception):

@@ -59,6 +59,23 @@ def minimal(**over):
     ({"sources": {"signups": {"path": "s.csv", "columns": {"email": "E", "name": "N", "phone": "P"}},
                   "completions": {"path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}},
      "unknown field(s) ['phone']"),
+    ({"sources": {"signups": {"type": "ftp", "path": "s.csv", "columns": {"email": "E", "name": "N"}},
+                  "completions": {"path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}},
+     "cohort 'c1'.sources.signups.type: 'ftp' is not one of ['csv', 'sql', 'google_sheet']"),
+    ({"sources": {"signups": {"type": "sql", "connection": "web", "columns": {"email": "E", "name": "N"}},
+                  "completions": {"path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}},
+     "cohort 'c1'.sources.signups: a sql source needs 'query'"),
+    ({"sources": {"signups": {"type": "google_sheet", "spreadsheet": "x" * 20, "sheet": "Form",
+                              "columns": {"email": "E", "name": "N"}},
+                  "completions": {"path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}},
+     "cohort 'c1'.sources.signups: unknown key(s) ['sheet'] for a google_sheet source"),
+    ({"sources": {"signups": {"path": "s.csv", "timestamp_format": [], "columns": {"email": "E", "name": "N"}},
+                  "completions": {"path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}},
+     "cohort 'c1'.sources.signups.timestamp_format: expected a format"),
+    ({"instructor_sheet": "my sheet"}, "cohort 'c1'.instructor_sheet.spreadsheet: 'my sheet' is neither"),
+    ({"instructor_sheet": {"spreadsheet": "1abcdefghijkl", "tab": "x"}},
+     "cohort 'c1'.instructor_sheet: unknown key(s) ['tab']"),
+    ({"data_team": ["ops@example.edu", "not-an-address"]}, "cohort 'c1'.data_team: expected an email address"),
 ])
 def test_mistakes_name_the_cohort_and_key(tmp_path, over, message):
     cfg = tmp_path / "c.yaml"
@@ -119,3 +136,20 @@ def test_airflow_settings_fill_secrets_from_the_environment():
     assert extra["backend"] == "outbox" and extra["path"] == "/srv/onb/var/outbox"
     assert not {"client_id", "client_secret", "refresh_token"} & set(extra)
     json.dumps(conns)
+
+
+def test_source_types_sheet_and_data_team(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    sources = {"signups": {"type": "google_sheet", "spreadsheet": "https://docs.google.com/spreadsheets/d/1abcDEF_ghij/",
+                           "worksheet": "Form Responses 1", "header_row": 2, "columns": {"email": "E", "name": "N"},
+                           "timestamp_format": ["excel_serial", "%d/%m/%Y %H:%M"]},
+               "completions": {"type": "csv", "path": "s3://exports/lms/completions.csv", "connection": "aws",
+                               "delimiter": ";", "columns": {"email": "E", "completed_at": "T"}}}
+    cfg.write_text(yaml.safe_dump({"defaults": {"data_team": "ops@example.edu", "instructor_sheet": "1abcdefghijkl"},
+                                   "cohorts": [minimal(sources=sources)]}))
+    c = load_cohorts(cfg)["c1"]
+    assert c.signups.timestamp_format == ("excel_serial", "%d/%m/%Y %H:%M")
+    assert c.signups.location == "google-sheet:https://docs.google.com/spreadsheets/d/1abcDEF_ghij/ [Form Responses 1]"
+    assert c.completions.options["path"] == "s3://exports/lms/completions.csv"  # a URL is not made local
+    assert c.instructor_sheet == {"spreadsheet": "1abcdefghijkl", "connection": "onboarding_google"}
+    assert c.data_team == ("ops@example.edu",)

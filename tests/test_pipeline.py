@@ -191,3 +191,114 @@ def test_a_shrunk_completion_export_holds_the_run(engine, cohort, tmp_path):
     ctx = run(engine, guarded, tmp_path, local(2026, 12, 2), "n2")
     assert "shrunk_completions: the completion export has 1 rows, 3 at the previous run" in \
         (ctx.folder("c1") / "summary.txt").read_text()
+
+
+def test_a_released_shrink_guard_sends(engine, cohort, tmp_path):
+    import dataclasses
+
+    from onboarding.guards import GuardConfig
+
+    guarded = dataclasses.replace(cohort, guards=GuardConfig(max_source_age=None, max_completion_shrink=0.2,
+                                                             max_cancel_share=None))
+    run(engine, guarded, tmp_path, local(2026, 12, 1), "n1")
+    (tmp_path / "completions.csv").write_text("user_email,completed_at\nann@x.org,2026-11-20T01:00:00Z\n")
+    ctx = pipeline.RunContext("n2-released", local(2026, 12, 5), False, tmp_path / "data",
+                              release_guards=("shrunk_completions",))
+    pipeline.validate(engine, guarded, ctx, pipeline.extract(engine, guarded, ctx))
+    counts = pipeline.decide_cohort(engine, guarded, ctx)
+    assert "held_by_guards" not in counts and counts["cancellation_due"] == 2  # Bob, and Dee now missing
+    with engine.connect() as conn:
+        guards = conn.execute(sa.text("SELECT guards FROM runs WHERE run_id = 'n2-released'")).scalar()
+    assert json.loads(guards)[0]["guard"] == "shrunk_completions" and json.loads(guards)[0]["released"] is True
+
+
+# --- the instructor's spreadsheet --------------------------------------------------------------
+
+SHEET_ID = "1InstructorSheetKey"
+
+
+@pytest.fixture
+def with_sheet(cohort, fake_google, monkeypatch):
+    import dataclasses
+
+    fake_google.add_spreadsheet(SHEET_ID, {"My notes": [["keep me"]]})
+    monkeypatch.setenv("AIRFLOW_CONN_ONBOARDING_GOOGLE", json.dumps({"conn_type": "generic",
+                                                                     "extra": fake_google.google_extra()}))
+    return dataclasses.replace(cohort, instructor_sheet={
+        "spreadsheet": f"https://docs.google.com/spreadsheets/d/{SHEET_ID}/edit", "connection": "onboarding_google"},
+        data_team=("data@example.edu",))
+
+
+def test_each_run_rewrites_the_instructors_sheet_and_csv_files(engine, with_sheet, fake_google, tmp_path):
+    import csv
+
+    ctx = run(engine, with_sheet, tmp_path, local(2026, 12, 2), "night-1")
+    status = fake_google.sheet_values(SHEET_ID, "c1 status")
+    assert status[0][:3] == ["Email", "Name", "Status"]
+    by_email = {r[0]: r for r in status[1:]}
+    assert by_email["ann@x.org"][2] == "on time"
+    assert by_email["bob@x.org"][2] == "late" and by_email["bob@x.org"][5].startswith("sent 2026-")
+    assert by_email["dee@x.org"][2] == "quarantined"
+    assert fake_google.sheet_values(SHEET_ID, "c1 emails")[1][1:3] == ["reminder", "bob@x.org"]
+    quarantine = fake_google.sheet_values(SHEET_ID, "c1 quarantine")
+    assert {(r[0], r[2], r[3], r[5]) for r in quarantine[1:]} == {
+        ("signups", "4", "Email", "invalid email address"),
+        ("completions", "4", "completed_at", "unparseable timestamp (expected ISO 8601)")}
+    assert fake_google.sheet_values(SHEET_ID, "My notes") == [["keep me"]]  # her own tabs are untouched
+    # Three requests per cohort: read the tabs, size them, write the values.
+    assert fake_google.sheet_writes == ["sheets.batchUpdate", "sheets.values.batchUpdate"]
+    assert "Your spreadsheet is updated (c1 status, c1 emails, c1 quarantine)" in \
+        (ctx.folder("c1") / "summary.txt").read_text()
+    with open(ctx.folder("c1") / "report" / "status.csv", encoding="utf-8-sig") as fh:
+        from fake_google import _trim
+
+        assert _trim(list(csv.reader(fh))) == status  # the CSV files hold the same tables
+
+    # After the deadline the same customers move on; the sheet is rewritten, never appended to.
+    before = {t: fake_google.sheet_values(SHEET_ID, f"c1 {t}") for t in ("status", "quarantine")}
+    run(engine, with_sheet, tmp_path, local(2026, 12, 5), "night-2")
+    status = fake_google.sheet_values(SHEET_ID, "c1 status")
+    assert len(status) == len(before["status"])
+    assert {r[0]: r[2] for r in status[1:]}["bob@x.org"] == "missed"
+    assert fake_google.sheet_values(SHEET_ID, "c1 quarantine") == before["quarantine"]
+    # A rerun of the same run leaves exactly the same tabs.
+    snapshot = {t: fake_google.sheet_values(SHEET_ID, f"c1 {t}") for t in ("status", "emails", "quarantine")}
+    run(engine, with_sheet, tmp_path, local(2026, 12, 5), "night-2")
+    assert {t: fake_google.sheet_values(SHEET_ID, f"c1 {t}") for t in snapshot} == snapshot
+
+
+def test_sheet_writes_back_off_on_429(engine, with_sheet, fake_google, tmp_path):
+    fake_google.script("sheets.values.batchUpdate", "429", "429")
+    run(engine, with_sheet, tmp_path, local(2026, 12, 2), "night-1")
+    assert fake_google.faults_served["429"] == 2
+    assert len(fake_google.sheet_values(SHEET_ID, "c1 status")) == 4  # header + Ann, Bob, Dee
+
+
+def test_a_sheet_that_cannot_be_written_is_reported_and_retried(engine, with_sheet, fake_google, tmp_path):
+    fake_google.not_shared.add(SHEET_ID)
+    with pytest.raises(pipeline.SheetNotUpdated, match="the instructor's Google Sheet was not updated"):
+        run(engine, with_sheet, tmp_path, local(2026, 12, 2), "night-1")
+    ctx = pipeline.RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data")
+    summary = (ctx.folder("c1") / "summary.txt").read_text()
+    assert "YOUR SPREADSHEET WAS NOT UPDATED" in summary and "report/status.csv" in summary
+    # The retry (the report task again) writes it; the summary is not sent twice.
+    fake_google.not_shared.clear()
+    pipeline.report(engine, with_sheet, ctx, lambda: outbox_factory(tmp_path / "outbox"))
+    assert len(fake_google.sheet_values(SHEET_ID, "c1 status")) == 4
+    assert len(list((tmp_path / "outbox" / "c1" / "summary").glob("*.eml"))) == 1
+
+
+def test_dry_runs_and_failed_runs_leave_the_sheet_alone(engine, with_sheet, fake_google, tmp_path):
+    ctx = run(engine, with_sheet, tmp_path, local(2026, 12, 2), "dry", dry_run=True)
+    assert fake_google.sheet_writes == [] and (ctx.folder("c1") / "report" / "status.csv").exists()
+    (tmp_path / "signups.csv").write_text("Nope\n1\n")
+    ctx = pipeline.RunContext("broken", local(2026, 12, 2), False, tmp_path / "data")
+    inputs = pipeline.extract(engine, with_sheet, ctx)
+    with pytest.raises(DatasetError, match="column 'Email' .* is missing"):
+        pipeline.validate(engine, with_sheet, ctx, inputs)
+    pipeline.report(engine, with_sheet, ctx, lambda: outbox_factory(tmp_path / "outbox"), failure="validate failed")
+    assert fake_google.sheet_writes == []
+    # A failed run's summary copies the data team.
+    (eml,) = (tmp_path / "outbox" / "c1" / "summary").glob("*.eml")
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert msg["Cc"] == "data@example.edu" and msg["To"] == "boss@example.edu"
