@@ -20,11 +20,20 @@ import sys
 from onboarding.delivery import GMAIL_SCOPES
 
 
-def consent(client_secrets: str, port: int = 0, open_browser: bool = True, browser: str | None = None) -> dict:
+def scopes(sheets: bool = False) -> list[str]:
+    """Gmail's two scopes; with ``sheets``, also reading and writing Google Sheets (sources and the
+    instructor's spreadsheet) and reading a sheet's last-modified time (the freshness guard)."""
+    from onboarding.google_clients import SHEETS_READ_SCOPES, SHEETS_WRITE_SCOPES
+
+    return list(GMAIL_SCOPES) + (list(SHEETS_WRITE_SCOPES) + [SHEETS_READ_SCOPES[1]] if sheets else [])
+
+
+def consent(client_secrets: str, port: int = 0, open_browser: bool = True, browser: str | None = None,
+            sheets: bool = False) -> dict:
     """Run the consent flow; return the connection's extra (includes the refresh token)."""
     from google_auth_oauthlib.flow import InstalledAppFlow
 
-    flow = InstalledAppFlow.from_client_secrets_file(client_secrets, scopes=list(GMAIL_SCOPES))
+    flow = InstalledAppFlow.from_client_secrets_file(client_secrets, scopes=scopes(sheets))
     creds = flow.run_local_server(port=port, open_browser=open_browser, browser=browser,
                                   access_type="offline", prompt="consent")
     if not creds.refresh_token:
@@ -41,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=0, help="local port for Google's redirect (default: any free one)")
     ap.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     ap.add_argument("--conn-id", default="onboarding_email")
+    ap.add_argument("--sheets", action="store_true",
+                    help="also allow Google Sheets (sheet sources, the instructor's spreadsheet) for this account")
     args = ap.parse_args(argv)
-    extra = consent(args.client_secrets, args.port, not args.no_browser)
+    extra = consent(args.client_secrets, args.port, not args.no_browser, sheets=args.sheets)
     conn = json.dumps({"conn_type": "generic", "extra": extra})
     print("\nAuthorised. Store this connection in Airflow (it is a secret: it lets the pipeline send as you):\n")
     print(f"  airflow connections add {args.conn_id} --conn-json {shlex.quote(conn)}\n")

@@ -48,6 +48,13 @@ def credentials(extra: dict, scopes: tuple[str, ...], what: str, subject_require
         from google.oauth2 import service_account
 
         info = extra.get("keyfile_dict")
+        if isinstance(info, str):  # the key file's JSON, as an environment variable holds it
+            import json
+
+            try:
+                info = json.loads(info)
+            except ValueError:
+                raise ValueError(f"{what} connection (service_account): keyfile_dict is not JSON") from None
         if not info or (subject_required and not extra.get("subject")):
             raise ValueError(f"{what} connection (service_account) needs keyfile_dict"
                              + (" and subject" if subject_required else ""))

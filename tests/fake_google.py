@@ -452,10 +452,10 @@ class FakeGoogle:
                     token = f"ya29.fake-{next(fake._ids)}"
                     with fake.lock:
                         fake.tokens.add(token)
+                    with fake.lock:  # the scopes the user consented to on the consent screen
+                        granted = fake.auth_requests[-1].get("scope", "") if fake.auth_requests else ""
                     return self._reply(200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer",
-                                             "refresh_token": fake.client[2],
-                                             "scope": " ".join(["https://www.googleapis.com/auth/gmail.compose",
-                                                                "https://www.googleapis.com/auth/gmail.readonly"])})
+                                             "refresh_token": fake.client[2], "scope": granted})
                 if grant == "refresh_token":
                     cid, secret, refresh = fake.client
                     if (form.get("client_id"), form.get("client_secret"), form.get("refresh_token")) != (cid, secret, refresh):

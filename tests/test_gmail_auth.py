@@ -45,6 +45,24 @@ def test_consent_flow_prints_a_connection_that_sends(fake_google, tmp_path, monk
     assert send_one(sender) in fake_google.sent
 
 
+def test_consent_with_sheets_also_reads_a_sheet(fake_google, tmp_path, monkeypatch):
+    from onboarding.google_clients import SHEETS_READ_SCOPES, sheets_client
+
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    secrets = tmp_path / "client_secret.json"
+    secrets.write_text(json.dumps({"installed": {
+        "client_id": "test-client", "client_secret": "test-secret", "auth_uri": fake_google.url + "auth",
+        "token_uri": fake_google.token_uri, "redirect_uris": ["http://localhost"]}}))
+    webbrowser.register("click-through", None, ClickThroughBrowser("click-through"))
+    extra = gmail_auth.consent(str(secrets), port=0, browser="click-through", sheets=True)
+    (asked,) = fake_google.auth_requests
+    assert set(asked["scope"].split()) == set(GMAIL_SCOPES) | {
+        "https://www.googleapis.com/auth/spreadsheets", "https://www.googleapis.com/auth/drive.metadata.readonly"}
+    fake_google.add_spreadsheet("1SheetForConsent", {"S": [["a", "b"]]})
+    client = sheets_client({**extra, "api_endpoint": fake_google.url}, SHEETS_READ_SCOPES)
+    assert client.open_by_key("1SheetForConsent").sheet1.get_all_values() == [["a", "b"]]
+
+
 def test_service_account_with_delegation_sends(fake_google):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
