@@ -14,8 +14,9 @@ For each cohort in the cohort configuration, this DAG does what the instructor u
    on time, first run after the deadline) or a **welcome** (complete on time);
 4. **send**: sends each due email through the ledger, so nobody ever gets the same email twice,
    even when a run is retried or rerun;
-5. **report**: emails the instructor a summary of the run: counts, who is late, what was sent,
-   what was quarantined and why.
+5. **report**: rewrites the instructor's spreadsheet (status, email log, quarantine; a Google
+   Sheet when configured, CSV files in the run folder always) and emails her a summary of the
+   run: counts, who is late, what was sent, what was quarantined and why.
 
 **Guards**: before anything is sent, a cohort is *held* (nothing sent, the instructor told,
 the task failed) when an export is stale, the completion list shrank sharply since the last
@@ -24,8 +25,10 @@ run, or the run would cancel more than the configured share of the cohort.
 **Rerunning by hand**: *Trigger DAG* with parameters. `as_of` decides as of another date (a date
 alone means that date's nightly run); `dry_run` decides and renders everything and sends nothing
 (the summary says what would have gone out); `cohort` limits the run to one cohort.
-`release_guards` releases a held run once the exports are checked. A rerun never sends an email
-that was already sent.
+`release_guards` releases a held run once the exports are checked; `kinds` limits the email kinds;
+a rerun asked for after a deadline sends no reminders for it unless `send_past_due` is ticked;
+*Resend one email* sends one customer's email again, with the reason recorded in the ledger.
+Otherwise a rerun never sends an email that was already sent.
 """
 from __future__ import annotations
 
@@ -36,10 +39,15 @@ import pendulum
 from airflow.sdk import Param, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from onboarding.decisions import KINDS
+from onboarding.settings import cohort_choices
+
 # The instructor's time zone and the time of the nightly run in it. Overridable per deployment.
 NIGHTLY_TZ = os.environ.get("ONBOARDING_TIMEZONE", "Australia/Sydney")
 NIGHTLY_TIME = dt.time.fromisoformat(os.environ.get("ONBOARDING_RUN_TIME", "06:00"))
 RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("ONBOARDING_RETRY_DELAY_SECONDS", "120")))
+# The trigger form's cohort drop-down (read from the cohort file: YAML only, no connection).
+COHORTS = cohort_choices()
 # Send tasks of every cohort share this pool: its slots bound how many send at once per account.
 GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
 
@@ -60,8 +68,9 @@ GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
     doc_md=__doc__,
     params={
         "cohort": Param("all", type="string", title="Cohort",
-                        description="A cohort id from the cohort configuration, several separated by commas, "
-                                    "or 'all'."),
+                        description="The cohort to run, or all of them.",
+                        **({"enum": ["all", *COHORTS], "values_display": {"all": "All cohorts", **COHORTS}}
+                           if COHORTS else {})),
         "as_of": Param(None, type=["null", "string"], title="As of",
                        description="Decide as of this date (YYYY-MM-DD: that date's nightly run) or datetime "
                                    "(YYYY-MM-DDTHH:MM, in the instructor's time zone unless it has an offset). "
@@ -74,6 +83,26 @@ GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
         "dry_run": Param(False, type="boolean", title="Dry run",
                          description="Decide and render every email, send nothing; the summary lists what "
                                      "would have gone out."),
+        "kinds": Param(list(KINDS), type="array", title="Email kinds",
+                       description="Which kinds of email this run may send (the others are not even decided).",
+                       examples=list(KINDS), items={"type": "string", "enum": list(KINDS)}, minItems=1,
+                       values_display={"reminder": "Reminders", "cancellation": "Cancellations",
+                                       "welcome": "Welcomes"}),
+        "send_past_due": Param(False, type="boolean", title="Send past-due reminders",
+                               description="A rerun asked for after a cohort's deadline (even one as of an earlier "
+                                           "date) sends no reminders: their moment has passed. Tick to send them "
+                                           "anyway."),
+        "resend_customer": Param(None, type=["null", "string"], title="Resend to customer",
+                                 description="Send one customer's email again (their email address). Needs the "
+                                             "cohort, the kind and a reason; the ledger records the reason.",
+                                 section="Resend one email"),
+        "resend_kind": Param(None, type=["null", "string"], title="Email to resend",
+                             enum=[None, *KINDS], section="Resend one email",
+                             description="Which of the customer's emails to send again (it must have gone out "
+                                         "before)."),
+        "resend_reason": Param(None, type=["null", "string"], title="Reason",
+                               description="Why it is sent again (e.g. 'customer deleted it by mistake').",
+                               section="Resend one email"),
     },
 )
 def onboarding_nightly():
@@ -83,7 +112,7 @@ def onboarding_nightly():
 
         # A run triggered from the UI may have no logical date: its moment is when it was asked for.
         moment = logical_date or dag_run.run_after
-        return airflow_glue.plan(params, moment, run_id, NIGHTLY_TZ, NIGHTLY_TIME)
+        return airflow_glue.plan(params, moment, run_id, NIGHTLY_TZ, NIGHTLY_TIME, dag_run.run_after)
 
     @task_group(group_id="cohort")
     def cohort_run(item: dict):

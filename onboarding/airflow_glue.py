@@ -75,19 +75,38 @@ def sender_factory(conn_id: str) -> Callable[[], Any]:
     return make
 
 
-def plan(params: dict, logical_date: dt.datetime, run_id: str, nightly_tz: str, nightly_time: dt.time) -> list[dict]:
-    """The cohorts this run handles, each with the run's shared context."""
-    from onboarding.config import load_cohorts, select_cohorts
-    from onboarding.pipeline import RunContext, resolve_as_of
+def plan(params: dict, logical_date: dt.datetime, run_id: str, nightly_tz: str, nightly_time: dt.time,
+         triggered_at: dt.datetime | None = None) -> list[dict]:
+    """The cohorts this run handles, each with the run's shared context. Bad params fail the run
+    at once with the reason (a typo in the form must not send anything)."""
+    from airflow.sdk.exceptions import AirflowFailException
 
-    cohorts = select_cohorts(load_cohorts(), params.get("cohort"))
-    as_of = resolve_as_of(params.get("as_of"), logical_date, nightly_tz, nightly_time)
+    from onboarding.config import ConfigError, load_cohorts, select_cohorts
+    from onboarding.decisions import KINDS
     from onboarding.guards import released
+    from onboarding.pipeline import Resend, RunContext, resolve_as_of
 
-    ctx = RunContext(run_id=run_id, as_of=as_of, dry_run=bool(params.get("dry_run")),
-                     release_guards=tuple(sorted(released(params.get("release_guards")))))
-    log.info("run %s decides as of %s%s for cohorts %s", run_id, as_of.isoformat(),
-             " (dry run)" if ctx.dry_run else "", [c.id for c in cohorts])
+    try:
+        cohorts = select_cohorts(load_cohorts(), params.get("cohort"))
+        as_of = resolve_as_of(params.get("as_of"), logical_date, nightly_tz, nightly_time)
+        kinds = tuple(params.get("kinds") or KINDS)
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            raise ValueError(f"kinds: unknown email kind(s) {sorted(unknown)}; known: {list(KINDS)}")
+        resend = Resend.from_params(params.get("resend_customer"), params.get("resend_kind"),
+                                    params.get("resend_reason"))
+        if resend and len(cohorts) != 1:
+            raise ValueError("resend: pick the customer's cohort (not 'all') to resend an email")
+        ctx = RunContext(run_id=run_id, as_of=as_of, dry_run=bool(params.get("dry_run")),
+                         release_guards=tuple(sorted(released(params.get("release_guards")))),
+                         kinds=tuple(k for k in KINDS if k in kinds), send_past_due=bool(params.get("send_past_due")),
+                         triggered_at=(triggered_at or logical_date).astimezone(dt.timezone.utc), resend=resend)
+    except (ConfigError, ValueError) as exc:
+        raise AirflowFailException(str(exc)) from exc
+    log.info("run %s decides as of %s%s for cohorts %s; kinds %s%s%s", run_id, as_of.isoformat(),
+             " (dry run)" if ctx.dry_run else "", [c.id for c in cohorts], list(ctx.kinds),
+             "; past-due reminders allowed" if ctx.send_past_due else "",
+             f"; resend {resend.kind} to {resend.email}: {resend.reason}" if resend else "")
     return [{"cohort_id": c.id, "ctx": ctx.to_dict()} for c in cohorts]
 
 
@@ -133,12 +152,11 @@ def validate(item: dict, inputs: dict) -> dict:
 
 
 @_fail_fast
-def decide(item: dict, kinds: list[str] | None = None) -> dict:
+def decide(item: dict) -> dict:
     from onboarding import pipeline
-    from onboarding.decisions import KINDS
 
     cohort, ctx = _unpack(item)
-    return pipeline.decide_cohort(state_engine(), cohort, ctx, tuple(kinds or KINDS))
+    return pipeline.decide_cohort(state_engine(), cohort, ctx)
 
 
 def send(item: dict, try_number: int | None = None) -> dict:

@@ -30,6 +30,30 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Resend:
+    """The instructor asks, from the trigger form, to send one customer's email again."""
+
+    email: str
+    kind: str
+    reason: str
+
+    @classmethod
+    def from_params(cls, customer: str | None, kind: str | None, reason: str | None) -> "Resend | None":
+        if not customer:
+            if kind or reason:
+                raise ValueError("resend: name the customer (resend_customer) whose email to send again")
+            return None
+        email = customer.strip().lower()
+        if "@" not in email:
+            raise ValueError(f"resend_customer: {customer!r} is not an email address")
+        if kind not in KINDS:
+            raise ValueError(f"resend_kind: choose which email to send again: one of {list(KINDS)}")
+        if not (reason or "").strip() or len(reason.strip()) < 5:
+            raise ValueError("resend_reason: say why the email is sent again (it is recorded in the ledger)")
+        return cls(email, kind, reason.strip())
+
+
+@dataclass(frozen=True)
 class RunContext:
     """What every stage of a run shares: its id, its moment and whether it may send."""
 
@@ -40,15 +64,27 @@ class RunContext:
     attempt: int | None = None  # the Airflow try number, when run by Airflow
     release_guards: tuple[str, ...] = ()  # guards the instructor released for this run
     host: str = field(default_factory=socket.gethostname)
+    kinds: tuple[str, ...] = KINDS  # the email kinds this run may send
+    # When the run was asked for (Airflow's run_after). A reminder whose deadline had passed by
+    # then is not sent, even by a rerun as of an earlier date, unless send_past_due is set.
+    triggered_at: dt.datetime | None = None
+    send_past_due: bool = False
+    resend: "Resend | None" = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
-                "data_dir": str(self.data_dir), "release_guards": list(self.release_guards)}
+                "data_dir": str(self.data_dir), "release_guards": list(self.release_guards),
+                "kinds": list(self.kinds), "send_past_due": self.send_past_due,
+                "triggered_at": self.triggered_at.isoformat() if self.triggered_at else None,
+                "resend": dataclasses.asdict(self.resend) if self.resend else None}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunContext":
         return cls(d["run_id"], dt.datetime.fromisoformat(d["as_of"]), bool(d["dry_run"]), Path(d["data_dir"]),
-                   release_guards=tuple(d.get("release_guards", ())))
+                   release_guards=tuple(d.get("release_guards", ())), kinds=tuple(d.get("kinds") or KINDS),
+                   triggered_at=dt.datetime.fromisoformat(d["triggered_at"]) if d.get("triggered_at") else None,
+                   send_past_due=bool(d.get("send_past_due")),
+                   resend=Resend(**d["resend"]) if d.get("resend") else None)
 
     def with_try(self, attempt: int) -> "RunContext":
         return dataclasses.replace(self, attempt=attempt)
@@ -183,29 +219,51 @@ def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
                  f"cancel all {len(customers)} customers on it. Check the export and rerun.")
         _record_run(engine, cohort, ctx, "failed", f"decide: {error}")
         raise DatasetError(error)
+    resend_key = _check_resend(engine, cohort, ctx, customers) if ctx.resend else None
+    allowed = tuple(k for k in kinds if k in ctx.kinds)
+    # A reminder is only worth sending before the deadline: a rerun asked for after it (even one
+    # as of an earlier date) does not send it unless the instructor ticks send_past_due.
+    past_deadline = ctx.triggered_at is not None and ctx.triggered_at >= cohort.deadline_at
     with engine.begin() as conn:
         ledger = {}
         for r in state.rows(conn, "ledger_by_cohort", cohort_id=cohort.id):
-            ledger.setdefault(r["recipient"], {})[r["kind"]] = r
+            # A resend has a key of its own; the rules look at the original email of each kind.
+            slot = r["email_key"] if "|resend|" in r["email_key"] else r["kind"]
+            ledger.setdefault(r["recipient"], {})[slot] = r
         for stmt in state.script("delete_run_decisions"):
             conn.execute(stmt, key)
-        statuses, decision_rows, plan_rows, due_keys = [], [], [], set()
+        statuses, decision_rows, plan_rows, resend_rows, due_keys = [], [], [], [], set()
         for c in customers:
             statuses.append({**key, "email": c.email, "name": c.name, "completed_at": state.iso(c.completed_at),
                              "status": standing(c, cohort, ctx.as_of)})
             known = {k: v["status"] for k, v in ledger.get(c.email, {}).items()}
             for d in decide(c, cohort, ctx.as_of, known):
-                if d.kind not in kinds:
+                if d.kind not in allowed:
                     continue
                 k = email_key(cohort.id, c.email, d.kind)
-                outcome = "would_send" if (d.due and ctx.dry_run) else d.outcome
+                outcome, reason = ("would_send" if (d.due and ctx.dry_run) else d.outcome), d.reason
+                if d.due and d.kind == "reminder" and past_deadline and not ctx.send_past_due:
+                    outcome = "moment_passed"
+                    reason = (f"the deadline had passed when this run was asked for "
+                              f"({ctx.triggered_at.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z}); "
+                              f"set send_past_due to send it anyway")
                 decision_rows.append({**key, "email": c.email, "kind": d.kind, "outcome": outcome,
-                                      "reason": d.reason, "email_key": k})
-                if d.due:
+                                      "reason": reason, "email_key": k})
+                if outcome in ("due", "would_send"):
                     due_keys.add(k)
                     plan_rows.append({"email_key": k, "ref": email_ref(k), "cohort_id": cohort.id,
                                       "recipient": c.email, "recipient_name": c.name, "kind": d.kind,
                                       "run_id": ctx.run_id, "now": now})
+            if resend_key and c.email == ctx.resend.email:
+                # The instructor's resend replaces whatever the rules decided for that email this run.
+                decision_rows = [d for d in decision_rows if (d["email"], d["kind"]) != (c.email, ctx.resend.kind)]
+                decision_rows.append({**key, "email": c.email, "kind": ctx.resend.kind,
+                                      "outcome": "would_send" if ctx.dry_run else "due",
+                                      "reason": f"resend asked for: {ctx.resend.reason}", "email_key": resend_key})
+                due_keys.add(resend_key)
+                resend_rows.append({"email_key": resend_key, "ref": email_ref(resend_key), "cohort_id": cohort.id,
+                                    "recipient": c.email, "recipient_name": c.name, "kind": ctx.resend.kind,
+                                    "run_id": ctx.run_id, "now": now, "reason": ctx.resend.reason})
         if statuses:
             conn.execute(state.sql("insert_customer_status"), statuses)
         if orphans:
@@ -217,13 +275,15 @@ def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
             for d in decision_rows:
                 if d["outcome"] in ("due", "would_send"):
                     d["outcome"], d["reason"] = "held", f"held by a guard: {reason}"
-            plan_rows, due_keys = [], set()
+            plan_rows, resend_rows, due_keys = [], [], set()
         superseded = 0
         if decision_rows:
             conn.execute(state.sql("insert_decision"), decision_rows)
         if not ctx.dry_run and not held:
             if plan_rows:
                 conn.execute(state.sql("ledger_plan"), plan_rows)
+            if resend_rows:
+                conn.execute(state.sql("ledger_plan_resend"), resend_rows)
             for per_kind in ledger.values():
                 for row in per_kind.values():
                     if row["status"] == "pending" and row["email_key"] not in due_keys and row["kind"] in KINDS:
@@ -249,6 +309,38 @@ def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
     _record_run(engine, cohort, ctx, "decided", counts=counts)
     log.info("cohort %s as of %s: %s", cohort.id, ctx.as_of.isoformat(), counts)
     return counts
+
+
+class ResendRefused(DatasetError):
+    """A resend asked for from the trigger form cannot be done as asked; nothing is sent."""
+
+
+def _check_resend(engine: sa.Engine, cohort: Cohort, ctx: RunContext, customers: list[Customer]) -> str:
+    """The ledger key of the instructor's resend, once it is known to make sense: the customer is
+    in the cohort, that email went out before, and its opposite (welcome/cancellation) did not."""
+    from onboarding.decisions import EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES
+
+    r = ctx.resend
+    if not any(c.email == r.email for c in customers):
+        raise _refuse(engine, cohort, ctx, f"resend: {r.email} is not a customer of cohort {cohort.id} in this run's "
+                                           f"exports")
+    with engine.connect() as conn:
+        mine = {row["kind"]: row["status"] for row in state.rows(conn, "ledger_by_cohort", cohort_id=cohort.id)
+                if row["recipient"] == r.email and "|resend|" not in row["email_key"]}
+    if mine.get(r.kind) not in SENT_STATES:
+        raise _refuse(engine, cohort, ctx, f"resend: no {r.kind} went out to {r.email} before (ledger: "
+                                           f"{mine.get(r.kind) or 'none'}); a resend only sends again an email that "
+                                           f"was sent. Rerun without resend to send what is due")
+    rival = EXCLUSIVE.get(r.kind)
+    if rival and mine.get(rival) in SENT_STATES + IN_FLIGHT_STATES:
+        raise _refuse(engine, cohort, ctx, f"resend: {r.email} was sent a {rival} ({mine[rival]}); a {r.kind} "
+                                           f"would contradict it")
+    return f"{email_key(cohort.id, r.email, r.kind)}|resend|{ctx.run_id}"
+
+
+def _refuse(engine: sa.Engine, cohort: Cohort, ctx: RunContext, message: str) -> ResendRefused:
+    _record_run(engine, cohort, ctx, "failed", f"decide: {message}")
+    return ResendRefused(message)
 
 
 def _guards(conn: sa.Connection, cohort: Cohort, ctx: RunContext, customers: int, decision_rows: list[dict]):

@@ -20,3 +20,16 @@ def data_dir() -> Path:
 
 
 STATE_CONN_ID = os.environ.get("ONBOARDING_STATE_CONN_ID", "onboarding_state")
+
+
+def cohort_choices() -> dict[str, str]:
+    """Cohort id -> title, for the trigger form's drop-down (read when the DAG file is parsed, as
+    Airflow's own params example reads its choices; only YAML, no connection). Empty if the file
+    cannot be read: the run itself then reports the configuration error."""
+    try:
+        import yaml
+
+        doc = yaml.safe_load(cohorts_file().read_text(encoding="utf-8")) or {}
+        return {str(c["id"]): str(c.get("title") or c["id"]) for c in doc.get("cohorts") or [] if c.get("id")}
+    except Exception:  # noqa: BLE001 - the form falls back to free text
+        return {}

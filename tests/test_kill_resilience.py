@@ -159,7 +159,8 @@ def test_sigkill_mid_batch_three_times_then_exactly_once(airflow_env, fake_googl
     previous = signal.signal(signal.SIGALRM, give_up)
     signal.alarm(900)
     try:
-        dr = dag.test(logical_date=dt.datetime(2026, 12, 1, 6, tzinfo=ZoneInfo("Australia/Sydney")),
+        night = dt.datetime(2026, 12, 1, 6, tzinfo=ZoneInfo("Australia/Sydney"))
+        dr = dag.test(logical_date=night, run_after=night,
                       run_conf={"cohort": "all", "as_of": None, "dry_run": False}, use_executor=True)
     finally:
         signal.alarm(0)

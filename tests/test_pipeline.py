@@ -302,3 +302,89 @@ def test_dry_runs_and_failed_runs_leave_the_sheet_alone(engine, with_sheet, fake
     (eml,) = (tmp_path / "outbox" / "c1" / "summary").glob("*.eml")
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert msg["Cc"] == "data@example.edu" and msg["To"] == "boss@example.edu"
+
+
+# --- reruns from the trigger form ----------------------------------------------------------------
+
+def rerun(engine, cohort, tmp_path, run_id, as_of, **ctx_over):
+    ctx = pipeline.RunContext(run_id, as_of, False, tmp_path / "data", **ctx_over)
+    outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
+    pipeline.validate(engine, cohort, ctx, pipeline.extract(engine, cohort, ctx))
+    counts = pipeline.decide_cohort(engine, cohort, ctx)
+    pipeline.send(engine, cohort, ctx, outbox)
+    return ctx, counts
+
+
+def test_a_rerun_limited_to_some_kinds_decides_only_those(engine, cohort, tmp_path):
+    _, counts = rerun(engine, cohort, tmp_path, "welcomes-only", local(2026, 12, 5), kinds=("welcome",))
+    assert outbox(tmp_path, "welcome") == ["ann@x.org"] and outbox(tmp_path, "cancellation") == []
+    assert not any(k.startswith("cancellation_") for k in counts)
+
+
+def test_a_late_rerun_for_a_past_date_sends_no_reminder_unless_asked(engine, cohort, tmp_path):
+    # Asked for on 6 Dec, as of 2 Dec: Bob's reminder was due then, but its moment has passed.
+    _, counts = rerun(engine, cohort, tmp_path, "late-rerun", local(2026, 12, 2), triggered_at=local(2026, 12, 6, 9))
+    assert counts["reminder_moment_passed"] == 1 and outbox(tmp_path, "reminder") == []
+    with engine.connect() as conn:
+        reason = conn.execute(sa.text("SELECT reason FROM decisions WHERE run_id = 'late-rerun'")).scalar()
+    assert "the deadline had passed when this run was asked for (2026-12-06 09:00 AEDT)" in reason
+    # Asked for before the deadline, the same rerun sends it; past the deadline, only when ticked.
+    rerun(engine, cohort, tmp_path, "ticked", local(2026, 12, 2), triggered_at=local(2026, 12, 6, 9),
+          send_past_due=True)
+    assert outbox(tmp_path, "reminder") == ["bob@x.org"]
+
+
+def test_resend_of_one_customers_email_is_recorded_with_its_reason(engine, cohort, tmp_path):
+    from onboarding.pipeline import Resend
+
+    rerun(engine, cohort, tmp_path, "night-1", local(2026, 12, 2))
+    assert outbox(tmp_path, "reminder") == ["bob@x.org"]
+    ask = Resend("bob@x.org", "reminder", "Bob deleted it by mistake")
+    ctx, counts = rerun(engine, cohort, tmp_path, "resend-1", local(2026, 12, 2, 10), resend=ask)
+    assert outbox(tmp_path, "reminder") == ["bob@x.org", "bob@x.org"]
+    # A retry of the same run does not send the resend twice.
+    pipeline.send(engine, cohort, ctx, lambda: outbox_factory(tmp_path / "outbox"))
+    assert len(outbox(tmp_path, "reminder")) == 2
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT email_key, status, requested_reason FROM email_ledger "
+                                    "WHERE kind = 'reminder' ORDER BY created_at")).all()
+    assert [(r.status, r.requested_reason) for r in rows] == [("sent", None), ("sent", "Bob deleted it by mistake")]
+    assert rows[1].email_key == "c1|bob@x.org|reminder|resend|resend-1"
+    # The next nightly run neither resends nor re-sends.
+    rerun(engine, cohort, tmp_path, "night-2", local(2026, 12, 3))
+    assert len(outbox(tmp_path, "reminder")) == 2
+
+
+@pytest.mark.parametrize("ask,message", [
+    (("ann@x.org", "reminder", "she asked"), "no reminder went out to ann@x.org before (ledger: none)"),
+    (("zed@x.org", "reminder", "who is this"), "zed@x.org is not a customer of cohort c1"),
+])
+def test_a_resend_that_makes_no_sense_is_refused_and_sends_nothing(engine, cohort, tmp_path, ask, message):
+    from onboarding.pipeline import Resend, ResendRefused
+
+    with pytest.raises(ResendRefused) as err:
+        rerun(engine, cohort, tmp_path, "bad-resend", local(2026, 12, 2), resend=Resend(*ask))
+    assert message in str(err.value)
+    assert outbox(tmp_path, "reminder") == []
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM runs WHERE run_id = 'bad-resend'")).scalar() == "failed"
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"resend_customer": "bob@x.org", "resend_kind": "reminder", "resend_reason": ""}, "resend_reason: say why"),
+    ({"resend_customer": "bob@x.org", "resend_kind": None, "resend_reason": "lost it"}, "resend_kind: choose"),
+    ({"resend_kind": "welcome"}, "resend: name the customer"),
+    ({"resend_customer": "bob", "resend_kind": "welcome", "resend_reason": "lost it"}, "not an email address"),
+    ({"cohort": "all", "resend_customer": "bob@x.org", "resend_kind": "welcome", "resend_reason": "lost it"},
+     "pick the customer's cohort"),
+    ({"kinds": ["reminder", "postcard"]}, "kinds: unknown email kind(s) ['postcard']"),
+])
+def test_form_params_that_make_no_sense_fail_the_run_at_once(params, message):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from onboarding import airflow_glue
+
+    params = {"cohort": "data-eng-2026-12", **params}
+    with pytest.raises(AirflowFailException) as err:
+        airflow_glue.plan(params, local(2026, 12, 2), "manual__x", "Australia/Sydney", dt.time(6))
+    assert message in str(err.value)

@@ -1,5 +1,5 @@
 -- The instructor's status tab: every customer's standing as of the run, with the emails each has
--- been sent (from the ledger, whichever run sent them).
+-- been sent (from the ledger, whichever run sent them; resends are in the email log).
 SELECT cs.email, cs.name, cs.status, cs.completed_at, su.signed_up_at,
        rem.status AS reminder_status, rem.sent_at AS reminder_sent_at,
        can.status AS cancellation_status, can.sent_at AS cancellation_sent_at,
@@ -11,8 +11,8 @@ LEFT JOIN (
     WHERE run_id = :run_id AND cohort_id = :cohort_id
     GROUP BY email
 ) su ON su.email = cs.email
-LEFT JOIN email_ledger rem ON rem.cohort_id = cs.cohort_id AND rem.recipient = cs.email AND rem.kind = 'reminder'
-LEFT JOIN email_ledger can ON can.cohort_id = cs.cohort_id AND can.recipient = cs.email AND can.kind = 'cancellation'
-LEFT JOIN email_ledger wel ON wel.cohort_id = cs.cohort_id AND wel.recipient = cs.email AND wel.kind = 'welcome'
+LEFT JOIN email_ledger rem ON rem.email_key = cs.cohort_id || '|' || cs.email || '|reminder'
+LEFT JOIN email_ledger can ON can.email_key = cs.cohort_id || '|' || cs.email || '|cancellation'
+LEFT JOIN email_ledger wel ON wel.email_key = cs.cohort_id || '|' || cs.email || '|welcome'
 WHERE cs.run_id = :run_id AND cs.cohort_id = :cohort_id
 ORDER BY cs.status, cs.name, cs.email
