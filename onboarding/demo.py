@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in emls:
         by_kind[p.parent.name] = by_kind.get(p.parent.name, 0) + 1
     print(f"\n{len(emls)} emails in {outbox}: " + ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())))
-    print(f"Run folders (inputs, GX validation results, summaries): {data_dir / 'runs'}")
+    print(f"Run folders (inputs, GX validation results, the instructor's report CSVs, summaries): {data_dir / 'runs'}")
     print(f"State database: {os.environ.get('AIRFLOW_CONN_ONBOARDING_STATE', '')}")
     print(f"Airflow task logs: {logs}")
     print(f"Demo took {time.monotonic() - started:.0f}s")
