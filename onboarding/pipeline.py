@@ -202,8 +202,7 @@ def reconcile(conn: sa.Connection, cohort: Cohort, ctx: RunContext) -> tuple[lis
     return customers, orphans
 
 
-def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
-                  kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
+def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
     """Reconcile, apply the rules and the ledger, and record every decision of the run.
 
     Due emails are entered in the ledger as pending (not in a dry run). An email entered by an
@@ -220,7 +219,6 @@ def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
         _record_run(engine, cohort, ctx, "failed", f"decide: {error}")
         raise DatasetError(error)
     resend_key = _check_resend(engine, cohort, ctx, customers) if ctx.resend else None
-    allowed = tuple(k for k in kinds if k in ctx.kinds)
     # A reminder is only worth sending before the deadline: a rerun asked for after it (even one
     # as of an earlier date) does not send it unless the instructor ticks send_past_due.
     past_deadline = ctx.triggered_at is not None and ctx.triggered_at >= cohort.deadline_at
@@ -238,7 +236,7 @@ def decide_cohort(engine: sa.Engine, cohort: Cohort, ctx: RunContext,
                              "status": standing(c, cohort, ctx.as_of)})
             known = {k: v["status"] for k, v in ledger.get(c.email, {}).items()}
             for d in decide(c, cohort, ctx.as_of, known):
-                if d.kind not in allowed:
+                if d.kind not in ctx.kinds:
                     continue
                 k = email_key(cohort.id, c.email, d.kind)
                 outcome, reason = ("would_send" if (d.due and ctx.dry_run) else d.outcome), d.reason

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from onboarding.config import SourceConfig
+from onboarding.config import SOURCE_OPTIONS, SourceConfig
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -507,7 +507,4 @@ def make_source(config: SourceConfig, cohort_id: str | None = None) -> Source:
         return SqlSource(config, cohort_id)
     if config.type == "google_sheet":
         return GoogleSheetSource(config)
-    raise DatasetError(f"{config.role} source: unknown type {config.type!r}; available: {list(SOURCE_TYPES)}")
-
-
-SOURCE_TYPES = ("csv", "sql", "google_sheet")
+    raise DatasetError(f"{config.role} source: unknown type {config.type!r}; available: {list(SOURCE_OPTIONS)}")
