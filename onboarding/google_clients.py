@@ -14,9 +14,7 @@ a corporate proxy). Nothing here logs a key, a token or a secret.
 """
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
 import time
 from typing import Any
 
@@ -65,19 +63,6 @@ def credentials(extra: dict, scopes: tuple[str, ...], what: str, subject_require
     raise ValueError(f"{what} connection: unknown auth {auth!r} (oauth_user or service_account)")
 
 
-def _retry_wait(response, attempt: int, base: float, cap: float) -> float:
-    """Retry-After when the server gives one, else exponential backoff with full jitter."""
-    header = response.headers.get("Retry-After") if response is not None else None
-    if header:
-        try:
-            return min(float(header), cap)
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(header)
-            if when is not None:
-                return min(max(when.timestamp() - time.time(), 0.0), cap)
-    return random.uniform(0, min(cap, base * 2 ** attempt))
-
-
 def sheets_client(extra: dict, scopes: tuple[str, ...] = SHEETS_READ_SCOPES, timeout: float = 30.0):
     """A gspread client. Requests refused with 429, 408 or 5xx (or Drive's 403 usageLimits) are
     retried with backoff, up to ``sheets_attempts`` (default 6) tries, never waiting more than
@@ -86,11 +71,15 @@ def sheets_client(extra: dict, scopes: tuple[str, ...] = SHEETS_READ_SCOPES, tim
     from google.auth.transport.requests import AuthorizedSession
     from gspread.exceptions import APIError
 
+    from onboarding.delivery import RetryPolicy
+    from onboarding.quota import retry_after_seconds
+
     creds = credentials(extra, scopes, "Google Sheets")
     endpoint = (extra.get("api_endpoint") or "").rstrip("/")
-    attempts = int(extra.get("sheets_attempts", 6))
-    base = float(extra.get("sheets_retry_base_delay", 1.0))
-    cap = float(extra.get("sheets_max_wait", 64))
+    # The same backoff as Gmail's: Retry-After when given, else exponential with full jitter.
+    policy = RetryPolicy(attempts=int(extra.get("sheets_attempts", 6)),
+                         base_delay=float(extra.get("sheets_retry_base_delay", 1.0)),
+                         max_delay=float(extra.get("sheets_max_wait", 64)))
 
     class Session(AuthorizedSession):
         def request(self, method, url, *args, **kwargs):
@@ -105,18 +94,19 @@ def sheets_client(extra: dict, scopes: tuple[str, ...] = SHEETS_READ_SCOPES, tim
         retries = 0  # how many requests were retried, for the logs
 
         def request(self, *args: Any, **kwargs: Any):
-            for attempt in range(attempts):
+            for attempt in range(policy.attempts):
                 try:
                     return super().request(*args, **kwargs)
                 except APIError as exc:
                     code = exc.response.status_code
                     usage = code == 403 and "usageLimits" in exc.response.text
-                    if not (code in (408, 429) or code >= 500 or usage) or attempt == attempts - 1:
+                    if not (code in (408, 429) or code >= 500 or usage) or attempt == policy.attempts - 1:
                         raise
-                    wait = _retry_wait(exc.response, attempt, base, cap)
+                    wait = policy.delay(attempt, retry_after_seconds(exc.response.headers.get("Retry-After"),
+                                                                     exc.response.text))
                     RetryingHTTPClient.retries += 1
                     log.warning("Google Sheets answered %s; retry %d of %d in %.1f s", code, attempt + 1,
-                                attempts - 1, wait)
+                                policy.attempts - 1, wait)
                     time.sleep(wait)
             raise AssertionError("unreachable")
 

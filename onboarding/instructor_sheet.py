@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from onboarding import state
+from onboarding import reporting, state
 from onboarding.config import Cohort
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,7 @@ TABLES = ("status", "emails", "quarantine")
 
 
 def _local(value: str | None, cohort: Cohort) -> str:
-    if not value:
-        return ""
-    return state.from_iso(value).astimezone(cohort.tz).strftime("%Y-%m-%d %H:%M %Z")
+    return reporting.local_time(value, cohort) or ""
 
 
 def _email_cell(status: str | None, sent_at: str | None, cohort: Cohort) -> str:

@@ -14,7 +14,7 @@ from onboarding.config import Cohort
 _PROBLEM_STATES = ("failed", "unconfirmed", "claimed", "drafted", "pending")
 
 
-def _local(value: str | None, cohort: Cohort) -> str | None:
+def local_time(value: str | None, cohort: Cohort) -> str | None:
     """A stored UTC time as the instructor reads it: in the cohort's zone."""
     if not value:
         return value
@@ -42,14 +42,14 @@ def collect(conn: sa.Connection, cohort: Cohort, run_id: str, failure: str | Non
         "failure": failure or (run.get("error") if run.get("status") in ("failed", "held") else None),
         "held": run.get("status") == "held",
         "counts": counts,
-        "late": [{**r, "completed_at": _local(r["completed_at"], cohort)} for r in state.rows(conn, "summary_late", **p)],
+        "late": [{**r, "completed_at": local_time(r["completed_at"], cohort)} for r in state.rows(conn, "summary_late", **p)],
         "sent": sent,
         "would_send": [d for d in decisions if d["outcome"] == "would_send"],
         "already": [d for d in decisions if d["outcome"] == "already_sent"],
         "blocked": [d for d in decisions if d["outcome"] in ("blocked", "failed_earlier")],
         "waiting": waiting,
         "quarantine": quarantine,
-        "orphans": [{**o, "completed_at": _local(o["completed_at"], cohort)} for o in orphans],
+        "orphans": [{**o, "completed_at": local_time(o["completed_at"], cohort)} for o in orphans],
     }
 
 
