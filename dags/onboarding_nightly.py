@@ -29,6 +29,12 @@ alone means that date's nightly run); `dry_run` decides and renders everything a
 a rerun asked for after a deadline sends no reminders for it unless `send_past_due` is ticked;
 *Resend one email* sends one customer's email again, with the reason recorded in the ledger.
 Otherwise a rerun never sends an email that was already sent.
+
+**When something fails**: a task that fails for good (after its retries) emails the data team
+once, with the DAG, task, run and a link to its log. Each cohort's `report` task logs a
+`RUN SUMMARY` block (decisions and emails per kind, quarantined rows, guards, Gmail errors) and
+writes the same to the state database's `run_reports` table; `validate` logs where the run's GX
+Data Docs are.
 """
 from __future__ import annotations
 
@@ -52,6 +58,13 @@ COHORTS = cohort_choices()
 GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
 
 
+def alert_data_team(context):
+    """A task failed for good (no retries left): email the data team once, with the log link."""
+    from onboarding import airflow_glue
+
+    airflow_glue.alert_failure(context)
+
+
 @dag(
     dag_id="onboarding_nightly",
     schedule=CronTriggerTimetable(f"{NIGHTLY_TIME.minute} {NIGHTLY_TIME.hour} * * *", timezone=NIGHTLY_TZ),
@@ -63,6 +76,7 @@ GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
         "retries": int(os.environ.get("ONBOARDING_TASK_RETRIES", "3")),
         "retry_delay": RETRY_DELAY,
         "retry_exponential_backoff": True,
+        "on_failure_callback": alert_data_team,
     },
     tags=["onboarding", "email"],
     doc_md=__doc__,

@@ -190,3 +190,70 @@ def report(item: dict, try_number: int | None = None) -> dict:
     if failure:
         raise AirflowFailException(f"cohort {cohort.id}: {failure}")
     return result
+
+
+def alert_failure(context: dict) -> None:
+    """``on_failure_callback``: email the data team once about a task that failed for good (see
+    ``onboarding.alerts``). An alert that cannot be sent is logged; it never hides the failure."""
+    try:
+        _alert(context)
+    except Exception:  # noqa: BLE001 - the task has failed already; say why the alert did not go
+        log.exception("failure alert not sent")
+
+
+def _variable(key: str) -> str | None:
+    from airflow.sdk import Variable
+
+    try:
+        return Variable.get(key, default=None)
+    except Exception:  # noqa: BLE001 - an unreadable variable means "not set" for an alert
+        return None
+
+
+def _alert(context: dict) -> None:
+    from onboarding import alerts, state
+    from onboarding.config import ConfigError, load_cohorts
+    from onboarding.emails import REF_HEADER
+    from onboarding.delivery import Ledger, RetryPolicy, deliver_one, outbox_label
+
+    ti = context["ti"]
+    # A cohort task is mapped over plan()'s items: the item at its map index names the cohort.
+    cohort_id = None
+    if ti.task_id != "plan" and ti.map_index is not None and ti.map_index >= 0:
+        items = ti.xcom_pull(task_ids="plan") or []
+        if ti.map_index < len(items) and isinstance(items[ti.map_index], dict):
+            cohort_id = items[ti.map_index].get("cohort_id")
+    try:
+        cohorts = load_cohorts()
+    except ConfigError:
+        cohorts = {}
+    cohort = cohorts.get(cohort_id) if cohort_id else None
+    exc = context.get("exception")
+    failure = alerts.Failure(
+        dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index if ti.map_index is not None else -1,
+        try_number=ti.try_number, max_tries=getattr(ti, "max_tries", None) or ti.try_number, log_url=ti.log_url,
+        error=(f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc or "see the log")),
+        failed_at=dt.datetime.now(dt.timezone.utc), cohort_id=cohort_id)
+    to = alerts.recipients(_variable("onboarding_alert_to"), cohort.data_team if cohort else ())
+    # The From of an alert must be the sending account: the cohort's sender (else the first's).
+    fallback = cohort or next(iter(cohorts.values()), None)
+    sender = _variable("onboarding_alert_from") or (fallback.sender if fallback else None)
+    if not to or not sender:
+        log.warning("failure alert for %s not sent: no %s (set the Airflow variable %s)", failure.key,
+                    "recipient" if not to else "sender", "onboarding_alert_to" if not to else "onboarding_alert_from")
+        return
+    tz = cohort.tz if cohort else dt.timezone.utc
+    _, msg = alerts.message(failure, sender, to, tz)
+    engine = state_engine()
+    key = failure.key
+    with engine.begin() as conn:
+        conn.execute(state.sql("ledger_plan"), {
+            "email_key": key, "ref": msg[REF_HEADER], "cohort_id": cohort_id or alerts.ALERT_COHORT,
+            "recipient": to[0], "recipient_name": "", "kind": "alert", "run_id": ti.run_id,
+            "now": state.iso(state.utcnow())})
+    factory = sender_factory(cohort.email_connection if cohort else "onboarding_email")()
+    owner = f"{ti.run_id}/alert/{ti.task_id}/{failure.map_index}/try-{ti.try_number}"
+    outcome = deliver_one(Ledger(engine, owner, ti.run_id), factory(), key,
+                          lambda: (msg, outbox_label(cohort_id or "_alerts", "alert", to[0])),
+                          RetryPolicy.for_limits(factory.limits))
+    log.info("failure alert for %s to %s: %s %s", failure.task_label, ", ".join(to), outcome.status, outcome.detail)

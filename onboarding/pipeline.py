@@ -155,7 +155,7 @@ def validate(engine: sa.Engine, cohort: Cohort, ctx: RunContext, inputs: dict[st
     """Validate both exports with GX and stage the good rows; quarantine the bad ones."""
     from onboarding.validation import Validator
 
-    validator = Validator()
+    validator = Validator(run_name=ctx.run_id)
     results_dir = ctx.folder(cohort.id) / "validation"
     out = {}
     try:
@@ -164,8 +164,11 @@ def validate(engine: sa.Engine, cohort: Cohort, ctx: RunContext, inputs: dict[st
             raw = make_source(cfg, cohort.id).read(snap)
             out[cfg.role] = validator.validate(raw, cfg, snap, cohort.timezone, results_dir)
     except DatasetError as exc:
-        _record_run(engine, cohort, ctx, "failed", f"validate: {exc}")
+        docs = _data_docs(validator, results_dir, ctx, cohort)
+        _record_run(engine, cohort, ctx, "failed", f"validate: {exc}",
+                    counts={"data_docs": str(docs)} if docs else None)
         raise
+    docs = _data_docs(validator, results_dir, ctx, cohort)
     key = {"run_id": ctx.run_id, "cohort_id": cohort.id}
     with engine.begin() as conn:
         for stmt in state.script("delete_run_staging") + state.script("delete_run_decisions"):
@@ -186,11 +189,22 @@ def validate(engine: sa.Engine, cohort: Cohort, ctx: RunContext, inputs: dict[st
                  "file": q.file, "value": q.value, "email": q.email} for q in quarantined])
     counts = {"signup_rows": su.total_rows, "completion_rows": co.total_rows,
               "quarantined_rows": len({(q.source, q.row) for q in quarantined}),
-              "validation_results": [su.results_path, co.results_path]}
+              "validation_results": [su.results_path, co.results_path], "data_docs": str(docs) if docs else None}
     _record_run(engine, cohort, ctx, "validated", counts=counts)
     for q in quarantined:
         log.warning("cohort %s: quarantined %s", cohort.id, q.describe())
     return counts
+
+
+def _data_docs(validator, results_dir: Path, ctx: RunContext, cohort: Cohort) -> Path | None:
+    """The run's GX Data Docs; a failure to render them is logged, never fails the run."""
+    try:
+        index = validator.build_data_docs(results_dir / "data_docs", ctx.data_dir / "gx-data-docs-static")
+    except Exception as exc:  # noqa: BLE001 - the JSON results are kept either way
+        log.warning("cohort %s: GX Data Docs not rendered: %s: %s", cohort.id, type(exc).__name__, exc)
+        return None
+    log.info("cohort %s: GX validation results (Data Docs) for this run: %s", cohort.id, index)
+    return index
 
 
 def reconcile(conn: sa.Connection, cohort: Cohort, ctx: RunContext) -> tuple[list[Customer], list[dict]]:
@@ -456,6 +470,7 @@ def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Call
                                cc=cc)
     if ctx.dry_run:
         (folder / "summary.eml").write_bytes(bytes(msg))
+        _record_for_data_team(engine, cohort, ctx, data, "rendered (dry run)")
         return {"summary": "rendered (dry run)", **data["counts"]}
     with engine.begin() as conn:
         conn.execute(state.sql("ledger_plan"), {
@@ -467,9 +482,24 @@ def report(engine: sa.Engine, cohort: Cohort, ctx: RunContext, get_factory: Call
                           policy or RetryPolicy.for_limits(factory.limits))
     log.info("cohort %s: instructor summary to %s%s: %s %s", cohort.id, cohort.instructor,
              f" (cc {', '.join(cc)})" if cc else "", outcome.status, outcome.detail)
+    _record_for_data_team(engine, cohort, ctx, data, outcome.status)
     if sheet_error:
         raise SheetNotUpdated(f"cohort {cohort.id}: the instructor's Google Sheet was not updated: {sheet_error}")
     return {"summary": outcome.status, **data["counts"], **({"sheet": data["sheet"]} if data["sheet"] else {})}
+
+
+def _record_for_data_team(engine: sa.Engine, cohort: Cohort, ctx: RunContext, data: dict[str, Any],
+                          summary_status: str) -> dict[str, Any]:
+    """One readable summary block in the task log and the same as a row of ``run_reports``."""
+    with engine.begin() as conn:
+        # Read after the run's final status was recorded, so the record says how it ended.
+        data = {**data, "run": (state.rows(conn, "summary_run", run_id=ctx.run_id, cohort_id=cohort.id) or [{}])[0]}
+        rec = {**reporting.run_record(conn, cohort, ctx.run_id, data), "summary_email": summary_status,
+               "sheet": data.get("sheet"), "sheet_error": data.get("sheet_error"),
+               "report_files": data.get("report_files")}
+        reporting.save_record(conn, rec)
+    log.info("%s", reporting.describe_record(rec, cohort))
+    return rec
 
 
 class SheetNotUpdated(Exception):

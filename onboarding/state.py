@@ -124,3 +124,47 @@ def migrate(engine: sa.Engine) -> list[str]:
 
 def rows(conn: sa.Connection, name: str, **params: Any) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(sql(name), params)]
+
+
+def pending(engine: sa.Engine) -> list[str]:
+    """Migration files not yet applied to this database."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("schema_migrations"):
+            return [p.name for _, p in migrations()]
+        done = set(conn.execute(sa.text("SELECT version FROM schema_migrations")).scalars())
+    return [p.name for v, p in migrations() if v not in done]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m onboarding.state migrate|status [--url URL]``: bring the state database (the
+    ``onboarding_state`` connection's, or URL) to the current schema, or list what is pending."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m onboarding.state", description=main.__doc__)
+    parser.add_argument("command", choices=["migrate", "status"])
+    parser.add_argument("--url", help="SQLAlchemy URL of the state database (default: the Airflow connection)")
+    args = parser.parse_args(argv)
+    if args.url:
+        url = args.url
+    else:
+        # Outside a task: Airflow's own lookup (environment, secrets backend, metadata database).
+        from airflow.models import Connection
+
+        from onboarding.connections import sqlalchemy_url
+
+        url = sqlalchemy_url(Connection.get_connection_from_secrets(settings.STATE_CONN_ID), "the state database")
+    engine = make_engine(url)
+    where = engine.url.render_as_string(hide_password=True)
+    if args.command == "status":
+        todo = pending(engine)
+        print(f"state database {where}: " + (f"pending {todo}" if todo else "up to date"))
+        return 1 if todo else 0
+    applied = migrate(engine)
+    print(f"state database {where}: " + (f"applied {applied}" if applied else "already up to date"))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

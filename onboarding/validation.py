@@ -6,8 +6,8 @@ Two levels, as the instructor needs them:
 - row problems (missing or invalid email, missing name, unparseable timestamp, a ragged record)
   quarantine that row with its file, row number, column and reason; the good rows go on.
 
-The GX validation results are written as JSON beside the run's inputs, so they stay readable
-after the run.
+The GX validation results are written as JSON beside the run's inputs, and rendered as GX Data
+Docs (HTML) in the run's ``validation/data_docs/`` folder, so they stay readable after the run.
 """
 from __future__ import annotations
 
@@ -121,11 +121,14 @@ def _gx_context():
 class Validator:
     """Holds one ephemeral GX context (it takes seconds to build) for all exports of a task."""
 
-    def __init__(self):
+    def __init__(self, run_name: str | None = None):
         import great_expectations as gx
+        from great_expectations.core.run_identifier import RunIdentifier
 
         self.gx = gx
         self.ctx = _gx_context()
+        # Data Docs name each validation by the Airflow run it belongs to.
+        self.run_id = RunIdentifier(run_name=run_name) if run_name else None
         self.asset = self.ctx.data_sources.add_pandas("exports").add_dataframe_asset("export")
         self.batch = self.asset.add_batch_definition_whole_dataframe("whole")
         self._n = 0
@@ -135,8 +138,33 @@ class Validator:
         suite = self.ctx.suites.add(self.gx.ExpectationSuite(name=f"{name}-{self._n}", expectations=expectations))
         vd = self.ctx.validation_definitions.add(
             self.gx.ValidationDefinition(name=f"{name}-{self._n}", data=self.batch, suite=suite))
-        return vd.run(batch_parameters={"dataframe": df},
+        return vd.run(batch_parameters={"dataframe": df}, run_id=self.run_id,
                       result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]})
+
+    def build_data_docs(self, directory: Path, shared_static: Path | None = None) -> Path:
+        """Render every validation this validator ran as a GX Data Docs site in ``directory``;
+        returns its index.html. GX copies ~4 MB of fonts, images and styles into each site: with
+        ``shared_static``, sites share one copy of them (a symlink), so a nightly run costs kB."""
+        import shutil
+
+        name = f"site-{id(self)}"
+        self.ctx.add_data_docs_site(name, {
+            "class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(directory)}})
+        self.ctx.build_data_docs(site_names=[name])
+        static = directory / "static"
+        if shared_static is not None and static.is_dir() and not static.is_symlink():
+            if not shared_static.exists():
+                shared_static.parent.mkdir(parents=True, exist_ok=True)
+                tmp = shared_static.with_name(f"{shared_static.name}.{os.getpid()}")
+                shutil.copytree(static, tmp)
+                try:
+                    tmp.rename(shared_static)
+                except OSError:  # another task put it there first
+                    shutil.rmtree(tmp)
+            shutil.rmtree(static)
+            static.symlink_to(shared_static, target_is_directory=True)
+        return directory / "index.html"
 
     def validate(self, raw: "pd.DataFrame", config: SourceConfig, snapshot: Snapshot, cohort_tz: str,
                  results_dir: Path | None = None) -> ValidatedExport:

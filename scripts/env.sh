@@ -14,4 +14,9 @@ export ONBOARDING_DATA_DIR="${ONBOARDING_DATA_DIR:-$ONBOARDING_ROOT/var/data}"
 export GX_ANALYTICS_ENABLED=false
 export ONBOARDING_SEND_POOL="${ONBOARDING_SEND_POOL:-gmail_sends}"
 mkdir -p "$AIRFLOW_HOME" "$ONBOARDING_DATA_DIR"
-eval "$("$ONBOARDING_ROOT/.venv/bin/python" -m onboarding.airflow_settings)"
+# The embedded default also reads the connections from AIRFLOW_CONN_* variables; the production
+# stack (scripts/stack.sh) sets ONBOARDING_EXPORT_CONNECTIONS=0 and keeps them in its metadata
+# database only, where workers on other machines find them too.
+if [ "${ONBOARDING_EXPORT_CONNECTIONS:-1}" != 0 ]; then
+  eval "$("$ONBOARDING_ROOT/.venv/bin/python" -m onboarding.airflow_settings)"
+fi

@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import itertools
+import json
 import re
+from urllib.parse import quote
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -78,6 +80,12 @@ def expected_emails(cohorts=tuple(COHORTS)) -> dict[dt.date, set[tuple[str, str]
                     sent.add((email, kind))
                     out[night].add((email, kind))
     return out
+
+
+def airflow_glue_engine():
+    from onboarding import airflow_glue
+
+    return airflow_glue.state_engine()
 
 
 def kind_of(subject: str) -> str:
@@ -212,12 +220,33 @@ def test_broken_export_fails_the_cohort_and_sends_it_nothing(airflow_db, airflow
         for src in c["sources"].values():
             src["path"] = str((ROOT / "config" / src["path"]).resolve())
     conf["cohorts"][0]["sources"]["completions"]["path"] = str(broken)
+    conf["cohorts"][0]["data_team"] = ["data@example.edu"]
     cfg = tmp_path / "cohorts.yaml"
     cfg.write_text(yaml.safe_dump(conf))
     monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(cfg))
 
-    state, _ = run_night(nightly_dag, dt.date(2026, 12, 5))
+    monkeypatch.setenv("AIRFLOW_VAR_ONBOARDING_ALERT_TO", "oncall@example.edu")
+    state, run_id = run_night(nightly_dag, dt.date(2026, 12, 5))
     assert state == "failed"
+    # The data team hears of each task that failed for good once: the GX check (which does not
+    # retry: bad data stays bad) and the report that fails the cohort's run, each with its log link.
+    alerts = [m for m in fake_google.sent.values() if m["subject"].startswith("[Airflow FAILED]")]
+    assert sorted(m["subject"] for m in alerts) == [
+        f"[Airflow FAILED] onboarding_nightly.cohort.{t}[0] (data-eng-2026-12), run {run_id}" for t in ("report", "validate")]
+    for m in alerts:
+        assert addr(m["to"]) == "oncall@example.edu"
+        task = "cohort.validate" if "validate" in m["subject"] else "cohort.report"
+        assert f"/dags/onboarding_nightly/runs/{quote(run_id)}/tasks/{task}/mapped/0?try_number=1" in m["text"]
+        assert "column 'user_email' (mapped as 'email') is missing" in m["text"]
+    assert "data@example.edu" in (alerts[0]["cc"] or "")  # the cohort's data_team is copied
+    with airflow_glue_engine().connect() as conn:
+        ledger = conn.execute(sa.text("SELECT kind, status, COUNT(*) FROM email_ledger WHERE kind = 'alert' "
+                                      "GROUP BY kind, status")).all()
+        record = conn.execute(sa.text("SELECT status, record FROM run_reports WHERE run_id = :r AND cohort_id = :c"),
+                              {"r": run_id, "c": "data-eng-2026-12"}).one()
+    assert ledger == [("alert", "sent", 2)]
+    assert record.status == "failed" and "user_email" in json.loads(record.record)["error"]
+    fake_google.sent = {k: v for k, v in fake_google.sent.items() if v not in alerts}
     to = [(addr(m["to"]), m["subject"]) for m in fake_google.sent.values()]
     de = [t for t in to if t[0] == "instructor@example.edu"]
     assert len(de) == 1 and de[0][1].startswith("[FAILED] Data Engineering Bootcamp")
