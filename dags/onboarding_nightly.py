@@ -112,6 +112,8 @@ def alert_data_team(context):
                                  section="Resend one email"),
         "resend_kind": Param(None, type=["null", "string"], title="Email to resend",
                              enum=[None, *KINDS], section="Resend one email",
+                             values_display={"null": "(none)", "reminder": "Reminder",
+                                             "cancellation": "Cancellation", "welcome": "Welcome"},
                              description="Which of the customer's emails to send again (it must have gone out "
                                          "before)."),
         "resend_reason": Param(None, type=["null", "string"], title="Reason",

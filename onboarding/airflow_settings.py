@@ -63,7 +63,8 @@ def from_uri(uri: str) -> dict:
     parts = urlsplit(uri)
     conn_type = {"postgresql": "postgres"}.get(parts.scheme.split("+")[0], parts.scheme.split("+")[0])
     if conn_type == "sqlite":
-        return {"conn_type": "sqlite", "host": unquote(parts.path)}
+        # As SQLAlchemy reads it: sqlite:////abs/state.db is /abs/state.db, sqlite:///rel.db is rel.db.
+        return {"conn_type": "sqlite", "host": unquote(parts.path[1:])}
     conn = {"conn_type": conn_type, "host": parts.hostname, "port": parts.port,
             "login": unquote(parts.username) if parts.username else None,
             "password": unquote(parts.password) if parts.password else None,

@@ -28,6 +28,8 @@ launch() {  # name, command...: in a session of its own, so stop (or a test) can
   echo "  $name started (pid $!, log $LOGS/$name.log)"
 }
 
+tree() { local c; for c in $(pgrep -P "$1"); do echo "$c"; tree "$c"; done; }
+
 stop_all() {
   local name pid
   for name in $(names | tac); do
@@ -42,7 +44,12 @@ stop_all() {
     sleep 0.5
   done
   for name in $(names); do
-    if alive "$name"; then kill -KILL -- "-$(cat "$PIDS/$name.pid")" 2>/dev/null || true; fi
+    if alive "$name"; then
+      # Task processes run in process groups of their own: end them with their worker.
+      pid=$(cat "$PIDS/$name.pid")
+      kill -KILL $(tree "$pid") 2>/dev/null || true
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
     [ -f "$PIDS/$name.pid" ] && echo "  $name stopped"
     rm -f "$PIDS/$name.pid"
   done

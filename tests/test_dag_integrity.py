@@ -74,4 +74,7 @@ def test_every_task_retries(dagbag):
                                               "cohort.send", "cohort.report"}
     for t in dag.tasks:
         assert t.retries >= 1, t.task_id
+        # A failure for good alerts the data team; a retry alerts nobody.
+        assert [cb.__name__ for cb in t.on_failure_callback] == ["alert_data_team"], t.task_id
+        assert not t.on_retry_callback, t.task_id
     assert dag.get_task("cohort.report").trigger_rule == "all_done"

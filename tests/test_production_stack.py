@@ -1,0 +1,390 @@
+"""The production shape, end to end: ``scripts/stack.sh start`` brings up Airflow on PostgreSQL
+with the CeleryExecutor on Redis (api-server, scheduler, dag-processor, triggerer, two Celery
+workers); a manual run is triggered through the REST API with the body the UI's trigger form
+sends; one Celery worker is SIGKILLed (its whole process tree, as a machine dying) in the middle
+of the send; the run must still end with every customer emailed exactly once (at the local fake
+Gmail server) and the ledger in PostgreSQL agreeing with the mailbox. Then headless Chromium logs
+in to the running api-server and opens the trigger form, which must show the DAG's params.
+
+Needs PostgreSQL and Redis on 127.0.0.1 and Debian's Chromium: skipped with the reason where one
+is missing, except in CI (CI=true), where .ci/run installs Chromium and a missing piece fails.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.stack, pytest.mark.postgres]
+N = 300  # customers due a reminder
+KILL_AT = 60  # reminders in Sent when one worker is killed
+PG = os.environ.get("ONBOARDING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("ONBOARDING_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SYD = ZoneInfo("Australia/Sydney")
+
+
+def _need(ok: bool, reason: str) -> None:
+    if ok:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI must have it)")
+    pytest.skip(reason)
+
+
+def _services() -> None:
+    try:
+        with sa.create_engine(PG).connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        pg = True
+    except Exception:  # noqa: BLE001
+        pg = False
+    _need(pg, f"PostgreSQL not reachable at {PG}")
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=2).ping()
+        rd = True
+    except Exception:  # noqa: BLE001
+        rd = False
+    _need(rd, f"Redis not reachable at {REDIS}")
+    _need(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+
+
+def mailbox(fake) -> list[tuple[str, str]]:
+    """(to, subject) in Sent. A subject longer than a header line is folded right after
+    'Subject:', and Python's parser keeps the fold's space: strip it, as a mail client does."""
+    return [(to, subject.strip()) for to, subject in fake.sent_to()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_cohort(folder: Path, days_to_deadline: int) -> tuple[Path, dt.date]:
+    """A cohort of N signed-up customers, none complete, whose deadline is some days from today
+    (in Sydney): two days, and a run asked for now owes each of them a reminder; thirty, and
+    nothing is due yet."""
+    deadline = dt.datetime.now(SYD).date() + dt.timedelta(days=days_to_deadline)
+    with open(folder / "signups.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Email", "Name"])
+        for i in range(N):
+            w.writerow([f"learner{i:04d}@x.org", f"Learner {i:04d}"])
+    (folder / "completions.csv").write_text("Email,Done\n")
+    cfg = {"cohorts": [{
+        "id": "e2e-cohort", "title": "End-to-end Cohort", "deadline": deadline.isoformat(),
+        "timezone": "Australia/Sydney", "sender": "Team <team@example.edu>", "instructor": "boss@example.edu",
+        "data_team": ["data@example.edu"], "guards": {"max_source_age": None},
+        "sources": {"signups": {"type": "csv", "path": str(folder / "signups.csv"),
+                                "columns": {"email": "Email", "name": "Name"}},
+                    "completions": {"type": "csv", "path": str(folder / "completions.csv"),
+                                    "columns": {"email": "Email", "completed_at": "Done"}}}}]}
+    path = folder / "cohorts.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path, deadline
+
+
+class Api:
+    """Airflow's REST API as a client of the instructor's account."""
+
+    def __init__(self, port: int, password: str):
+        self.base = f"http://127.0.0.1:{port}"
+        req = urllib.request.Request(self.base + "/auth/token", method="POST",
+                                     data=json.dumps({"username": "instructor", "password": password}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        self.token = json.load(urllib.request.urlopen(req, timeout=30))["access_token"]
+
+    def __call__(self, method: str, path: str, body: dict | None = None):
+        req = urllib.request.Request(self.base + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {self.token}",
+                                              "Content-Type": "application/json"})
+        try:
+            return json.load(urllib.request.urlopen(req, timeout=30))
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:1000]!r}") from None
+
+
+def _pid_tree_root(pid: int, roots: dict[int, str]) -> str | None:
+    """Which of ``roots`` (pid -> name) the process ``pid`` descends from."""
+    while pid > 1:
+        if pid in roots:
+            return roots[pid]
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return None
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+@pytest.fixture
+def stack(tmp_path, fake_google):
+    """The stack of scripts/stack.sh, on fresh databases, pointed at the fake Gmail; stopped and
+    dropped afterwards."""
+    _services()
+    from onboarding import deploy
+
+    tag = uuid.uuid4().hex[:10]
+    pg = sa.engine.make_url(PG)
+    airflow_db = pg.set(database=f"onb_e2e_airflow_{tag}").render_as_string(hide_password=False)
+    state_db = pg.set(database=f"onb_e2e_state_{tag}").render_as_string(hide_password=False)
+    cohorts, deadline = write_cohort(tmp_path, days_to_deadline=30)
+    port = free_port()
+    redis_db = 9
+    import redis
+
+    redis.Redis.from_url(f"{REDIS}/{redis_db}").flushdb()
+    cid, secret, refresh = fake_google.client
+    # The nightly schedule is put twelve hours away, so no scheduled run joins the manual one.
+    run_time = (dt.datetime.now(SYD) + dt.timedelta(hours=12)).strftime("%H:00")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ONBOARDING_", "GMAIL_"))},
+           "STACK_HOME": str(tmp_path / "stack"), "AIRFLOW_DB_URL": airflow_db,
+           "ONBOARDING_STATE_URI": state_db.replace("postgresql+psycopg://", "postgres://"),
+           "REDIS_URL": f"{REDIS}/{redis_db}", "AIRFLOW__API__PORT": str(port),
+           "ONBOARDING_COHORTS_FILE": str(cohorts), "ONBOARDING_RUN_TIME": run_time,
+           "ONBOARDING_EMAIL_BACKEND": "gmail", "GMAIL_CLIENT_ID": cid, "GMAIL_CLIENT_SECRET": secret,
+           "GMAIL_REFRESH_TOKEN": refresh, "GMAIL_TOKEN_URI": fake_google.token_uri,
+           "GMAIL_API_ENDPOINT": fake_google.url,
+           # Paced as Gmail would be, faster: 300 reminders take about a minute, long enough to
+           # kill a worker in the middle.
+           "GMAIL_UNITS_PER_MINUTE": "30000", "GMAIL_CONCURRENCY": "4", "ONBOARDING_SEND_SLOTS": "1",
+           "ONBOARDING_ALERT_TO": "oncall@example.edu",
+           "ONBOARDING_RETRY_DELAY_SECONDS": "2",
+           # A worker that vanished is noticed after 30 s without a heartbeat (default 300 s).
+           "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+           "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+           "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10"}
+    info = {"env": env, "port": port, "home": tmp_path / "stack", "state_db": state_db, "deadline": deadline}
+    started = time.monotonic()
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "stack.sh"), "start"], env=env, capture_output=True,
+                          text=True, timeout=600)
+    info["start_seconds"] = time.monotonic() - started
+    try:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert "stack: up." in proc.stdout
+        status = subprocess.run(["bash", str(ROOT / "scripts" / "stack.sh"), "status"], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert status.returncode == 0 and status.stdout.count(": running") == 6, status.stdout
+        yield info
+    finally:
+        stop = subprocess.run(["bash", str(ROOT / "scripts" / "stack.sh"), "stop"], env=env, capture_output=True,
+                              text=True, timeout=300)
+        logs = tmp_path / "stack" / "logs"
+        if logs.exists() and os.environ.get("ONBOARDING_KEEP_STACK_LOGS"):  # for a look after a failure
+            keep = Path(os.environ["ONBOARDING_KEEP_STACK_LOGS"])
+            shutil.copytree(logs, keep, dirs_exist_ok=True)
+            if (tmp_path / "stack" / "airflow" / "logs").exists():
+                shutil.copytree(tmp_path / "stack" / "airflow" / "logs", keep / "tasks", dirs_exist_ok=True)
+        for url in (airflow_db, state_db):
+            deploy.drop_database(url)
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        assert not any((tmp_path / "stack" / "pids").glob("*.pid")), "stack.sh stop left processes behind"
+
+
+def ui_form_body(api: Api, dag_id: str, **choices) -> dict:
+    """The request body the UI's trigger form posts (Airflow 3.3's TriggerDAGForm): every param
+    with its value (defaults, then what was chosen), the logical date the form shows (now), no
+    data interval (inferred), no run id and no note."""
+    details = api("GET", f"/api/v2/dags/{dag_id}/details")
+    conf = {name: p.get("value") for name, p in details["params"].items()}
+    unknown = set(choices) - set(conf)
+    assert not unknown, f"the form has no param(s) {unknown}"
+    conf.update(choices)
+    return {"conf": conf, "data_interval_end": None, "data_interval_start": None,
+            "logical_date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+
+
+def test_celery_stack_manual_run_survives_a_killed_worker(stack, fake_google):
+    env, home = stack["env"], stack["home"]
+    password = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())["instructor"]
+    api = Api(stack["port"], password)
+    # The DAG is parsed by the dag-processor; wait for it, then unpause it as the instructor would.
+    deadline = time.monotonic() + 180
+    while True:
+        dags = api("GET", "/api/v2/dags?dag_id_pattern=onboarding_nightly")["dags"]
+        if dags:
+            break
+        assert time.monotonic() < deadline, "the DAG never appeared"
+        time.sleep(2)
+    api("PATCH", "/api/v2/dags/onboarding_nightly", {"is_paused": False})
+    # Unpaused, the DAG runs its latest nightly slot at once (catchup off: only that one). With
+    # the deadline a month away it sends the instructor her summary and nobody anything else.
+    while True:
+        runs = api("GET", "/api/v2/dags/onboarding_nightly/dagRuns")["dag_runs"]
+        if runs and runs[0]["state"] in ("success", "failed"):
+            break
+        assert time.monotonic() < deadline + 300, f"the scheduled run did not finish: {runs}"
+        time.sleep(2)
+    assert [(r["run_type"], r["state"]) for r in runs] == [("scheduled", "success")]
+    assert [s for _, s in mailbox(fake_google)] == [s for _, s in mailbox(fake_google) if "onboarding run" in s]
+    scheduled_summaries = len(fake_google.sent)
+    # The exports change: the deadline is now two days away, so every customer is due a reminder.
+    write_cohort(home.parent, days_to_deadline=2)
+    body = ui_form_body(api, "onboarding_nightly", cohort="e2e-cohort")
+    assert body["conf"]["kinds"] == ["reminder", "cancellation", "welcome"] and body["conf"]["dry_run"] is False
+
+    engine = sa.create_engine(stack["state_db"])
+    roots = {int((home / "pids" / f"worker{i}.pid").read_text()): f"worker{i}" for i in (1, 2)}
+    killed: dict = {}
+
+    def kill_the_sending_worker():
+        """When KILL_AT reminders are in Sent, SIGKILL the Celery worker (and every process under
+        it) whose task is sending them: the ledger's claim owner names the task's pid."""
+        import re
+
+        stop_at = time.monotonic() + 600
+        while time.monotonic() < stop_at and not killed:
+            if sum(1 for _, s in mailbox(fake_google) if s.startswith("Reminder:")) >= KILL_AT:
+                with engine.connect() as conn:
+                    owners = conn.execute(sa.text("SELECT owner FROM email_ledger WHERE kind = 'reminder' AND "
+                                                  "status IN ('claimed', 'drafted')")).scalars().all()
+                for owner in owners:
+                    m = re.search(r":(\d+)$", owner or "")
+                    worker = _pid_tree_root(int(m.group(1)), roots) if m else None
+                    if worker:
+                        # The machine dies: the worker and everything under it, including the
+                        # task process (Airflow starts it in a process group of its own).
+                        root = int((home / "pids" / f"{worker}.pid").read_text())
+                        for pid in [root, *_descendants(root)]:
+                            try:
+                                os.kill(pid, signal.SIGKILL)
+                            except ProcessLookupError:
+                                pass
+                        killed.update(worker=worker, owner=owner, sent_at_kill=sum(
+                            1 for _, s in mailbox(fake_google) if s.startswith("Reminder:")))
+                        return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_sending_worker, daemon=True)
+    killer.start()
+    started = time.monotonic()
+    run = api("POST", "/api/v2/dags/onboarding_nightly/dagRuns", body)
+    run_id = run["dag_run_id"]
+    assert run["conf"]["cohort"] == "e2e-cohort"
+    state = None
+    while time.monotonic() - started < 900:
+        state = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{run_id}")["state"]
+        if state in ("success", "failed"):
+            break
+        time.sleep(3)
+    run_seconds = time.monotonic() - started
+    killer.join(5)
+    tis = {(t["task_id"], t["map_index"]): t for t in
+           api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{run_id}/taskInstances")["task_instances"]}
+
+    reminders = Counter(to.split("<")[1].rstrip(">") for to, s in mailbox(fake_google) if s.startswith("Reminder:"))
+    duplicates = {k: v for k, v in reminders.items() if v > 1}
+    lost = [f"learner{i:04d}@x.org" for i in range(N) if reminders[f"learner{i:04d}@x.org"] == 0]
+    summaries = [to for to, s in mailbox(fake_google) if "onboarding run as of" in s][scheduled_summaries:]
+    alerts = [s for _, s in mailbox(fake_google) if s.startswith("[Airflow FAILED]")]
+    with engine.connect() as conn:
+        ledger = conn.execute(sa.text("SELECT kind, status, provider_message_id, recipient FROM email_ledger "
+                                      "WHERE cohort_id = 'e2e-cohort'")).all()
+        report = conn.execute(sa.text("SELECT status, emails_sent, record FROM run_reports WHERE run_id = :r"),
+                              {"r": run_id}).one()
+        migrations = conn.execute(sa.text("SELECT COUNT(*) FROM schema_migrations")).scalar_one()
+    engine.dispose()
+    print(f"\nCelery stack: started in {stack['start_seconds']:.0f}s; run {run_id} {state} in {run_seconds:.0f}s; "
+          f"killed {killed}; reminders delivered {len(reminders)}, duplicates {len(duplicates)}, lost {len(lost)}; "
+          f"send tries {tis[('cohort.send', 0)]['try_number']}; summaries {len(summaries)}; alerts {len(alerts)}; "
+          f"mailbox {Counter(s.split(':')[0][:30] for _, s in mailbox(fake_google))}")
+
+    assert killed, "no worker was killed mid-send"
+    assert killed["sent_at_kill"] < N, "the worker was killed after the batch had finished"
+    assert state == "success", {k: (v["state"], v["try_number"]) for k, v in tis.items()}
+    assert tis[("cohort.send", 0)]["try_number"] >= 2  # the killed try, then a retry on the other worker
+    assert duplicates == {} and lost == []
+    assert len(summaries) == 1 and "boss@example.edu" in summaries[0]
+    assert alerts == []  # a task that succeeded on retry alerts nobody
+    # The ledger in PostgreSQL agrees with the mailbox, message for message.
+    sent_rows = [r for r in ledger if r.kind == "reminder"]
+    assert len(sent_rows) == N and {r.status for r in sent_rows} == {"sent"}
+    reminder_ids = {mid for mid, m in fake_google.sent.items() if m["subject"].strip().startswith("Reminder:")}
+    assert {r.provider_message_id for r in sent_rows} == reminder_ids
+    # The data team's record of the run, in the same database, built by versioned migrations.
+    assert report.status == "done" and report.emails_sent == N
+    assert json.loads(report.record)["emails"] == {"reminder": {"sent": N}}
+    assert migrations >= 5
+
+    # The trigger form, as the instructor sees it, in headless Chromium against the api-server.
+    texts, cohorts = trigger_form_texts(stack["port"], password, home / "trigger-form.png")
+    for label in ("Cohort", "As of", "Dry run", "Email kinds", "Send past-due reminders", "Release guards",
+                  "Resend one email", "Resend to customer", "Email to resend", "(none)", "Reason",
+                  "The cohort to run, or all of them.", "Reminders", "Cancellations", "Welcomes"):
+        assert label in texts, f"{label!r} not on the trigger form"
+    assert cohorts == ["All cohorts", "End-to-end Cohort"]
+
+
+def trigger_form_texts(port: int, password: str, screenshot: Path) -> tuple[str, list[str]]:
+    """Log in as the instructor, open the DAG, click Trigger: the form's text (with the collapsed
+    'Resend one email' section opened) and the cohort drop-down's choices."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/dags/onboarding_nightly")
+            page.get_by_label("Username").fill("instructor")
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url("**/dags/onboarding_nightly**", timeout=60000)
+            page.get_by_role("button", name="Trigger").first.click()
+            form = page.locator("[role=dialog][aria-modal=true]")
+            form.get_by_text("Run Parameters").wait_for(timeout=60000)
+            text = form.inner_text()
+            # The cohort drop-down (the first one) lists the configured cohorts by title.
+            form.get_by_role("combobox").first.focus()
+            page.keyboard.press("ArrowDown")
+            page.get_by_role("option").first.wait_for(timeout=30000)
+            options = page.get_by_role("option")
+            choices = [options.nth(i).inner_text() for i in range(options.count())]
+            page.keyboard.press("Tab")  # keeps "All cohorts" (Escape would close the whole form)
+            form.get_by_text("Resend one email").click()  # a section of its own, collapsed
+            form.get_by_text("Resend to customer").wait_for(timeout=30000)
+            text += "\n" + form.inner_text()
+            page.screenshot(path=str(screenshot), full_page=True)
+            return text, choices
+        finally:
+            browser.close()
