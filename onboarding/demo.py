@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         by_kind[p.parent.name] = by_kind.get(p.parent.name, 0) + 1
     print(f"\n{len(emls)} emails in {outbox}: " + ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())))
     print(f"Run folders (inputs, GX validation results, the instructor's report CSVs, summaries): {data_dir / 'runs'}")
-    print(f"State database: {os.environ.get('AIRFLOW_CONN_ONBOARDING_STATE', '')}")
+    print(f"GX Data Docs of each run: {data_dir / 'runs'}/<cohort>/<run>/validation/data_docs/index.html")
+    print(f"State database (the data team's run records: table run_reports): "
+          f"{os.environ.get('AIRFLOW_CONN_ONBOARDING_STATE', '')}")
     print(f"Airflow task logs: {logs}")
     print(f"Demo took {time.monotonic() - started:.0f}s")
     return 1 if failed else 0

@@ -7,5 +7,4 @@ bash scripts/setup.sh
 source scripts/env.sh
 airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 python -m onboarding.airflow_settings apply
-python -m onboarding.state migrate
 exec python -m onboarding.demo "$@"

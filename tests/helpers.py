@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from onboarding.config import Cohort, SourceConfig
 from onboarding.guards import GuardConfig
@@ -29,3 +30,38 @@ def local(y, m, d, hh=6, mm=0, tz=SYD) -> dt.datetime:
     from zoneinfo import ZoneInfo
 
     return dt.datetime(y, m, d, hh, mm, tzinfo=ZoneInfo(tz))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def learner_cohort_file(folder: Path, n: int, deadline: dt.date, **cohort) -> Path:
+    """A cohort file in ``folder`` for ``n`` signed-up learners (learner0000@x.org, ...), none
+    complete: its exports are written beside it. ``cohort`` keys override or add to the cohort."""
+    import csv
+
+    import yaml
+
+    signups, completions = folder / "signups.csv", folder / "completions.csv"
+    with open(signups, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Email", "Name"])
+        for i in range(n):
+            w.writerow([f"learner{i:04d}@x.org", f"Learner {i:04d}"])
+    completions.write_text("Email,Done\n")
+    cfg = {"cohorts": [{
+        "id": "big", "title": "Big Cohort", "deadline": deadline.isoformat(), "timezone": SYD,
+        "sender": "Team <team@example.edu>", "instructor": "boss@example.edu",
+        "guards": {"max_source_age": None},  # the export is written by the test, long before the run's date
+        "sources": {"signups": {"type": "csv", "path": str(signups), "columns": {"email": "Email", "name": "Name"}},
+                    "completions": {"type": "csv", "path": str(completions),
+                                    "columns": {"email": "Email", "completed_at": "Done"}}},
+        **cohort}]}
+    path = folder / "cohorts.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path

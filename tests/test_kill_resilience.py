@@ -7,13 +7,11 @@ retries it. An api-server of the test's own serves the executor's execution API.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,17 +22,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-import yaml
+
+from helpers import free_port, learner_cohort_file
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.dagrun
 N = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -68,23 +61,7 @@ def api_server(airflow_db, airflow_env, monkeypatch):
 
 def big_cohort(tmp_path: Path) -> Path:
     """A cohort of 1,000 signed-up customers, none complete, three days before the deadline."""
-    signups = tmp_path / "signups.csv"
-    with open(signups, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["Email", "Name"])
-        for i in range(N):
-            w.writerow([f"learner{i:04d}@x.org", f"Learner {i:04d}"])
-    (tmp_path / "completions.csv").write_text("Email,Done\n")
-    cfg = {"cohorts": [{
-        "id": "big", "title": "Big Cohort", "deadline": "2026-12-04", "timezone": "Australia/Sydney",
-        "sender": "Team <team@example.edu>", "instructor": "boss@example.edu",
-        "guards": {"max_source_age": None},  # the export is written by the test, long before the run's date
-        "sources": {"signups": {"type": "csv", "path": str(signups), "columns": {"email": "Email", "name": "Name"}},
-                    "completions": {"type": "csv", "path": str(tmp_path / "completions.csv"),
-                                    "columns": {"email": "Email", "completed_at": "Done"}}}}]}
-    path = tmp_path / "cohorts.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return learner_cohort_file(tmp_path, N, dt.date(2026, 12, 4))
 
 
 def _end_without_hanging(self) -> None:
@@ -105,9 +82,13 @@ def _end_without_hanging(self) -> None:
 
 
 def test_sigkill_mid_batch_three_times_then_exactly_once(airflow_env, fake_google, api_server, monkeypatch, tmp_path):
+    from airflow.callbacks.database_callback_sink import DatabaseCallbackSink
     from airflow.executors.local_executor import LocalExecutor
 
     monkeypatch.setattr(LocalExecutor, "end", _end_without_hanging)
+    # A killed task makes the scheduler queue a callback request (the DAG has an
+    # on_failure_callback); a real scheduler gives its executor this sink, dag.test() gives none.
+    monkeypatch.setattr(LocalExecutor, "callback_sink", DatabaseCallbackSink(), raising=False)
     monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(big_cohort(tmp_path)))
     monkeypatch.setenv("ONBOARDING_RETRY_DELAY_SECONDS", "1")
     monkeypatch.setenv("ONBOARDING_TASK_RETRIES", "10")

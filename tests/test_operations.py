@@ -2,7 +2,6 @@
 database migrated by command, shared secrets, the data team's run record, failure alerts."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import stat

@@ -11,13 +11,11 @@ is missing, except in CI (CI=true), where .ci/run installs Chromium and a missin
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -30,7 +28,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-import yaml
+
+from helpers import free_port, learner_cohort_file
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.stack, pytest.mark.postgres]
@@ -75,33 +74,13 @@ def mailbox(fake) -> list[tuple[str, str]]:
     return [(to, subject.strip()) for to, subject in fake.sent_to()]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def write_cohort(folder: Path, days_to_deadline: int) -> tuple[Path, dt.date]:
     """A cohort of N signed-up customers, none complete, whose deadline is some days from today
     (in Sydney): two days, and a run asked for now owes each of them a reminder; thirty, and
     nothing is due yet."""
     deadline = dt.datetime.now(SYD).date() + dt.timedelta(days=days_to_deadline)
-    with open(folder / "signups.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["Email", "Name"])
-        for i in range(N):
-            w.writerow([f"learner{i:04d}@x.org", f"Learner {i:04d}"])
-    (folder / "completions.csv").write_text("Email,Done\n")
-    cfg = {"cohorts": [{
-        "id": "e2e-cohort", "title": "End-to-end Cohort", "deadline": deadline.isoformat(),
-        "timezone": "Australia/Sydney", "sender": "Team <team@example.edu>", "instructor": "boss@example.edu",
-        "data_team": ["data@example.edu"], "guards": {"max_source_age": None},
-        "sources": {"signups": {"type": "csv", "path": str(folder / "signups.csv"),
-                                "columns": {"email": "Email", "name": "Name"}},
-                    "completions": {"type": "csv", "path": str(folder / "completions.csv"),
-                                    "columns": {"email": "Email", "completed_at": "Done"}}}}]}
-    path = folder / "cohorts.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path = learner_cohort_file(folder, N, deadline, id="e2e-cohort", title="End-to-end Cohort",
+                               data_team=["data@example.edu"])
     return path, deadline
 
 
@@ -234,7 +213,7 @@ def ui_form_body(api: Api, dag_id: str, **choices) -> dict:
 
 
 def test_celery_stack_manual_run_survives_a_killed_worker(stack, fake_google):
-    env, home = stack["env"], stack["home"]
+    home = stack["home"]
     password = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())["instructor"]
     api = Api(stack["port"], password)
     # The DAG is parsed by the dag-processor; wait for it, then unpause it as the instructor would.
