@@ -93,16 +93,18 @@ def run_record(conn: sa.Connection, cohort: Cohort, run_id: str, data: dict[str,
         per = decisions.setdefault(d["kind"], {})
         per[d["outcome"]] = per.get(d["outcome"], 0) + 1
     emails: dict[str, dict[str, int]] = {}
+    sent_now = {(d["kind"], d["email"]) for d in data["sent"]}
     for d in data["decisions"]:
         if d["outcome"] != "due":
             continue
-        status = "sent" if d in data["sent"] else (d["ledger_status"] or "not in ledger")
+        status = "sent" if (d["kind"], d["email"]) in sent_now else (d["ledger_status"] or "not in ledger")
         per = emails.setdefault(d["kind"], {})
         per[status] = per.get(status, 0) + 1
     errors = state.rows(conn, "run_gmail_errors", run_id=run_id, cohort_id=cohort.id)
     by_class: dict[str, int] = {}
     for e in errors:
-        by_class[_error_class(e["detail"])] = by_class.get(_error_class(e["detail"]), 0) + 1
+        kind = _error_class(e["detail"])
+        by_class[kind] = by_class.get(kind, 0) + 1
     guards = json.loads(run.get("guards") or "[]")
     counts = data["counts"]
     return {
