@@ -148,7 +148,7 @@ def stack(tmp_path, fake_google):
     state_db = pg.set(database=f"onb_e2e_state_{tag}").render_as_string(hide_password=False)
     cohorts, deadline = write_cohort(tmp_path, days_to_deadline=30)
     port = free_port()
-    redis_db = 9
+    redis_db = int(os.environ.get("ONBOARDING_TEST_REDIS_DB", "9"))  # flushed: the broker's queues of this test only
     import redis
 
     redis.Redis.from_url(f"{REDIS}/{redis_db}").flushdb()
