@@ -19,9 +19,15 @@ import shlex
 import sys
 from pathlib import Path
 
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
 SECRETS = {
     "AIRFLOW__API_AUTH__JWT_SECRET": lambda: secrets.token_hex(48),
-    "AIRFLOW__CORE__FERNET_KEY": lambda: __import__("cryptography.fernet").fernet.Fernet.generate_key().decode(),
+    "AIRFLOW__CORE__FERNET_KEY": _fernet_key,
     "AIRFLOW__API__SECRET_KEY": lambda: secrets.token_hex(32),
 }
 
