@@ -243,7 +243,7 @@ def _alert(context: dict) -> None:
                     "recipient" if not to else "sender", "onboarding_alert_to" if not to else "onboarding_alert_from")
         return
     tz = cohort.tz if cohort else dt.timezone.utc
-    _, msg = alerts.message(failure, sender, to, tz)
+    msg = alerts.message(failure, sender, to, tz)
     engine = state_engine()
     key = failure.key
     with engine.begin() as conn:

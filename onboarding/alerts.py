@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 from onboarding import emails
 from onboarding.decisions import email_ref
@@ -47,11 +48,10 @@ def recipients(configured: str | None, data_team: tuple[str, ...] = ()) -> list[
     return list(dict.fromkeys(found + [a.lower() for a in data_team]))
 
 
-def message(failure: Failure, sender: str, to: list[str], tz) -> tuple[emails.Rendered, object]:
+def message(failure: Failure, sender: str, to: list[str], tz) -> EmailMessage:
     """The alert email: DAG, task, run, try, error and a link to the task's log."""
     ref = email_ref(failure.key)
     fields = {**failure.__dict__, "failed_at": f"{failure.failed_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"}
     content = emails.render("alert", **fields, task_label=failure.task_label, ref=ref)
-    msg = emails.build_message(sender=sender, to_email=to[0], to_name="", content=content, ref=ref,
-                               cc=tuple(to[1:]))
-    return content, msg
+    return emails.build_message(sender=sender, to_email=to[0], to_name="", content=content, ref=ref,
+                                cc=tuple(to[1:]))

@@ -105,27 +105,27 @@ class Api:
             raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:1000]!r}") from None
 
 
+def _ppid(pid: int) -> int | None:
+    """The parent of a process, from /proc (None once it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _pid_tree_root(pid: int, roots: dict[int, str]) -> str | None:
     """Which of ``roots`` (pid -> name) the process ``pid`` descends from."""
-    while pid > 1:
+    while pid and pid > 1:
         if pid in roots:
             return roots[pid]
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return None
-        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        pid = _ppid(pid)
     return None
 
 
 def _descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
+        if entry.name.isdigit() and (ppid := _ppid(int(entry.name))) is not None:
             children.setdefault(ppid, []).append(int(entry.name))
     found, todo = [], [root]
     while todo:
