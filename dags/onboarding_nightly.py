@@ -45,8 +45,8 @@ import pendulum
 from airflow.sdk import Param, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from onboarding.cohorts import cohort_choices
 from onboarding.decisions import KINDS
-from onboarding.settings import cohort_choices
 
 # The instructor's time zone and the time of the nightly run in it. Overridable per deployment.
 NIGHTLY_TZ = os.environ.get("ONBOARDING_TIMEZONE", "Australia/Sydney")
@@ -60,9 +60,9 @@ GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
 
 def alert_data_team(context):
     """A task failed for good (no retries left): email the data team once, with the log link."""
-    from onboarding import airflow_glue
+    from onboarding import airflow_tasks
 
-    airflow_glue.alert_failure(context)
+    airflow_tasks.alert_failure(context)
 
 
 @dag(
@@ -122,48 +122,48 @@ def alert_data_team(context):
     },
 )
 def onboarding_nightly():
+    # Each task hands its Airflow context to onboarding.airflow_tasks, which does the work. Tasks
+    # share what they need through the state database and the run folder, not XCom: they are
+    # chained for order only.
     @task
-    def plan(params=None, logical_date=None, run_id=None, dag_run=None) -> list[dict]:
-        from onboarding import airflow_glue
+    def plan(**context) -> list[dict]:
+        from onboarding import airflow_tasks
 
-        # A run triggered from the UI may have no logical date: its moment is when it was asked for.
-        moment = logical_date or dag_run.run_after
-        return airflow_glue.plan(params, moment, run_id, NIGHTLY_TZ, NIGHTLY_TIME, dag_run.run_after)
+        return airflow_tasks.plan(context, NIGHTLY_TZ, NIGHTLY_TIME)
 
     @task_group(group_id="cohort")
     def cohort_run(item: dict):
         @task
-        def extract(item: dict) -> dict:
-            from onboarding import airflow_glue
+        def extract(item: dict, **context) -> dict:
+            from onboarding import airflow_tasks
 
-            return airflow_glue.extract(item)
-
-        @task
-        def validate(item: dict, inputs: dict) -> dict:
-            from onboarding import airflow_glue
-
-            return airflow_glue.validate(item, inputs)
+            return airflow_tasks.extract(item, context)
 
         @task
-        def decide(item: dict, validated: dict) -> dict:
-            from onboarding import airflow_glue
+        def validate(item: dict, **context) -> dict:
+            from onboarding import airflow_tasks
 
-            return airflow_glue.decide(item)
+            return airflow_tasks.validate(item, context)
+
+        @task
+        def decide(item: dict, **context) -> dict:
+            from onboarding import airflow_tasks
+
+            return airflow_tasks.decide(item, context)
 
         @task(pool=GMAIL_POOL)
-        def send(item: dict, decided: dict, ti=None) -> dict:
-            from onboarding import airflow_glue
+        def send(item: dict, **context) -> dict:
+            from onboarding import airflow_tasks
 
-            return airflow_glue.send(item, ti.try_number)
+            return airflow_tasks.send(item, context)
 
         @task(trigger_rule="all_done", retries=1)
-        def report(item: dict, ti=None) -> dict:
-            from onboarding import airflow_glue
+        def report(item: dict, **context) -> dict:
+            from onboarding import airflow_tasks
 
-            return airflow_glue.report(item, ti.try_number)
+            return airflow_tasks.report(item, context)
 
-        sent = send(item, decide(item, validate(item, extract(item))))
-        sent >> report(item)
+        extract(item) >> validate(item) >> decide(item) >> send(item) >> report(item)
 
     cohort_run.expand(item=plan())
 

@@ -6,5 +6,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
-python -m onboarding.airflow_settings apply
-exec python -m onboarding.demo "$@"
+python -m onboarding.ops.airflow_setup apply
+exec python -m onboarding.ops.demo "$@"

@@ -18,5 +18,5 @@ mkdir -p "$AIRFLOW_HOME" "$ONBOARDING_DATA_DIR"
 # stack (scripts/stack.sh) sets ONBOARDING_EXPORT_CONNECTIONS=0 and keeps them in its metadata
 # database only, where workers on other machines find them too.
 if [ "${ONBOARDING_EXPORT_CONNECTIONS:-1}" != 0 ]; then
-  eval "$("$ONBOARDING_ROOT/.venv/bin/python" -m onboarding.airflow_settings)"
+  eval "$("$ONBOARDING_ROOT/.venv/bin/python" -m onboarding.ops.airflow_setup)"
 fi

@@ -29,5 +29,5 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_S
 export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://localhost:$AIRFLOW__API__PORT}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-instructor:admin,data:viewer}"
 source "$_root/scripts/env.sh"
-eval "$("$_root/.venv/bin/python" -m onboarding.deploy secrets "$STACK_HOME/secrets.env")"
+eval "$("$_root/.venv/bin/python" -m onboarding.ops.deploy secrets "$STACK_HOME/secrets.env")"
 unset _root

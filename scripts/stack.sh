@@ -70,11 +70,11 @@ stop)
 esac
 
 echo "stack: metadata $(python -c 'import sqlalchemy as sa,os; print(sa.engine.make_url(os.environ["AIRFLOW_DB_URL"]).render_as_string(hide_password=True))'), broker $REDIS_URL, home $STACK_HOME"
-python -m onboarding.deploy ensure-database "$AIRFLOW_DB_URL"
-python -m onboarding.deploy ensure-database "$ONBOARDING_STATE_URI"
+python -m onboarding.ops.deploy ensure-database "$AIRFLOW_DB_URL"
+python -m onboarding.ops.deploy ensure-database "$ONBOARDING_STATE_URI"
 airflow db migrate > "$LOGS/db-migrate.log" 2>&1 || { tail -40 "$LOGS/db-migrate.log"; exit 1; }
-python -m onboarding.airflow_settings apply
-python -m onboarding.state migrate
+python -m onboarding.ops.airflow_setup apply
+python -m onboarding.ops.statedb migrate
 python - <<'EOF' || { echo "stack: Redis does not answer at $REDIS_URL" >&2; exit 1; }
 import os, redis
 redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=3).ping()

@@ -68,7 +68,7 @@ def _postgres_database():
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request, tmp_path):
     """A migrated state database: every test using it runs on SQLite and on PostgreSQL."""
-    from onboarding import state
+    from onboarding.store import db as state
 
     if request.param == "sqlite":
         eng = state.make_engine(f"sqlite:///{tmp_path / 'state.db'}")

@@ -4,8 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from onboarding.config import Cohort, SourceConfig
-from onboarding.guards import GuardConfig
+from onboarding.cohorts import Cohort, GuardConfig, SourceConfig
 
 NO_GUARDS = GuardConfig(max_source_age=None, max_completion_shrink=None, max_cancel_share=None)
 

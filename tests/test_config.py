@@ -7,9 +7,11 @@ import json
 import pytest
 import yaml
 
-from onboarding import airflow_settings, settings
-from onboarding.config import ConfigError, load_cohorts, select_cohorts
-from onboarding.pipeline import resolve_as_of
+from onboarding import paths as settings
+from onboarding.cohorts import load_cohorts, select_cohorts
+from onboarding.errors import ConfigError
+from onboarding.ops import airflow_setup as airflow_settings
+from onboarding.run import resolve_as_of
 
 
 def test_bundled_configuration_loads():
@@ -86,7 +88,7 @@ def test_mistakes_name_the_cohort_and_key(tmp_path, over, message):
 
 
 def test_guard_settings_and_release_param(tmp_path):
-    from onboarding.guards import released
+    from onboarding.decisions.guards import released
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"cohorts": [minimal(guards={"max_source_age": "2d", "max_cancel_share": None})]}))

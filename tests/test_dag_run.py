@@ -83,9 +83,9 @@ def expected_emails(cohorts=tuple(COHORTS)) -> dict[dt.date, set[tuple[str, str]
 
 
 def airflow_glue_engine():
-    from onboarding import airflow_glue
+    from onboarding.resources import Resources
 
-    return airflow_glue.state_engine()
+    return Resources().store().engine
 
 
 def kind_of(subject: str) -> str:
@@ -172,9 +172,7 @@ def test_sample_cohorts_over_the_deadline_nights(airflow_db, airflow_env, fake_g
     assert sorted(kind_of(m["subject"]) for m in again) == ["summary", "summary"]
 
     # The ledger agrees with the mailbox, message for message.
-    from onboarding import airflow_glue
-
-    with airflow_glue.state_engine().connect() as conn:
+    with airflow_glue_engine().connect() as conn:
         ledger = conn.execute(sa.text("SELECT provider_message_id FROM email_ledger WHERE status = 'sent'")).scalars().all()
         decided = conn.execute(sa.text("SELECT outcome, COUNT(*) FROM decisions WHERE run_id = :r GROUP BY outcome"),
                                {"r": run_id}).all()

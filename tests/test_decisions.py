@@ -6,7 +6,8 @@ import datetime as dt
 import pytest
 
 from helpers import local, make_cohort
-from onboarding.decisions import Customer, decide, due_kinds, email_key, email_ref, standing
+from onboarding.decisions import email_key, email_ref
+from onboarding.decisions.rules import Customer, decide, due_kinds, standing
 
 D = dt.date(2026, 12, 4)  # deadline date; nightly runs at 06:00 Sydney
 

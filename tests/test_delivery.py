@@ -9,11 +9,14 @@ import pytest
 import sqlalchemy as sa
 
 from helpers import make_cohort
-from onboarding import state
+from onboarding.backoff import RetryPolicy
 from onboarding.decisions import email_key, email_ref
-from onboarding.delivery import (GmailSender, Ledger, OutboxSender, RetryPolicy, deliver_one, gmail_service,
-                                 outbox_label)
-from onboarding.pipeline import customer_email
+from onboarding.delivery.ledger import Ledger, deliver_one
+from onboarding.delivery.messages import customer_email
+from onboarding.delivery.senders import GmailSender, OutboxSender, outbox_label
+from onboarding.google_api import gmail_service
+from onboarding.store import Store
+from onboarding.times import iso, utcnow
 
 COHORT = make_cohort()
 FAST = RetryPolicy(attempts=4, base_delay=0.0, lease_seconds=600)
@@ -21,10 +24,8 @@ FAST = RetryPolicy(attempts=4, base_delay=0.0, lease_seconds=600)
 
 def plan(engine, email_addr, kind="reminder"):
     key = email_key(COHORT.id, email_addr, kind)
-    with engine.begin() as conn:
-        conn.execute(state.sql("ledger_plan"), {"email_key": key, "ref": email_ref(key), "cohort_id": COHORT.id,
-                                                "recipient": email_addr, "recipient_name": "N", "kind": kind,
-                                                "run_id": "r1", "now": state.iso(state.utcnow())})
+    Store(engine).ledger.plan([{"email_key": key, "ref": email_ref(key), "cohort_id": COHORT.id,
+                                "recipient": email_addr, "recipient_name": "N", "kind": kind}], "r1")
     return key
 
 
@@ -34,8 +35,7 @@ def builder(email_addr, key, kind="reminder"):
 
 
 def ledger_row(engine, key):
-    with engine.connect() as conn:
-        return state.rows(conn, "ledger_get", email_key=key)[0]
+    return Store(engine).ledger.get(key)
 
 
 @pytest.fixture
@@ -46,12 +46,12 @@ def gmail(fake_google):
 def test_outbox_writes_each_email_once(engine, tmp_path):
     sender = OutboxSender(tmp_path / "outbox")
     key = plan(engine, "a@x.org")
-    out = deliver_one(Ledger(engine, "run1", "run1"), sender, key, builder("a@x.org", key), FAST)
+    out = deliver_one(Ledger(Store(engine), "run1", "run1"), sender, key, builder("a@x.org", key), FAST)
     assert out.status == "sent"
     files = list((tmp_path / "outbox").rglob("*.eml"))
     assert [f.relative_to(tmp_path / "outbox").parts[:2] for f in files] == [("c1", "reminder")]
     # A second run (another owner) finds nothing to claim.
-    again = deliver_one(Ledger(engine, "run2", "run2"), sender, key, builder("a@x.org", key), FAST)
+    again = deliver_one(Ledger(Store(engine), "run2", "run2"), sender, key, builder("a@x.org", key), FAST)
     assert again.status == "skipped"
     assert len(list((tmp_path / "outbox").rglob("*.eml"))) == 1
     assert ledger_row(engine, key)["status"] == "sent"
@@ -60,7 +60,7 @@ def test_outbox_writes_each_email_once(engine, tmp_path):
 def test_gmail_send_refused_then_retried_without_duplicate(engine, fake_google, gmail):
     fake_google.script("drafts.send", "429", "503")
     key = plan(engine, "a@x.org")
-    out = deliver_one(Ledger(engine, "run1", "run1"), gmail, key, builder("a@x.org", key), FAST)
+    out = deliver_one(Ledger(Store(engine), "run1", "run1"), gmail, key, builder("a@x.org", key), FAST)
     assert out.status == "sent"
     assert [to for to, _ in fake_google.sent_to()] == ["N <a@x.org>"]
     row = ledger_row(engine, key)
@@ -71,7 +71,7 @@ def test_gmail_send_refused_then_retried_without_duplicate(engine, fake_google, 
 def test_gmail_lost_reply_is_recovered_from_sent_not_resent(engine, fake_google, gmail):
     fake_google.script("drafts.send", "lost")  # stored, then a 500: the client cannot know
     key = plan(engine, "a@x.org")
-    out = deliver_one(Ledger(engine, "run1", "run1"), gmail, key, builder("a@x.org", key), FAST)
+    out = deliver_one(Ledger(Store(engine), "run1", "run1"), gmail, key, builder("a@x.org", key), FAST)
     assert out.status == "recovered"
     assert len(fake_google.sent) == 1
     assert ledger_row(engine, key)["provider_message_id"] in fake_google.sent
@@ -80,7 +80,7 @@ def test_gmail_lost_reply_is_recovered_from_sent_not_resent(engine, fake_google,
 def test_gmail_lost_draft_reply_reuses_the_draft(engine, fake_google, gmail):
     fake_google.script("drafts.create", "lost")
     key = plan(engine, "a@x.org")
-    out = deliver_one(Ledger(engine, "run1", "run1"), gmail, key, builder("a@x.org", key), FAST)
+    out = deliver_one(Ledger(Store(engine), "run1", "run1"), gmail, key, builder("a@x.org", key), FAST)
     assert out.status == "sent"
     assert len(fake_google.sent) == 1 and not fake_google.drafts
 
@@ -89,7 +89,7 @@ def test_gmail_timeout_then_recovery(engine, fake_google, gmail):
     fake_google.slow_seconds = 1.5  # the client times out after 1s; the server sends anyway
     fake_google.script("drafts.send", "slow")
     key = plan(engine, "a@x.org")
-    out = deliver_one(Ledger(engine, "run1", "run1"), gmail, key, builder("a@x.org", key), FAST)
+    out = deliver_one(Ledger(Store(engine), "run1", "run1"), gmail, key, builder("a@x.org", key), FAST)
     assert out.status in ("recovered", "sent")
     import time
 
@@ -101,35 +101,35 @@ def test_worker_killed_between_send_and_ledger_write(engine, fake_google, gmail)
     """The send went out but the worker died before recording it: the next attempt, after the
     lease ran out, finds the email in Sent and records it instead of sending again."""
     key = plan(engine, "a@x.org")
-    dead = Ledger(engine, "run1-try1", "run1")
+    dead = Ledger(Store(engine), "run1-try1", "run1")
     row = dead.claim(key, "gmail", lease_seconds=600)
     draft = gmail.create_draft(builder("a@x.org", key)()[0], "x")
     dead.drafted(key, draft)
     gmail.send_draft(draft)  # ... and the worker is killed here
     # Another run, while the dead worker's lease still runs, leaves the email alone.
-    assert deliver_one(Ledger(engine, "run2", "run2"), gmail, key, builder("a@x.org", key), FAST).status == "skipped"
+    assert deliver_one(Ledger(Store(engine), "run2", "run2"), gmail, key, builder("a@x.org", key), FAST).status == "skipped"
     # Airflow's retry of the same run takes over at once, finds the email in Sent, records it.
-    out = deliver_one(Ledger(engine, "run1-try2", "run1"), gmail, key, builder("a@x.org", key), FAST)
+    out = deliver_one(Ledger(Store(engine), "run1-try2", "run1"), gmail, key, builder("a@x.org", key), FAST)
     assert out.status == "recovered"
     assert len(fake_google.sent) == 1 and row["attempts"] == 1
 
 
 def test_expired_lease_lets_another_run_recover(engine, fake_google, gmail):
     key = plan(engine, "a@x.org")
-    dead = Ledger(engine, "run1-try1", "run1")
+    dead = Ledger(Store(engine), "run1-try1", "run1")
     dead.claim(key, "gmail", lease_seconds=600)
     dead.drafted(key, gmail.create_draft(builder("a@x.org", key)()[0], "x"))  # killed before sending
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE email_ledger SET lease_until = :t"),
-                     {"t": state.iso(state.utcnow() - dt.timedelta(seconds=1))})
-    out = deliver_one(Ledger(engine, "run2", "run2"), gmail, key, builder("a@x.org", key), FAST)
+                     {"t": iso(utcnow() - dt.timedelta(seconds=1))})
+    out = deliver_one(Ledger(Store(engine), "run2", "run2"), gmail, key, builder("a@x.org", key), FAST)
     assert out.status == "sent"  # the existing draft was sent, not a new one
     assert len(fake_google.sent) == 1 and not fake_google.drafts
 
 
 def test_invalid_recipient_fails_for_good_and_the_batch_goes_on(engine, fake_google, gmail):
     bad, good = plan(engine, "x@invalid.example"), plan(engine, "b@x.org")
-    ledger = Ledger(engine, "run1", "run1")
+    ledger = Ledger(Store(engine), "run1", "run1")
     assert deliver_one(ledger, gmail, bad, builder("x@invalid.example", bad), FAST).status == "failed"
     assert deliver_one(ledger, gmail, good, builder("b@x.org", good), FAST).status == "sent"
     assert ledger_row(engine, bad)["status"] == "failed"
@@ -140,11 +140,11 @@ def test_invalid_recipient_fails_for_good_and_the_batch_goes_on(engine, fake_goo
 def test_persistent_refusal_leaves_the_email_waiting(engine, fake_google, gmail):
     fake_google.script("drafts.send", "503", "503", "503", "503")
     key = plan(engine, "a@x.org")
-    out = deliver_one(Ledger(engine, "run1", "run1"), gmail, key, builder("a@x.org", key), FAST)
+    out = deliver_one(Ledger(Store(engine), "run1", "run1"), gmail, key, builder("a@x.org", key), FAST)
     assert out.status == "waiting" and not fake_google.sent
     assert ledger_row(engine, key)["status"] == "drafted"
     # The next run delivers it, reusing its draft.
-    out = deliver_one(Ledger(engine, "run2", "run2"), gmail, key, builder("a@x.org", key), FAST)
+    out = deliver_one(Ledger(Store(engine), "run2", "run2"), gmail, key, builder("a@x.org", key), FAST)
     assert out.status == "sent" and len(fake_google.sent) == 1 and not fake_google.drafts
 
 
@@ -152,6 +152,6 @@ def test_bad_credentials_stop_with_an_error_that_hides_the_secret(engine, fake_g
     sender = GmailSender(gmail_service(fake_google.gmail_extra(client_secret="wrong-secret-value"), timeout=1.0))
     key = plan(engine, "a@x.org")
     with pytest.raises(Exception) as err:
-        deliver_one(Ledger(engine, "run1", "run1"), sender, key, builder("a@x.org", key), FAST)
+        deliver_one(Ledger(Store(engine), "run1", "run1"), sender, key, builder("a@x.org", key), FAST)
     assert "wrong-secret-value" not in str(err.value)
     assert ledger_row(engine, key)["status"] == "claimed" and not fake_google.sent

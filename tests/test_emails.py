@@ -5,7 +5,7 @@ import email
 import email.policy
 
 from helpers import make_cohort
-from onboarding.pipeline import customer_email
+from onboarding.delivery.messages import customer_email
 
 
 def parse(msg):

@@ -10,9 +10,10 @@ import webbrowser
 
 import pytest
 
-from onboarding import gmail_auth
-from onboarding.delivery import GMAIL_SCOPES, GmailSender, gmail_service
-from onboarding.emails import Rendered, build_message
+from onboarding.delivery.messages import Rendered, build_message
+from onboarding.delivery.senders import GmailSender
+from onboarding.google_api import GMAIL_SCOPES, gmail_service
+from onboarding.ops import gmail_auth
 
 
 class ClickThroughBrowser(webbrowser.BaseBrowser):
@@ -46,7 +47,7 @@ def test_consent_flow_prints_a_connection_that_sends(fake_google, tmp_path, monk
 
 
 def test_consent_with_sheets_also_reads_a_sheet(fake_google, tmp_path, monkeypatch):
-    from onboarding.google_clients import SHEETS_READ_SCOPES, sheets_client
+    from onboarding.google_api import SHEETS_READ_SCOPES, sheets_client
 
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     secrets = tmp_path / "client_secret.json"

@@ -13,9 +13,15 @@ import pytest
 import sqlalchemy as sa
 
 from helpers import local, make_cohort
-from onboarding import airflow_settings, alerts, deploy, pipeline, state
-from onboarding.config import SourceConfig
-from onboarding.delivery import outbox_factory
+from onboarding import pipeline
+from onboarding.cohorts import SourceConfig
+from onboarding.delivery.senders import outbox_factory
+from onboarding.ops import airflow_setup as airflow_settings
+from onboarding.ops import deploy
+from onboarding.reporting import alerts
+from onboarding.run import RunContext
+from onboarding.store import Store
+from onboarding.store import db as state
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,8 +45,8 @@ def test_connection_uris_variables_and_pools_come_from_the_file_and_environment(
 
 
 def _apply(env: dict[str, str]) -> dict[str, list[str]]:
-    """`python -m onboarding.airflow_settings apply` into the tests' Airflow, as a setup script runs it."""
-    proc = subprocess.run([sys.executable, "-m", "onboarding.airflow_settings", "apply"], capture_output=True,
+    """`python -m onboarding.ops.airflow_setup apply` into the tests' Airflow, as a setup script runs it."""
+    proc = subprocess.run([sys.executable, "-m", "onboarding.ops.airflow_setup", "apply"], capture_output=True,
                           text=True, env={**os.environ, **env}, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out: dict[str, list[str]] = {}
@@ -83,7 +89,7 @@ def test_state_migrations_by_command(engine):
     url = engine.url.render_as_string(hide_password=False)
     # The fixture migrated it already: status says so, and migrate is a no-op.
     assert state.pending(engine) == []
-    status = subprocess.run([sys.executable, "-m", "onboarding.state", "status", "--url", url],
+    status = subprocess.run([sys.executable, "-m", "onboarding.ops.statedb", "status", "--url", url],
                             capture_output=True, text=True, cwd=ROOT)
     assert status.returncode == 0 and "up to date" in status.stdout
     with engine.connect() as conn:
@@ -94,10 +100,10 @@ def test_state_migrations_by_command(engine):
 
 def test_a_new_state_database_is_created_by_the_migrate_command(tmp_path):
     url = f"sqlite:///{tmp_path / 'new' / 'state.db'}"
-    status = subprocess.run([sys.executable, "-m", "onboarding.state", "status", "--url", url],
+    status = subprocess.run([sys.executable, "-m", "onboarding.ops.statedb", "status", "--url", url],
                             capture_output=True, text=True, cwd=ROOT)
     assert status.returncode == 1 and "pending ['0001_initial.sql'" in status.stdout
-    done = subprocess.run([sys.executable, "-m", "onboarding.state", "migrate", "--url", url],
+    done = subprocess.run([sys.executable, "-m", "onboarding.ops.statedb", "migrate", "--url", url],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0 and "applied ['0001_initial.sql'" in done.stdout
     assert state.pending(state.make_engine(url)) == []
@@ -135,14 +141,15 @@ def cohort(tmp_path):
 
 
 def test_each_run_leaves_a_readable_summary_a_record_and_data_docs(engine, cohort, tmp_path, caplog):
-    ctx = pipeline.RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data")
+    ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data")
+    store = Store(engine)
     outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
     caplog.set_level("INFO", logger="onboarding.pipeline")
-    inputs = pipeline.extract(engine, cohort, ctx)
-    pipeline.validate(engine, cohort, ctx, inputs)
-    pipeline.decide_cohort(engine, cohort, ctx)
-    pipeline.send(engine, cohort, ctx, outbox)
-    pipeline.report(engine, cohort, ctx, outbox)
+    pipeline.extract(store, cohort, ctx)
+    pipeline.validate(store, cohort, ctx)
+    pipeline.decide(store, cohort, ctx)
+    pipeline.send(store, cohort, ctx, outbox)
+    pipeline.report(store, cohort, ctx, outbox)
 
     docs = ctx.folder("c1") / "validation" / "data_docs" / "index.html"
     assert docs.exists() and "signups-rows" in docs.read_text()
@@ -167,13 +174,13 @@ def test_each_run_leaves_a_readable_summary_a_record_and_data_docs(engine, cohor
     assert rec["decisions"] == {"reminder": {"due": 1}} and rec["emails"] == {"reminder": {"sent": 1}}
     assert rec["summary_email"] == "sent" and rec["data_docs"] == str(docs)
     # A retry of the report rewrites the one row, it does not add another.
-    pipeline.report(engine, cohort, ctx, outbox)
+    pipeline.report(store, cohort, ctx, outbox)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM run_reports")).scalar_one() == 1
 
 
 def test_the_record_counts_gmail_errors_and_tripped_guards(engine):
-    from onboarding import reporting
+    from onboarding.reporting import record as reporting
 
     c = make_cohort()
     with engine.begin() as conn:
@@ -182,9 +189,9 @@ def test_the_record_counts_gmail_errors_and_tripped_guards(engine):
                                              ("released", "HTTP 429: User-rate limit exceeded"),
                                              ("failed", "HTTP 400: Invalid To header")]):
             key = f"c1|u{i}@x.org|reminder"
-            conn.execute(state.sql("ledger_plan"), {"email_key": key, "ref": f"onb-{i}", "cohort_id": "c1",
-                                                    "recipient": f"u{i}@x.org", "recipient_name": "", "kind": "reminder",
-                                                    "run_id": "r1", "now": state.iso(state.utcnow())})
+            Store(engine, conn).ledger.plan([{"email_key": key, "ref": f"onb-{i}", "cohort_id": "c1",
+                                              "recipient": f"u{i}@x.org", "recipient_name": "",
+                                              "kind": "reminder"}], "r1")
             conn.execute(state.sql("ledger_event"), {"email_key": key, "at": f"2026-12-01T00:00:0{i}Z", "event": event,
                                                      "run_id": "r1", "detail": detail})
     data = {"run": {"as_of": "2026-12-01T19:00:00.000000Z", "status": "held", "dry_run": 0,
@@ -192,8 +199,7 @@ def test_the_record_counts_gmail_errors_and_tripped_guards(engine):
                                            "released": False}])},
             "decisions": [], "sent": [], "would_send": [], "waiting": [], "failure": "held by guard(s)",
             "counts": {"quarantined_rows": 0, "orphan_completions": 0}, "run_counts": {}}
-    with engine.connect() as conn:
-        rec = reporting.run_record(conn, c, "r1", data)
+    rec = reporting.run_record(Store(engine), c, "r1", data)
     assert rec["gmail_errors"]["total"] == 4
     assert rec["gmail_errors"]["by_kind"] == {"HTTP 429": 2, "HTTP 503": 1, "HTTP 400": 1}
     assert rec["gmail_errors"]["final"] == [{"kind": "reminder", "recipient": "u3@x.org", "event": "failed",
@@ -228,10 +234,11 @@ def test_recipients_are_the_variable_then_the_cohorts_data_team_each_once():
 
 def test_a_failure_alerts_the_data_team_once_even_if_the_callback_runs_twice(airflow_env, fake_google, monkeypatch,
                                                                            tmp_path):
-    from onboarding import airflow_glue
+    from onboarding import airflow_tasks as airflow_glue
+    from onboarding.resources import Resources
 
     monkeypatch.setenv("AIRFLOW_VAR_ONBOARDING_ALERT_TO", "oncall@example.edu")
-    state.migrate(airflow_glue.state_engine())
+    Resources().store()
     ti = TaskInstance(plan=[{"cohort_id": "data-eng-2026-12"}, {"cohort_id": "ux-2026-12"}], map_index=1)
     context = {"ti": ti, "exception": RuntimeError("Gmail refused every send: HTTP 403 insufficientPermissions")}
     airflow_glue.alert_failure(context)
@@ -248,7 +255,7 @@ def test_a_failure_alerts_the_data_team_once_even_if_the_callback_runs_twice(air
         assert text in msg["text"]
     # The sample ux cohort's sender is the From; the alert is in the ledger, sent.
     assert "ux.lead" not in msg["to"]
-    with airflow_glue.state_engine().connect() as conn:
+    with Resources().store().engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT cohort_id, status FROM email_ledger WHERE kind = 'alert'")).all()
     assert rows == [("ux-2026-12", "sent")]
     # Cleared and failed again: a new try, a new failure, a new alert. The plan task has no cohort.
@@ -262,7 +269,8 @@ def test_a_failure_alerts_the_data_team_once_even_if_the_callback_runs_twice(air
 
 
 def test_no_recipient_means_no_alert_and_a_warning(airflow_env, fake_google, monkeypatch, caplog):
-    from onboarding import airflow_glue
+    from onboarding import airflow_tasks as airflow_glue
+    from onboarding.resources import Resources
 
     monkeypatch.delenv("AIRFLOW_VAR_ONBOARDING_ALERT_TO", raising=False)
     airflow_glue.alert_failure({"ti": TaskInstance(task_id="plan", map_index=-1), "exception": None})

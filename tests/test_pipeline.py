@@ -11,9 +11,14 @@ import sqlalchemy as sa
 
 from helpers import local, make_cohort
 from onboarding import pipeline
-from onboarding.config import SourceConfig
-from onboarding.delivery import outbox_factory
-from onboarding.sources import DatasetError
+from onboarding.cohorts import SourceConfig
+from onboarding.delivery.senders import outbox_factory
+from onboarding.errors import DatasetError, SheetNotUpdated
+from onboarding.resources import Resources
+from onboarding.run import RunContext
+from onboarding.store import Store
+
+SHEETS = Resources().sheet_writer  # the instructor's sheet, through the onboarding_google connection
 
 
 @pytest.fixture
@@ -37,13 +42,14 @@ def cohort(tmp_path):
 
 
 def run(engine, cohort, tmp_path, as_of, run_id, dry_run=False):
-    ctx = pipeline.RunContext(run_id, as_of, dry_run, tmp_path / "data")
+    ctx = RunContext(run_id, as_of, dry_run, tmp_path / "data")
+    store = Store(engine)
     outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
-    inputs = pipeline.extract(engine, cohort, ctx)
-    pipeline.validate(engine, cohort, ctx, inputs)
-    pipeline.decide_cohort(engine, cohort, ctx)
-    pipeline.send(engine, cohort, ctx, outbox)
-    pipeline.report(engine, cohort, ctx, outbox)
+    pipeline.extract(store, cohort, ctx)
+    pipeline.validate(store, cohort, ctx)
+    pipeline.decide(store, cohort, ctx)
+    pipeline.send(store, cohort, ctx, outbox)
+    pipeline.report(store, cohort, ctx, outbox, SHEETS)
     return ctx
 
 
@@ -96,9 +102,10 @@ def test_dry_run_renders_and_sends_nothing(engine, cohort, tmp_path):
 def test_a_later_run_supersedes_an_email_no_longer_due(engine, cohort, tmp_path):
     """A reminder decided but never attempted (say the send task never ran) is not sent after
     the deadline: the next run marks it superseded."""
-    ctx = pipeline.RunContext("n1", local(2026, 12, 2), False, tmp_path / "data")
-    pipeline.validate(engine, cohort, ctx, pipeline.extract(engine, cohort, ctx))
-    pipeline.decide_cohort(engine, cohort, ctx)  # Bob's reminder: pending in the ledger
+    ctx = RunContext("n1", local(2026, 12, 2), False, tmp_path / "data")
+    pipeline.extract(Store(engine), cohort, ctx)
+    pipeline.validate(Store(engine), cohort, ctx)
+    pipeline.decide(Store(engine), cohort, ctx)  # Bob's reminder: pending in the ledger
     run(engine, cohort, tmp_path, local(2026, 12, 5), "n2")
     with engine.connect() as conn:
         status = conn.execute(sa.text("SELECT status FROM email_ledger WHERE kind = 'reminder'")).scalar()
@@ -107,27 +114,27 @@ def test_a_later_run_supersedes_an_email_no_longer_due(engine, cohort, tmp_path)
 
 def test_unusable_export_fails_before_anything_is_decided(engine, cohort, tmp_path):
     (tmp_path / "completions.csv").write_text("")
-    ctx = pipeline.RunContext("n1", local(2026, 12, 5), False, tmp_path / "data")
-    inputs = pipeline.extract(engine, cohort, ctx)
+    ctx = RunContext("n1", local(2026, 12, 5), False, tmp_path / "data")
+    pipeline.extract(Store(engine), cohort, ctx)
     with pytest.raises(DatasetError, match="completions export is empty"):
-        pipeline.validate(engine, cohort, ctx, inputs)
+        pipeline.validate(Store(engine), cohort, ctx)
     with engine.connect() as conn:
         row = conn.execute(sa.text("SELECT status, error FROM runs WHERE run_id = 'n1'")).one()
     assert row.status == "failed" and "completions.csv" in row.error
 
 
 def test_a_run_replays_from_its_copied_inputs(engine, cohort, tmp_path):
-    from onboarding.replay import replay
+    from onboarding.ops.replay import replay
 
     ctx = run(engine, cohort, tmp_path, local(2026, 12, 5), "night-2")
     # The live export changes afterwards; the replay reads the run's own copy and decides the same.
     (tmp_path / "completions.csv").write_text("user_email,completed_at\nbob@x.org,2026-11-20T01:00:00Z\n")
-    assert replay(engine, cohort, "night-2") == []
+    assert replay(Store(engine), cohort, "night-2") == []
     # A tampered copy is caught by its checksum.
     copy = ctx.folder("c1") / "inputs" / "completions.csv"
     copy.chmod(0o644)
     copy.write_text("user_email,completed_at\n")
-    (diff,) = replay(engine, cohort, "night-2")
+    (diff,) = replay(Store(engine), cohort, "night-2")
     assert "sha256" in diff and "differs from the recorded" in diff
 
 
@@ -137,10 +144,11 @@ def test_empty_completion_export_never_cancels_the_cohort(engine, cohort, tmp_pa
     run(engine, cohort, tmp_path, local(2026, 12, 2), "before")
     assert outbox(tmp_path, "reminder") == ["ann@x.org", "bob@x.org", "dee@x.org"]
     # After it, the run refuses to decide rather than cancel everyone.
-    ctx = pipeline.RunContext("after", local(2026, 12, 5), False, tmp_path / "data")
-    pipeline.validate(engine, cohort, ctx, pipeline.extract(engine, cohort, ctx))
+    ctx = RunContext("after", local(2026, 12, 5), False, tmp_path / "data")
+    pipeline.extract(Store(engine), cohort, ctx)
+    pipeline.validate(Store(engine), cohort, ctx)
     with pytest.raises(DatasetError, match="refusing to cancel all 3 customers"):
-        pipeline.decide_cohort(engine, cohort, ctx)
+        pipeline.decide(Store(engine), cohort, ctx)
     assert outbox(tmp_path, "cancellation") == []
 
 
@@ -148,7 +156,7 @@ def test_guards_hold_a_run_and_a_release_sends_it(engine, cohort, tmp_path):
     import dataclasses
     import os
 
-    from onboarding.guards import GuardConfig
+    from onboarding.cohorts import GuardConfig
 
     guarded = dataclasses.replace(cohort, guards=GuardConfig(max_source_age=dt.timedelta(hours=36),
                                                              max_completion_shrink=0.2, max_cancel_share=0.3))
@@ -168,11 +176,12 @@ def test_guards_hold_a_run_and_a_release_sends_it(engine, cohort, tmp_path):
         assert conn.execute(sa.text("SELECT COUNT(*) FROM email_ledger WHERE kind <> 'summary'")).scalar() == 0
     assert outcomes == ["held"]
     # The instructor checks the exports and releases both guards: the emails go, the run records it.
-    released = pipeline.RunContext("released-run", local(2026, 12, 5), False, tmp_path / "data",
+    released = RunContext("released-run", local(2026, 12, 5), False, tmp_path / "data",
                                    release_guards=("mass_cancellation", "stale_source"))
-    pipeline.validate(engine, guarded, released, pipeline.extract(engine, guarded, released))
-    pipeline.decide_cohort(engine, guarded, released)
-    pipeline.send(engine, guarded, released, lambda: outbox_factory(tmp_path / "outbox"))
+    pipeline.extract(Store(engine), guarded, released)
+    pipeline.validate(Store(engine), guarded, released)
+    pipeline.decide(Store(engine), guarded, released)
+    pipeline.send(Store(engine), guarded, released, lambda: outbox_factory(tmp_path / "outbox"))
     assert outbox(tmp_path, "cancellation") == ["bob@x.org"]
     with engine.connect() as conn:
         guards = conn.execute(sa.text("SELECT guards FROM runs WHERE run_id = 'released-run'")).scalar()
@@ -182,7 +191,7 @@ def test_guards_hold_a_run_and_a_release_sends_it(engine, cohort, tmp_path):
 def test_a_shrunk_completion_export_holds_the_run(engine, cohort, tmp_path):
     import dataclasses
 
-    from onboarding.guards import GuardConfig
+    from onboarding.cohorts import GuardConfig
 
     guarded = dataclasses.replace(cohort, guards=GuardConfig(max_source_age=None, max_completion_shrink=0.2,
                                                              max_cancel_share=None))
@@ -196,16 +205,17 @@ def test_a_shrunk_completion_export_holds_the_run(engine, cohort, tmp_path):
 def test_a_released_shrink_guard_sends(engine, cohort, tmp_path):
     import dataclasses
 
-    from onboarding.guards import GuardConfig
+    from onboarding.cohorts import GuardConfig
 
     guarded = dataclasses.replace(cohort, guards=GuardConfig(max_source_age=None, max_completion_shrink=0.2,
                                                              max_cancel_share=None))
     run(engine, guarded, tmp_path, local(2026, 12, 1), "n1")
     (tmp_path / "completions.csv").write_text("user_email,completed_at\nann@x.org,2026-11-20T01:00:00Z\n")
-    ctx = pipeline.RunContext("n2-released", local(2026, 12, 5), False, tmp_path / "data",
+    ctx = RunContext("n2-released", local(2026, 12, 5), False, tmp_path / "data",
                               release_guards=("shrunk_completions",))
-    pipeline.validate(engine, guarded, ctx, pipeline.extract(engine, guarded, ctx))
-    counts = pipeline.decide_cohort(engine, guarded, ctx)
+    pipeline.extract(Store(engine), guarded, ctx)
+    pipeline.validate(Store(engine), guarded, ctx)
+    counts = pipeline.decide(Store(engine), guarded, ctx)
     assert "held_by_guards" not in counts and counts["cancellation_due"] == 2  # Bob, and Dee now missing
     with engine.connect() as conn:
         guards = conn.execute(sa.text("SELECT guards FROM runs WHERE run_id = 'n2-released'")).scalar()
@@ -276,14 +286,14 @@ def test_sheet_writes_back_off_on_429(engine, with_sheet, fake_google, tmp_path)
 
 def test_a_sheet_that_cannot_be_written_is_reported_and_retried(engine, with_sheet, fake_google, tmp_path):
     fake_google.not_shared.add(SHEET_ID)
-    with pytest.raises(pipeline.SheetNotUpdated, match="the instructor's Google Sheet was not updated"):
+    with pytest.raises(SheetNotUpdated, match="the instructor's Google Sheet was not updated"):
         run(engine, with_sheet, tmp_path, local(2026, 12, 2), "night-1")
-    ctx = pipeline.RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data")
+    ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data")
     summary = (ctx.folder("c1") / "summary.txt").read_text()
     assert "YOUR SPREADSHEET WAS NOT UPDATED" in summary and "report/status.csv" in summary
     # The retry (the report task again) writes it; the summary is not sent twice.
     fake_google.not_shared.clear()
-    pipeline.report(engine, with_sheet, ctx, lambda: outbox_factory(tmp_path / "outbox"))
+    pipeline.report(Store(engine), with_sheet, ctx, lambda: outbox_factory(tmp_path / "outbox"), SHEETS)
     assert len(fake_google.sheet_values(SHEET_ID, "c1 status")) == 4
     assert len(list((tmp_path / "outbox" / "c1" / "summary").glob("*.eml"))) == 1
 
@@ -292,11 +302,12 @@ def test_dry_runs_and_failed_runs_leave_the_sheet_alone(engine, with_sheet, fake
     ctx = run(engine, with_sheet, tmp_path, local(2026, 12, 2), "dry", dry_run=True)
     assert fake_google.sheet_writes == [] and (ctx.folder("c1") / "report" / "status.csv").exists()
     (tmp_path / "signups.csv").write_text("Nope\n1\n")
-    ctx = pipeline.RunContext("broken", local(2026, 12, 2), False, tmp_path / "data")
-    inputs = pipeline.extract(engine, with_sheet, ctx)
+    ctx = RunContext("broken", local(2026, 12, 2), False, tmp_path / "data")
+    pipeline.extract(Store(engine), with_sheet, ctx)
     with pytest.raises(DatasetError, match="column 'Email' .* is missing"):
-        pipeline.validate(engine, with_sheet, ctx, inputs)
-    pipeline.report(engine, with_sheet, ctx, lambda: outbox_factory(tmp_path / "outbox"), failure="validate failed")
+        pipeline.validate(Store(engine), with_sheet, ctx)
+    pipeline.report(Store(engine), with_sheet, ctx, lambda: outbox_factory(tmp_path / "outbox"), SHEETS,
+                    failure="validate failed")
     assert fake_google.sheet_writes == []
     # A failed run's summary copies the data team.
     (eml,) = (tmp_path / "outbox" / "c1" / "summary").glob("*.eml")
@@ -307,11 +318,12 @@ def test_dry_runs_and_failed_runs_leave_the_sheet_alone(engine, with_sheet, fake
 # --- reruns from the trigger form ----------------------------------------------------------------
 
 def rerun(engine, cohort, tmp_path, run_id, as_of, **ctx_over):
-    ctx = pipeline.RunContext(run_id, as_of, False, tmp_path / "data", **ctx_over)
+    ctx = RunContext(run_id, as_of, False, tmp_path / "data", **ctx_over)
     outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
-    pipeline.validate(engine, cohort, ctx, pipeline.extract(engine, cohort, ctx))
-    counts = pipeline.decide_cohort(engine, cohort, ctx)
-    pipeline.send(engine, cohort, ctx, outbox)
+    pipeline.extract(Store(engine), cohort, ctx)
+    pipeline.validate(Store(engine), cohort, ctx)
+    counts = pipeline.decide(Store(engine), cohort, ctx)
+    pipeline.send(Store(engine), cohort, ctx, outbox)
     return ctx, counts
 
 
@@ -335,7 +347,7 @@ def test_a_late_rerun_for_a_past_date_sends_no_reminder_unless_asked(engine, coh
 
 
 def test_resend_of_one_customers_email_is_recorded_with_its_reason(engine, cohort, tmp_path):
-    from onboarding.pipeline import Resend
+    from onboarding.decisions import Resend
 
     rerun(engine, cohort, tmp_path, "night-1", local(2026, 12, 2))
     assert outbox(tmp_path, "reminder") == ["bob@x.org"]
@@ -343,7 +355,7 @@ def test_resend_of_one_customers_email_is_recorded_with_its_reason(engine, cohor
     ctx, counts = rerun(engine, cohort, tmp_path, "resend-1", local(2026, 12, 2, 10), resend=ask)
     assert outbox(tmp_path, "reminder") == ["bob@x.org", "bob@x.org"]
     # A retry of the same run does not send the resend twice.
-    pipeline.send(engine, cohort, ctx, lambda: outbox_factory(tmp_path / "outbox"))
+    pipeline.send(Store(engine), cohort, ctx, lambda: outbox_factory(tmp_path / "outbox"))
     assert len(outbox(tmp_path, "reminder")) == 2
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT email_key, status, requested_reason FROM email_ledger "
@@ -360,7 +372,8 @@ def test_resend_of_one_customers_email_is_recorded_with_its_reason(engine, cohor
     (("zed@x.org", "reminder", "who is this"), "zed@x.org is not a customer of cohort c1"),
 ])
 def test_a_resend_that_makes_no_sense_is_refused_and_sends_nothing(engine, cohort, tmp_path, ask, message):
-    from onboarding.pipeline import Resend, ResendRefused
+    from onboarding.decisions import Resend
+    from onboarding.errors import ResendRefused
 
     with pytest.raises(ResendRefused) as err:
         rerun(engine, cohort, tmp_path, "bad-resend", local(2026, 12, 2), resend=Resend(*ask))
@@ -382,9 +395,13 @@ def test_a_resend_that_makes_no_sense_is_refused_and_sends_nothing(engine, cohor
 def test_form_params_that_make_no_sense_fail_the_run_at_once(params, message):
     from airflow.sdk.exceptions import AirflowFailException
 
-    from onboarding import airflow_glue
+    from types import SimpleNamespace
+
+    from onboarding import airflow_tasks
 
     params = {"cohort": "data-eng-2026-12", **params}
+    context = {"params": params, "run_id": "manual__x", "logical_date": local(2026, 12, 2),
+               "dag_run": SimpleNamespace(run_after=local(2026, 12, 2))}
     with pytest.raises(AirflowFailException) as err:
-        airflow_glue.plan(params, local(2026, 12, 2), "manual__x", "Australia/Sydney", dt.time(6))
+        airflow_tasks.plan(context, "Australia/Sydney", dt.time(6))
     assert message in str(err.value)

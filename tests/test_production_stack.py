@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -140,7 +141,7 @@ def stack(tmp_path, fake_google):
     """The stack of scripts/stack.sh, on fresh databases, pointed at the fake Gmail; stopped and
     dropped afterwards."""
     _services()
-    from onboarding import deploy
+    from onboarding.ops import deploy
 
     tag = uuid.uuid4().hex[:10]
     pg = sa.engine.make_url(PG)
@@ -160,6 +161,9 @@ def stack(tmp_path, fake_google):
            "ONBOARDING_STATE_URI": state_db.replace("postgresql+psycopg://", "postgres://"),
            "REDIS_URL": f"{REDIS}/{redis_db}", "AIRFLOW__API__PORT": str(port),
            "ONBOARDING_COHORTS_FILE": str(cohorts), "ONBOARDING_RUN_TIME": run_time,
+           # Run folders in storage every worker shares, through Airflow's object storage (a bucket
+           # in production; a file:// URL here).
+           "ONBOARDING_RUNS_BASE": f"file://{tmp_path / 'shared-runs'}",
            "ONBOARDING_EMAIL_BACKEND": "gmail", "GMAIL_CLIENT_ID": cid, "GMAIL_CLIENT_SECRET": secret,
            "GMAIL_REFRESH_TOKEN": refresh, "GMAIL_TOKEN_URI": fake_google.token_uri,
            "GMAIL_API_ENDPOINT": fake_google.url,
@@ -172,7 +176,8 @@ def stack(tmp_path, fake_google):
            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10"}
-    info = {"env": env, "port": port, "home": tmp_path / "stack", "state_db": state_db, "deadline": deadline}
+    info = {"env": env, "port": port, "home": tmp_path / "stack", "state_db": state_db, "deadline": deadline,
+            "runs": tmp_path / "shared-runs"}
     started = time.monotonic()
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "stack.sh"), "start"], env=env, capture_output=True,
                           text=True, timeout=600)
@@ -323,6 +328,12 @@ def test_celery_stack_manual_run_survives_a_killed_worker(stack, fake_google):
     assert report.status == "done" and report.emails_sent == N
     assert json.loads(report.record)["emails"] == {"reminder": {"sent": N}}
     assert migrations >= 5
+    # Every stage, whichever worker ran it, read and wrote the same run folder in the shared storage.
+    folder = stack["runs"] / "e2e-cohort" / re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)
+    assert {p.name for p in (folder / "inputs").iterdir()} == {"signups.csv", "signups.json", "completions.csv",
+                                                               "completions.json"}
+    assert (folder / "validation" / "signups.gx.json").exists() and (folder / "summary.txt").exists()
+    assert json.loads(report.record)["data_docs"] == f"file://{folder}/validation/data_docs/index.html"
 
     # The trigger form, as the instructor sees it, in headless Chromium against the api-server.
     texts, cohorts = trigger_form_texts(stack["port"], password, home / "trigger-form.png")

@@ -10,12 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from helpers import make_cohort
-from onboarding import state
+from onboarding.backoff import RetryPolicy, retry_after_seconds
 from onboarding.decisions import email_key, email_ref
-from onboarding.delivery import (BatchItem, GmailSender, Ledger, RetryPolicy, SenderFactory, deliver_batch,
-                                 gmail_service, outbox_label)
-from onboarding.pipeline import customer_email
-from onboarding.quota import Limits, Pacer, retry_after_seconds
+from onboarding.delivery.ledger import BatchItem, Ledger, deliver_batch
+from onboarding.delivery.messages import customer_email
+from onboarding.delivery.quota import Limits, Pacer
+from onboarding.delivery.senders import GmailSender, SenderFactory, outbox_label
+from onboarding.google_api import gmail_service
+from onboarding.store import Store
 
 COHORT = make_cohort()
 
@@ -60,14 +62,9 @@ def test_retry_after_from_header_or_message():
 
 
 def plan(engine, emails, kind="reminder"):
-    keys = []
-    with engine.begin() as conn:
-        for e in emails:
-            key = email_key(COHORT.id, e, kind)
-            conn.execute(state.sql("ledger_plan"), {"email_key": key, "ref": email_ref(key), "cohort_id": COHORT.id,
-                                                    "recipient": e, "recipient_name": "N", "kind": kind,
-                                                    "run_id": "r", "now": state.iso(state.utcnow())})
-            keys.append((key, e, kind))
+    keys = [(email_key(COHORT.id, e, kind), e, kind) for e in emails]
+    Store(engine).ledger.plan([{"email_key": key, "ref": email_ref(key), "cohort_id": COHORT.id, "recipient": e,
+                                "recipient_name": "N", "kind": kind} for key, e, kind in keys], "r")
     return keys
 
 
@@ -95,9 +92,9 @@ def ledger_statuses(engine):
 
 def test_daily_cap_counts_the_last_24_hours_and_leaves_the_rest_due(engine, fake_google):
     earlier = plan(engine, [f"old{i}@x.org" for i in range(2)])
-    deliver_batch(Ledger(engine, "r0", "r0"), factory(fake_google), items(earlier), FAST)
+    deliver_batch(Ledger(Store(engine), "r0", "r0"), factory(fake_google), items(earlier), FAST)
     keys = plan(engine, [f"a{i}@x.org" for i in range(8)])
-    outcomes = deliver_batch(Ledger(engine, "r1", "r1"), factory(fake_google, daily_cap=5, concurrency=1),
+    outcomes = deliver_batch(Ledger(Store(engine), "r1", "r1"), factory(fake_google, daily_cap=5, concurrency=1),
                              items(keys), FAST)
     assert Counter(o.status for o in outcomes) == {"sent": 3, "waiting": 5}
     assert len(fake_google.sent) == 5
@@ -111,13 +108,13 @@ def test_daily_cap_counts_the_last_24_hours_and_leaves_the_rest_due(engine, fake
 def test_a_long_throttle_stops_the_batch_and_the_next_run_finishes(engine, fake_google):
     fake_google.quota_per_minute = 330  # room for 3 drafts (10) and 3 sends (100), then a long wait
     keys = plan(engine, [f"a{i}@x.org" for i in range(6)])
-    outcomes = deliver_batch(Ledger(engine, "r1", "r1"), factory(fake_google, concurrency=1, max_throttle_wait=5),
+    outcomes = deliver_batch(Ledger(Store(engine), "r1", "r1"), factory(fake_google, concurrency=1, max_throttle_wait=5),
                              items(keys), RetryPolicy(attempts=4, base_delay=0.01, max_throttle_wait=5))
     statuses = Counter(o.status for o in outcomes)
     assert statuses["sent"] == 3 and statuses["waiting"] == 3
     assert "Gmail asked to wait" in next(o.detail for o in outcomes if o.status == "waiting")
     fake_google.quota_per_minute = None
-    deliver_batch(Ledger(engine, "r2", "r2"), factory(fake_google), items(keys), FAST)
+    deliver_batch(Ledger(Store(engine), "r2", "r2"), factory(fake_google), items(keys), FAST)
     assert sorted(to for to, _ in fake_google.sent_to()) == sorted(f"N <a{i}@x.org>" for i in range(6))
 
 
@@ -125,7 +122,7 @@ def test_pacing_keeps_under_the_quota_without_429s(engine, fake_google):
     fake_google.quota_per_minute = 6000
     keys = plan(engine, [f"a{i}@x.org" for i in range(12)])
     # 6,000 units a minute = 100 a second: 12 sends (110 units each with the draft) take ~12 s.
-    out = deliver_batch(Ledger(engine, "r1", "r1"), factory(fake_google, units_per_minute=6000, concurrency=4),
+    out = deliver_batch(Ledger(Store(engine), "r1", "r1"), factory(fake_google, units_per_minute=6000, concurrency=4),
                         items(keys), FAST)
     assert all(o.status == "sent" for o in out)
     assert fake_google.quota_429s == 0
@@ -145,7 +142,7 @@ def test_1000_emails_through_refusals_and_lost_replies_exactly_once(engine, fake
     passes = 0
     while passes < 20:
         passes += 1
-        outcomes = deliver_batch(Ledger(engine, f"run{passes}", f"run{passes}"), factory(fake_google, concurrency=8),
+        outcomes = deliver_batch(Ledger(Store(engine), f"run{passes}", f"run{passes}"), factory(fake_google, concurrency=8),
                                  items(keys), FAST)
         if not any(o.status == "waiting" for o in outcomes):
             break
@@ -170,7 +167,7 @@ def test_two_runs_started_together_send_each_email_once(engine, fake_google):
     results = {}
 
     def run(name):
-        results[name] = deliver_batch(Ledger(engine, name, name), factory(fake_google, concurrency=4), items(keys), FAST)
+        results[name] = deliver_batch(Ledger(Store(engine), name, name), factory(fake_google, concurrency=4), items(keys), FAST)
 
     threads = [threading.Thread(target=run, args=(n,)) for n in ("run-a", "run-b")]
     for t in threads:
@@ -179,7 +176,7 @@ def test_two_runs_started_together_send_each_email_once(engine, fake_google):
         t.join()
     # Whatever either left waiting, later runs finish (each may itself meet refusals).
     for n in range(10):
-        later = deliver_batch(Ledger(engine, f"later-{n}", f"later-{n}"), factory(fake_google), items(keys), FAST)
+        later = deliver_batch(Ledger(Store(engine), f"later-{n}", f"later-{n}"), factory(fake_google), items(keys), FAST)
         if not any(o.status == "waiting" for o in later):
             break
     recipients = Counter(to for to, _ in fake_google.sent_to())

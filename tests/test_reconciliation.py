@@ -5,27 +5,32 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from helpers import local, make_cohort
-from onboarding import state
-from onboarding.pipeline import RunContext, reconcile
+from helpers import local
+from onboarding.decisions.rules import customers_of
+from onboarding.store import Store
+from onboarding.store import db as state
+from onboarding.times import iso
+
+
+def reconcile(engine, run_id, as_of):
+    store = Store(engine)
+    return customers_of(store.staging.reconcile(run_id, "c1", as_of)), store.staging.orphans(run_id, "c1", as_of)
 
 UTC = dt.timezone.utc
 
 
 def stage(engine, signups, completions, quarantine=()):
-    key = {"run_id": "r1", "cohort_id": "c1"}
-    with engine.begin() as conn:
-        conn.execute(state.sql("insert_signup"), [
-            {**key, "source_row": i + 2, "email": e, "name": n, "signed_up_at": state.iso(t)}
-            for i, (e, n, t) in enumerate(signups)])
-        if completions:
-            conn.execute(state.sql("insert_completion"), [
-                {**key, "source_row": i + 2, "email": e, "name": None, "completed_at": state.iso(t)}
-                for i, (e, t) in enumerate(completions)])
-        for q in quarantine:
-            conn.execute(state.sql("insert_quarantine"), {**key, "source": q[0], "source_row": q[1],
-                                                          "column_name": "x", "reason": "r", "file": "f",
-                                                          "value": "", "email": q[2]})
+    import pandas as pd
+
+    from onboarding.validation.gx import QuarantinedRow
+
+    def frame(rows):
+        return pd.DataFrame(rows, columns=["row", "email", "name", "timestamp"], dtype=object)
+
+    Store(engine).staging.replace(
+        "r1", "c1", frame([(i + 2, e, n, t) for i, (e, n, t) in enumerate(signups)]),
+        frame([(i + 2, e, None, t) for i, (e, t) in enumerate(completions)]),
+        [QuarantinedRow(q[0], "f", q[1], "x", "", "r", q[2]) for q in quarantine])
 
 
 def test_join_collapses_duplicates_and_finds_orphans(engine):
@@ -38,9 +43,7 @@ def test_join_collapses_duplicates_and_finds_orphans(engine):
                        ("orphan@x.org", dt.datetime(2026, 11, 18, tzinfo=UTC)),
                        ("qsign@x.org", dt.datetime(2026, 11, 18, tzinfo=UTC))],
           quarantine=[("signups", 9, "qsign@x.org")])
-    ctx = RunContext("r1", local(2026, 12, 5))
-    with engine.connect() as conn:
-        customers, orphans = reconcile(conn, make_cohort(), ctx)
+    customers, orphans = reconcile(engine, "r1", local(2026, 12, 5))
     by = {c.email: c for c in customers}
     assert set(by) == {"a@x.org", "b@x.org"}  # late@ signed up after as_of
     assert by["a@x.org"].name == "Ann New"  # newest signup row wins
@@ -52,8 +55,7 @@ def test_join_collapses_duplicates_and_finds_orphans(engine):
 def test_quarantined_completion_holds_the_customer(engine):
     stage(engine, signups=[("a@x.org", "A", None)], completions=[],
           quarantine=[("completions", 5, "a@x.org")])
-    with engine.connect() as conn:
-        (c,), _ = reconcile(conn, make_cohort(), RunContext("r1", local(2026, 12, 5)))
+    (c,), _ = reconcile(engine, "r1", local(2026, 12, 5))
     assert c.held and c.completed_at is None
 
 
@@ -61,10 +63,9 @@ def test_offsets_compare_as_instants(engine):
     """Stored as UTC text, a Sydney-offset and a 'Z' timestamp of the same instant compare equal."""
     t_z = dt.datetime.fromisoformat("2026-12-04T13:00:00+00:00")
     t_syd = dt.datetime.fromisoformat("2026-12-05T00:00:00+11:00")
-    assert state.iso(t_z) == state.iso(t_syd)
+    assert iso(t_z) == iso(t_syd)
     stage(engine, signups=[("a@x.org", "A", None)], completions=[("a@x.org", t_syd)])
-    with engine.connect() as conn:
-        (c,), _ = reconcile(conn, make_cohort(), RunContext("r1", t_z))
+    (c,), _ = reconcile(engine, "r1", t_z)
     assert c.completed_at == t_z
 
 

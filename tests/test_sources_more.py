@@ -9,9 +9,22 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from onboarding.config import SourceConfig
-from onboarding.sources import DatasetError, GoogleSheetSource, SourceUnavailable, make_source
-from onboarding.validation import Validator
+from onboarding.cohorts import SourceConfig
+from onboarding.errors import DatasetError, SourceUnavailable
+from onboarding.resources import Resources
+from onboarding.sources import make_source as _make_source
+from onboarding.sources.sheet_source import GoogleSheetSource as _GoogleSheetSource
+from onboarding.validation.gx import Validator
+
+
+def make_source(cfg, cohort_id=None):
+    """A source with the clients a task hands it: Airflow's connections (AIRFLOW_CONN_* here)."""
+    return _make_source(cfg, cohort_id, Resources())
+
+
+def GoogleSheetSource(cfg, extra):  # noqa: N802 - the source, with a Google connection of the test's own
+    return _GoogleSheetSource(cfg, Resources(connections={"onboarding_google": {"conn_type": "generic",
+                                                                                "extra": extra}}))
 
 SHEET = "1FormResponsesSheetId"
 SIGNUP_COLS = {"email": "Email Address", "name": "Full Name", "signed_up_at": "Timestamp"}

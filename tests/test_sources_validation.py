@@ -6,9 +6,11 @@ import os
 
 import pytest
 
-from onboarding.config import SourceConfig
-from onboarding.sources import DatasetError, make_source
-from onboarding.validation import Validator, parse_timestamp
+from onboarding.cohorts import SourceConfig
+from onboarding.errors import DatasetError
+from onboarding.sources import make_source
+from onboarding.validation.gx import Validator
+from onboarding.validation.values import parse_timestamp
 
 
 @pytest.fixture(scope="module")

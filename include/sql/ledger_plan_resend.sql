@@ -1,7 +1,0 @@
--- Record a resend the instructor asked for: a new ledger key of its own (so it is sent at most
--- once too), with her reason.
-INSERT INTO email_ledger (email_key, ref, cohort_id, recipient, recipient_name, kind, status,
-                          decided_run_id, attempts, created_at, updated_at, requested_reason)
-VALUES (:email_key, :ref, :cohort_id, :recipient, :recipient_name, :kind, 'pending',
-        :run_id, 0, :now, :now, :reason)
-ON CONFLICT (email_key) DO NOTHING

@@ -1,0 +1,155 @@
+"""The one layer between Airflow and the onboarding package.
+
+Each task of ``dags/onboarding_nightly.py`` hands its Airflow context here, once; this module reads
+what it needs from it (the run, the try, the form's parameters), makes the task's clients from
+Airflow connections (``Resources``), calls the stage, and maps the package's errors onto
+Airflow's: a ``StopRun`` (bad data, a bad request, a held run) fails the task at once without
+retrying; anything else fails it so Airflow retries.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from typing import Any, Mapping
+
+log = logging.getLogger(__name__)
+
+
+def _stop_on_bad_input(fn):
+    """Bad data, a bad request or a held run will not get better by retrying: fail the task at
+    once, with the message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from onboarding.errors import StopRun
+
+        try:
+            return fn(*args, **kwargs)
+        except StopRun as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    return wrapper
+
+
+def _resources():
+    from onboarding.resources import Resources
+
+    return Resources()
+
+
+@_stop_on_bad_input
+def plan(context: Mapping[str, Any], nightly_tz: str, nightly_time: dt.time) -> list[dict]:
+    """The cohorts this run handles, each with the run's shared context. Bad params fail the run
+    at once with the reason (a typo in the form must not send anything)."""
+    from onboarding import run
+    from onboarding.cohorts import load_cohorts
+
+    dag_run = context["dag_run"]
+    # A run triggered from the UI may have no logical date: its moment is when it was asked for.
+    logical = context.get("logical_date") or dag_run.run_after
+    params = run.RunParams.parse(context.get("params"))
+    cohorts, ctx = run.plan(load_cohorts(), params, context["run_id"], logical, dag_run.run_after or logical,
+                            nightly_tz, nightly_time)
+    log.info("run %s decides as of %s%s for cohorts %s; kinds %s%s%s", ctx.run_id, ctx.as_of.isoformat(),
+             " (dry run)" if ctx.dry_run else "", [c.id for c in cohorts], list(ctx.kinds),
+             "; past-due reminders allowed" if ctx.send_past_due else "",
+             f"; resend {ctx.resend.kind} to {ctx.resend.email}: {ctx.resend.reason}" if ctx.resend else "")
+    return [{"cohort_id": c.id, "ctx": ctx.to_dict()} for c in cohorts]
+
+
+def _unpack(item: dict, context: Mapping[str, Any] | None = None):
+    from onboarding.cohorts import load_cohorts
+    from onboarding.run import RunContext
+
+    ti = (context or {}).get("ti")
+    ctx = RunContext.from_dict(item["ctx"]).with_try(getattr(ti, "try_number", None))
+    return load_cohorts()[item["cohort_id"]], ctx
+
+
+@_stop_on_bad_input
+def extract(item: dict, context: Mapping[str, Any] | None = None) -> dict:
+    from onboarding import pipeline
+
+    cohort, ctx = _unpack(item, context)
+    res = _resources()
+    return pipeline.extract(res.store(), cohort, ctx, res)
+
+
+@_stop_on_bad_input
+def validate(item: dict, context: Mapping[str, Any] | None = None) -> dict:
+    from onboarding import pipeline
+
+    cohort, ctx = _unpack(item, context)
+    return pipeline.validate(_resources().store(), cohort, ctx)
+
+
+@_stop_on_bad_input
+def decide(item: dict, context: Mapping[str, Any] | None = None) -> dict:
+    from onboarding import pipeline
+
+    cohort, ctx = _unpack(item, context)
+    return pipeline.decide(_resources().store(), cohort, ctx)
+
+
+@_stop_on_bad_input
+def send(item: dict, context: Mapping[str, Any] | None = None) -> dict:
+    from onboarding import pipeline
+
+    cohort, ctx = _unpack(item, context)
+    res = _resources()
+    return pipeline.send(res.store(), cohort, ctx, res.email(cohort.email_connection))
+
+
+@_stop_on_bad_input
+def report(item: dict, context: Mapping[str, Any] | None = None) -> dict:
+    """Send the instructor's summary; then fail the task if the cohort's run failed or was held."""
+    from onboarding import pipeline
+    from onboarding.errors import RunHeld, StopRun
+
+    cohort, ctx = _unpack(item, context)
+    res = _resources()
+    result = pipeline.report(res.store(), cohort, ctx, res.email(cohort.email_connection), res.sheet_writer)
+    if result.get("failure"):
+        raise (RunHeld if result.get("held") else StopRun)(f"cohort {cohort.id}: {result['failure']}")
+    return {k: v for k, v in result.items() if k not in ("failure", "held")}
+
+
+def alert_failure(context: Mapping[str, Any]) -> None:
+    """``on_failure_callback``: email the data team once about a task that failed for good (see
+    ``onboarding.reporting.alerts``). An alert that cannot be sent is logged; it never hides the
+    failure."""
+    try:
+        _alert(context)
+    except Exception:  # noqa: BLE001 - the task has failed already; say why the alert did not go
+        log.exception("failure alert not sent")
+
+
+def _alert(context: Mapping[str, Any]) -> None:
+    from onboarding.cohorts import load_cohorts
+    from onboarding.errors import ConfigError
+    from onboarding.reporting import alerts
+
+    ti = context["ti"]
+    # A cohort task is mapped over plan()'s items: the item at its map index names the cohort.
+    cohort_id = None
+    if ti.task_id != "plan" and ti.map_index is not None and ti.map_index >= 0:
+        items = ti.xcom_pull(task_ids="plan") or []
+        if ti.map_index < len(items) and isinstance(items[ti.map_index], dict):
+            cohort_id = items[ti.map_index].get("cohort_id")
+    try:
+        cohorts = load_cohorts()
+    except ConfigError:
+        cohorts = {}
+    exc = context.get("exception")
+    failure = alerts.Failure(
+        dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
+        map_index=ti.map_index if ti.map_index is not None else -1, try_number=ti.try_number,
+        max_tries=getattr(ti, "max_tries", None) or ti.try_number, log_url=ti.log_url,
+        error=(f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc or "see the log")),
+        failed_at=dt.datetime.now(dt.timezone.utc), cohort_id=cohort_id)
+    res = _resources()
+    alerts.deliver(failure, cohorts, res.variable("onboarding_alert_to"), res.variable("onboarding_alert_from"),
+                   res.store, res.email)

@@ -1,0 +1,338 @@
+"""Cohort configuration: one YAML file lists every cohort the pipeline runs.
+
+The file is found at ``$ONBOARDING_COHORTS_FILE`` (default ``config/cohorts.yaml`` in the
+project). Relative source paths are resolved against the file's own folder, so a config and its
+exports can move together. Every problem is reported with the cohort and key it concerns.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from onboarding import paths
+from onboarding.errors import ConfigError
+
+WELCOME_TIMINGS = ("after_deadline", "on_completion")
+# The fields each source must map, and the ones it may map.
+REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at")}
+OPTIONAL_COLUMNS = {"signups": ("signed_up_at",), "completions": ("name",)}
+# Per source type: the options it needs and those it may have.
+SOURCE_OPTIONS = {
+    "csv": (("path",), ("delimiter", "encoding", "connection")),
+    "sql": (("connection", "query"), ("parameters",)),
+    "google_sheet": (("spreadsheet",), ("worksheet", "header_row", "connection")),
+}
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Limits of the guards that hold a run whose exports look wrong (``None`` turns one off); see
+    ``onboarding.decisions.guards``."""
+
+    max_source_age: dt.timedelta | None = dt.timedelta(hours=36)
+    max_completion_shrink: float | None = 0.2
+    max_cancel_share: float | None = 0.5
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where one export comes from and how its columns are named."""
+
+    role: str  # "signups" or "completions"
+    type: str  # csv, sql or google_sheet
+    columns: dict[str, str]  # our field -> the export's header
+    options: dict[str, Any] = field(default_factory=dict)  # type-specific (path, encoding, ...)
+    timezone: str | None = None  # for timestamps written without an offset
+    # strftime format, 'iso' or 'excel_serial', or a tuple of them tried in order; ISO 8601 when unset
+    timestamp_format: str | tuple[str, ...] | None = None
+
+    @property
+    def location(self) -> str:
+        if self.type == "sql":
+            return f"sql:{self.options.get('connection')}/{self.options.get('query')}"
+        if self.type == "google_sheet":
+            ws = self.options.get("worksheet")
+            return f"google-sheet:{self.options.get('spreadsheet')}" + (f" [{ws}]" if ws else "")
+        return str(self.options.get("path") or self.type)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    id: str
+    title: str
+    deadline: dt.date
+    timezone: str
+    sender: str
+    instructor: str
+    signups: SourceConfig
+    completions: SourceConfig
+    reminder_days_before: int = 3
+    grace_period: dt.timedelta = dt.timedelta(0)
+    welcome_timing: str = "after_deadline"
+    email_connection: str = "onboarding_email"
+    course_url: str | None = None
+    next_steps: tuple[str, ...] = ()
+    guards: GuardConfig = GuardConfig()
+    # The instructor's Google Sheet: {"spreadsheet": id or URL, "connection": Airflow conn id}
+    instructor_sheet: dict[str, str] | None = None
+    data_team: tuple[str, ...] = ()  # also told when a run is held or fails
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def deadline_at(self) -> dt.datetime:
+        """The instant the deadline passes: end of the deadline date in the cohort's zone, plus grace."""
+        next_day = dt.datetime.combine(self.deadline + dt.timedelta(days=1), dt.time(0), self.tz)
+        return next_day + self.grace_period
+
+    @property
+    def reminder_window_start(self) -> dt.datetime:
+        """Reminders go out from the start of the day N days before the deadline date."""
+        day = self.deadline - dt.timedelta(days=self.reminder_days_before)
+        return dt.datetime.combine(day, dt.time(0), self.tz)
+
+    def deadline_display(self) -> str:
+        """The deadline as the customer reads it: the last day, in the cohort's zone."""
+        end = self.deadline_at - dt.timedelta(microseconds=1)
+        return f"{end:%A %d %B %Y}, {end:%H:%M} ({self.timezone})"
+
+
+def parse_duration(value: Any, where: str) -> dt.timedelta:
+    """'36h', '2d', '90m' or 0."""
+    if value in (None, 0, "0", ""):
+        return dt.timedelta(0)
+    m = _DURATION_RE.match(str(value))
+    if not m:
+        raise ConfigError(f"{where}: {value!r} is not a duration like '12h', '2d' or '30m'")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"d": dt.timedelta(days=n), "h": dt.timedelta(hours=n), "m": dt.timedelta(minutes=n)}[unit]
+
+
+def _check_tz(name: Any, where: str) -> str:
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: unknown time zone {name!r} (use an IANA name like 'Australia/Sydney')") from None
+    return str(name)
+
+
+def _source(raw: Any, role: str, base: Path, where: str) -> SourceConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with 'type' and 'columns'")
+    raw = dict(raw)
+    stype = str(raw.pop("type", "csv"))
+    columns = raw.pop("columns", None)
+    if not isinstance(columns, dict):
+        raise ConfigError(f"{where}.columns: expected a mapping of field -> export column name")
+    missing = [c for c in REQUIRED_COLUMNS[role] if not columns.get(c)]
+    if missing:
+        raise ConfigError(f"{where}.columns: {', '.join(missing)} must be mapped")
+    unknown = set(columns) - set(REQUIRED_COLUMNS[role]) - set(OPTIONAL_COLUMNS[role])
+    if unknown:
+        raise ConfigError(f"{where}.columns: unknown field(s) {sorted(unknown)}; "
+                          f"known: {list(REQUIRED_COLUMNS[role] + OPTIONAL_COLUMNS[role])}")
+    tz = raw.pop("timezone", None)
+    if tz is not None:
+        tz = _check_tz(tz, f"{where}.timezone")
+    fmt = raw.pop("timestamp_format", None)
+    if fmt is not None:
+        formats = [fmt] if isinstance(fmt, str) else fmt
+        if not isinstance(formats, list) or not formats or not all(isinstance(f, str) and f for f in formats):
+            raise ConfigError(f"{where}.timestamp_format: expected a format ('%d/%m/%Y %H:%M', 'iso', "
+                              f"'excel_serial') or a list of them")
+        fmt = formats[0] if len(formats) == 1 else tuple(formats)
+    if stype not in SOURCE_OPTIONS:
+        raise ConfigError(f"{where}.type: {stype!r} is not one of {list(SOURCE_OPTIONS)}")
+    need, allowed = SOURCE_OPTIONS[stype]
+    missing = [k for k in need if not raw.get(k)]
+    if missing:
+        raise ConfigError(f"{where}: a {stype} source needs {', '.join(repr(k) for k in missing)}")
+    unknown = set(raw) - set(need) - set(allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} for a {stype} source; "
+                          f"known: {sorted(set(need) | set(allowed))}")
+    if "path" in raw and "://" not in str(raw["path"]):
+        p = Path(os.path.expandvars(str(raw["path"])))
+        raw["path"] = str(p if p.is_absolute() else (base / p).resolve())
+    if "header_row" in raw and (not isinstance(raw["header_row"], int) or raw["header_row"] < 1):
+        raise ConfigError(f"{where}.header_row: expected a row number (1 or more)")
+    if "parameters" in raw and not isinstance(raw["parameters"], dict):
+        raise ConfigError(f"{where}.parameters: expected a mapping of query parameter -> value")
+    return SourceConfig(role=role, type=stype, columns={k: str(v) for k, v in columns.items()},
+                        options=raw, timezone=tz, timestamp_format=fmt)
+
+
+def _cohort(raw: Any, defaults: dict, base: Path, where: str) -> Cohort:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    merged = {**defaults, **raw}
+    cid = str(merged.get("id", ""))
+    if not _ID_RE.match(cid):
+        raise ConfigError(f"{where}.id: {cid!r} must be lower-case letters, digits, '-' or '_'")
+    where = f"cohort {cid!r}"
+    for key in ("title", "deadline", "timezone", "sender", "instructor", "sources"):
+        if merged.get(key) in (None, ""):
+            raise ConfigError(f"{where}: '{key}' is required")
+    deadline = merged["deadline"]
+    if isinstance(deadline, str):
+        try:
+            deadline = dt.date.fromisoformat(deadline)
+        except ValueError:
+            raise ConfigError(f"{where}.deadline: {deadline!r} is not a date (YYYY-MM-DD)") from None
+    if isinstance(deadline, dt.datetime) or not isinstance(deadline, dt.date):
+        raise ConfigError(f"{where}.deadline: expected a date (YYYY-MM-DD); the time is always end of day")
+    days = merged.get("reminder_days_before", 3)
+    if not isinstance(days, int) or days < 0:
+        raise ConfigError(f"{where}.reminder_days_before: expected a whole number of days >= 0")
+    timing = merged.get("welcome_timing", "after_deadline")
+    if timing not in WELCOME_TIMINGS:
+        raise ConfigError(f"{where}.welcome_timing: {timing!r} is not one of {WELCOME_TIMINGS}")
+    sources = merged["sources"]
+    if not isinstance(sources, dict) or set(sources) != {"signups", "completions"}:
+        raise ConfigError(f"{where}.sources: expected exactly 'signups' and 'completions'")
+    for key in ("sender", "instructor"):
+        if "@" not in str(merged[key]) or any(c in str(merged[key]) for c in "\r\n"):
+            raise ConfigError(f"{where}.{key}: {merged[key]!r} is not an email address")
+    return Cohort(
+        id=cid,
+        title=str(merged["title"]),
+        deadline=deadline,
+        timezone=_check_tz(merged["timezone"], f"{where}.timezone"),
+        sender=str(merged["sender"]),
+        instructor=str(merged["instructor"]),
+        signups=_source(sources["signups"], "signups", base, f"{where}.sources.signups"),
+        completions=_source(sources["completions"], "completions", base, f"{where}.sources.completions"),
+        reminder_days_before=days,
+        grace_period=parse_duration(merged.get("grace_period"), f"{where}.grace_period"),
+        welcome_timing=timing,
+        email_connection=str(merged.get("email_connection", "onboarding_email")),
+        course_url=merged.get("course_url"),
+        next_steps=tuple(str(s) for s in merged.get("next_steps", ()) or ()),
+        guards=_guards(merged.get("guards"), f"{where}.guards"),
+        instructor_sheet=_instructor_sheet(merged.get("instructor_sheet"), f"{where}.instructor_sheet"),
+        data_team=_addresses(merged.get("data_team"), f"{where}.data_team"),
+    )
+
+
+def _instructor_sheet(raw: Any, where: str) -> dict[str, str] | None:
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, str):
+        raw = {"spreadsheet": raw}
+    if not isinstance(raw, dict) or not raw.get("spreadsheet"):
+        raise ConfigError(f"{where}: expected a spreadsheet id or URL, or a mapping with 'spreadsheet' "
+                          f"(and optionally 'connection')")
+    unknown = set(raw) - {"spreadsheet", "connection"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+    from onboarding.google_api import spreadsheet_key
+
+    try:
+        spreadsheet_key(str(raw["spreadsheet"]))
+    except ValueError as exc:
+        raise ConfigError(f"{where}.spreadsheet: {exc}") from None
+    return {"spreadsheet": str(raw["spreadsheet"]), "connection": str(raw.get("connection", "onboarding_google"))}
+
+
+def _addresses(raw: Any, where: str) -> tuple[str, ...]:
+    if raw in (None, ""):
+        return ()
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(a, str) and "@" in a and not any(c in a for c in "\r\n,;")
+                                              for a in items):
+        raise ConfigError(f"{where}: expected an email address or a list of them")
+    return tuple(items)
+
+
+def _guards(raw: Any, where: str):
+    """Guard limits; a key set to null turns that guard off."""
+    if raw is None:
+        return GuardConfig()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    unknown = set(raw) - {"max_source_age", "max_completion_shrink", "max_cancel_share"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+    base = GuardConfig()
+    age = raw.get("max_source_age", "keep")
+    shares = {}
+    for key in ("max_completion_shrink", "max_cancel_share"):
+        v = raw.get(key, getattr(base, key))
+        if v is not None and not (isinstance(v, (int, float)) and 0 <= v <= 1):
+            raise ConfigError(f"{where}.{key}: {v!r} must be a share between 0 and 1, or null")
+        shares[key] = v
+    return GuardConfig(
+        max_source_age=base.max_source_age if age == "keep" else (None if age is None else
+                                                                  parse_duration(age, f"{where}.max_source_age")),
+        **shares)
+
+
+def load_cohorts(path: str | Path | None = None) -> dict[str, Cohort]:
+    """Read and check the cohort file; cohorts in file order, keyed by id."""
+    import yaml  # imported here: config is read inside tasks, never at DAG parse time
+
+    path = Path(path or paths.cohorts_file())
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: cohort configuration file not found "
+                          f"(set ONBOARDING_COHORTS_FILE to its path)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("cohorts"), list) or not doc["cohorts"]:
+        raise ConfigError(f"{path}: expected a top-level 'cohorts:' list with at least one cohort")
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{path}: 'defaults' must be a mapping")
+    cohorts: dict[str, Cohort] = {}
+    for i, raw in enumerate(doc["cohorts"]):
+        try:
+            c = _cohort(raw, defaults, path.parent, f"cohorts[{i}]")
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        if c.id in cohorts:
+            raise ConfigError(f"{path}: cohort id {c.id!r} appears twice")
+        cohorts[c.id] = c
+    return cohorts
+
+
+def select_cohorts(cohorts: dict[str, Cohort], wanted: str | None) -> list[Cohort]:
+    """'all' (or empty) selects every cohort; otherwise a comma-separated list of ids."""
+    if not wanted or wanted.strip().lower() == "all":
+        return list(cohorts.values())
+    ids = [w.strip() for w in wanted.split(",") if w.strip()]
+    unknown = [i for i in ids if i not in cohorts]
+    if unknown:
+        raise ConfigError(f"unknown cohort(s) {unknown}; configured: {list(cohorts)}")
+    return [cohorts[i] for i in ids]
+
+
+def cohort_choices() -> dict[str, str]:
+    """Cohort id -> title, for the trigger form's drop-down (read when the DAG file is parsed, as
+    Airflow's own params example reads its choices; only YAML, no connection). Empty if the file
+    cannot be read: the run itself then reports the configuration error."""
+    try:
+        import yaml
+
+        doc = yaml.safe_load(paths.cohorts_file().read_text(encoding="utf-8")) or {}
+        return {str(c["id"]): str(c.get("title") or c["id"]) for c in doc.get("cohorts") or [] if c.get("id")}
+    except Exception:  # noqa: BLE001 - the form falls back to free text
+        return {}
+
+
+def fingerprint(cohort: Cohort) -> dict:
+    """The cohort's configuration as a run used it, recorded with the run's inputs (a replay says
+    when it has changed since)."""
+    import json
+    from dataclasses import asdict
+
+    return json.loads(json.dumps(asdict(cohort), default=str))

@@ -1,0 +1,46 @@
+"""Decisions: who stands where as of a run's moment, which email each customer is due, and whether
+the run may send at all. Pure functions of the loaded facts and the run's parameters (never of
+the wall clock), so a rerun of the same moment decides the same.
+
+``rules``: the business rules per customer (vectorised over a cohort). ``run``: one run's every
+decision, from the rules, the ledger and the run's parameters. ``guards``: the checks that hold a
+run whose exports look wrong. This module holds the vocabulary they share; it imports nothing
+heavy, so the DAG file may read ``KINDS`` when Airflow parses it.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+KINDS = ("reminder", "cancellation", "welcome")
+EXCLUSIVE = {"welcome": "cancellation", "cancellation": "welcome"}
+# Ledger states after which a key counts as taken by an earlier run.
+SENT_STATES = ("sent", "unconfirmed")
+# A rival email being sent right now may already have gone out; one merely pending has not.
+IN_FLIGHT_STATES = ("claimed", "drafted")
+
+ON_TIME, COMPLETED_LATE, PENDING, MISSED, HELD = "on_time", "completed_late", "pending", "missed", "held"
+
+
+@dataclass(frozen=True)
+class Resend:
+    """The instructor asks, from the trigger form, to send one customer's email again."""
+
+    email: str
+    kind: str
+    reason: str
+
+
+def email_key(cohort_id: str, email: str, kind: str) -> str:
+    """The stable identity of one email: at most one is ever sent per key."""
+    return f"{cohort_id}|{email}|{kind}"
+
+
+def resend_key(cohort_id: str, email: str, kind: str, run_id: str) -> str:
+    """A resend asked for by hand has a key of its own: sent at most once too."""
+    return f"{email_key(cohort_id, email, kind)}|resend|{run_id}"
+
+
+def email_ref(key: str) -> str:
+    """A short unique reference carried in the email, by which a later attempt finds it in Sent."""
+    return "onb-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]

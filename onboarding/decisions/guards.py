@@ -1,0 +1,68 @@
+"""Freshness and sanity guards: checks made before anything is sent, on the day an export is
+broken in a way validation cannot see.
+
+- **stale source**: an export last changed longer ago than ``max_source_age`` before the run's
+  moment (the course software stopped exporting);
+- **shrunk completions**: the completion list has fewer rows than the cohort's previous run by
+  more than ``max_completion_shrink`` (a partial export);
+- **mass cancellation**: the run would cancel more than ``max_cancel_share`` of the cohort.
+
+A tripped guard holds the cohort's sends for the run: decisions are still recorded (outcome
+``held``), nothing enters the ledger, the instructor's summary says which guard tripped and why,
+and the task fails so the data team sees it. The instructor releases a held run by triggering it
+again with the ``release_guards`` param naming the guards (or ``all``); the run records the
+release.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from onboarding.cohorts import GuardConfig
+
+GUARDS = ("stale_source", "shrunk_completions", "mass_cancellation")
+
+
+@dataclass(frozen=True)
+class Trip:
+    guard: str
+    message: str
+
+
+def check(cfg: GuardConfig, as_of: dt.datetime, sources: dict[str, dict], completions_now: int,
+          completions_before: int | None, cancellations: int, customers: int) -> list[Trip]:
+    """The guards this run trips, given its inputs' manifests and counts."""
+    trips = []
+    if cfg.max_source_age is not None:
+        for role, snap in sources.items():
+            modified = snap.get("modified_at")
+            if modified and as_of - dt.datetime.fromisoformat(modified) > cfg.max_source_age:
+                age = as_of - dt.datetime.fromisoformat(modified)
+                trips.append(Trip("stale_source", f"the {role} export ({snap['location']}) was last changed "
+                                                  f"{age.total_seconds() / 3600:.0f} hours before this run; "
+                                                  f"the limit is {cfg.max_source_age.total_seconds() / 3600:.0f}"))
+    if (cfg.max_completion_shrink is not None and completions_before
+            and completions_now < completions_before * (1 - cfg.max_completion_shrink)):
+        trips.append(Trip("shrunk_completions",
+                          f"the completion export has {completions_now} rows, {completions_before} at the previous "
+                          f"run: it shrank by {1 - completions_now / completions_before:.0%} "
+                          f"(limit {cfg.max_completion_shrink:.0%})"))
+    if cfg.max_cancel_share is not None and customers and cancellations / customers > cfg.max_cancel_share:
+        trips.append(Trip("mass_cancellation",
+                          f"this run would cancel {cancellations} of {customers} customers "
+                          f"({cancellations / customers:.0%}; limit {cfg.max_cancel_share:.0%})"))
+    return trips
+
+
+def released(param: str | list | None) -> set[str]:
+    """The guards a run's ``release_guards`` param releases: names, comma-separated, or 'all'."""
+    if not param:
+        return set()
+    names = param if isinstance(param, list) else str(param).split(",")
+    names = {n.strip() for n in names if n.strip()}
+    if "all" in names:
+        return set(GUARDS)
+    unknown = names - set(GUARDS)
+    if unknown:
+        raise ValueError(f"release_guards: unknown guard(s) {sorted(unknown)}; known: {list(GUARDS)} or 'all'")
+    return names

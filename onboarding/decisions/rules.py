@@ -1,0 +1,150 @@
+"""The business rules: who stands where, and which email is due, as of one moment.
+
+Everything here is a pure function of the cohort's configuration, the customers' reconciled
+records and ``as_of`` (the run's own time, never the wall clock), so a rerun of the same date
+decides the same. The rules are written once, over a whole cohort at a time (a table of
+customers); ``standing``, ``due_kinds`` and ``decide`` ask them about one customer.
+
+- On time: completed at or before the deadline (end of the deadline date in the cohort's zone,
+  plus any grace period).
+- Reminder: to a customer not yet complete, at runs from N days before the deadline date up to
+  the deadline; a late signup inside that window still gets one.
+- Cancellation: to a customer not on time, at the first run after the deadline.
+- Welcome: to a customer on time, at the first run after the deadline, or, with
+  ``welcome_timing: on_completion``, at the first run after they complete.
+- Nobody gets both a cancellation and a welcome; nobody gets anything while held (a completion
+  row naming them was quarantined).
+- Each (cohort, customer, kind) is sent at most once, ever: the ledger enforces it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from onboarding.cohorts import Cohort
+from onboarding.decisions import (COMPLETED_LATE, EXCLUSIVE, HELD, IN_FLIGHT_STATES, MISSED, ON_TIME, PENDING,
+                                  SENT_STATES)
+
+
+@dataclass(frozen=True)
+class Customer:
+    email: str
+    name: str
+    completed_at: dt.datetime | None  # earliest completion at or before as_of, UTC
+    held: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    email: str
+    name: str
+    kind: str
+    outcome: str  # due, already_sent, blocked, failed_earlier
+    reason: str
+
+    @property
+    def due(self) -> bool:
+        return self.outcome == "due"
+
+
+CUSTOMER_COLUMNS = ("email", "name", "completed_at", "held")
+
+
+def customer_frame(customers: list[Customer]) -> pd.DataFrame:
+    """Customers as the table the rules read: email, name, completed_at (UTC), held."""
+    return pd.DataFrame({
+        "email": pd.Series([c.email for c in customers], dtype=object),
+        "name": pd.Series([c.name for c in customers], dtype=object),
+        "completed_at": pd.to_datetime(pd.Series([c.completed_at for c in customers], dtype=object), utc=True),
+        "held": pd.Series([bool(c.held) for c in customers], dtype=bool)})
+
+
+def customers_of(frame: pd.DataFrame) -> list[Customer]:
+    """The table's rows as ``Customer`` records (no completion: ``None``)."""
+    return [Customer(r.email, r.name, None if pd.isna(r.completed_at) else r.completed_at.to_pydatetime(), bool(r.held))
+            for r in frame.itertuples(index=False)]
+
+
+def standings(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime) -> np.ndarray:
+    """Each customer's standing: held, on time, completed late, pending or missed."""
+    deadline = cohort.deadline_at
+    done = customers["completed_at"].notna().to_numpy()
+    on_time = (customers["completed_at"] < deadline).to_numpy() & done
+    before = np.full(len(customers), as_of < deadline)
+    return np.select([customers["held"].to_numpy(dtype=bool), on_time, done, before],
+                     [HELD, ON_TIME, COMPLETED_LATE, PENDING], MISSED).astype(object)
+
+
+def due(customers: pd.DataFrame, status: np.ndarray, cohort: Cohort, as_of: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
+    """The kind of email the rules call for at ``as_of`` ('' for none) and why, before the ledger."""
+    n = len(customers)
+    after_deadline = as_of >= cohort.deadline_at
+    late = status == COMPLETED_LATE
+    late_reason = np.full(n, "", dtype=object)
+    if late.any():
+        when = customers["completed_at"][late].dt.strftime("%Y-%m-%d %H:%M")
+        late_reason[late] = ("completed after the deadline (" + when + " UTC)").to_numpy()
+    conditions = [(status == PENDING) & (as_of >= cohort.reminder_window_start), status == MISSED, late,
+                  (status == ON_TIME) & (after_deadline or cohort.welcome_timing == "on_completion")]
+    kind = np.select(conditions, ["reminder", "cancellation", "cancellation", "welcome"], "").astype(object)
+    reason = np.select(conditions, [
+        f"not complete; reminder window opened {cohort.reminder_window_start:%Y-%m-%d %H:%M %Z}",
+        "no completion by the deadline", late_reason, "completed on time"], "").astype(object)
+    return kind, reason
+
+
+def decide_all(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime, ledger: pd.DataFrame
+               ) -> tuple[np.ndarray, pd.DataFrame]:
+    """The rules, then the ledger, for every customer: (standings, decisions).
+
+    ``ledger`` holds the cohort's emails so far (``recipient``, ``kind``, ``status``). An email
+    already sent (or possibly sent) is not sent again; a welcome is blocked once a cancellation
+    went out, and the reverse, so a late correction to an export cannot give a customer both.
+    The decisions table has one row per email the rules call for: email, name, kind, outcome,
+    reason.
+    """
+    status = standings(customers, cohort, as_of)
+    kind, reason = due(customers, status, cohort, as_of)
+    wanted = kind != ""
+    d = pd.DataFrame({"email": customers["email"].to_numpy()[wanted], "name": customers["name"].to_numpy()[wanted],
+                      "kind": kind[wanted], "reason": reason[wanted]})
+    known = ledger.loc[:, ["recipient", "kind", "status"]].rename(columns={"recipient": "email"})
+    own = d.merge(known, on=["email", "kind"], how="left")["status"].to_numpy(dtype=object)
+    rival_kind = d["kind"].map(EXCLUSIVE)
+    rival = pd.DataFrame({"email": d["email"], "kind": rival_kind}).merge(
+        known, on=["email", "kind"], how="left")["status"].to_numpy(dtype=object)
+    sent = pd.Series(own).isin(SENT_STATES).to_numpy()
+    failed = own == "failed"
+    blocked = pd.Series(rival).isin(SENT_STATES + IN_FLIGHT_STATES).to_numpy()
+    d["outcome"] = np.select([sent, failed, blocked], ["already_sent", "failed_earlier", "blocked"], "due")
+    kinds = d["kind"].to_numpy(dtype=object)
+    d["reason"] = np.select(
+        [sent, failed, blocked],
+        [kinds + " " + own.astype(str) + " earlier",
+         "refused for good by the mail provider earlier; see the ledger",
+         "a " + rival_kind.to_numpy(dtype=object).astype(str) + " was already " + rival.astype(str)
+         + " for this customer; needs the instructor"],
+        d["reason"].to_numpy(dtype=object)).astype(object)
+    return status, d
+
+
+def standing(customer: Customer, cohort: Cohort, as_of: dt.datetime) -> str:
+    return str(standings(customer_frame([customer]), cohort, as_of)[0])
+
+
+def due_kinds(customer: Customer, cohort: Cohort, as_of: dt.datetime) -> list[tuple[str, str]]:
+    """The kinds of email the rules call for at ``as_of``, each with the reason, before the ledger."""
+    frame = customer_frame([customer])
+    kind, reason = due(frame, standings(frame, cohort, as_of), cohort, as_of)
+    return [(str(kind[0]), str(reason[0]))] if kind[0] else []
+
+
+def decide(customer: Customer, cohort: Cohort, as_of: dt.datetime, ledger: dict[str, str]) -> list[Decision]:
+    """The rules, then the ledger, for one customer: ``ledger`` maps their kinds to a status."""
+    known = pd.DataFrame({"recipient": [customer.email] * len(ledger), "kind": list(ledger),
+                          "status": list(ledger.values())}, dtype=object)
+    _, d = decide_all(customer_frame([customer]), cohort, as_of, known)
+    return [Decision(r.email, r.name, r.kind, r.outcome, r.reason) for r in d.itertuples(index=False)]

@@ -1,0 +1,180 @@
+"""Every decision of one cohort's run, from the loaded facts and the run's parameters.
+
+``decide_run`` is the decide stage without its input and output: the stage loads the facts from
+the state database, calls it, and stores what it returns. It applies, in order:
+
+1. **refusals**: an empty completion export after the deadline (it would cancel everyone) and a
+   resend that makes no sense stop the run before anything is decided;
+2. **the rules and the ledger** (``rules.decide_all``), for the email kinds this run may send;
+3. **the run's own limits**: a dry run marks due emails ``would_send``; a reminder whose deadline
+   had passed when the run was asked for is ``moment_passed`` unless ``send_past_due``; the
+   instructor's resend replaces the rules' decision for that email;
+4. **the guards**: a tripped guard that is not released holds every due email (``held``);
+5. **the ledger plan**: what to enter as due, and which emails entered earlier but never
+   attempted are no longer due (superseded).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from onboarding.cohorts import Cohort
+from onboarding.decisions import (EXCLUSIVE, IN_FLIGHT_STATES, KINDS, SENT_STATES, Resend, email_key, email_ref,
+                                  resend_key)
+from onboarding.decisions.guards import Trip, check
+from onboarding.decisions.rules import decide_all
+from onboarding.times import iso
+
+SENDABLE = ("due", "would_send")
+DECISION_COLUMNS = ("email", "kind", "outcome", "reason", "email_key")
+
+
+class RunAsk(Protocol):
+    """What a run asks for (``onboarding.run.RunContext`` is one)."""
+
+    run_id: str
+    as_of: dt.datetime
+    dry_run: bool
+    kinds: tuple[str, ...]
+    release_guards: tuple[str, ...]
+    triggered_at: dt.datetime | None
+    send_past_due: bool
+    resend: Resend | None
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the decide stage loaded for one cohort's run."""
+
+    customers: pd.DataFrame  # email, name, completed_at (UTC, NaT when none), held
+    ledger: pd.DataFrame  # the cohort's ledger so far: email_key, recipient, kind, status
+    orphans: int = 0  # completions with no signup
+    completion_rows_staged: int = 0  # validated completion rows
+    sources: dict[str, dict] = field(default_factory=dict)  # input manifests, by role
+    completion_rows: int = 0  # the completion export's rows (valid or not)
+    completion_rows_before: int | None = None  # the same at the cohort's previous run
+
+
+@dataclass(frozen=True)
+class RunDecisions:
+    statuses: pd.DataFrame  # email, name, completed_at, status
+    decisions: pd.DataFrame  # email, kind, outcome, reason, email_key
+    plan: list[dict[str, Any]]  # ledger entries to record as due
+    supersede: list[str]  # ledger keys entered earlier, never attempted, no longer due
+    trips: list[Trip]  # guards tripped (released or not)
+    held: list[Trip]  # guards tripped and not released: nothing is sent
+    counts: dict[str, Any]
+    supersede_reason: str = ""
+    refusal: tuple[str, str] | None = None  # (dataset | resend, message): the run stops, nothing decided
+
+
+def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
+    """One run's decisions for one cohort; see the module's docstring for the order."""
+    customers, as_of = facts.customers, ask.as_of
+    refusal = _refusal(cohort, ask, facts)
+    if refusal:
+        return RunDecisions(_empty("email", "name", "completed_at", "status"), _empty(*DECISION_COLUMNS), [], [], [], [],
+                            {}, refusal=refusal)
+    ledger = facts.ledger
+    originals = ledger[~_resends(ledger["email_key"])]
+    status, d = decide_all(customers, cohort, as_of, originals)
+    d = d[d["kind"].isin(ask.kinds)].reset_index(drop=True)
+    d["email_key"] = pd.Series([email_key(cohort.id, e, k) for e, k in zip(d["email"], d["kind"])], dtype=object)
+    due = (d["outcome"] == "due").to_numpy()
+    if ask.dry_run:
+        d.loc[due, "outcome"] = "would_send"
+    past_deadline = ask.triggered_at is not None and ask.triggered_at >= cohort.deadline_at
+    if past_deadline and not ask.send_past_due:
+        passed = due & (d["kind"] == "reminder").to_numpy()
+        d.loc[passed, "outcome"] = "moment_passed"
+        d.loc[passed, "reason"] = (f"the deadline had passed when this run was asked for "
+                                   f"({ask.triggered_at.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z}); "
+                                   f"set send_past_due to send it anyway")
+    plan_extra = []
+    if ask.resend:
+        r = ask.resend
+        key = resend_key(cohort.id, r.email, r.kind, ask.run_id)
+        # The instructor's resend replaces whatever the rules decided for that email this run.
+        name = customers.loc[customers["email"] == r.email, "name"].iloc[0]
+        d = pd.concat([d[~((d["email"] == r.email) & (d["kind"] == r.kind))], pd.DataFrame([{
+            "email": r.email, "name": name, "kind": r.kind, "outcome": "would_send" if ask.dry_run else "due",
+            "reason": f"resend asked for: {r.reason}", "email_key": key}])], ignore_index=True)
+        plan_extra.append({"email_key": key, "ref": email_ref(key), "cohort_id": cohort.id, "recipient": r.email,
+                           "recipient_name": name, "kind": r.kind, "reason": r.reason})
+
+    sendable = d["outcome"].isin(SENDABLE).to_numpy()
+    cancellations = int((sendable & (d["kind"] == "cancellation").to_numpy()).sum())
+    trips = check(cohort.guards, as_of, {r: facts.sources[r] for r in ("signups", "completions") if r in facts.sources},
+                  facts.completion_rows, facts.completion_rows_before, cancellations, len(customers))
+    held = [t for t in trips if t.guard not in ask.release_guards]
+    if held:
+        # Hold: the decisions stay on record, marked held; nothing enters the ledger.
+        d.loc[sendable, "outcome"] = "held"
+        d.loc[sendable, "reason"] = "held by a guard: " + "; ".join(t.message for t in held)
+
+    plan, supersede = [], []
+    if not ask.dry_run and not held:
+        due_rows = d[(d["outcome"] == "due").to_numpy() & ~_resends(d["email_key"])]
+        plan = [{"email_key": k, "ref": email_ref(k), "cohort_id": cohort.id, "recipient": e, "recipient_name": n,
+                 "kind": kind} for k, e, n, kind in zip(due_rows["email_key"], due_rows["email"], due_rows["name"],
+                                                        due_rows["kind"])] + plan_extra
+        due_keys = set(d.loc[d["outcome"] == "due", "email_key"])
+        if len(ledger):
+            waiting = ledger[(ledger["status"] == "pending") & ledger["kind"].isin(KINDS)]
+            supersede = [k for k in waiting["email_key"] if k not in due_keys]
+
+    statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
+                             "completed_at": customers["completed_at"], "status": status})
+    counts: dict[str, Any] = {"customers": len(customers), "orphans": facts.orphans}
+    for s, n in pd.Series(status, dtype=object).value_counts(sort=False).items():
+        counts[f"status_{s}"] = int(n)
+    for (kind, outcome), n in d.groupby(["kind", "outcome"], sort=False).size().items():
+        counts[f"{kind}_{outcome}"] = int(n)
+    if held:
+        counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
+    return RunDecisions(statuses, d[list(DECISION_COLUMNS)], plan, supersede, trips, held, counts,
+                        supersede_reason=f"no longer due as of {iso(as_of)}")
+
+
+def held_message(held: list[Trip]) -> str:
+    """What the instructor reads about a held run, with how to release it."""
+    names = list(dict.fromkeys(t.guard for t in held))
+    return ("held by guard(s), nothing sent: " + "; ".join(f"{t.guard}: {t.message}" for t in held)
+            + ". If the exports are right, release with the run parameter release_guards=" + ",".join(names))
+
+
+def _refusal(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> tuple[str, str] | None:
+    n = len(facts.customers)
+    if n and not facts.completion_rows_staged and ask.as_of >= cohort.deadline_at:
+        location = cohort.completions.location
+        return "dataset", (f"{location}: the completion export has no records; refusing to cancel all {n} "
+                           f"customers on it. Check the export and rerun.")
+    r = ask.resend
+    if r is None:
+        return None
+    if not (facts.customers["email"] == r.email).any():
+        return "resend", f"resend: {r.email} is not a customer of cohort {cohort.id} in this run's exports"
+    ledger = facts.ledger
+    mine = dict(ledger.loc[(ledger["recipient"] == r.email).to_numpy() & ~_resends(ledger["email_key"]),
+                           ["kind", "status"]].itertuples(index=False))
+    if mine.get(r.kind) not in SENT_STATES:
+        return "resend", (f"resend: no {r.kind} went out to {r.email} before (ledger: {mine.get(r.kind) or 'none'}); "
+                          f"a resend only sends again an email that was sent. Rerun without resend to send what "
+                          f"is due")
+    rival = EXCLUSIVE.get(r.kind)
+    if rival and mine.get(rival) in SENT_STATES + IN_FLIGHT_STATES:
+        return "resend", f"resend: {r.email} was sent a {rival} ({mine[rival]}); a {r.kind} would contradict it"
+    return None
+
+
+def _resends(keys: pd.Series) -> "np.ndarray":
+    """Which ledger keys are resends asked for by hand (they have keys of their own)."""
+    return np.array(["|resend|" in k for k in keys], dtype=bool)
+
+
+def _empty(*columns: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})

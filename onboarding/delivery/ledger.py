@@ -1,0 +1,185 @@
+"""Delivery: getting each due email out exactly once, through the ledger.
+
+An email moves through the ledger as
+    pending -> claimed -> drafted -> sent
+and may end instead as ``failed`` (the provider refused it for good, e.g. a bad recipient) or
+``unconfirmed`` (its draft vanished but no sent copy can be found: it may have gone out, so it is
+never resent automatically; the instructor is told).
+
+1. **claim**: an atomic ledger update takes the email (from pending, or from claimed/drafted whose
+   lease expired because a worker died); a second worker or run gets nothing and moves on.
+2. **recover**: if the email was attempted before, ask the provider first: a sent copy carrying
+   the email's reference means it went out (record it, done); an existing draft is sent as is.
+3. **draft**: create a draft and record its id before sending it.
+4. **send**: send the draft; record the provider's message id.
+
+A refusal before anything was stored (429, 5xx, timeout) leaves the row claimed or drafted with
+its lease ended, so the next attempt goes through step 2 before sending again. Two backends
+implement the same five calls (``onboarding.delivery.senders``): a local outbox folder of ``.eml``
+files, and the Gmail API. Every email the project sends goes through here, customers' emails,
+the instructor's summary and the data team's alerts alike.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any, Callable
+
+from onboarding.backoff import RetryPolicy
+from onboarding.decisions import email_ref
+from onboarding.delivery.senders import Sender, SenderFactory
+from onboarding.errors import PermanentError, Throttled, TransientError
+from onboarding.store import Store
+from onboarding.times import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    email_key: str
+    status: str  # sent, recovered, failed, unconfirmed, waiting, skipped
+    detail: str = ""
+    message_id: str | None = None
+    stopped: bool = False  # waiting because the batch stopped (daily cap, long throttle), not retried now
+
+
+@dataclass
+class Ledger:
+    """The ledger as one owner (a run's try, in one process) writes it; each write commits at once."""
+
+    store: Store
+    owner: str
+    run_id: str
+
+    def claim(self, key: str, backend: str, lease_seconds: int) -> dict | None:
+        return self.store.ledger.claim(key, self.owner, self.run_id, backend, lease_seconds)
+
+    def drafted(self, key: str, draft_id: str) -> None:
+        self.store.ledger.drafted(key, self.owner, self.run_id, draft_id)
+
+    def sent(self, key: str, message_id: str | None, how: str = "sent") -> None:
+        self.store.ledger.sent(key, self.owner, self.run_id, message_id, how)
+
+    def final(self, key: str, status: str, error: str) -> None:
+        self.store.ledger.final(key, self.owner, self.run_id, status, error)
+
+    def release(self, key: str, error: str) -> None:
+        self.store.ledger.release(key, self.owner, self.run_id, error)
+
+
+def deliver_one(ledger: Ledger, sender: Sender, key: str, build: Callable[[], tuple[EmailMessage, str]],
+                policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+    """Deliver one ledger email, at most once, retrying temporary refusals within ``policy``."""
+    last_error = ""
+    for attempt in range(policy.attempts):
+        row = ledger.claim(key, sender.account, policy.lease_seconds)
+        if row is None:
+            return Outcome(key, "skipped", "not claimable: sent, final, or being sent by another worker")
+        try:
+            return _attempt(ledger, sender, row, build)
+        except PermanentError as exc:
+            ledger.final(key, "failed", str(exc))
+            return Outcome(key, "failed", str(exc))
+        except TransientError as exc:
+            last_error = str(exc)
+            ledger.release(key, last_error)
+            if exc.retry_after is not None and exc.retry_after > policy.max_throttle_wait:
+                raise Throttled(f"Gmail asked to wait {exc.retry_after:.0f}s: {exc}") from exc
+            if attempt + 1 < policy.attempts:
+                wait = policy.delay(attempt, exc.retry_after)
+                log.warning("delivery of %s refused (%s); retrying in %.1fs", row["ref"], exc, wait)
+                if exc.retry_after is not None:
+                    sender.pacer.pause(wait)  # every thread on this account holds off, not just this one
+                sleep(wait)
+        except BaseException as exc:
+            # Anything unexpected (a bug, bad credentials): give the email back and stop the task;
+            # the next attempt recovers it from the provider before sending.
+            ledger.release(key, f"{type(exc).__name__}: {exc}")
+            raise
+    return Outcome(key, "waiting", f"still refused after {policy.attempts} attempts: {last_error}")
+
+
+def _attempt(ledger: Ledger, sender: Sender, row: dict, build) -> Outcome:
+    key, ref, draft_id = row["email_key"], row["ref"], row["draft_id"]
+    if row["attempts"] > 1 or row["status"] == "drafted":
+        # Attempted before: find out from the provider what happened before doing anything.
+        message_id = sender.find_sent(ref)
+        if message_id:
+            ledger.sent(key, message_id, how="recovered")
+            return Outcome(key, "recovered", "found in Sent from an earlier attempt", message_id)
+        if draft_id and not sender.draft_exists(draft_id):
+            error = (f"draft {draft_id} no longer exists and no sent copy of {ref} was found: it may "
+                     f"have been sent; not resending automatically")
+            ledger.final(key, "unconfirmed", error)
+            return Outcome(key, "unconfirmed", error)
+        if not draft_id:
+            draft_id = sender.find_draft(ref)
+            if draft_id:
+                ledger.drafted(key, draft_id)
+    if not draft_id:
+        msg, label = build()
+        draft_id = sender.create_draft(msg, label)
+        ledger.drafted(key, draft_id)
+    message_id = sender.send_draft(draft_id)
+    ledger.sent(key, message_id)
+    return Outcome(key, "sent", "", message_id)
+
+
+@dataclass
+class BatchItem:
+    email_key: str
+    build: Callable[[], tuple[EmailMessage, str]]
+
+
+def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem],
+                  policy: RetryPolicy | None = None) -> list[Outcome]:
+    """Deliver ``items`` in order (most urgent first), up to ``limits.concurrency`` at a time,
+    paced under the account's rate and stopped at its rolling 24-hour cap or by a long throttle.
+    Whatever is not attempted stays due for the next run, with the reason noted in the ledger."""
+    policy = policy or factory.limits.retry_policy()
+    allowance = factory.limits.daily_cap - ledger.store.ledger.sent_since(
+        factory.account, utcnow() - dt.timedelta(hours=24))
+    lock = threading.Lock()
+    stop: list[str] = []  # the reason the batch stopped, once it has
+    local = threading.local()
+
+    def one(item: BatchItem) -> Outcome:
+        nonlocal allowance
+        with lock:
+            if not stop and allowance <= 0:
+                stop.append(f"daily cap of {factory.limits.daily_cap} emails in 24 hours reached")
+            if stop:
+                return Outcome(item.email_key, "waiting", stop[0], stopped=True)
+            allowance -= 1
+        if not hasattr(local, "sender"):
+            local.sender = factory()
+        try:
+            out = deliver_one(ledger, local.sender, item.email_key, item.build, policy)
+        except Throttled as exc:
+            with lock:
+                stop.append(str(exc))
+            return Outcome(item.email_key, "waiting", str(exc), stopped=True)
+        if out.status in ("skipped", "waiting", "failed"):
+            with lock:
+                allowance += 1  # nothing went out: the slot is free again
+        return out
+
+    with ThreadPoolExecutor(max_workers=factory.limits.concurrency, thread_name_prefix="send") as pool:
+        outcomes = list(pool.map(one, items))
+    ledger.store.ledger.note({o.email_key: o.detail for o in outcomes if o.status == "waiting"})
+    return outcomes
+
+
+def send_one(store: Store, factory: SenderFactory, owner: str, run_id: str, entry: dict[str, Any],
+             build: Callable[[], tuple[EmailMessage, str]]) -> Outcome:
+    """Enter one email in the ledger (``entry``: email_key, cohort_id, recipient, kind...) and
+    deliver it, at most once: the instructor's summary, a failure alert."""
+    key = entry["email_key"]
+    store.ledger.plan([{"ref": email_ref(key), "recipient_name": "", **entry}], run_id)
+    return deliver_one(Ledger(store, owner, run_id), factory(), key, build, factory.limits.retry_policy())

@@ -1,0 +1,192 @@
+"""Senders: the two backends that implement the same five calls the ledger needs (find a sent
+copy, find a draft, check a draft, create a draft, send it): a local outbox folder of ``.eml``
+files, and the Gmail API. A ``SenderFactory`` makes one sender per sending thread, all sharing
+one account's pacing and limits."""
+from __future__ import annotations
+
+import base64
+import os
+import re
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Callable, Protocol
+
+from onboarding.backoff import retry_after_seconds
+from onboarding.delivery.messages import REF_HEADER
+from onboarding.delivery.quota import GMAIL_COSTS, Limits, Pacer
+from onboarding.errors import PermanentError, TransientError
+
+
+class Sender(Protocol):
+    backend: str
+    account: str  # whose quota and daily cap the sends count against
+    pacer: Pacer
+
+    def find_sent(self, ref: str) -> str | None: ...
+
+    def find_draft(self, ref: str) -> str | None: ...
+
+    def draft_exists(self, draft_id: str) -> bool: ...
+
+    def create_draft(self, msg: EmailMessage, label: str) -> str: ...
+
+    def send_draft(self, draft_id: str) -> str: ...
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9@._+-]+")
+
+
+class OutboxSender:
+    """Writes each email as an .eml file: ``<root>/<cohort>/<kind>/<recipient>.<ref>.eml``.
+
+    A draft is a file under ``<root>/.drafts``; sending moves it into place atomically, so a file
+    in the outbox is an email sent, whole, exactly once.
+    """
+
+    backend = "outbox"
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.drafts = self.root / ".drafts"
+        self.account = "outbox"
+        self.pacer = Pacer(None)
+
+    def _sent_files(self, ref: str) -> list[Path]:
+        return [p for p in self.root.glob(f"*/*/*.{ref}.eml")]
+
+    def find_sent(self, ref: str) -> str | None:
+        found = self._sent_files(ref)
+        return str(found[0].relative_to(self.root)) if found else None
+
+    def find_draft(self, ref: str) -> str | None:
+        found = list(self.drafts.glob(f"*.{ref}.eml")) if self.drafts.exists() else []
+        return found[0].name if found else None
+
+    def draft_exists(self, draft_id: str) -> bool:
+        return (self.drafts / draft_id).exists()
+
+    def create_draft(self, msg: EmailMessage, label: str) -> str:
+        self.drafts.mkdir(parents=True, exist_ok=True)
+        name = f"{_SAFE.sub('_', label)}.{msg[REF_HEADER]}.eml"
+        tmp = self.drafts / f".{name}.part"
+        tmp.write_bytes(bytes(msg))
+        os.replace(tmp, self.drafts / name)
+        return name
+
+    def send_draft(self, draft_id: str) -> str:
+        src = self.drafts / draft_id
+        cohort, kind, rest = draft_id.split("__", 2)
+        dest = self.root / cohort / kind / rest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(src, dest)
+        except FileNotFoundError:
+            raise TransientError(f"draft {draft_id} is gone") from None
+        return str(dest.relative_to(self.root))
+
+
+def outbox_factory(root: str | Path, concurrency: int = 1) -> "SenderFactory":
+    """The local outbox: no quota, no daily cap."""
+    return SenderFactory(lambda _pacer: OutboxSender(root), "outbox",
+                         Limits(units_per_minute=0, daily_cap=10**9, concurrency=concurrency))
+
+
+def outbox_label(cohort_id: str, kind: str, recipient: str) -> str:
+    return f"{cohort_id}__{kind}__{recipient}"
+
+
+class SenderFactory:
+    """Makes a sender per sending thread (HTTP clients are not shared between threads), all
+    sharing one pacer, for one account with its limits."""
+
+    def __init__(self, make: Callable[[Pacer], Sender], account: str, limits: Limits):
+        self.make, self.account, self.limits = make, account, limits
+        self.pacer = Pacer(limits.units_per_minute)
+
+    def __call__(self) -> Sender:
+        return self.make(self.pacer)
+
+
+# --- Gmail ---------------------------------------------------------------------------------------
+
+_RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded", "quotaExceeded"}
+
+
+def _classify(exc: Exception) -> Exception:
+    """Map a client error onto temporary, permanent, or fatal (returned as is)."""
+    from googleapiclient.errors import HttpError
+
+    if isinstance(exc, HttpError):
+        status = exc.resp.status
+        reasons = {d.get("reason") for d in (exc.error_details or []) if isinstance(d, dict)}
+        text = f"Gmail answered {status}: {exc.reason}"
+        if status == 429 or (status == 403 and reasons & _RATE_REASONS):
+            return TransientError(text, retry_after_seconds(exc.resp.get("retry-after"), str(exc.reason)))
+        if status >= 500:
+            return TransientError(text)
+        if status == 400:
+            return PermanentError(text)
+        return exc
+    if isinstance(exc, (TimeoutError, ConnectionError, OSError)):
+        return TransientError(f"no clear answer from Gmail: {type(exc).__name__}: {exc}")
+    import httplib2
+
+    if isinstance(exc, httplib2.HttpLib2Error):
+        return TransientError(f"no clear answer from Gmail: {type(exc).__name__}: {exc}")
+    return exc
+
+
+class GmailSender:
+    """The Gmail API through google-api-python-client, acting as ``user_id``."""
+
+    backend = "gmail"
+
+    def __init__(self, service, user_id: str = "me", account: str = "gmail", pacer: Pacer | None = None):
+        self.service = service
+        self.user = user_id
+        self.account = account
+        self.pacer = pacer or Pacer(None)
+
+    def _call(self, request, method: str):
+        self.pacer.take(GMAIL_COSTS[method])
+        try:
+            return request.execute(num_retries=0)
+        except Exception as exc:  # noqa: BLE001 - reclassified below
+            mapped = _classify(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    def find_sent(self, ref: str) -> str | None:
+        res = self._call(self.service.users().messages().list(userId=self.user, q=f'in:sent "{ref}"', maxResults=1),
+                         "messages.list")
+        msgs = res.get("messages") or []
+        return msgs[0]["id"] if msgs else None
+
+    def find_draft(self, ref: str) -> str | None:
+        res = self._call(self.service.users().drafts().list(userId=self.user, q=f'"{ref}"', maxResults=1),
+                         "drafts.list")
+        drafts = res.get("drafts") or []
+        return drafts[0]["id"] if drafts else None
+
+    def draft_exists(self, draft_id: str) -> bool:
+        from googleapiclient.errors import HttpError
+
+        self.pacer.take(GMAIL_COSTS["drafts.get"])
+        try:
+            self.service.users().drafts().get(userId=self.user, id=draft_id, format="minimal").execute()
+            return True
+        except HttpError as exc:
+            if exc.resp.status == 404:
+                return False
+            raise _classify(exc) from exc
+
+    def create_draft(self, msg: EmailMessage, label: str) -> str:
+        raw = base64.urlsafe_b64encode(bytes(msg)).decode("ascii")
+        res = self._call(self.service.users().drafts().create(userId=self.user, body={"message": {"raw": raw}}),
+                         "drafts.create")
+        return res["id"]
+
+    def send_draft(self, draft_id: str) -> str:
+        res = self._call(self.service.users().drafts().send(userId=self.user, body={"id": draft_id}), "drafts.send")
+        return res["id"]

@@ -1,0 +1,70 @@
+"""Stage 3, decide: load -> decide -> guard -> persist.
+
+The facts (reconciled customers, the cohort's ledger, the run's inputs and the previous run's
+counts) are loaded from the state database; ``decisions.run.decide_run`` turns them into every
+decision of the run; the decisions, the ledger plan and the superseded emails are written in one
+transaction, so a retry of this stage rewrites them whole.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from onboarding.cohorts import Cohort
+from onboarding.decisions.run import RunFacts, decide_run, held_message
+from onboarding.errors import DatasetError, ResendRefused
+from onboarding.pipeline.progress import record
+from onboarding.run import RunContext
+from onboarding.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> RunFacts:
+    """What the run decides on, as the state database holds it now."""
+    import json
+
+    import pandas as pd
+
+    run = store.runs.get(ctx.run_id, cohort.id)
+    inputs = store.runs.inputs(ctx.run_id, cohort.id)
+    counts = store.runs.counts(ctx.run_id, cohort.id)
+    previous = store.runs.previous(cohort.id, ctx.run_id, run["started_at"]) if run else None
+    before = json.loads(previous["counts"]).get("completion_rows") if previous and previous.get("counts") else None
+    ledger = pd.DataFrame(store.ledger.by_cohort(cohort.id), columns=["email_key", "recipient", "kind", "status"])
+    return RunFacts(
+        customers=store.staging.reconcile(ctx.run_id, cohort.id, ctx.as_of),
+        ledger=ledger,
+        orphans=orphans,
+        completion_rows_staged=store.staging.completion_count(ctx.run_id, cohort.id),
+        sources={r: inputs[r] for r in ("signups", "completions") if r in inputs},
+        completion_rows=counts.get("completion_rows", 0),
+        completion_rows_before=before)
+
+
+def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
+    """Decide the run and record every decision. Due emails are entered in the ledger as pending
+    (not in a dry run, nor when a guard holds the run); an email entered by an earlier run but
+    never attempted, and no longer due, is superseded."""
+    with store.transaction() as tx:
+        orphans = tx.staging.orphans(ctx.run_id, cohort.id, ctx.as_of)
+        result = decide_run(cohort, ctx, load_facts(tx, cohort, ctx, len(orphans)))
+        if not result.refusal:
+            tx.decisions.replace(ctx.run_id, cohort.id, result.statuses, orphans, result.decisions)
+            tx.ledger.plan(result.plan, ctx.run_id)
+            superseded = tx.ledger.supersede(result.supersede, result.supersede_reason)
+    if result.refusal:
+        kind, message = result.refusal
+        record(store, cohort, ctx, "failed", f"decide: {message}")
+        raise (ResendRefused if kind == "resend" else DatasetError)(message)
+    counts = {**result.counts, "superseded": superseded}
+    store.runs.record_guards(ctx.run_id, cohort.id, [
+        {"guard": t.guard, "message": t.message, "released": t not in result.held} for t in result.trips] or None)
+    if result.held:
+        message = held_message(result.held)
+        record(store, cohort, ctx, "held", message, counts=counts)
+        log.warning("cohort %s: %s", cohort.id, message)
+        return counts
+    record(store, cohort, ctx, "decided", counts=counts)
+    log.info("cohort %s as of %s: %s", cohort.id, ctx.as_of.isoformat(), counts)
+    return counts

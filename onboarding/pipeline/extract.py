@@ -1,0 +1,29 @@
+"""Stage 1, extract: copy both exports into the run's folder (immutable snapshots with manifests)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from onboarding.cohorts import Cohort, fingerprint
+from onboarding.errors import DatasetError
+from onboarding.pipeline.progress import record
+from onboarding.run import RunContext
+from onboarding.sources import SourceClients, make_source
+from onboarding.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def extract(store: Store, cohort: Cohort, ctx: RunContext, clients: SourceClients | None = None) -> dict[str, Any]:
+    """Snapshot both exports; a retry of the run reuses its copies. The manifests are recorded with
+    the run (``runs.inputs``), with the cohort's configuration as the run used it."""
+    inputs = {}
+    try:
+        for cfg in (cohort.signups, cohort.completions):
+            inputs[cfg.role] = make_source(cfg, cohort.id, clients).snapshot(ctx.folder(cohort.id) / "inputs").to_dict()
+    except DatasetError as exc:
+        record(store, cohort, ctx, "failed", f"extract: {exc}")
+        raise
+    record(store, cohort, ctx, "extracted", inputs={**inputs, "cohort": fingerprint(cohort)})
+    log.info("cohort %s: inputs copied to %s", cohort.id, ctx.folder(cohort.id) / "inputs")
+    return {role: {"sha256": snap["sha256"], "size_bytes": snap["size_bytes"]} for role, snap in inputs.items()}

@@ -1,0 +1,101 @@
+"""Stage 5, report: tell the instructor what the run did (her spreadsheet and a summary email) and
+leave the data team their record of it."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from onboarding import storage
+from onboarding.cohorts import Cohort
+from onboarding.decisions import email_ref
+from onboarding.delivery import messages
+from onboarding.delivery.ledger import send_one
+from onboarding.delivery.senders import SenderFactory, outbox_label
+from onboarding.errors import SheetNotUpdated
+from onboarding.pipeline.progress import record
+from onboarding.reporting import record as data_team, sheet, summary
+from onboarding.run import RunContext
+from onboarding.store import Store
+
+log = logging.getLogger(__name__)
+
+# How a run that got through may stand when its report is written.
+FINISHED = ("sent", "decided", "done", "dry_run")
+
+
+def failure_of(run: dict[str, Any]) -> str | None:
+    """Why a cohort's run did not get through (failed, held, or stopped before sending), or None."""
+    if run.get("status") in FINISHED:
+        return None
+    return run.get("error") or f"the run stopped after stage {run.get('status', 'none')!r}; see the task logs"
+
+
+def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], SenderFactory],
+           sheets: Callable[[str], Any] | None = None, failure: str | None = None) -> dict[str, Any]:
+    """Her spreadsheet (CSV files in the run folder, and her Google Sheet when configured), then
+    one summary email per cohort per run (a retry of the same run does not send it twice), also
+    written to the run folder and the log. A held or failed run's summary copies the data team.
+
+    ``sheets`` makes a Sheets client from a connection id (needed only with ``instructor_sheet``).
+    If the Google Sheet could not be written, the summary says so and ``SheetNotUpdated`` is
+    raised after it is sent, so the task fails and its retry rewrites the sheet. The result's
+    ``failure`` (and ``held``) say whether the cohort's run got through.
+    """
+    failure = failure or failure_of(store.runs.get(ctx.run_id, cohort.id))
+    data = summary.collect(store, cohort, ctx.run_id, failure)
+    tables = sheet.build(store, cohort, ctx.run_id)
+    folder = ctx.folder(cohort.id)
+    data["report_files"] = sheet.write_csv(tables, folder / "report")
+    data["sheet"] = data["sheet_error"] = sheet_error = None
+    decided = (data["run"].get("status") or "") in ("decided", "held", "sent", "done", "dry_run")
+    if cohort.instructor_sheet and not ctx.dry_run and decided:
+        # A run that stopped before deciding has no statuses: it must not blank her sheet.
+        try:
+            if sheets is None:
+                raise ValueError("no Google Sheets client was handed to the report")
+            client = sheets(cohort.instructor_sheet["connection"])
+            data["sheet"] = sheet.write_sheet(client, cohort.instructor_sheet["spreadsheet"], cohort.id, tables)
+            log.info("cohort %s: instructor's sheet updated: %s", cohort.id, data["sheet"])
+        except Exception as exc:  # noqa: BLE001 - reported to her, then raised below
+            sheet_error = f"{type(exc).__name__}: {exc}"
+            data["sheet_error"] = sheet_error
+            log.error("cohort %s: instructor's sheet not updated: %s", cohort.id, sheet_error)
+    key = f"{cohort.id}|{cohort.instructor}|summary|{ctx.run_id}"
+    ref = email_ref(key)
+    content = messages.render("summary", **data, ref=ref, dry_run=ctx.dry_run, as_of=ctx.as_of, cohort=cohort)
+    storage.write_text(folder / "summary.txt", content.text)
+    storage.write_text(folder / "summary.html", content.html)
+    log.info("cohort %s summary:\n%s", cohort.id, content.text)
+    if failure is None:
+        record(store, cohort, ctx, "dry_run" if ctx.dry_run else "done")
+    cc = cohort.data_team if data["failure"] else ()
+    msg = messages.build_message(sender=cohort.sender, to_email=cohort.instructor, to_name="", content=content,
+                                 ref=ref, cc=cc)
+    outcome = {"failure": failure, "held": data["held"]}
+    if ctx.dry_run:
+        storage.write_bytes(folder / "summary.eml", bytes(msg))
+        _record_for_data_team(store, cohort, ctx, data, "rendered (dry run)")
+        return {"summary": "rendered (dry run)", **data["counts"], **outcome}
+    sent = send_one(store, email(), ctx.owner, ctx.run_id,
+                    {"email_key": key, "cohort_id": cohort.id, "recipient": cohort.instructor, "kind": "summary"},
+                    lambda: (msg, outbox_label(cohort.id, "summary", cohort.instructor)))
+    log.info("cohort %s: instructor summary to %s%s: %s %s", cohort.id, cohort.instructor,
+             f" (cc {', '.join(cc)})" if cc else "", sent.status, sent.detail)
+    _record_for_data_team(store, cohort, ctx, data, sent.status)
+    if sheet_error:
+        raise SheetNotUpdated(f"cohort {cohort.id}: the instructor's Google Sheet was not updated: {sheet_error}")
+    return {"summary": sent.status, **data["counts"], **({"sheet": data["sheet"]} if data["sheet"] else {}),
+            **outcome}
+
+
+def _record_for_data_team(store: Store, cohort: Cohort, ctx: RunContext, data: dict[str, Any],
+                          summary_status: str) -> dict[str, Any]:
+    """One readable summary block in the task log and the same as a row of ``run_reports``."""
+    # Read after the run's final status was recorded, so the record says how it ended.
+    data = {**data, "run": store.runs.get(ctx.run_id, cohort.id)}
+    rec = {**data_team.run_record(store, cohort, ctx.run_id, data), "summary_email": summary_status,
+           "sheet": data.get("sheet"), "sheet_error": data.get("sheet_error"),
+           "report_files": data.get("report_files")}
+    store.reports.save(rec)
+    log.info("%s", data_team.describe_record(rec, cohort))
+    return rec

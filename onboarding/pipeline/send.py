@@ -1,0 +1,66 @@
+"""Stage 4, send: every email the run decided is due, through the ledger, exactly once."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from onboarding import storage
+from onboarding.cohorts import Cohort
+from onboarding.decisions import email_ref
+from onboarding.delivery.ledger import BatchItem, Ledger, deliver_batch
+from onboarding.delivery.messages import customer_email
+from onboarding.delivery.senders import SenderFactory, outbox_label
+from onboarding.backoff import RetryPolicy
+from onboarding.errors import DeliveryIncomplete
+from onboarding.pipeline.progress import record
+from onboarding.run import RunContext
+from onboarding.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], SenderFactory],
+         policy: RetryPolicy | None = None) -> dict[str, Any]:
+    """Send every email this run decided is due, most urgent first (reminders, then cancellations,
+    then welcomes; within each, those waiting longest). A dry run renders them into the run
+    folder's ``preview`` instead and sends nothing. ``email`` makes the account's senders; it is
+    called only when there is something to send."""
+    due = store.decisions.due(ctx.run_id, cohort.id)
+    if ctx.dry_run:
+        preview = ctx.folder(cohort.id) / "preview"
+        for r in due:
+            msg = customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"]))
+            storage.write_bytes(preview / f"{r['kind']}__{r['email']}.eml", bytes(msg))
+        log.info("cohort %s: dry run, %d email(s) rendered to %s, none sent", cohort.id, len(due), preview)
+        _done(store, cohort, ctx)
+        return {"would_send": len(due), "preview": storage.display(preview)}
+    tally: dict[str, int] = {}
+    if due:
+        factory = email()
+        items = []
+        for r in due:
+            def build(r=r):
+                return (customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"])),
+                        outbox_label(cohort.id, r["kind"], r["email"]))
+
+            items.append(BatchItem(r["email_key"], build))
+        outcomes = deliver_batch(Ledger(store, ctx.owner, ctx.run_id), factory, items, policy)
+        for r, outcome in zip(due, outcomes):
+            tally[outcome.status] = tally.get(outcome.status, 0) + 1
+            if outcome.status in ("failed", "unconfirmed", "waiting"):
+                log.warning("cohort %s: %s %s to %s: %s", cohort.id, r["kind"], outcome.status, r["email"],
+                            outcome.detail)
+        log.info("cohort %s: delivery %s", cohort.id, tally)
+        retry = [o for o in outcomes if o.status == "waiting" and not o.stopped]
+        if retry:
+            raise DeliveryIncomplete(f"cohort {cohort.id}: {len(retry)} email(s) still refused after "
+                                     f"{factory.limits.attempts} attempts each (e.g. {retry[0].detail}); "
+                                     f"they stay due and a retry sends them")
+    _done(store, cohort, ctx)
+    return tally or {"sent": 0}
+
+
+def _done(store: Store, cohort: Cohort, ctx: RunContext) -> None:
+    """A run that decided moves on to 'sent'; a held or failed run keeps its status."""
+    if store.runs.get(ctx.run_id, cohort.id).get("status") == "decided":
+        record(store, cohort, ctx, "decided" if ctx.dry_run else "sent")

@@ -1,0 +1,72 @@
+"""Stage 2, validate: check both snapshots with Great Expectations, stage the good rows and
+quarantine the bad ones; render the run's GX Data Docs."""
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from onboarding import storage
+from onboarding.cohorts import Cohort
+from onboarding.errors import DatasetError
+from onboarding.pipeline.progress import record
+from onboarding.run import RunContext
+from onboarding.sources import make_source
+from onboarding.sources.snapshot import Snapshot
+from onboarding.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
+    """Validate the snapshots the extract stage recorded for this run; a dataset problem fails the
+    cohort (``DatasetError``), row problems quarantine their rows."""
+    from onboarding.validation.gx import Validator
+
+    inputs = store.runs.inputs(ctx.run_id, cohort.id)
+    validator = Validator(run_name=ctx.run_id)
+    results_dir = ctx.folder(cohort.id) / "validation"
+    out = {}
+    try:
+        for cfg in (cohort.signups, cohort.completions):
+            if cfg.role not in inputs:
+                raise DatasetError(f"{cfg.location}: the run has no snapshot of its {cfg.role} export (the extract "
+                                   f"stage did not finish); rerun the run")
+            snap = Snapshot(**inputs[cfg.role])
+            raw = make_source(cfg, cohort.id).read(snap)
+            out[cfg.role] = validator.validate(raw, cfg, snap, cohort.timezone, results_dir)
+    except DatasetError as exc:
+        docs = _data_docs(validator, results_dir, ctx, cohort)
+        record(store, cohort, ctx, "failed", f"validate: {exc}", counts={"data_docs": docs} if docs else None)
+        raise
+    docs = _data_docs(validator, results_dir, ctx, cohort)
+    su, co = out["signups"], out["completions"]
+    quarantined = su.quarantined + co.quarantined
+    store.staging.replace(ctx.run_id, cohort.id, su.frame, co.frame, quarantined)
+    counts = {"signup_rows": su.total_rows, "completion_rows": co.total_rows,
+              "quarantined_rows": len({(q.source, q.row) for q in quarantined}),
+              "validation_results": [su.results_path, co.results_path], "data_docs": docs}
+    record(store, cohort, ctx, "validated", counts=counts)
+    for q in quarantined:
+        log.warning("cohort %s: quarantined %s", cohort.id, q.describe())
+    return {k: v for k, v in counts.items() if k != "validation_results"}
+
+
+def _data_docs(validator, results_dir: Any, ctx: RunContext, cohort: Cohort) -> str | None:
+    """The run's GX Data Docs (built on disk, then copied to run storage when that is a bucket);
+    a failure to render them is logged, never fails the run."""
+    try:
+        site = results_dir / "data_docs"
+        if storage.is_local(site):
+            index = storage.display(validator.build_data_docs(site, site.parents[4] / "gx-data-docs-static"))
+        else:
+            with tempfile.TemporaryDirectory(prefix="onboarding-docs-") as tmp:
+                validator.build_data_docs(Path(tmp))
+                storage.upload_tree(Path(tmp), site)
+            index = storage.display(site / "index.html")
+    except Exception as exc:  # noqa: BLE001 - the JSON results are kept either way
+        log.warning("cohort %s: GX Data Docs not rendered: %s: %s", cohort.id, type(exc).__name__, exc)
+        return None
+    log.info("cohort %s: GX validation results (Data Docs) for this run: %s", cohort.id, index)
+    return index

@@ -1,0 +1,88 @@
+"""Alerting the data team when a task fails for good.
+
+Airflow calls the DAG's ``on_failure_callback`` only when a task has no retries left (a retry
+calls ``on_retry_callback``, which we do not set), so a task that fails twice and then succeeds
+alerts nobody, and one that fails for good alerts once. The alert goes through the email ledger
+keyed by DAG, run, task, map index and try, so a callback run twice for the same failure (the
+task's own process, then the scheduler's check of a worker that vanished) still sends one email;
+a task cleared and failing again is a new failure and alerts again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Callable
+
+from onboarding.cohorts import Cohort
+from onboarding.decisions import email_ref
+from onboarding.delivery import messages
+from onboarding.delivery.ledger import send_one
+from onboarding.delivery.senders import SenderFactory, outbox_label
+from onboarding.store import Store
+
+log = logging.getLogger(__name__)
+
+ALERT_COHORT = "-"  # the ledger's cohort column for a failure that belongs to no cohort (the plan task)
+
+
+@dataclass(frozen=True)
+class Failure:
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+    max_tries: int
+    log_url: str
+    error: str
+    failed_at: dt.datetime
+    cohort_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"alert|{self.dag_id}|{self.run_id}|{self.task_id}|{self.map_index}|try-{self.try_number}"
+
+    @property
+    def task_label(self) -> str:
+        return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
+
+
+def recipients(configured: str | None, data_team: tuple[str, ...] = ()) -> list[str]:
+    """Who hears of a failure: the ``onboarding_alert_to`` addresses, then the cohort's data team;
+    each once, in that order."""
+    found = [a.strip().lower() for a in (configured or "").replace(";", ",").split(",") if a.strip()]
+    return list(dict.fromkeys(found + [a.lower() for a in data_team]))
+
+
+def message(failure: Failure, sender: str, to: list[str], tz) -> EmailMessage:
+    """The alert email: DAG, task, run, try, error and a link to the task's log."""
+    ref = email_ref(failure.key)
+    fields = {**failure.__dict__, "failed_at": f"{failure.failed_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"}
+    content = messages.render("alert", **fields, task_label=failure.task_label, ref=ref)
+    return messages.build_message(sender=sender, to_email=to[0], to_name="", content=content, ref=ref,
+                                  cc=tuple(to[1:]))
+
+
+def deliver(failure: Failure, cohorts: dict[str, Cohort], alert_to: str | None, alert_from: str | None,
+            store: Callable[[], Store], email: Callable[[str], Callable[[], SenderFactory]]) -> None:
+    """Email the failure to the data team (``alert_to`` and the failing cohort's ``data_team``)
+    through the ledger, once per failure. The From is ``alert_from``, else the cohort's sender (the
+    sending account's own address), else the first cohort's."""
+    cohort = cohorts.get(failure.cohort_id) if failure.cohort_id else None
+    to = recipients(alert_to, cohort.data_team if cohort else ())
+    fallback = cohort or next(iter(cohorts.values()), None)
+    sender = alert_from or (fallback.sender if fallback else None)
+    if not to or not sender:
+        log.warning("failure alert for %s not sent: no %s (set the Airflow variable %s)", failure.key,
+                    "recipient" if not to else "sender", "onboarding_alert_to" if not to else "onboarding_alert_from")
+        return
+    msg = message(failure, sender, to, cohort.tz if cohort else dt.timezone.utc)
+    outcome = send_one(store(), email(cohort.email_connection if cohort else "onboarding_email")(),
+                       f"{failure.run_id}/alert/{failure.task_id}/{failure.map_index}/try-{failure.try_number}",
+                       failure.run_id,
+                       {"email_key": failure.key, "cohort_id": failure.cohort_id or ALERT_COHORT, "recipient": to[0],
+                        "kind": "alert"},
+                       lambda: (msg, outbox_label(failure.cohort_id or "_alerts", "alert", to[0])))
+    log.info("failure alert for %s to %s: %s %s", failure.task_label, ", ".join(to), outcome.status, outcome.detail)

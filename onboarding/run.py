@@ -1,0 +1,159 @@
+"""One run of the nightly pipeline: the trigger form's parameters, parsed once, and the context
+every stage of the run shares (its id, its moment, what it may send, where its files go)."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from onboarding import paths
+from onboarding.cohorts import Cohort, select_cohorts
+from onboarding.decisions.guards import released
+from onboarding.decisions import KINDS, Resend
+from onboarding.errors import ConfigError, ParamsError
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """The trigger form (or the nightly schedule's defaults), checked once. Every field is what the
+    instructor asked for; nothing here has been resolved against the clock or the cohort file yet."""
+
+    cohort: str | None = None  # a cohort id, comma-separated ids, or None/'all'
+    as_of: str | None = None  # a date or datetime; None: the run's own moment
+    dry_run: bool = False
+    release_guards: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = KINDS
+    send_past_due: bool = False
+    resend: Resend | None = None
+
+    @classmethod
+    def parse(cls, params: Mapping[str, Any] | None) -> "RunParams":
+        """The form's values as one typed object; a value that makes no sense raises ``ParamsError``
+        naming the parameter."""
+        p = dict(params or {})
+        kinds = tuple(p.get("kinds") or KINDS)
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            raise ParamsError(f"kinds: unknown email kind(s) {sorted(unknown)}; known: {list(KINDS)}")
+        try:
+            release = tuple(sorted(released(p.get("release_guards"))))
+        except ValueError as exc:
+            raise ParamsError(str(exc)) from None
+        return cls(cohort=p.get("cohort") or None, as_of=p.get("as_of") or None, dry_run=bool(p.get("dry_run")),
+                   release_guards=release, kinds=tuple(k for k in KINDS if k in kinds),
+                   send_past_due=bool(p.get("send_past_due")),
+                   resend=_resend(p.get("resend_customer"), p.get("resend_kind"), p.get("resend_reason")))
+
+
+def _resend(customer: str | None, kind: str | None, reason: str | None) -> Resend | None:
+    """The instructor asks, from the trigger form, to send one customer's email again."""
+    if not customer:
+        if kind or reason:
+            raise ParamsError("resend: name the customer (resend_customer) whose email to send again")
+        return None
+    email = customer.strip().lower()
+    if "@" not in email:
+        raise ParamsError(f"resend_customer: {customer!r} is not an email address")
+    if kind not in KINDS:
+        raise ParamsError(f"resend_kind: choose which email to send again: one of {list(KINDS)}")
+    if not (reason or "").strip() or len(reason.strip()) < 5:
+        raise ParamsError("resend_reason: say why the email is sent again (it is recorded in the ledger)")
+    return Resend(email, kind, reason.strip())
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every stage of a run shares: its id, its moment and whether it may send."""
+
+    run_id: str
+    as_of: dt.datetime
+    dry_run: bool = False
+    runs_base: str = field(default_factory=paths.runs_base)  # where run folders live (path or URL)
+    attempt: int | None = None  # the Airflow try number, when run by Airflow
+    release_guards: tuple[str, ...] = ()  # guards the instructor released for this run
+    host: str = field(default_factory=socket.gethostname)
+    kinds: tuple[str, ...] = KINDS  # the email kinds this run may send
+    # When the run was asked for (Airflow's run_after). A reminder whose deadline had passed by
+    # then is not sent, even by a rerun as of an earlier date, unless send_past_due is set.
+    triggered_at: dt.datetime | None = None
+    send_past_due: bool = False
+    resend: Resend | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
+                "runs_base": str(self.runs_base), "release_guards": list(self.release_guards),
+                "kinds": list(self.kinds), "send_past_due": self.send_past_due,
+                "triggered_at": self.triggered_at.isoformat() if self.triggered_at else None,
+                "resend": dataclasses.asdict(self.resend) if self.resend else None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunContext":
+        return cls(d["run_id"], dt.datetime.fromisoformat(d["as_of"]), bool(d["dry_run"]), d["runs_base"],
+                   release_guards=tuple(d.get("release_guards", ())), kinds=tuple(d.get("kinds") or KINDS),
+                   triggered_at=dt.datetime.fromisoformat(d["triggered_at"]) if d.get("triggered_at") else None,
+                   send_past_due=bool(d.get("send_past_due")),
+                   resend=Resend(**d["resend"]) if d.get("resend") else None)
+
+    def with_try(self, attempt: int | None) -> "RunContext":
+        return self if attempt is None else dataclasses.replace(self, attempt=attempt)
+
+    def folder(self, cohort_id: str):
+        """The run's folder for one cohort (a ``Path``, or an object-storage path)."""
+        from onboarding import storage
+
+        return storage.location(self.runs_base) / cohort_id / run_slug(self.run_id)
+
+    @property
+    def owner(self) -> str:
+        """Who holds ledger claims: this run, try and process (set by the task; see ``with_try``)."""
+        return self.run_id if self.attempt is None else f"{self.run_id}/try-{self.attempt}/{self.host}:{os.getpid()}"
+
+
+def run_slug(run_id: str) -> str:
+    """A run id as a folder name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)
+
+
+def resolve_as_of(value: str | None, logical_date: dt.datetime, tz: str, run_time: dt.time) -> dt.datetime:
+    """The moment a run decides at: the ``as_of`` param if given, else the run's logical date.
+
+    A date alone means "as the nightly run of that date would": ``run_time`` in ``tz``. A
+    datetime without an offset is read in ``tz``.
+    """
+    if value in (None, ""):
+        if logical_date.tzinfo is None:
+            raise ParamsError("the run's logical date has no time zone")
+        return logical_date.astimezone(dt.timezone.utc)
+    text = str(value).strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            moment = dt.datetime.combine(dt.date.fromisoformat(text), run_time, ZoneInfo(tz))
+        else:
+            moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ParamsError(f"as_of {value!r} is neither a date (2026-12-05) nor a datetime "
+                          f"(2026-12-05T06:00 or with an offset)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tz))
+    return moment.astimezone(dt.timezone.utc)
+
+
+def plan(cohorts: dict[str, Cohort], params: RunParams, run_id: str, logical_date: dt.datetime,
+         triggered_at: dt.datetime, nightly_tz: str, nightly_time: dt.time) -> tuple[list[Cohort], RunContext]:
+    """The cohorts a run handles and the context they share, from the parsed form."""
+    try:
+        chosen = select_cohorts(cohorts, params.cohort)
+    except ConfigError as exc:
+        raise ParamsError(str(exc)) from None
+    if params.resend and len(chosen) != 1:
+        raise ParamsError("resend: pick the customer's cohort (not 'all') to resend an email")
+    ctx = RunContext(run_id=run_id, as_of=resolve_as_of(params.as_of, logical_date, nightly_tz, nightly_time),
+                     dry_run=params.dry_run, release_guards=params.release_guards, kinds=params.kinds,
+                     send_past_due=params.send_past_due, triggered_at=triggered_at.astimezone(dt.timezone.utc),
+                     resend=params.resend)
+    return chosen, ctx

@@ -1,0 +1,117 @@
+"""A CSV export: a local path, or any URL Airflow's object storage understands (``s3://``,
+``gs://``, ``file://``... with ``connection`` naming the Airflow connection)."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onboarding import storage
+from onboarding.cohorts import SourceConfig
+from onboarding.errors import DatasetError, SourceUnavailable
+from onboarding.sources import snapshot
+from onboarding.sources.snapshot import Snapshot
+from onboarding.sources.table import records_to_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _hint_delimiter(header_line: str, delimiter: str) -> str:
+    """A hint when the header row looks split by another character (a European Excel export)."""
+    for other, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe"), (",", "comma")):
+        if other != delimiter and header_line.count(other) >= 1 and header_line.count(delimiter) == 0:
+            return f" The header row looks {name}-separated: set delimiter: {other!r} for this source."
+    return ""
+
+
+class CsvSource:
+    """Options: ``delimiter`` (default ','), ``encoding`` (default UTF-8; a BOM is always accepted;
+    Excel on Windows writes ``cp1252``), ``connection`` (for an object-storage URL)."""
+
+    def __init__(self, config: SourceConfig):
+        self.config = config
+        if not config.options.get("path"):
+            raise DatasetError(f"{config.role} source: a csv source needs 'path'")
+        self.path = str(config.options["path"])
+
+    def _fill_from_object_storage(self, tmp: Path) -> str | None:
+        try:
+            src = storage.object_path(self.path, self.config.options.get("connection"))
+            if not src.is_file():
+                raise DatasetError(f"{self.path}: {self.config.role} export not found")
+            with src.open("rb") as fin, open(tmp, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+            info = src.stat()
+        except DatasetError:
+            raise
+        except (FileNotFoundError, PermissionError, ValueError) as exc:
+            raise DatasetError(f"{self.path}: cannot read the {self.config.role} export: {exc}") from None
+        except OSError as exc:
+            raise SourceUnavailable(f"{self.path}: object storage did not answer: {exc}") from exc
+        return _mtime(info)
+
+    def snapshot(self, dest_dir: Any) -> Snapshot:
+        def fill(tmp: Path) -> str | None:
+            if storage.is_url(self.path):
+                return self._fill_from_object_storage(tmp)
+            path = Path(self.path)
+            if not path.is_file():
+                raise DatasetError(f"{path}: {self.config.role} export not found")
+            shutil.copyfile(path, tmp)
+            return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat()
+
+        return snapshot.take(dest_dir, self.config.role, ".csv", "csv", self.path, fill)
+
+    def read(self, snap: Snapshot) -> "pd.DataFrame":
+        return read_csv_snapshot(snap, self.config.options.get("delimiter", ","),
+                                 self.config.options.get("encoding", "utf-8"))
+
+
+def _mtime(info: Any) -> str | None:
+    """When an object storage entry last changed, from whatever its filesystem reports."""
+    if not isinstance(info, dict):
+        return None
+    for key in ("mtime", "LastModified", "last_modified", "updated", "modified", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if isinstance(value, (int, float)):
+            return dt.datetime.fromtimestamp(value, dt.timezone.utc).isoformat()
+        if isinstance(value, dt.datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
+        try:
+            parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def read_csv_snapshot(snap: Snapshot, delimiter: str = ",", encoding: str = "utf-8") -> "pd.DataFrame":
+    import csv
+
+    where = f"{snap.location} (snapshot {snap.path})"
+    if snap.size_bytes == 0:
+        raise DatasetError(f"{where}: the {snap.role} export is empty (0 bytes)")
+    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    data = snap.read_bytes()
+    try:
+        text = data.decode(enc)
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DatasetError(f"{where}: not {'UTF-8' if enc == 'utf-8-sig' else encoding} text (line {line}, "
+                           f"byte {exc.start + 1}: {exc.reason}). If the file was saved by Excel on Windows, "
+                           f"set encoding: cp1252 for this source") from None
+    except LookupError:
+        raise DatasetError(f"{where}: unknown encoding {encoding!r}") from None
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise DatasetError(f"{where}: not a readable CSV file: {exc}") from None
+    df = records_to_frame(records, where, snap.role)
+    if records and len(records[0]) == 1:
+        df.attrs["hint"] = _hint_delimiter(delimiter.join(records[0]), delimiter)
+    return df

@@ -1,0 +1,99 @@
+"""The state database behind named methods: the stages call these and never run SQL themselves.
+
+    store = Store(engine)
+    with store.transaction() as tx:       # everything inside commits together, or not at all
+        tx.decisions.replace(...)
+        tx.ledger.plan(...)
+
+Tables, each behind one class: ``runs`` (a cohort's run: moment, status, inputs, counts, guards),
+``staging`` (the validated rows a run read, quarantine, reconciliation), ``decisions`` (standings
+and the emails considered), ``ledger`` (every email ever due, exactly once) and ``reports`` (what
+the instructor and the data team read back). The SQL is in ``include/sql``.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, Iterator
+
+import sqlalchemy as sa
+
+from onboarding.store import db
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Store:
+    """One state database; every method commits on its own unless called inside ``transaction``."""
+
+    def __init__(self, engine: sa.Engine, conn: sa.Connection | None = None):
+        from onboarding.store.decisions import Decisions
+        from onboarding.store.ledger import LedgerTable
+        from onboarding.store.reports import Reports
+        from onboarding.store.runs import Runs
+        from onboarding.store.staging import Staging
+
+        self.engine = engine
+        self._conn = conn
+        self.runs = Runs(self)
+        self.staging = Staging(self)
+        self.decisions = Decisions(self)
+        self.ledger = LedgerTable(self)
+        self.reports = Reports(self)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        """A store whose calls share one transaction: committed at the end of the block, rolled back
+        if it raises."""
+        if self._conn is not None:
+            yield self
+            return
+        with self.engine.begin() as conn:
+            yield Store(self.engine, conn)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[sa.Connection]:
+        """The transaction's connection, or a new one committed at the end (for the tables)."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        with self.engine.begin() as conn:
+            yield conn
+
+    # The tables' plumbing: named SQL files, bound parameters.
+    def rows(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        with self.connection() as conn:
+            return [dict(r._mapping) for r in conn.execute(db.sql(name), params)]
+
+    def frame(self, name: str, times: tuple[str, ...] = (), **params: Any) -> "pd.DataFrame":
+        """A query's rows as a table; the ``times`` columns (ISO text in the database) as UTC times."""
+        import pandas as pd
+
+        with self.connection() as conn:
+            df = pd.read_sql(db.sql(name), conn, params=params)
+        for col in times:
+            df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
+        return df
+
+    def scalar(self, name: str, **params: Any) -> Any:
+        with self.connection() as conn:
+            return conn.execute(db.sql(name), params).scalar()
+
+    def execute(self, name: str, params: dict[str, Any] | list[dict[str, Any]]) -> int:
+        if isinstance(params, list) and not params:
+            return 0
+        with self.connection() as conn:
+            return conn.execute(db.sql(name), params).rowcount
+
+    def script(self, name: str, params: dict[str, Any]) -> None:
+        with self.connection() as conn:
+            for stmt in db.script(name):
+                conn.execute(stmt, params)
+
+    def migrate(self) -> list[str]:
+        """Apply the schema migrations not yet applied (see ``db.migrate``)."""
+        return db.migrate(self.engine)

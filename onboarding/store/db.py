@@ -1,0 +1,96 @@
+"""The state database's engine, schema and time format. SQLite by default, PostgreSQL in
+production; the same SQL runs on both.
+
+SQL lives in ``include/sql``; queries take named parameters (``:cohort_id``) and are never built
+from strings. The schema is created and upgraded by the numbered files in
+``include/sql/migrations``, each applied once and recorded in ``schema_migrations``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from onboarding import sqlfiles
+from onboarding.paths import SQL_DIR
+from onboarding.times import iso, utcnow
+
+_MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@functools.cache
+def sql(name: str) -> sa.TextClause:
+    """A one-statement file from include/sql by name (without .sql)."""
+    (statement,) = script(name)
+    return statement
+
+
+@functools.cache
+def script(name: str) -> tuple[sa.TextClause, ...]:
+    """A multi-statement file from include/sql, as statements to run in order."""
+    return tuple(sa.text(s) for s in sqlfiles.load(name))
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for the state database. SQLite gets a busy timeout and WAL so that concurrent
+    tasks wait for each other instead of failing."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def migrations() -> list[tuple[str, Path]]:
+    found = []
+    for path in sorted((SQL_DIR / "migrations").iterdir()):
+        m = _MIGRATION_RE.match(path.name)
+        if m:
+            found.append((m.group(1), path))
+    return found
+
+
+def migrate(engine: sa.Engine) -> list[str]:
+    """Apply the migrations not yet applied, each in its own transaction. Returns those applied."""
+    applied_now = []
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                             "version TEXT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"))
+    for version, path in migrations():
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # Two workers starting together must not both apply a migration.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7201)"))
+            done = conn.execute(sa.text("SELECT 1 FROM schema_migrations WHERE version = :v"),
+                                {"v": version}).first()
+            if done:
+                continue
+            for stmt in sqlfiles.statements(path.read_text(encoding="utf-8")):
+                conn.exec_driver_sql(stmt)
+            conn.execute(sa.text("INSERT INTO schema_migrations (version, name, applied_at) "
+                                 "VALUES (:v, :n, :t)"), {"v": version, "n": path.name, "t": iso(utcnow())})
+            applied_now.append(path.name)
+    return applied_now
+
+
+def pending(engine: sa.Engine) -> list[str]:
+    """Migration files not yet applied to this database."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("schema_migrations"):
+            return [p.name for _, p in migrations()]
+        done = set(conn.execute(sa.text("SELECT version FROM schema_migrations")).scalars())
+    return [p.name for v, p in migrations() if v not in done]

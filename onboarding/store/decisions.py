@@ -1,0 +1,45 @@
+"""What each run decided: every customer's standing (``customer_status``), the orphan completions,
+and every email considered with its outcome and reason (``decisions``)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from onboarding.times import iso
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Decisions:
+    def __init__(self, store):
+        self._s = store
+
+    def replace(self, run_id: str, cohort_id: str, statuses: "pd.DataFrame", orphans: list[dict[str, Any]],
+                decisions: "pd.DataFrame") -> None:
+        """Record a run's decisions, replacing those of an earlier try of the same run.
+
+        ``statuses``: email, name, completed_at, status. ``decisions``: email, kind, outcome,
+        reason, email_key."""
+        key = {"run_id": run_id, "cohort_id": cohort_id}
+        with self._s.transaction() as tx:
+            tx.script("delete_run_decisions", key)
+            tx.execute("insert_customer_status", [
+                {**key, "email": r.email, "name": r.name, "status": r.status,
+                 "completed_at": None if r.completed_at is None or r.completed_at != r.completed_at
+                 else iso(r.completed_at)} for r in statuses.itertuples(index=False)])
+            tx.execute("insert_orphan", [{**key, **o} for o in orphans])
+            tx.execute("insert_decision", [
+                {**key, "email": r.email, "kind": r.kind, "outcome": r.outcome, "reason": r.reason,
+                 "email_key": r.email_key} for r in decisions.itertuples(index=False)])
+
+    def due(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
+        """The emails the run decided are due (or would be, in a dry run), most urgent first."""
+        return self._s.rows("due_emails", run_id=run_id, cohort_id=cohort_id)
+
+    def standings(self, run_id: str, cohort_id: str) -> dict[str, str]:
+        """email -> standing, as the run recorded it."""
+        return {r["email"]: r["status"] for r in self._s.rows("run_customer_status", run_id=run_id, cohort_id=cohort_id)}
+
+    def kinds(self, run_id: str, cohort_id: str) -> set[tuple[str, str]]:
+        """(email, kind) of every email the run considered."""
+        return {(r["email"], r["kind"]) for r in self._s.rows("run_decided_kinds", run_id=run_id, cohort_id=cohort_id)}

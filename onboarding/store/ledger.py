@@ -1,0 +1,78 @@
+"""The email ledger: one row per email that may ever be sent, keyed so that each is sent at most
+once, and an event for every transition (``ledger_events``), for the audit trail.
+
+An email moves pending -> claimed -> drafted -> sent, or ends failed (refused for good),
+unconfirmed (may have gone out, not provable: never resent automatically) or superseded (no
+longer due before it was attempted). See ``onboarding.delivery.ledger`` for how it is used.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from onboarding.times import iso, utcnow
+
+
+class LedgerTable:
+    def __init__(self, store):
+        self._s = store
+
+    def plan(self, entries: list[dict[str, Any]], run_id: str) -> int:
+        """Record that emails are due: ``email_key``, ``ref``, ``cohort_id``, ``recipient``,
+        ``recipient_name``, ``kind`` and, for a resend asked for by hand, ``reason``. A key already
+        in the ledger keeps its row: whatever happened to that email before stands."""
+        now = iso(utcnow())
+        return self._s.execute("ledger_plan", [
+            {"reason": None, **e, "run_id": run_id, "now": now} for e in entries])
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return (self._s.rows("ledger_get", email_key=key) or [None])[0]
+
+    def by_cohort(self, cohort_id: str) -> list[dict[str, Any]]:
+        """Every ledger row of a cohort: what has been sent, claimed, refused or superseded."""
+        return self._s.rows("ledger_by_cohort", cohort_id=cohort_id)
+
+    def supersede(self, keys: list[str], reason: str) -> int:
+        """Emails decided earlier but never attempted, no longer due: they will not be sent."""
+        now = iso(utcnow())
+        return self._s.execute("ledger_supersede", [{"email_key": k, "now": now, "reason": reason} for k in keys])
+
+    def note(self, notes: dict[str, str]) -> None:
+        """Say why emails still due were not attempted (daily cap reached, throttled)."""
+        now = iso(utcnow())
+        self._s.execute("ledger_note", [{"email_key": k, "note": n, "now": now} for k, n in notes.items()])
+
+    def sent_since(self, account: str, since: dt.datetime) -> int:
+        """Emails an account sent (or may have sent) since a moment: what counts against its cap."""
+        return self._s.scalar("ledger_sent_since", account=account, since=iso(since))
+
+    # Transitions of one email, each with its event, committed together.
+    def transition(self, name: str, event: str, key: str, owner: str, run_id: str, detail: str | None = None,
+                   **params: Any) -> int:
+        now = iso(utcnow())
+        with self._s.transaction() as tx:
+            n = tx.execute(name, {"email_key": key, "owner": owner, "now": now, "run_id": run_id, **params})
+            if n:
+                tx.execute("ledger_event", {"email_key": key, "at": now, "event": event, "run_id": run_id,
+                                            "detail": detail})
+        return n
+
+    def claim(self, key: str, owner: str, run_id: str, backend: str, lease_seconds: int) -> dict[str, Any] | None:
+        """Take an email for sending, atomically; ``None`` when another worker has it, or it is done."""
+        lease = iso(utcnow() + dt.timedelta(seconds=lease_seconds))
+        if not self.transition("ledger_claim", "claimed", key, owner, run_id, owner, lease_until=lease,
+                               backend=backend):
+            return None
+        return self.get(key)
+
+    def drafted(self, key: str, owner: str, run_id: str, draft_id: str) -> None:
+        self.transition("ledger_mark_drafted", "drafted", key, owner, run_id, draft_id, draft_id=draft_id)
+
+    def sent(self, key: str, owner: str, run_id: str, message_id: str | None, how: str = "sent") -> None:
+        self.transition("ledger_mark_sent", how, key, owner, run_id, message_id, message_id=message_id)
+
+    def final(self, key: str, owner: str, run_id: str, status: str, error: str) -> None:
+        self.transition("ledger_mark_final", status, key, owner, run_id, error, status=status, error=error)
+
+    def release(self, key: str, owner: str, run_id: str, error: str) -> None:
+        self.transition("ledger_release", "released", key, owner, run_id, error, error=error)

@@ -1,0 +1,55 @@
+"""Staging: the validated rows each run read from its exports, the rows it quarantined, and the
+reconciliation of the two exports (``reconcile_customers.sql``, ``orphan_completions.sql``)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from onboarding.times import iso
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Staging:
+    def __init__(self, store):
+        self._s = store
+
+    def replace(self, run_id: str, cohort_id: str, signups: "pd.DataFrame", completions: "pd.DataFrame",
+                quarantined: list[Any]) -> None:
+        """Stage a run's validated rows (``row``, ``email``, ``name``, ``timestamp``) and its
+        quarantined rows, replacing whatever an earlier try of the same run staged and decided."""
+        key = {"run_id": run_id, "cohort_id": cohort_id}
+        with self._s.transaction() as tx:
+            tx.script("delete_run_staging", key)
+            tx.script("delete_run_decisions", key)
+            tx.execute("insert_signup", [
+                {**key, "source_row": int(r.row), "email": r.email, "name": r.name, "signed_up_at": iso(_when(r))}
+                for r in signups.itertuples(index=False)])
+            tx.execute("insert_completion", [
+                {**key, "source_row": int(r.row), "email": r.email, "name": r.name, "completed_at": iso(_when(r))}
+                for r in completions.itertuples(index=False)])
+            tx.execute("insert_quarantine", [
+                {**key, "source": q.source, "source_row": q.row, "column_name": q.column, "reason": q.reason,
+                 "file": q.file, "value": q.value, "email": q.email} for q in quarantined])
+
+    def completion_count(self, run_id: str, cohort_id: str) -> int:
+        """Validated completion rows the run staged."""
+        return self._s.scalar("count_completions", run_id=run_id, cohort_id=cohort_id)
+
+    def reconcile(self, run_id: str, cohort_id: str, as_of) -> "pd.DataFrame":
+        """The cohort's customers as of the run's moment, one row each (``email``, ``name``,
+        ``completed_at``, ``held``): the newest signup's name, the earliest completion at or before
+        ``as_of``, held when a completion row naming them was quarantined."""
+        df = self._s.frame("reconcile_customers", times=("completed_at",), run_id=run_id, cohort_id=cohort_id,
+                           as_of=iso(as_of))
+        df["held"] = df["held"].astype(bool)
+        return df
+
+    def orphans(self, run_id: str, cohort_id: str, as_of) -> list[dict[str, Any]]:
+        """Completions at or before ``as_of`` whose email matches no signup (valid or quarantined)."""
+        return self._s.rows("orphan_completions", run_id=run_id, cohort_id=cohort_id, as_of=iso(as_of))
+
+
+def _when(row) -> Any:
+    value = row.timestamp
+    return None if value is None or value != value else value  # NaT/NaN: no time
