@@ -27,15 +27,17 @@ sys.path.insert(0, str(ROOT))
 
 from fake_google import FakeGoogle  # noqa: E402
 
-from onboarding import state  # noqa: E402
-from onboarding.config import SourceConfig  # noqa: E402
-from onboarding.decisions import email_key, email_ref  # noqa: E402
-from onboarding.delivery import (BatchItem, GmailSender, Ledger, RetryPolicy, SenderFactory,  # noqa: E402
-                                 deliver_batch, gmail_service, outbox_label)
-from onboarding.config import Cohort  # noqa: E402
-from onboarding.pipeline import customer_email  # noqa: E402
-from onboarding.quota import Limits  # noqa: E402
 import datetime as dt  # noqa: E402
+
+from onboarding.backoff import RetryPolicy  # noqa: E402
+from onboarding.cohorts import Cohort, SourceConfig  # noqa: E402
+from onboarding.decisions import email_key, email_ref  # noqa: E402
+from onboarding.delivery.ledger import BatchItem, Ledger, deliver_batch  # noqa: E402
+from onboarding.delivery.messages import customer_email  # noqa: E402
+from onboarding.delivery.quota import Limits  # noqa: E402
+from onboarding.delivery.senders import GmailSender, SenderFactory, outbox_label  # noqa: E402
+from onboarding.google_api import gmail_service  # noqa: E402
+from onboarding.store import Store, db  # noqa: E402
 
 COHORT = Cohort(id="bench", title="Benchmark Cohort", deadline=dt.date(2026, 12, 4), timezone="Australia/Sydney",
                 sender="Team <team@example.edu>", instructor="boss@example.edu",
@@ -44,23 +46,21 @@ COHORT = Cohort(id="bench", title="Benchmark Cohort", deadline=dt.date(2026, 12,
 
 
 def setup(tmp: Path, n: int, tag: str):
-    engine = state.make_engine(f"sqlite:///{tmp / f'{tag}.db'}")
-    state.migrate(engine)
+    store = Store(db.make_engine(f"sqlite:///{tmp / f'{tag}.db'}"))
+    store.migrate()
     rows, items = [], []
     for i in range(n):
         e = f"learner{i:05d}@x.org"
         key = email_key(COHORT.id, e, "reminder")
         rows.append({"email_key": key, "ref": email_ref(key), "cohort_id": COHORT.id, "recipient": e,
-                     "recipient_name": f"Learner {i}", "kind": "reminder", "run_id": tag,
-                     "now": state.iso(state.utcnow())})
+                     "recipient_name": f"Learner {i}", "kind": "reminder"})
 
         def build(e=e, key=key, i=i):
             return customer_email(COHORT, "reminder", e, f"Learner {i}", email_ref(key)), outbox_label(COHORT.id, "reminder", e)
 
         items.append(BatchItem(key, build))
-    with engine.begin() as conn:
-        conn.execute(state.sql("ledger_plan"), rows)
-    return engine, items
+    store.ledger.plan(rows, tag)
+    return store, items
 
 
 def factory(fake: FakeGoogle, units_per_minute: int, concurrency: int) -> SenderFactory:
@@ -84,9 +84,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
 
     fake = FakeGoogle().start()
-    engine, items = setup(tmp, args.emails, "free")
+    store, items = setup(tmp, args.emails, "free")
     c0, t0 = cpu(), time.perf_counter()
-    out = deliver_batch(Ledger(engine, "free", "free"), factory(fake, 0, args.concurrency), items, RetryPolicy())
+    out = deliver_batch(Ledger(store, "free", "free"), factory(fake, 0, args.concurrency), items, RetryPolicy())
     wall, used = time.perf_counter() - t0, cpu() - c0
     sent = sum(o.status == "sent" for o in out)
     print(f"1. no quota, {args.emails} emails, concurrency {args.concurrency} (fake server in the same process):")
@@ -97,7 +97,7 @@ def main() -> None:
     fake = FakeGoogle().start()
     fake.quota_per_minute = args.quota
     n = int(args.quota / 110 * args.quota_seconds / 60 * 1.5) + 50  # more than the time allows
-    engine, items = setup(tmp, n, "paced")
+    store, items = setup(tmp, n, "paced")
     f = factory(fake, args.quota, args.concurrency)
     policy = RetryPolicy(max_throttle_wait=args.quota_seconds)
     deadline = time.monotonic() + args.quota_seconds
@@ -108,7 +108,7 @@ def main() -> None:
     chunk = max(args.concurrency * 10, 50)
     while time.monotonic() < deadline and done < len(items):
         stop_items = items[done:done + chunk]
-        deliver_batch(Ledger(engine, "paced", "paced"), f, stop_items, policy)
+        deliver_batch(Ledger(store, "paced", "paced"), f, stop_items, policy)
         done += len(stop_items)
     elapsed = time.monotonic() - t0
     allowed = args.quota * elapsed / 60
