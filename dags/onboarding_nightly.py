@@ -26,7 +26,8 @@ run, or the run would cancel more than the configured share of the cohort.
 alone means that date's nightly run); `dry_run` decides and renders everything and sends nothing
 (the summary says what would have gone out); `cohort` limits the run to one cohort.
 `release_guards` releases a held run once the exports are checked; `kinds` limits the email kinds;
-a rerun asked for after a deadline sends no reminders for it unless `send_past_due` is ticked;
+a reminder is never sent once its deadline has passed (nor after the customer's cancellation or
+welcome), whatever date a rerun is as of;
 *Resend one email* sends one customer's email again, with the reason recorded in the ledger.
 Otherwise a rerun never sends an email that was already sent.
 
@@ -102,10 +103,6 @@ def alert_data_team(context):
                        examples=list(KINDS), items={"type": "string", "enum": list(KINDS)}, minItems=1,
                        values_display={"reminder": "Reminders", "cancellation": "Cancellations",
                                        "welcome": "Welcomes"}),
-        "send_past_due": Param(False, type="boolean", title="Send past-due reminders",
-                               description="A rerun asked for after a cohort's deadline (even one as of an earlier "
-                                           "date) sends no reminders: their moment has passed. Tick to send them "
-                                           "anyway."),
         "resend_customer": Param(None, type=["null", "string"], title="Resend to customer",
                                  description="Send one customer's email again (their email address). Needs the "
                                              "cohort, the kind and a reason; the ledger records the reason.",

@@ -45,28 +45,39 @@ def plan(context: Mapping[str, Any], nightly_tz: str, nightly_time: dt.time) -> 
     """The cohorts this run handles, each with the run's shared context. Bad params fail the run
     at once with the reason (a typo in the form must not send anything)."""
     from onboarding import run
-    from onboarding.cohorts import load_cohorts
+    from onboarding.cohorts import read_cohort_file
 
     dag_run = context["dag_run"]
     # A run triggered from the UI may have no logical date: its moment is when it was asked for.
     logical = context.get("logical_date") or dag_run.run_after
     params = run.RunParams.parse(context.get("params"))
-    cohorts, ctx = run.plan(load_cohorts(), params, context["run_id"], logical, dag_run.run_after or logical,
-                            nightly_tz, nightly_time)
-    log.info("run %s decides as of %s%s for cohorts %s; kinds %s%s%s", ctx.run_id, ctx.as_of.isoformat(),
-             " (dry run)" if ctx.dry_run else "", [c.id for c in cohorts], list(ctx.kinds),
-             "; past-due reminders allowed" if ctx.send_past_due else "",
+    found = read_cohort_file()
+    ids, ctx = run.plan(found, params, context["run_id"], logical, dag_run.run_after or logical, nightly_tz,
+                        nightly_time)
+    for cid in ids:
+        if cid in found.broken:
+            # It fails alone, in its own tasks (and alerts the data team); the others run.
+            log.error("cohort %s cannot run: %s", cid, found.broken[cid])
+    log.info("run %s decides as of %s%s for cohorts %s; kinds %s%s", ctx.run_id, ctx.as_of.isoformat(),
+             " (dry run)" if ctx.dry_run else "", ids, list(ctx.kinds),
              f"; resend {ctx.resend.kind} to {ctx.resend.email}: {ctx.resend.reason}" if ctx.resend else "")
-    return [{"cohort_id": c.id, "ctx": ctx.to_dict()} for c in cohorts]
+    return [{"cohort_id": cid, "ctx": ctx.to_dict()} for cid in ids]
 
 
 def _unpack(item: dict, context: Mapping[str, Any] | None = None):
-    from onboarding.cohorts import load_cohorts
+    """The item's cohort (read afresh, so a retry after the file was fixed runs) and the run's
+    context for this try; a cohort whose configuration is broken raises its ``ConfigError``."""
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.errors import ConfigError
     from onboarding.run import RunContext
 
     ti = (context or {}).get("ti")
     ctx = RunContext.from_dict(item["ctx"]).with_try(getattr(ti, "try_number", None))
-    return load_cohorts()[item["cohort_id"]], ctx
+    found = read_cohort_file()
+    cid = item["cohort_id"]
+    if cid in found.cohorts:
+        return found.cohorts[cid], ctx
+    raise ConfigError(found.broken.get(cid) or f"cohort {cid!r} is no longer in {found.path}")
 
 
 @_stop_on_bad_input
@@ -128,8 +139,9 @@ def alert_failure(context: Mapping[str, Any]) -> None:
 
 
 def _alert(context: Mapping[str, Any]) -> None:
-    from onboarding.cohorts import load_cohorts
+    from onboarding.cohorts import read_cohort_file
     from onboarding.errors import ConfigError
+    from onboarding.redaction import redact
     from onboarding.reporting import alerts
 
     ti = context["ti"]
@@ -140,16 +152,17 @@ def _alert(context: Mapping[str, Any]) -> None:
         if ti.map_index < len(items) and isinstance(items[ti.map_index], dict):
             cohort_id = items[ti.map_index].get("cohort_id")
     try:
-        cohorts = load_cohorts()
+        found = read_cohort_file()
     except ConfigError:
-        cohorts = {}
+        found = None
     exc = context.get("exception")
     failure = alerts.Failure(
         dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
         map_index=ti.map_index if ti.map_index is not None else -1, try_number=ti.try_number,
         max_tries=getattr(ti, "max_tries", None) or ti.try_number, log_url=ti.log_url,
-        error=(f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc or "see the log")),
+        error=redact(f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc or "see the log")),
         failed_at=dt.datetime.now(dt.timezone.utc), cohort_id=cohort_id)
     res = _resources()
-    alerts.deliver(failure, cohorts, res.variable("onboarding_alert_to"), res.variable("onboarding_alert_from"),
-                   res.store, res.email)
+    alerts.deliver(failure, found.cohorts.get(cohort_id) if found else None,
+                   found.sender_for(cohort_id) if found else (None, None), res.variable("onboarding_alert_to"),
+                   res.variable("onboarding_alert_from"), res.store, res.email)

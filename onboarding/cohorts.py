@@ -2,7 +2,10 @@
 
 The file is found at ``$ONBOARDING_COHORTS_FILE`` (default ``config/cohorts.yaml`` in the
 project). Relative source paths are resolved against the file's own folder, so a config and its
-exports can move together. Every problem is reported with the cohort and key it concerns.
+exports can move together; a path outside that folder is refused unless a ``source_roots`` entry
+allows its folder. Every problem is reported with the file, the cohort and the key it concerns;
+a value that would fail later (a number out of range, a typo'd key, two addresses where one is
+meant) is refused when the file is read. A cohort with a problem fails alone: the others run.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from onboarding import paths
+from onboarding.addresses import ENCODED_WORD, is_plain_address
 from onboarding.errors import ConfigError
 
 WELCOME_TIMINGS = ("after_deadline", "on_completion")
@@ -27,8 +31,15 @@ SOURCE_OPTIONS = {
     "sql": (("connection", "query"), ("parameters",)),
     "google_sheet": (("spreadsheet",), ("worksheet", "header_row", "connection")),
 }
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_DURATION_RE = re.compile(r"\s*(\d{1,6})\s*([dhm])\s*")
+MAX_REMINDER_DAYS = 366
+MAX_GRACE = dt.timedelta(days=366)
+MAX_FILE_BYTES = 1 << 20  # a cohort file is a few kB; a larger one is refused before it is parsed
+COHORT_KEYS = ("id", "title", "deadline", "timezone", "sender", "instructor", "sources", "reminder_days_before",
+               "grace_period", "welcome_timing", "email_connection", "course_url", "next_steps", "guards",
+               "instructor_sheet", "data_team")
+TOP_KEYS = ("cohorts", "defaults", "source_roots")
 
 
 @dataclass(frozen=True)
@@ -106,15 +117,31 @@ class Cohort:
         return f"{end:%A %d %B %Y}, {end:%H:%M} ({self.timezone})"
 
 
-def parse_duration(value: Any, where: str) -> dt.timedelta:
-    """'36h', '2d', '90m' or 0."""
-    if value in (None, 0, "0", ""):
+def parse_duration(value: Any, where: str, limit: dt.timedelta = MAX_GRACE) -> dt.timedelta:
+    """'36h', '2d', '90m' or 0, at most ``limit``."""
+    if value is None or (not isinstance(value, bool) and value in (0, "0", "")):
         return dt.timedelta(0)
-    m = _DURATION_RE.match(str(value))
+    m = _DURATION_RE.fullmatch(str(value)) if not isinstance(value, bool) else None
     if not m:
         raise ConfigError(f"{where}: {value!r} is not a duration like '12h', '2d' or '30m'")
     n, unit = int(m.group(1)), m.group(2)
-    return {"d": dt.timedelta(days=n), "h": dt.timedelta(hours=n), "m": dt.timedelta(minutes=n)}[unit]
+    duration = {"d": dt.timedelta(days=n), "h": dt.timedelta(hours=n), "m": dt.timedelta(minutes=n)}[unit]
+    if duration > limit:
+        raise ConfigError(f"{where}: {value!r} is longer than {limit.days} days")
+    return duration
+
+
+def check_address(value: Any, where: str) -> str:
+    """One email address, optionally with a display name ('Team <team@example.edu>'): never two,
+    never an encoded word, never a line break."""
+    from email.utils import getaddresses
+
+    text = str(value) if isinstance(value, str) else ""
+    pairs = getaddresses([text]) if text and not any(c in text for c in "\r\n") else []
+    if (len(pairs) != 1 or not is_plain_address(pairs[0][1].lower()) or ENCODED_WORD.search(text)
+            or len(text) > 320):
+        raise ConfigError(f"{where}: {value!r} is not an email address (one address, optionally with a name)")
+    return text
 
 
 def _check_tz(name: Any, where: str) -> str:
@@ -125,7 +152,7 @@ def _check_tz(name: Any, where: str) -> str:
     return str(name)
 
 
-def _source(raw: Any, role: str, base: Path, where: str) -> SourceConfig:
+def _source(raw: Any, role: str, base: Path, where: str, roots: tuple[Path, ...]) -> SourceConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping with 'type' and 'columns'")
     raw = dict(raw)
@@ -162,7 +189,11 @@ def _source(raw: Any, role: str, base: Path, where: str) -> SourceConfig:
                           f"known: {sorted(set(need) | set(allowed))}")
     if "path" in raw and "://" not in str(raw["path"]):
         p = Path(os.path.expandvars(str(raw["path"])))
-        raw["path"] = str(p if p.is_absolute() else (base / p).resolve())
+        p = (p if p.is_absolute() else base / p).resolve()
+        if not any(p == r or r in p.parents for r in roots):
+            raise ConfigError(f"{where}.path: {p} is outside the cohort file's folder ({base}); list its folder "
+                              f"under source_roots if it may be read")
+        raw["path"] = str(p)
     if "header_row" in raw and (not isinstance(raw["header_row"], int) or raw["header_row"] < 1):
         raise ConfigError(f"{where}.header_row: expected a row number (1 or more)")
     if "parameters" in raw and not isinstance(raw["parameters"], dict):
@@ -171,14 +202,17 @@ def _source(raw: Any, role: str, base: Path, where: str) -> SourceConfig:
                         options=raw, timezone=tz, timestamp_format=fmt)
 
 
-def _cohort(raw: Any, defaults: dict, base: Path, where: str) -> Cohort:
+def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path, ...]) -> Cohort:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping")
     merged = {**defaults, **raw}
-    cid = str(merged.get("id", ""))
-    if not _ID_RE.match(cid):
+    cid = merged.get("id", "")
+    if not isinstance(cid, str) or not _ID_RE.fullmatch(cid):
         raise ConfigError(f"{where}.id: {cid!r} must be lower-case letters, digits, '-' or '_'")
     where = f"cohort {cid!r}"
+    unknown = sorted(set(raw) - set(COHORT_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {list(COHORT_KEYS)}")
     for key in ("title", "deadline", "timezone", "sender", "instructor", "sources"):
         if merged.get(key) in (None, ""):
             raise ConfigError(f"{where}: '{key}' is required")
@@ -191,8 +225,9 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str) -> Cohort:
     if isinstance(deadline, dt.datetime) or not isinstance(deadline, dt.date):
         raise ConfigError(f"{where}.deadline: expected a date (YYYY-MM-DD); the time is always end of day")
     days = merged.get("reminder_days_before", 3)
-    if not isinstance(days, int) or days < 0:
-        raise ConfigError(f"{where}.reminder_days_before: expected a whole number of days >= 0")
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_REMINDER_DAYS:
+        raise ConfigError(f"{where}.reminder_days_before: expected a whole number of days from 0 to "
+                          f"{MAX_REMINDER_DAYS}, not {days!r}")
     timing = merged.get("welcome_timing", "after_deadline")
     if timing not in WELCOME_TIMINGS:
         raise ConfigError(f"{where}.welcome_timing: {timing!r} is not one of {WELCOME_TIMINGS}")
@@ -200,8 +235,9 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str) -> Cohort:
     if not isinstance(sources, dict) or set(sources) != {"signups", "completions"}:
         raise ConfigError(f"{where}.sources: expected exactly 'signups' and 'completions'")
     for key in ("sender", "instructor"):
-        if "@" not in str(merged[key]) or any(c in str(merged[key]) for c in "\r\n"):
-            raise ConfigError(f"{where}.{key}: {merged[key]!r} is not an email address")
+        check_address(merged[key], f"{where}.{key}")
+    if any(c in str(merged["title"]) for c in "\r\n") or len(str(merged["title"])) > 200:
+        raise ConfigError(f"{where}.title: expected one line of at most 200 characters")
     return Cohort(
         id=cid,
         title=str(merged["title"]),
@@ -209,8 +245,8 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str) -> Cohort:
         timezone=_check_tz(merged["timezone"], f"{where}.timezone"),
         sender=str(merged["sender"]),
         instructor=str(merged["instructor"]),
-        signups=_source(sources["signups"], "signups", base, f"{where}.sources.signups"),
-        completions=_source(sources["completions"], "completions", base, f"{where}.sources.completions"),
+        signups=_source(sources["signups"], "signups", base, f"{where}.sources.signups", roots),
+        completions=_source(sources["completions"], "completions", base, f"{where}.sources.completions", roots),
         reminder_days_before=days,
         grace_period=parse_duration(merged.get("grace_period"), f"{where}.grace_period"),
         welcome_timing=timing,
@@ -244,13 +280,14 @@ def _instructor_sheet(raw: Any, where: str) -> dict[str, str] | None:
 
 
 def _addresses(raw: Any, where: str) -> tuple[str, ...]:
+    """Bare addresses (``ops@example.edu``), one or a list."""
     if raw in (None, ""):
         return ()
     items = [raw] if isinstance(raw, str) else raw
-    if not isinstance(items, list) or not all(isinstance(a, str) and "@" in a and not any(c in a for c in "\r\n,;")
+    if not isinstance(items, list) or not all(isinstance(a, str) and is_plain_address(a.strip().lower())
                                               for a in items):
         raise ConfigError(f"{where}: expected an email address or a list of them")
-    return tuple(items)
+    return tuple(a.strip().lower() for a in items)
 
 
 def _guards(raw: Any, where: str):
@@ -276,36 +313,110 @@ def _guards(raw: Any, where: str):
         **shares)
 
 
-def load_cohorts(path: str | Path | None = None) -> dict[str, Cohort]:
-    """Read and check the cohort file; cohorts in file order, keyed by id."""
-    import yaml  # imported here: config is read inside tasks, never at DAG parse time
+@dataclass(frozen=True)
+class CohortFile:
+    """The cohort file as read: the cohorts that are well configured, and the problem of each that
+    is not (keyed by its id, or ``cohorts[i]`` when even that is unreadable)."""
 
+    path: Path
+    cohorts: dict[str, Cohort]
+    broken: dict[str, str]
+    order: tuple[str, ...] = ()  # every cohort's id (or label), in file order
+    senders: dict[str, str] = field(default_factory=dict)  # every cohort's sender that is one valid address
+
+    def sender_for(self, cohort_id: str | None) -> tuple[str | None, str | None]:
+        """Who sends on a cohort's behalf when nothing else is set: its own sender, else the first
+        cohort's that has one (even a broken cohort's, when its sender is fine); and whose it is."""
+        if cohort_id in self.senders:
+            return self.senders[cohort_id], cohort_id
+        first = next(iter(self.senders.items()), None)
+        return (first[1], first[0]) if first else (None, None)
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML document, read safely: no tags, no aliases (a few lines of aliases can expand into
+    gigabytes), at most 1 MB."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+            if self.check_event(yaml.events.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in this file",
+                                                  event.start_mark)
+            return super().compose_node(parent, index)
+
+    data = path.read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: the file is {len(data):,} bytes; a cohort file is at most {MAX_FILE_BYTES:,}")
+    try:
+        return yaml.load(data.decode("utf-8"), Loader=NoAliases)  # noqa: S506 - NoAliases is a SafeLoader
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def read_cohort_file(path: str | Path | None = None) -> CohortFile:
+    """Read and check the cohort file. A problem with the file as a whole raises ``ConfigError``;
+    a problem with one cohort is recorded in ``broken`` and the others are kept."""
     path = Path(path or paths.cohorts_file())
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = read_yaml(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: cohort configuration file not found "
                           f"(set ONBOARDING_COHORTS_FILE to its path)") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("cohorts"), list) or not doc["cohorts"]:
         raise ConfigError(f"{path}: expected a top-level 'cohorts:' list with at least one cohort")
+    unknown = sorted(set(doc) - set(TOP_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s) {unknown}; known: {list(TOP_KEYS)}")
     defaults = doc.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise ConfigError(f"{path}: 'defaults' must be a mapping")
+    unknown = sorted(set(defaults) - set(COHORT_KEYS) - {"id"})
+    if unknown:
+        raise ConfigError(f"{path}: defaults: unknown key(s) {unknown}; known: {list(COHORT_KEYS)}")
+    roots = doc.get("source_roots") or []
+    if not isinstance(roots, list) or not all(isinstance(r, str) and r for r in roots):
+        raise ConfigError(f"{path}: source_roots: expected a list of folders (relative to this file)")
+    base = path.parent.resolve()
+    allowed = (base, *((base / os.path.expandvars(r)).resolve() for r in roots))
     cohorts: dict[str, Cohort] = {}
+    broken: dict[str, str] = {}
+    order: list[str] = []
+    senders: dict[str, str] = {}
     for i, raw in enumerate(doc["cohorts"]):
+        raw_id = raw.get("id") if isinstance(raw, dict) else None
+        label = raw_id if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else f"cohorts[{i}]"
         try:
-            c = _cohort(raw, defaults, path.parent, f"cohorts[{i}]")
+            senders[label] = check_address({**defaults, **(raw if isinstance(raw, dict) else {})}.get("sender"), "")
+        except ConfigError:
+            pass
+        try:
+            c = _cohort(raw, defaults, base, f"cohorts[{i}]", allowed)
+            if c.id in cohorts or c.id in broken:
+                raise ConfigError(f"cohort id {c.id!r} appears twice")
         except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-        if c.id in cohorts:
-            raise ConfigError(f"{path}: cohort id {c.id!r} appears twice")
+            if label not in broken:
+                order.append(label)
+            broken.setdefault(label, f"{path}: {exc}")
+            continue
         cohorts[c.id] = c
-    return cohorts
+        order.append(c.id)
+    return CohortFile(path, cohorts, broken, tuple(order), senders)
 
 
-def select_cohorts(cohorts: dict[str, Cohort], wanted: str | None) -> list[Cohort]:
+def load_cohorts(path: str | Path | None = None) -> dict[str, Cohort]:
+    """Every cohort of the file, in file order, keyed by id; any problem raises ``ConfigError``
+    (the nightly run uses ``read_cohort_file``, so that one bad cohort fails alone)."""
+    found = read_cohort_file(path)
+    if found.broken:
+        raise ConfigError(next(iter(found.broken.values())))
+    return found.cohorts
+
+
+def select_cohorts(cohorts: dict[str, Any], wanted: str | None) -> list[Any]:
     """'all' (or empty) selects every cohort; otherwise a comma-separated list of ids."""
     if not wanted or wanted.strip().lower() == "all":
         return list(cohorts.values())
@@ -321,10 +432,9 @@ def cohort_choices() -> dict[str, str]:
     Airflow's own params example reads its choices; only YAML, no connection). Empty if the file
     cannot be read: the run itself then reports the configuration error."""
     try:
-        import yaml
-
-        doc = yaml.safe_load(paths.cohorts_file().read_text(encoding="utf-8")) or {}
-        return {str(c["id"]): str(c.get("title") or c["id"]) for c in doc.get("cohorts") or [] if c.get("id")}
+        doc = read_yaml(paths.cohorts_file()) or {}
+        return {str(c["id"]): str(c.get("title") or c["id"]) for c in doc.get("cohorts") or []
+                if isinstance(c, dict) and isinstance(c.get("id"), str) and _ID_RE.fullmatch(c["id"])}
     except Exception:  # noqa: BLE001 - the form falls back to free text
         return {}
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote
 
-from onboarding import paths
+from onboarding import paths, redaction
 
 if TYPE_CHECKING:
     from onboarding.delivery.senders import SenderFactory
@@ -133,8 +133,14 @@ class Resources:
         return cls(lookup=metadata_connection)
 
     def connection(self, conn_id: str) -> ConnInfo:
-        """A connection by id; ``LookupError`` when it is not defined."""
-        return self._given[conn_id] if conn_id in self._given else self._lookup(conn_id)
+        """A connection by id; ``LookupError`` when it is not defined. Its secrets are registered
+        for redaction, so no error text that echoes them is ever stored or reported."""
+        conn = self._given[conn_id] if conn_id in self._given else self._lookup(conn_id)
+        extra = conn.extra or {}
+        key = extra.get("keyfile_dict")
+        private = key.get("private_key") if isinstance(key, dict) else key
+        redaction.register(conn.password, extra.get("client_secret"), extra.get("refresh_token"), private)
+        return conn
 
     def variable(self, key: str) -> str | None:
         if self._variables is not None:

@@ -12,7 +12,8 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from onboarding import paths
-from onboarding.cohorts import Cohort, select_cohorts
+from onboarding.addresses import is_plain_address
+from onboarding.cohorts import CohortFile, select_cohorts
 from onboarding.decisions.guards import released
 from onboarding.decisions import KINDS, Resend
 from onboarding.errors import ConfigError, ParamsError
@@ -28,7 +29,6 @@ class RunParams:
     dry_run: bool = False
     release_guards: tuple[str, ...] = ()
     kinds: tuple[str, ...] = KINDS
-    send_past_due: bool = False
     resend: Resend | None = None
 
     @classmethod
@@ -46,7 +46,6 @@ class RunParams:
             raise ParamsError(str(exc)) from None
         return cls(cohort=p.get("cohort") or None, as_of=p.get("as_of") or None, dry_run=bool(p.get("dry_run")),
                    release_guards=release, kinds=tuple(k for k in KINDS if k in kinds),
-                   send_past_due=bool(p.get("send_past_due")),
                    resend=_resend(p.get("resend_customer"), p.get("resend_kind"), p.get("resend_reason")))
 
 
@@ -57,7 +56,7 @@ def _resend(customer: str | None, kind: str | None, reason: str | None) -> Resen
             raise ParamsError("resend: name the customer (resend_customer) whose email to send again")
         return None
     email = customer.strip().lower()
-    if "@" not in email:
+    if not is_plain_address(email):
         raise ParamsError(f"resend_customer: {customer!r} is not an email address")
     if kind not in KINDS:
         raise ParamsError(f"resend_kind: choose which email to send again: one of {list(KINDS)}")
@@ -79,15 +78,14 @@ class RunContext:
     host: str = field(default_factory=socket.gethostname)
     kinds: tuple[str, ...] = KINDS  # the email kinds this run may send
     # When the run was asked for (Airflow's run_after). A reminder whose deadline had passed by
-    # then is not sent, even by a rerun as of an earlier date, unless send_past_due is set.
+    # then (or by the time the run decides) is not sent, even by a rerun as of an earlier date.
     triggered_at: dt.datetime | None = None
-    send_past_due: bool = False
     resend: Resend | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
                 "runs_base": str(self.runs_base), "release_guards": list(self.release_guards),
-                "kinds": list(self.kinds), "send_past_due": self.send_past_due,
+                "kinds": list(self.kinds),
                 "triggered_at": self.triggered_at.isoformat() if self.triggered_at else None,
                 "resend": dataclasses.asdict(self.resend) if self.resend else None}
 
@@ -96,7 +94,6 @@ class RunContext:
         return cls(d["run_id"], dt.datetime.fromisoformat(d["as_of"]), bool(d["dry_run"]), d["runs_base"],
                    release_guards=tuple(d.get("release_guards", ())), kinds=tuple(d.get("kinds") or KINDS),
                    triggered_at=dt.datetime.fromisoformat(d["triggered_at"]) if d.get("triggered_at") else None,
-                   send_past_due=bool(d.get("send_past_due")),
                    resend=Resend(**d["resend"]) if d.get("resend") else None)
 
     def with_try(self, attempt: int | None) -> "RunContext":
@@ -143,17 +140,18 @@ def resolve_as_of(value: str | None, logical_date: dt.datetime, tz: str, run_tim
     return moment.astimezone(dt.timezone.utc)
 
 
-def plan(cohorts: dict[str, Cohort], params: RunParams, run_id: str, logical_date: dt.datetime,
-         triggered_at: dt.datetime, nightly_tz: str, nightly_time: dt.time) -> tuple[list[Cohort], RunContext]:
-    """The cohorts a run handles and the context they share, from the parsed form."""
+def plan(found: CohortFile, params: RunParams, run_id: str, logical_date: dt.datetime,
+         triggered_at: dt.datetime, nightly_tz: str, nightly_time: dt.time) -> tuple[list[str], RunContext]:
+    """The cohorts a run handles (their ids, in file order; a cohort whose configuration is broken
+    is among them, to fail alone) and the context they share, from the parsed form."""
     try:
-        chosen = select_cohorts(cohorts, params.cohort)
+        chosen = select_cohorts({cid: cid for cid in found.order}, params.cohort)
     except ConfigError as exc:
         raise ParamsError(str(exc)) from None
     if params.resend and len(chosen) != 1:
         raise ParamsError("resend: pick the customer's cohort (not 'all') to resend an email")
     ctx = RunContext(run_id=run_id, as_of=resolve_as_of(params.as_of, logical_date, nightly_tz, nightly_time),
                      dry_run=params.dry_run, release_guards=params.release_guards, kinds=params.kinds,
-                     send_past_due=params.send_past_due, triggered_at=triggered_at.astimezone(dt.timezone.utc),
+                     triggered_at=triggered_at.astimezone(dt.timezone.utc),
                      resend=params.resend)
     return chosen, ctx

@@ -20,3 +20,18 @@ def from_iso(value: str | None) -> dt.datetime | None:
 def utcnow() -> dt.datetime:
     """Wall-clock time, for audit columns and leases only: decisions never read it."""
     return dt.datetime.now(dt.timezone.utc)
+
+
+def clock() -> dt.datetime:
+    """The real time, as the rules that depend on it read it (no reminder once its deadline has
+    passed in real time). The demo and the tests that replay past nights set
+    ``ONBOARDING_SIMULATED_NOW`` (ISO 8601) to the night they replay; a deployment never sets it."""
+    import os
+
+    simulated = os.environ.get("ONBOARDING_SIMULATED_NOW")
+    if simulated:
+        moment = dt.datetime.fromisoformat(simulated)
+        if moment.tzinfo is None:
+            raise ValueError("ONBOARDING_SIMULATED_NOW needs a UTC offset")
+        return moment.astimezone(dt.timezone.utc)
+    return utcnow()

@@ -25,6 +25,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fake_google import FakeGoogle  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def world_now(monkeypatch):
+    """Every test lives on 27 Nov 2026 unless it says otherwise (see helpers.world_clock)."""
+    from helpers import WORLD_NOW
+
+    monkeypatch.setenv("ONBOARDING_SIMULATED_NOW", WORLD_NOW)
+
+
 @pytest.fixture(scope="session")
 def airflow_db():
     """Airflow's own metadata database (SQLite), migrated once per session."""

@@ -250,6 +250,11 @@ class FakeGoogle:
                 if fault == "slow":
                     time.sleep(fake.slow_seconds)
                     return None  # the work is done, but the client has given up by now
+                if fault == "echo":  # an error text that echoes the request's secrets back
+                    _, secret, refresh = fake.client
+                    self._error(400, f"Invalid request: client_secret={secret}&refresh_token={refresh}",
+                                "invalidArgument")
+                    return "answered"
                 return fault
 
             def do_POST(self):  # noqa: N802

@@ -1,7 +1,9 @@
 """Builders shared by the tests."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 from pathlib import Path
 
 from onboarding.cohorts import Cohort, GuardConfig, SourceConfig
@@ -31,12 +33,41 @@ def local(y, m, d, hh=6, mm=0, tz=SYD) -> dt.datetime:
     return dt.datetime(y, m, d, hh, mm, tzinfo=ZoneInfo(tz))
 
 
+# The tests' world: 27 Nov 2026, whatever the calendar says, so that rules reading real time (no
+# reminder after its deadline) decide the same every year. conftest sets it for every test.
+WORLD_NOW = "2026-11-27T09:00:00+11:00"
+
+
+@contextlib.contextmanager
+def world_clock(moment: str):
+    """Run a block in a world whose clock reads ``moment`` (ISO 8601 with an offset)."""
+    before = os.environ.get("ONBOARDING_SIMULATED_NOW")
+    os.environ["ONBOARDING_SIMULATED_NOW"] = moment
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("ONBOARDING_SIMULATED_NOW", None)
+        else:
+            os.environ["ONBOARDING_SIMULATED_NOW"] = before
+
+
 def free_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def minimal(**over) -> dict:
+    """The smallest valid cohort entry of a cohort file (``over`` replaces or adds keys)."""
+    c = {"id": "c1", "title": "T", "deadline": "2026-12-04", "timezone": "Australia/Sydney",
+         "sender": "a@example.edu", "instructor": "b@example.edu",
+         "sources": {"signups": {"type": "csv", "path": "s.csv", "columns": {"email": "E", "name": "N"}},
+                     "completions": {"type": "csv", "path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}}
+    c.update(over)
+    return c
 
 
 def learner_cohort_file(folder: Path, n: int, deadline: dt.date, **cohort) -> Path:

@@ -7,6 +7,7 @@ import json
 import pytest
 import yaml
 
+from helpers import minimal
 from onboarding import paths as settings
 from onboarding.cohorts import load_cohorts, select_cohorts
 from onboarding.errors import ConfigError
@@ -34,15 +35,6 @@ def test_path_comes_from_the_environment(tmp_path, monkeypatch):
     assert settings.cohorts_file() == cfg
     assert list(load_cohorts()) == ["c1"]
     assert load_cohorts()["c1"].signups.options["path"] == str(tmp_path / "s.csv")
-
-
-def minimal(**over):
-    c = {"id": "c1", "title": "T", "deadline": "2026-12-04", "timezone": "Australia/Sydney",
-         "sender": "a@example.edu", "instructor": "b@example.edu",
-         "sources": {"signups": {"type": "csv", "path": "s.csv", "columns": {"email": "E", "name": "N"}},
-                     "completions": {"type": "csv", "path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}}
-    c.update(over)
-    return c
 
 
 @pytest.mark.parametrize("over,message", [

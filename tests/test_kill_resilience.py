@@ -92,6 +92,8 @@ def test_sigkill_mid_batch_three_times_then_exactly_once(airflow_env, fake_googl
     monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(big_cohort(tmp_path)))
     monkeypatch.setenv("ONBOARDING_RETRY_DELAY_SECONDS", "1")
     monkeypatch.setenv("ONBOARDING_TASK_RETRIES", "10")
+    # The night replayed is 1 Dec 2026, three days before the deadline, whatever today's date.
+    monkeypatch.setenv("ONBOARDING_SIMULATED_NOW", "2026-12-01T06:00:00+11:00")
     monkeypatch.setenv("AIRFLOW_CONN_ONBOARDING_EMAIL", json.dumps({"conn_type": "generic", "extra": fake_google.gmail_extra(
         concurrency=4, retry_base_delay=0.05, attempts=10)}))
     fake_google.retry_after = 0

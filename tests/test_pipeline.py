@@ -333,16 +333,15 @@ def test_a_rerun_limited_to_some_kinds_decides_only_those(engine, cohort, tmp_pa
     assert not any(k.startswith("cancellation_") for k in counts)
 
 
-def test_a_late_rerun_for_a_past_date_sends_no_reminder_unless_asked(engine, cohort, tmp_path):
+def test_a_late_rerun_for_a_past_date_never_sends_a_reminder(engine, cohort, tmp_path):
     # Asked for on 6 Dec, as of 2 Dec: Bob's reminder was due then, but its moment has passed.
     _, counts = rerun(engine, cohort, tmp_path, "late-rerun", local(2026, 12, 2), triggered_at=local(2026, 12, 6, 9))
     assert counts["reminder_moment_passed"] == 1 and outbox(tmp_path, "reminder") == []
     with engine.connect() as conn:
         reason = conn.execute(sa.text("SELECT reason FROM decisions WHERE run_id = 'late-rerun'")).scalar()
     assert "the deadline had passed when this run was asked for (2026-12-06 09:00 AEDT)" in reason
-    # Asked for before the deadline, the same rerun sends it; past the deadline, only when ticked.
-    rerun(engine, cohort, tmp_path, "ticked", local(2026, 12, 2), triggered_at=local(2026, 12, 6, 9),
-          send_past_due=True)
+    # The same rerun asked for before the deadline sends it.
+    rerun(engine, cohort, tmp_path, "in-time", local(2026, 12, 2), triggered_at=local(2026, 12, 3, 9))
     assert outbox(tmp_path, "reminder") == ["bob@x.org"]
 
 

@@ -337,7 +337,7 @@ def test_celery_stack_manual_run_survives_a_killed_worker(stack, fake_google):
 
     # The trigger form, as the instructor sees it, in headless Chromium against the api-server.
     texts, cohorts = trigger_form_texts(stack["port"], password, home / "trigger-form.png")
-    for label in ("Cohort", "As of", "Dry run", "Email kinds", "Send past-due reminders", "Release guards",
+    for label in ("Cohort", "As of", "Dry run", "Email kinds", "Release guards",
                   "Resend one email", "Resend to customer", "Email to resend", "(none)", "Reason",
                   "The cohort to run, or all of them.", "Reminders", "Cancellations", "Welcomes"):
         assert label in texts, f"{label!r} not on the trigger form"

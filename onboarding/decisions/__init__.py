@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 KINDS = ("reminder", "cancellation", "welcome")
 EXCLUSIVE = {"welcome": "cancellation", "cancellation": "welcome"}
+# A reminder makes no sense once the customer's cancellation or welcome went out (or may have).
+ENDS_REMINDERS = ("cancellation", "welcome")
 # Ledger states after which a key counts as taken by an earlier run.
 SENT_STATES = ("sent", "unconfirmed")
 # A rival email being sent right now may already have gone out; one merely pending has not.

@@ -13,7 +13,8 @@ customers); ``standing``, ``due_kinds`` and ``decide`` ask them about one custom
 - Welcome: to a customer on time, at the first run after the deadline, or, with
   ``welcome_timing: on_completion``, at the first run after they complete.
 - Nobody gets both a cancellation and a welcome; nobody gets anything while held (a completion
-  row naming them was quarantined).
+  row naming them was quarantined); nobody gets a reminder once their cancellation or welcome
+  went out (a rerun of an earlier night cannot send one).
 - Each (cohort, customer, kind) is sent at most once, ever: the ledger enforces it.
 """
 from __future__ import annotations
@@ -25,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from onboarding.cohorts import Cohort
-from onboarding.decisions import (COMPLETED_LATE, EXCLUSIVE, HELD, IN_FLIGHT_STATES, MISSED, ON_TIME, PENDING,
-                                  SENT_STATES)
+from onboarding.decisions import (COMPLETED_LATE, ENDS_REMINDERS, EXCLUSIVE, HELD, IN_FLIGHT_STATES, MISSED, ON_TIME,
+                                  PENDING, SENT_STATES)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Decision:
     email: str
     name: str
     kind: str
-    outcome: str  # due, already_sent, blocked, failed_earlier
+    outcome: str  # due, already_sent, blocked, failed_earlier, moment_passed
     reason: str
 
     @property
@@ -102,7 +103,8 @@ def decide_all(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime, ledg
 
     ``ledger`` holds the cohort's emails so far (``recipient``, ``kind``, ``status``). An email
     already sent (or possibly sent) is not sent again; a welcome is blocked once a cancellation
-    went out, and the reverse, so a late correction to an export cannot give a customer both.
+    went out, and the reverse, so a late correction to an export cannot give a customer both; a
+    reminder's moment has passed once either went out.
     The decisions table has one row per email the rules call for: email, name, kind, outcome,
     reason.
     """
@@ -119,16 +121,35 @@ def decide_all(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime, ledg
     sent = pd.Series(own).isin(SENT_STATES).to_numpy()
     failed = own == "failed"
     blocked = pd.Series(rival).isin(SENT_STATES + IN_FLIGHT_STATES).to_numpy()
-    d["outcome"] = np.select([sent, failed, blocked], ["already_sent", "failed_earlier", "blocked"], "due")
+    ended = _ending(d, known)
+    d["outcome"] = np.select([sent, failed, ended != "", blocked],
+                             ["already_sent", "failed_earlier", "moment_passed", "blocked"], "due")
     kinds = d["kind"].to_numpy(dtype=object)
     d["reason"] = np.select(
-        [sent, failed, blocked],
+        [sent, failed, ended != "", blocked],
         [kinds + " " + own.astype(str) + " earlier",
          "refused for good by the mail provider earlier; see the ledger",
+         "no reminder after the customer's " + ended + " went out",
          "a " + rival_kind.to_numpy(dtype=object).astype(str) + " was already " + rival.astype(str)
          + " for this customer; needs the instructor"],
         d["reason"].to_numpy(dtype=object)).astype(object)
     return status, d
+
+
+def _ending(d: pd.DataFrame, known: pd.DataFrame) -> np.ndarray:
+    """For each reminder, the cancellation or welcome that already went out (or may have) to that
+    customer ('' when none): after it, a reminder is wrong."""
+    out = np.full(len(d), "", dtype=object)
+    reminders = (d["kind"] == "reminder").to_numpy()
+    if not reminders.any():
+        return out
+    gone = known[known["kind"].isin(ENDS_REMINDERS) & known["status"].isin(SENT_STATES + IN_FLIGHT_STATES)]
+    if gone.empty:
+        return out
+    first = gone.sort_values("kind").drop_duplicates("email").set_index("email")["kind"]
+    ended = d["email"].map(first).fillna("").to_numpy(dtype=object)
+    out[reminders] = ended[reminders]
+    return out
 
 
 def standing(customer: Customer, cohort: Cohort, as_of: dt.datetime) -> str:

@@ -6,9 +6,11 @@ the state database, calls it, and stores what it returns. It applies, in order:
 1. **refusals**: an empty completion export after the deadline (it would cancel everyone) and a
    resend that makes no sense stop the run before anything is decided;
 2. **the rules and the ledger** (``rules.decide_all``), for the email kinds this run may send;
-3. **the run's own limits**: a dry run marks due emails ``would_send``; a reminder whose deadline
-   had passed when the run was asked for is ``moment_passed`` unless ``send_past_due``; the
-   instructor's resend replaces the rules' decision for that email;
+3. **the run's own limits**: a dry run marks due emails ``would_send``; a reminder is
+   ``moment_passed`` once its deadline has passed in real time (when the run was asked for, or
+   when it decides, whichever is later: a cleared old run or a backfill keeps its old moment, and
+   must still not remind anyone after the deadline); the instructor's resend replaces the rules'
+   decision for that email;
 4. **the guards**: a tripped guard that is not released holds every due email (``held``);
 5. **the ledger plan**: what to enter as due, and which emails entered earlier but never
    attempted are no longer due (superseded).
@@ -42,7 +44,6 @@ class RunAsk(Protocol):
     kinds: tuple[str, ...]
     release_guards: tuple[str, ...]
     triggered_at: dt.datetime | None
-    send_past_due: bool
     resend: Resend | None
 
 
@@ -57,6 +58,7 @@ class RunFacts:
     sources: dict[str, dict] = field(default_factory=dict)  # input manifests, by role
     completion_rows: int = 0  # the completion export's rows (valid or not)
     completion_rows_before: int | None = None  # the same at the cohort's previous run
+    now: dt.datetime | None = None  # the clock when the facts were loaded (real time, not the run's moment)
 
 
 @dataclass(frozen=True)
@@ -87,13 +89,13 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
     due = (d["outcome"] == "due").to_numpy()
     if ask.dry_run:
         d.loc[due, "outcome"] = "would_send"
-    past_deadline = ask.triggered_at is not None and ask.triggered_at >= cohort.deadline_at
-    if past_deadline and not ask.send_past_due:
+    real = max((t for t in (ask.triggered_at, facts.now) if t is not None), default=None)
+    if real is not None and real >= cohort.deadline_at:
         passed = due & (d["kind"] == "reminder").to_numpy()
         d.loc[passed, "outcome"] = "moment_passed"
         d.loc[passed, "reason"] = (f"the deadline had passed when this run was asked for "
-                                   f"({ask.triggered_at.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z}); "
-                                   f"set send_past_due to send it anyway")
+                                   f"({real.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z}); a reminder is never sent "
+                                   f"after its deadline")
     plan_extra = []
     if ask.resend:
         r = ask.resend

@@ -33,7 +33,7 @@ from typing import Any, Callable
 from onboarding.backoff import RetryPolicy
 from onboarding.decisions import email_ref
 from onboarding.delivery.senders import Sender, SenderFactory
-from onboarding.errors import PermanentError, Throttled, TransientError
+from onboarding.errors import PermanentError, Throttled, TransientError, UnsafeMessage
 from onboarding.store import Store
 from onboarding.times import utcnow
 
@@ -86,6 +86,11 @@ def deliver_one(ledger: Ledger, sender: Sender, key: str, build: Callable[[], tu
         except PermanentError as exc:
             ledger.final(key, "failed", str(exc))
             return Outcome(key, "failed", str(exc))
+        except UnsafeMessage as exc:
+            # Built wrong: never sent, nor retried; the instructor's summary lists it.
+            error = f"not sent: unsafe message: {exc}"
+            ledger.final(key, "failed", error)
+            return Outcome(key, "failed", error)
         except TransientError as exc:
             last_error = str(exc)
             ledger.release(key, last_error)

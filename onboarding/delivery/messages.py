@@ -3,8 +3,12 @@
 Templates live in ``include/templates/<kind>/``: ``subject.txt``, ``body.txt`` and ``body.html``
 (Jinja2; the HTML autoescaped, so a name like ``<b>Eve</b>`` shows as typed). Messages are built
 with the standard library's ``EmailMessage``: names are RFC 2047-encoded when not ASCII, and no
-value can add a header, because every header value is cleaned to one line and addresses go
-through ``headerregistry.Address``.
+value can add a header, because every header value is cleaned to one line, stripped of anything
+that would read as an encoded word, and addresses go through ``headerregistry.Address``.
+
+Then every built message is read back as a mail program would read it (``check_message``): it
+must have exactly the recipients it was built for, no header the code did not set, and no line
+longer than SMTP allows (998 bytes). A message that fails is never sent (``UnsafeMessage``).
 """
 from __future__ import annotations
 
@@ -18,10 +22,15 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Any
 
 from onboarding.cohorts import Cohort
+from onboarding.errors import UnsafeMessage
 from onboarding.paths import TEMPLATES_DIR
-from onboarding.validation.values import clean_name
+from onboarding.validation.values import MAX_NAME_CHARS, clean_name
 
 REF_HEADER = "X-Onboarding-Ref"
+# The headers this module sets; a built message with any other is refused.
+HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID", REF_HEADER, "MIME-Version", "Content-Type",
+           "Content-Transfer-Encoding")
+MAX_LINE_BYTES = 998  # RFC 5322 section 2.1.1
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,14 @@ def parse_sender(value: str) -> Address:
         raise ValueError(f"sender {value!r} is not one email address")
     name, addr = pairs[0]
     user, domain = addr.rsplit("@", 1)
-    return Address(display_name=clean_name(name), username=user, domain=domain)
+    return Address(display_name=header_text(name), username=user, domain=domain)
+
+
+def header_text(value: str, limit: int = MAX_NAME_CHARS) -> str:
+    """A value for a header: one line, no encoded word (``=?`` would be decoded by the reader into
+    other text), at most ``limit`` characters."""
+    text = clean_name(value).replace("=?", "= ?")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered, ref: str,
@@ -73,17 +89,51 @@ def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered
     user, domain = to_email.rsplit("@", 1)
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = frm
-    msg["To"] = Address(display_name=clean_name(to_name), username=user, domain=domain)
+    msg["To"] = Address(display_name=header_text(to_name), username=user, domain=domain)
     if cc:
         msg["Cc"] = [Address(username=a.rsplit("@", 1)[0], domain=a.rsplit("@", 1)[1]) for a in cc]
-    msg["Subject"] = clean_name(content.subject)
+    msg["Subject"] = header_text(content.subject, 250)
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.timezone.utc))
     msg["Message-ID"] = make_msgid(idstring=ref, domain=frm.domain)
     msg[REF_HEADER] = ref
     # Quoted-printable keeps the message 7-bit clean for any relay, whatever the names hold.
     msg.set_content(content.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(content.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    check_message(msg, to_email, cc, frm.addr_spec)
     return msg
+
+
+def check_message(msg: EmailMessage, to_email: str, cc: tuple[str, ...] = (), sender: str | None = None) -> None:
+    """Read the message back as a mail program would, and refuse it (``UnsafeMessage``) unless it
+    goes to exactly ``to_email`` (and ``cc``), from ``sender``, with only the headers this module
+    sets, each once, and no line longer than 998 bytes."""
+    raw = bytes(msg)
+    for number, line in enumerate(raw.split(b"\r\n"), start=1):
+        if len(line) > MAX_LINE_BYTES:
+            raise UnsafeMessage(f"line {number} of the message is {len(line)} bytes (at most {MAX_LINE_BYTES})")
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    allowed = {h.lower() for h in HEADERS}
+    names = [k.lower() for k in parsed.keys()]
+    unknown = sorted(set(names) - allowed)
+    if unknown:
+        raise UnsafeMessage(f"the message has header(s) the code did not set: {unknown}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UnsafeMessage(f"the message has header(s) more than once: {twice}")
+    for part in parsed.walk():
+        if part is not parsed and set(k.lower() for k in part.keys()) - allowed:
+            raise UnsafeMessage("a part of the message has a header the code did not set")
+
+    def addresses(header: str) -> list[str]:
+        value = parsed[header]
+        return [a.addr_spec.lower() for a in value.addresses] if value is not None else []
+
+    if addresses("To") != [to_email.lower()]:
+        raise UnsafeMessage(f"the message would go to {addresses('To')}, not only to the intended recipient")
+    if addresses("Cc") != [a.lower() for a in cc]:
+        raise UnsafeMessage(f"the message would be copied to {addresses('Cc')}, not exactly {list(cc)}")
+    if sender is not None and addresses("From") != [sender.lower()]:
+        raise UnsafeMessage(f"the message would be from {addresses('From')}, not {sender}")
 
 
 def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: str) -> EmailMessage:

@@ -36,11 +36,21 @@ class Sender(Protocol):
 _SAFE = re.compile(r"[^A-Za-z0-9@._+-]+")
 
 
+def safe_part(text: str) -> str:
+    """A file-name part from any text: characters that could leave a folder (``/``, ``..``) or
+    confuse a shell become ``_``; a name changed that way gets a short hash, so two addresses
+    never share a file."""
+    import hashlib
+
+    safe = _SAFE.sub("_", text).strip(".") or "_"
+    return safe if safe == text else f"{safe}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]}"
+
+
 class OutboxSender:
     """Writes each email as an .eml file: ``<root>/<cohort>/<kind>/<recipient>.<ref>.eml``.
 
-    A draft is a file under ``<root>/.drafts``; sending moves it into place atomically, so a file
-    in the outbox is an email sent, whole, exactly once.
+    A draft is a file under ``<root>/.drafts`` at the same relative path; sending moves it into
+    place atomically, so a file in the outbox is an email sent, whole, exactly once.
     """
 
     backend = "outbox"
@@ -51,38 +61,34 @@ class OutboxSender:
         self.account = "outbox"
         self.pacer = Pacer(None)
 
-    def _sent_files(self, ref: str) -> list[Path]:
-        return [p for p in self.root.glob(f"*/*/*.{ref}.eml")]
-
     def find_sent(self, ref: str) -> str | None:
-        found = self._sent_files(ref)
+        found = sorted(self.root.glob(f"*/*/*.{ref}.eml"))
         return str(found[0].relative_to(self.root)) if found else None
 
     def find_draft(self, ref: str) -> str | None:
-        found = list(self.drafts.glob(f"*.{ref}.eml")) if self.drafts.exists() else []
-        return found[0].name if found else None
+        found = sorted(self.drafts.glob(f"*/*/*.{ref}.eml")) if self.drafts.exists() else []
+        return str(found[0].relative_to(self.drafts)) if found else None
 
     def draft_exists(self, draft_id: str) -> bool:
         return (self.drafts / draft_id).exists()
 
     def create_draft(self, msg: EmailMessage, label: str) -> str:
-        self.drafts.mkdir(parents=True, exist_ok=True)
-        name = f"{_SAFE.sub('_', label)}.{msg[REF_HEADER]}.eml"
-        tmp = self.drafts / f".{name}.part"
+        draft_id = f"{label}.{msg[REF_HEADER]}.eml"
+        path = self.drafts / draft_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.part")
         tmp.write_bytes(bytes(msg))
-        os.replace(tmp, self.drafts / name)
-        return name
+        os.replace(tmp, path)
+        return draft_id
 
     def send_draft(self, draft_id: str) -> str:
-        src = self.drafts / draft_id
-        cohort, kind, rest = draft_id.split("__", 2)
-        dest = self.root / cohort / kind / rest
+        dest = self.root / draft_id
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.replace(src, dest)
+            os.replace(self.drafts / draft_id, dest)
         except FileNotFoundError:
             raise TransientError(f"draft {draft_id} is gone") from None
-        return str(dest.relative_to(self.root))
+        return draft_id
 
 
 def outbox_factory(root: str | Path, concurrency: int = 1) -> "SenderFactory":
@@ -92,7 +98,9 @@ def outbox_factory(root: str | Path, concurrency: int = 1) -> "SenderFactory":
 
 
 def outbox_label(cohort_id: str, kind: str, recipient: str) -> str:
-    return f"{cohort_id}__{kind}__{recipient}"
+    """Where an email goes in the outbox (and how Gmail's draft is labelled in logs): a relative
+    path whose every part is a safe file name."""
+    return "/".join(safe_part(p) for p in (cohort_id, kind, recipient))
 
 
 class SenderFactory:

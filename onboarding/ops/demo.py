@@ -110,9 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     for i, day in enumerate(nights + nights[-1:]):
         logical = dt.datetime.combine(day, run_time, tz)
         rerun = i == len(nights)
+        asked = logical + dt.timedelta(hours=1 if rerun else 0)
+        # Each night lives in its own time: rules that read the clock (no reminder after its
+        # deadline) see the night being replayed, not today.
+        os.environ["ONBOARDING_SIMULATED_NOW"] = asked.isoformat()
         with _output_to(logs / f"{day}{'-rerun' if rerun else ''}.log"):
             # Asked for when the scheduler would (the night's time); the rerun an hour later, by hand.
-            dr = dag.test(logical_date=logical, run_after=logical + dt.timedelta(hours=1 if rerun else 0))
+            dr = dag.test(logical_date=logical, run_after=asked)
+        del os.environ["ONBOARDING_SIMULATED_NOW"]
         state = str(getattr(dr.state, "value", dr.state))
         failed += state != "success"
         print_night(day, logical, dr.run_id, state + (", a rerun of the same date" if rerun else ""))

@@ -76,6 +76,8 @@ def secrets_exports(path: Path, env: dict[str, str] | None = None) -> str:
     env = dict(os.environ if env is None else env)
     stored: dict[str, str] = {}
     if path.exists():
+        # Readable by its owner only, whatever mode it was left with (a copy, an editor, a umask).
+        os.chmod(path, 0o600)
         for line in path.read_text().splitlines():
             key, _, value = line.partition("=")
             if key in SECRETS and value:
@@ -87,6 +89,7 @@ def secrets_exports(path: Path, env: dict[str, str] | None = None) -> str:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write("".join(f"{k}={v}\n" for k, v in stored.items()))
+        os.chmod(path, 0o600)
     return "".join(f"export {k}={shlex.quote(env.get(k) or stored[k])}\n" for k in SECRETS)
 
 

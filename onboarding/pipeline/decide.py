@@ -16,6 +16,7 @@ from onboarding.errors import DatasetError, ResendRefused
 from onboarding.pipeline.progress import record
 from onboarding.run import RunContext
 from onboarding.store import Store
+from onboarding.times import clock
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> R
         completion_rows_staged=store.staging.completion_count(ctx.run_id, cohort.id),
         sources={r: inputs[r] for r in ("signups", "completions") if r in inputs},
         completion_rows=counts.get("completion_rows", 0),
-        completion_rows_before=before)
+        completion_rows_before=before,
+        now=clock())
 
 
 def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:

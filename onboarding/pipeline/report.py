@@ -11,7 +11,7 @@ from onboarding.decisions import email_ref
 from onboarding.delivery import messages
 from onboarding.delivery.ledger import send_one
 from onboarding.delivery.senders import SenderFactory, outbox_label
-from onboarding.errors import SheetNotUpdated
+from onboarding.errors import SheetNotUpdated, SummaryNotSent
 from onboarding.pipeline.progress import record
 from onboarding.reporting import record as data_team, sheet, summary
 from onboarding.run import RunContext
@@ -81,7 +81,12 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
                     lambda: (msg, outbox_label(cohort.id, "summary", cohort.instructor)))
     log.info("cohort %s: instructor summary to %s%s: %s %s", cohort.id, cohort.instructor,
              f" (cc {', '.join(cc)})" if cc else "", sent.status, sent.detail)
-    _record_for_data_team(store, cohort, ctx, data, sent.status)
+    delivered = sent.status in ("sent", "recovered") or (store.ledger.get(key) or {}).get("status") == "sent"
+    _record_for_data_team(store, cohort, ctx, data, sent.status if delivered else f"NOT SENT ({sent.status})")
+    if not delivered:
+        raise SummaryNotSent(f"cohort {cohort.id}: the instructor's summary was not sent ({sent.status}: "
+                             f"{sent.detail}); the report task's retry sends it, and the next run's summary says "
+                             f"if it never went out")
     if sheet_error:
         raise SheetNotUpdated(f"cohort {cohort.id}: the instructor's Google Sheet was not updated: {sheet_error}")
     return {"summary": sent.status, **data["counts"], **({"sheet": data["sheet"]} if data["sheet"] else {}),

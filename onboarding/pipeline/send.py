@@ -9,12 +9,13 @@ from onboarding.cohorts import Cohort
 from onboarding.decisions import email_ref
 from onboarding.delivery.ledger import BatchItem, Ledger, deliver_batch
 from onboarding.delivery.messages import customer_email
-from onboarding.delivery.senders import SenderFactory, outbox_label
+from onboarding.delivery.senders import SenderFactory, outbox_label, safe_part
 from onboarding.backoff import RetryPolicy
-from onboarding.errors import DeliveryIncomplete
+from onboarding.errors import DeliveryIncomplete, UnsafeMessage
 from onboarding.pipeline.progress import record
 from onboarding.run import RunContext
 from onboarding.store import Store
+from onboarding.times import clock
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,25 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
     if ctx.dry_run:
         preview = ctx.folder(cohort.id) / "preview"
         for r in due:
-            msg = customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"]))
-            storage.write_bytes(preview / f"{r['kind']}__{r['email']}.eml", bytes(msg))
+            try:
+                msg = customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"]))
+            except UnsafeMessage as exc:
+                log.warning("cohort %s: dry run: %s to %s would not be sent: %s", cohort.id, r["kind"], r["email"], exc)
+                continue
+            storage.write_bytes(preview / f"{safe_part(r['kind'])}__{safe_part(r['email'])}.eml", bytes(msg))
         log.info("cohort %s: dry run, %d email(s) rendered to %s, none sent", cohort.id, len(due), preview)
         _done(store, cohort, ctx)
         return {"would_send": len(due), "preview": storage.display(preview)}
     tally: dict[str, int] = {}
+    now = clock()
+    if now >= cohort.deadline_at and any(r["kind"] == "reminder" for r in due):
+        # Decided in time but sent late (a send task retried for hours, a cleared old run): a
+        # reminder is never sent after its deadline.
+        late = [r["email_key"] for r in due if r["kind"] == "reminder"]
+        tally["superseded"] = store.ledger.supersede(late, f"its deadline passed before it could be sent "
+                                                           f"({now.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z})")
+        log.warning("cohort %s: %d reminder(s) not sent: the deadline has passed", cohort.id, len(late))
+        due = [r for r in due if r["kind"] != "reminder"]
     if due:
         factory = email()
         items = []

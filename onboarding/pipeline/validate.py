@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
     """Validate the snapshots the extract stage recorded for this run; a dataset problem fails the
     cohort (``DatasetError``), row problems quarantine their rows."""
-    from onboarding.validation.gx import Validator
+    from onboarding.validation.gx import Validator, check_completions_against_signups
 
     inputs = store.runs.inputs(ctx.run_id, cohort.id)
     validator = Validator(run_name=ctx.run_id)
@@ -35,13 +35,14 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
                                    f"stage did not finish); rerun the run")
             snap = Snapshot(**inputs[cfg.role])
             raw = make_source(cfg, cohort.id).read(snap)
-            out[cfg.role] = validator.validate(raw, cfg, snap, cohort.timezone, results_dir)
+            out[cfg.role] = validator.validate(raw, cfg, snap, cohort.timezone, results_dir, ctx.as_of)
     except DatasetError as exc:
         docs = _data_docs(validator, results_dir, ctx, cohort)
         record(store, cohort, ctx, "failed", f"validate: {exc}", counts={"data_docs": docs} if docs else None)
         raise
     docs = _data_docs(validator, results_dir, ctx, cohort)
-    su, co = out["signups"], out["completions"]
+    su = out["signups"]
+    co = check_completions_against_signups(su, out["completions"], cohort.timezone)
     quarantined = su.quarantined + co.quarantined
     store.staging.replace(ctx.run_id, cohort.id, su.frame, co.frame, quarantined)
     counts = {"signup_rows": su.total_rows, "completion_rows": co.total_rows,

@@ -56,29 +56,34 @@ def recipients(configured: str | None, data_team: tuple[str, ...] = ()) -> list[
     return list(dict.fromkeys(found + [a.lower() for a in data_team]))
 
 
-def message(failure: Failure, sender: str, to: list[str], tz) -> EmailMessage:
+def message(failure: Failure, sender: str, to: list[str], tz, sender_note: str | None = None) -> EmailMessage:
     """The alert email: DAG, task, run, try, error and a link to the task's log."""
     ref = email_ref(failure.key)
     fields = {**failure.__dict__, "failed_at": f"{failure.failed_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"}
-    content = messages.render("alert", **fields, task_label=failure.task_label, ref=ref)
+    content = messages.render("alert", **fields, task_label=failure.task_label, ref=ref, sender_note=sender_note)
     return messages.build_message(sender=sender, to_email=to[0], to_name="", content=content, ref=ref,
                                   cc=tuple(to[1:]))
 
 
-def deliver(failure: Failure, cohorts: dict[str, Cohort], alert_to: str | None, alert_from: str | None,
-            store: Callable[[], Store], email: Callable[[str], Callable[[], SenderFactory]]) -> None:
+def deliver(failure: Failure, cohort: Cohort | None, fallback: tuple[str | None, str | None], alert_to: str | None,
+            alert_from: str | None, store: Callable[[], Store],
+            email: Callable[[str], Callable[[], SenderFactory]]) -> None:
     """Email the failure to the data team (``alert_to`` and the failing cohort's ``data_team``)
-    through the ledger, once per failure. The From is ``alert_from``, else the cohort's sender (the
-    sending account's own address), else the first cohort's."""
-    cohort = cohorts.get(failure.cohort_id) if failure.cohort_id else None
+    through the ledger, once per failure. The From is ``alert_from``, else ``fallback`` (the
+    cohort's own sender, the sending account's address, or another cohort's: a pair of sender and
+    cohort id); the alert then says so, so that a cohort whose own configuration is broken still
+    reaches the data team."""
     to = recipients(alert_to, cohort.data_team if cohort else ())
-    fallback = cohort or next(iter(cohorts.values()), None)
-    sender = alert_from or (fallback.sender if fallback else None)
+    sender, whose_id = (alert_from, None) if alert_from else fallback
+    note = None
+    if not alert_from and sender:
+        whose = "this cohort's sender" if whose_id == failure.cohort_id else f"cohort {whose_id}'s sender"
+        note = f"Sent from {whose}: the Airflow variable onboarding_alert_from is not set."
     if not to or not sender:
         log.warning("failure alert for %s not sent: no %s (set the Airflow variable %s)", failure.key,
                     "recipient" if not to else "sender", "onboarding_alert_to" if not to else "onboarding_alert_from")
         return
-    msg = message(failure, sender, to, cohort.tz if cohort else dt.timezone.utc)
+    msg = message(failure, sender, to, cohort.tz if cohort else dt.timezone.utc, note)
     outcome = send_one(store(), email(cohort.email_connection if cohort else "onboarding_email")(),
                        f"{failure.run_id}/alert/{failure.task_id}/{failure.map_index}/try-{failure.try_number}",
                        failure.run_id,

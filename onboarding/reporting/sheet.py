@@ -64,12 +64,19 @@ def build(store: Store, cohort: Cohort, run_id: str) -> dict[str, list[list[str]
     return {"status": status, "emails": emails, "quarantine": quarantine}
 
 
+def spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet program shows as text, never runs as a formula (OWASP's advice for
+    CSV injection: a leading =, +, -, @, tab or carriage return gets a leading apostrophe)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
 def write_csv(tables: dict[str, list[list[str]]], folder: Any) -> list[str]:
-    """The tables as CSV files (UTF-8 with BOM, so Excel opens them right); rewritten each time."""
+    """The tables as CSV files (UTF-8 with BOM, so Excel opens them right); rewritten each time.
+    Cells that a spreadsheet would run as formulas are neutralised."""
     paths = []
     for name, rows in tables.items():
         buf = io.StringIO(newline="")
-        csv.writer(buf).writerows(rows)
+        csv.writer(buf).writerows([[spreadsheet_safe(str(c)) for c in row] for row in rows])
         path = folder / f"{name}.csv"
         storage.write_bytes(path, buf.getvalue().encode("utf-8-sig"))
         paths.append(storage.display(path))

@@ -50,6 +50,8 @@ def collect(store: Store, cohort: Cohort, run_id: str, failure: str | None = Non
         "quarantine": quarantine,
         "orphans": [{**o, "completed_at": local_time(o["completed_at"], cohort)} for o in orphans],
         "decisions": decisions,
+        "undelivered": [{**u, "created_at": local_time(u["created_at"], cohort)}
+                        for u in store.reports.undelivered_summaries(run_id, cohort.id)],
     }
 
 

@@ -107,6 +107,9 @@ def read_csv_snapshot(snap: Snapshot, delimiter: str = ",", encoding: str = "utf
                            f"set encoding: cp1252 for this source") from None
     except LookupError:
         raise DatasetError(f"{where}: unknown encoding {encoding!r}") from None
+    # No limit on a field's size here (the csv module's is 128 kB): a huge cell quarantines its row
+    # in validation, it does not fail the whole export.
+    csv.field_size_limit(max(csv.field_size_limit(), len(data) + 1))
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as exc:

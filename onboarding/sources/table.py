@@ -49,6 +49,8 @@ def records_to_frame(records: list[list[str]], where: str, role: str, header_row
     if not records or not any(str(f).strip() for f in records[0]):
         raise DatasetError(f"{where}: the {role} export has no header row (row {header_row} is empty)")
     header = [str(h).strip() or f"(blank header, column {column_letter(i)})" for i, h in enumerate(records[0])]
+    # An export column that happens to share a name with one of ours keeps its data, renamed.
+    header = [f"{h} (export column {column_letter(i)})" if h in INTERNAL_COLUMNS else h for i, h in enumerate(header)]
     rows, numbers, overflow, problem_col, problem = [], [], [], [], []
     for number, rec in enumerate(records[1:], start=header_row + 1):
         if not any(str(f).strip() for f in rec):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from onboarding.redaction import redact
 from onboarding.times import iso, utcnow
 
 
@@ -40,7 +41,7 @@ class LedgerTable:
     def note(self, notes: dict[str, str]) -> None:
         """Say why emails still due were not attempted (daily cap reached, throttled)."""
         now = iso(utcnow())
-        self._s.execute("ledger_note", [{"email_key": k, "note": n, "now": now} for k, n in notes.items()])
+        self._s.execute("ledger_note", [{"email_key": k, "note": redact(n), "now": now} for k, n in notes.items()])
 
     def sent_since(self, account: str, since: dt.datetime) -> int:
         """Emails an account sent (or may have sent) since a moment: what counts against its cap."""
@@ -49,6 +50,10 @@ class LedgerTable:
     # Transitions of one email, each with its event, committed together.
     def transition(self, name: str, event: str, key: str, owner: str, run_id: str, detail: str | None = None,
                    **params: Any) -> int:
+        # Error texts may echo a request: no secret is ever stored (onboarding.redaction).
+        detail = redact(detail)
+        if "error" in params:
+            params["error"] = redact(params["error"])
         now = iso(utcnow())
         with self._s.transaction() as tx:
             n = tx.execute(name, {"email_key": key, "owner": owner, "now": now, "run_id": run_id, **params})

@@ -33,6 +33,10 @@ class Reports:
     def orphans(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
         return self._q("summary_orphans", run_id, cohort_id)
 
+    def undelivered_summaries(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
+        """Summaries of the cohort's earlier runs that did not go out."""
+        return self._q("summary_undelivered", run_id, cohort_id)
+
     def status_table(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
         """Every customer's standing with the emails each has been sent (the instructor's status tab)."""
         return self._q("report_status", run_id, cohort_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from onboarding.redaction import redact
 from onboarding.times import iso, utcnow
 
 
@@ -21,7 +22,7 @@ class Runs:
                 counts = {**json.loads(earlier.get("counts") or "{}"), **counts}
             tx.execute("upsert_run", {
                 "run_id": run_id, "cohort_id": cohort_id, "as_of": iso(as_of), "dry_run": int(dry_run),
-                "status": status, "error": error, "inputs": json.dumps(inputs) if inputs else None,
+                "status": status, "error": redact(error), "inputs": json.dumps(inputs) if inputs else None,
                 "counts": json.dumps(counts, default=str) if counts else None, "now": iso(utcnow())})
 
     def get(self, run_id: str, cohort_id: str) -> dict[str, Any]:

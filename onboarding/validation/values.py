@@ -1,5 +1,18 @@
 """Reading the values of an export: email addresses, names and timestamps, as written by the
-people and programs that fill exports in."""
+people and programs that fill exports in, and by people who try to abuse them.
+
+Each reader works on a whole column at once and returns, beside the values, a reason per row
+when a value cannot be used (``None`` when it can). Hostile input is normal input here:
+
+- an **email** is kept only in the plain form every mail program reads the same way (RFC 5322
+  dot-atom local part, letters-digits-hyphens domain, at most 254 characters); an RFC 2047 encoded
+  word (``=?utf-8?q?...?=``) is refused, since mail software decodes it into another address;
+- a **name** is put on one line (control characters, line separators and bidirectional overrides
+  become spaces); one holding an encoded word, or longer than 200 characters, is refused;
+- a **timestamp** must parse in one of the source's formats, exist in its zone (not inside a
+  daylight-saving gap, not ambiguous at a fall-back), and be plausible: not before 2000, not
+  more than a year after the run's moment.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,12 +20,21 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from onboarding.sources.table import serial_to_datetime
+import numpy as np
+import pandas as pd
 
-# Deliberately conservative: an address we cannot vouch for is quarantined, not guessed at.
-EMAIL_REGEX = (r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-               r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+from onboarding.addresses import EMAIL_REGEX, ENCODED_WORD, MAX_EMAIL_CHARS
+from onboarding.sources.table import SERIAL_EPOCH
+
+MAX_NAME_CHARS = 200
+MAX_TIMESTAMP_CHARS = 100
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+FURTHEST_AHEAD = dt.timedelta(days=366)
+# Characters that change how a line reads without being seen: C0/C1 controls, line and paragraph
+# separators, bidirectional overrides and isolates, zero-width space, word joiner, byte order mark.
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]+")
+# A UTC offset after a time of day (a date alone, 2026-11-01, has none).
+_OFFSET = re.compile(r"(?:\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{2,6}(?:[.,]\d+)?)\s*(?:Z|z|[+-]\d{2}(?::?\d{2})?)$")
 
 
 def normalise_email(value: Any) -> str:
@@ -20,47 +42,148 @@ def normalise_email(value: Any) -> str:
     return str(value or "").strip().lower()
 
 
+def normalise_emails(values: pd.Series) -> pd.Series:
+    return values.fillna("").astype(str).str.strip().str.lower()
+
+
+def email_problems(emails: pd.Series) -> pd.Series:
+    """Why each (normalised) email cannot be used, or None: missing, an encoded word, too long,
+    or not a plain address."""
+    reasons = np.full(len(emails), None, dtype=object)
+    present = (emails != "").to_numpy()
+    reasons[~present] = "missing email"
+    bad = present & ~emails.str.fullmatch(EMAIL_REGEX).fillna(False).to_numpy(dtype=bool)
+    reasons[bad] = "invalid email address"
+    long = (emails.str.split("@").str[0].str.len() > 64).to_numpy() | (emails.str.len() > MAX_EMAIL_CHARS).to_numpy()
+    reasons[present & long] = f"email address longer than {MAX_EMAIL_CHARS} characters"
+    encoded = present & emails.str.contains(ENCODED_WORD).fillna(False).to_numpy(dtype=bool)
+    reasons[encoded] = "email address contains an encoded word (=?...?=), which mail programs decode into another address"
+    return pd.Series(reasons, index=emails.index, dtype=object)
+
+
 def clean_name(value: Any) -> str:
-    """A display name on one line: control characters (CR, LF, tab...) become single spaces."""
-    return " ".join(_CONTROL.sub(" ", str(value or "")).split())
+    """A display name on one line: invisible and control characters become single spaces."""
+    return " ".join(_INVISIBLE.sub(" ", str(value or "")).split())
 
 
-def _parse_one(text: str, fmt: str) -> dt.datetime:
-    if fmt == "iso":
-        return dt.datetime.fromisoformat(text)
-    if fmt == "excel_serial":
-        # A spreadsheet's date serial number (days since 1899-12-30; 46359.5 = 2026-12-03 12:00).
-        number = float(text)
-        if not 1 <= number < 2958466:  # 1900-01-01 .. 9999-12-31
-            raise ValueError(f"{text} is out of range for a date serial number")
-        return serial_to_datetime(number)
-    return dt.datetime.strptime(text, fmt)
+def clean_names(values: pd.Series) -> pd.Series:
+    return (values.fillna("").astype(str).str.replace(_INVISIBLE, " ", regex=True)
+            .str.replace(r"\s+", " ", regex=True).str.strip())
 
 
-def parse_timestamp(value: str, tz: ZoneInfo, fmt: str | tuple[str, ...] | None = None) -> dt.datetime:
-    """An export's timestamp as an aware UTC datetime.
-
-    ISO 8601 (with 'Z', an offset, or none) unless ``fmt`` says otherwise: a strftime format,
-    ``excel_serial`` (a spreadsheet's day number) or a tuple of these tried in order. ISO 8601 is
-    always accepted too: it cannot be misread. A timestamp without an offset is local time in
-    ``tz`` (the source's zone, else the cohort's).
-    """
-    text = value.strip()
-    formats = (fmt,) if isinstance(fmt, str) else tuple(fmt or ())
-    for f in formats + ("iso",):
-        try:
-            parsed = _parse_one(text, f)
-            break
-        except ValueError:
-            continue
-    else:
-        raise ValueError(f"{text!r} matches none of the formats {list(formats + ('iso',))}")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(dt.timezone.utc)
+def name_problems(raw: pd.Series, cleaned: pd.Series, required: bool) -> pd.Series:
+    """Why each name cannot be used, or None: missing (when required), an encoded word, too long."""
+    reasons = np.full(len(raw), None, dtype=object)
+    if required:
+        reasons[(cleaned == "").to_numpy()] = "missing name"
+    reasons[(cleaned.str.len() > MAX_NAME_CHARS).to_numpy()] = f"name longer than {MAX_NAME_CHARS} characters"
+    encoded = raw.fillna("").astype(str).str.contains(ENCODED_WORD).to_numpy(dtype=bool)
+    reasons[encoded] = ("name contains an encoded word (=?...?=) that mail programs would decode into other text; "
+                        "export names as plain text")
+    return pd.Series(reasons, index=raw.index, dtype=object)
 
 
 def describe_formats(fmt: str | tuple[str, ...] | None) -> str:
     if not fmt:
         return "ISO 8601"
     return " or ".join((fmt,) if isinstance(fmt, str) else fmt)
+
+
+def parse_timestamps(texts: pd.Series, tz: str, fmt: str | tuple[str, ...] | None = None,
+                     as_of: dt.datetime | None = None) -> tuple[pd.Series, pd.Series]:
+    """An export's timestamps as UTC instants, and why each could not be read (None when it was;
+    an empty cell is neither: its time is missing, ``NaT`` with no reason).
+
+    ISO 8601 (with 'Z', an offset, or none) unless ``fmt`` says otherwise: a strftime format,
+    ``excel_serial`` (a spreadsheet's day number) or a tuple of these tried in order. ISO 8601 is
+    always accepted too: it cannot be misread. A timestamp without an offset is local time in
+    ``tz`` (the source's zone, else the cohort's).
+    """
+    texts = texts.fillna("").astype(str).str.strip()
+    formats = ((fmt,) if isinstance(fmt, str) else tuple(fmt or ())) + ("iso",)
+    utc = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[us, UTC]")
+    local = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[us]")
+    reasons = np.full(len(texts), None, dtype=object)
+    present = (texts != "").to_numpy()
+    too_long = (texts.str.len() > MAX_TIMESTAMP_CHARS).to_numpy()
+    todo = present & ~too_long
+    for f in formats:
+        if not todo.any():
+            break
+        sub = texts[todo]
+        if f == "excel_serial":
+            number = pd.to_numeric(sub.str.replace(r"^\s+|\s+$", "", regex=True), errors="coerce")
+            ok = (number >= 1) & (number < 2958466)  # 1900-01-01 .. 9999-12-31
+            seconds = (number[ok] * 86400).round()
+            local[ok[ok].index] = (pd.Timestamp(SERIAL_EPOCH) + pd.to_timedelta(seconds, unit="s")).astype(
+                "datetime64[us]")
+        elif f == "iso":
+            aware = sub.str.contains(_OFFSET)
+            a = _to_datetime(sub[aware], "ISO8601", utc=True)
+            utc[a.dropna().index] = a.dropna()
+            b = _to_datetime(sub[~aware], "ISO8601", utc=False)
+            local[b.dropna().index] = b.dropna()
+        else:
+            parsed = _to_datetime(sub, f, utc="%z" in f)
+            target = utc if "%z" in f else local
+            target[parsed.dropna().index] = parsed.dropna()
+        todo = todo & (utc.isna() & local.isna()).to_numpy()
+    unreadable = present & (utc.isna() & local.isna()).to_numpy()
+    reasons[unreadable] = f"unparseable timestamp (expected {describe_formats(fmt)})"
+    reasons[too_long & present] = f"unparseable timestamp (longer than {MAX_TIMESTAMP_CHARS} characters)"
+    has_local = local.notna().to_numpy()
+    if has_local.any():
+        placed = local[has_local].dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        utc[placed.index] = placed.dt.tz_convert("UTC")
+        where = np.flatnonzero(has_local)
+        for pos in where[placed.isna().to_numpy()]:  # rare: a local time inside a clock change
+            reasons[pos] = _clock_change(local.iloc[pos].to_pydatetime(), ZoneInfo(tz))
+    early = (utc < EARLIEST).fillna(False).to_numpy()
+    reasons[early] = "implausible timestamp (before 2000)"
+    if as_of is not None:
+        late = (utc > as_of + FURTHEST_AHEAD).fillna(False).to_numpy()
+        reasons[late] = "implausible timestamp (more than a year after this run's moment)"
+    refused = np.array([r is not None for r in reasons], dtype=bool)
+    utc[refused] = pd.NaT
+    return utc, pd.Series(reasons, index=texts.index, dtype=object)
+
+
+def _to_datetime(values: pd.Series, fmt: str, utc: bool) -> pd.Series:
+    """Parse with one format; what does not match is NaT (pandas' own parser, in C)."""
+    if values.empty:
+        return pd.Series([], index=values.index, dtype="datetime64[us, UTC]" if utc else "datetime64[us]")
+    out = pd.to_datetime(values, format=fmt, errors="coerce", utc=utc)
+    if out.dtype == object:  # mixed zones without utc: treat as unreadable rather than guess
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+    return out.astype("datetime64[us, UTC]" if utc else "datetime64[us]")
+
+
+def _clock_change(naive: dt.datetime, tz: ZoneInfo) -> str:
+    """Why a local time cannot be placed: inside the gap when clocks go forward, or twice over when
+    they go back."""
+    early, late = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
+    when = f"{naive:%Y-%m-%d %H:%M}"
+    if early.utcoffset() != late.utcoffset():
+        back = early.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None) == naive
+        if back:
+            return (f"ambiguous local time ({when} happens twice in {tz.key}: the clocks went back); "
+                    f"export it with its UTC offset")
+    return (f"local time that does not exist ({when} in {tz.key}: the clocks went forward); "
+            f"export it with its UTC offset")
+
+
+def parse_timestamp(value: str, tz: ZoneInfo | str, fmt: str | tuple[str, ...] | None = None,
+                    as_of: dt.datetime | None = None) -> dt.datetime:
+    """One timestamp as an aware UTC datetime (see ``parse_timestamps``); ``ValueError`` with the
+    reason when it cannot be used."""
+    utc, reasons = parse_timestamps(pd.Series([value], dtype=object), getattr(tz, "key", str(tz)), fmt, as_of)
+    if reasons.iloc[0] is not None:
+        raise ValueError(reasons.iloc[0])
+    if pd.isna(utc.iloc[0]):
+        raise ValueError("missing timestamp")
+    return utc.iloc[0].to_pydatetime()
+
+
+def as_python(times: pd.Series) -> np.ndarray:
+    """UTC instants as Python datetimes (``None`` where missing)."""
+    return np.array([None if pd.isna(t) else t.to_pydatetime() for t in times], dtype=object)

@@ -1,0 +1,18 @@
+"""What the project accepts as an email address, wherever one comes from (an export, the cohort
+file, the trigger form): the plain form every mail program reads the same way."""
+from __future__ import annotations
+
+import re
+
+# RFC 5322 dot-atom local part (lower case: emails match after lower-casing) and an LDH domain.
+EMAIL_REGEX = (r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+               r"@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+# An RFC 2047 encoded word, or anything that starts one: mail programs decode these into other text.
+ENCODED_WORD = re.compile(r"=\?")
+MAX_EMAIL_CHARS = 254
+
+
+def is_plain_address(value: str) -> bool:
+    """A lower-case address in the accepted form, without anything a mail program would decode."""
+    return (len(value) <= MAX_EMAIL_CHARS and re.fullmatch(EMAIL_REGEX, value) is not None
+            and not ENCODED_WORD.search(value))

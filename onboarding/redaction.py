@@ -1,0 +1,50 @@
+"""Secrets never reach what the pipeline stores or reports.
+
+An error text from an API can echo the request that caused it: a client secret, a refresh token,
+an access token, a private key. Every error text the pipeline stores (the ledger, its events, the
+run records) or reports (summaries, CSV files, alerts) passes through ``redact`` first, which
+removes the secrets it knows (those of the connections this process has read, registered by
+``onboarding.resources``) and anything shaped like one.
+"""
+from __future__ import annotations
+
+import re
+import threading
+
+MASK = "[REDACTED]"
+_PATTERNS = (
+    # key=value, key: value or "key": "value", for the names secrets go by
+    (re.compile(r"""(?i)(["']?(?:client_secret|refresh_token|access_token|id_token|private_key|password|passwd|"""
+                r"""secret|assertion|api_key|apikey|token)["']?\s*[:=]\s*["']?)[^"'&\s,;}]+"""), r"\1" + MASK),
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1" + MASK),
+    (re.compile(r"ya29\.[0-9A-Za-z_\-.]+"), MASK),  # a Google access token
+    (re.compile(r"1//[0-9A-Za-z_\-]{20,}"), MASK),  # a Google refresh token
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S), MASK),
+    (re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), MASK),  # a JWT
+    (re.compile(r"(://[^:/@\s]+:)[^@/\s]+(@)"), r"\1" + MASK + r"\2"),  # a password in a URL
+)
+_known: set[str] = set()
+_lock = threading.Lock()
+
+
+def register(*values: object) -> None:
+    """Remember secret values (a connection's password, client secret, refresh token, key) so that
+    they are masked wherever they turn up."""
+    with _lock:
+        for v in values:
+            if isinstance(v, str) and len(v) >= 6:
+                _known.add(v)
+
+
+def redact(text: str | None) -> str | None:
+    """``text`` with every secret masked."""
+    if not text:
+        return text
+    with _lock:
+        known = sorted(_known, key=len, reverse=True)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text

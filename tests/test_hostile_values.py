@@ -1,0 +1,129 @@
+"""Hostile input is normal input: for any name, email cell and timestamp text, either the row is
+quarantined with a reason, or what is built from it is exactly what the code means to send.
+
+Property-based (Hypothesis): the fragments below are what attackers and careless exporters put in
+cells (encoded words, line breaks, header names, separators, invisible characters, huge values);
+Hypothesis combines them with arbitrary text. The number of examples is bounded for CI
+(``HYPOTHESIS_PROFILE=fuzz`` runs many more)."""
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import os
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers import make_cohort
+from onboarding.delivery.messages import HEADERS, MAX_LINE_BYTES, build_message, check_message, customer_email
+from onboarding.delivery.messages import Rendered
+from onboarding.errors import UnsafeMessage
+from onboarding.validation.values import (EARLIEST, FURTHEST_AHEAD, clean_names, email_problems, name_problems,
+                                          normalise_emails, parse_timestamps)
+
+settings.register_profile("ci", max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", max_examples=20000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+COHORT = make_cohort()
+FRAGMENTS = ["=?utf-8?b?Qm9iDQpCY2M6IGJjY0BldmlsLmV4YW1wbGU=?=", "=?utf-8?q?x=40evil.example=3e=00?=",
+             "=?", "?=", "\r\n", "\n", "\r", "Bcc: evil@evil.example", "To: evil@evil.example", ",", ";", "<", ">",
+             '"', "@", "evil.example", "\x00", "\t", "\u2028", "\u202e", "\u200b", "\ufeff", " ", "..", "(", ")",
+             "\\", "Zoë", "王芳", "x" * 300]
+hostile = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=20)), max_size=8).map("".join)
+email_like = st.one_of(
+    hostile,
+    st.tuples(hostile, st.sampled_from(["@x.org", "@example.org", "@evil.example"])).map("".join),
+    st.from_regex(r"[a-z0-9._%+=?-]{1,20}@[a-z0-9-]{1,10}\.(org|edu)", fullmatch=True))
+
+
+def parse(msg):
+    return email.message_from_bytes(bytes(msg), policy=email.policy.default)
+
+
+def assert_safe(msg, to: str):
+    """Exactly one recipient, the intended one; only the headers the builder sets; SMTP line limits."""
+    raw = bytes(msg)
+    assert max(len(line) for line in raw.split(b"\r\n")) <= MAX_LINE_BYTES
+    parsed = parse(msg)
+    assert {k.lower() for k in parsed.keys()} <= {h.lower() for h in HEADERS}
+    assert [a.addr_spec for a in parsed["To"].addresses] == [to]
+    assert parsed["Cc"] is None and parsed["Bcc"] is None
+
+
+@given(name=hostile, cell=email_like)
+def test_any_name_and_email_cell_is_quarantined_or_goes_to_exactly_that_customer(name, cell):
+    emails = normalise_emails(pd.Series([cell], dtype=object))
+    names = clean_names(pd.Series([name], dtype=object))
+    refused = email_problems(emails).iloc[0] or name_problems(pd.Series([name], dtype=object), names, True).iloc[0]
+    if refused:
+        return  # quarantined, with its reason: nothing is built from it
+    assert_safe(customer_email(COHORT, "reminder", emails.iloc[0], names.iloc[0], "onb-prop"), emails.iloc[0])
+
+
+@given(name=hostile)
+def test_the_builder_alone_never_lets_a_name_add_a_recipient_or_header(name):
+    """Defence in depth: even a name that validation would have refused cannot change who the
+    message goes to; a message that cannot be built safely is refused, never sent."""
+    try:
+        msg = customer_email(COHORT, "welcome", "ann@x.org", name, "onb-prop")
+    except UnsafeMessage:
+        return
+    assert_safe(msg, "ann@x.org")
+
+
+@given(text=st.one_of(hostile, st.text(max_size=40),
+                      st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)).map(
+                          lambda d: d.isoformat()),
+                      st.tuples(st.datetimes(), st.sampled_from(["Z", "+11:00", "-12:00", "+14:00", ""])).map(
+                          lambda t: t[0].isoformat() + t[1]),
+                      st.floats(allow_nan=True, allow_infinity=True).map(str)),
+       fmt=st.sampled_from([None, "%m/%d/%Y %H:%M:%S", ("excel_serial", "%d.%m.%Y %H:%M"), "%Y-%m-%d %H:%M%z"]),
+       tz=st.sampled_from(["Australia/Sydney", "America/New_York", "UTC", "Pacific/Kiritimati"]))
+def test_any_timestamp_text_is_a_plausible_instant_or_a_reason(text, fmt, tz):
+    as_of = dt.datetime(2026, 12, 5, tzinfo=dt.timezone.utc)
+    when, reasons = parse_timestamps(pd.Series([text], dtype=object), tz, fmt, as_of)
+    if reasons.iloc[0] is not None:
+        assert isinstance(reasons.iloc[0], str) and pd.isna(when.iloc[0])
+        return
+    if pd.isna(when.iloc[0]):
+        assert not str(text).strip()  # only an empty cell has no time and no reason
+        return
+    instant = when.iloc[0].to_pydatetime()
+    assert instant.tzinfo is not None and EARLIEST <= instant <= as_of + FURTHEST_AHEAD
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("=?utf-8?b?Qm9iDQpCY2M6IGJjY0BldmlsLmV4YW1wbGU=?=", "name contains an encoded word"),
+    ("=?utf-8?b?YXR0YWNrZXJAZXZpbC5leGFtcGxlLCBSZWFs?=", "name contains an encoded word"),
+    ("x" * 5000, "name longer than 200 characters"),
+])
+def test_the_reported_names_are_quarantined(name, reason):
+    names = clean_names(pd.Series([name], dtype=object))
+    assert reason in name_problems(pd.Series([name], dtype=object), names, True).iloc[0]
+
+
+def test_the_reported_messages_are_now_built_safely():
+    """The cases the issue reported, built by the message builder directly (as if validation had
+    let them through): no Bcc, the same single recipient, every line within 998 bytes."""
+    for name in ("=?utf-8?b?Qm9iDQpCY2M6IGJjY0BldmlsLmV4YW1wbGU=?=", "=?utf-8?b?YXR0YWNrZXJAZXZpbC5leGFtcGxlLCBSZWFs?=",
+                 "x" * 5000):
+        assert_safe(customer_email(COHORT, "reminder", "bob@x.org", name, "onb-1"), "bob@x.org")
+    cell = normalise_emails(pd.Series(["=?utf-8?q?x=40evil.example=3e=00?=d17@example.org"]))
+    assert "encoded word" in email_problems(cell).iloc[0]
+    with pytest.raises(UnsafeMessage, match="not only to the intended recipient"):
+        customer_email(COHORT, "reminder", cell.iloc[0], "Bob", "onb-1")
+
+
+def test_a_message_with_a_header_the_code_did_not_set_is_refused():
+    content = Rendered("Hi", "text", "<p>html</p>")
+    msg = build_message(sender="Team <team@example.edu>", to_email="a@x.org", to_name="A", content=content, ref="r")
+    msg["Bcc"] = "evil@evil.example"
+    with pytest.raises(UnsafeMessage, match="did not set"):
+        check_message(msg, "a@x.org")
+    msg = build_message(sender="Team <team@example.edu>", to_email="a@x.org", to_name="A", content=content, ref="r")
+    with pytest.raises(UnsafeMessage, match="copied to"):
+        check_message(msg, "a@x.org", cc=("data@x.org",))
