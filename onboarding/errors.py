@@ -52,6 +52,11 @@ class SheetNotUpdated(Exception):
     """The instructor's Google Sheet could not be written; a retry of the report task rewrites it."""
 
 
+class SheetTooLarge(Exception):
+    """The instructor's tables would not fit in a Google Sheet (ten million cells): they are not
+    written there, and her summary says so; a retry cannot help, so the task does not fail."""
+
+
 class DeliveryError(Exception):
     """A send did not (provably) happen; ``permanent`` when retrying cannot help."""
 

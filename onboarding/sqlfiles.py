@@ -21,6 +21,16 @@ def load(name: str) -> tuple[str, ...]:
     return tuple(statements((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")))
 
 
+@functools.cache
+def positional(name: str, style: str) -> tuple[str, tuple[str, ...]]:
+    """A one-statement file with its named parameters (``:cohort_id``) turned into the driver's
+    positional style (``qmark``: ``?``, ``format``: ``%s``), and the names in their order: for
+    inserting many rows as tuples."""
+    (text,) = load(name)
+    order = tuple(re.findall(r"(?<![:\w]):([A-Za-z_]\w*)", text))
+    return re.sub(r"(?<![:\w]):[A-Za-z_]\w*", "?" if style == "qmark" else "%s", text), order
+
+
 def source_query(name: str) -> str:
     """A source query file under include/sql (``sources/website_signups.sql``), comment lines
     dropped; it must hold exactly one statement. Names cannot leave include/sql."""

@@ -7,10 +7,12 @@ Everything that touches a run folder goes through the few calls here, which work
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from onboarding import paths
 
@@ -53,6 +55,21 @@ def write_bytes(path: Any, data: bytes) -> None:
 
 def write_text(path: Any, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def text_writer(path: Any, encoding: str = "utf-8") -> Iterator[Any]:
+    """A text file to write a large file in pieces; readers see it only when it is whole (a
+    rename on disk; one object put in a bucket, written as it streams)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if is_local(path):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+        with open(tmp, "w", newline="", encoding=encoding) as fh:
+            yield fh
+        os.replace(tmp, path)
+    else:
+        with path.open("wb") as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as fh:
+            yield fh
 
 
 def freeze(path: Any) -> None:

@@ -35,3 +35,15 @@ def clock() -> dt.datetime:
             raise ValueError("ONBOARDING_SIMULATED_NOW needs a UTC offset")
         return moment.astimezone(dt.timezone.utc)
     return utcnow()
+
+
+def iso_column(values) -> "np.ndarray":
+    """A column of instants (UTC, or missing) in the state database's text form, all at once."""
+    import numpy as np
+    import pandas as pd
+
+    times = pd.to_datetime(pd.Series(values), utc=True)
+    text = np.datetime_as_string(times.dt.tz_localize(None).to_numpy("datetime64[us]"), unit="us")
+    out = np.strings.add(text, "Z").astype(object)
+    out[times.isna().to_numpy()] = None
+    return out

@@ -27,6 +27,16 @@ def make_cohort(**over) -> Cohort:
     return Cohort(**base)
 
 
+def csv_cohort(folder: Path, **over) -> Cohort:
+    """A cohort reading ``signups.csv`` (Email, Name, When) and ``completions.csv`` (user_email,
+    completed_at) in ``folder``, as the tests write them."""
+    return make_cohort(
+        signups=SourceConfig("signups", "csv", {"email": "Email", "name": "Name", "signed_up_at": "When"},
+                             {"path": str(folder / "signups.csv")}),
+        completions=SourceConfig("completions", "csv", {"email": "user_email", "completed_at": "completed_at"},
+                                 {"path": str(folder / "completions.csv")}), **over)
+
+
 def local(y, m, d, hh=6, mm=0, tz=SYD) -> dt.datetime:
     from zoneinfo import ZoneInfo
 

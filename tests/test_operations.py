@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from helpers import local, make_cohort
+from helpers import csv_cohort, local, make_cohort
 from onboarding import pipeline
-from onboarding.cohorts import SourceConfig
 from onboarding.delivery.senders import outbox_factory
 from onboarding.ops import airflow_setup as airflow_settings
 from onboarding.ops import deploy
@@ -133,11 +132,7 @@ def cohort(tmp_path):
     (tmp_path / "signups.csv").write_text("Email,Name,When\nann@x.org,Ann,2026-11-01T10:00\n"
                                           "bob@x.org,Bob,2026-11-01T11:00\nbad-address,Carl,2026-11-01T12:00\n")
     (tmp_path / "completions.csv").write_text("user_email,completed_at\nann@x.org,2026-11-20T01:00:00Z\n")
-    return make_cohort(
-        signups=SourceConfig("signups", "csv", {"email": "Email", "name": "Name", "signed_up_at": "When"},
-                             {"path": str(tmp_path / "signups.csv")}),
-        completions=SourceConfig("completions", "csv", {"email": "user_email", "completed_at": "completed_at"},
-                                 {"path": str(tmp_path / "completions.csv")}))
+    return csv_cohort(tmp_path)
 
 
 def test_each_run_leaves_a_readable_summary_a_record_and_data_docs(engine, cohort, tmp_path, caplog):
@@ -197,7 +192,7 @@ def test_the_record_counts_gmail_errors_and_tripped_guards(engine):
     data = {"run": {"as_of": "2026-12-01T19:00:00.000000Z", "status": "held", "dry_run": 0,
                     "guards": json.dumps([{"guard": "mass_cancellation", "message": "would cancel 80%",
                                            "released": False}])},
-            "decisions": [], "sent": [], "would_send": [], "waiting": [], "failure": "held by guard(s)",
+            "outcomes": [], "totals": {"sent": 0, "would_send": 0}, "failure": "held by guard(s)",
             "counts": {"quarantined_rows": 0, "orphan_completions": 0}, "run_counts": {}}
     rec = reporting.run_record(Store(engine), c, "r1", data)
     assert rec["gmail_errors"]["total"] == 4

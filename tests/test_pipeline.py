@@ -9,9 +9,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from helpers import local, make_cohort
+from helpers import csv_cohort, local
 from onboarding import pipeline
-from onboarding.cohorts import SourceConfig
 from onboarding.delivery.senders import outbox_factory
 from onboarding.errors import DatasetError, SheetNotUpdated
 from onboarding.resources import Resources
@@ -34,11 +33,7 @@ def cohort(tmp_path):
         "ann@x.org,2026-11-20T01:00:00Z\n"
         "stranger@x.org,2026-11-21T01:00:00Z\n"
         "dee@x.org,not a time\n")
-    return make_cohort(
-        signups=SourceConfig("signups", "csv", {"email": "Email", "name": "Name", "signed_up_at": "When"},
-                             {"path": str(tmp_path / "signups.csv")}),
-        completions=SourceConfig("completions", "csv", {"email": "user_email", "completed_at": "completed_at"},
-                                 {"path": str(tmp_path / "completions.csv")}))
+    return csv_cohort(tmp_path)
 
 
 def run(engine, cohort, tmp_path, as_of, run_id, dry_run=False):

@@ -378,3 +378,66 @@ def trigger_form_texts(port: int, password: str, screenshot: Path) -> tuple[str,
             return text, choices
         finally:
             browser.close()
+
+
+BIG = 200_000  # signups of the large cohort (the benchmark's generator, with its mess)
+
+
+@pytest.mark.slow
+def test_celery_stack_decides_a_200k_cohort_without_large_xcom(stack, fake_google):
+    """The production shape at scale: a cohort of 200,000 signups and 160,000 completions goes
+    through extract, validate, decide and report on Celery workers and PostgreSQL, its deadline a
+    month away (so nobody is emailed but the instructor), passing only small values between tasks."""
+    import importlib.util
+
+    import yaml
+
+    spec = importlib.util.spec_from_file_location("bench_pipeline", ROOT / "scripts" / "bench_pipeline.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    data = bench.generate(BIG)
+    deadline = dt.datetime.now(SYD).date() + dt.timedelta(days=30)
+    cfg = yaml.safe_load((data / "cohorts.yaml").read_text())
+    big = {**cfg["cohorts"][0], "id": "big-cohort", "title": "Big Cohort", "deadline": deadline.isoformat()}
+    for role in ("signups", "completions"):
+        big["sources"][role]["path"] = str(data / f"{role}.csv")
+    path = stack["home"].parent / "cohorts.yaml"
+    current = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**current, "source_roots": [str(data)], "cohorts": [big]}))
+
+    home = stack["home"]
+    password = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())["instructor"]
+    api = Api(stack["port"], password)
+    started = time.monotonic()
+    while not api("GET", "/api/v2/dags?dag_id_pattern=onboarding_nightly")["dags"]:
+        assert time.monotonic() - started < 180, "the DAG never appeared"
+        time.sleep(2)
+    api("PATCH", "/api/v2/dags/onboarding_nightly", {"is_paused": False})
+    while True:  # the latest nightly slot runs at once, on the big cohort
+        runs = api("GET", "/api/v2/dags/onboarding_nightly/dagRuns")["dag_runs"]
+        if runs and runs[0]["state"] in ("success", "failed"):
+            break
+        assert time.monotonic() - started < 900, f"the run did not finish: {runs}"
+        time.sleep(3)
+    run = runs[0]
+    elapsed = time.monotonic() - started
+    tis = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
+    durations = {t["task_id"]: round(t.get("duration") or 0, 1) for t in tis}
+    xcoms = [api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{run['dag_run_id']}/taskInstances/{t['task_id']}"
+                        f"/xcomEntries/return_value?map_index={t['map_index']}") for t in tis if t["state"] == "success"]
+    engine = sa.create_engine(stack["state_db"])
+    with engine.connect() as conn:
+        report = conn.execute(sa.text("SELECT status, customers, emails_sent, quarantined_rows FROM run_reports "
+                                      "WHERE run_id = :r AND cohort_id = 'big-cohort'"), {"r": run["dag_run_id"]}).one()
+        staged = conn.execute(sa.text("SELECT COUNT(*) FROM signups WHERE run_id = :r"), {"r": run["dag_run_id"]}).scalar()
+    engine.dispose()
+    (summary,) = [m for m in fake_google.sent.values() if "onboarding run as of" in m["subject"]]
+    print(f"\n200k cohort on the Celery stack: run {run['state']} in {elapsed:.0f}s; task durations {durations}; "
+          f"report {tuple(report)}; largest XCom {max(len(json.dumps(x.get('value'))) for x in xcoms)} bytes; "
+          f"summary {len(summary['raw'])} bytes")
+    assert run["state"] == "success", {t["task_id"]: t["state"] for t in tis}
+    assert report.status == "done" and report.customers > 0.98 * BIG and report.emails_sent == 0
+    assert staged > 0.99 * BIG and report.quarantined_rows > 0
+    assert [m["subject"] for m in fake_google.sent.values()] == [summary["subject"]]  # only the instructor's
+    assert "... and" in summary["text"] and len(summary["raw"]) < 100_000  # readable: the first of each list
+    assert max(len(json.dumps(x.get("value"))) for x in xcoms) < 20_000  # tasks pass no data through XCom

@@ -1,2 +1,2 @@
-INSERT INTO decisions (run_id, cohort_id, email, kind, outcome, reason, email_key)
-VALUES (:run_id, :cohort_id, :email, :kind, :outcome, :reason, :email_key)
+INSERT INTO decisions (run_id, cohort_id, email, kind, outcome, reason, email_key, ref)
+VALUES (:run_id, :cohort_id, :email, :kind, :outcome, :reason, :email_key, :ref)

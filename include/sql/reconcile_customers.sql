@@ -3,6 +3,8 @@
 -- The name comes from the customer's last signup row (the newest form entry wins).
 -- held = 1 when a completion row naming the customer was quarantined: we cannot tell whether
 -- they completed, so the decisions send them nothing until the export is fixed.
+-- One statement for the whole cohort; every join and the EXISTS are served by an index
+-- (migrations/0006), so it grows as N log N on SQLite and PostgreSQL alike.
 WITH signed AS (
     SELECT email, MAX(source_row) AS last_row
     FROM signups
@@ -15,16 +17,14 @@ done AS (
     FROM completions
     WHERE run_id = :run_id AND cohort_id = :cohort_id AND completed_at <= :as_of
     GROUP BY email
-),
-held AS (
-    SELECT DISTINCT email
-    FROM quarantine
-    WHERE run_id = :run_id AND cohort_id = :cohort_id AND source = 'completions' AND email IS NOT NULL
 )
-SELECT s.email, su.name, d.completed_at, CASE WHEN h.email IS NULL THEN 0 ELSE 1 END AS held
+SELECT s.email, su.name, d.completed_at,
+       CASE WHEN EXISTS (
+           SELECT 1 FROM quarantine q
+           WHERE q.run_id = :run_id AND q.cohort_id = :cohort_id AND q.source = 'completions'
+             AND q.email = s.email) THEN 1 ELSE 0 END AS held
 FROM signed s
 JOIN signups su
   ON su.run_id = :run_id AND su.cohort_id = :cohort_id AND su.source_row = s.last_row
 LEFT JOIN done d ON d.email = s.email
-LEFT JOIN held h ON h.email = s.email
 ORDER BY s.email

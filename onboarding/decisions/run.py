@@ -12,8 +12,10 @@ the state database, calls it, and stores what it returns. It applies, in order:
    must still not remind anyone after the deadline); the instructor's resend replaces the rules'
    decision for that email;
 4. **the guards**: a tripped guard that is not released holds every due email (``held``);
-5. **the ledger plan**: what to enter as due, and which emails entered earlier but never
-   attempted are no longer due (superseded).
+5. **the ledger plan**: whether the run enters its due emails in the ledger (not in a dry run,
+   not when held), each due email's reference, and the resend's entry with her reason; the store
+   then enters them, and supersedes the emails entered earlier but never attempted that are no
+   longer due, in one statement each.
 """
 from __future__ import annotations
 
@@ -25,14 +27,14 @@ import numpy as np
 import pandas as pd
 
 from onboarding.cohorts import Cohort
-from onboarding.decisions import (EXCLUSIVE, IN_FLIGHT_STATES, KINDS, SENT_STATES, Resend, email_key, email_ref,
+from onboarding.decisions import (EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES, Resend, email_key, email_ref,
                                   resend_key)
 from onboarding.decisions.guards import Trip, check
 from onboarding.decisions.rules import decide_all
 from onboarding.times import iso
 
 SENDABLE = ("due", "would_send")
-DECISION_COLUMNS = ("email", "kind", "outcome", "reason", "email_key")
+DECISION_COLUMNS = ("email", "kind", "outcome", "reason", "email_key", "ref")
 
 
 class RunAsk(Protocol):
@@ -64,9 +66,9 @@ class RunFacts:
 @dataclass(frozen=True)
 class RunDecisions:
     statuses: pd.DataFrame  # email, name, completed_at, status
-    decisions: pd.DataFrame  # email, kind, outcome, reason, email_key
-    plan: list[dict[str, Any]]  # ledger entries to record as due
-    supersede: list[str]  # ledger keys entered earlier, never attempted, no longer due
+    decisions: pd.DataFrame  # email, kind, outcome, reason, email_key, ref (the reference, when due)
+    enter_ledger: bool  # enter the due emails and supersede what is no longer due (not dry, not held)
+    resend: dict[str, Any] | None  # the instructor's resend, entered on its own with her reason
     trips: list[Trip]  # guards tripped (released or not)
     held: list[Trip]  # guards tripped and not released: nothing is sent
     counts: dict[str, Any]
@@ -79,13 +81,14 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
     customers, as_of = facts.customers, ask.as_of
     refusal = _refusal(cohort, ask, facts)
     if refusal:
-        return RunDecisions(_empty("email", "name", "completed_at", "status"), _empty(*DECISION_COLUMNS), [], [], [], [],
-                            {}, refusal=refusal)
+        return RunDecisions(_empty("email", "name", "completed_at", "status"), _empty(*DECISION_COLUMNS), False, None,
+                            [], [], {}, refusal=refusal)
     ledger = facts.ledger
     originals = ledger[~_resends(ledger["email_key"])]
     status, d = decide_all(customers, cohort, as_of, originals)
     d = d[d["kind"].isin(ask.kinds)].reset_index(drop=True)
-    d["email_key"] = pd.Series([email_key(cohort.id, e, k) for e, k in zip(d["email"], d["kind"])], dtype=object)
+    d["email_key"] = pd.Series([email_key(cohort.id, e, k) for e, k in zip(d["email"].tolist(), d["kind"].tolist())],
+                               dtype=object)
     due = (d["outcome"] == "due").to_numpy()
     if ask.dry_run:
         d.loc[due, "outcome"] = "would_send"
@@ -96,7 +99,7 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
         d.loc[passed, "reason"] = (f"the deadline had passed when this run was asked for "
                                    f"({real.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z}); a reminder is never sent "
                                    f"after its deadline")
-    plan_extra = []
+    resend_entry = None
     if ask.resend:
         r = ask.resend
         key = resend_key(cohort.id, r.email, r.kind, ask.run_id)
@@ -105,8 +108,8 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
         d = pd.concat([d[~((d["email"] == r.email) & (d["kind"] == r.kind))], pd.DataFrame([{
             "email": r.email, "name": name, "kind": r.kind, "outcome": "would_send" if ask.dry_run else "due",
             "reason": f"resend asked for: {r.reason}", "email_key": key}])], ignore_index=True)
-        plan_extra.append({"email_key": key, "ref": email_ref(key), "cohort_id": cohort.id, "recipient": r.email,
-                           "recipient_name": name, "kind": r.kind, "reason": r.reason})
+        resend_entry = {"email_key": key, "ref": email_ref(key), "cohort_id": cohort.id, "recipient": r.email,
+                        "recipient_name": name, "kind": r.kind, "reason": r.reason}
 
     sendable = d["outcome"].isin(SENDABLE).to_numpy()
     cancellations = int((sendable & (d["kind"] == "cancellation").to_numpy()).sum())
@@ -118,16 +121,10 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
         d.loc[sendable, "outcome"] = "held"
         d.loc[sendable, "reason"] = "held by a guard: " + "; ".join(t.message for t in held)
 
-    plan, supersede = [], []
-    if not ask.dry_run and not held:
-        due_rows = d[(d["outcome"] == "due").to_numpy() & ~_resends(d["email_key"])]
-        plan = [{"email_key": k, "ref": email_ref(k), "cohort_id": cohort.id, "recipient": e, "recipient_name": n,
-                 "kind": kind} for k, e, n, kind in zip(due_rows["email_key"], due_rows["email"], due_rows["name"],
-                                                        due_rows["kind"])] + plan_extra
-        due_keys = set(d.loc[d["outcome"] == "due", "email_key"])
-        if len(ledger):
-            waiting = ledger[(ledger["status"] == "pending") & ledger["kind"].isin(KINDS)]
-            supersede = [k for k in waiting["email_key"] if k not in due_keys]
+    due_now = (d["outcome"] == "due").to_numpy()
+    d["ref"] = pd.Series([email_ref(k) if due else None for k, due in zip(d["email_key"].tolist(), due_now.tolist())],
+                         dtype=object)
+    enter = not ask.dry_run and not held
 
     statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
                              "completed_at": customers["completed_at"], "status": status})
@@ -138,8 +135,8 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
         counts[f"{kind}_{outcome}"] = int(n)
     if held:
         counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
-    return RunDecisions(statuses, d[list(DECISION_COLUMNS)], plan, supersede, trips, held, counts,
-                        supersede_reason=f"no longer due as of {iso(as_of)}")
+    return RunDecisions(statuses, d[list(DECISION_COLUMNS)], enter, resend_entry if enter else None, trips, held,
+                        counts, supersede_reason=f"no longer due as of {iso(as_of)}")
 
 
 def held_message(held: list[Trip]) -> str:

@@ -71,11 +71,12 @@ def print_night(day: dt.date, as_of: dt.datetime, run_id: str, state_ok: str) ->
         print(f"    {summary.one_line(cohort, data)}")
         for kind in ("reminder", "cancellation", "welcome"):
             names = [d["name"] for d in data["sent"] if d["kind"] == kind]
-            if names:
-                more = f" and {len(names) - 4} more" if len(names) > 4 else ""
-                print(f"    sent {len(names):>3} {kind:<12} e.g. {', '.join(names[:4])}{more}")
-        if data["already"]:
-            print(f"    skipped {len(data['already'])} email(s) already sent on an earlier night")
+            n = data["by_kind"]["sent"].get(kind, 0)
+            if n:
+                more = f" and {n - 4} more" if n > 4 else ""
+                print(f"    sent {n:>3} {kind:<12} e.g. {', '.join(names[:4])}{more}")
+        if data["totals"]["already"]:
+            print(f"    skipped {data['totals']['already']} email(s) already sent on an earlier night")
         for d in data["blocked"] + data["waiting"]:
             print(f"    held back: {d['kind']} to {d['email']}: {d['reason']}")
         held = [c for c in data["late"] if c["status"] == "held"]

@@ -25,17 +25,14 @@ def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> R
     """What the run decides on, as the state database holds it now."""
     import json
 
-    import pandas as pd
-
     run = store.runs.get(ctx.run_id, cohort.id)
     inputs = store.runs.inputs(ctx.run_id, cohort.id)
     counts = store.runs.counts(ctx.run_id, cohort.id)
     previous = store.runs.previous(cohort.id, ctx.run_id, run["started_at"]) if run else None
     before = json.loads(previous["counts"]).get("completion_rows") if previous and previous.get("counts") else None
-    ledger = pd.DataFrame(store.ledger.by_cohort(cohort.id), columns=["email_key", "recipient", "kind", "status"])
     return RunFacts(
         customers=store.staging.reconcile(ctx.run_id, cohort.id, ctx.as_of),
-        ledger=ledger,
+        ledger=store.ledger.states(cohort.id),
         orphans=orphans,
         completion_rows_staged=store.staging.completion_count(ctx.run_id, cohort.id),
         sources={r: inputs[r] for r in ("signups", "completions") if r in inputs},
@@ -51,10 +48,15 @@ def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
     with store.transaction() as tx:
         orphans = tx.staging.orphans(ctx.run_id, cohort.id, ctx.as_of)
         result = decide_run(cohort, ctx, load_facts(tx, cohort, ctx, len(orphans)))
+        superseded = 0
         if not result.refusal:
             tx.decisions.replace(ctx.run_id, cohort.id, result.statuses, orphans, result.decisions)
-            tx.ledger.plan(result.plan, ctx.run_id)
-            superseded = tx.ledger.supersede(result.supersede, result.supersede_reason)
+            if result.enter_ledger:
+                # Superseded first: the emails about to be entered are due, so never among them.
+                superseded = tx.ledger.supersede_not_due(ctx.run_id, cohort.id, result.supersede_reason)
+                tx.ledger.plan_due(ctx.run_id, cohort.id)
+                if result.resend:
+                    tx.ledger.plan([result.resend], ctx.run_id)
     if result.refusal:
         kind, message = result.refusal
         record(store, cohort, ctx, "failed", f"decide: {message}")

@@ -11,7 +11,7 @@ from onboarding.decisions import email_ref
 from onboarding.delivery import messages
 from onboarding.delivery.ledger import send_one
 from onboarding.delivery.senders import SenderFactory, outbox_label
-from onboarding.errors import SheetNotUpdated, SummaryNotSent
+from onboarding.errors import SheetNotUpdated, SheetTooLarge, SummaryNotSent
 from onboarding.pipeline.progress import record
 from onboarding.reporting import record as data_team, sheet, summary
 from onboarding.run import RunContext
@@ -56,6 +56,9 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
             client = sheets(cohort.instructor_sheet["connection"])
             data["sheet"] = sheet.write_sheet(client, cohort.instructor_sheet["spreadsheet"], cohort.id, tables)
             log.info("cohort %s: instructor's sheet updated: %s", cohort.id, data["sheet"])
+        except SheetTooLarge as exc:  # told to her; retrying cannot help, so the task goes on
+            data["sheet_error"] = f"too large for a Google Sheet: {exc}"
+            log.warning("cohort %s: instructor's sheet not updated: %s", cohort.id, exc)
         except Exception as exc:  # noqa: BLE001 - reported to her, then raised below
             sheet_error = f"{type(exc).__name__}: {exc}"
             data["sheet_error"] = sheet_error

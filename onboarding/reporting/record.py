@@ -24,17 +24,20 @@ def run_record(store: Store, cohort: Cohort, run_id: str, data: dict[str, Any]) 
     and per email kind, quarantined rows, guards tripped, the email provider's errors."""
     run = data["run"]
     decisions: dict[str, dict[str, int]] = {}
-    for d in data["decisions"]:
-        per = decisions.setdefault(d["kind"], {})
-        per[d["outcome"]] = per.get(d["outcome"], 0) + 1
     emails: dict[str, dict[str, int]] = {}
-    sent_now = {(d["kind"], d["email"]) for d in data["sent"]}
-    for d in data["decisions"]:
-        if d["outcome"] != "due":
+    waiting = failed = 0
+    for o in data["outcomes"]:
+        per = decisions.setdefault(o["kind"], {})
+        per[o["outcome"]] = per.get(o["outcome"], 0) + o["n"]
+        if o["outcome"] != "due":
             continue
-        status = "sent" if (d["kind"], d["email"]) in sent_now else (d["ledger_status"] or "not in ledger")
-        per = emails.setdefault(d["kind"], {})
-        per[status] = per.get(status, 0) + 1
+        status = o["ledger_status"] or "not in ledger"
+        per = emails.setdefault(o["kind"], {})
+        per[status] = per.get(status, 0) + o["n"]
+        if status == "failed":
+            failed += o["n"]
+        elif status in ("unconfirmed", "claimed", "drafted", "pending"):
+            waiting += o["n"]
     errors = store.reports.provider_errors(run_id, cohort.id)
     by_class: dict[str, int] = {}
     for e in errors:
@@ -47,9 +50,8 @@ def run_record(store: Store, cohort: Cohort, run_id: str, data: dict[str, Any]) 
         "status": run.get("status") or "not started", "error": data["failure"],
         "customers": {k.removeprefix("customers_"): v for k, v in counts.items() if k.startswith("customers_")},
         "decisions": decisions, "emails": emails,
-        "sent": len(data["sent"]), "would_send": len(data["would_send"]),
-        "waiting": sum(1 for d in data["waiting"] if d["ledger_status"] != "failed"),
-        "failed": sum(1 for d in data["waiting"] if d["ledger_status"] == "failed"),
+        "sent": data["totals"]["sent"], "would_send": data["totals"]["would_send"],
+        "waiting": waiting, "failed": failed,
         "quarantined_rows": counts["quarantined_rows"], "orphan_completions": counts["orphan_completions"],
         "guards": guards,
         "gmail_errors": {"total": len(errors), "by_kind": by_class,

@@ -8,20 +8,25 @@ Three tables per cohort, built from the state database:
 
 They are always written as CSV files in the run folder (``report/``, beside ``inputs/``). When the
 cohort names a Google Sheet (``instructor_sheet``), they are also written there, one tab each
-(``<cohort> status``...), in three API requests per cohort (read the tabs, size them, write all
-values), retried with backoff on 429. Each run rewrites the tabs whole, so a rerun leaves the same
-rows, never duplicates. The tabs belong to the pipeline: keep notes in other tabs.
+(``<cohort> status``...): one request reads the tabs, one sizes them, and the values follow in
+requests of ``SHEET_BATCH_ROWS`` rows (one request for a cohort of a few thousand), retried with
+backoff on 429. Each run rewrites the tabs whole, so a rerun leaves the same rows, never
+duplicates. The tabs belong to the pipeline: keep notes in other tabs. A spreadsheet holds at most
+ten million cells: tables that would not fit are not written there (her summary says so, and the
+CSV files hold them).
+
+At any size the tables are streamed from the database in chunks, never held whole in memory.
 """
 from __future__ import annotations
 
 import csv
-import io
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 from onboarding import storage
 from onboarding.cohorts import Cohort
-from onboarding.reporting.summary import local_time
+from onboarding.errors import SheetTooLarge
 from onboarding.store import Store
 
 log = logging.getLogger(__name__)
@@ -30,38 +35,79 @@ log = logging.getLogger(__name__)
 STATUS_LABELS = {"on_time": "on time", "pending": "late", "missed": "missed",
                  "completed_late": "completed late", "held": "quarantined"}
 TABLES = ("status", "emails", "quarantine")
+HEADERS = {
+    "status": ["Email", "Name", "Status", "Completed at", "Signed up at", "Reminder", "Cancellation", "Welcome"],
+    "emails": ["Sent at", "Kind", "Recipient", "Name", "Status", "Sent by run", "Decided by run", "Gmail message id",
+               "Attempts", "Last error"],
+    "quarantine": ["Source", "File", "Row", "Column", "Value", "Reason", "Email"],
+}
+SHEET_CELL_LIMIT = 10_000_000  # Google Sheets: cells in a whole spreadsheet
+SHEET_BATCH_ROWS = 10_000  # rows written per values request
 
 
-def _local(value: str | None, cohort: Cohort) -> str:
-    return local_time(value, cohort) or ""
+@dataclass
+class Table:
+    """One of the instructor's tables: its header, how many rows, and a way to read them (in
+    chunks of text rows, as often as needed: the CSV file and the Google Sheet each read it)."""
+
+    name: str
+    header: list[str]
+    count: int
+    read: Callable[[], Iterator[list[list[str]]]]
 
 
-def _email_cell(status: str | None, sent_at: str | None, cohort: Cohort) -> str:
-    if not status:
-        return ""
-    return f"sent {_local(sent_at, cohort)}" if status == "sent" and sent_at else status
+def build(store: Store, cohort: Cohort, run_id: str) -> dict[str, Table]:
+    """The three tables of one cohort's run, read from the database when written."""
+
+    def reader(name: str, format_chunk) -> Table:
+        count, _ = store.reports.table(name, run_id, cohort.id)
+
+        def read() -> Iterator[list[list[str]]]:
+            _, chunks = store.reports.table(name, run_id, cohort.id)
+            for chunk in chunks:
+                yield format_chunk(chunk, cohort)
+
+        return Table(name, HEADERS[name], count, read)
+
+    return {"status": reader("status", _status_rows), "emails": reader("emails", _email_rows),
+            "quarantine": reader("quarantine", _quarantine_rows)}
 
 
-def build(store: Store, cohort: Cohort, run_id: str) -> dict[str, list[list[str]]]:
-    """The three tables of one cohort's run, each a header row and its rows, all text."""
-    status = [["Email", "Name", "Status", "Completed at", "Signed up at", "Reminder", "Cancellation", "Welcome"]]
-    for r in store.reports.status_table(run_id, cohort.id):
-        status.append([r["email"], r["name"], STATUS_LABELS.get(r["status"], r["status"]),
-                       _local(r["completed_at"], cohort), _local(r["signed_up_at"], cohort),
-                       _email_cell(r["reminder_status"], r["reminder_sent_at"], cohort),
-                       _email_cell(r["cancellation_status"], r["cancellation_sent_at"], cohort),
-                       _email_cell(r["welcome_status"], r["welcome_sent_at"], cohort)])
-    emails = [["Sent at", "Kind", "Recipient", "Name", "Status", "Sent by run", "Decided by run",
-               "Gmail message id", "Attempts", "Last error"]]
-    for r in store.reports.email_log(cohort.id):
-        emails.append([_local(r["sent_at"], cohort), r["kind"], r["recipient"], r["recipient_name"], r["status"],
-                       r["sent_run_id"] or "", r["decided_run_id"], r["provider_message_id"] or "",
-                       str(r["attempts"]), r["last_error"] or ""])
-    quarantine = [["Source", "File", "Row", "Column", "Value", "Reason", "Email"]]
-    for r in store.reports.quarantine(run_id, cohort.id):
-        quarantine.append([r["source"], r["file"], str(r["source_row"]), r["column_name"], r["value"] or "",
-                           r["reason"], r["email"] or ""])
-    return {"status": status, "emails": emails, "quarantine": quarantine}
+def _local_times(values: list[str | None], cohort: Cohort) -> list[str]:
+    """Stored UTC times as the instructor reads them (in the cohort's zone), a chunk at a time."""
+    import pandas as pd
+
+    times = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
+    text = times.dt.tz_convert(cohort.tz).dt.strftime("%Y-%m-%d %H:%M %Z")
+    return text.where(times.notna(), "").tolist()
+
+
+def _status_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]:
+    times = {k: _local_times([r[k] for r in chunk], cohort) for k in (
+        "completed_at", "signed_up_at", "reminder_sent_at", "cancellation_sent_at", "welcome_sent_at")}
+
+    def email(i: int, kind: str) -> str:
+        status = chunk[i][f"{kind}_status"]
+        if not status:
+            return ""
+        sent_at = times[f"{kind}_sent_at"][i]
+        return f"sent {sent_at}" if status == "sent" and sent_at else status
+
+    return [[r["email"], r["name"], STATUS_LABELS.get(r["status"], r["status"]), times["completed_at"][i],
+             times["signed_up_at"][i], email(i, "reminder"), email(i, "cancellation"), email(i, "welcome")]
+            for i, r in enumerate(chunk)]
+
+
+def _email_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]:
+    sent_at = _local_times([r["sent_at"] for r in chunk], cohort)
+    return [[sent_at[i], r["kind"], r["recipient"], r["recipient_name"], r["status"], r["sent_run_id"] or "",
+             r["decided_run_id"], r["provider_message_id"] or "", str(r["attempts"]), r["last_error"] or ""]
+            for i, r in enumerate(chunk)]
+
+
+def _quarantine_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]:
+    return [[r["source"], r["file"], str(r["source_row"]), r["column_name"], r["value"] or "", r["reason"],
+             r["email"] or ""] for r in chunk]
 
 
 def spreadsheet_safe(cell: str) -> str:
@@ -70,15 +116,17 @@ def spreadsheet_safe(cell: str) -> str:
     return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
-def write_csv(tables: dict[str, list[list[str]]], folder: Any) -> list[str]:
+def write_csv(tables: dict[str, Table], folder: Any) -> list[str]:
     """The tables as CSV files (UTF-8 with BOM, so Excel opens them right); rewritten each time.
     Cells that a spreadsheet would run as formulas are neutralised."""
     paths = []
-    for name, rows in tables.items():
-        buf = io.StringIO(newline="")
-        csv.writer(buf).writerows([[spreadsheet_safe(str(c)) for c in row] for row in rows])
+    for name, table in tables.items():
         path = folder / f"{name}.csv"
-        storage.write_bytes(path, buf.getvalue().encode("utf-8-sig"))
+        with storage.text_writer(path, encoding="utf-8-sig") as fh:
+            out = csv.writer(fh)
+            out.writerow(table.header)
+            for rows in table.read():
+                out.writerows([[spreadsheet_safe(str(c)) for c in row] for row in rows])
         paths.append(storage.display(path))
     return paths
 
@@ -87,24 +135,33 @@ def tab_title(cohort_id: str, table: str) -> str:
     return f"{cohort_id} {table}"
 
 
-def write_sheet(client: Any, spreadsheet: str, cohort_id: str, tables: dict[str, list[list[str]]]) -> dict[str, Any]:
-    """Rewrite the cohort's tabs in the spreadsheet: three requests, whatever the size.
+def write_sheet(client: Any, spreadsheet: str, cohort_id: str, tables: dict[str, Table]) -> dict[str, Any]:
+    """Rewrite the cohort's tabs in the spreadsheet: one request reads its tabs, one sizes ours,
+    then the values go in requests of ``SHEET_BATCH_ROWS`` rows.
 
-    Each tab is sized to its table (header row frozen) and every cell of it written, so rows
-    left from a longer earlier table disappear and a rerun leaves exactly the same tab.
+    Each tab is sized to its table (header row frozen) and every cell of it written, so rows left
+    from a longer earlier table disappear and a rerun leaves exactly the same tab. ``SheetTooLarge``
+    when the spreadsheet would hold more than ten million cells: nothing is written then.
     """
     from onboarding.google_api import spreadsheet_key
 
     key = spreadsheet_key(spreadsheet)
     http = client.http_client
-    meta = http.fetch_sheet_metadata(key)  # request 1: the spreadsheet's tabs
+    meta = http.fetch_sheet_metadata(key)  # the spreadsheet's tabs
     existing = {s["properties"]["title"]: s["properties"] for s in meta["sheets"]}
-    requests, data = [], []
-    for name, rows in tables.items():
+    ours = {tab_title(cohort_id, n) for n in tables}
+    grids = {n: (max(t.count + 1, 2), len(t.header)) for n, t in tables.items()}
+    theirs = sum(p.get("gridProperties", {}).get("rowCount", 0) * p.get("gridProperties", {}).get("columnCount", 0)
+                 for title, p in existing.items() if title not in ours)
+    cells = theirs + sum(h * w for h, w in grids.values())
+    if cells > SHEET_CELL_LIMIT:
+        raise SheetTooLarge(f"the tables need {cells:,} cells with the spreadsheet's other tabs; a Google Sheet holds "
+                            f"at most {SHEET_CELL_LIMIT:,}")
+    requests = []
+    for name in tables:
         title = tab_title(cohort_id, name)
-        width = max(len(r) for r in rows)
+        height, width = grids[name]
         # At least one row below the frozen header: Sheets refuses to freeze every row.
-        height = max(len(rows), 2)
         grid = {"rowCount": height, "columnCount": width, "frozenRowCount": 1}
         if title in existing:
             requests.append({"updateSheetProperties": {
@@ -112,9 +169,34 @@ def write_sheet(client: Any, spreadsheet: str, cohort_id: str, tables: dict[str,
                 "fields": "gridProperties(rowCount,columnCount,frozenRowCount)"}})
         else:
             requests.append({"addSheet": {"properties": {"title": title, "gridProperties": grid}}})
-        padded = [list(r) + [""] * (width - len(r)) for r in rows] + [[""] * width] * (height - len(rows))
-        data.append({"range": f"'{title.replace(chr(39), chr(39) * 2)}'!A1", "values": padded})
-    http.batch_update(key, {"requests": requests})  # request 2: add or size the tabs
-    http.values_batch_update(key, {"valueInputOption": "RAW", "data": data})  # request 3: every cell
-    return {"spreadsheet": f"https://docs.google.com/spreadsheets/d/{key}", "tabs": [tab_title(cohort_id, n) for n in tables],
-            "rows": {n: len(r) - 1 for n, r in tables.items()}}
+    http.batch_update(key, {"requests": requests})  # add or size the tabs
+    data: list[dict[str, Any]] = []
+    pending = 0
+    for name, table in tables.items():
+        quoted = tab_title(cohort_id, name).replace("'", "''")
+        height, width = grids[name]
+        row = 1
+        for rows in _padded(table, height, width):
+            data.append({"range": f"'{quoted}'!A{row}", "values": rows})
+            row += len(rows)
+            pending += len(rows)
+            if pending >= SHEET_BATCH_ROWS:
+                http.values_batch_update(key, {"valueInputOption": "RAW", "data": data})
+                data, pending = [], 0
+    if data:
+        http.values_batch_update(key, {"valueInputOption": "RAW", "data": data})
+    return {"spreadsheet": f"https://docs.google.com/spreadsheets/d/{key}",
+            "tabs": [tab_title(cohort_id, n) for n in tables], "rows": {n: t.count for n, t in tables.items()}}
+
+
+def _padded(table: Table, height: int, width: int) -> Iterator[list[list[str]]]:
+    """The table's rows, header first, every row ``width`` cells, blank rows down to ``height``."""
+    written = 1
+    yield [table.header + [""] * (width - len(table.header))]
+    for rows in table.read():
+        part = [list(r) + [""] * (width - len(r)) for r in rows]
+        for start in range(0, len(part), SHEET_BATCH_ROWS):
+            yield part[start:start + SHEET_BATCH_ROWS]
+        written += len(rows)
+    if written < height:
+        yield [[""] * width for _ in range(height - written)]

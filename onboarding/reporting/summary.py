@@ -8,9 +8,11 @@ from typing import Any
 
 from onboarding.cohorts import Cohort
 from onboarding.store import Store
+from onboarding.store.reports import LIST_LIMIT
 from onboarding.times import from_iso
 
 _PROBLEM_STATES = ("failed", "unconfirmed", "claimed", "drafted", "pending")
+LISTS = ("sent", "would_send", "waiting", "blocked")
 
 
 def local_time(value: str | None, cohort: Cohort) -> str | None:
@@ -20,39 +22,65 @@ def local_time(value: str | None, cohort: Cohort) -> str | None:
     return from_iso(value).astimezone(cohort.tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def collect(store: Store, cohort: Cohort, run_id: str, failure: str | None = None) -> dict[str, Any]:
-    """Everything the instructor's summary says about one cohort's run."""
+def collect(store: Store, cohort: Cohort, run_id: str, failure: str | None = None,
+            limit: int = LIST_LIMIT) -> dict[str, Any]:
+    """Everything the instructor's summary says about one cohort's run: counts from aggregates,
+    and the first ``limit`` people of each list (``totals`` says how many there are in all)."""
     run = store.runs.get(run_id, cohort.id)
-    decisions = store.reports.decisions(run_id, cohort.id)
-    sent = [d for d in decisions if d["outcome"] == "due" and d["ledger_status"] == "sent" and d["sent_run_id"] == run_id]
-    waiting = [d for d in decisions if d["outcome"] == "due" and d["ledger_status"] in _PROBLEM_STATES]
+    outcomes = store.reports.email_counts(run_id, cohort.id)
     counts: dict[str, Any] = {f"customers_{s}": n for s, n in store.reports.standing_counts(run_id, cohort.id).items()}
-    for d in decisions:
-        k = f"{d['kind']}_{d['outcome']}"
-        counts[k] = counts.get(k, 0) + 1
-    counts["sent_this_run"] = len(sent)
-    quarantine = store.reports.quarantine(run_id, cohort.id)
-    counts["quarantined_rows"] = len({(q["source"], q["source_row"]) for q in quarantine})
-    orphans = store.reports.orphans(run_id, cohort.id)
-    counts["orphan_completions"] = len(orphans)
+    totals = dict.fromkeys((*LISTS, "already", "late", "quarantine", "orphans"), 0)
+    by_kind: dict[str, dict[str, int]] = {c: {} for c in LISTS}
+    for o in outcomes:
+        k = f"{o['kind']}_{o['outcome']}"
+        counts[k] = counts.get(k, 0) + o["n"]
+        category = _category(o, run_id)
+        if category:
+            totals[category] += o["n"]
+            if category in by_kind:
+                by_kind[category][o["kind"]] = by_kind[category].get(o["kind"], 0) + o["n"]
+    counts["sent_this_run"] = totals["sent"]
+    counts["quarantined_rows"] = store.reports.quarantine_count(run_id, cohort.id)
+    counts["orphan_completions"] = totals["orphans"] = store.reports.orphan_count(run_id, cohort.id)
+    totals["late"] = sum(counts.get(f"customers_{s}", 0) for s in ("pending", "missed", "completed_late", "held"))
+    totals["quarantine"] = counts["quarantined_rows"]
+    lists: dict[str, list[dict[str, Any]]] = {c: [] for c in LISTS}
+    for r in store.reports.email_lists(run_id, cohort.id, limit):
+        lists[r["category"]].append(r)
     return {
         "run": run,
         "run_counts": json.loads(run["counts"]) if run.get("counts") else {},
         "failure": failure or (run.get("error") if run.get("status") in ("failed", "held") else None),
         "held": run.get("status") == "held",
         "counts": counts,
-        "late": [{**r, "completed_at": local_time(r["completed_at"], cohort)} for r in store.reports.late(run_id, cohort.id)],
-        "sent": sent,
-        "would_send": [d for d in decisions if d["outcome"] == "would_send"],
-        "already": [d for d in decisions if d["outcome"] == "already_sent"],
-        "blocked": [d for d in decisions if d["outcome"] in ("blocked", "failed_earlier")],
-        "waiting": waiting,
-        "quarantine": quarantine,
-        "orphans": [{**o, "completed_at": local_time(o["completed_at"], cohort)} for o in orphans],
-        "decisions": decisions,
+        "totals": totals,
+        "by_kind": by_kind,
+        "outcomes": outcomes,
+        "late": [{**r, "completed_at": local_time(r["completed_at"], cohort)}
+                 for r in store.reports.late(run_id, cohort.id, limit)],
+        **lists,
+        "quarantine": store.reports.quarantine(run_id, cohort.id, limit),
+        "orphans": [{**o, "completed_at": local_time(o["completed_at"], cohort)}
+                    for o in store.reports.orphans(run_id, cohort.id, limit)],
         "undelivered": [{**u, "created_at": local_time(u["created_at"], cohort)}
                         for u in store.reports.undelivered_summaries(run_id, cohort.id)],
+        "list_limit": limit,
     }
+
+
+def _category(o: dict[str, Any], run_id: str) -> str | None:
+    """Which list of the summary an email count belongs to (as summary_emails.sql sorts them)."""
+    if o["outcome"] == "due" and o["ledger_status"] == "sent" and o["sent_now"]:
+        return "sent"
+    if o["outcome"] == "would_send":
+        return "would_send"
+    if o["outcome"] in ("blocked", "failed_earlier"):
+        return "blocked"
+    if o["outcome"] == "due" and o["ledger_status"] in _PROBLEM_STATES:
+        return "waiting"
+    if o["outcome"] == "already_sent":
+        return "already"
+    return None
 
 
 def one_line(cohort: Cohort, data: dict[str, Any]) -> str:
@@ -64,13 +92,13 @@ def one_line(cohort: Cohort, data: dict[str, Any]) -> str:
                          if k.startswith("customers_"))
     parts = [f"{cohort.id}: {standing or 'no customers'}"]
     for kind in ("reminder", "cancellation", "welcome"):
-        sent = sum(1 for d in data["sent"] if d["kind"] == kind)
-        would = sum(1 for d in data["would_send"] if d["kind"] == kind)
+        sent = data["by_kind"]["sent"].get(kind, 0)
+        would = data["by_kind"]["would_send"].get(kind, 0)
         if sent or would:
             parts.append(f"{kind}s {'sent' if sent else 'would send'} {sent or would}")
-    if data["waiting"]:
-        parts.append(f"waiting/failed {len(data['waiting'])}")
-    if data["blocked"]:
-        parts.append(f"blocked {len(data['blocked'])}")
+    if data["totals"]["waiting"]:
+        parts.append(f"waiting/failed {data['totals']['waiting']}")
+    if data["totals"]["blocked"]:
+        parts.append(f"blocked {data['totals']['blocked']}")
     parts.append(f"quarantined rows {c['quarantined_rows']}, orphans {c['orphan_completions']}")
     return "; ".join(parts)

@@ -13,7 +13,7 @@ from onboarding.cohorts import SourceConfig
 from onboarding.errors import DatasetError, SourceUnavailable
 from onboarding.sources import snapshot
 from onboarding.sources.snapshot import Snapshot
-from onboarding.sources.table import records_to_frame
+from onboarding.sources.table import OVERFLOW, PROBLEM, PROBLEM_COLUMN, ROW, records_to_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,14 +107,55 @@ def read_csv_snapshot(snap: Snapshot, delimiter: str = ",", encoding: str = "utf
                            f"set encoding: cp1252 for this source") from None
     except LookupError:
         raise DatasetError(f"{where}: unknown encoding {encoding!r}") from None
+    del data
     # No limit on a field's size here (the csv module's is 128 kB): a huge cell quarantines its row
     # in validation, it does not fail the whole export.
-    csv.field_size_limit(max(csv.field_size_limit(), len(data) + 1))
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True), [])
+        df = _read_fast(text, header, delimiter, where, snap.role)
+        if df is None:  # a ragged or oddly quoted file: the careful reader says what is wrong
+            df = records_to_frame(list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)),
+                                  where, snap.role)
     except csv.Error as exc:
         raise DatasetError(f"{where}: not a readable CSV file: {exc}") from None
-    df = records_to_frame(records, where, snap.role)
-    if records and len(records[0]) == 1:
-        df.attrs["hint"] = _hint_delimiter(delimiter.join(records[0]), delimiter)
+    if len(header) == 1:
+        df.attrs["hint"] = _hint_delimiter(delimiter.join(header), delimiter)
+    return df
+
+
+def _read_fast(text: str, header: list[str], delimiter: str, where: str, role: str) -> "pd.DataFrame | None":
+    """The export read by pandas' C parser: a table of strings numbered as a spreadsheet shows
+    them, as ``records_to_frame`` makes it, a hundred times faster. ``None`` when a record has more
+    fields than the header (or pandas cannot parse it): the careful reader then takes over."""
+    import numpy as np
+    import pandas as pd
+
+    if not any(h.strip() for h in header):
+        return records_to_frame([header], where, role)  # says: no header row
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=delimiter, header=0, dtype=object, keep_default_na=False,
+                         na_filter=False, skip_blank_lines=False, engine="c")
+    except (pd.errors.ParserError, ValueError):
+        return None
+    if len(df.columns) != len(header):
+        return None
+    df = df.fillna("")
+    numbers = np.arange(2, len(df) + 2)
+    # Blank records (all fields empty) are skipped but counted; few rows are, so each further
+    # column is looked at only where all before it were empty.
+    blank = np.flatnonzero(np.array([not str(v).strip() for v in df.iloc[:, 0].to_numpy()], dtype=bool))
+    for col in df.columns[1:]:
+        values = df[col].to_numpy()
+        blank = blank[np.array([not str(values[i]).strip() for i in blank], dtype=bool)]
+    keep = np.ones(len(df), dtype=bool)
+    keep[blank] = False
+    names = records_to_frame([header], where, role).columns[1:len(header) + 1]
+    df.columns = list(names)
+    if blank.size:
+        df = df[keep].reset_index(drop=True)
+    df.insert(0, ROW, numbers[keep])
+    df[OVERFLOW] = False
+    df[PROBLEM_COLUMN] = None
+    df[PROBLEM] = None
     return df

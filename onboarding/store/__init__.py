@@ -17,10 +17,21 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import sqlalchemy as sa
 
+from onboarding import sqlfiles
 from onboarding.store import db
 
 if TYPE_CHECKING:
     import pandas as pd
+
+BULK_CHUNK = 100_000  # rows per chunk streamed to PostgreSQL's COPY
+
+
+def _values(column: "pd.Series") -> list:
+    """A column as plain Python values for the driver (missing: None)."""
+    values = column.tolist()
+    if column.dtype.kind in "fO" or str(column.dtype) == "str":
+        values = [None if v is None or v != v else v for v in values]  # NaN -> None
+    return values
 
 
 class Store:
@@ -88,6 +99,34 @@ class Store:
             return 0
         with self.connection() as conn:
             return conn.execute(db.sql(name), params).rowcount
+
+    def bulk(self, name: str, rows: "pd.DataFrame") -> int:
+        """Insert many rows at once: ``rows`` has a column per parameter of ``insert_<name>.sql``.
+        PostgreSQL streams them through ``copy_<name>.sql`` (COPY, CSV, in chunks); SQLite runs the
+        insert for every row in one call of its driver."""
+        if rows.empty:
+            return 0
+        with self.connection() as conn:
+            raw = conn.connection.driver_connection
+            if self.dialect == "postgresql":
+                _, order = sqlfiles.positional(f"insert_{name}", "format")
+                (copy,) = sqlfiles.load(f"copy_{name}")
+                with raw.cursor() as cur, cur.copy(copy) as pipe:
+                    for start in range(0, len(rows), BULK_CHUNK):
+                        part = rows.iloc[start:start + BULK_CHUNK]
+                        for row in zip(*(_values(part[c]) for c in order)):
+                            pipe.write_row(row)
+            else:
+                sql, order = sqlfiles.positional(f"insert_{name}", "qmark")
+                for start in range(0, len(rows), BULK_CHUNK):
+                    part = rows.iloc[start:start + BULK_CHUNK]
+                    raw.executemany(sql, zip(*(_values(part[c]) for c in order)))
+        return len(rows)
+
+    def analyze(self) -> None:
+        """Fresh planner statistics after bulk loads (PostgreSQL; SQLite plans from its indexes)."""
+        if self.dialect == "postgresql":
+            self.script("analyze_run", {})
 
     def script(self, name: str, params: dict[str, Any]) -> None:
         with self.connection() as conn:

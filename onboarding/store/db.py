@@ -46,13 +46,19 @@ def make_engine(url: str) -> sa.Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            # In WAL mode NORMAL loses no committed data on a crash (only on power loss); a 64 MB
+            # page cache keeps the indexes of a million-row bulk load in memory.
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
 
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    # No JIT: it compiles each big set-based query anew (~0.4 s) for no gain at these sizes.
+    return sa.create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
 
 
 def migrations() -> list[tuple[str, Path]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from onboarding.times import iso
+from onboarding.times import iso_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,18 +19,18 @@ class Decisions:
         """Record a run's decisions, replacing those of an earlier try of the same run.
 
         ``statuses``: email, name, completed_at, status. ``decisions``: email, kind, outcome,
-        reason, email_key."""
+        reason, email_key, ref."""
+        import pandas as pd
+
         key = {"run_id": run_id, "cohort_id": cohort_id}
         with self._s.transaction() as tx:
             tx.script("delete_run_decisions", key)
-            tx.execute("insert_customer_status", [
-                {**key, "email": r.email, "name": r.name, "status": r.status,
-                 "completed_at": None if r.completed_at is None or r.completed_at != r.completed_at
-                 else iso(r.completed_at)} for r in statuses.itertuples(index=False)])
-            tx.execute("insert_orphan", [{**key, **o} for o in orphans])
-            tx.execute("insert_decision", [
-                {**key, "email": r.email, "kind": r.kind, "outcome": r.outcome, "reason": r.reason,
-                 "email_key": r.email_key} for r in decisions.itertuples(index=False)])
+            tx.bulk("customer_status", pd.DataFrame({
+                **key, "email": statuses["email"].to_numpy(), "name": statuses["name"].to_numpy(),
+                "completed_at": iso_column(statuses["completed_at"]), "status": statuses["status"].to_numpy()}))
+            tx.bulk("orphan", pd.DataFrame([{**key, **o} for o in orphans]))
+            tx.bulk("decision", decisions.assign(**key))
+            tx.analyze()
 
     def due(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
         """The emails the run decided are due (or would be, in a dry run), most urgent first."""

@@ -8,10 +8,13 @@ longer due before it was attempted). See ``onboarding.delivery.ledger`` for how 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from onboarding.redaction import redact
 from onboarding.times import iso, utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class LedgerTable:
@@ -26,12 +29,21 @@ class LedgerTable:
         return self._s.execute("ledger_plan", [
             {"reason": None, **e, "run_id": run_id, "now": now} for e in entries])
 
+    def plan_due(self, run_id: str, cohort_id: str) -> int:
+        """Enter every email the run's decisions say is due, in one statement (see ledger_plan_due.sql)."""
+        return self._s.execute("ledger_plan_due", {"run_id": run_id, "cohort_id": cohort_id, "now": iso(utcnow())})
+
+    def supersede_not_due(self, run_id: str, cohort_id: str, reason: str) -> int:
+        """Emails entered earlier, never attempted, and not due at this run: they will not be sent."""
+        return self._s.execute("ledger_supersede_not_due", {"run_id": run_id, "cohort_id": cohort_id,
+                                                            "reason": reason, "now": iso(utcnow())})
+
+    def states(self, cohort_id: str) -> "pd.DataFrame":
+        """Where the ledger stands on each email of a cohort: email_key, recipient, kind, status."""
+        return self._s.frame("ledger_states", cohort_id=cohort_id)
+
     def get(self, key: str) -> dict[str, Any] | None:
         return (self._s.rows("ledger_get", email_key=key) or [None])[0]
-
-    def by_cohort(self, cohort_id: str) -> list[dict[str, Any]]:
-        """Every ledger row of a cohort: what has been sent, claimed, refused or superseded."""
-        return self._s.rows("ledger_by_cohort", cohort_id=cohort_id)
 
     def supersede(self, keys: list[str], reason: str) -> int:
         """Emails decided earlier but never attempted, no longer due: they will not be sent."""

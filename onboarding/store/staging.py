@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from onboarding.times import iso
+from onboarding.times import iso, iso_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,19 +18,23 @@ class Staging:
                 quarantined: list[Any]) -> None:
         """Stage a run's validated rows (``row``, ``email``, ``name``, ``timestamp``) and its
         quarantined rows, replacing whatever an earlier try of the same run staged and decided."""
+        import pandas as pd
+
         key = {"run_id": run_id, "cohort_id": cohort_id}
+
+        def rows(frame: "pd.DataFrame", time_column: str) -> "pd.DataFrame":
+            return pd.DataFrame({**key, "source_row": frame["row"].astype(int), "email": frame["email"],
+                                 "name": frame["name"], time_column: iso_column(frame["timestamp"])})
+
         with self._s.transaction() as tx:
             tx.script("delete_run_staging", key)
             tx.script("delete_run_decisions", key)
-            tx.execute("insert_signup", [
-                {**key, "source_row": int(r.row), "email": r.email, "name": r.name, "signed_up_at": iso(_when(r))}
-                for r in signups.itertuples(index=False)])
-            tx.execute("insert_completion", [
-                {**key, "source_row": int(r.row), "email": r.email, "name": r.name, "completed_at": iso(_when(r))}
-                for r in completions.itertuples(index=False)])
-            tx.execute("insert_quarantine", [
+            tx.bulk("signup", rows(signups, "signed_up_at"))
+            tx.bulk("completion", rows(completions, "completed_at"))
+            tx.bulk("quarantine", pd.DataFrame([
                 {**key, "source": q.source, "source_row": q.row, "column_name": q.column, "reason": q.reason,
-                 "file": q.file, "value": q.value, "email": q.email} for q in quarantined])
+                 "file": q.file, "value": q.value, "email": q.email} for q in quarantined]))
+            tx.analyze()
 
     def completion_count(self, run_id: str, cohort_id: str) -> int:
         """Validated completion rows the run staged."""
@@ -48,8 +52,3 @@ class Staging:
     def orphans(self, run_id: str, cohort_id: str, as_of) -> list[dict[str, Any]]:
         """Completions at or before ``as_of`` whose email matches no signup (valid or quarantined)."""
         return self._s.rows("orphan_completions", run_id=run_id, cohort_id=cohort_id, as_of=iso(as_of))
-
-
-def _when(row) -> Any:
-    value = row.timestamp
-    return None if value is None or value != value else value  # NaT/NaN: no time

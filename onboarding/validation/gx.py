@@ -65,6 +65,23 @@ class ValidatedExport:
 MAX_SHOWN = 200  # characters of a refused value kept for the instructor (a cell may hold megabytes)
 
 
+def _shape(raw: "pd.DataFrame") -> "pd.DataFrame":
+    """The export's columns and number of rows, without its values: what the dataset-level
+    expectations (columns exist, there are records) look at, cheap for GX to fingerprint."""
+    import numpy as np
+    import pandas as pd
+
+    empty = pd.Categorical.from_codes(np.zeros(len(raw), dtype=np.int8), categories=[""])
+    return pd.DataFrame({c: empty for c in raw.columns}, index=raw.index)
+
+
+def _reasons(values: "pd.Series") -> "pd.Categorical":
+    """A column of reasons (None where the value is fine) as categories."""
+    import pandas as pd
+
+    return pd.Categorical(values.to_numpy(dtype=object))
+
+
 def _shown(value: Any) -> str:
     """A refused cell as kept in the quarantine table: text, cut short when huge."""
     text = "" if value is None else str(value)
@@ -176,7 +193,7 @@ class Validator:
             # No signups is never real. No completions is, early on; deciding on an empty completion
             # list after the deadline is refused later, in the decide stage.
             dataset_exps.append(gxe.ExpectTableRowCountToBeBetween(min_value=1))
-        res = self._run(f"{role}-dataset", raw, dataset_exps)
+        res = self._run(f"{role}-dataset", _shape(raw), dataset_exps)
         results["dataset"] = res.to_json_dict()
         problems = []
         for r in res.results:
@@ -194,27 +211,27 @@ class Validator:
             raise DatasetError(f"{file}: " + "; ".join(problems))
 
         # 2. Read the values into our own fields. Each reader says, per row, why a value cannot be
-        # used; GX checks those reason columns (never the raw text, which may be hostile).
+        # used; GX checks those reason columns (never the raw text, which may be hostile), held as
+        # categories, so that GX's fingerprint of the table costs little at a million rows.
         tz = config.timezone or cohort_tz
         ts_field = TIMESTAMP_FIELDS[role]
-        frame = pd.DataFrame({ROW: raw[ROW].astype(int).to_numpy(), OVERFLOW: raw[OVERFLOW].astype(bool).to_numpy()})
-        frame["email"] = normalise_emails(raw[mapped["email"]]).to_numpy()
-        frame["email_problem"] = email_problems(frame["email"]).to_numpy()
+        emails = normalise_emails(raw[mapped["email"]])
         if "name" in mapped:
             names = clean_names(raw[mapped["name"]])
-            frame["name"] = names.replace("", None).to_numpy()
-            frame["name_problem"] = name_problems(raw[mapped["name"]], names, required=role == "signups").to_numpy()
+            name_problem = name_problems(raw[mapped["name"]], names, required=role == "signups")
         else:
-            frame["name"] = None
-            frame["name_problem"] = None
+            names = pd.Series("", index=raw.index, dtype=object)
+            name_problem = pd.Series(None, index=raw.index, dtype=object)
         stamps = raw[mapped[ts_field]] if ts_field in mapped else pd.Series("", index=raw.index, dtype=object)
         when, ts_problem = parse_timestamps(stamps, tz, config.timestamp_format, as_of)
         if role == "completions":
             # A completion needs its time; a signup's time is optional.
             ts_problem = ts_problem.where(~(when.isna() & ts_problem.isna()).to_numpy(), "missing completion time")
-        frame[ts_field] = when.to_numpy()
-        frame["timestamp_problem"] = ts_problem.to_numpy()
-        frame[PROBLEM] = (raw[PROBLEM] if PROBLEM in raw.columns else pd.Series(None, index=raw.index)).to_numpy()
+        source_problem = raw[PROBLEM] if PROBLEM in raw.columns else pd.Series(None, index=raw.index, dtype=object)
+        frame = pd.DataFrame({
+            ROW: raw[ROW].astype("int64").to_numpy(), OVERFLOW: raw[OVERFLOW].astype(bool).to_numpy(),
+            "email_problem": _reasons(email_problems(emails)), "name_problem": _reasons(name_problem),
+            "timestamp_problem": _reasons(ts_problem), PROBLEM: _reasons(source_problem)})
 
         # 3. Row level: each failed expectation names the rows (by _row) it failed on.
         checks: list[tuple[Any, str]] = [
@@ -227,7 +244,7 @@ class Validator:
         ]
         res = self._run(f"{role}-rows", frame, [c[0] for c in checks])
         results["rows"] = res.to_json_dict()
-        position = pd.Series(np.arange(len(frame)), index=frame[ROW].to_numpy())
+        numbers = frame[ROW].to_numpy()  # increasing: records are numbered in file order
         bad: dict[int, list[QuarantinedRow]] = {}
         for (exp, column), r in zip(checks, res.results):
             if r.success:
@@ -237,7 +254,7 @@ class Validator:
             field = exp.column
             for hit in r.result.get("unexpected_index_list") or []:
                 row = int(hit[ROW])
-                at = int(position[row])
+                at = int(np.searchsorted(numbers, row))
                 col = column
                 if field == OVERFLOW:
                     why = "record has more fields than the header row"
@@ -246,36 +263,35 @@ class Validator:
                 else:
                     why = frame[field].iloc[at]
                 value = _shown(raw[col].iloc[at]) if col in raw.columns else ""
-                bad.setdefault(row, []).append(QuarantinedRow(role, file, row, col, value, why, frame["email"].iloc[at]
-                                                              or None))
+                bad.setdefault(row, []).append(QuarantinedRow(role, file, row, col, value, why, emails.iloc[at] or None))
 
         if PROBLEM in raw.columns:
             # Where the source explained a cell (a merged range), that explanation replaces the
             # generic one ("missing name") for the same cell.
             for row, found in bad.items():
-                explanation = raw[PROBLEM].iloc[int(position[row])]
+                explanation = raw[PROBLEM].iloc[int(np.searchsorted(numbers, row))]
                 explained = {q.column for q in found if explanation == q.reason}
                 bad[row] = [q for q in found if q.column not in explained or q.reason == explanation]
-        good = frame.loc[~frame[ROW].isin(bad), [ROW, "email", "name", ts_field]].rename(
-            columns={ROW: "row", ts_field: "timestamp"}).reset_index(drop=True)
-        rows = [{"row": int(r["row"]), "email": r["email"], "timestamp": r["timestamp"]}
-                for r in good.to_dict("records")] if role == "completions" else []
+        keep = ~frame[ROW].isin(bad).to_numpy()
+        good = pd.DataFrame({"row": frame[ROW].to_numpy()[keep], "email": emails.to_numpy()[keep],
+                             "name": names.replace("", None).to_numpy()[keep],
+                             "timestamp": when[keep].reset_index(drop=True)})
         quarantined = [q for row in sorted(bad) for q in bad[row]]
 
         # 4. Dataset level again: the same person completing twice with different data is a
         # conflict we cannot settle, so the export is refused rather than guessed at.
-        if role == "completions" and rows:
-            distinct = pd.DataFrame(rows).drop_duplicates(subset=["email", "timestamp"])
-            res = self._run("completions-conflicts", distinct.rename(columns={"row": ROW}),
-                            [gxe.ExpectColumnValuesToBeUnique(column="email")])
+        if role == "completions" and len(good):
+            distinct = good.drop_duplicates(subset=["email", "timestamp"])
+            twice = distinct["email"].duplicated(keep=False).to_numpy()
+            res = self._run("completions-conflicts", pd.DataFrame({ROW: distinct["row"].to_numpy(), "email": pd.Categorical(
+                distinct["email"].to_numpy())}), [gxe.ExpectColumnValuesToBeUnique(column="email")])
             results["conflicts"] = res.to_json_dict()
             if not res.success:
-                hits = res.results[0].result.get("unexpected_index_list") or []
-                emails = sorted({h["email"] for h in hits})
-                detail = "; ".join(
-                    f"{e}: rows {', '.join(str(r['row']) for r in rows if r['email'] == e)}" for e in emails[:10])
+                emails_twice = sorted(set(distinct["email"].to_numpy()[twice]))
+                rows_of = good[good["email"].isin(emails_twice[:10])].groupby("email")["row"].apply(list)
+                detail = "; ".join(f"{e}: rows {', '.join(str(r) for r in rows_of[e])}" for e in emails_twice[:10])
                 self._save(results, results_dir, role)
-                raise DatasetError(f"{file}: {len(emails)} customer(s) have completion records that disagree "
+                raise DatasetError(f"{file}: {len(emails_twice)} customer(s) have completion records that disagree "
                                    f"(column {mapped['completed_at']!r}): {detail}")
         good.attrs["timestamp_column"] = mapped.get(ts_field, ts_field)
         out = ValidatedExport(role=role, snapshot=snapshot, frame=good, quarantined=quarantined,

@@ -1,0 +1,9 @@
+-- PostgreSQL only: fresh planner statistics after a bulk load, so the set-based queries that
+-- follow join with hashes, not nested loops over a million rows (a staging table loaded a moment
+-- ago has none; autovacuum comes later).
+ANALYZE signups;
+ANALYZE completions;
+ANALYZE quarantine;
+ANALYZE customer_status;
+ANALYZE decisions;
+ANALYZE email_ledger

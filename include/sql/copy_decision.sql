@@ -1,0 +1,2 @@
+-- PostgreSQL's bulk load of insert_decision.sql's rows (the same columns in the same order).
+COPY decisions (run_id, cohort_id, email, kind, outcome, reason, email_key, ref) FROM STDIN
