@@ -94,7 +94,7 @@ def test_state_migrations_by_command(engine):
     with engine.connect() as conn:
         applied = conn.execute(sa.text("SELECT name FROM schema_migrations ORDER BY version")).scalars().all()
         assert sa.inspect(conn).has_table("run_reports")
-    assert applied == [p.name for _, p in state.migrations()]
+    assert applied == [p.name for _, p in state.migrations(engine.dialect.name)]
 
 
 def test_a_new_state_database_is_created_by_the_migrate_command(tmp_path):

@@ -73,4 +73,4 @@ def test_migrations_apply_once(engine):
     assert state.migrate(engine) == []
     with engine.connect() as conn:
         versions = [r[0] for r in conn.execute(sa.text("SELECT version FROM schema_migrations"))]
-    assert versions == [v for v, _ in state.migrations()] and versions[:3] == ["0001", "0002", "0003"]
+    assert versions == [v for v, _ in state.migrations(engine.dialect.name)] and versions[:3] == ["0001", "0002", "0003"]

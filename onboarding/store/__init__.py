@@ -7,8 +7,9 @@
 
 Tables, each behind one class: ``runs`` (a cohort's run: moment, status, inputs, counts, guards),
 ``staging`` (the validated rows a run read, quarantine, reconciliation), ``decisions`` (standings
-and the emails considered), ``ledger`` (every email ever due, exactly once) and ``reports`` (what
-the instructor and the data team read back). The SQL is in ``include/sql``.
+and the emails considered), ``ledger`` (every email ever due, exactly once), ``reports`` (what
+the instructor and the data team read back about a run) and ``analytics`` (the analytics views
+and one customer's history, for the Onboarding page). The SQL is in ``include/sql``.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class Store:
     """One state database; every method commits on its own unless called inside ``transaction``."""
 
     def __init__(self, engine: sa.Engine, conn: sa.Connection | None = None):
+        from onboarding.store.analytics import Analytics
         from onboarding.store.decisions import Decisions
         from onboarding.store.ledger import LedgerTable
         from onboarding.store.reports import Reports
@@ -51,6 +53,7 @@ class Store:
         self.decisions = Decisions(self)
         self.ledger = LedgerTable(self)
         self.reports = Reports(self)
+        self.analytics = Analytics(self)
 
     @property
     def dialect(self) -> str:

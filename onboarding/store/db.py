@@ -19,7 +19,9 @@ from onboarding import sqlfiles
 from onboarding.paths import SQL_DIR
 from onboarding.times import iso, utcnow
 
-_MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# 0007_name.sql runs on every database; 0008_name.sqlite.sql / 0008_name.postgresql.sql are one
+# migration written for each dialect (only where the SQL must differ).
+_MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+(?:\.(sqlite|postgresql))?\.sql$")
 
 
 @functools.cache
@@ -61,11 +63,12 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
 
 
-def migrations() -> list[tuple[str, Path]]:
+def migrations(dialect: str = "sqlite") -> list[tuple[str, Path]]:
+    """The migration files for a dialect, in order: the shared ones and that dialect's own."""
     found = []
     for path in sorted((SQL_DIR / "migrations").iterdir()):
         m = _MIGRATION_RE.match(path.name)
-        if m:
+        if m and m.group(2) in (None, dialect):
             found.append((m.group(1), path))
     return found
 
@@ -76,7 +79,7 @@ def migrate(engine: sa.Engine) -> list[str]:
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE IF NOT EXISTS schema_migrations ("
                              "version TEXT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"))
-    for version, path in migrations():
+    for version, path in migrations(engine.dialect.name):
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":
                 # Two workers starting together must not both apply a migration.
@@ -97,6 +100,6 @@ def pending(engine: sa.Engine) -> list[str]:
     """Migration files not yet applied to this database."""
     with engine.connect() as conn:
         if not sa.inspect(conn).has_table("schema_migrations"):
-            return [p.name for _, p in migrations()]
+            return [p.name for _, p in migrations(engine.dialect.name)]
         done = set(conn.execute(sa.text("SELECT version FROM schema_migrations")).scalars())
-    return [p.name for v, p in migrations() if v not in done]
+    return [p.name for v, p in migrations(engine.dialect.name) if v not in done]

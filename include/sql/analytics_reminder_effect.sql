@@ -1,0 +1,2 @@
+-- One cohort's reminder effect (v_reminder_effect).
+SELECT * FROM v_reminder_effect WHERE cohort_id = :cohort_id

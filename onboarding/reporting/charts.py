@@ -1,0 +1,104 @@
+"""Charts where people would rather look than read: the cohort's funnel, completions per day
+against the deadline and the reminder nights, and cohorts side by side.
+
+Each chart is a Vega-Lite specification built with Altair and rendered on this machine by
+vl-convert (no browser, no network): SVG for the Onboarding page, PNG for the summary email. The
+numbers each chart shows are also written as text beside it (mail clients block images; screen
+readers read text).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from onboarding.reporting.words import STANDING_SHORT
+
+FUNNEL_STEPS = (("signed_up", "signed up"), ("reminded", "reminded"), ("on_time", STANDING_SHORT["on_time"]),
+                ("completed_late", STANDING_SHORT["completed_late"]), ("missed", STANDING_SHORT["missed"]),
+                ("pending", STANDING_SHORT["pending"]), ("held", STANDING_SHORT["held"]))
+COLORS = {"signed up": "#4c78a8", "reminded": "#9ecae9", "on time": "#54a24b", "completed late": "#eeca3b",
+          "missed": "#e45756", "not yet": "#bab0ac", "on hold": "#b279a2"}
+WIDTH = 320  # fits a phone (375 px) with the page's margins
+
+
+def funnel_spec(funnel: dict[str, Any]) -> dict[str, Any]:
+    """Customers per step of the cohort's funnel, one bar each, largest first."""
+    import altair as alt
+
+    rows = [{"step": label, "customers": int(funnel.get(key) or 0)} for key, label in FUNNEL_STEPS]
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        y=alt.Y("step:N", sort=[label for _, label in FUNNEL_STEPS], title=None),
+        x=alt.X("customers:Q", title="customers"))
+    bars = base.mark_bar().encode(color=alt.Color("step:N", scale=alt.Scale(domain=list(COLORS),
+                                                                             range=list(COLORS.values())),
+                                                 legend=None))
+    labels = base.mark_text(align="left", dx=3).encode(text="customers:Q")
+    return (bars + labels).properties(width=WIDTH, title="Customers by standing").to_dict()
+
+
+def completions_spec(completed_at: list[dt.datetime], reminders: list[dt.datetime], deadline_at: dt.datetime,
+                     tz: ZoneInfo) -> dict[str, Any]:
+    """Completions per day (the cohort's own calendar) with the deadline and the reminder nights
+    marked: did people finish before the deadline, and did they after a reminder?"""
+    import altair as alt
+
+    # Times go to Vega-Lite as the cohort's wall-clock text (no offset): Vega reads them and
+    # draws the axis in one and the same zone, so a day is the cohort's day.
+    per_day: dict[dt.date, int] = {}
+    for t in completed_at:
+        day = t.astimezone(tz).date()
+        per_day[day] = per_day.get(day, 0) + 1
+    rows = [{"day": d.isoformat() + "T00:00", "next": (d + dt.timedelta(days=1)).isoformat() + "T00:00",
+             "completions": n} for d, n in sorted(per_day.items())]
+    wall = "%Y-%m-%dT%H:%M"
+    nights = sorted({r.astimezone(tz).strftime(wall) for r in reminders})
+    # The deadline last, so that it is drawn over a reminder night at the same moment.
+    marks = [{"at": n, "what": "reminders"} for n in nights] + [
+        {"at": deadline_at.astimezone(tz).strftime(wall), "what": "deadline"}]
+    bars = alt.Chart(alt.Data(values=rows)).mark_bar(color="#4c78a8", stroke="white", strokeWidth=0.5).encode(
+        x=alt.X("day:T", title=f"day ({tz.key})", axis=alt.Axis(format="%d %b")), x2="next:T",
+        y=alt.Y("completions:Q", title="completions", scale=alt.Scale(zero=True)), y2=alt.datum(0))
+    rules = alt.Chart(alt.Data(values=marks)).mark_rule(size=2).encode(
+        x=alt.X("at:T"),
+        strokeDash=alt.StrokeDash("what:N", scale=alt.Scale(domain=["deadline", "reminders"],
+                                                             range=[[1, 0], [4, 3]]), legend=None),
+        color=alt.Color("what:N", scale=alt.Scale(domain=["deadline", "reminders"], range=["#e45756", "#f58518"]),
+                        legend=alt.Legend(title=None, orient="top")))
+    return (bars + rules).properties(width=WIDTH, height=160, title="Completions per day").to_dict()
+
+
+def comparison_spec(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cohorts side by side: the share of each cohort on time, completed late and missed."""
+    import altair as alt
+
+    values = []
+    for r in rows:
+        n = r.get("signed_up") or 0
+        for key in ("on_time", "completed_late", "missed"):
+            values.append({"cohort": r["cohort_id"], "standing": STANDING_SHORT[key],
+                           "share": (r.get(key) or 0) / n if n else 0.0})
+    order = [STANDING_SHORT[k] for k in ("on_time", "completed_late", "missed")]
+    return alt.Chart(alt.Data(values=values)).mark_bar().encode(
+        y=alt.Y("cohort:N", title=None),
+        x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title="share of customers"),
+        color=alt.Color("standing:N", scale=alt.Scale(domain=order, range=[COLORS[o] for o in order]),
+                        legend=alt.Legend(title=None, orient="top")),
+        order=alt.Order("standing_order:Q"),
+    ).transform_calculate(
+        standing_order=f"indexof({order!r}, datum.standing)"
+    ).properties(width=WIDTH, title="Cohorts compared").to_dict()
+
+
+def svg(spec: dict[str, Any]) -> str:
+    """The chart as an SVG document, for a web page."""
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(spec)
+
+
+def png(spec: dict[str, Any]) -> bytes:
+    """The chart as a PNG image (2x for sharp text on phones), for an email."""
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_png(spec, scale=2)

@@ -1,0 +1,212 @@
+"""The Onboarding page: an Airflow plugin (a FastAPI app mounted in Airflow's api-server at
+``/onboarding``, and an entry "Onboarding" in the UI's navigation that shows it inside Airflow).
+
+Read-only, behind Airflow's own login: every route needs a valid Airflow session (the UI's
+``_token`` cookie) or an API token (``Authorization: Bearer``), and read access to the
+``onboarding_nightly`` Dag; without them it answers 401 (no or expired credentials) or 403
+(an invalid token, or a user who may not read the Dag), and serves no customer data.
+
+Pages: the cohorts, one cohort (funnel, stages, reminder effect, customers, quarantine, runs), one
+customer's timeline, cohorts compared, each run's GX Data Docs; and the same as JSON under
+``/onboarding/api``. The reads are ``onboarding.reporting.journey``; this file is only the web.
+"""
+from __future__ import annotations
+
+import functools
+import mimetypes
+import time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+PREFIX = "/onboarding"
+DAG_ID = "onboarding_nightly"
+
+app = FastAPI(title="Onboarding", description="The onboarding pipeline's cohorts, funnels and customers "
+              "(read-only).", docs_url="/api/docs", openapi_url="/api/openapi.json")
+
+
+# --- access ---------------------------------------------------------------------------------------
+async def reader(request: Request) -> Any:
+    """The Airflow user of the request, who must be allowed to read the onboarding Dag: 401 when
+    there is no valid session or token, 403 when the token is invalid or the user may not."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+
+    user = await get_user(request, None, await bearer_scheme(request))
+    if not get_auth_manager().is_authorized_dag(method="GET", details=DagDetails(id=DAG_ID), user=user):
+        raise HTTPException(status_code=403, detail=f"not allowed to read the {DAG_ID} Dag")
+    return user
+
+
+@app.exception_handler(HTTPException)
+async def _refused(request: Request, exc: HTTPException) -> Response:
+    """API routes answer JSON; pages answer a short page that says what to do."""
+    if request.url.path.startswith(f"{_root(request)}/api") or "text/html" not in request.headers.get("accept", ""):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    login = None
+    if exc.status_code == 401:
+        from airflow.api_fastapi.app import get_auth_manager
+
+        login = get_auth_manager().get_url_login()
+    heading = {401: "Please log in", 403: "Not allowed", 404: "Not found"}.get(exc.status_code, "Error")
+    return _page(request, "message.html", {"heading": heading, "text": exc.detail, "login": login},
+                 status=exc.status_code)
+
+
+# --- the reads ------------------------------------------------------------------------------------
+@functools.cache
+def _store():
+    """The state database (the ``onboarding_state`` connection), opened once per api-server."""
+    from onboarding.resources import Resources
+
+    return Resources.outside_task().store()
+
+
+def journey():
+    """The reads for this request: the state database and the cohort file as it is now."""
+    from onboarding.cohorts import ConfigError, read_cohort_file
+    from onboarding.reporting.journey import Journey
+
+    try:
+        cohort_file = read_cohort_file()
+    except ConfigError:
+        cohort_file = None  # the page still shows every cohort that ran, from what its runs recorded
+    return Journey(_store(), cohort_file)
+
+
+@functools.cache
+def _templates():
+    import jinja2
+
+    from onboarding.paths import TEMPLATES_DIR
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "ui"), autoescape=True)
+    env.filters["basename"] = lambda p: PurePosixPath(str(p or "").replace("\\", "/")).name
+    return env
+
+
+def _root(request: Request) -> str:
+    return request.scope.get("root_path", "") or PREFIX
+
+
+def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    root = _root(request)
+    started = request.scope.get("onboarding_started", time.perf_counter())
+    html = _templates().get_template(template).render(
+        base=root, airflow=root[: -len(PREFIX)] if root.endswith(PREFIX) else "", dag_id=DAG_ID, **context)
+    ms = (time.perf_counter() - started) * 1000
+    return HTMLResponse(html, status_code=status, headers={"Server-Timing": f"render;dur={ms:.1f}",
+                                                           "Cache-Control": "no-store"})
+
+
+def _svg(spec: dict | None) -> str:
+    from onboarding.reporting import charts
+
+    return charts.svg(spec) if spec else ""
+
+
+@app.middleware("http")
+async def _timing(request: Request, call_next):
+    request.scope["onboarding_started"] = time.perf_counter()
+    response = await call_next(request)
+    response.headers.setdefault("Cache-Control", "no-store")  # customer data: never cached
+    return response
+
+
+# --- pages ----------------------------------------------------------------------------------------
+@app.get("/", response_class=HTMLResponse)
+def cohorts_page(request: Request, _user=Depends(reader)):
+    return _page(request, "cohorts.html", {"cohorts": journey().cohorts()})
+
+
+@app.get("/cohorts/{cohort_id}", response_class=HTMLResponse)
+def cohort_page(request: Request, cohort_id: str, q: str | None = Query(None, max_length=200),
+                page: int = Query(1, ge=1, le=1_000_000), _user=Depends(reader)):
+    j = journey()
+    c = j.cohort(cohort_id, q, page)
+    if c is None:
+        raise HTTPException(404, f"no cohort {cohort_id!r}")
+    specs = j.charts(cohort_id)
+    return _page(request, "cohort.html", {"c": c, "svgs": {k: _svg(v) for k, v in specs.items()}})
+
+
+@app.get("/cohorts/{cohort_id}/customers/{email}", response_class=HTMLResponse)
+def customer_page(request: Request, cohort_id: str, email: str, _user=Depends(reader)):
+    p = journey().customer(cohort_id, email)
+    if p is None:
+        raise HTTPException(404, f"no customer {email!r} in cohort {cohort_id!r}")
+    return _page(request, "customer.html", {"p": p})
+
+
+@app.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, _user=Depends(reader)):
+    from onboarding.reporting import charts
+
+    rows = journey().comparison()
+    return _page(request, "compare.html", {"rows": rows, "svg": _svg(charts.comparison_spec(rows)) if rows else ""})
+
+
+@app.get("/cohorts/{cohort_id}/runs/{run_id}/docs/{path:path}")
+def data_docs(cohort_id: str, run_id: str, path: str, _user=Depends(reader)):
+    """A file of the run's GX Data Docs site (its pages, styles and scripts), from the run folder."""
+    from onboarding import storage
+
+    index = journey().data_docs(cohort_id, run_id)
+    parts = PurePosixPath(path).parts
+    if not index or not parts or any(p in ("..", ".") or p.startswith("/") for p in parts):
+        raise HTTPException(404, "no such Data Docs file")
+    site = storage.location(str(Path(index).parent) if not storage.is_url(index) else index.rsplit("/", 1)[0])
+    target = site.joinpath(*parts)
+    try:
+        data = target.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise HTTPException(404, "no such Data Docs file") from None
+    kind = mimetypes.guess_type(parts[-1])[0] or "application/octet-stream"
+    # The site is GX's own HTML with a validated run's values escaped (see validation/gx.py); it
+    # runs no script from elsewhere once rendered offline, and nothing here may be framed by others.
+    return Response(data, media_type=kind, headers={"X-Content-Type-Options": "nosniff",
+                                                    "Content-Security-Policy": "frame-ancestors 'self'"})
+
+
+# --- the same as JSON -----------------------------------------------------------------------------
+@app.get("/api/cohorts")
+def api_cohorts(_user=Depends(reader)):
+    return [{k: v for k, v in c.items() if k != "row"} | {"standings": c.get("row", {})} for c in journey().cohorts()]
+
+
+@app.get("/api/cohorts/{cohort_id}")
+def api_cohort(cohort_id: str, q: str | None = Query(None, max_length=200), page: int = Query(1, ge=1),
+               _user=Depends(reader)):
+    c = journey().cohort(cohort_id, q, page)
+    if c is None:
+        raise HTTPException(404, f"no cohort {cohort_id!r}")
+    facts = c.pop("facts")
+    return {"cohort": {"id": facts.id, "title": facts.title, "timezone": facts.timezone,
+                       "deadline": facts.deadline.isoformat()}, **c}
+
+
+@app.get("/api/cohorts/{cohort_id}/customers/{email}")
+def api_customer(cohort_id: str, email: str, _user=Depends(reader)):
+    p = journey().customer(cohort_id, email)
+    if p is None:
+        raise HTTPException(404, f"no customer {email!r} in cohort {cohort_id!r}")
+    p.pop("facts")
+    return p
+
+
+@app.get("/api/comparison")
+def api_comparison(_user=Depends(reader)):
+    return journey().comparison()
+
+
+class OnboardingPlugin(AirflowPlugin):
+    name = "onboarding"
+    fastapi_apps = [{"app": app, "url_prefix": PREFIX, "name": "Onboarding"}]
+    # The page inside Airflow's UI: a navigation entry that shows /onboarding/ in the UI's frame.
+    external_views = [{"name": "Onboarding", "href": f"{PREFIX}/", "url_route": "onboarding",
+                       "destination": "nav", "icon": None}]

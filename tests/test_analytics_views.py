@@ -1,0 +1,87 @@
+"""The analytics views (migrations 0007-0009) on SQLite and on PostgreSQL, with the answers worked
+out by hand for the small cohort of ``analytics_cohort.py`` (its docstring shows the work)."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+import analytics_cohort
+from onboarding.store import Store
+
+
+@pytest.fixture
+def cohort(engine):
+    analytics_cohort.write(engine)
+    return Store(engine)
+
+
+def test_latest_run_is_the_latest_decided_one(cohort):
+    with cohort.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT cohort_id, run_id FROM v_latest_run ORDER BY cohort_id")).all()
+    assert [tuple(r) for r in rows] == [("c1", "r1"), ("c2", "r1")]
+
+
+def test_funnel(cohort):
+    f = cohort.analytics.funnel("c1")
+    assert {k: f[k] for k in ("run_id", "signed_up", "reminded", "completed", "on_time", "completed_late",
+                              "missed", "pending", "held")} == {
+        "run_id": "r1", "signed_up": 7, "reminded": 4, "completed": 4, "on_time": 3, "completed_late": 1,
+        "missed": 1, "pending": 1, "held": 1}
+    assert f["on_time_rate"] == pytest.approx(3 / 7)
+
+
+def test_stage_funnel_time_in_stage_and_bottleneck(cohort):
+    (s,) = cohort.analytics.stages("c1")
+    assert (s["stage"], s["entered"], s["completed"], s["dropped"], s["held"], s["still_open"]) == (
+        "onboarding", 7, 4, 1, 1, 1)
+    assert s["conversion"] == pytest.approx(4 / 7) and s["drop_off"] == pytest.approx(1 / 7)
+    assert s["median_hours"] == pytest.approx(48, abs=1e-6)
+    assert s["p90_hours"] == pytest.approx(120, abs=1e-6)
+    b = cohort.analytics.bottleneck("c1")
+    assert (b["stage"], b["dropped"]) == ("onboarding", 1)
+
+
+def test_reminder_effect_is_timed_by_the_night_that_sent_it(cohort):
+    r = cohort.analytics.reminder_effect("c1")
+    assert r["reminder_at"] == "2026-11-04T00:00:00.000000Z"
+    assert (r["reminded"], r["completed_48h_after"], r["completed_7d_before"], r["reminded_completed_48h"],
+            r["window_complete"]) == (4, 1, 2, 1, 1)
+    assert r["per_day_after"] == pytest.approx(0.5)
+    assert r["per_day_before"] == pytest.approx(2 / 7)
+    assert r["lift"] == pytest.approx(1.75)
+    assert cohort.analytics.reminder_effect("c2") is None  # never reminded: no row
+
+
+def test_customer_journey_and_comparison(cohort):
+    with cohort.engine.connect() as conn:
+        a = conn.execute(sa.text("SELECT * FROM v_customer_journey WHERE email = 'a@x.org'")).mappings().one()
+        e = conn.execute(sa.text("SELECT * FROM v_customer_journey WHERE email = 'e@x.org'")).mappings().one()
+    assert a["signed_up_at"] == "2026-11-01T00:00:00.000000Z" and a["welcomed_at"] == "2026-12-10T00:00:00.000000Z"
+    assert a["reminded_at"] is None
+    assert (e["reminded_at"], e["cancelled_at"]) == ("2026-11-04T00:00:00.000000Z", "2026-12-10T00:00:00.000000Z")
+    rows = {r["cohort_id"]: r for r in cohort.analytics.comparison()}
+    assert set(rows) == {"c1", "c2"}
+    assert rows["c1"]["median_hours"] == pytest.approx(48, abs=1e-6)
+    assert rows["c1"]["reminder_lift"] == pytest.approx(1.75)
+    assert (rows["c2"]["signed_up"], rows["c2"]["missed"], rows["c2"]["reminder_lift"]) == (1, 1, None)
+
+
+def test_cohorts_show_the_last_run_even_when_it_was_held(cohort):
+    rows = {r["cohort_id"]: r for r in cohort.analytics.cohorts()}
+    assert (rows["c1"]["last_run_id"], rows["c1"]["last_status"], rows["c1"]["decided_run_id"]) == ("r2", "held", "r1")
+    assert rows["c1"]["last_error"] == "completions shrank by 40%"
+    assert rows["c1"]["on_time"] == 3  # the standings are the decided run's
+
+
+@pytest.mark.parametrize("search, found", [
+    ("", 7), ("A@X", 1), ("d@x.org", 1), ("x.org", 7), ("%", 0), ("_", 0), ("nobody", 0)])
+def test_customer_search_is_literal_and_case_blind(cohort, search, found):
+    total, rows = cohort.analytics.customers("c1", search, page=1, page_size=5)
+    assert total == found and len(rows) == min(found, 5)
+
+
+def test_customer_history(cohort):
+    h = cohort.analytics.customer("c1", " E@x.org ")
+    assert [n["run_id"] for n in h["nights"]] == ["r0", "r1", "r2"]
+    assert [n["status"] for n in h["nights"]] == ["missed", "missed", "missed"]
+    assert sorted(e["kind"] for e in h["emails"]) == ["cancellation", "reminder"]

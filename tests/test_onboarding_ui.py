@@ -1,0 +1,126 @@
+"""The Onboarding page (plugins/onboarding_ui.py) as Airflow's api-server serves it: every route's
+content for the hand-worked cohort of ``analytics_cohort.py`` on SQLite and on PostgreSQL, and its
+access rules (no session: 401; an invalid token or a user who may not read the Dag: 403; no
+customer data in any refusal)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import analytics_cohort
+import ui_client
+
+ROUTES = ["/onboarding/", "/onboarding/cohorts/c1", "/onboarding/cohorts/c1/customers/e@x.org",
+          "/onboarding/compare", "/onboarding/api/cohorts", "/onboarding/api/cohorts/c1",
+          "/onboarding/api/cohorts/c1/customers/e@x.org", "/onboarding/api/comparison",
+          "/onboarding/cohorts/c1/runs/r1/docs/index.html"]
+
+
+@pytest.fixture
+def ui(airflow_db, engine, monkeypatch, tmp_path):
+    analytics_cohort.write(engine)
+    monkeypatch.setenv("AIRFLOW_CONN_ONBOARDING_STATE", ui_client.state_connection(engine))
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(tmp_path / "no-such-cohorts.yaml"))
+    return ui_client.client()
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_every_route_refuses_without_a_valid_airflow_login(ui):
+    viewer = ui_client.bearer(ui_client.token(role="viewer"))
+    nobody = ui_client.bearer(ui_client.token("guest", role=None))  # may not read the Dag
+    for route in ROUTES:
+        for headers, status in (({}, 401), (ui_client.bearer("not-a-jwt"), 403), (nobody, 403),
+                                ({"Accept": "text/html"}, 401)):
+            r = ui.get(route, headers=headers)
+            assert r.status_code == status, (route, headers, r.status_code)
+            assert "x.org" not in r.text, route  # no customer data in a refusal
+        assert ui.get(route, headers=viewer).status_code in (200, 404), route
+    # The UI's own session cookie works as the browser sends it.
+    ui.cookies.set("_token", ui_client.token(role="viewer"))
+    assert ui.get("/onboarding/api/cohorts").status_code == 200
+    ui.cookies.clear()
+    # A page asked for by a browser without a session says how to log in.
+    page = ui.get("/onboarding/cohorts/c1", headers={"Accept": "text/html"})
+    assert page.status_code == 401 and "Log in to Airflow" in page.text
+
+
+def test_the_cohorts_page_and_api(ui):
+    h = ui_client.bearer(ui_client.token())
+    cohorts = {c["id"]: c for c in ui.get("/onboarding/api/cohorts", headers=h).json()}
+    assert set(cohorts) == {"c1", "c2"}
+    c1 = cohorts["c1"]
+    assert (c1["last_run"], c1["last_status"]) == ("r2", "held")
+    assert c1["standings"]["on_time"] == 3 and c1["standings"]["signed_up"] == 7
+    assert [w["what"] for w in c1["waits"]] == ["held", "customers"]
+    page = ui.get("/onboarding/", headers=h)
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    text = _text(page.text)
+    assert "held by a guard (nothing sent)" in text and "completions shrank by 40%" in text
+    assert "/dags/onboarding_nightly/runs/r2" in page.text  # the run and its logs in Airflow
+
+
+def test_the_cohort_page_funnel_stages_reminder_and_search(ui):
+    h = ui_client.bearer(ui_client.token())
+    api = ui.get("/onboarding/api/cohorts/c1", headers=h).json()
+    assert {r["key"]: r["n"] for r in api["funnel_rows"]} == {
+        "signed_up": 7, "reminded": 4, "on_time": 3, "completed_late": 1, "missed": 1, "pending": 1, "held": 1}
+    (stage,) = api["stages"]
+    assert (stage["median_days"], stage["p90_days"], stage["conversion_pct"]) == ("2.0 d", "5.0 d", "57%")
+    assert api["reminder"]["lift_text"] == "1.75x" and api["total"] == 7
+    page = ui.get("/onboarding/cohorts/c1", headers=h)
+    assert page.status_code == 200
+    assert page.text.count("<svg") == 2  # the funnel and completions-per-day charts
+    text = _text(page.text)
+    assert "bottleneck" in text and "1.75x the rate before" in text
+    found = ui.get("/onboarding/cohorts/c1", params={"q": "D@X"}, headers=h)
+    rows = re.findall(r'data-email="([^"]+)"', found.text)
+    assert rows == ["d@x.org"]
+    assert ui.get("/onboarding/api/cohorts/c1", params={"q": "%"}, headers=h).json()["total"] == 0
+    assert ui.get("/onboarding/cohorts/nope", headers=h).status_code == 404
+
+
+def test_the_customer_page_answers_why_she_got_each_email(ui):
+    h = ui_client.bearer(ui_client.token())
+    p = ui.get("/onboarding/api/cohorts/c1/customers/e@x.org", headers=h).json()
+    assert sorted((e["kind"], e["state"]) for e in p["emails"]) == [("cancellation", "sent"), ("reminder", "sent")]
+    assert [n["run_id"] for n in p["nights"]] == ["r0", "r1", "r2"]
+    page = ui.get("/onboarding/cohorts/c1/customers/E@x.org", headers=h)
+    assert page.status_code == 200 and "gm-e@x.org-cancellation" in page.text  # the provider's id
+    assert ui.get("/onboarding/cohorts/c1/customers/nobody@x.org", headers=h).status_code == 404
+
+
+def test_the_comparison(ui):
+    h = ui_client.bearer(ui_client.token())
+    rows = {r["cohort_id"]: r for r in ui.get("/onboarding/api/comparison", headers=h).json()}
+    assert (rows["c1"]["on_time_pct"], rows["c1"]["median_days"], rows["c1"]["lift"]) == ("43%", "2.0 d", "1.75x")
+    page = ui.get("/onboarding/compare", headers=h)
+    assert page.status_code == 200 and "<svg" in page.text and 'data-cohort="c2"' in page.text
+
+
+def test_data_docs_are_served_from_the_run_folder_and_nothing_else(ui, engine, tmp_path):
+    import sqlalchemy as sa
+
+    site = tmp_path / "runs" / "c1" / "r1" / "validation" / "data_docs"
+    (site / "static").mkdir(parents=True)
+    (site / "index.html").write_text("<html>docs of r1</html>")
+    (site / "static" / "app.css").write_text("body{}")
+    (tmp_path / "secret.txt").write_text("not yours")
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO run_reports (run_id, cohort_id, as_of, dry_run, status, customers, emails_sent, "
+            "emails_waiting, emails_failed, quarantined_rows, guards_tripped, gmail_errors, data_docs, record, "
+            "created_at, updated_at) VALUES ('r1', 'c1', '', 0, 'done', 7, 0, 0, 0, 0, 0, 0, :docs, '{}', '', '')"),
+            {"docs": str(site / "index.html")})
+    h = ui_client.bearer(ui_client.token())
+    base = "/onboarding/cohorts/c1/runs/r1/docs"
+    assert ui.get(f"{base}/index.html", headers=h).text == "<html>docs of r1</html>"
+    css = ui.get(f"{base}/static/app.css", headers=h)
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    for sneaky in ("../../../../secret.txt", "..%2F..%2F..%2F..%2Fsecret.txt", "%2e%2e/%2e%2e/secret.txt"):
+        r = ui.get(f"{base}/{sneaky}", headers=h)
+        assert r.status_code == 404 and "not yours" not in r.text, sneaky
+    assert ui.get("/onboarding/cohorts/c1/runs/r0/docs/index.html", headers=h).status_code == 404  # no docs

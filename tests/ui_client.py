@@ -1,0 +1,44 @@
+"""Airflow's own api-server app, in this process, with the project's plugin mounted as Airflow
+mounts it (``create_app``), and tokens from Airflow's auth manager: the Onboarding page tested
+through the path a browser takes, without starting a server."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+
+def state_connection(engine: sa.Engine) -> str:
+    """``AIRFLOW_CONN_ONBOARDING_STATE`` for a state database engine (SQLite or PostgreSQL)."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return json.dumps({"conn_type": "sqlite", "host": url.database})
+    return json.dumps({"conn_type": "postgres", "host": url.host, "port": url.port, "login": url.username,
+                       "password": url.password, "schema": url.database})
+
+
+def client() -> Any:
+    """A test client of Airflow's api-server app, and forget any state database the plugin opened
+    for an earlier test."""
+    import sys
+
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    app = create_app()
+    # Airflow loaded plugins/onboarding_ui.py as the module "onboarding_ui" (once per process).
+    sys.modules["onboarding_ui"]._store.cache_clear()
+    return TestClient(app)
+
+
+def token(username: str = "instructor", role: str | None = "viewer") -> str:
+    """A JWT Airflow's auth manager signs for a user with this role (``None``: no role at all)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role))
+
+
+def bearer(tok: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tok}"}
