@@ -185,6 +185,29 @@ def test_sample_cohorts_over_the_deadline_nights(airflow_db, airflow_env, fake_g
     assert dict(decided) == {"already_sent": len(everything) - sum(
         1 for e, k in everything if k == "reminder")}
 
+    # The Onboarding page (the analytics views, through Airflow's api-server and the plugin) agrees
+    # with the oracle, cohort by cohort: on time = welcomed, late + missed = cancelled, reminded.
+    import ui_client
+
+    ui = ui_client.client()
+    h = ui_client.bearer(ui_client.token())
+    for cid in COHORTS:
+        emails = {e for night in NIGHTS for e in expected_emails((cid,))[night]}
+        kinds = {k: sum(1 for _, kk in emails if kk == k) for k in ("reminder", "cancellation", "welcome")}
+        funnel = {r["key"]: r["n"] for r in ui.get(f"/onboarding/api/cohorts/{cid}", headers=h).json()["funnel_rows"]}
+        assert funnel["on_time"] == kinds["welcome"], cid
+        assert funnel["completed_late"] + funnel["missed"] == kinds["cancellation"], cid
+        assert funnel["reminded"] == kinds["reminder"] and funnel["pending"] == 0, cid
+        assert funnel["held"] == (1 if cid == "data-eng-2026-12" else 0), cid  # Tom Unclear
+    page = ui.get("/onboarding/cohorts/data-eng-2026-12", params={"q": "night.owl"}, headers=h)
+    assert page.status_code == 200 and 'data-email="night.owl@uni.edu.au"' in page.text
+    owl = ui.get("/onboarding/api/cohorts/data-eng-2026-12/customers/night.owl@uni.edu.au", headers=h).json()
+    (cancel,) = [e for e in owl["emails"] if e["kind"] == "cancellation"]
+    assert cancel["state"] == "sent" and cancel["provider_message_id"] in fake_google.sent
+    assert "deadline" in cancel["decided_reason"]
+    assert owl["nights"][-1]["standing"] == "completed late"
+    assert owl["nights"][-1]["rows"][0]["role"] == "signups" and len(owl["nights"][-1]["rows"][0]["sha256"]) == 64
+
 
 def test_secrets_stay_out_of_logs_and_run_files(airflow_db, airflow_env, fake_google, nightly_dag, capfd):
     state, _ = run_night(nightly_dag, dt.date(2026, 12, 1), cohort="ux-2026-12")
