@@ -57,6 +57,8 @@ RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("ONBOARDING_RETRY_DELAY_SE
 COHORTS = cohort_choices()
 # Send tasks of every cohort share this pool: its slots bound how many send at once per account.
 GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
+# The grid names each mapped cohort task by its cohort (set by onboarding.airflow_tasks), not 0, 1, 2.
+BY_COHORT = "{{ onboarding_cohort }}"
 
 
 def alert_data_team(context):
@@ -130,31 +132,31 @@ def onboarding_nightly():
 
     @task_group(group_id="cohort")
     def cohort_run(item: dict):
-        @task
+        @task(map_index_template=BY_COHORT)
         def extract(item: dict, **context) -> dict:
             from onboarding import airflow_tasks
 
             return airflow_tasks.extract(item, context)
 
-        @task
+        @task(map_index_template=BY_COHORT)
         def validate(item: dict, **context) -> dict:
             from onboarding import airflow_tasks
 
             return airflow_tasks.validate(item, context)
 
-        @task
+        @task(map_index_template=BY_COHORT)
         def decide(item: dict, **context) -> dict:
             from onboarding import airflow_tasks
 
             return airflow_tasks.decide(item, context)
 
-        @task(pool=GMAIL_POOL)
+        @task(pool=GMAIL_POOL, map_index_template=BY_COHORT)
         def send(item: dict, **context) -> dict:
             from onboarding import airflow_tasks
 
             return airflow_tasks.send(item, context)
 
-        @task(trigger_rule="all_done", retries=1)
+        @task(trigger_rule="all_done", retries=1, map_index_template=BY_COHORT)
         def report(item: dict, **context) -> dict:
             from onboarding import airflow_tasks
 

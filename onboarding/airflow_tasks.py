@@ -34,6 +34,21 @@ def _stop_on_bad_input(fn):
     return wrapper
 
 
+def _label(cohort_id: str) -> None:
+    """Name the mapped task instance after its cohort: the DAG's ``map_index_template`` renders
+    ``onboarding_cohort`` from the running task's context, so the grid shows "data-eng-2026-12"
+    where it would show "0"."""
+    try:
+        from airflow.sdk import get_current_context
+
+        get_current_context()[MAP_LABEL] = cohort_id
+    except Exception:  # noqa: BLE001 - outside a running task (tests calling the adapter): no label
+        pass
+
+
+MAP_LABEL = "onboarding_cohort"
+
+
 def _resources():
     from onboarding.resources import Resources
 
@@ -52,15 +67,24 @@ def plan(context: Mapping[str, Any], nightly_tz: str, nightly_time: dt.time) -> 
     logical = context.get("logical_date") or dag_run.run_after
     params = run.RunParams.parse(context.get("params"))
     found = read_cohort_file()
+    from airflow.configuration import conf
+
+    run_type = getattr(dag_run, "run_type", None)
     ids, ctx = run.plan(found, params, context["run_id"], logical, dag_run.run_after or logical, nightly_tz,
-                        nightly_time)
+                        nightly_time, run_type=str(getattr(run_type, "value", run_type) or "") or None,
+                        triggered_by=getattr(dag_run, "triggering_user_name", None),
+                        ui_url=conf.get("api", "base_url", fallback=None))
     for cid in ids:
         if cid in found.broken:
             # It fails alone, in its own tasks (and alerts the data team); the others run.
             log.error("cohort %s cannot run: %s", cid, found.broken[cid])
-    log.info("run %s decides as of %s%s for cohorts %s; kinds %s%s", ctx.run_id, ctx.as_of.isoformat(),
-             " (dry run)" if ctx.dry_run else "", ids, list(ctx.kinds),
-             f"; resend {ctx.resend.kind} to {ctx.resend.email}: {ctx.resend.reason}" if ctx.resend else "")
+    from zoneinfo import ZoneInfo
+
+    log.info("run %s decides as of %s%s for cohorts %s; kinds %s%s", ctx.run_id,
+             f"{ctx.as_of.astimezone(ZoneInfo(nightly_tz)):%a %d %b %Y %H:%M %Z}", " (dry run)" if ctx.dry_run else "",
+             ids, list(ctx.kinds),
+             f"; resend {ctx.resend.kind} to {ctx.resend.email}: {ctx.resend.reason}" if ctx.resend else "",
+             extra=ctx.fields(stage="plan", cohorts=",".join(ids), run_type=ctx.run_type or ""))
     return [{"cohort_id": cid, "ctx": ctx.to_dict()} for cid in ids]
 
 
@@ -73,8 +97,9 @@ def _unpack(item: dict, context: Mapping[str, Any] | None = None):
 
     ti = (context or {}).get("ti")
     ctx = RunContext.from_dict(item["ctx"]).with_try(getattr(ti, "try_number", None))
-    found = read_cohort_file()
     cid = item["cohort_id"]
+    _label(cid)
+    found = read_cohort_file()
     if cid in found.cohorts:
         return found.cohorts[cid], ctx
     raise ConfigError(found.broken.get(cid) or f"cohort {cid!r} is no longer in {found.path}")

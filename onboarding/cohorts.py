@@ -24,7 +24,9 @@ from onboarding.errors import ConfigError
 WELCOME_TIMINGS = ("after_deadline", "on_completion")
 # The fields each source must map, and the ones it may map.
 REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at")}
-OPTIONAL_COLUMNS = {"signups": ("signed_up_at",), "completions": ("name",)}
+# A signup export with first and last name columns maps them instead of ``name``; with a
+# ``first_name`` the customer's emails greet them by it.
+OPTIONAL_COLUMNS = {"signups": ("signed_up_at", "first_name", "last_name"), "completions": ("name",)}
 # Per source type: the options it needs and those it may have.
 SOURCE_OPTIONS = {
     "csv": (("path",), ("delimiter", "encoding", "connection")),
@@ -160,7 +162,11 @@ def _source(raw: Any, role: str, base: Path, where: str, roots: tuple[Path, ...]
     columns = raw.pop("columns", None)
     if not isinstance(columns, dict):
         raise ConfigError(f"{where}.columns: expected a mapping of field -> export column name")
-    missing = [c for c in REQUIRED_COLUMNS[role] if not columns.get(c)]
+    if columns.get("last_name") and not columns.get("first_name"):
+        raise ConfigError(f"{where}.columns: last_name is mapped without first_name")
+    # A whole name, or a first name (with an optional last name) to make it from.
+    missing = [c for c in REQUIRED_COLUMNS[role] if not columns.get(c)
+               and not (c == "name" and columns.get("first_name"))]
     if missing:
         raise ConfigError(f"{where}.columns: {', '.join(missing)} must be mapped")
     unknown = set(columns) - set(REQUIRED_COLUMNS[role]) - set(OPTIONAL_COLUMNS[role])

@@ -81,20 +81,37 @@ class RunContext:
     # then (or by the time the run decides) is not sent, even by a rerun as of an earlier date.
     triggered_at: dt.datetime | None = None
     resend: Resend | None = None
+    # Which kind of Airflow run this is (scheduled, manual, backfill...) and who asked for it: the
+    # instructor's summary says which run it reports on and why that run happened.
+    run_type: str | None = None
+    triggered_by: str | None = None
+    ui_url: str | None = None  # the Airflow UI's address (api.base_url), for links in emails
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
                 "runs_base": str(self.runs_base), "release_guards": list(self.release_guards),
                 "kinds": list(self.kinds),
                 "triggered_at": self.triggered_at.isoformat() if self.triggered_at else None,
-                "resend": dataclasses.asdict(self.resend) if self.resend else None}
+                "resend": dataclasses.asdict(self.resend) if self.resend else None,
+                "run_type": self.run_type, "triggered_by": self.triggered_by, "ui_url": self.ui_url}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunContext":
         return cls(d["run_id"], dt.datetime.fromisoformat(d["as_of"]), bool(d["dry_run"]), d["runs_base"],
                    release_guards=tuple(d.get("release_guards", ())), kinds=tuple(d.get("kinds") or KINDS),
                    triggered_at=dt.datetime.fromisoformat(d["triggered_at"]) if d.get("triggered_at") else None,
-                   resend=Resend(**d["resend"]) if d.get("resend") else None)
+                   resend=Resend(**d["resend"]) if d.get("resend") else None,
+                   run_type=d.get("run_type"), triggered_by=d.get("triggered_by"), ui_url=d.get("ui_url"))
+
+    def fields(self, cohort_id: str | None = None, **more: Any) -> dict[str, Any]:
+        """The run's fields for a structured log line (``log.info(..., extra=ctx.fields(...))``):
+        the data team filters task logs by cohort, run and counts, not by parsing sentences."""
+        out: dict[str, Any] = {"run_id": self.run_id, "as_of": self.as_of.isoformat()}
+        if cohort_id:
+            out["cohort"] = cohort_id
+        if self.dry_run:
+            out["dry_run"] = True
+        return {**out, **more}
 
     def with_try(self, attempt: int | None) -> "RunContext":
         return self if attempt is None else dataclasses.replace(self, attempt=attempt)
@@ -141,7 +158,8 @@ def resolve_as_of(value: str | None, logical_date: dt.datetime, tz: str, run_tim
 
 
 def plan(found: CohortFile, params: RunParams, run_id: str, logical_date: dt.datetime,
-         triggered_at: dt.datetime, nightly_tz: str, nightly_time: dt.time) -> tuple[list[str], RunContext]:
+         triggered_at: dt.datetime, nightly_tz: str, nightly_time: dt.time, run_type: str | None = None,
+         triggered_by: str | None = None, ui_url: str | None = None) -> tuple[list[str], RunContext]:
     """The cohorts a run handles (their ids, in file order; a cohort whose configuration is broken
     is among them, to fail alone) and the context they share, from the parsed form."""
     try:
@@ -153,5 +171,6 @@ def plan(found: CohortFile, params: RunParams, run_id: str, logical_date: dt.dat
     ctx = RunContext(run_id=run_id, as_of=resolve_as_of(params.as_of, logical_date, nightly_tz, nightly_time),
                      dry_run=params.dry_run, release_guards=params.release_guards, kinds=params.kinds,
                      triggered_at=triggered_at.astimezone(dt.timezone.utc),
-                     resend=params.resend)
+                     resend=params.resend, run_type=run_type, triggered_by=triggered_by,
+                     ui_url=(ui_url or "").rstrip("/") or None)
     return chosen, ctx

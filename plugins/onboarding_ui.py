@@ -110,6 +110,22 @@ def _svg(spec: dict | None) -> str:
     return charts.svg(spec) if spec else ""
 
 
+_CHARTS: dict[tuple[str, str], dict[str, str]] = {}  # (cohort, decided run) -> its charts as SVG
+
+
+def _cohort_charts(j, cohort_id: str, funnel: dict | None) -> dict[str, str]:
+    """The cohort's charts, drawn once per decided run: they change only when a run decides (the
+    figures come from the latest decided run and the nights that sent its emails)."""
+    if not funnel:
+        return {}
+    key = (cohort_id, funnel["run_id"])
+    if key not in _CHARTS:
+        if len(_CHARTS) >= 256:
+            _CHARTS.pop(next(iter(_CHARTS)))
+        _CHARTS[key] = {k: _svg(v) for k, v in j.charts(cohort_id).items()}
+    return _CHARTS[key]
+
+
 @app.middleware("http")
 async def _timing(request: Request, call_next):
     request.scope["onboarding_started"] = time.perf_counter()
@@ -131,8 +147,7 @@ def cohort_page(request: Request, cohort_id: str, q: str | None = Query(None, ma
     c = j.cohort(cohort_id, q, page)
     if c is None:
         raise HTTPException(404, f"no cohort {cohort_id!r}")
-    specs = j.charts(cohort_id)
-    return _page(request, "cohort.html", {"c": c, "svgs": {k: _svg(v) for k, v in specs.items()}})
+    return _page(request, "cohort.html", {"c": c, "svgs": _cohort_charts(j, cohort_id, c["funnel"])})
 
 
 @app.get("/cohorts/{cohort_id}/customers/{email}", response_class=HTMLResponse)

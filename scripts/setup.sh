@@ -21,3 +21,6 @@ if ! cmp -s requirements.lock "$stamp" 2>/dev/null; then
   .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
   cp requirements.lock "$stamp"
 fi
+# The files GX Data Docs pages load (Bootstrap, jQuery, Vega...), from the npm registry with pinned
+# sha512s, so the validation reports render offline. Without them the pages use public CDNs.
+.venv/bin/python -m onboarding.ops.docs_assets || echo "warning: Data Docs will load their styles from public CDNs" >&2

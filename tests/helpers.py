@@ -105,3 +105,21 @@ def learner_cohort_file(folder: Path, n: int, deadline: dt.date, **cohort) -> Pa
     path = folder / "cohorts.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+def run_stages(engine, cohort: Cohort, tmp_path: Path, as_of: dt.datetime, run_id: str = "night-1",
+               sheets=None, dry_run: bool = False):
+    """One cohort's night through every stage without Airflow (emails to an outbox folder):
+    the run's context and the report's result."""
+    from onboarding import pipeline
+    from onboarding.delivery.senders import outbox_factory
+    from onboarding.run import RunContext
+    from onboarding.store import Store
+
+    ctx = RunContext(run_id, as_of, dry_run, tmp_path / "data")
+    store = Store(engine)
+    outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
+    for stage in (pipeline.extract, pipeline.validate, pipeline.decide):
+        stage(store, cohort, ctx)
+    pipeline.send(store, cohort, ctx, outbox)
+    return ctx, pipeline.report(store, cohort, ctx, outbox, sheets)

@@ -224,7 +224,10 @@ def test_secrets_stay_out_of_logs_and_run_files(airflow_db, airflow_env, fake_go
 def test_dry_run_sends_nothing_and_says_what_would_go_out(airflow_db, airflow_env, fake_google, nightly_dag):
     state, run_id = run_night(nightly_dag, dt.date(2026, 12, 1), dry_run=True, cohort="data-eng-2026-12")
     assert state == "success"
-    assert fake_google.sent == {} and fake_google.drafts == {}
+    # No customer gets anything; the instructor gets her summary, marked as a dry run.
+    (summary_mail,) = fake_google.sent.values()
+    assert addr(summary_mail["to"]) == "instructor@example.edu" and summary_mail["subject"].startswith("[DRY RUN] ")
+    assert not fake_google.drafts
     run_dir = next((airflow_env / "data" / "runs" / "data-eng-2026-12").iterdir())
     previews = list((run_dir / "preview").glob("reminder__*.eml"))
     expected = expected_emails(("data-eng-2026-12",))[dt.date(2026, 12, 1)]

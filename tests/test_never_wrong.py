@@ -164,7 +164,10 @@ def test_a_dry_run_writes_its_previews_only_inside_its_folder(airflow_db, airflo
     use_cohorts(monkeypatch, hostile_exports.write(tmp_path / "corpus"))
     dag = load_dag()  # its cohort drop-down lists this file's cohorts
     state, _ = run_night(dag, dt.date(2026, 12, 2), cohort="hostile-odd", dry_run=True)
-    assert state == "success" and fake_google.sent == {}
+    assert state == "success"
+    # Only the instructor's summary went out, marked as a dry run.
+    assert [(m["to"], m["subject"].split(" ")[0]) for m in fake_google.sent.values()] == [
+        ("boss@example.edu", "[DRY")]
     preview = next((airflow_env / "data" / "runs" / "hostile-odd").iterdir()) / "preview"
     names = sorted(p.name for p in preview.iterdir())
     assert all(p.is_file() for p in preview.iterdir()) and len(names) == 3

@@ -59,7 +59,7 @@ def test_stages_send_the_right_emails_and_tell_the_instructor(engine, cohort, tm
     summary = (ctx.folder("c1") / "summary.txt").read_text()
     assert "Emails sent this run: 1" in summary
     assert "reminder     Bob <bob@x.org>" in summary
-    assert "held            Dee <dee@x.org>" in summary
+    assert "on hold (a row naming them was quarantined) Dee <dee@x.org>" in summary
     assert 'row 4, column "Email": invalid email address (bad-address)' in summary
     assert 'row 4, column "completed_at": unparseable timestamp (expected ISO 8601) (not a time)' in summary
     assert "stranger@x.org (completed 2026-11-21 12:00 AEDT, row 3)" in summary
@@ -84,14 +84,24 @@ def test_stages_send_the_right_emails_and_tell_the_instructor(engine, cohort, tm
     assert events == 6
 
 
-def test_dry_run_renders_and_sends_nothing(engine, cohort, tmp_path):
+def test_dry_run_sends_customers_nothing_and_her_what_would_go_out(engine, cohort, tmp_path):
     ctx = run(engine, cohort, tmp_path, local(2026, 12, 5), "dry", dry_run=True)
-    assert not (tmp_path / "outbox").exists()
     previews = sorted(p.name for p in (ctx.folder("c1") / "preview").iterdir())
     assert previews == ["cancellation__bob@x.org.eml", "welcome__ann@x.org.eml"]
+    # Only her summary went out, marked as a dry run, listing what would have been sent.
+    assert sorted(p.name for p in (tmp_path / "outbox" / "c1").iterdir()) == ["summary"]
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT COUNT(*) FROM email_ledger")).scalar() == 0
-    assert "DRY RUN: nothing was sent" in (ctx.folder("c1") / "summary.txt").read_text()
+        assert conn.execute(sa.text("SELECT kind, recipient FROM email_ledger")).all() == [("summary", "boss@example.edu")]
+    (mail,) = (tmp_path / "outbox" / "c1" / "summary").glob("*.eml")
+    msg = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
+    assert msg["Subject"].startswith("[DRY RUN] ")
+    text = msg.get_body(("plain",)).get_content()
+    assert "DRY RUN: nothing was sent" in text and "Emails that would be sent: 2" in text
+    assert "cancellation Bob <bob@x.org>" in text and "welcome      Ann <ann@x.org>" in text
+    assert "It was a dry run: nothing was sent to customers" in text
+    # The full lists travel with it, whatever the cohort's size (up to the attachment limit).
+    names = sorted(p.get_filename() for p in msg.iter_attachments())
+    assert names == ["emails.csv", "quarantine.csv", "status.csv"]
 
 
 def test_a_later_run_supersedes_an_email_no_longer_due(engine, cohort, tmp_path):
@@ -242,8 +252,9 @@ def test_each_run_rewrites_the_instructors_sheet_and_csv_files(engine, with_shee
     assert status[0][:3] == ["Email", "Name", "Status"]
     by_email = {r[0]: r for r in status[1:]}
     assert by_email["ann@x.org"][2] == "on time"
-    assert by_email["bob@x.org"][2] == "late" and by_email["bob@x.org"][5].startswith("sent 2026-")
-    assert by_email["dee@x.org"][2] == "quarantined"
+    # The same words as her summary and the Onboarding page (onboarding/words.py).
+    assert by_email["bob@x.org"][2] == "not yet" and by_email["bob@x.org"][5].startswith("sent 2026-")
+    assert by_email["dee@x.org"][2] == "on hold"
     assert fake_google.sheet_values(SHEET_ID, "c1 emails")[1][1:3] == ["reminder", "bob@x.org"]
     quarantine = fake_google.sheet_values(SHEET_ID, "c1 quarantine")
     assert {(r[0], r[2], r[3], r[5]) for r in quarantine[1:]} == {
@@ -285,7 +296,8 @@ def test_a_sheet_that_cannot_be_written_is_reported_and_retried(engine, with_she
         run(engine, with_sheet, tmp_path, local(2026, 12, 2), "night-1")
     ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data")
     summary = (ctx.folder("c1") / "summary.txt").read_text()
-    assert "YOUR SPREADSHEET WAS NOT UPDATED" in summary and "report/status.csv" in summary
+    assert "YOUR SPREADSHEET WAS NOT UPDATED" in summary
+    assert "The same tables are attached: status.csv, emails.csv, quarantine.csv" in summary
     # The retry (the report task again) writes it; the summary is not sent twice.
     fake_google.not_shared.clear()
     pipeline.report(Store(engine), with_sheet, ctx, lambda: outbox_factory(tmp_path / "outbox"), SHEETS)
@@ -304,8 +316,9 @@ def test_dry_runs_and_failed_runs_leave_the_sheet_alone(engine, with_sheet, fake
     pipeline.report(Store(engine), with_sheet, ctx, lambda: outbox_factory(tmp_path / "outbox"), SHEETS,
                     failure="validate failed")
     assert fake_google.sheet_writes == []
-    # A failed run's summary copies the data team.
-    (eml,) = (tmp_path / "outbox" / "c1" / "summary").glob("*.eml")
+    # A failed run's summary copies the data team (the dry run's went to her alone).
+    (eml,) = [p for p in (tmp_path / "outbox" / "c1" / "summary").glob("*.eml")
+              if email.message_from_bytes(p.read_bytes())["Cc"]]
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert msg["Cc"] == "data@example.edu" and msg["To"] == "boss@example.edu"
 
@@ -399,3 +412,47 @@ def test_form_params_that_make_no_sense_fail_the_run_at_once(params, message):
     with pytest.raises(AirflowFailException) as err:
         airflow_tasks.plan(context, "Australia/Sydney", dt.time(6))
     assert message in str(err.value)
+
+
+# --- how customer emails read ---------------------------------------------------------------------
+
+def test_customers_are_greeted_by_first_name_in_a_mobile_ready_email(engine, tmp_path):
+    import dataclasses
+
+    from onboarding.cohorts import SourceConfig
+
+    (tmp_path / "signups.csv").write_text(
+        "Email,First,Last,When\n"
+        "ann@x.org,Ann,Lee,2026-11-01T10:00\n"
+        "bob@x.org,Bob,,2026-11-01T11:00\n"
+        "eve@x.org,=?utf-8?b?RXZl?=,Evil,2026-11-01T12:00\n"
+        "nil@x.org,,,2026-11-01T12:00\n")
+    (tmp_path / "completions.csv").write_text("user_email,completed_at\n")
+    cohort = dataclasses.replace(csv_cohort(tmp_path), signups=SourceConfig(
+        "signups", "csv", {"email": "Email", "first_name": "First", "last_name": "Last", "signed_up_at": "When"},
+        {"path": str(tmp_path / "signups.csv")}))
+    ctx = run(engine, cohort, tmp_path, local(2026, 12, 2), "night-1")
+    mails = {p.name.split(".onb-")[0]: email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+             for p in (tmp_path / "outbox" / "c1" / "reminder").glob("*.eml")}
+    assert sorted(mails) == ["ann@x.org", "bob@x.org"]
+    ann = mails["ann@x.org"]
+    assert ann["To"].addresses[0].display_name == "Ann Lee"  # the whole name in the header
+    text, html = ann.get_body(("plain",)).get_content(), ann.get_body(("html",)).get_content()
+    assert text.startswith("Hi Ann,") and "<p>Hi Ann,</p>" in html
+    assert mails["bob@x.org"].get_body(("plain",)).get_content().startswith("Hi Bob,")
+    # Every customer email reads well on a phone and in an inbox list: a title, a viewport, a preheader.
+    assert f"<title>{ann['Subject']}</title>" in html and 'name="viewport"' in html
+    assert "Please finish your onboarding by" in html.split("<p>Hi Ann,")[0]
+    # A first name that hides an encoded word, and a row with no name at all, are quarantined.
+    summary = (ctx.folder("c1") / "summary.txt").read_text()
+    assert 'row 4, column "First": name contains an encoded word' in summary
+    assert 'row 5, column "First": missing name' in summary
+
+
+def test_a_last_name_needs_a_first_name(tmp_path):
+    from onboarding.cohorts import _source
+    from onboarding.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="last_name is mapped without first_name"):
+        _source({"type": "csv", "path": "s.csv", "columns": {"email": "E", "name": "N", "last_name": "L"}},
+                "signups", tmp_path, "cohorts[0].sources.signups", (tmp_path,))

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import csv_cohort, local, make_cohort
+from helpers import csv_cohort, local, make_cohort, run_stages
 from onboarding import pipeline
 from onboarding.decisions.rules import Customer, customer_frame, decide, decide_all
 from onboarding.delivery.senders import outbox_factory
@@ -84,13 +84,7 @@ def many(tmp_path):
 
 
 def run(engine, cohort, tmp_path, sheets=None):
-    ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data")
-    store = Store(engine)
-    outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
-    for stage in (pipeline.extract, pipeline.validate, pipeline.decide):
-        stage(store, cohort, ctx)
-    pipeline.send(store, cohort, ctx, outbox)
-    return ctx, pipeline.report(store, cohort, ctx, outbox, sheets)
+    return run_stages(engine, cohort, tmp_path, local(2026, 12, 2), sheets=sheets)
 
 
 def test_the_summary_names_the_first_of_each_list_and_the_csv_has_everyone(engine, many, tmp_path):
@@ -98,7 +92,7 @@ def test_the_summary_names_the_first_of_each_list_and_the_csv_has_everyone(engin
     summary = (ctx.folder("c1") / "summary.txt").read_text()
     assert "Emails sent this run: 70" in summary
     assert "Learner 049 <l049@x.org>" in summary and "Learner 050" not in summary  # the first 50, by name
-    assert "... and 20 more: every email is in the email log (report/emails.csv)" in summary
+    assert "... and 20 more: every email is in the email log (emails.csv, attached)" in summary
     assert "Not on time as of this run: 70" in summary and "... and 20 more: everyone is in the status table" in summary
     with open(ctx.folder("c1") / "report" / "status.csv", encoding="utf-8-sig") as fh:
         assert len(list(csv.reader(fh))) == 71  # header and every customer

@@ -1,6 +1,6 @@
 -- Customers of one cohort as of a run's moment: the validated signups collapsed to one row per
 -- normalised email, each with the earliest completion recorded at or before :as_of.
--- The name comes from the customer's last signup row (the newest form entry wins).
+-- The name (and first name) comes from the customer's last signup row (the newest form entry wins).
 -- held = 1 when a completion row naming the customer was quarantined: we cannot tell whether
 -- they completed, so the decisions send them nothing until the export is fixed.
 -- One statement for the whole cohort; every join and the EXISTS are served by an index
@@ -18,7 +18,7 @@ done AS (
     WHERE run_id = :run_id AND cohort_id = :cohort_id AND completed_at <= :as_of
     GROUP BY email
 )
-SELECT s.email, su.name, d.completed_at,
+SELECT s.email, su.name, su.first_name, d.completed_at,
        CASE WHEN EXISTS (
            SELECT 1 FROM quarantine q
            WHERE q.run_id = :run_id AND q.cohort_id = :cohort_id AND q.source = 'completions'

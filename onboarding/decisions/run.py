@@ -81,7 +81,7 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
     customers, as_of = facts.customers, ask.as_of
     refusal = _refusal(cohort, ask, facts)
     if refusal:
-        return RunDecisions(_empty("email", "name", "completed_at", "status"), _empty(*DECISION_COLUMNS), False, None,
+        return RunDecisions(_empty("email", "name", "first_name", "completed_at", "status"), _empty(*DECISION_COLUMNS), False, None,
                             [], [], {}, refusal=refusal)
     ledger = facts.ledger
     originals = ledger[~_resends(ledger["email_key"])]
@@ -127,6 +127,7 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
     enter = not ask.dry_run and not held
 
     statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
+                             "first_name": customers["first_name"] if "first_name" in customers else None,
                              "completed_at": customers["completed_at"], "status": status})
     counts: dict[str, Any] = {"customers": len(customers), "orphans": facts.orphans}
     for s, n in pd.Series(status, dtype=object).value_counts(sort=False).items():

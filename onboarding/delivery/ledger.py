@@ -142,12 +142,38 @@ class BatchItem:
     build: Callable[[], tuple[EmailMessage, str]]
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a batch has got: for a log line every ``PROGRESS_SECONDS`` while it sends."""
+
+    done: int
+    total: int
+    counts: dict[str, int]
+    elapsed: float  # seconds since the batch started
+
+    @property
+    def per_minute(self) -> float:
+        return 60 * self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def seconds_left(self) -> float | None:
+        return (self.total - self.done) * self.elapsed / self.done if self.done else None
+
+
+PROGRESS_SECONDS = 30.0  # a long send says how far it has got at least this often
+
+
 def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem],
-                  policy: RetryPolicy | None = None) -> list[Outcome]:
+                  policy: RetryPolicy | None = None,
+                  progress: Callable[[Progress], None] | None = None) -> list[Outcome]:
     """Deliver ``items`` in order (most urgent first), up to ``limits.concurrency`` at a time,
     paced under the account's rate and stopped at its rolling 24-hour cap or by a long throttle.
-    Whatever is not attempted stays due for the next run, with the reason noted in the ledger."""
+    Whatever is not attempted stays due for the next run, with the reason noted in the ledger.
+    ``progress`` hears how far it has got every ``PROGRESS_SECONDS`` (and once at the end)."""
     policy = policy or factory.limits.retry_policy()
+    started = time.monotonic()
+    counts: dict[str, int] = {}
+    last_report = [started]
     allowance = factory.limits.daily_cap - ledger.store.ledger.sent_since(
         factory.account, utcnow() - dt.timedelta(hours=24))
     lock = threading.Lock()
@@ -175,8 +201,23 @@ def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem]
                 allowance += 1  # nothing went out: the slot is free again
         return out
 
+    def counted(item: BatchItem) -> Outcome:
+        out = one(item)
+        with lock:
+            counts[out.status] = counts.get(out.status, 0) + 1
+            now = time.monotonic()
+            due = progress is not None and now - last_report[0] >= PROGRESS_SECONDS
+            if due:
+                last_report[0] = now
+                snapshot = Progress(sum(counts.values()), len(items), dict(counts), now - started)
+        if due:
+            progress(snapshot)
+        return out
+
     with ThreadPoolExecutor(max_workers=factory.limits.concurrency, thread_name_prefix="send") as pool:
-        outcomes = list(pool.map(one, items))
+        outcomes = list(pool.map(counted, items))
+    if progress is not None and items:
+        progress(Progress(len(items), len(items), dict(counts), time.monotonic() - started))
     ledger.store.ledger.note({o.email_key: o.detail for o in outcomes if o.status == "waiting"})
     return outcomes
 

@@ -30,6 +30,8 @@ REF_HEADER = "X-Onboarding-Ref"
 # The headers this module sets; a built message with any other is refused.
 HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID", REF_HEADER, "MIME-Version", "Content-Type",
            "Content-Transfer-Encoding")
+# The headers a part (an inline chart, an attached CSV) may carry besides those.
+PART_HEADERS = ("Content-ID", "Content-Disposition")
 MAX_LINE_BYTES = 998  # RFC 5322 section 2.1.1
 
 
@@ -44,7 +46,11 @@ class Rendered:
 def _env():
     import jinja2
 
-    return jinja2.Environment(
+    from pathlib import PurePath
+
+    from onboarding import words
+
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
@@ -52,15 +58,20 @@ def _env():
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # The same words everywhere she reads (email, CSV, sheet, page); a file by its name only,
+    # never a server's path.
+    env.filters.update(standing=words.standing, email_state=words.email_state,
+                       basename=lambda p: PurePath(str(p or "").replace("\\", "/")).name)
+    return env
 
 
 def render(kind: str, **context: Any) -> Rendered:
     env = _env()
-    subject = env.get_template(f"{kind}/subject.txt").render(**context)
+    subject = " ".join(env.get_template(f"{kind}/subject.txt").render(**context).split())
     return Rendered(
-        subject=" ".join(subject.split()),
+        subject=subject,
         text=env.get_template(f"{kind}/body.txt").render(**context),
-        html=env.get_template(f"{kind}/body.html").render(**context),
+        html=env.get_template(f"{kind}/body.html").render(**context, subject_line=subject),
     )
 
 
@@ -82,9 +93,13 @@ def header_text(value: str, limit: int = MAX_NAME_CHARS) -> str:
 
 
 def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered, ref: str,
-                  date: dt.datetime | None = None, cc: tuple[str, ...] = ()) -> EmailMessage:
+                  date: dt.datetime | None = None, cc: tuple[str, ...] = (),
+                  images: dict[str, bytes] | None = None,
+                  attachments: list[tuple[str, bytes]] | None = None) -> EmailMessage:
     """One email with a plain-text and an HTML part, addressed to exactly one recipient (the
-    instructor's summary may copy the data team)."""
+    instructor's summary may copy the data team). ``images`` are PNGs the HTML shows inline as
+    ``cid:<name>@onboarding`` (the text part carries the same numbers); ``attachments`` are CSV
+    files by name."""
     frm = parse_sender(sender)
     user, domain = to_email.rsplit("@", 1)
     msg = EmailMessage(policy=email.policy.SMTP)
@@ -99,6 +114,13 @@ def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered
     # Quoted-printable keeps the message 7-bit clean for any relay, whatever the names hold.
     msg.set_content(content.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(content.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if images:
+        html = msg.get_payload()[1]
+        for name, png in images.items():
+            html.add_related(png, maintype="image", subtype="png", cid=f"<{name}@onboarding>",
+                             filename=f"{name}.png", disposition="inline")
+    for name, data in attachments or ():
+        msg.add_attachment(data, maintype="text", subtype="csv", filename=name)
     check_message(msg, to_email, cc, frm.addr_spec)
     return msg
 
@@ -120,8 +142,9 @@ def check_message(msg: EmailMessage, to_email: str, cc: tuple[str, ...] = (), se
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise UnsafeMessage(f"the message has header(s) more than once: {twice}")
+    part_allowed = allowed | {h.lower() for h in PART_HEADERS}
     for part in parsed.walk():
-        if part is not parsed and set(k.lower() for k in part.keys()) - allowed:
+        if part is not parsed and set(k.lower() for k in part.keys()) - part_allowed:
             raise UnsafeMessage("a part of the message has a header the code did not set")
 
     def addresses(header: str) -> list[str]:
@@ -136,16 +159,19 @@ def check_message(msg: EmailMessage, to_email: str, cc: tuple[str, ...] = (), se
         raise UnsafeMessage(f"the message would be from {addresses('From')}, not {sender}")
 
 
-def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: str) -> EmailMessage:
+def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: str,
+                   first_name: str | None = None) -> EmailMessage:
     """Render one customer email of ``kind`` and build the message."""
-    content = render(kind, **email_context(cohort, name, ref))
+    content = render(kind, **email_context(cohort, name, ref, first_name))
     return build_message(sender=cohort.sender, to_email=email_addr, to_name=name, content=content, ref=ref)
 
 
-def email_context(cohort: Cohort, name: str, ref: str) -> dict[str, Any]:
-    """What a customer email's templates may use."""
+def email_context(cohort: Cohort, name: str, ref: str, first_name: str | None = None) -> dict[str, Any]:
+    """What a customer email's templates may use. The greeting is by first name when the signup
+    export has one (a ``first_name`` column), else by the whole name as the export gives it."""
     sender_name = parse_sender(cohort.sender).display_name
-    return {"name": clean_name(name), "cohort": cohort, "deadline": cohort.deadline_display(),
+    first = clean_name(first_name or "")
+    return {"name": clean_name(name), "greeting_name": first or clean_name(name), "cohort": cohort, "deadline": cohort.deadline_display(),
             "deadline_date": f"{cohort.deadline:%d %B %Y}", "course_url": cohort.course_url,
             "next_steps": list(cohort.next_steps), "ref": ref,
             "signature": sender_name or "The course team"}

@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"State database (the data team's run records: table run_reports): "
           f"{os.environ.get('AIRFLOW_CONN_ONBOARDING_STATE', '')}")
     print(f"Airflow task logs: {logs}")
+    print("The Onboarding page (funnels, customers, charts) of these nights: run `bash scripts/airflow-ui.sh`, "
+          "log in as instructor, and open Onboarding in Airflow's navigation")
     print(f"Demo took {time.monotonic() - started:.0f}s")
     return 1 if failed else 0
 

@@ -70,5 +70,7 @@ def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
         log.warning("cohort %s: %s", cohort.id, message)
         return counts
     record(store, cohort, ctx, "decided", counts=counts)
-    log.info("cohort %s as of %s: %s", cohort.id, ctx.as_of.isoformat(), counts)
+    log.info("cohort %s as of %s: %s", cohort.id, f"{ctx.as_of.astimezone(cohort.tz):%a %d %b %Y %H:%M %Z}", counts,
+             extra=ctx.fields(cohort.id, stage="decide", **{k: v for k, v in counts.items()
+                                                          if isinstance(v, (int, float, str))}))
     return counts

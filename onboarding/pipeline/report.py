@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Callable
+from urllib.parse import quote
 
 from onboarding import storage
 from onboarding.cohorts import Cohort
@@ -13,6 +14,7 @@ from onboarding.delivery.ledger import send_one
 from onboarding.delivery.senders import SenderFactory, outbox_label
 from onboarding.errors import SheetNotUpdated, SheetTooLarge, SummaryNotSent
 from onboarding.pipeline.progress import record
+from onboarding import words
 from onboarding.reporting import record as data_team, sheet, summary
 from onboarding.run import RunContext
 from onboarding.store import Store
@@ -21,6 +23,9 @@ log = logging.getLogger(__name__)
 
 # How a run that got through may stand when its report is written.
 FINISHED = ("sent", "decided", "done", "dry_run")
+# The report CSVs go with the summary up to this size together (Gmail takes ~25 MB; a message this
+# size sends in one request); a larger cohort's tables are on the Onboarding page and in the run folder.
+ATTACH_LIMIT = 3_000_000
 
 
 def failure_of(run: dict[str, Any]) -> str | None:
@@ -33,7 +38,8 @@ def failure_of(run: dict[str, Any]) -> str | None:
 def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], SenderFactory],
            sheets: Callable[[str], Any] | None = None, failure: str | None = None) -> dict[str, Any]:
     """Her spreadsheet (CSV files in the run folder, and her Google Sheet when configured), then
-    one summary email per cohort per run (a retry of the same run does not send it twice), also
+    one summary email per cohort per run (a dry run's too, marked [DRY RUN]; a retry of the same run
+    does not send it twice), with the report CSVs attached and its charts inline, also
     written to the run folder and the log. A held or failed run's summary copies the data team.
 
     ``sheets`` makes a Sheets client from a connection id (needed only with ``instructor_sheet``).
@@ -63,6 +69,16 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
             sheet_error = f"{type(exc).__name__}: {exc}"
             data["sheet_error"] = sheet_error
             log.error("cohort %s: instructor's sheet not updated: %s", cohort.id, sheet_error)
+    data["story"] = summary.run_story(cohort, ctx.as_of, ctx.run_type, ctx.triggered_by, ctx.dry_run)
+    data["page_url"] = f"{ctx.ui_url}/onboarding/cohorts/{quote(cohort.id)}" if ctx.ui_url else None
+    data["standings"] = [(words.standing(k.removeprefix("customers_")), v) for k, v in sorted(data["counts"].items())
+                         if k.startswith("customers_")]
+    data["needs"] = summary.needs(data)
+    attached, left_out = summary.attachments([(f"{n}.csv", folder / "report" / f"{n}.csv") for n in sheet.TABLES],
+                                             ATTACH_LIMIT)
+    data["attached"], data["not_attached"] = [n for n, _ in attached], left_out
+    images = _charts(data, store, cohort, with_history=not ctx.dry_run and failure is None)
+    data["images"] = sorted(images)
     key = f"{cohort.id}|{cohort.instructor}|summary|{ctx.run_id}"
     ref = email_ref(key)
     content = messages.render("summary", **data, ref=ref, dry_run=ctx.dry_run, as_of=ctx.as_of, cohort=cohort)
@@ -73,19 +89,19 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
         record(store, cohort, ctx, "dry_run" if ctx.dry_run else "done")
     cc = cohort.data_team if data["failure"] else ()
     msg = messages.build_message(sender=cohort.sender, to_email=cohort.instructor, to_name="", content=content,
-                                 ref=ref, cc=cc)
+                                 ref=ref, cc=cc, images=images, attachments=attached)
     outcome = {"failure": failure, "held": data["held"]}
     if ctx.dry_run:
         storage.write_bytes(folder / "summary.eml", bytes(msg))
-        _record_for_data_team(store, cohort, ctx, data, "rendered (dry run)")
-        return {"summary": "rendered (dry run)", **data["counts"], **outcome}
+    # A dry run's summary goes to her too, marked [DRY RUN]: she asked what would go out.
     sent = send_one(store, email(), ctx.owner, ctx.run_id,
                     {"email_key": key, "cohort_id": cohort.id, "recipient": cohort.instructor, "kind": "summary"},
                     lambda: (msg, outbox_label(cohort.id, "summary", cohort.instructor)))
     log.info("cohort %s: instructor summary to %s%s: %s %s", cohort.id, cohort.instructor,
              f" (cc {', '.join(cc)})" if cc else "", sent.status, sent.detail)
     delivered = sent.status in ("sent", "recovered") or (store.ledger.get(key) or {}).get("status") == "sent"
-    _record_for_data_team(store, cohort, ctx, data, sent.status if delivered else f"NOT SENT ({sent.status})")
+    _record_for_data_team(store, cohort, ctx, data, (sent.status if delivered else f"NOT SENT ({sent.status})")
+                          + (" (dry run)" if ctx.dry_run else ""))
     if not delivered:
         raise SummaryNotSent(f"cohort {cohort.id}: the instructor's summary was not sent ({sent.status}: "
                              f"{sent.detail}); the report task's retry sends it, and the next run's summary says "
@@ -94,6 +110,16 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
         raise SheetNotUpdated(f"cohort {cohort.id}: the instructor's Google Sheet was not updated: {sheet_error}")
     return {"summary": sent.status, **data["counts"], **({"sheet": data["sheet"]} if data["sheet"] else {}),
             **outcome}
+
+
+def _charts(data: dict[str, Any], store: Store, cohort: Cohort, with_history: bool) -> dict[str, bytes]:
+    """The summary's charts; a chart that cannot be drawn never stops the summary (its numbers
+    are in the text)."""
+    try:
+        return summary.charts_for(data, store, cohort, with_history)
+    except Exception as exc:  # noqa: BLE001 - reported in the log, the summary goes without it
+        log.warning("cohort %s: summary charts not drawn: %s: %s", cohort.id, type(exc).__name__, exc)
+        return {}
 
 
 def _record_for_data_team(store: Store, cohort: Cohort, ctx: RunContext, data: dict[str, Any],

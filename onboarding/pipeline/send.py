@@ -7,7 +7,7 @@ from typing import Any, Callable
 from onboarding import storage
 from onboarding.cohorts import Cohort
 from onboarding.decisions import email_ref
-from onboarding.delivery.ledger import BatchItem, Ledger, deliver_batch
+from onboarding.delivery.ledger import BatchItem, Ledger, Progress, deliver_batch
 from onboarding.delivery.messages import customer_email
 from onboarding.delivery.senders import SenderFactory, outbox_label, safe_part
 from onboarding.backoff import RetryPolicy
@@ -31,7 +31,8 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
         preview = ctx.folder(cohort.id) / "preview"
         for r in due:
             try:
-                msg = customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"]))
+                msg = customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"]),
+                                     r.get("first_name"))
             except UnsafeMessage as exc:
                 log.warning("cohort %s: dry run: %s to %s would not be sent: %s", cohort.id, r["kind"], r["email"], exc)
                 continue
@@ -54,17 +55,20 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
         items = []
         for r in due:
             def build(r=r):
-                return (customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"])),
+                return (customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"]),
+                                       r.get("first_name")),
                         outbox_label(cohort.id, r["kind"], r["email"]))
 
             items.append(BatchItem(r["email_key"], build))
-        outcomes = deliver_batch(Ledger(store, ctx.owner, ctx.run_id), factory, items, policy)
+        outcomes = deliver_batch(Ledger(store, ctx.owner, ctx.run_id), factory, items, policy,
+                                 progress=lambda p: _log_progress(cohort, ctx, p))
         for r, outcome in zip(due, outcomes):
             tally[outcome.status] = tally.get(outcome.status, 0) + 1
             if outcome.status in ("failed", "unconfirmed", "waiting"):
                 log.warning("cohort %s: %s %s to %s: %s", cohort.id, r["kind"], outcome.status, r["email"],
                             outcome.detail)
-        log.info("cohort %s: delivery %s", cohort.id, tally)
+        log.info("cohort %s: delivery %s", cohort.id, tally,
+                 extra=ctx.fields(cohort.id, stage="send", **{f"emails_{k}": v for k, v in tally.items()}))
         retry = [o for o in outcomes if o.status == "waiting" and not o.stopped]
         if retry:
             raise DeliveryIncomplete(f"cohort {cohort.id}: {len(retry)} email(s) still refused after "
@@ -72,6 +76,15 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
                                      f"they stay due and a retry sends them")
     _done(store, cohort, ctx)
     return tally or {"sent": 0}
+
+
+def _log_progress(cohort: Cohort, ctx: RunContext, p: Progress) -> None:
+    """A long send is never silent: sent, waiting, rate and time left, every half minute."""
+    left = "" if p.seconds_left is None else f", about {p.seconds_left / 60:.0f} min left"
+    log.info("cohort %s: sending: %d of %d done (%s), %.0f a minute%s", cohort.id, p.done, p.total,
+             ", ".join(f"{k} {v}" for k, v in sorted(p.counts.items())) or "none yet", p.per_minute, left,
+             extra=ctx.fields(cohort.id, done=p.done, total=p.total, per_minute=round(p.per_minute, 1),
+                              **{f"emails_{k}": v for k, v in p.counts.items()}))
 
 
 def _done(store: Store, cohort: Cohort, ctx: RunContext) -> None:

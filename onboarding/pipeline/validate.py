@@ -50,7 +50,8 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
               "validation_results": [su.results_path, co.results_path], "data_docs": docs}
     record(store, cohort, ctx, "validated", counts=counts)
     for q in quarantined:
-        log.warning("cohort %s: quarantined %s", cohort.id, q.describe())
+        log.warning("cohort %s: quarantined %s", cohort.id, q.describe(),
+                    extra=ctx.fields(cohort.id, stage="validate", source=q.source, row=q.row, column=q.column))
     return {k: v for k, v in counts.items() if k != "validation_results"}
 
 
@@ -60,7 +61,7 @@ def _data_docs(validator, results_dir: Any, ctx: RunContext, cohort: Cohort) -> 
     try:
         site = results_dir / "data_docs"
         if storage.is_local(site):
-            index = storage.display(validator.build_data_docs(site, site.parents[4] / "gx-data-docs-static"))
+            index = storage.display(validator.build_data_docs(site))
         else:
             with tempfile.TemporaryDirectory(prefix="onboarding-docs-") as tmp:
                 validator.build_data_docs(Path(tmp))

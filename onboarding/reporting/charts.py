@@ -12,45 +12,54 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from onboarding.reporting.words import STANDING_SHORT
+from onboarding.words import STANDING_SHORT
 
 FUNNEL_STEPS = (("signed_up", "signed up"), ("reminded", "reminded"), ("on_time", STANDING_SHORT["on_time"]),
                 ("completed_late", STANDING_SHORT["completed_late"]), ("missed", STANDING_SHORT["missed"]),
                 ("pending", STANDING_SHORT["pending"]), ("held", STANDING_SHORT["held"]))
+STANDING_STEPS = tuple(s for s in FUNNEL_STEPS if s[0] != "reminded")  # what one run's standings show
 COLORS = {"signed up": "#4c78a8", "reminded": "#9ecae9", "on time": "#54a24b", "completed late": "#eeca3b",
           "missed": "#e45756", "not yet": "#bab0ac", "on hold": "#b279a2"}
 WIDTH = 320  # fits a phone (375 px) with the page's margins
 
 
-def funnel_spec(funnel: dict[str, Any]) -> dict[str, Any]:
-    """Customers per step of the cohort's funnel, one bar each, largest first."""
+def funnel_spec(funnel: dict[str, Any], steps: tuple[tuple[str, str], ...] = FUNNEL_STEPS) -> dict[str, Any]:
+    """Customers per step of the cohort's funnel, one bar each, in the funnel's order."""
     import altair as alt
 
-    rows = [{"step": label, "customers": int(funnel.get(key) or 0)} for key, label in FUNNEL_STEPS]
+    rows = [{"step": label, "customers": int(funnel.get(key) or 0)} for key, label in steps]
     base = alt.Chart(alt.Data(values=rows)).encode(
-        y=alt.Y("step:N", sort=[label for _, label in FUNNEL_STEPS], title=None),
+        y=alt.Y("step:N", sort=[label for _, label in steps], title=None),
         x=alt.X("customers:Q", title="customers"))
     bars = base.mark_bar().encode(color=alt.Color("step:N", scale=alt.Scale(domain=list(COLORS),
                                                                              range=list(COLORS.values())),
                                                  legend=None))
     labels = base.mark_text(align="left", dx=3).encode(text="customers:Q")
-    return (bars + labels).properties(width=WIDTH, title="Customers by standing").to_dict()
+    return (bars + labels).properties(width=WIDTH, title="Customers by standing").to_dict(validate=False)
 
 
-def completions_spec(completed_at: list[dt.datetime], reminders: list[dt.datetime], deadline_at: dt.datetime,
+def per_day(instants, tz: ZoneInfo) -> dict[dt.date, int]:
+    """How many of ``instants`` (UTC, a pandas column or a list) fall on each day of ``tz``'s
+    calendar, counted column-wise (a big cohort's completions in milliseconds)."""
+    import pandas as pd
+
+    times = pd.to_datetime(pd.Series(instants, dtype=object), utc=True).dropna()
+    if times.empty:
+        return {}
+    counts = times.dt.tz_convert(tz).dt.date.value_counts()
+    return {d: int(n) for d, n in sorted(counts.items())}
+
+
+def completions_spec(completions: dict[dt.date, int], reminders: list[dt.datetime], deadline_at: dt.datetime,
                      tz: ZoneInfo) -> dict[str, Any]:
-    """Completions per day (the cohort's own calendar) with the deadline and the reminder nights
-    marked: did people finish before the deadline, and did they after a reminder?"""
+    """Completions per day (``per_day``, the cohort's own calendar) with the deadline and the
+    reminder nights marked: did people finish before the deadline, and did they after a reminder?"""
     import altair as alt
 
     # Times go to Vega-Lite as the cohort's wall-clock text (no offset): Vega reads them and
     # draws the axis in one and the same zone, so a day is the cohort's day.
-    per_day: dict[dt.date, int] = {}
-    for t in completed_at:
-        day = t.astimezone(tz).date()
-        per_day[day] = per_day.get(day, 0) + 1
     rows = [{"day": d.isoformat() + "T00:00", "next": (d + dt.timedelta(days=1)).isoformat() + "T00:00",
-             "completions": n} for d, n in sorted(per_day.items())]
+             "completions": n} for d, n in sorted(completions.items())]
     wall = "%Y-%m-%dT%H:%M"
     nights = sorted({r.astimezone(tz).strftime(wall) for r in reminders})
     # The deadline last, so that it is drawn over a reminder night at the same moment.
@@ -65,7 +74,7 @@ def completions_spec(completed_at: list[dt.datetime], reminders: list[dt.datetim
                                                              range=[[1, 0], [4, 3]]), legend=None),
         color=alt.Color("what:N", scale=alt.Scale(domain=["deadline", "reminders"], range=["#e45756", "#f58518"]),
                         legend=alt.Legend(title=None, orient="top")))
-    return (bars + rules).properties(width=WIDTH, height=160, title="Completions per day").to_dict()
+    return (bars + rules).properties(width=WIDTH, height=160, title="Completions per day").to_dict(validate=False)
 
 
 def comparison_spec(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -87,7 +96,7 @@ def comparison_spec(rows: list[dict[str, Any]]) -> dict[str, Any]:
         order=alt.Order("standing_order:Q"),
     ).transform_calculate(
         standing_order=f"indexof({order!r}, datum.standing)"
-    ).properties(width=WIDTH, title="Cohorts compared").to_dict()
+    ).properties(width=WIDTH, title="Cohorts compared").to_dict(validate=False)
 
 
 def svg(spec: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@ on a person, one cohort's funnel, stages, reminder effect and customers, and one
 timeline night by night ("why did she get this email" in one page).
 
 Everything here reads the state database through ``store.analytics`` and the cohort
-configuration; times are shown in the cohort's own zone, in the words of ``reporting.words``.
+configuration; times are shown in the cohort's own zone, in the words of ``onboarding.words``.
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from onboarding.cohorts import Cohort, CohortFile
-from onboarding.reporting import charts, words
+from onboarding import words
+from onboarding.reporting import charts
 from onboarding.store import Store
 from onboarding.times import from_iso
 
@@ -147,6 +148,7 @@ class Journey:
             return None
         a = self.store.analytics
         funnel = a.funnel(cohort_id)
+        stages = a.stages(cohort_id)
         total, customers = a.customers(cohort_id, search, page)
         runs = a.runs(cohort_id)
         last = runs[0] if runs else None
@@ -154,8 +156,9 @@ class Journey:
         return {
             "facts": facts, "deadline": _deadline_text(facts),
             "funnel": funnel, "funnel_rows": _funnel_rows(funnel),
-            "stages": [_stage(s) for s in a.stages(cohort_id)],
-            "bottleneck": a.bottleneck(cohort_id),
+            "stages": [_stage(s) for s in stages],
+            # v_bottleneck's rule, on the stages already read: the largest drop-off, the earliest on a tie.
+            "bottleneck": min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if stages else None,
             "reminder": _reminder(a.reminder_effect(cohort_id), tz),
             "search": search or "", "page": page, "pages": max(1, -(-total // _page_size())), "total": total,
             "customers": [{**c, "standing": words.standing(c["status"]),
@@ -180,8 +183,8 @@ class Journey:
         times = self.store.analytics.completion_times(cohort_id)
         return {
             "funnel": charts.funnel_spec(funnel),
-            "completions": charts.completions_spec(list(times["completed_at"].dropna()),
-                                                   list(times["reminded_at"].dropna()), facts.deadline_at, facts.tz),
+            "completions": charts.completions_spec(charts.per_day(times["completed_at"], facts.tz),
+                                                   _nights(times["reminded_at"]), facts.deadline_at, facts.tz),
         }
 
     def comparison(self) -> list[dict[str, Any]]:
@@ -206,9 +209,11 @@ class Journey:
         quarantined: dict[str, list[dict[str, Any]]] = {}
         for q in h["quarantine"]:
             quarantined.setdefault(q["run_id"], []).append(q)
+        emails = [{**e, "state": words.email_state(e["status"]), "sent": local(e["sent_at"], tz),
+                   "planned": local(e["created_at"], tz)} for e in h["emails"]]
         sent_by_run: dict[str, list[dict[str, Any]]] = {}
-        for e in h["emails"]:
-            if e["sent_run_id"]:
+        for e in emails:
+            if e["sent_run_id"] and e["status"] == "sent":
                 sent_by_run.setdefault(e["sent_run_id"], []).append(e)
         nights = []
         for n in h["nights"]:
@@ -230,8 +235,7 @@ class Journey:
             # Quarantined rows of runs that did not know the customer (a signup row that never
             # passed): shown on their own.
             "other_quarantine": [q for rows in quarantined.values() for q in rows],
-            "emails": [{**e, "state": words.email_state(e["status"]), "sent": local(e["sent_at"], tz),
-                        "planned": local(e["created_at"], tz)} for e in h["emails"]],
+            "emails": emails,
             "events": [{**e, "when": local(e["at"], tz, "%d %b %Y %H:%M:%S")} for e in h["events"]],
         }
 
@@ -241,6 +245,13 @@ class Journey:
             if r["run_id"] == run_id:
                 return r.get("data_docs")
         return None
+
+
+def _nights(instants) -> list[dt.datetime]:
+    """The distinct moments in a column of times (the reminder nights of a cohort)."""
+    import pandas as pd
+
+    return [t.to_pydatetime() for t in pd.to_datetime(pd.Series(instants), utc=True).dropna().unique()]
 
 
 def _page_size() -> int:

@@ -1,8 +1,8 @@
 """The instructor's spreadsheet: what she used to keep by hand, rewritten by every run.
 
 Three tables per cohort, built from the state database:
-- **status**: every customer's standing as of the run (on time, late, missed, completed late,
-  quarantined) and the emails each has been sent;
+- **status**: every customer's standing as of the run (on time, not yet, missed, completed late,
+  on hold; the words of ``onboarding.words``) and the emails each has been sent;
 - **emails**: the email log (every customer email the ledger knows, sent or not, with why not);
 - **quarantine**: the export rows the run could not use, with file, row, column and reason.
 
@@ -24,16 +24,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from onboarding import storage
+from onboarding import storage, words
 from onboarding.cohorts import Cohort
 from onboarding.errors import SheetTooLarge
 from onboarding.store import Store
 
 log = logging.getLogger(__name__)
 
-# Our standings in the instructor's words.
-STATUS_LABELS = {"on_time": "on time", "pending": "late", "missed": "missed",
-                 "completed_late": "completed late", "held": "quarantined"}
 TABLES = ("status", "emails", "quarantine")
 HEADERS = {
     "status": ["Email", "Name", "Status", "Completed at", "Signed up at", "Reminder", "Cancellation", "Welcome"],
@@ -93,7 +90,7 @@ def _status_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]
         sent_at = times[f"{kind}_sent_at"][i]
         return f"sent {sent_at}" if status == "sent" and sent_at else status
 
-    return [[r["email"], r["name"], STATUS_LABELS.get(r["status"], r["status"]), times["completed_at"][i],
+    return [[r["email"], r["name"], words.standing_short(r["status"]), times["completed_at"][i],
              times["signed_up_at"][i], email(i, "reminder"), email(i, "cancellation"), email(i, "welcome")]
             for i, r in enumerate(chunk)]
 

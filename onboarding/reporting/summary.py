@@ -102,3 +102,86 @@ def one_line(cohort: Cohort, data: dict[str, Any]) -> str:
         parts.append(f"blocked {data['totals']['blocked']}")
     parts.append(f"quarantined rows {c['quarantined_rows']}, orphans {c['orphan_completions']}")
     return "; ".join(parts)
+
+
+def run_story(cohort: Cohort, as_of, run_type: str | None, triggered_by: str | None, dry_run: bool) -> str:
+    """Which run this is and why it happened, in a sentence: a run she did not ask for (the
+    schedule started when a Dag was unpaused, a backfill) must say so."""
+    when = as_of.astimezone(cohort.tz).strftime("%a %d %b %Y %H:%M %Z")
+    by = f" by {triggered_by}" if triggered_by else ""
+    story = {
+        "scheduled": f"the nightly run for {when}; it runs by itself every night while the onboarding_nightly "
+                     f"Dag is unpaused",
+        "manual": f"a run started{by} from the Airflow UI or API, deciding as of {when}",
+        "backfill": f"a backfill{by} of the night of {when}",
+        "asset_triggered": f"a run started by a data update, deciding as of {when}",
+    }.get(run_type or "", f"a run deciding as of {when}")
+    if dry_run:
+        story += ". It was a dry run: nothing was sent to customers, and this summary lists what would have been"
+    return story[0].upper() + story[1:] + "."
+
+
+def needs(data: dict[str, Any]) -> list[str]:
+    """What the run needs from the instructor, most urgent first (empty: nothing tonight)."""
+    out = []
+    c, t = data["counts"], data["totals"]
+    if data["failure"]:
+        out.append(("This run was held by a guard and sent nothing to customers (see below). If the exports are "
+                    "right, trigger the run again releasing the guard; if not, fix the export first."
+                    if data["held"] else
+                    "This run failed and sent nothing to customers (see below). Fix the export or the "
+                    "configuration and rerun the night from the Airflow UI."))
+    if data["undelivered"]:
+        out.append(f"{len(data['undelivered'])} earlier summary email(s) did not reach you (listed below).")
+    if t["quarantine"]:
+        out.append(f"{t['quarantine']} export row(s) could not be used (quarantined): fix them in the export "
+                   "(file, row and column below); the next run reads them again.")
+    if c.get("customers_held"):
+        out.append(f"{c['customers_held']} customer(s) on hold: a row naming them was quarantined, so they get no "
+                   "email until it is fixed.")
+    if t["waiting"]:
+        out.append(f"{t['waiting']} email(s) are due but not sent yet: the run retries them; look if they stay.")
+    if t["blocked"]:
+        out.append(f"{t['blocked']} email(s) were held back and need a decision from you (listed below).")
+    if data.get("sheet_error"):
+        out.append("Your spreadsheet was not updated (see below).")
+    return out
+
+
+def attachments(files: list[tuple[str, Any]], limit: int) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The report CSVs to attach to the summary, as long as together they stay under ``limit``
+    bytes (a very large cohort's tables stay in the run folder and on the Onboarding page): the
+    files attached, and the names of those left out."""
+    attached, left = [], []
+    total = 0
+    for name, path in files:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        if total + len(data) > limit:
+            left.append(name)
+            continue
+        total += len(data)
+        attached.append((name, data))
+    return attached, left
+
+
+def charts_for(data: dict[str, Any], store: Store, cohort: Cohort, with_history: bool) -> dict[str, bytes]:
+    """The summary's charts as PNG images: this run's customers by standing, and (for a run that
+    decided and sent) completions per day against the deadline and the reminder nights."""
+    from onboarding.reporting import charts
+
+    c = data["counts"]
+    funnel = {k.removeprefix("customers_"): v for k, v in c.items() if k.startswith("customers_")}
+    funnel["signed_up"] = sum(funnel.values())
+    if not funnel["signed_up"]:
+        return {}
+    out = {"funnel": charts.png(charts.funnel_spec(funnel, steps=charts.STANDING_STEPS))}
+    if with_history:
+        times = store.analytics.completion_times(cohort.id)
+        if len(times):
+            nights = sorted({t.to_pydatetime() for t in times["reminded_at"].dropna()})
+            out["completions"] = charts.png(charts.completions_spec(
+                charts.per_day(times["completed_at"], cohort.tz), nights, cohort.deadline_at, cohort.tz))
+    return out

@@ -22,14 +22,15 @@ class Staging:
 
         key = {"run_id": run_id, "cohort_id": cohort_id}
 
-        def rows(frame: "pd.DataFrame", time_column: str) -> "pd.DataFrame":
+        def rows(frame: "pd.DataFrame", time_column: str, *extra: str) -> "pd.DataFrame":
             return pd.DataFrame({**key, "source_row": frame["row"].astype(int), "email": frame["email"],
-                                 "name": frame["name"], time_column: iso_column(frame["timestamp"])})
+                                 "name": frame["name"], time_column: iso_column(frame["timestamp"]),
+                                 **{c: frame[c] if c in frame else None for c in extra}})
 
         with self._s.transaction() as tx:
             tx.script("delete_run_staging", key)
             tx.script("delete_run_decisions", key)
-            tx.bulk("signup", rows(signups, "signed_up_at"))
+            tx.bulk("signup", rows(signups, "signed_up_at", "first_name"))
             tx.bulk("completion", rows(completions, "completed_at"))
             tx.bulk("quarantine", pd.DataFrame([
                 {**key, "source": q.source, "source_row": q.row, "column_name": q.column, "reason": q.reason,
@@ -42,7 +43,7 @@ class Staging:
 
     def reconcile(self, run_id: str, cohort_id: str, as_of) -> "pd.DataFrame":
         """The cohort's customers as of the run's moment, one row each (``email``, ``name``,
-        ``completed_at``, ``held``): the newest signup's name, the earliest completion at or before
+        ``first_name``, ``completed_at``, ``held``): the newest signup's names, the earliest completion at or before
         ``as_of``, held when a completion row naming them was quarantined."""
         df = self._s.frame("reconcile_customers", times=("completed_at",), run_id=run_id, cohort_id=cohort_id,
                            as_of=iso(as_of))

@@ -112,8 +112,17 @@ def check_completions_against_signups(signups: ValidatedExport, completions: Val
                            completions.results_path, completions.total_rows)
 
 
+def quiet_gx() -> None:
+    """GX logs every function it registers and every temporary folder it makes at INFO (nine in
+    ten lines of a validate task's log); the data team needs GX's warnings, not that."""
+    import logging
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+
 def _gx_context():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    quiet_gx()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -126,6 +135,7 @@ class Validator:
     """Holds one ephemeral GX context (it takes seconds to build) for all exports of a task."""
 
     def __init__(self, run_name: str | None = None):
+        quiet_gx()
         import great_expectations as gx
         from great_expectations.core.run_identifier import RunIdentifier
 
@@ -145,11 +155,17 @@ class Validator:
         return vd.run(batch_parameters={"dataframe": df}, run_id=self.run_id,
                       result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]})
 
-    def build_data_docs(self, directory: Path, shared_static: Path | None = None) -> Path:
+    def build_data_docs(self, directory: Path) -> Path:
         """Render every validation this validator ran as a GX Data Docs site in ``directory``;
-        returns its index.html. GX copies ~4 MB of fonts, images and styles into each site: with
-        ``shared_static``, sites share one copy of them (a symlink), so a nightly run costs kB."""
+        returns its index.html. The site stands alone: a copied run folder shows the same pages.
+
+        With the files ``docs_assets.fetch`` keeps (setup fetches them) it renders offline: its
+        pages load only ``static/`` files of its own (hard links: no space). Without them the
+        pages load their styles from CDNs as GX writes them, beside GX's own ~4 MB of static files."""
+        import logging
         import shutil
+
+        from onboarding.validation import docs_assets
 
         name = f"site-{id(self)}"
         self.ctx.add_data_docs_site(name, {
@@ -157,18 +173,21 @@ class Validator:
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(directory)}})
         self.ctx.build_data_docs(site_names=[name])
         static = directory / "static"
-        if shared_static is not None and static.is_dir() and not static.is_symlink():
-            if not shared_static.exists():
-                shared_static.parent.mkdir(parents=True, exist_ok=True)
-                tmp = shared_static.with_name(f"{shared_static.name}.{os.getpid()}")
-                shutil.copytree(static, tmp)
-                try:
-                    tmp.rename(shared_static)
-                except OSError:  # another task put it there first
-                    shutil.rmtree(tmp)
-            shutil.rmtree(static)
-            # Relative, so a copy of the whole data folder keeps its sites' styles.
-            static.symlink_to(os.path.relpath(shared_static, directory), target_is_directory=True)
+        absent = docs_assets.missing()
+        if absent:
+            logging.getLogger(__name__).warning(
+                "Data Docs load their styles and scripts from public CDNs (offline they show unstyled): "
+                "%d file(s) missing under %s; run scripts/setup.sh (python -m onboarding.ops.docs_assets)",
+                len(absent), docs_assets.vendor_dir())
+            return directory / "index.html"
+        gx_static = directory / ".gx-static"
+        static.rename(gx_static)
+        try:
+            remote = docs_assets.make_offline(directory, gx_static=gx_static)
+        finally:
+            shutil.rmtree(gx_static, ignore_errors=True)
+        if remote:
+            logging.getLogger(__name__).warning("Data Docs still load from the network: %s", remote)
         return directory / "index.html"
 
     def validate(self, raw: "pd.DataFrame", config: SourceConfig, snapshot: Snapshot, cohort_tz: str,
@@ -216,12 +235,27 @@ class Validator:
         tz = config.timezone or cohort_tz
         ts_field = TIMESTAMP_FIELDS[role]
         emails = normalise_emails(raw[mapped["email"]])
+        name_column = mapped.get("name") or mapped.get("first_name") or "name"
         if "name" in mapped:
-            names = clean_names(raw[mapped["name"]])
-            name_problem = name_problems(raw[mapped["name"]], names, required=role == "signups")
+            whole = raw[mapped["name"]]
+        elif "first_name" in mapped:
+            # No whole-name column: first and last name make it ("Ann" + "Lee" -> "Ann Lee").
+            last = raw[mapped["last_name"]].fillna("").astype(str) if "last_name" in mapped else ""
+            whole = raw[mapped["first_name"]].fillna("").astype(str) + " " + last
+        else:
+            whole = None
+        if whole is not None:
+            names = clean_names(whole)
+            name_problem = name_problems(whole, names, required=role == "signups")
         else:
             names = pd.Series("", index=raw.index, dtype=object)
             name_problem = pd.Series(None, index=raw.index, dtype=object)
+        if "first_name" in mapped:
+            first_names = clean_names(raw[mapped["first_name"]])
+            first_problem = name_problems(raw[mapped["first_name"]], first_names, required=False)
+        else:
+            first_names = pd.Series("", index=raw.index, dtype=object)
+            first_problem = pd.Series(None, index=raw.index, dtype=object)
         stamps = raw[mapped[ts_field]] if ts_field in mapped else pd.Series("", index=raw.index, dtype=object)
         when, ts_problem = parse_timestamps(stamps, tz, config.timestamp_format, as_of)
         if role == "completions":
@@ -231,12 +265,14 @@ class Validator:
         frame = pd.DataFrame({
             ROW: raw[ROW].astype("int64").to_numpy(), OVERFLOW: raw[OVERFLOW].astype(bool).to_numpy(),
             "email_problem": _reasons(email_problems(emails)), "name_problem": _reasons(name_problem),
+            "first_name_problem": _reasons(first_problem),
             "timestamp_problem": _reasons(ts_problem), PROBLEM: _reasons(source_problem)})
 
         # 3. Row level: each failed expectation names the rows (by _row) it failed on.
         checks: list[tuple[Any, str]] = [
             (gxe.ExpectColumnValuesToBeNull(column="email_problem"), mapped["email"]),
-            (gxe.ExpectColumnValuesToBeNull(column="name_problem"), mapped.get("name", "name")),
+            (gxe.ExpectColumnValuesToBeNull(column="name_problem"), name_column),
+            (gxe.ExpectColumnValuesToBeNull(column="first_name_problem"), mapped.get("first_name", "first_name")),
             (gxe.ExpectColumnValuesToBeNull(column="timestamp_problem"), mapped.get(ts_field, ts_field)),
             (gxe.ExpectColumnValuesToBeInSet(column=OVERFLOW, value_set=[False]), "*"),
             # A problem the source itself found (a merged cell in a sheet): its own column and reason.
@@ -263,7 +299,9 @@ class Validator:
                 else:
                     why = frame[field].iloc[at]
                 value = _shown(raw[col].iloc[at]) if col in raw.columns else ""
-                bad.setdefault(row, []).append(QuarantinedRow(role, file, row, col, value, why, emails.iloc[at] or None))
+                found = bad.setdefault(row, [])
+                if not any(q.column == col and q.reason == why for q in found):  # one cell, one reason, once
+                    found.append(QuarantinedRow(role, file, row, col, value, why, emails.iloc[at] or None))
 
         if PROBLEM in raw.columns:
             # Where the source explained a cell (a merged range), that explanation replaces the
@@ -275,6 +313,7 @@ class Validator:
         keep = ~frame[ROW].isin(bad).to_numpy()
         good = pd.DataFrame({"row": frame[ROW].to_numpy()[keep], "email": emails.to_numpy()[keep],
                              "name": names.replace("", None).to_numpy()[keep],
+                             "first_name": first_names.replace("", None).to_numpy()[keep],
                              "timestamp": when[keep].reset_index(drop=True)})
         quarantined = [q for row in sorted(bad) for q in bad[row]]
 

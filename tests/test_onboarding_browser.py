@@ -1,0 +1,175 @@
+"""The Onboarding page as the instructor meets it: ``airflow standalone`` (the embedded default:
+LocalExecutor on SQLite, no PostgreSQL or Redis) started on a free port with this project's
+plugins folder, and headless Chromium logging in, opening "Onboarding" in Airflow's navigation,
+reading the cohort's funnel (the hand-worked cohort of ``analytics_cohort.py``), searching a
+customer and opening her timeline; and the page and the summary email at a phone's 375 px width.
+Screenshots go to ``var/test-artifacts/``.
+
+Needs Debian's Chromium (``scripts/install-chromium.sh``): skipped where it is missing, except in
+CI, where it fails.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import analytics_cohort
+from helpers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "var" / "test-artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
+pytestmark = pytest.mark.browser
+
+
+def _need_chromium():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium not found at {CHROMIUM} (CI must have it)")
+        pytest.skip(f"Chromium not found at {CHROMIUM} (scripts/install-chromium.sh)")
+
+
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory):
+    """``airflow standalone`` with the plugin, its state database holding the hand-worked cohort."""
+    _need_chromium()
+    home = tmp_path_factory.mktemp("standalone")
+    from onboarding.store import db
+
+    state = home / "state.db"
+    engine = db.make_engine(f"sqlite:///{state}")
+    db.migrate(engine)
+    analytics_cohort.write(engine)
+    engine.dispose()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
+    env.update({
+        "AIRFLOW_HOME": str(home / "airflow"), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "instructor:viewer",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "browser-test-" + os.urandom(16).hex(),
+        "AIRFLOW_CONN_ONBOARDING_STATE": json.dumps({"conn_type": "sqlite", "host": str(state)}),
+        "ONBOARDING_COHORTS_FILE": str(home / "no-cohorts.yaml"), "ONBOARDING_DATA_DIR": str(home / "data"),
+        "GX_ANALYTICS_ENABLED": "false", "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    })
+    log = open(home / "standalone.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    passwords = home / "airflow" / "simple_auth_manager_passwords.json.generated"
+    started = time.monotonic()
+    try:
+        while True:
+            assert proc.poll() is None, (home / "standalone.log").read_text()[-3000:]
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2)
+                if passwords.exists():
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() - started < 240, "airflow standalone did not start"
+            time.sleep(1)
+        yield {"port": port, "password": json.loads(passwords.read_text())["instructor"], "home": home,
+               "start_seconds": time.monotonic() - started}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_the_instructor_finds_her_cohort_and_a_customer_in_airflow(standalone):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    base = f"http://127.0.0.1:{standalone['port']}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            # Not logged in: the page refuses and serves nothing.
+            assert page.goto(f"{base}/onboarding/cohorts/c1").status == 401
+            page.goto(f"{base}/")
+            page.get_by_label("Username").fill("instructor")
+            page.get_by_label("Password").fill(standalone["password"])
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("link", name="Onboarding").click()  # Airflow's own navigation
+            frame = page.frame_locator("iframe").first
+            frame.get_by_role("heading", name="Cohorts").wait_for(timeout=60000)
+            card = frame.locator('[data-cohort="c1"]')
+            assert "held by a guard" in card.inner_text() and "completions shrank by 40%" in card.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "onboarding-cohorts.png"))
+            started = time.monotonic()
+            card.get_by_role("link", name="c1").click()
+            frame.locator("#funnel").wait_for(timeout=60000)
+            load = time.monotonic() - started
+            funnel = {r.get_attribute("data-step"): r.locator("td").nth(1).inner_text()
+                      for r in frame.locator("#funnel tr[data-step]").all()}
+            assert funnel == {"signed_up": "7", "reminded": "4", "on_time": "3", "completed_late": "1",
+                              "missed": "1", "pending": "1", "held": "1"}
+            assert "1.75x" in frame.locator("#reminder").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "onboarding-cohort.png"), full_page=True)
+            frame.get_by_label("Search customers").fill("E@X.ORG")
+            frame.get_by_role("button", name="Search").click()
+            frame.locator('tr[data-email="e@x.org"]').wait_for(timeout=60000)
+            assert frame.locator("#customer-table tr[data-email]").count() == 1
+            frame.locator('tr[data-email="e@x.org"]').get_by_role("link").click()
+            frame.locator("#emails").wait_for(timeout=60000)
+            kinds = sorted(r.get_attribute("data-kind") for r in frame.locator("#emails tr[data-kind]").all())
+            assert kinds == ["cancellation", "reminder"]
+            page.screenshot(path=str(ARTIFACTS / "onboarding-customer.png"), full_page=True)
+
+            # On a phone: the cohort page itself at 375 px scrolls down, never sideways (wide
+            # tables scroll inside their own box).
+            phone = browser.new_page(viewport={"width": 375, "height": 800})
+            phone.context.add_cookies(page.context.cookies())
+            assert phone.goto(f"{base}/onboarding/cohorts/c1").status == 200
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+            phone.screenshot(path=str(ARTIFACTS / "onboarding-cohort-375px.png"), full_page=True)
+        finally:
+            browser.close()
+    print(f"\nairflow standalone up in {standalone['start_seconds']:.0f}s; cohort page opened in {load:.2f}s; "
+          f"screenshots in {ARTIFACTS}")
+
+
+def test_the_summary_email_reads_on_a_phone(engine, tmp_path):
+    """Her summary (a real run of the stages, with quarantined rows and orphans) at 375 px:
+    what needs her comes first, and nothing is wider than the screen."""
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    from helpers import csv_cohort, local, run_stages
+
+    (tmp_path / "signups.csv").write_text(
+        "Email,Name,When\n" + "".join(f"learner{i}@a-rather-long-domain-name.example.org,Learner With A Long Name {i},"
+                                      f"2026-11-01T10:00\n" for i in range(60))
+        + "bad-address,Carl,2026-11-01T12:00\n")
+    (tmp_path / "completions.csv").write_text("user_email,completed_at\nstranger@x.org,2026-11-21T01:00:00Z\n")
+    ctx, _ = run_stages(engine, csv_cohort(tmp_path), tmp_path, local(2026, 12, 2))
+    html = ctx.folder("c1") / "summary.html"
+    text = html.read_text()
+    assert text.index("What needs you") < text.index("Customers") < text.index("Emails sent this run")
+    assert "/" + tmp_path.name not in text  # no server path in what she reads
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            phone = browser.new_page(viewport={"width": 375, "height": 800})
+            phone.goto(html.as_uri())
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+            phone.screenshot(path=str(ARTIFACTS / "summary-375px.png"), full_page=True)
+        finally:
+            browser.close()
