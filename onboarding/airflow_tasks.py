@@ -80,11 +80,13 @@ def plan(context: Mapping[str, Any], nightly_tz: str, nightly_time: dt.time) -> 
             log.error("cohort %s cannot run: %s", cid, found.broken[cid])
     from zoneinfo import ZoneInfo
 
-    log.info("run %s decides as of %s%s for cohorts %s; kinds %s%s", ctx.run_id,
-             f"{ctx.as_of.astimezone(ZoneInfo(nightly_tz)):%a %d %b %Y %H:%M %Z}", " (dry run)" if ctx.dry_run else "",
-             ids, list(ctx.kinds),
-             f"; resend {ctx.resend.kind} to {ctx.resend.email}: {ctx.resend.reason}" if ctx.resend else "",
-             extra=ctx.fields(stage="plan", cohorts=",".join(ids), run_type=ctx.run_type or ""))
+    from onboarding import logs
+
+    logs.event(log, logging.INFO, "run %s decides as of %s%s for cohorts %s; kinds %s%s", ctx.run_id,
+               f"{ctx.as_of.astimezone(ZoneInfo(nightly_tz)):%a %d %b %Y %H:%M %Z}",
+               " (dry run)" if ctx.dry_run else "", ids, list(ctx.kinds),
+               f"; resend {ctx.resend.kind} to {ctx.resend.email}: {ctx.resend.reason}" if ctx.resend else "",
+               **ctx.fields(stage="plan", cohorts=",".join(ids), run_type=ctx.run_type or ""))
     return [{"cohort_id": cid, "ctx": ctx.to_dict()} for cid in ids]
 
 

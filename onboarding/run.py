@@ -104,7 +104,7 @@ class RunContext:
                    run_type=d.get("run_type"), triggered_by=d.get("triggered_by"), ui_url=d.get("ui_url"))
 
     def fields(self, cohort_id: str | None = None, **more: Any) -> dict[str, Any]:
-        """The run's fields for a structured log line (``log.info(..., extra=ctx.fields(...))``):
+        """The run's fields for a structured log line (``logs.event(log, level, text, **ctx.fields(...))``):
         the data team filters task logs by cohort, run and counts, not by parsing sentences."""
         out: dict[str, Any] = {"run_id": self.run_id, "as_of": self.as_of.isoformat()}
         if cohort_id:

@@ -221,9 +221,22 @@ def test_secrets_stay_out_of_logs_and_run_files(airflow_db, airflow_env, fake_go
                 assert secret.encode() not in f.read_bytes(), f
 
 
-def test_dry_run_sends_nothing_and_says_what_would_go_out(airflow_db, airflow_env, fake_google, nightly_dag):
+def test_dry_run_sends_nothing_and_says_what_would_go_out(airflow_db, airflow_env, fake_google, nightly_dag, capfd):
     state, run_id = run_night(nightly_dag, dt.date(2026, 12, 1), dry_run=True, cohort="data-eng-2026-12")
     assert state == "success"
+    logs = capfd.readouterr()
+    logs = logs.out + logs.err
+    # The grid names each mapped cohort task by its cohort, not by 0, 1, 2.
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        labels = {(ti.task_id, ti.rendered_map_index) for ti in session.query(TaskInstance).filter(
+            TaskInstance.run_id == run_id, TaskInstance.task_id.like("cohort.%"))}
+    assert labels == {(f"cohort.{t}", "data-eng-2026-12") for t in ("extract", "validate", "decide", "send", "report")}
+    # The data team's log: the project's lines carry their fields; GX's chatter is gone.
+    assert "Skipping registering function" not in logs and "Created temporary directory" not in logs
+    assert re.search(r"cohort data-eng-2026-12 as of Tue 01 Dec 2026 06:00 AEDT: .*cohort=data-eng-2026-12", logs)
     # No customer gets anything; the instructor gets her summary, marked as a dry run.
     (summary_mail,) = fake_google.sent.values()
     assert addr(summary_mail["to"]) == "instructor@example.edu" and summary_mail["subject"].startswith("[DRY RUN] ")

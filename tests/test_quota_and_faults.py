@@ -183,3 +183,19 @@ def test_two_runs_started_together_send_each_email_once(engine, fake_google):
     assert len(recipients) == 200 and max(recipients.values()) == 1
     sent_by = Counter(o.status for r in results.values() for o in r)
     assert sent_by["skipped"] > 0  # each run found emails the other had claimed
+
+
+def test_a_long_send_says_how_far_it_has_got(engine, fake_google, monkeypatch):
+    """Every PROGRESS_SECONDS the batch reports done, total, outcomes so far, rate and time left,
+    and once more at the end, so thousands of emails are never half an hour of silence."""
+    from onboarding.delivery import ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "PROGRESS_SECONDS", 0.0)  # report after every email
+    keys = plan(engine, [f"p{i}@x.org" for i in range(6)])
+    seen = []
+    deliver_batch(Ledger(Store(engine), "r1", "r1"), factory(fake_google, daily_cap=4, concurrency=2), items(keys),
+                  FAST, progress=seen.append)
+    assert [p.done for p in seen] == [1, 2, 3, 4, 5, 6, 6]  # each email, then the end
+    assert all(p.total == 6 for p in seen) and seen[-1].counts == {"sent": 4, "waiting": 2}
+    assert seen[-1].per_minute > 0 and seen[-1].seconds_left == 0
+    assert seen[0].seconds_left is not None and seen[0].seconds_left >= 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from onboarding import logs
 from onboarding.cohorts import Cohort
 from onboarding.decisions.run import RunFacts, decide_run, held_message
 from onboarding.errors import DatasetError, ResendRefused
@@ -70,7 +71,8 @@ def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
         log.warning("cohort %s: %s", cohort.id, message)
         return counts
     record(store, cohort, ctx, "decided", counts=counts)
-    log.info("cohort %s as of %s: %s", cohort.id, f"{ctx.as_of.astimezone(cohort.tz):%a %d %b %Y %H:%M %Z}", counts,
-             extra=ctx.fields(cohort.id, stage="decide", **{k: v for k, v in counts.items()
+    logs.event(log, logging.INFO, "cohort %s as of %s: %s", cohort.id,
+               f"{ctx.as_of.astimezone(cohort.tz):%a %d %b %Y %H:%M %Z}", counts,
+               **ctx.fields(cohort.id, stage="decide", **{k: v for k, v in counts.items()
                                                           if isinstance(v, (int, float, str))}))
     return counts

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from onboarding import logs
 from onboarding import storage
 from onboarding.cohorts import Cohort
 from onboarding.decisions import email_ref
@@ -67,8 +68,8 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
             if outcome.status in ("failed", "unconfirmed", "waiting"):
                 log.warning("cohort %s: %s %s to %s: %s", cohort.id, r["kind"], outcome.status, r["email"],
                             outcome.detail)
-        log.info("cohort %s: delivery %s", cohort.id, tally,
-                 extra=ctx.fields(cohort.id, stage="send", **{f"emails_{k}": v for k, v in tally.items()}))
+        logs.event(log, logging.INFO, "cohort %s: delivery %s", cohort.id, tally,
+                   **ctx.fields(cohort.id, stage="send", **{f"emails_{k}": v for k, v in tally.items()}))
         retry = [o for o in outcomes if o.status == "waiting" and not o.stopped]
         if retry:
             raise DeliveryIncomplete(f"cohort {cohort.id}: {len(retry)} email(s) still refused after "
@@ -81,10 +82,10 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
 def _log_progress(cohort: Cohort, ctx: RunContext, p: Progress) -> None:
     """A long send is never silent: sent, waiting, rate and time left, every half minute."""
     left = "" if p.seconds_left is None else f", about {p.seconds_left / 60:.0f} min left"
-    log.info("cohort %s: sending: %d of %d done (%s), %.0f a minute%s", cohort.id, p.done, p.total,
-             ", ".join(f"{k} {v}" for k, v in sorted(p.counts.items())) or "none yet", p.per_minute, left,
-             extra=ctx.fields(cohort.id, done=p.done, total=p.total, per_minute=round(p.per_minute, 1),
-                              **{f"emails_{k}": v for k, v in p.counts.items()}))
+    logs.event(log, logging.INFO, "cohort %s: sending: %d of %d done (%s), %.0f a minute%s", cohort.id, p.done,
+               p.total, ", ".join(f"{k} {v}" for k, v in sorted(p.counts.items())) or "none yet", p.per_minute, left,
+               **ctx.fields(cohort.id, stage="send", done=p.done, total=p.total, per_minute=round(p.per_minute, 1),
+                            **{f"emails_{k}": v for k, v in p.counts.items()}))
 
 
 def _done(store: Store, cohort: Cohort, ctx: RunContext) -> None:

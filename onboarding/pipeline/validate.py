@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from onboarding import logs
 from onboarding import storage
 from onboarding.cohorts import Cohort
 from onboarding.errors import DatasetError
@@ -50,8 +51,8 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
               "validation_results": [su.results_path, co.results_path], "data_docs": docs}
     record(store, cohort, ctx, "validated", counts=counts)
     for q in quarantined:
-        log.warning("cohort %s: quarantined %s", cohort.id, q.describe(),
-                    extra=ctx.fields(cohort.id, stage="validate", source=q.source, row=q.row, column=q.column))
+        logs.event(log, logging.WARNING, "cohort %s: quarantined %s", cohort.id, q.describe(),
+                   **ctx.fields(cohort.id, stage="validate", source=q.source, row=q.row, column=q.column))
     return {k: v for k, v in counts.items() if k != "validation_results"}
 
 
