@@ -67,6 +67,17 @@ def test_stages_send_the_right_emails_and_tell_the_instructor(engine, cohort, tm
     msg = email.message_from_bytes(instructor_mail.read_bytes(), policy=email.policy.default)
     assert msg["To"].addresses[0].addr_spec == "boss@example.edu"
     assert "1 sent" in msg["Subject"] and "2 rows quarantined" in msg["Subject"]
+    # What needs her comes first; the charts are inline images the HTML shows by cid, with the
+    # same numbers as text for mail clients that block images; the full tables are attached.
+    text, html = msg.get_body(("plain",)).get_content(), msg.get_body(("html",)).get_content()
+    assert text.index("WHAT NEEDS YOU") < text.index("Customers") < text.index("Emails sent this run")
+    assert "2 export row(s) could not be used" in text and "/" + tmp_path.name not in text
+    images = {p["Content-ID"]: p for p in msg.walk() if p.get_content_type() == "image/png"}
+    assert set(images) == {"<funnel@onboarding>", "<completions@onboarding>"}
+    assert all(p.get_content()[:8] == b"\x89PNG\r\n\x1a\n" for p in images.values())
+    assert 'src="cid:funnel@onboarding"' in html and 'src="cid:completions@onboarding"' in html
+    assert "completed on time" in text and "on hold (a row naming them was quarantined)" in text
+    assert sorted(p.get_filename() for p in msg.iter_attachments()) == ["emails.csv", "quarantine.csv", "status.csv"]
 
     # The night after the deadline: Bob is cancelled, Ann welcomed; Bob's reminder is not resent.
     run(engine, cohort, tmp_path, local(2026, 12, 5), "night-2")
@@ -100,8 +111,11 @@ def test_dry_run_sends_customers_nothing_and_her_what_would_go_out(engine, cohor
     assert "cancellation Bob <bob@x.org>" in text and "welcome      Ann <ann@x.org>" in text
     assert "It was a dry run: nothing was sent to customers" in text
     # The full lists travel with it, whatever the cohort's size (up to the attachment limit).
-    names = sorted(p.get_filename() for p in msg.iter_attachments())
-    assert names == ["emails.csv", "quarantine.csv", "status.csv"]
+    files = {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
+    assert sorted(files) == ["emails.csv", "quarantine.csv", "status.csv", "would_send.csv"]
+    would = [line.split(",")[:2] for line in files["would_send.csv"].lstrip("\ufeff").splitlines()]
+    assert would == [["Kind", "Email"], ["cancellation", "bob@x.org"], ["welcome", "ann@x.org"]]
+    assert "would_send.csv, attached" in text
 
 
 def test_a_later_run_supersedes_an_email_no_longer_due(engine, cohort, tmp_path):

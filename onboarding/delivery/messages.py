@@ -120,7 +120,8 @@ def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered
             html.add_related(png, maintype="image", subtype="png", cid=f"<{name}@onboarding>",
                              filename=f"{name}.png", disposition="inline")
     for name, data in attachments or ():
-        msg.add_attachment(data, maintype="text", subtype="csv", filename=name)
+        # UTF-8 with a byte-order mark, as the report files are written (Excel then reads them right).
+        msg.add_attachment(data, maintype="text", subtype="csv", filename=name, params={"charset": "utf-8"})
     check_message(msg, to_email, cc, frm.addr_spec)
     return msg
 

@@ -49,7 +49,7 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     """
     failure = failure or failure_of(store.runs.get(ctx.run_id, cohort.id))
     data = summary.collect(store, cohort, ctx.run_id, failure)
-    tables = sheet.build(store, cohort, ctx.run_id)
+    tables = sheet.build(store, cohort, ctx.run_id, dry_run=ctx.dry_run)
     folder = ctx.folder(cohort.id)
     data["report_files"] = sheet.write_csv(tables, folder / "report")
     data["sheet"] = data["sheet_error"] = sheet_error = None
@@ -74,7 +74,7 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     data["standings"] = [(words.standing(k.removeprefix("customers_")), v) for k, v in sorted(data["counts"].items())
                          if k.startswith("customers_")]
     data["needs"] = summary.needs(data)
-    attached, left_out = summary.attachments([(f"{n}.csv", folder / "report" / f"{n}.csv") for n in sheet.TABLES],
+    attached, left_out = summary.attachments([(f"{n}.csv", folder / "report" / f"{n}.csv") for n in tables],
                                              ATTACH_LIMIT)
     data["attached"], data["not_attached"] = [n for n, _ in attached], left_out
     images = _charts(data, store, cohort, with_history=not ctx.dry_run and failure is None)

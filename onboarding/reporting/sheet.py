@@ -37,6 +37,7 @@ HEADERS = {
     "emails": ["Sent at", "Kind", "Recipient", "Name", "Status", "Sent by run", "Decided by run", "Gmail message id",
                "Attempts", "Last error"],
     "quarantine": ["Source", "File", "Row", "Column", "Value", "Reason", "Email"],
+    "would_send": ["Kind", "Email", "Name", "Why"],
 }
 SHEET_CELL_LIMIT = 10_000_000  # Google Sheets: cells in a whole spreadsheet
 SHEET_BATCH_ROWS = 10_000  # rows written per values request
@@ -53,8 +54,9 @@ class Table:
     read: Callable[[], Iterator[list[list[str]]]]
 
 
-def build(store: Store, cohort: Cohort, run_id: str) -> dict[str, Table]:
-    """The three tables of one cohort's run, read from the database when written."""
+def build(store: Store, cohort: Cohort, run_id: str, dry_run: bool = False) -> dict[str, Table]:
+    """The three tables of one cohort's run, read from the database when written; a dry run's
+    list of what would have been sent comes first (``would_send``)."""
 
     def reader(name: str, format_chunk) -> Table:
         count, _ = store.reports.table(name, run_id, cohort.id)
@@ -66,8 +68,9 @@ def build(store: Store, cohort: Cohort, run_id: str) -> dict[str, Table]:
 
         return Table(name, HEADERS[name], count, read)
 
-    return {"status": reader("status", _status_rows), "emails": reader("emails", _email_rows),
-            "quarantine": reader("quarantine", _quarantine_rows)}
+    tables = {"status": reader("status", _status_rows), "emails": reader("emails", _email_rows),
+              "quarantine": reader("quarantine", _quarantine_rows)}
+    return {"would_send": reader("would_send", _would_send_rows), **tables} if dry_run else tables
 
 
 def _local_times(values: list[str | None], cohort: Cohort) -> list[str]:
@@ -97,9 +100,14 @@ def _status_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]
 
 def _email_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]:
     sent_at = _local_times([r["sent_at"] for r in chunk], cohort)
-    return [[sent_at[i], r["kind"], r["recipient"], r["recipient_name"], r["status"], r["sent_run_id"] or "",
+    return [[sent_at[i], r["kind"], r["recipient"], r["recipient_name"], words.email_state(r["status"]),
+             r["sent_run_id"] or "",
              r["decided_run_id"], r["provider_message_id"] or "", str(r["attempts"]), r["last_error"] or ""]
             for i, r in enumerate(chunk)]
+
+
+def _would_send_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]:
+    return [[r["kind"], r["email"], r["name"], r["reason"]] for r in chunk]
 
 
 def _quarantine_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]:
