@@ -76,6 +76,10 @@ def test_the_cohort_page_funnel_stages_reminder_and_search(ui):
     assert page.text.count("<svg") == 2  # the funnel and completions-per-day charts
     text = _text(page.text)
     assert "bottleneck" in text and "1.75x the rate before" in text
+    # Each customer's row names their emails: kind, state, why, and the provider's id.
+    row = re.search(r'<tr data-email="e@x.org">(.*?)</tr>', page.text, re.S).group(1)
+    assert sorted(re.findall(r'data-kind="(\w+)"', row)) == ["cancellation", "reminder"]
+    assert "gm-e@x.org-cancellation" in row and row.count(" sent ") == 2
     found = ui.get("/onboarding/cohorts/c1", params={"q": "D@X"}, headers=h)
     rows = re.findall(r'data-email="([^"]+)"', found.text)
     assert rows == ["d@x.org"]

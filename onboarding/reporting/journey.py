@@ -150,6 +150,7 @@ class Journey:
         funnel = a.funnel(cohort_id)
         stages = a.stages(cohort_id)
         total, customers = a.customers(cohort_id, search, page)
+        page_emails = a.customers_emails(cohort_id, [c["email"] for c in customers])
         runs = a.runs(cohort_id)
         last = runs[0] if runs else None
         tz = facts.tz
@@ -162,6 +163,9 @@ class Journey:
             "reminder": _reminder(a.reminder_effect(cohort_id), tz),
             "search": search or "", "page": page, "pages": max(1, -(-total // _page_size())), "total": total,
             "customers": [{**c, "standing": words.standing(c["status"]),
+                           "emails": [{**e, "state": words.email_state(e["status"]),
+                                       "sent": local(e["sent_at"], tz, "%d %b %H:%M")}
+                                      for e in page_emails.get(c["email"], [])],
                            "signed_up": local(c["signed_up_at"], tz), "completed": local(c["completed_at"], tz),
                            "reminded": local(c["reminded_at"], tz, "%d %b"),
                            "cancelled": local(c["cancelled_at"], tz, "%d %b"),

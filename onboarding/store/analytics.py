@@ -58,6 +58,21 @@ class Analytics:
                             page_size=page_size, page_offset=max(page - 1, 0) * page_size)
         return total, rows
 
+    def customers_emails(self, cohort_id: str, emails: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The emails of a page of customers (one query for the page), by customer."""
+        import sqlalchemy as sa
+
+        from onboarding.store import db
+
+        if not emails:
+            return {}
+        statement = db.sql("analytics_customers_emails").bindparams(sa.bindparam("emails", expanding=True))
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self._s.connection() as conn:
+            for r in conn.execute(statement, {"cohort_id": cohort_id, "emails": list(emails)}).mappings():
+                out.setdefault(r["email"], []).append(dict(r))
+        return out
+
     def customer(self, cohort_id: str, email: str) -> dict[str, list[dict[str, Any]]]:
         """Everything the pipeline saw and did for one customer: each night's standing and input
         rows, every decision, every email with its events, and their quarantined rows."""

@@ -1,0 +1,9 @@
+-- The emails of one page of a cohort's customers (:emails, the page's addresses): kind, state,
+-- when Gmail accepted it, the provider's id, and why it was decided (the deciding run's reason).
+SELECT l.recipient AS email, l.kind, l.status, l.sent_at, l.provider_message_id, l.requested_reason,
+       d.reason AS decided_reason
+FROM email_ledger l
+LEFT JOIN decisions d ON d.run_id = l.decided_run_id AND d.cohort_id = l.cohort_id
+                     AND d.email = l.recipient AND d.kind = l.kind
+WHERE l.cohort_id = :cohort_id AND l.recipient IN :emails AND l.kind IN ('reminder', 'cancellation', 'welcome')
+ORDER BY l.recipient, l.created_at, l.kind
