@@ -81,7 +81,8 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     data["images"] = sorted(images)
     key = f"{cohort.id}|{cohort.instructor}|summary|{ctx.run_id}"
     ref = email_ref(key)
-    content = messages.render("summary", **data, ref=ref, dry_run=ctx.dry_run, as_of=ctx.as_of, cohort=cohort)
+    content = messages.render("summary", **data, ref=ref, dry_run=ctx.dry_run, as_of=ctx.as_of, cohort=cohort,
+                              run_id=ctx.run_id)
     storage.write_text(folder / "summary.txt", content.text)
     storage.write_text(folder / "summary.html", content.html)
     log.info("cohort %s summary:\n%s", cohort.id, content.text)
