@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from onboarding import paths
 from onboarding.addresses import ENCODED_WORD, is_plain_address
+from onboarding.consent import CLASSES, DEFAULT_CLASSES, normalise_suppression
 from onboarding.errors import ConfigError
 
 WELCOME_TIMINGS = ("after_deadline", "on_completion")
@@ -40,7 +41,7 @@ MAX_GRACE = dt.timedelta(days=366)
 MAX_FILE_BYTES = 1 << 20  # a cohort file is a few kB; a larger one is refused before it is parsed
 COHORT_KEYS = ("id", "title", "deadline", "timezone", "sender", "instructor", "sources", "reminder_days_before",
                "grace_period", "welcome_timing", "email_connection", "course_url", "next_steps", "guards",
-               "instructor_sheet", "data_team")
+               "instructor_sheet", "data_team", "email_classes", "suppress")
 TOP_KEYS = ("cohorts", "defaults", "source_roots")
 
 
@@ -96,6 +97,9 @@ class Cohort:
     # The instructor's Google Sheet: {"spreadsheet": id or URL, "connection": Airflow conn id}
     instructor_sheet: dict[str, str] | None = None
     data_team: tuple[str, ...] = ()  # also told when a run is held or fails
+    # Each email kind's class (transactional or marketing): an unsubscribe stops marketing only.
+    email_classes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLASSES))
+    suppress: tuple[str, ...] = ()  # addresses or '@domains' never emailed (the file's own suppression list)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -262,7 +266,37 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
         guards=_guards(merged.get("guards"), f"{where}.guards"),
         instructor_sheet=_instructor_sheet(merged.get("instructor_sheet"), f"{where}.instructor_sheet"),
         data_team=_addresses(merged.get("data_team"), f"{where}.data_team"),
+        email_classes=_email_classes(merged.get("email_classes"), f"{where}.email_classes"),
+        suppress=_suppress(merged.get("suppress"), f"{where}.suppress"),
     )
+
+
+def _email_classes(raw: Any, where: str) -> dict[str, str]:
+    """Every kind's class: the defaults, overridden per kind."""
+    defaults = DEFAULT_CLASSES
+
+    if raw is None:
+        return dict(defaults)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of email kind -> transactional or marketing")
+    unknown = sorted(set(raw) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{where}: unknown email kind(s) {unknown}; known: {list(defaults)}")
+    bad = {k: v for k, v in raw.items() if v not in CLASSES}
+    if bad:
+        raise ConfigError(f"{where}: {bad} must each be one of {list(CLASSES)}")
+    return {**defaults, **raw}
+
+
+def _suppress(raw: Any, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: expected a list of email addresses or domains (@example.org)")
+    try:
+        return tuple(normalise_suppression(str(a)) for a in raw)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _instructor_sheet(raw: Any, where: str) -> dict[str, str] | None:

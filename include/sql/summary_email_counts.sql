@@ -1,8 +1,12 @@
 -- How many emails a run considered, by kind, outcome and where the ledger stands on each now
--- (sent_now: sent by this very run): every count of the summary and the run record, in one pass.
+-- (sent_now: sent by this very run; suppressed_late: taken off the queue at send time because the
+-- address was suppressed after the run decided): every count of the summary and the run record.
 SELECT d.kind, d.outcome, l.status AS ledger_status,
-       CASE WHEN l.sent_run_id = :run_id THEN 1 ELSE 0 END AS sent_now, COUNT(*) AS n
+       CASE WHEN l.sent_run_id = :run_id THEN 1 ELSE 0 END AS sent_now,
+       CASE WHEN l.status = 'superseded' AND l.last_error LIKE 'suppressed%' THEN 1 ELSE 0 END AS suppressed_late,
+       COUNT(*) AS n
 FROM decisions d
 LEFT JOIN email_ledger l ON l.email_key = d.email_key
 WHERE d.run_id = :run_id AND d.cohort_id = :cohort_id
-GROUP BY d.kind, d.outcome, l.status, CASE WHEN l.sent_run_id = :run_id THEN 1 ELSE 0 END
+GROUP BY d.kind, d.outcome, l.status, CASE WHEN l.sent_run_id = :run_id THEN 1 ELSE 0 END,
+         CASE WHEN l.status = 'superseded' AND l.last_error LIKE 'suppressed%' THEN 1 ELSE 0 END

@@ -1,5 +1,5 @@
 -- The people the instructor's summary names for each list of emails (sent this run, would be
--- sent, waiting, held back), the first :list_limit of each kind by name: the full lists are in
+-- sent, waiting, held back, not sent because suppressed), the first :list_limit of each kind by name: the full lists are in
 -- the run's report CSV files, so a summary stays readable at any size.
 SELECT category, kind, email, name, outcome, reason, ledger_status, last_error
 FROM (
@@ -9,6 +9,9 @@ FROM (
                CASE WHEN d.outcome = 'due' AND l.status = 'sent' AND l.sent_run_id = :run_id THEN 'sent'
                     WHEN d.outcome = 'would_send' THEN 'would_send'
                     WHEN d.outcome IN ('blocked', 'failed_earlier') THEN 'blocked'
+                    WHEN d.outcome = 'suppressed'
+                      OR (d.outcome = 'due' AND l.status = 'superseded' AND l.last_error LIKE 'suppressed%')
+                         THEN 'suppressed'
                     WHEN d.outcome = 'due' AND l.status IN ('failed', 'unconfirmed', 'claimed', 'drafted', 'pending')
                          THEN 'waiting'
                     ELSE 'other' END AS category

@@ -46,3 +46,4 @@ def resend_key(cohort_id: str, email: str, kind: str, run_id: str) -> str:
 def email_ref(key: str) -> str:
     """A short unique reference carried in the email, by which a later attempt finds it in Sent."""
     return "onb-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+

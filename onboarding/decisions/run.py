@@ -10,7 +10,8 @@ the state database, calls it, and stores what it returns. It applies, in order:
    ``moment_passed`` once its deadline has passed in real time (when the run was asked for, or
    when it decides, whichever is later: a cleared old run or a backfill keeps its old moment, and
    must still not remind anyone after the deadline); the instructor's resend replaces the rules'
-   decision for that email;
+   decision for that email; a suppressed address gets no email its entry stops (``suppressed``,
+   see ``decisions.suppression``);
 4. **the guards**: a tripped guard that is not released holds every due email (``held``);
 5. **the ledger plan**: whether the run enters its due emails in the ledger (not in a dry run,
    not when held), each due email's reference, and the resend's entry with her reason; the store
@@ -27,10 +28,12 @@ import numpy as np
 import pandas as pd
 
 from onboarding.cohorts import Cohort
+from onboarding.consent import Suppression
 from onboarding.decisions import (EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES, Resend, email_key, email_ref,
                                   resend_key)
 from onboarding.decisions.guards import Trip, check
 from onboarding.decisions.rules import decide_all
+from onboarding.decisions.suppression import apply as apply_suppressions
 from onboarding.times import iso
 
 SENDABLE = ("due", "would_send")
@@ -61,6 +64,7 @@ class RunFacts:
     completion_rows: int = 0  # the completion export's rows (valid or not)
     completion_rows_before: int | None = None  # the same at the cohort's previous run
     now: dt.datetime | None = None  # the clock when the facts were loaded (real time, not the run's moment)
+    suppressions: tuple[Suppression, ...] = ()  # who must not be emailed (the list, and the cohort file's)
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,13 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
             "reason": f"resend asked for: {r.reason}", "email_key": key}])], ignore_index=True)
         resend_entry = {"email_key": key, "ref": email_ref(key), "cohort_id": cohort.id, "recipient": r.email,
                         "recipient_name": name, "kind": r.kind, "reason": r.reason}
+
+    # The suppression list: a suppressed address gets no email its entry stops (the decision says
+    # why, and the summary lists it), a resend included.
+    d = apply_suppressions(d, list(facts.suppressions), cohort.email_classes, SENDABLE)
+    if resend_entry is not None and not d.loc[d["email_key"] == resend_entry["email_key"], "outcome"].isin(
+            SENDABLE).any():
+        resend_entry = None
 
     sendable = d["outcome"].isin(SENDABLE).to_numpy()
     cancellations = int((sendable & (d["kind"] == "cancellation").to_numpy()).sum())

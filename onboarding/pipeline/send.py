@@ -7,6 +7,7 @@ from typing import Any, Callable
 from onboarding import logs
 from onboarding import storage
 from onboarding.cohorts import Cohort
+from onboarding.consent import Suppression
 from onboarding.decisions import email_ref
 from onboarding.delivery.ledger import BatchItem, Ledger, Progress, deliver_batch
 from onboarding.delivery.messages import customer_email
@@ -51,6 +52,9 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
                                                            f"({now.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z})")
         log.warning("cohort %s: %d reminder(s) not sent: the deadline has passed", cohort.id, len(late))
         due = [r for r in due if r["kind"] != "reminder"]
+    due, suppressed = _not_suppressed(store, cohort, due)
+    if suppressed:
+        tally["suppressed"] = suppressed
     if due:
         factory = email()
         items = []
@@ -77,6 +81,27 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
                                      f"they stay due and a retry sends them")
     _done(store, cohort, ctx)
     return tally or {"sent": 0}
+
+
+def _not_suppressed(store: Store, cohort: Cohort, due: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The suppression list again at send time: an address suppressed since the run decided (a
+    bounce read, an unsubscribe, a manual entry) is not sent to; its email leaves the ledger's
+    queue with the reason."""
+    from onboarding.decisions.suppression import find, stops
+
+    entries = {e.address: e for e in store.suppressions.for_cohort(cohort.id)}
+    entries.update({a: Suppression(a, "manual", "the cohort file", cohort.id) for a in cohort.suppress})
+    keep, stopped = [], {}
+    for r in due:
+        entry = find(r["email"], entries) if entries else None
+        if entry is not None and stops(entry, cohort.email_classes.get(r["kind"], "transactional")):
+            stopped.setdefault(entry.describe(), []).append(r["email_key"])
+        else:
+            keep.append(r)
+    for why, keys in stopped.items():
+        store.ledger.supersede(keys, f"suppressed after the run decided: {why}")
+        log.warning("cohort %s: %d email(s) not sent: %s", cohort.id, len(keys), why)
+    return keep, sum(len(k) for k in stopped.values())
 
 
 def _log_progress(cohort: Cohort, ctx: RunContext, p: Progress) -> None:

@@ -12,7 +12,7 @@ from onboarding.store.reports import LIST_LIMIT
 from onboarding.times import from_iso
 
 _PROBLEM_STATES = ("failed", "unconfirmed", "claimed", "drafted", "pending")
-LISTS = ("sent", "would_send", "waiting", "blocked")
+LISTS = ("sent", "would_send", "waiting", "blocked", "suppressed")
 
 
 def local_time(value: str | None, cohort: Cohort) -> str | None:
@@ -76,6 +76,8 @@ def _category(o: dict[str, Any], run_id: str) -> str | None:
         return "would_send"
     if o["outcome"] in ("blocked", "failed_earlier"):
         return "blocked"
+    if o["outcome"] == "suppressed" or (o["outcome"] == "due" and o.get("suppressed_late")):
+        return "suppressed"
     if o["outcome"] == "due" and o["ledger_status"] in _PROBLEM_STATES:
         return "waiting"
     if o["outcome"] == "already_sent":
@@ -143,6 +145,9 @@ def needs(data: dict[str, Any]) -> list[str]:
         out.append(f"{t['waiting']} email(s) are due but not sent yet: the run retries them; look if they stay.")
     if t["blocked"]:
         out.append(f"{t['blocked']} email(s) were held back and need a decision from you (listed below).")
+    if t["suppressed"]:
+        out.append(f"{t['suppressed']} email(s) were not sent: the address is on the suppression list (listed "
+                   "below with why). If one of them matters (a cancellation), tell the customer another way.")
     if data.get("sheet_error"):
         out.append("Your spreadsheet was not updated (see below).")
     return out

@@ -8,8 +8,8 @@
 Tables, each behind one class: ``runs`` (a cohort's run: moment, status, inputs, counts, guards),
 ``staging`` (the validated rows a run read, quarantine, reconciliation), ``decisions`` (standings
 and the emails considered), ``ledger`` (every email ever due, exactly once), ``reports`` (what
-the instructor and the data team read back about a run) and ``analytics`` (the analytics views
-and one customer's history, for the Onboarding page). The SQL is in ``include/sql``.
+the instructor and the data team read back about a run), ``analytics`` (the analytics views
+and one customer's history, for the Onboarding page) and ``suppressions`` (who must not be emailed). The SQL is in ``include/sql``.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ class Store:
         from onboarding.store.reports import Reports
         from onboarding.store.runs import Runs
         from onboarding.store.staging import Staging
+        from onboarding.store.suppressions import Suppressions
 
         self.engine = engine
         self._conn = conn
@@ -54,6 +55,7 @@ class Store:
         self.ledger = LedgerTable(self)
         self.reports = Reports(self)
         self.analytics = Analytics(self)
+        self.suppressions = Suppressions(self)
 
     @property
     def dialect(self) -> str:

@@ -1,0 +1,42 @@
+"""The words of consent and suppression, shared by the configuration, the store and the rules
+(``decisions.suppression``): who must not be emailed, why, and each email kind's class.
+
+An entry suppresses one address, or a whole domain (``@example.org``), for one cohort or for all
+(``*``), for a reason: ``manual`` (a "do not contact"), ``unsubscribed``, ``hard_bounce``,
+``complaint`` or ``erased``. Every kind is ``transactional`` (what the customer's own signup asks
+for: reminder, cancellation, welcome) or ``marketing`` (an offer).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REASONS = ("manual", "unsubscribed", "hard_bounce", "complaint", "erased")
+CLASSES = ("transactional", "marketing")
+DEFAULT_CLASSES = {"reminder": "transactional", "cancellation": "transactional", "welcome": "transactional"}
+
+
+@dataclass(frozen=True)
+class Suppression:
+    address: str  # a lower-case address, or '@domain' for every address of the domain
+    reason: str
+    source: str  # config, cli, form, bounce...
+    cohort_id: str = "*"  # '*': every cohort
+    created_at: str | None = None
+
+    def describe(self) -> str:
+        what = f"the domain {self.address[1:]}" if self.address.startswith("@") else "the address"
+        when = f", {self.created_at[:10]}" if self.created_at else ""
+        return f"{what} is suppressed ({self.reason.replace('_', ' ')}, from {self.source}{when})"
+
+
+def normalise_suppression(address: str) -> str:
+    """An entry's address as the list keeps it: lower case, no spaces; a domain as '@domain'."""
+    text = address.strip().lower()
+    if not text:
+        raise ValueError("an empty address cannot be suppressed")
+    if "@" not in text:
+        text = "@" + text
+    local, _, domain = text.rpartition("@")
+    if not domain or "." not in domain or any(c.isspace() or c in "<>,;" for c in text):
+        raise ValueError(f"{address!r} is neither an email address nor a domain (@example.org)")
+    return text

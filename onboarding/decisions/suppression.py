@@ -1,0 +1,39 @@
+"""The suppression rule: an entry of the list (``onboarding.consent``) stops every email to its
+address or domain, except an unsubscribe, which stops marketing only. A suppressed email is never
+silently dropped: its decision says so and why, and the instructor's summary lists it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from onboarding.consent import Suppression
+
+
+def find(email: str, entries: dict[str, Suppression]) -> Suppression | None:
+    """The entry suppressing ``email``: the address itself, else its domain."""
+    return entries.get(email) or entries.get("@" + email.rpartition("@")[2])
+
+
+def stops(entry: Suppression, email_class: str) -> bool:
+    """Whether an entry stops an email of this class: an unsubscribe stops marketing only."""
+    return entry.reason != "unsubscribed" or email_class == "marketing"
+
+
+def apply(decisions: pd.DataFrame, entries: list[Suppression], classes: dict[str, str],
+          sendable: tuple[str, ...]) -> pd.DataFrame:
+    """Mark every sendable decision whose address is suppressed for its kind's class as
+    ``suppressed``, with the entry as the reason."""
+    if not entries or decisions.empty:
+        return decisions
+    index = {e.address: e for e in entries}
+    hits = []
+    for email, kind, outcome in decisions[["email", "kind", "outcome"]].itertuples(index=False):
+        entry = find(email, index) if outcome in sendable else None
+        hits.append(entry if entry is not None and stops(entry, classes.get(kind, "transactional")) else None)
+    mask = np.array([h is not None for h in hits], dtype=bool)
+    if mask.any():
+        decisions = decisions.copy()
+        decisions.loc[mask, "outcome"] = "suppressed"
+        decisions.loc[mask, "reason"] = [f"not sent: {h.describe()}" for h in hits if h is not None]
+    return decisions

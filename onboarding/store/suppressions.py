@@ -1,0 +1,36 @@
+"""``suppressions``: who must not be emailed (see ``onboarding.consent``)."""
+from __future__ import annotations
+
+from typing import Any
+
+from onboarding.consent import REASONS, Suppression, normalise_suppression as normalise
+from onboarding.times import iso, utcnow
+
+
+class Suppressions:
+    def __init__(self, store):
+        self._s = store
+
+    def add(self, address: str, reason: str, source: str, cohort_id: str = "*", added_by: str | None = None,
+            note: str | None = None) -> str:
+        """Suppress an address or '@domain' (for one cohort, or '*' for all); returns it as kept."""
+        if reason not in REASONS:
+            raise ValueError(f"unknown suppression reason {reason!r}; one of {list(REASONS)}")
+        kept = normalise(address)
+        self._s.execute("suppression_upsert", {"address": kept, "cohort_id": cohort_id or "*", "reason": reason,
+                                               "source": source, "added_by": added_by, "note": note,
+                                               "now": iso(utcnow())})
+        return kept
+
+    def remove(self, address: str, cohort_id: str = "*") -> int:
+        return self._s.execute("suppression_delete", {"address": normalise(address), "cohort_id": cohort_id or "*"})
+
+    def for_cohort(self, cohort_id: str) -> list[Suppression]:
+        return [_entry(r) for r in self._s.rows("suppressions_for_cohort", cohort_id=cohort_id)]
+
+    def all(self) -> list[dict[str, Any]]:
+        return self._s.rows("suppressions_all")
+
+
+def _entry(r: dict[str, Any]) -> Suppression:
+    return Suppression(r["address"], r["reason"], r["source"], r["cohort_id"], r["created_at"])

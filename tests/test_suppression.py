@@ -1,0 +1,128 @@
+"""The suppression list: a "do not contact" honoured when a run decides and again when it sends,
+an unsubscribe that stops marketing but not a cancellation, and every email not sent listed with
+why in the instructor's summary."""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from helpers import csv_cohort, local, run_stages
+from onboarding import pipeline
+from onboarding.cohorts import _cohort
+from onboarding.consent import Suppression, normalise_suppression
+from onboarding.decisions.suppression import apply
+from onboarding.delivery.senders import outbox_factory
+from onboarding.errors import ConfigError
+from onboarding.run import RunContext
+from onboarding.store import Store
+
+
+def test_the_rule_for_every_reason_and_class():
+    d = pd.DataFrame({"email": ["a@x.org", "b@y.org", "c@x.org", "d@z.org", "e@z.org"],
+                      "kind": ["reminder", "welcome", "cancellation", "welcome", "reminder"],
+                      "outcome": ["due", "due", "already_sent", "due", "would_send"],
+                      "reason": ["r"] * 5})
+    entries = [Suppression("a@x.org", "manual", "cli"), Suppression("@y.org", "hard_bounce", "bounce"),
+               Suppression("c@x.org", "complaint", "cli"), Suppression("@z.org", "unsubscribed", "link")]
+    out = apply(d, entries, {"reminder": "transactional", "cancellation": "transactional", "welcome": "marketing"},
+                ("due", "would_send"))
+    assert out["outcome"].tolist() == ["suppressed", "suppressed", "already_sent", "suppressed", "would_send"]
+    assert out["reason"][0] == "not sent: the address is suppressed (manual, from cli)"
+    assert out["reason"][1].startswith("not sent: the domain y.org is suppressed (hard bounce")
+    # An unsubscribe stopped the marketing welcome (d) but not the transactional reminder (e).
+
+
+@pytest.mark.parametrize("raw, kept", [(" Ann@X.org ", "ann@x.org"), ("@Example.ORG", "@example.org"),
+                                       ("example.org", "@example.org")])
+def test_entries_are_kept_in_one_form(raw, kept):
+    assert normalise_suppression(raw) == kept
+
+
+@pytest.mark.parametrize("raw", ["", "ann", "a b@x.org", "<a@x.org>", "a@x.org,b@x.org"])
+def test_an_entry_that_is_no_address_is_refused(raw):
+    with pytest.raises(ValueError):
+        normalise_suppression(raw)
+
+
+def test_the_cohort_file_names_classes_and_suppressions(tmp_path):
+    base = {"id": "c1", "title": "C", "deadline": "2026-12-04", "timezone": "Australia/Sydney",
+            "sender": "a@x.org", "instructor": "b@x.org",
+            "sources": {r: {"type": "csv", "path": "f.csv", "columns": cols} for r, cols in (
+                ("signups", {"email": "E", "name": "N"}), ("completions", {"email": "E", "completed_at": "D"}))}}
+    c = _cohort({**base, "email_classes": {"welcome": "marketing"}, "suppress": ["Ann@X.org", "@spam.example"]},
+                {}, tmp_path, "cohorts[0]", (tmp_path,))
+    assert c.email_classes == {"reminder": "transactional", "cancellation": "transactional", "welcome": "marketing"}
+    assert c.suppress == ("ann@x.org", "@spam.example")
+    for bad, message in (({"email_classes": {"welcome": "promo"}}, "must each be one of"),
+                         ({"email_classes": {"digest": "marketing"}}, "unknown email kind"),
+                         ({"suppress": ["not an address"]}, "neither an email address nor a domain")):
+        with pytest.raises(ConfigError, match=message):
+            _cohort({**base, **bad}, {}, tmp_path, "cohorts[0]", (tmp_path,))
+
+
+@pytest.fixture
+def cohort(tmp_path):
+    (tmp_path / "signups.csv").write_text("Email,Name,When\n" + "".join(
+        f"{n}@{d},{n.title()},2026-11-01T10:00\n" for n, d in (
+            ("ann", "x.org"), ("bob", "x.org"), ("cat", "spam.example"), ("dan", "x.org"))))
+    (tmp_path / "completions.csv").write_text("user_email,completed_at\n")
+    return dataclasses.replace(csv_cohort(tmp_path), suppress=("@spam.example",))
+
+
+def sent_to(tmp_path, kind):
+    folder = tmp_path / "outbox" / "c1" / kind
+    return sorted(p.name.split(".onb-")[0] for p in folder.glob("*.eml")) if folder.exists() else []
+
+
+def test_a_suppressed_address_gets_nothing_and_she_is_told(engine, cohort, tmp_path):
+    store = Store(engine)
+    store.suppressions.add("BOB@x.org", "manual", "command line", note="asked by phone")
+    store.suppressions.add("ann@x.org", "unsubscribed", "unsubscribe link")  # stops marketing only
+    ctx, _ = run_stages(engine, cohort, tmp_path, local(2026, 12, 2))
+    assert sent_to(tmp_path, "reminder") == ["ann@x.org", "dan@x.org"]
+    with engine.connect() as conn:
+        decided = dict(conn.execute(sa.text("SELECT email, outcome FROM decisions WHERE run_id = 'night-1'")).all())
+        ledger = conn.execute(sa.text("SELECT recipient FROM email_ledger WHERE kind = 'reminder'")).scalars().all()
+    assert decided == {"ann@x.org": "due", "bob@x.org": "suppressed", "cat@spam.example": "suppressed",
+                       "dan@x.org": "due"}
+    assert sorted(ledger) == ["ann@x.org", "dan@x.org"]  # nothing suppressed enters the ledger
+    summary = (ctx.folder("c1") / "summary.txt").read_text()
+    assert "2 email(s) were not sent: the address is on the suppression list" in summary
+    assert "Bob <bob@x.org>: not sent: the address is suppressed (manual, from command line" in summary
+    assert "Cat <cat@spam.example>: not sent: the domain spam.example is suppressed (manual, from the cohort file" \
+        in summary
+
+
+def test_an_address_suppressed_between_decide_and_send_is_not_sent_to(engine, cohort, tmp_path):
+    store = Store(engine)
+    ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data")
+    for stage in (pipeline.extract, pipeline.validate, pipeline.decide):
+        stage(store, cohort, ctx)
+    store.suppressions.add("dan@x.org", "hard_bounce", "bounce", cohort_id="c1")  # a bounce read meanwhile
+    outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
+    tally = pipeline.send(store, cohort, ctx, outbox)
+    assert tally == {"suppressed": 1, "sent": 2} and sent_to(tmp_path, "reminder") == ["ann@x.org", "bob@x.org"]
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT status, last_error FROM email_ledger WHERE recipient = 'dan@x.org'")).one()
+    assert row.status == "superseded" and row.last_error.startswith("suppressed after the run decided: the address")
+    pipeline.report(store, cohort, ctx, outbox)
+    summary = (ctx.folder("c1") / "summary.txt").read_text()
+    assert "Dan <dan@x.org>: suppressed after the run decided: the address is suppressed (hard bounce" in summary
+
+
+def test_the_command_line_adds_lists_and_removes(engine):
+    url = engine.url.render_as_string(hide_password=False)
+    cli = [sys.executable, "-m", "onboarding.ops.suppress", "--url", url]
+    added = subprocess.run([*cli, "add", "Eve@X.org", "--reason", "complaint", "--note", "spam report"],
+                           capture_output=True, text=True)
+    assert added.returncode == 0 and "suppressed eve@x.org for every cohort (complaint)" in added.stdout
+    listed = subprocess.run([*cli, "list"], capture_output=True, text=True).stdout
+    assert listed.startswith("eve@x.org\t*\tcomplaint\tcommand line\t") and "spam report" in listed
+    assert subprocess.run([*cli, "add", "nobody", "--reason", "manual"], capture_output=True).returncode == 2
+    assert subprocess.run([*cli, "remove", "eve@x.org"], capture_output=True).returncode == 0
+    assert Store(engine).suppressions.all() == []
