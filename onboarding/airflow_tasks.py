@@ -47,6 +47,8 @@ def _label(cohort_id: str) -> None:
 
 
 MAP_LABEL = "onboarding_cohort"
+# The Airflow variable signing one-click unsubscribe links (the Onboarding page checks them with it).
+UNSUBSCRIBE_SECRET = "onboarding_unsubscribe_secret"
 
 
 def _resources():
@@ -138,7 +140,8 @@ def send(item: dict, context: Mapping[str, Any] | None = None) -> dict:
 
     cohort, ctx = _unpack(item, context)
     res = _resources()
-    return pipeline.send(res.store(), cohort, ctx, res.email(cohort.email_connection))
+    return pipeline.send(res.store(), cohort, ctx, res.email(cohort.email_connection),
+                         unsubscribe_secret=res.variable(UNSUBSCRIBE_SECRET))
 
 
 @_stop_on_bad_input

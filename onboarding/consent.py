@@ -40,3 +40,45 @@ def normalise_suppression(address: str) -> str:
     if not domain or "." not in domain or any(c.isspace() or c in "<>,;" for c in text):
         raise ValueError(f"{address!r} is neither an email address nor a domain (@example.org)")
     return text
+
+
+# --- unsubscribing from marketing emails ------------------------------------------------------------
+def unsubscribe_mailto(sender_address: str) -> str:
+    """Where an unsubscribe mail goes: the sender's own mailbox, plus-addressed (``team+unsubscribe@
+    example.edu``), so the pipeline can read the requests back from the account it sends from."""
+    local, _, domain = sender_address.rpartition("@")
+    return f"{local.split('+')[0]}+unsubscribe@{domain}"
+
+
+def unsubscribe_token(secret: str, cohort_id: str, email: str) -> str:
+    """A token for one customer's one-click unsubscribe link: who and which cohort, signed with
+    the deployment's secret so that nobody can unsubscribe anyone else."""
+    import base64
+
+    return _signed(secret, base64.urlsafe_b64encode(f"{cohort_id}|{email}".encode()).decode().rstrip("="))
+
+
+def read_unsubscribe_token(secret: str, token: str) -> tuple[str, str] | None:
+    """(cohort id, email) of a genuine token; None for anything forged, altered or malformed."""
+    import base64
+    import binascii
+    import hmac
+
+    token = token or ""
+    payload = token.partition(".")[0]
+    if not payload or len(token) > 1000 or not hmac.compare_digest(token.encode(), _signed(secret, payload).encode()):
+        return None
+    try:
+        cohort_id, _, email = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().partition("|")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (cohort_id, email) if cohort_id and "@" in email else None
+
+
+def _signed(secret: str, payload: str) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    mac = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()[:16]
+    return f"{payload}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"

@@ -96,6 +96,17 @@ def metadata_connection(conn_id: str) -> ConnInfo:
     return ConnInfo(conn_id, c.conn_type or "", c.host, c.port, c.login, c.password, c.schema, c.extra_dejson or {})
 
 
+def metadata_variable(key: str) -> str | None:
+    """Outside a task (a command line tool, the api-server's plugin): Airflow's own lookup of a
+    variable (environment, secrets backend, then the metadata database); None when not set."""
+    from airflow.models import Variable
+
+    try:
+        return Variable.get(key, default_var=None)
+    except Exception:  # noqa: BLE001 - an unreadable variable means "not set" to its readers
+        return None
+
+
 def airflow_variable(key: str) -> str | None:
     """An Airflow variable, or ``None`` when it is not set (or cannot be read)."""
     from airflow.sdk import Variable
@@ -130,7 +141,7 @@ class Resources:
     @classmethod
     def outside_task(cls) -> "Resources":
         """For command line tools run beside Airflow rather than inside a task."""
-        return cls(lookup=metadata_connection)
+        return cls(lookup=metadata_connection, variable_lookup=metadata_variable)
 
     def connection(self, conn_id: str) -> ConnInfo:
         """A connection by id; ``LookupError`` when it is not defined. Its secrets are registered

@@ -188,6 +188,49 @@ def data_docs(cohort_id: str, run_id: str, path: str, _user=Depends(reader)):
                                                     "Content-Security-Policy": "frame-ancestors 'self'"})
 
 
+# --- unsubscribing (public: the recipients of marketing emails are not Airflow users) ---------------
+# The link in a marketing email carries a token signed with the Airflow variable
+# onboarding_unsubscribe_secret: who and which cohort. Opening it shows a button (mail scanners
+# that follow links must not unsubscribe anyone); a POST to it, the button's or a mail client's
+# one-click request (RFC 8058), records the unsubscribe on the suppression list.
+def _unsubscriber(token: str) -> tuple[str, str]:
+    from onboarding.consent import read_unsubscribe_token
+    from onboarding.resources import Resources
+
+    secret = Resources.outside_task().variable("onboarding_unsubscribe_secret")
+    who = read_unsubscribe_token(secret, token) if secret else None
+    if who is None:
+        raise HTTPException(400, "This unsubscribe link is not valid. Reply to the email to unsubscribe instead.")
+    return who
+
+
+def _public(template: str, status: int = 200, **context) -> HTMLResponse:
+    html = _templates().get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store",
+                                                           "Referrer-Policy": "no-referrer"})
+
+
+@app.get("/unsubscribe", response_class=HTMLResponse)
+def unsubscribe_page(t: str = Query("", max_length=1000)):
+    try:
+        cohort_id, email = _unsubscriber(t)
+    except HTTPException as exc:
+        return _public("unsubscribe.html", exc.status_code, heading="Link not valid", text=exc.detail, confirm=False)
+    return _public("unsubscribe.html", heading="Unsubscribe", confirm=True, email=email,
+                   text="Stop the optional emails (offers, news) of this course to this address?")
+
+
+@app.post("/unsubscribe", response_class=HTMLResponse)
+def unsubscribe(t: str = Query("", max_length=1000)):
+    try:
+        cohort_id, email = _unsubscriber(t)
+    except HTTPException as exc:
+        return _public("unsubscribe.html", exc.status_code, heading="Link not valid", text=exc.detail, confirm=False)
+    _store().suppressions.add(email, "unsubscribed", "one-click link", cohort_id)
+    return _public("unsubscribe.html", heading="You are unsubscribed", confirm=False,
+                   text=f"{email} gets no more optional emails from this course.")
+
+
 # --- the same as JSON -----------------------------------------------------------------------------
 @app.get("/api/cohorts")
 def api_cohorts(_user=Depends(reader)):

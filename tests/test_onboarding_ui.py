@@ -128,3 +128,26 @@ def test_data_docs_are_served_from_the_run_folder_and_nothing_else(ui, engine, t
         r = ui.get(f"{base}/{sneaky}", headers=h)
         assert r.status_code == 404 and "not yours" not in r.text, sneaky
     assert ui.get("/onboarding/cohorts/c1/runs/r0/docs/index.html", headers=h).status_code == 404  # no docs
+
+
+def test_one_click_unsubscribe_needs_no_login_only_a_genuine_link(ui, engine, monkeypatch):
+    from onboarding.consent import unsubscribe_token
+    from onboarding.store import Store
+
+    monkeypatch.setenv("AIRFLOW_VAR_ONBOARDING_UNSUBSCRIBE_SECRET", "s3cret")
+    token = unsubscribe_token("s3cret", "c1", "a@x.org")
+    # Opening the link (a person, or a mail scanner following it) asks first and changes nothing.
+    page = ui.get("/onboarding/unsubscribe", params={"t": token})
+    assert page.status_code == 200 and "Unsubscribe a@x.org" in page.text and 'method="post"' in page.text
+    assert Store(engine).suppressions.all() == []
+    # A mail client's one-click request (RFC 8058), with no Airflow session at all.
+    done = ui.post("/onboarding/unsubscribe", params={"t": token}, content=b"List-Unsubscribe=One-Click",
+                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert done.status_code == 200 and "You are unsubscribed" in done.text
+    (entry,) = Store(engine).suppressions.all()
+    assert (entry["address"], entry["cohort_id"], entry["reason"], entry["source"]) == (
+        "a@x.org", "c1", "unsubscribed", "one-click link")
+    for bad in (unsubscribe_token("guess", "c1", "b@x.org"), "", token[:-3] + "xyz"):
+        r = ui.post("/onboarding/unsubscribe", params={"t": bad})
+        assert r.status_code == 400 and "not valid" in r.text
+    assert len(Store(engine).suppressions.all()) == 1

@@ -126,3 +126,46 @@ def test_the_command_line_adds_lists_and_removes(engine):
     assert subprocess.run([*cli, "add", "nobody", "--reason", "manual"], capture_output=True).returncode == 2
     assert subprocess.run([*cli, "remove", "eve@x.org"], capture_output=True).returncode == 0
     assert Store(engine).suppressions.all() == []
+
+
+# --- unsubscribing from marketing emails ------------------------------------------------------------
+def test_unsubscribe_tokens_name_one_customer_and_cannot_be_forged():
+    from onboarding.consent import read_unsubscribe_token, unsubscribe_mailto, unsubscribe_token
+
+    token = unsubscribe_token("s3cret", "c1", "ann@x.org")
+    assert read_unsubscribe_token("s3cret", token) == ("c1", "ann@x.org")
+    forged = unsubscribe_token("guess", "c1", "bob@x.org")
+    for bad in (forged, token[:-2] + "AA", token.replace(token.split(".")[0], forged.split(".")[0]), "", "x" * 2000,
+                "no-dot", "!!!.!!!"):
+        assert read_unsubscribe_token("s3cret", bad) is None, bad
+    assert unsubscribe_mailto("team+news@example.edu") == "team+unsubscribe@example.edu"
+
+
+def test_a_marketing_email_says_how_to_unsubscribe_and_a_transactional_one_does_not(engine, cohort, tmp_path):
+    import email
+    import email.policy
+
+    marketing = dataclasses.replace(cohort, suppress=(), email_classes={
+        "reminder": "transactional", "cancellation": "transactional", "welcome": "marketing"})
+    (tmp_path / "completions.csv").write_text("user_email,completed_at\nann@x.org,2026-11-20T01:00:00Z\n")
+    store = Store(engine)
+    outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
+    ctx = RunContext("night-1", local(2026, 12, 5), False, tmp_path / "data", ui_url="https://airflow.example.edu")
+    for stage in (pipeline.extract, pipeline.validate, pipeline.decide):
+        stage(store, marketing, ctx)
+    pipeline.send(store, marketing, ctx, outbox, unsubscribe_secret="s3cret")
+
+    def read(kind, who):
+        (p,) = (tmp_path / "outbox" / "c1" / kind).glob(f"{who}.*.eml")
+        return email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+
+    welcome = read("welcome", "ann@x.org")
+    header = welcome["List-Unsubscribe"]
+    assert header.startswith("<mailto:team+unsubscribe@example.edu?subject=unsubscribe%20onb-")
+    assert "<https://airflow.example.edu/onboarding/unsubscribe?t=" in header
+    assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Unsubscribe from these emails: https://airflow.example.edu/onboarding/unsubscribe?t=" in \
+        welcome.get_body(("plain",)).get_content()
+    assert "Unsubscribe from these emails</a>" in welcome.get_body(("html",)).get_content()
+    cancel = read("cancellation", "bob@x.org")
+    assert cancel["List-Unsubscribe"] is None and "Unsubscribe" not in cancel.get_body(("plain",)).get_content()

@@ -29,7 +29,7 @@ from onboarding.validation.values import MAX_NAME_CHARS, clean_name
 REF_HEADER = "X-Onboarding-Ref"
 # The headers this module sets; a built message with any other is refused.
 HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID", REF_HEADER, "MIME-Version", "Content-Type",
-           "Content-Transfer-Encoding")
+           "Content-Transfer-Encoding", "List-Unsubscribe", "List-Unsubscribe-Post")
 # The headers a part (an inline chart, an attached CSV) may carry besides those.
 PART_HEADERS = ("Content-ID", "Content-Disposition")
 MAX_LINE_BYTES = 998  # RFC 5322 section 2.1.1
@@ -92,10 +92,24 @@ def header_text(value: str, limit: int = MAX_NAME_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@dataclass(frozen=True)
+class Unsubscribe:
+    """How a marketing email's recipient unsubscribes: a mail to ``mailto`` (the sender's own
+    mailbox), and a one-click ``url`` when the deployment has one (RFC 8058)."""
+
+    mailto: str
+    url: str | None = None
+
+    def header(self, ref: str) -> str:
+        link = f"<mailto:{self.mailto}?subject=unsubscribe%20{ref}>"
+        return f"{link}, <{self.url}>" if self.url else link
+
+
 def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered, ref: str,
                   date: dt.datetime | None = None, cc: tuple[str, ...] = (),
                   images: dict[str, bytes] | None = None,
-                  attachments: list[tuple[str, bytes]] | None = None) -> EmailMessage:
+                  attachments: list[tuple[str, bytes]] | None = None,
+                  unsubscribe: Unsubscribe | None = None) -> EmailMessage:
     """One email with a plain-text and an HTML part, addressed to exactly one recipient (the
     instructor's summary may copy the data team). ``images`` are PNGs the HTML shows inline as
     ``cid:<name>@onboarding`` (the text part carries the same numbers); ``attachments`` are CSV
@@ -111,6 +125,11 @@ def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.timezone.utc))
     msg["Message-ID"] = make_msgid(idstring=ref, domain=frm.domain)
     msg[REF_HEADER] = ref
+    if unsubscribe is not None:
+        # Gmail and Yahoo's bulk-sender rules: marketing mail names its unsubscribe, one click when it can.
+        msg["List-Unsubscribe"] = unsubscribe.header(ref)
+        if unsubscribe.url:
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # Quoted-printable keeps the message 7-bit clean for any relay, whatever the names hold.
     msg.set_content(content.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(content.html, subtype="html", charset="utf-8", cte="quoted-printable")
@@ -161,10 +180,12 @@ def check_message(msg: EmailMessage, to_email: str, cc: tuple[str, ...] = (), se
 
 
 def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: str,
-                   first_name: str | None = None) -> EmailMessage:
-    """Render one customer email of ``kind`` and build the message."""
-    content = render(kind, **email_context(cohort, name, ref, first_name))
-    return build_message(sender=cohort.sender, to_email=email_addr, to_name=name, content=content, ref=ref)
+                   first_name: str | None = None, unsubscribe: Unsubscribe | None = None) -> EmailMessage:
+    """Render one customer email of ``kind`` and build the message; a marketing kind carries how to
+    unsubscribe (headers, and a visible link or address)."""
+    content = render(kind, **email_context(cohort, name, ref, first_name), unsubscribe=unsubscribe)
+    return build_message(sender=cohort.sender, to_email=email_addr, to_name=name, content=content, ref=ref,
+                         unsubscribe=unsubscribe)
 
 
 def email_context(cohort: Cohort, name: str, ref: str, first_name: str | None = None) -> dict[str, Any]:

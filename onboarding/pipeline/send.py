@@ -10,7 +10,7 @@ from onboarding.cohorts import Cohort
 from onboarding.consent import Suppression
 from onboarding.decisions import email_ref
 from onboarding.delivery.ledger import BatchItem, Ledger, Progress, deliver_batch
-from onboarding.delivery.messages import customer_email
+from onboarding.delivery.messages import Unsubscribe, customer_email as build_customer_email
 from onboarding.delivery.senders import SenderFactory, outbox_label, safe_part
 from onboarding.backoff import RetryPolicy
 from onboarding.errors import DeliveryIncomplete, UnsafeMessage
@@ -23,12 +23,19 @@ log = logging.getLogger(__name__)
 
 
 def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], SenderFactory],
-         policy: RetryPolicy | None = None) -> dict[str, Any]:
+         policy: RetryPolicy | None = None, unsubscribe_secret: str | None = None) -> dict[str, Any]:
     """Send every email this run decided is due, most urgent first (reminders, then cancellations,
     then welcomes; within each, those waiting longest). A dry run renders them into the run
     folder's ``preview`` instead and sends nothing. ``email`` makes the account's senders; it is
-    called only when there is something to send."""
+    called only when there is something to send. A marketing email says how to unsubscribe: a
+    mail to the sender's ``+unsubscribe`` address, and a one-click link on the Onboarding page's
+    server when the deployment has an address (``api.base_url``) and ``unsubscribe_secret``."""
     due = store.decisions.due(ctx.run_id, cohort.id)
+
+    def customer_email(cohort, kind, email_addr, name, ref, first_name):
+        return build_customer_email(cohort, kind, email_addr, name, ref, first_name,
+                                    _unsubscribe(cohort, ctx, kind, email_addr, unsubscribe_secret))
+
     if ctx.dry_run:
         preview = ctx.folder(cohort.id) / "preview"
         for r in due:
@@ -81,6 +88,20 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
                                      f"they stay due and a retry sends them")
     _done(store, cohort, ctx)
     return tally or {"sent": 0}
+
+
+def _unsubscribe(cohort: Cohort, ctx: RunContext, kind: str, email_addr: str, secret: str | None) -> Unsubscribe | None:
+    """How the recipient of a marketing email unsubscribes (None for a transactional one)."""
+    from urllib.parse import quote
+
+    from onboarding.consent import unsubscribe_mailto, unsubscribe_token
+    from onboarding.delivery.messages import parse_sender
+
+    if cohort.email_classes.get(kind, "transactional") != "marketing":
+        return None
+    url = (f"{ctx.ui_url}/onboarding/unsubscribe?t={quote(unsubscribe_token(secret, cohort.id, email_addr))}"
+           if ctx.ui_url and secret else None)
+    return Unsubscribe(unsubscribe_mailto(parse_sender(cohort.sender).addr_spec), url)
 
 
 def _not_suppressed(store: Store, cohort: Cohort, due: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:

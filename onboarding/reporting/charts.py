@@ -111,3 +111,26 @@ def png(spec: dict[str, Any]) -> bytes:
     import vl_convert as vlc
 
     return vlc.vegalite_to_png(spec, scale=2)
+
+
+def pngs_apart(specs: dict[str, dict[str, Any]], timeout: float = 90.0) -> dict[str, bytes]:
+    """Several charts as PNG images, drawn by a fresh Python process of their own.
+
+    The renderer (vl-convert) runs a JavaScript engine with threads of its own; a process forked
+    after it started (an executor's worker forking a task) can deadlock in it. A task therefore
+    never starts it in its own process: a child draws the charts and is given ``timeout``
+    seconds, after which the report goes on without them (their numbers are in the text)."""
+    import base64
+    import json
+    import subprocess
+    import sys
+
+    if not specs:
+        return {}
+    script = ("import base64, json, sys\n"
+              "from onboarding.reporting.charts import png\n"
+              "specs = json.load(sys.stdin)\n"
+              "json.dump({k: base64.b64encode(png(v)).decode() for k, v in specs.items()}, sys.stdout)\n")
+    done = subprocess.run([sys.executable, "-c", script], input=json.dumps(specs), capture_output=True, text=True,
+                          timeout=timeout, check=True)
+    return {k: base64.b64decode(v) for k, v in json.loads(done.stdout).items()}

@@ -174,7 +174,8 @@ def attachments(files: list[tuple[str, Any]], limit: int) -> tuple[list[tuple[st
 
 def charts_for(data: dict[str, Any], store: Store, cohort: Cohort, with_history: bool) -> dict[str, bytes]:
     """The summary's charts as PNG images: this run's customers by standing, and (for a run that
-    decided and sent) completions per day against the deadline and the reminder nights."""
+    decided and sent) completions per day against the deadline and the reminder nights. Drawn
+    in a process of their own (``charts.pngs_apart``)."""
     from onboarding.reporting import charts
 
     c = data["counts"]
@@ -182,11 +183,11 @@ def charts_for(data: dict[str, Any], store: Store, cohort: Cohort, with_history:
     funnel["signed_up"] = sum(funnel.values())
     if not funnel["signed_up"]:
         return {}
-    out = {"funnel": charts.png(charts.funnel_spec(funnel, steps=charts.STANDING_STEPS))}
+    specs = {"funnel": charts.funnel_spec(funnel, steps=charts.STANDING_STEPS)}
     if with_history:
         times = store.analytics.completion_times(cohort.id)
         if len(times):
             nights = sorted({t.to_pydatetime() for t in times["reminded_at"].dropna()})
-            out["completions"] = charts.png(charts.completions_spec(
-                charts.per_day(times["completed_at"], cohort.tz), nights, cohort.deadline_at, cohort.tz))
-    return out
+            specs["completions"] = charts.completions_spec(
+                charts.per_day(times["completed_at"], cohort.tz), nights, cohort.deadline_at, cohort.tz)
+    return charts.pngs_apart(specs)
