@@ -105,6 +105,10 @@ def alert_data_team(context):
                        examples=list(KINDS), items={"type": "string", "enum": list(KINDS)}, minItems=1,
                        values_display={"reminder": "Reminders", "cancellation": "Cancellations",
                                        "welcome": "Welcomes"}),
+        "suppress": Param(None, type=["null", "string"], title="Do not email",
+                          description="Addresses or @domains never to email again (comma-separated): put on the "
+                                      "suppression list for the cohort before this run decides. Remove one with "
+                                      "python -m onboarding.ops.suppress remove."),
         "resend_customer": Param(None, type=["null", "string"], title="Resend to customer",
                                  description="Send one customer's email again (their email address). Needs the "
                                              "cohort, the kind and a reason; the ledger records the reason.",

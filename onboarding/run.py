@@ -30,6 +30,7 @@ class RunParams:
     release_guards: tuple[str, ...] = ()
     kinds: tuple[str, ...] = KINDS
     resend: Resend | None = None
+    suppress: tuple[str, ...] = ()  # addresses or '@domains' to put on the suppression list first
 
     @classmethod
     def parse(cls, params: Mapping[str, Any] | None) -> "RunParams":
@@ -46,7 +47,18 @@ class RunParams:
             raise ParamsError(str(exc)) from None
         return cls(cohort=p.get("cohort") or None, as_of=p.get("as_of") or None, dry_run=bool(p.get("dry_run")),
                    release_guards=release, kinds=tuple(k for k in KINDS if k in kinds),
-                   resend=_resend(p.get("resend_customer"), p.get("resend_kind"), p.get("resend_reason")))
+                   resend=_resend(p.get("resend_customer"), p.get("resend_kind"), p.get("resend_reason")),
+                   suppress=_suppress(p.get("suppress")))
+
+
+def _suppress(text: str | None) -> tuple[str, ...]:
+    """The form's "Do not email" box: addresses or @domains, separated by commas or spaces."""
+    from onboarding.consent import normalise_suppression
+
+    try:
+        return tuple(dict.fromkeys(normalise_suppression(a) for a in re.split(r"[,\s]+", text or "") if a))
+    except ValueError as exc:
+        raise ParamsError(f"suppress: {exc}") from None
 
 
 def _resend(customer: str | None, kind: str | None, reason: str | None) -> Resend | None:
@@ -86,6 +98,7 @@ class RunContext:
     run_type: str | None = None
     triggered_by: str | None = None
     ui_url: str | None = None  # the Airflow UI's address (api.base_url), for links in emails
+    suppress: tuple[str, ...] = ()  # put on the suppression list (for the cohort) before deciding
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
@@ -93,7 +106,8 @@ class RunContext:
                 "kinds": list(self.kinds),
                 "triggered_at": self.triggered_at.isoformat() if self.triggered_at else None,
                 "resend": dataclasses.asdict(self.resend) if self.resend else None,
-                "run_type": self.run_type, "triggered_by": self.triggered_by, "ui_url": self.ui_url}
+                "run_type": self.run_type, "triggered_by": self.triggered_by, "ui_url": self.ui_url,
+                "suppress": list(self.suppress)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunContext":
@@ -101,7 +115,8 @@ class RunContext:
                    release_guards=tuple(d.get("release_guards", ())), kinds=tuple(d.get("kinds") or KINDS),
                    triggered_at=dt.datetime.fromisoformat(d["triggered_at"]) if d.get("triggered_at") else None,
                    resend=Resend(**d["resend"]) if d.get("resend") else None,
-                   run_type=d.get("run_type"), triggered_by=d.get("triggered_by"), ui_url=d.get("ui_url"))
+                   run_type=d.get("run_type"), triggered_by=d.get("triggered_by"), ui_url=d.get("ui_url"),
+                   suppress=tuple(d.get("suppress") or ()))
 
     def fields(self, cohort_id: str | None = None, **more: Any) -> dict[str, Any]:
         """The run's fields for a structured log line (``logs.event(log, level, text, **ctx.fields(...))``):
@@ -171,6 +186,6 @@ def plan(found: CohortFile, params: RunParams, run_id: str, logical_date: dt.dat
     ctx = RunContext(run_id=run_id, as_of=resolve_as_of(params.as_of, logical_date, nightly_tz, nightly_time),
                      dry_run=params.dry_run, release_guards=params.release_guards, kinds=params.kinds,
                      triggered_at=triggered_at.astimezone(dt.timezone.utc),
-                     resend=params.resend, run_type=run_type, triggered_by=triggered_by,
+                     resend=params.resend, run_type=run_type, triggered_by=triggered_by, suppress=params.suppress,
                      ui_url=(ui_url or "").rstrip("/") or None)
     return chosen, ctx

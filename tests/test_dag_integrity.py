@@ -60,7 +60,7 @@ def test_nightly_dag_settings(dagbag):
     assert str(getattr(tt, "_timezone", "")) in ("Australia/Sydney", "Timezone('Australia/Sydney')")
     # No "send past-due reminders": a reminder is never sent after its deadline (issue 10).
     assert set(dag.params.keys()) == {"cohort", "as_of", "dry_run", "release_guards", "kinds",
-                                      "resend_customer", "resend_kind", "resend_reason"}
+                                      "resend_customer", "resend_kind", "resend_reason", "suppress"}
     # The form offers the configured cohorts, and every email kind, by name.
     assert dag.params.get_param("cohort").schema["enum"] == ["all", "data-eng-2026-12", "ux-2026-12"]
     assert dag.params["kinds"] == ["reminder", "cancellation", "welcome"]

@@ -412,6 +412,7 @@ def test_a_resend_that_makes_no_sense_is_refused_and_sends_nothing(engine, cohor
     ({"cohort": "all", "resend_customer": "bob@x.org", "resend_kind": "welcome", "resend_reason": "lost it"},
      "pick the customer's cohort"),
     ({"kinds": ["reminder", "postcard"]}, "kinds: unknown email kind(s) ['postcard']"),
+    ({"suppress": "ann@x.org, not an address"}, "suppress: 'not' is neither an email address nor a domain"),
 ])
 def test_form_params_that_make_no_sense_fail_the_run_at_once(params, message):
     from airflow.sdk.exceptions import AirflowFailException

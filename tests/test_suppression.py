@@ -169,3 +169,22 @@ def test_a_marketing_email_says_how_to_unsubscribe_and_a_transactional_one_does_
     assert "Unsubscribe from these emails</a>" in welcome.get_body(("html",)).get_content()
     cancel = read("cancellation", "bob@x.org")
     assert cancel["List-Unsubscribe"] is None and "Unsubscribe" not in cancel.get_body(("plain",)).get_content()
+
+
+def test_the_trigger_form_suppresses_before_the_run_decides(engine, cohort, tmp_path):
+    from onboarding.run import RunParams
+
+    params = RunParams.parse({"cohort": "c1", "suppress": "Dan@x.org  @Spam.example,dan@x.org"})
+    assert params.suppress == ("dan@x.org", "@spam.example")
+    store = Store(engine)
+    ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data", suppress=params.suppress,
+                     triggered_by="instructor")
+    outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
+    for stage in (pipeline.extract, pipeline.validate, pipeline.decide):
+        stage(store, dataclasses.replace(cohort, suppress=()), ctx)
+    pipeline.send(store, cohort, ctx, outbox)
+    assert sent_to(tmp_path, "reminder") == ["ann@x.org", "bob@x.org"]
+    entries = {r["address"]: r for r in store.suppressions.all()}
+    assert set(entries) == {"dan@x.org", "@spam.example"}
+    assert (entries["dan@x.org"]["source"], entries["dan@x.org"]["added_by"], entries["dan@x.org"]["cohort_id"]) == (
+        "trigger form", "instructor", "c1")

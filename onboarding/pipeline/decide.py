@@ -24,8 +24,13 @@ log = logging.getLogger(__name__)
 
 
 def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> RunFacts:
-    """What the run decides on, as the state database holds it now."""
+    """What the run decides on, as the state database holds it now (with the addresses the
+    trigger form asked to suppress entered first)."""
     import json
+
+    for address in ctx.suppress:
+        store.suppressions.add(address, "manual", "trigger form", cohort.id, added_by=ctx.triggered_by,
+                               note=f"asked for with run {ctx.run_id}")
 
     run = store.runs.get(ctx.run_id, cohort.id)
     inputs = store.runs.inputs(ctx.run_id, cohort.id)
