@@ -27,7 +27,7 @@ WELCOME_TIMINGS = ("after_deadline", "on_completion")
 REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at")}
 # A signup export with first and last name columns maps them instead of ``name``; with a
 # ``first_name`` the customer's emails greet them by it.
-OPTIONAL_COLUMNS = {"signups": ("signed_up_at", "first_name", "last_name"), "completions": ("name",)}
+OPTIONAL_COLUMNS = {"signups": ("signed_up_at", "first_name", "last_name", "consent"), "completions": ("name",)}
 # Per source type: the options it needs and those it may have.
 SOURCE_OPTIONS = {
     "csv": (("path",), ("delimiter", "encoding", "connection")),
@@ -41,7 +41,7 @@ MAX_GRACE = dt.timedelta(days=366)
 MAX_FILE_BYTES = 1 << 20  # a cohort file is a few kB; a larger one is refused before it is parsed
 COHORT_KEYS = ("id", "title", "deadline", "timezone", "sender", "instructor", "sources", "reminder_days_before",
                "grace_period", "welcome_timing", "email_connection", "course_url", "next_steps", "guards",
-               "instructor_sheet", "data_team", "email_classes", "suppress")
+               "instructor_sheet", "data_team", "email_classes", "suppress", "consent_wording")
 TOP_KEYS = ("cohorts", "defaults", "source_roots")
 
 
@@ -100,6 +100,7 @@ class Cohort:
     # Each email kind's class (transactional or marketing): an unsubscribe stops marketing only.
     email_classes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLASSES))
     suppress: tuple[str, ...] = ()  # addresses or '@domains' never emailed (the file's own suppression list)
+    consent_wording: str | None = None  # the version of the consent text the signup form showed
 
     @property
     def tz(self) -> ZoneInfo:
@@ -268,7 +269,17 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
         data_team=_addresses(merged.get("data_team"), f"{where}.data_team"),
         email_classes=_email_classes(merged.get("email_classes"), f"{where}.email_classes"),
         suppress=_suppress(merged.get("suppress"), f"{where}.suppress"),
+        consent_wording=_one_line(merged.get("consent_wording"), f"{where}.consent_wording"),
     )
+
+
+def _one_line(raw: Any, where: str) -> str | None:
+    if raw is None:
+        return None
+    text = str(raw)
+    if any(c in text for c in "\r\n") or len(text) > 200:
+        raise ConfigError(f"{where}: expected one line of at most 200 characters")
+    return text
 
 
 def _email_classes(raw: Any, where: str) -> dict[str, str]:

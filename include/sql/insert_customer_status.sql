@@ -1,2 +1,2 @@
-INSERT INTO customer_status (run_id, cohort_id, email, name, completed_at, status, first_name)
-VALUES (:run_id, :cohort_id, :email, :name, :completed_at, :status, :first_name)
+INSERT INTO customer_status (run_id, cohort_id, email, name, completed_at, status, first_name, consent)
+VALUES (:run_id, :cohort_id, :email, :name, :completed_at, :status, :first_name, :consent)

@@ -9,7 +9,7 @@ FROM (
                CASE WHEN d.outcome = 'due' AND l.status = 'sent' AND l.sent_run_id = :run_id THEN 'sent'
                     WHEN d.outcome = 'would_send' THEN 'would_send'
                     WHEN d.outcome IN ('blocked', 'failed_earlier') THEN 'blocked'
-                    WHEN d.outcome = 'suppressed'
+                    WHEN d.outcome IN ('suppressed', 'no_consent')
                       OR (d.outcome = 'due' AND l.status = 'superseded' AND l.last_error LIKE 'suppressed%')
                          THEN 'suppressed'
                     WHEN d.outcome = 'due' AND l.status IN ('failed', 'unconfirmed', 'claimed', 'drafted', 'pending')

@@ -33,7 +33,7 @@ from onboarding.decisions import (EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES, Rese
                                   resend_key)
 from onboarding.decisions.guards import Trip, check
 from onboarding.decisions.rules import decide_all
-from onboarding.decisions.suppression import apply as apply_suppressions
+from onboarding.decisions.suppression import apply as apply_suppressions, require_consent
 from onboarding.times import iso
 
 SENDABLE = ("due", "would_send")
@@ -85,7 +85,7 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
     customers, as_of = facts.customers, ask.as_of
     refusal = _refusal(cohort, ask, facts)
     if refusal:
-        return RunDecisions(_empty("email", "name", "first_name", "completed_at", "status"), _empty(*DECISION_COLUMNS), False, None,
+        return RunDecisions(_empty("email", "name", "first_name", "consent", "completed_at", "status"), _empty(*DECISION_COLUMNS), False, None,
                             [], [], {}, refusal=refusal)
     ledger = facts.ledger
     originals = ledger[~_resends(ledger["email_key"])]
@@ -118,6 +118,7 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
     # The suppression list: a suppressed address gets no email its entry stops (the decision says
     # why, and the summary lists it), a resend included.
     d = apply_suppressions(d, list(facts.suppressions), cohort.email_classes, SENDABLE)
+    d = require_consent(d, customers, cohort.email_classes, SENDABLE, cohort.consent_wording)
     if resend_entry is not None and not d.loc[d["email_key"] == resend_entry["email_key"], "outcome"].isin(
             SENDABLE).any():
         resend_entry = None
@@ -139,6 +140,7 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
 
     statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
                              "first_name": customers["first_name"] if "first_name" in customers else None,
+                             "consent": customers["consent"] if "consent" in customers else None,
                              "completed_at": customers["completed_at"], "status": status})
     counts: dict[str, Any] = {"customers": len(customers), "orphans": facts.orphans}
     for s, n in pd.Series(status, dtype=object).value_counts(sort=False).items():

@@ -37,3 +37,21 @@ def apply(decisions: pd.DataFrame, entries: list[Suppression], classes: dict[str
         decisions.loc[mask, "outcome"] = "suppressed"
         decisions.loc[mask, "reason"] = [f"not sent: {h.describe()}" for h in hits if h is not None]
     return decisions
+
+
+def require_consent(decisions: pd.DataFrame, customers: pd.DataFrame, classes: dict[str, str],
+                    sendable: tuple[str, ...], wording: str | None = None) -> pd.DataFrame:
+    """A marketing email goes only to a customer whose signup recorded consent (the signup
+    export's ``consent`` column); without one it is ``no_consent``, with the reason."""
+    marketing = [k for k, c in classes.items() if c == "marketing"]
+    if not marketing or decisions.empty:
+        return decisions
+    consent = dict(zip(customers["email"], customers["consent"])) if "consent" in customers else {}
+    given = decisions["email"].map(lambda e: consent.get(e) == 1).to_numpy(dtype=bool)
+    mask = decisions["kind"].isin(marketing).to_numpy() & decisions["outcome"].isin(sendable).to_numpy() & ~given
+    if mask.any():
+        decisions = decisions.copy()
+        decisions.loc[mask, "outcome"] = "no_consent"
+        decisions.loc[mask, "reason"] = ("not sent: no recorded consent to marketing emails"
+                                         + (f" (consent wording {wording})" if wording else ""))
+    return decisions

@@ -76,7 +76,7 @@ def _category(o: dict[str, Any], run_id: str) -> str | None:
         return "would_send"
     if o["outcome"] in ("blocked", "failed_earlier"):
         return "blocked"
-    if o["outcome"] == "suppressed" or (o["outcome"] == "due" and o.get("suppressed_late")):
+    if o["outcome"] in ("suppressed", "no_consent") or (o["outcome"] == "due" and o.get("suppressed_late")):
         return "suppressed"
     if o["outcome"] == "due" and o["ledger_status"] in _PROBLEM_STATES:
         return "waiting"
@@ -146,8 +146,9 @@ def needs(data: dict[str, Any]) -> list[str]:
     if t["blocked"]:
         out.append(f"{t['blocked']} email(s) were held back and need a decision from you (listed below).")
     if t["suppressed"]:
-        out.append(f"{t['suppressed']} email(s) were not sent: the address is on the suppression list (listed "
-                   "below with why). If one of them matters (a cancellation), tell the customer another way.")
+        out.append(f"{t['suppressed']} email(s) were not sent: the address is on the suppression list, or a "
+                   "marketing email had no recorded consent (listed below with why). If one of them matters (a "
+                   "cancellation), tell the customer another way.")
     if data.get("sheet_error"):
         out.append("Your spreadsheet was not updated (see below).")
     return out

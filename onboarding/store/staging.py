@@ -30,7 +30,7 @@ class Staging:
         with self._s.transaction() as tx:
             tx.script("delete_run_staging", key)
             tx.script("delete_run_decisions", key)
-            tx.bulk("signup", rows(signups, "signed_up_at", "first_name"))
+            tx.bulk("signup", rows(signups, "signed_up_at", "first_name", "consent"))
             tx.bulk("completion", rows(completions, "completed_at"))
             tx.bulk("quarantine", pd.DataFrame([
                 {**key, "source": q.source, "source_row": q.row, "column_name": q.column, "reason": q.reason,

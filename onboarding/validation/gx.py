@@ -22,7 +22,7 @@ from onboarding.cohorts import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SourceConfig
 from onboarding.errors import DatasetError
 from onboarding.sources.snapshot import Snapshot
 from onboarding.sources.table import INTERNAL_COLUMNS, OVERFLOW, PROBLEM, PROBLEM_COLUMN, ROW
-from onboarding.validation.values import (clean_names, email_problems, name_problems, normalise_emails,
+from onboarding.validation.values import (clean_names, parse_consent, email_problems, name_problems, normalise_emails,
                                           parse_timestamps)
 
 if TYPE_CHECKING:
@@ -314,6 +314,8 @@ class Validator:
         good = pd.DataFrame({"row": frame[ROW].to_numpy()[keep], "email": emails.to_numpy()[keep],
                              "name": names.replace("", None).to_numpy()[keep],
                              "first_name": first_names.replace("", None).to_numpy()[keep],
+                             "consent": (parse_consent(raw[mapped["consent"]]).to_numpy()[keep] if "consent" in mapped
+                                         else np.full(int(keep.sum()), None, dtype=object)),
                              "timestamp": when[keep].reset_index(drop=True)})
         quarantined = [q for row in sorted(bad) for q in bad[row]]
 

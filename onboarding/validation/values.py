@@ -195,3 +195,15 @@ def parse_timestamp(value: str, tz: ZoneInfo | str, fmt: str | tuple[str, ...] |
 def as_python(times: pd.Series) -> np.ndarray:
     """UTC instants as Python datetimes (``None`` where missing)."""
     return np.array([None if pd.isna(t) else t.to_pydatetime() for t in times], dtype=object)
+
+
+CONSENT_YES = frozenset({"yes", "y", "true", "1", "x", "✓", "✔", "opt-in", "opted in", "agree", "agreed", "on"})
+
+
+def parse_consent(values: "pd.Series") -> "pd.Series":
+    """A signup export's consent column as 1 (a clear yes: yes, true, 1, x, a tick, opt-in...) or
+    0 (anything else, blank included): marketing needs a yes, never a guess."""
+    import pandas as pd
+
+    text = pd.Series(values, dtype=object).fillna("").astype(str).str.strip().str.lower()
+    return text.isin(CONSENT_YES).astype("int64")
