@@ -168,7 +168,17 @@ def onboarding_nightly():
 
         extract(item) >> validate(item) >> decide(item) >> send(item) >> report(item)
 
-    cohort_run.expand(item=plan())
+    @task
+    def housekeeping(**context) -> dict:
+        from onboarding import airflow_tasks
+
+        return airflow_tasks.housekeeping(context)
+
+    # Housekeeping (old run folders past their retention) runs beside the cohorts, not after them:
+    # the cohorts' report tasks stay the run's last tasks, so a held or failed cohort fails the run.
+    cohorts = plan()
+    cohort_run.expand(item=cohorts)
+    cohorts >> housekeeping()
 
 
 onboarding_nightly()

@@ -158,6 +158,17 @@ def report(item: dict, context: Mapping[str, Any] | None = None) -> dict:
     return {k: v for k, v in result.items() if k not in ("failure", "held")}
 
 
+def housekeeping(context: Mapping[str, Any] | None = None) -> dict:
+    """After every cohort's run: delete run folders past each cohort's retention (real time: a
+    rerun of an old night must not keep old folders alive)."""
+    from onboarding import paths, pipeline
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.times import clock
+
+    found = read_cohort_file()
+    return pipeline.housekeep(_resources().store(), list(found.cohorts.values()), paths.runs_base(), clock())
+
+
 def alert_failure(context: Mapping[str, Any]) -> None:
     """``on_failure_callback``: email the data team once about a task that failed for good (see
     ``onboarding.reporting.alerts``). An alert that cannot be sent is logged; it never hides the

@@ -41,7 +41,7 @@ MAX_GRACE = dt.timedelta(days=366)
 MAX_FILE_BYTES = 1 << 20  # a cohort file is a few kB; a larger one is refused before it is parsed
 COHORT_KEYS = ("id", "title", "deadline", "timezone", "sender", "instructor", "sources", "reminder_days_before",
                "grace_period", "welcome_timing", "email_connection", "course_url", "next_steps", "guards",
-               "instructor_sheet", "data_team", "email_classes", "suppress", "consent_wording")
+               "instructor_sheet", "data_team", "email_classes", "suppress", "consent_wording", "retention_days")
 TOP_KEYS = ("cohorts", "defaults", "source_roots")
 
 
@@ -101,6 +101,7 @@ class Cohort:
     email_classes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLASSES))
     suppress: tuple[str, ...] = ()  # addresses or '@domains' never emailed (the file's own suppression list)
     consent_wording: str | None = None  # the version of the consent text the signup form showed
+    retention_days: int = 400  # run folders (input snapshots, reports) older than this are deleted
 
     @property
     def tz(self) -> ZoneInfo:
@@ -270,7 +271,14 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
         email_classes=_email_classes(merged.get("email_classes"), f"{where}.email_classes"),
         suppress=_suppress(merged.get("suppress"), f"{where}.suppress"),
         consent_wording=_one_line(merged.get("consent_wording"), f"{where}.consent_wording"),
+        retention_days=_retention(merged.get("retention_days", 400), f"{where}.retention_days"),
     )
+
+
+def _retention(raw: Any, where: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 3650:
+        raise ConfigError(f"{where}: expected a whole number of days from 1 to 3650, not {raw!r}")
+    return raw
 
 
 def _one_line(raw: Any, where: str) -> str | None:

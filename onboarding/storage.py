@@ -90,6 +90,23 @@ def upload_tree(local_dir: Path, dest: Any) -> None:
             write_bytes(dest / f.relative_to(local_dir).as_posix(), f.read_bytes())
 
 
+def remove_tree(path: Any) -> bool:
+    """Delete a run folder and everything in it (a local folder, or every object under a bucket
+    prefix); False when there was nothing there."""
+    if is_local(path):
+        if not path.exists():
+            return False
+        for f in path.rglob("*"):
+            if f.is_file() and not f.is_symlink():
+                os.chmod(f, 0o644)  # input snapshots are read-only
+        shutil.rmtree(path)
+        return True
+    if not path.exists():
+        return False
+    path.rmdir(recursive=True)
+    return True
+
+
 def display(path: Any) -> str:
     """A path or URL as people read it in a log or an email."""
     return str(path)

@@ -317,6 +317,8 @@ def load(tmp_path, doc) -> str:
     ({"instructor": "Boss <b@example.edu>, other@example.edu"}, "cohort 'c1'.instructor"),
     ({"instructor": "=?utf-8?q?x=40evil.example?= <b@example.edu>"}, "cohort 'c1'.instructor"),
     ({"id": "c1\n"}, "cohorts[0].id"),
+    ({"retention_days": 0}, "cohort 'c1'.retention_days: expected a whole number of days from 1 to 3650"),
+    ({"consent_wording": "v1\nBcc: x@evil.example"}, "cohort 'c1'.consent_wording: expected one line"),
     ({"sources": {"signups": {"type": "csv", "path": "/etc/passwd", "columns": {"email": "E", "name": "N"}},
                   "completions": {"type": "csv", "path": "c.csv", "columns": {"email": "E", "completed_at": "T"}}}},
      "cohort 'c1'.sources.signups.path: /etc/passwd is outside the cohort file's folder"),

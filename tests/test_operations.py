@@ -279,3 +279,37 @@ def test_no_recipient_means_no_alert_and_a_warning(airflow_env, fake_google, mon
     airflow_glue.alert_failure({"ti": TaskInstance(task_id="plan", map_index=-1), "exception": None})
     assert fake_google.sent == {}
     assert "failure alert for alert|onboarding_nightly|" in caplog.text and "no recipient" in caplog.text
+
+
+# --- retention -------------------------------------------------------------------------------------
+def test_run_folders_past_their_retention_are_deleted_and_the_rest_kept(engine, tmp_path):
+    import dataclasses
+    import datetime as dt
+
+    from helpers import make_cohort
+    from onboarding import pipeline
+    from onboarding.run import RunContext
+    from onboarding.store import Store
+
+    store = Store(engine)
+    short = dataclasses.replace(make_cohort(id="c1"), retention_days=30)
+    other = make_cohort(id="c2")  # the default, 400 days
+    now = dt.datetime(2026, 12, 5, tzinfo=dt.timezone.utc)
+    folders = {}
+    for cohort, run_id, days_ago in ((short, "old", 45), (short, "recent", 10), (other, "older", 45)):
+        started = now - dt.timedelta(days=days_ago)
+        store.runs.record(run_id, cohort.id, started, False, "done")
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE runs SET started_at = :t WHERE run_id = :r AND cohort_id = :c"),
+                         {"t": started.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "r": run_id, "c": cohort.id})
+        folder = RunContext(run_id, started, False, str(tmp_path / "runs")).folder(cohort.id)
+        (folder / "inputs").mkdir(parents=True)
+        snapshot = folder / "inputs" / "signups.csv"
+        snapshot.write_text("Email\nann@x.org\n")
+        snapshot.chmod(0o444)  # snapshots are read-only
+        folders[run_id] = folder
+    removed = pipeline.housekeep(store, [short, other], str(tmp_path / "runs"), now)
+    assert removed == {"c1": 1, "c2": 0}
+    assert not folders["old"].exists() and folders["recent"].exists() and folders["older"].exists()
+    assert store.runs.get("old", "c1")["status"] == "done"  # the run's record stays in the database
+    assert pipeline.housekeep(store, [short, other], str(tmp_path / "runs"), now) == {"c1": 0, "c2": 0}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from onboarding.pipeline.decide import decide
 from onboarding.pipeline.extract import extract
+from onboarding.pipeline.housekeeping import housekeep
 from onboarding.pipeline.report import report
 from onboarding.pipeline.send import send
 from onboarding.pipeline.validate import validate

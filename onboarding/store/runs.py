@@ -41,6 +41,10 @@ class Runs:
         compared with."""
         return (self._s.rows("previous_run", cohort_id=cohort_id, run_id=run_id, started_at=started_at) or [None])[0]
 
+    def older_than(self, cohort_id: str, cutoff) -> list[dict[str, Any]]:
+        """The cohort's runs started before ``cutoff`` (past the retention period)."""
+        return self._s.rows("runs_older_than", cohort_id=cohort_id, cutoff=iso(cutoff))
+
     def record_guards(self, run_id: str, cohort_id: str, guards: list[dict] | None) -> None:
         self._s.execute("record_guards", {"run_id": run_id, "cohort_id": cohort_id, "now": iso(utcnow()),
                                           "guards": json.dumps(guards) if guards else None})
