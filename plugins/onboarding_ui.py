@@ -59,9 +59,9 @@ async def _refused(request: Request, exc: HTTPException) -> Response:
 
 
 # --- the reads ------------------------------------------------------------------------------------
-@functools.cache
 def _store():
-    """The state database (the ``onboarding_state`` connection), opened once per api-server."""
+    """The state database of the ``onboarding_state`` connection as it is now (its engine is made
+    once per database and kept: ``onboarding.resources``)."""
     from onboarding.resources import Resources
 
     return Resources.outside_task().store()
@@ -110,7 +110,7 @@ def _svg(spec: dict | None) -> str:
     return charts.svg(spec) if spec else ""
 
 
-_CHARTS: dict[tuple[str, str], dict[str, str]] = {}  # (cohort, decided run) -> its charts as SVG
+_CHARTS: dict[tuple[str, str, str], dict[str, str]] = {}  # (database, cohort, decided run) -> its charts as SVG
 
 
 def _cohort_charts(j, cohort_id: str, funnel: dict | None) -> dict[str, str]:
@@ -118,7 +118,7 @@ def _cohort_charts(j, cohort_id: str, funnel: dict | None) -> dict[str, str]:
     figures come from the latest decided run and the nights that sent its emails)."""
     if not funnel:
         return {}
-    key = (cohort_id, funnel["run_id"])
+    key = (str(j.store.engine.url), cohort_id, funnel["run_id"])
     if key not in _CHARTS:
         if len(_CHARTS) >= 256:
             _CHARTS.pop(next(iter(_CHARTS)))

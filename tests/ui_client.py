@@ -19,17 +19,12 @@ def state_connection(engine: sa.Engine) -> str:
 
 
 def client() -> Any:
-    """A test client of Airflow's api-server app, and forget any state database the plugin opened
-    for an earlier test."""
-    import sys
-
+    """A test client of Airflow's api-server app (the plugin reads the state database the
+    ``onboarding_state`` connection names at each request)."""
     from airflow.api_fastapi.app import create_app
     from fastapi.testclient import TestClient
 
-    app = create_app()
-    # Airflow loaded plugins/onboarding_ui.py as the module "onboarding_ui" (once per process).
-    sys.modules["onboarding_ui"]._store.cache_clear()
-    return TestClient(app)
+    return TestClient(create_app())
 
 
 def token(username: str = "instructor", role: str | None = "viewer") -> str:
