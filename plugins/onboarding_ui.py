@@ -193,15 +193,13 @@ def data_docs(cohort_id: str, run_id: str, path: str, _user=Depends(reader)):
 # onboarding_unsubscribe_secret: who and which cohort. Opening it shows a button (mail scanners
 # that follow links must not unsubscribe anyone); a POST to it, the button's or a mail client's
 # one-click request (RFC 8058), records the unsubscribe on the suppression list.
-def _unsubscriber(token: str) -> tuple[str, str]:
+def _unsubscriber(token: str) -> tuple[str, str] | None:
+    """(cohort id, email) of a genuine link's token; None for anything else."""
     from onboarding.consent import read_unsubscribe_token
     from onboarding.resources import Resources
 
     secret = Resources.outside_task().variable("onboarding_unsubscribe_secret")
-    who = read_unsubscribe_token(secret, token) if secret else None
-    if who is None:
-        raise HTTPException(400, "This unsubscribe link is not valid. Reply to the email to unsubscribe instead.")
-    return who
+    return read_unsubscribe_token(secret, token) if secret else None
 
 
 def _public(template: str, status: int = 200, **context) -> HTMLResponse:
@@ -210,22 +208,26 @@ def _public(template: str, status: int = 200, **context) -> HTMLResponse:
                                                            "Referrer-Policy": "no-referrer"})
 
 
+def _invalid_link() -> HTMLResponse:
+    return _public("unsubscribe.html", 400, heading="Link not valid", confirm=False,
+                   text="This unsubscribe link is not valid. Reply to the email to unsubscribe instead.")
+
+
 @app.get("/unsubscribe", response_class=HTMLResponse)
 def unsubscribe_page(t: str = Query("", max_length=1000)):
-    try:
-        cohort_id, email = _unsubscriber(t)
-    except HTTPException as exc:
-        return _public("unsubscribe.html", exc.status_code, heading="Link not valid", text=exc.detail, confirm=False)
-    return _public("unsubscribe.html", heading="Unsubscribe", confirm=True, email=email,
+    who = _unsubscriber(t)
+    if who is None:
+        return _invalid_link()
+    return _public("unsubscribe.html", heading="Unsubscribe", confirm=True, email=who[1],
                    text="Stop the optional emails (offers, news) of this course to this address?")
 
 
 @app.post("/unsubscribe", response_class=HTMLResponse)
 def unsubscribe(t: str = Query("", max_length=1000)):
-    try:
-        cohort_id, email = _unsubscriber(t)
-    except HTTPException as exc:
-        return _public("unsubscribe.html", exc.status_code, heading="Link not valid", text=exc.detail, confirm=False)
+    who = _unsubscriber(t)
+    if who is None:
+        return _invalid_link()
+    cohort_id, email = who
     _store().suppressions.add(email, "unsubscribed", "one-click link", cohort_id)
     return _public("unsubscribe.html", heading="You are unsubscribed", confirm=False,
                    text=f"{email} gets no more optional emails from this course.")
