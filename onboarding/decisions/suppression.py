@@ -20,6 +20,17 @@ def stops(entry: Suppression, email_class: str) -> bool:
     return entry.reason != "unsubscribed" or email_class == "marketing"
 
 
+def stopping(email: str, kind: str, index: dict[str, Suppression], classes: dict[str, str]) -> Suppression | None:
+    """The entry of ``index`` (address -> entry) that stops this email, if any."""
+    entry = find(email, index)
+    return entry if entry is not None and stops(entry, classes.get(kind, "transactional")) else None
+
+
+def with_cohort_file(listed: list[Suppression], cohort_id: str, addresses: tuple[str, ...]) -> list[Suppression]:
+    """The list's entries for a cohort and the cohort file's own ``suppress:`` addresses."""
+    return [*listed, *(Suppression(a, "manual", "the cohort file", cohort_id) for a in addresses)]
+
+
 def apply(decisions: pd.DataFrame, entries: list[Suppression], classes: dict[str, str],
           sendable: tuple[str, ...]) -> pd.DataFrame:
     """Mark every sendable decision whose address is suppressed for its kind's class as
@@ -27,10 +38,8 @@ def apply(decisions: pd.DataFrame, entries: list[Suppression], classes: dict[str
     if not entries or decisions.empty:
         return decisions
     index = {e.address: e for e in entries}
-    hits = []
-    for email, kind, outcome in decisions[["email", "kind", "outcome"]].itertuples(index=False):
-        entry = find(email, index) if outcome in sendable else None
-        hits.append(entry if entry is not None and stops(entry, classes.get(kind, "transactional")) else None)
+    hits = [stopping(email, kind, index, classes) if outcome in sendable else None
+            for email, kind, outcome in decisions[["email", "kind", "outcome"]].itertuples(index=False)]
     mask = np.array([h is not None for h in hits], dtype=bool)
     if mask.any():
         decisions = decisions.copy()

@@ -12,7 +12,7 @@ from typing import Any
 
 from onboarding import logs
 from onboarding.cohorts import Cohort
-from onboarding.consent import Suppression
+from onboarding.decisions.suppression import with_cohort_file
 from onboarding.decisions.run import RunFacts, decide_run, held_message
 from onboarding.errors import DatasetError, ResendRefused
 from onboarding.pipeline.progress import record
@@ -46,8 +46,7 @@ def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> R
         completion_rows=counts.get("completion_rows", 0),
         completion_rows_before=before,
         now=clock(),
-        suppressions=tuple(store.suppressions.for_cohort(cohort.id))
-        + tuple(Suppression(a, "manual", "the cohort file", cohort.id) for a in cohort.suppress))
+        suppressions=tuple(with_cohort_file(store.suppressions.for_cohort(cohort.id), cohort.id, cohort.suppress)))
 
 
 def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from typing import Any, Callable
 from onboarding import logs
 from onboarding import storage
 from onboarding.cohorts import Cohort
-from onboarding.consent import Suppression
 from onboarding.decisions import email_ref
 from onboarding.delivery.ledger import BatchItem, Ledger, Progress, deliver_batch
 from onboarding.delivery.messages import Unsubscribe, customer_email as build_customer_email
@@ -108,14 +107,14 @@ def _not_suppressed(store: Store, cohort: Cohort, due: list[dict[str, Any]]) -> 
     """The suppression list again at send time: an address suppressed since the run decided (a
     bounce read, an unsubscribe, a manual entry) is not sent to; its email leaves the ledger's
     queue with the reason."""
-    from onboarding.decisions.suppression import find, stops
+    from onboarding.decisions.suppression import stopping, with_cohort_file
 
-    entries = {e.address: e for e in store.suppressions.for_cohort(cohort.id)}
-    entries.update({a: Suppression(a, "manual", "the cohort file", cohort.id) for a in cohort.suppress})
+    index = {e.address: e for e in with_cohort_file(store.suppressions.for_cohort(cohort.id), cohort.id,
+                                                    cohort.suppress)}
     keep, stopped = [], {}
     for r in due:
-        entry = find(r["email"], entries) if entries else None
-        if entry is not None and stops(entry, cohort.email_classes.get(r["kind"], "transactional")):
+        entry = stopping(r["email"], r["kind"], index, cohort.email_classes)
+        if entry is not None:
             stopped.setdefault(entry.describe(), []).append(r["email_key"])
         else:
             keep.append(r)
