@@ -2,7 +2,7 @@
 -- night and the input rows it came from (signup and completion rows by number; the run's input
 -- manifests, with file and sha256, are in runs.inputs).
 SELECT r.run_id, r.as_of, r.status AS run_status, r.dry_run, r.inputs,
-       c.status, c.completed_at,
+       c.name, c.status, c.completed_at,
        (SELECT MAX(s.source_row) FROM signups s
          WHERE s.run_id = r.run_id AND s.cohort_id = r.cohort_id AND s.email = :email) AS signup_row,
        (SELECT MIN(k.source_row) FROM completions k

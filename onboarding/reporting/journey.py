@@ -232,7 +232,8 @@ class Journey:
                 "sent": sent_by_run.get(n["run_id"], []),
                 "quarantine": quarantined.pop(n["run_id"], []),
             })
-        name = next((c["name"] for c in self.store.analytics.customers(cohort_id, email, 1, 1)[1]), "")
+        # Her name as the latest night that knew her recorded it (her newest signup).
+        name = h["nights"][-1]["name"] if h["nights"] else ""
         return {
             "facts": facts, "email": email.strip().lower(), "name": name,
             "nights": nights,
