@@ -17,6 +17,7 @@ from onboarding.cohorts import Cohort, CohortFile
 from onboarding import words
 from onboarding.reporting import charts
 from onboarding.store import Store
+from onboarding.store.analytics import PAGE_SIZE
 from onboarding.times import from_iso
 
 DAG_ID = "onboarding_nightly"
@@ -161,7 +162,7 @@ class Journey:
             # v_bottleneck's rule, on the stages already read: the largest drop-off, the earliest on a tie.
             "bottleneck": min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if stages else None,
             "reminder": _reminder(a.reminder_effect(cohort_id), tz),
-            "search": search or "", "page": page, "pages": max(1, -(-total // _page_size())), "total": total,
+            "search": search or "", "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "total": total,
             "customers": [{**c, "standing": words.standing(c["status"]),
                            "emails": [{**e, "state": words.email_state(e["status"]),
                                        "sent": local(e["sent_at"], tz, "%d %b %H:%M")}
@@ -257,12 +258,6 @@ def _nights(instants) -> list[dt.datetime]:
     import pandas as pd
 
     return [t.to_pydatetime() for t in pd.to_datetime(pd.Series(instants), utc=True).dropna().unique()]
-
-
-def _page_size() -> int:
-    from onboarding.store.analytics import PAGE_SIZE
-
-    return PAGE_SIZE
 
 
 def _deadline_text(facts: CohortFacts) -> str:
