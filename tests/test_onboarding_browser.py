@@ -92,7 +92,7 @@ def standalone(tmp_path_factory):
 
 
 def test_the_instructor_finds_her_cohort_and_a_customer_in_airflow(standalone):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base = f"http://127.0.0.1:{standalone['port']}"
@@ -124,8 +124,10 @@ def test_the_instructor_finds_her_cohort_and_a_customer_in_airflow(standalone):
             page.screenshot(path=str(ARTIFACTS / "onboarding-cohort.png"), full_page=True)
             frame.get_by_label("Search customers").fill("E@X.ORG")
             frame.get_by_role("button", name="Search").click()
-            frame.locator('tr[data-email="e@x.org"]').wait_for(timeout=60000)
-            assert frame.locator("#customer-table tr[data-email]").count() == 1
+            # The unfiltered table already holds e@x.org: wait for the search's answer (one row),
+            # not for a row that was there before the click.
+            expect(frame.locator("#customer-table tr[data-email]")).to_have_count(1, timeout=60000)
+            assert frame.locator('#customer-table tr[data-email="e@x.org"]').count() == 1
             frame.locator('tr[data-email="e@x.org"]').get_by_role("link").click()
             frame.locator("#emails").wait_for(timeout=60000)
             kinds = sorted(r.get_attribute("data-kind") for r in frame.locator("#emails tr[data-kind]").all())
