@@ -18,6 +18,13 @@ For each cohort in the cohort configuration, this DAG does what the instructor u
    Sheet when configured, CSV files in the run folder always) and emails her a summary of the
    run: counts, who is late, what was sent, what was quarantined and why.
 
+**Mailbox**: before the cohorts, `mailbox` reads what came back to each sending account since the
+last run: a hard bounce suppresses the address, a soft bounce is sent again once the next night,
+an unsubscribe mail stops marketing emails; each message is acted on once and the summary says so.
+
+**Erasure**: *Erase people* (with a reason) forgets them before the run, from the chosen cohort or
+from every cohort: rows, snapshots and reports; a salted hash keeps them from coming back.
+
 **Guards**: before anything is sent, a cohort is *held* (nothing sent, the instructor told,
 the task failed) when an export is stale, the completion list shrank sharply since the last
 run, or the run would cancel more than the configured share of the cohort.
@@ -109,6 +116,14 @@ def alert_data_team(context):
                           description="Addresses or @domains never to email again (comma-separated): put on the "
                                       "suppression list for the cohort before this run decides. Remove one with "
                                       "python -m onboarding.ops.suppress remove."),
+        "erase": Param(None, type=["null", "string"], title="Erase people", section="Erase people (GDPR)",
+                       description="Forget these people (email addresses, comma-separated) before the run: from "
+                                   "the cohort chosen above, or from every cohort when All. Their rows leave the "
+                                   "state database, the run folders and the reports; only a salted hash stays, so "
+                                   "a later export cannot bring them back. Cannot be undone."),
+        "erase_reason": Param(None, type=["null", "string"], title="Why", section="Erase people (GDPR)",
+                              description="Why they are erased (e.g. 'asked by email, ticket 4711'): kept in the "
+                                          "audit record."),
         "resend_customer": Param(None, type=["null", "string"], title="Resend to customer",
                                  description="Send one customer's email again (their email address). Needs the "
                                              "cohort, the kind and a reason; the ledger records the reason.",
@@ -169,6 +184,18 @@ def onboarding_nightly():
         extract(item) >> validate(item) >> decide(item) >> send(item) >> report(item)
 
     @task
+    def erase(items: list[dict], **context) -> dict:
+        from onboarding import airflow_tasks
+
+        return airflow_tasks.erase(items, context)
+
+    @task
+    def mailbox(items: list[dict], **context) -> dict:
+        from onboarding import airflow_tasks
+
+        return airflow_tasks.mailbox(items, context)
+
+    @task
     def housekeeping(**context) -> dict:
         from onboarding import airflow_tasks
 
@@ -176,8 +203,11 @@ def onboarding_nightly():
 
     # Housekeeping (old run folders past their retention) runs beside the cohorts, not after them:
     # the cohorts' report tasks stay the run's last tasks, so a held or failed cohort fails the run.
+    # The mailbox (bounces, unsubscribe mails since the last run) is read before any cohort decides,
+    # so an address that bounced last night gets nothing tonight.
+    # Erasures asked for in the form go first, so this run's copies of the exports leave them out.
     cohorts = plan()
-    cohort_run.expand(item=cohorts)
+    erase(cohorts) >> mailbox(cohorts) >> cohort_run.expand(item=cohorts)
     cohorts >> housekeeping()
 
 

@@ -158,6 +158,52 @@ def report(item: dict, context: Mapping[str, Any] | None = None) -> dict:
     return {k: v for k, v in result.items() if k not in ("failure", "held")}
 
 
+@_stop_on_bad_input
+def erase(items: list[dict], context: Mapping[str, Any] | None = None) -> dict:
+    """Before anything else reads the exports: erase the people the trigger form named (from the
+    run's one cohort, or from everything), so this run's copies already leave them out."""
+    from onboarding import paths
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.pipeline.erasure import erase as erase_person
+    from onboarding.run import RunContext
+
+    if not items:
+        return {}
+    ctx = RunContext.from_dict(items[0]["ctx"])
+    if not ctx.erase:
+        return {}
+    found = read_cohort_file()
+    res = _resources()
+    outboxes = []
+    for c in found.cohorts.values():
+        path = res.outbox_path(c.email_connection)
+        if path and path not in outboxes:
+            outboxes.append(path)
+    done = {}
+    for address in ctx.erase:
+        result = erase_person(res.store(), address, ctx.erase_scope, found.cohorts, paths.runs_base(), outboxes,
+                              ctx.triggered_by, ctx.erase_reason, res.sheet_writer)
+        done[result["erasure_id"]] = {k: v for k, v in result.items() if k != "erasure_id"}
+    return done
+
+
+@_stop_on_bad_input
+def mailbox(items: list[dict], context: Mapping[str, Any] | None = None) -> dict:
+    """Before the cohorts decide: read bounces and unsubscribe mails from the mailbox of every
+    account the run's cohorts send from (a broken cohort is left to fail in its own tasks)."""
+    from onboarding import pipeline
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.run import RunContext
+    from onboarding.times import clock
+
+    if not items:
+        return {}
+    found = read_cohort_file()
+    cohorts = [found.cohorts[i["cohort_id"]] for i in items if i["cohort_id"] in found.cohorts]
+    res = _resources()
+    return pipeline.read_mailbox(res.store(), cohorts, RunContext.from_dict(items[0]["ctx"]), res.email, clock())
+
+
 def housekeeping(context: Mapping[str, Any] | None = None) -> dict:
     """After every cohort's run: delete run folders past each cohort's retention (real time: a
     rerun of an old night must not keep old folders alive)."""

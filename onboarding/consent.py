@@ -15,18 +15,32 @@ CLASSES = ("transactional", "marketing")
 DEFAULT_CLASSES = {"reminder": "transactional", "cancellation": "transactional", "welcome": "transactional"}
 
 
+ERASED_PREFIX = "sha256:"
+
+
 @dataclass(frozen=True)
 class Suppression:
-    address: str  # a lower-case address, or '@domain' for every address of the domain
+    address: str  # a lower-case address, '@domain' for a whole domain, or 'sha256:<hash>' (erased)
     reason: str
     source: str  # config, cli, form, bounce...
     cohort_id: str = "*"  # '*': every cohort
     created_at: str | None = None
 
     def describe(self) -> str:
+        if self.reason == "erased":
+            return "the person was erased on request; they are never emailed again"
         what = f"the domain {self.address[1:]}" if self.address.startswith("@") else "the address"
         when = f", {self.created_at[:10]}" if self.created_at else ""
         return f"{what} is suppressed ({self.reason.replace('_', ' ')}, from {self.source}{when})"
+
+
+def hashed_address(salt: str, address: str) -> str:
+    """How an erased address is kept: a salted hash (HMAC-SHA256 with the database's salt), by
+    which a later export's row is recognised without the address being stored anywhere."""
+    import hashlib
+    import hmac
+
+    return ERASED_PREFIX + hmac.new(salt.encode(), address.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
 def normalise_suppression(address: str) -> str:

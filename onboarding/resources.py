@@ -179,6 +179,14 @@ class Resources:
 
         return sheets_client(self.connection(conn_id).extra, SHEETS_WRITE_SCOPES)
 
+    def outbox_path(self, conn_id: str) -> str | None:
+        """The local outbox folder an email connection writes to; None for any other backend."""
+        conn = self.connection(conn_id)
+        extra = conn.extra or {}
+        if (extra.get("backend") or conn.conn_type) != "outbox":
+            return None
+        return extra.get("path") or conn.host or str(paths.data_dir() / "outbox")
+
     def email(self, conn_id: str) -> Callable[[], "SenderFactory"]:
         """The email account a connection describes, made only when there is something to send."""
 
@@ -190,8 +198,7 @@ class Resources:
             extra = conn.extra or {}
             backend = extra.get("backend") or conn.conn_type
             if backend == "outbox":
-                path = extra.get("path") or conn.host or str(paths.data_dir() / "outbox")
-                return outbox_factory(path, int(extra.get("concurrency", 1)))
+                return outbox_factory(self.outbox_path(conn_id), int(extra.get("concurrency", 1)))
             if backend == "gmail":
                 from onboarding.google_api import gmail_service
 

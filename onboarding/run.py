@@ -31,6 +31,8 @@ class RunParams:
     kinds: tuple[str, ...] = KINDS
     resend: Resend | None = None
     suppress: tuple[str, ...] = ()  # addresses or '@domains' to put on the suppression list first
+    erase: tuple[str, ...] = ()  # people to erase before the run (from the chosen cohort, or all)
+    erase_reason: str | None = None
 
     @classmethod
     def parse(cls, params: Mapping[str, Any] | None) -> "RunParams":
@@ -48,7 +50,24 @@ class RunParams:
         return cls(cohort=p.get("cohort") or None, as_of=p.get("as_of") or None, dry_run=bool(p.get("dry_run")),
                    release_guards=release, kinds=tuple(k for k in KINDS if k in kinds),
                    resend=_resend(p.get("resend_customer"), p.get("resend_kind"), p.get("resend_reason")),
-                   suppress=_suppress(p.get("suppress")))
+                   suppress=_suppress(p.get("suppress")),
+                   **_erase(p.get("erase"), p.get("erase_reason"), bool(p.get("dry_run"))))
+
+
+def _erase(text: str | None, reason: str | None, dry_run: bool) -> dict[str, Any]:
+    """The form's "Erase" box: people's addresses (commas or spaces between), with why."""
+    addresses = tuple(dict.fromkeys(a.strip().lower() for a in re.split(r"[,\s]+", text or "") if a.strip()))
+    if not addresses:
+        return {}
+    bad = [a for a in addresses if not is_plain_address(a)]
+    if bad:
+        raise ParamsError(f"erase: {bad[0]!r} is not an email address (erasure names people, not domains)")
+    if not (reason or "").strip() or len(reason.strip()) < 5:
+        raise ParamsError("erase_reason: say why they are erased (kept in the audit record)")
+    if dry_run:
+        raise ParamsError("erase: an erasure cannot be undone, so it is not done in a dry run; trigger it without "
+                          "dry run")
+    return {"erase": addresses, "erase_reason": reason.strip()}
 
 
 def _suppress(text: str | None) -> tuple[str, ...]:
@@ -99,6 +118,9 @@ class RunContext:
     triggered_by: str | None = None
     ui_url: str | None = None  # the Airflow UI's address (api.base_url), for links in emails
     suppress: tuple[str, ...] = ()  # put on the suppression list (for the cohort) before deciding
+    erase: tuple[str, ...] = ()  # people erased before the cohorts run (see onboarding.pipeline.erasure)
+    erase_reason: str | None = None
+    erase_scope: str = "*"  # the one cohort the run was limited to, or '*': every cohort
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
@@ -107,7 +129,8 @@ class RunContext:
                 "triggered_at": self.triggered_at.isoformat() if self.triggered_at else None,
                 "resend": dataclasses.asdict(self.resend) if self.resend else None,
                 "run_type": self.run_type, "triggered_by": self.triggered_by, "ui_url": self.ui_url,
-                "suppress": list(self.suppress)}
+                "suppress": list(self.suppress), "erase": list(self.erase), "erase_reason": self.erase_reason,
+                "erase_scope": self.erase_scope}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunContext":
@@ -116,7 +139,8 @@ class RunContext:
                    triggered_at=dt.datetime.fromisoformat(d["triggered_at"]) if d.get("triggered_at") else None,
                    resend=Resend(**d["resend"]) if d.get("resend") else None,
                    run_type=d.get("run_type"), triggered_by=d.get("triggered_by"), ui_url=d.get("ui_url"),
-                   suppress=tuple(d.get("suppress") or ()))
+                   suppress=tuple(d.get("suppress") or ()), erase=tuple(d.get("erase") or ()),
+                   erase_reason=d.get("erase_reason"), erase_scope=d.get("erase_scope") or "*")
 
     def fields(self, cohort_id: str | None = None, **more: Any) -> dict[str, Any]:
         """The run's fields for a structured log line (``logs.event(log, level, text, **ctx.fields(...))``):
@@ -183,9 +207,13 @@ def plan(found: CohortFile, params: RunParams, run_id: str, logical_date: dt.dat
         raise ParamsError(str(exc)) from None
     if params.resend and len(chosen) != 1:
         raise ParamsError("resend: pick the customer's cohort (not 'all') to resend an email")
+    everything = params.cohort in (None, "all")
+    if params.erase and not everything and len(chosen) != 1:
+        raise ParamsError("erase: pick one cohort, or all cohorts to erase someone from everything")
     ctx = RunContext(run_id=run_id, as_of=resolve_as_of(params.as_of, logical_date, nightly_tz, nightly_time),
                      dry_run=params.dry_run, release_guards=params.release_guards, kinds=params.kinds,
                      triggered_at=triggered_at.astimezone(dt.timezone.utc),
                      resend=params.resend, run_type=run_type, triggered_by=triggered_by, suppress=params.suppress,
-                     ui_url=(ui_url or "").rstrip("/") or None)
+                     ui_url=(ui_url or "").rstrip("/") or None, erase=params.erase, erase_reason=params.erase_reason,
+                     erase_scope="*" if everything else chosen[0])
     return chosen, ctx

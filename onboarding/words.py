@@ -37,6 +37,7 @@ EMAIL_STATE = {
     "sent": "sent",
     "failed": "failed (will not be retried)",
     "unconfirmed": "not confirmed by Gmail",
+    "bounced": "came back (bounced)",
     "superseded": "no longer due",
 }
 

@@ -3,7 +3,10 @@
 - OAuth 2.0 token endpoint (``POST /token``): refresh-token and JWT-bearer (service account) grants.
 - Gmail v1 under ``/gmail/v1/users/{user}/``: ``messages.send``, ``messages.list`` (with the
   search terms we use: ``in:sent`` and a quoted phrase, matched against the plain-text body, as
-  Gmail's search does), ``messages.get``, ``drafts.create/get/list/send``.
+  Gmail's search does; ``in:inbox after:<epoch> {from:x to:y ...}`` over the inbox, paged with
+  ``pageToken``), ``messages.get`` (``format=raw`` gives the message's bytes and
+  ``internalDate``), ``drafts.create/get/list/send``. ``server.deliver(raw)`` puts a message in
+  the inbox (a bounce, an unsubscribe mail).
 - Sheets v4 under ``/v4/spreadsheets/`` (what gspread calls): ``spreadsheets.get`` (with merges),
   ``:batchUpdate`` (addSheet, updateSheetProperties, deleteSheet), ``values.get`` (unformatted or
   formatted), ``values:batchClear``, ``values:batchUpdate`` (refused beyond the grid, as Sheets
@@ -52,6 +55,7 @@ class FakeGoogle:
         self.auth_requests: list[dict] = []
         self.sent: dict[str, dict] = {}  # message id -> {"raw": bytes, "to": str, "text": str, "user": str}
         self.drafts: dict[str, dict] = {}
+        self.inbox: dict[str, dict] = {}  # message id -> {"raw", "received" (epoch s), "from", "to", "text"}
         self.calls: dict[str, int] = defaultdict(int)
         self.faults_served: dict[str, int] = defaultdict(int)
         self._scripts: dict[str, list[str]] = defaultdict(list)
@@ -103,6 +107,17 @@ class FakeGoogle:
         """(recipient, subject) of every message in Sent."""
         with self.lock:
             return [(m["to"], m["subject"]) for m in self.sent.values()]
+
+    def deliver(self, raw: bytes, received: float | None = None) -> str:
+        """A message arrives in the account's inbox (at ``received``, epoch seconds; now by default)."""
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        with self.lock:
+            mid = self._next_id("i")
+            self.inbox[mid] = {"raw": raw, "received": time.time() if received is None else received,
+                               "from": str(msg.get("From", "")).lower(),
+                               "to": " ".join(str(v) for v in msg.get_all("To", []) + msg.get_all("Delivered-To", [])).lower(),
+                               "text": ""}
+            return mid
 
     def google_extra(self, **over) -> dict:
         """A Google connection's extra (OAuth user) pointed at this server: for Sheets."""
@@ -190,9 +205,20 @@ class FakeGoogle:
 
     @staticmethod
     def _matches(entry: dict, query: str) -> bool:
-        """Gmail search, the part we use: ``in:sent`` and quoted phrases in the body text."""
+        """Gmail search, the part we use: ``in:sent`` and quoted phrases in the body text; for the
+        inbox, ``after:<epoch seconds>`` and one ``{...}`` group of ``from:``/``to:`` terms, any of
+        which must match (Gmail's braces mean OR)."""
         phrases = re.findall(r'"([^"]+)"', query)
-        return all(p.lower() in entry["text"].lower() for p in phrases)
+        if not all(p.lower() in entry["text"].lower() for p in phrases):
+            return False
+        after = re.search(r"\bafter:(\d+)", query)
+        if after and entry.get("received", 0) < int(after.group(1)):
+            return False
+        group = re.search(r"\{([^}]*)\}", query)
+        if group:
+            terms = [t.split(":", 1) for t in group.group(1).split() if ":" in t]
+            return any(v.lower() in entry.get({"from": "from", "to": "to"}.get(k, ""), "") for k, v in terms)
+        return True
 
     def _handler(self):
         fake = self
@@ -325,22 +351,29 @@ class FakeGoogle:
                 if self._pre_fault(method, m.group(1)) == "answered":
                     return
                 with fake.lock:
-                    store = fake.sent if what == "messages" else fake.drafts
+                    q = query.get("q", "")
+                    inbox = what == "messages" and ("in:inbox" in q or ident in fake.inbox)
+                    store = fake.inbox if inbox else fake.sent if what == "messages" else fake.drafts
                     if ident:
                         if ident not in store:
                             return self._error(404, "Requested entity was not found.", "notFound")
                         e = store[ident]
                         if what == "drafts":
                             return self._reply(200, {"id": ident, "message": {"id": e["message_id"]}})
-                        return self._reply(200, {"id": ident, "threadId": ident, "labelIds": ["SENT"],
-                                                 "snippet": e["text"][:100]})
-                    q = query.get("q", "")
+                        body = {"id": ident, "threadId": ident, "labelIds": ["INBOX" if inbox else "SENT"],
+                                "snippet": e["text"][:100],
+                                "internalDate": str(int(e.get("received", time.time()) * 1000))}
+                        if query.get("format") == "raw":
+                            body["raw"] = base64.urlsafe_b64encode(e["raw"]).decode("ascii")
+                        return self._reply(200, body)
                     hits = [i for i, e in store.items() if fake._matches(e, q)]
                     limit = int(query.get("maxResults", 100))
+                    start = int(query.get("pageToken") or 0)
                     key = "messages" if what == "messages" else "drafts"
                     items = [{"id": i, "threadId": i} if what == "messages" else {"id": i, "message": {"id": store[i]["message_id"]}}
-                             for i in hits[:limit]]
-                    return self._reply(200, {key: items, "resultSizeEstimate": len(hits)} if items
+                             for i in hits[start:start + limit]]
+                    more = {"nextPageToken": str(start + limit)} if start + limit < len(hits) else {}
+                    return self._reply(200, {key: items, "resultSizeEstimate": len(hits), **more} if items
                                        else {"resultSizeEstimate": 0})
 
             def _sheets(self, verb: str, path: str, query: dict, body: dict | None):

@@ -60,7 +60,8 @@ def test_nightly_dag_settings(dagbag):
     assert str(getattr(tt, "_timezone", "")) in ("Australia/Sydney", "Timezone('Australia/Sydney')")
     # No "send past-due reminders": a reminder is never sent after its deadline (issue 10).
     assert set(dag.params.keys()) == {"cohort", "as_of", "dry_run", "release_guards", "kinds",
-                                      "resend_customer", "resend_kind", "resend_reason", "suppress"}
+                                      "resend_customer", "resend_kind", "resend_reason", "suppress", "erase",
+                                      "erase_reason"}
     # The form offers the configured cohorts, and every email kind, by name.
     assert dag.params.get_param("cohort").schema["enum"] == ["all", "data-eng-2026-12", "ux-2026-12"]
     assert dag.params["kinds"] == ["reminder", "cancellation", "welcome"]
@@ -71,8 +72,8 @@ def test_nightly_dag_settings(dagbag):
 
 def test_every_task_retries(dagbag):
     dag = dagbag.dags["onboarding_nightly"]
-    assert {t.task_id for t in dag.tasks} == {"plan", "cohort.extract", "cohort.validate", "cohort.decide",
-                                              "cohort.send", "cohort.report", "housekeeping"}
+    assert {t.task_id for t in dag.tasks} == {"plan", "erase", "mailbox", "cohort.extract", "cohort.validate",
+                                              "cohort.decide", "cohort.send", "cohort.report", "housekeeping"}
     for t in dag.tasks:
         assert t.retries >= 1, t.task_id
         # A failure for good alerts the data team; a retry alerts nobody.

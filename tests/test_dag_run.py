@@ -124,7 +124,7 @@ def run_night(dag, night, asked_later=dt.timedelta(0), **conf):
     # Always the full conf: dag.test() keeps the previous run's params on a reused DAG object.
     conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
             "kinds": ["reminder", "cancellation", "welcome"], "resend_customer": None,
-            "resend_kind": None, "resend_reason": None, **conf}
+            "resend_kind": None, "resend_reason": None, "erase": None, "erase_reason": None, **conf}
     # As the scheduler runs it: the night's run is asked for at its own time (run_after), not now;
     # a second apart per call, so that each call is a run of its own (its run id comes from it).
     moment = dt.datetime.combine(night, dt.time(6), SYD)
@@ -298,3 +298,46 @@ def test_broken_export_fails_the_cohort_and_sends_it_nothing(airflow_db, airflow
     # The other cohort ran as usual; the broken one sent nothing to customers.
     assert not any(a.endswith("@uni.edu.au") and "Data Engineering" in s for a, s in to)
     assert any(a == "ux.lead@example.edu" for a, _ in to)
+
+
+def test_the_dag_reads_bounces_before_the_cohorts_decide(airflow_db, airflow_env, fake_google, nightly_dag):
+    """The mailbox task, in the real DAG: a hard bounce of one night's reminder is read the next
+    night, before the cohort decides, so its cancellation is not sent; the summary says why."""
+    from mailbox_messages import dsn
+
+    expected = expected_emails(("ux-2026-12",))
+    reminder_night = next(n for n in NIGHTS if any(k == "reminder" for _, k in expected[n]))
+    cancel_night = next(n for n in NIGHTS if any(k == "cancellation" for _, k in expected[n]))
+    reminded = {e for e, k in expected[reminder_night] if k == "reminder"}
+    victim = sorted(reminded & {e for e, k in expected[cancel_night] if k == "cancellation"})[0]
+    state, _ = run_night(nightly_dag, reminder_night, cohort="ux-2026-12")
+    assert state == "success"
+    (sent,) = [m for m in fake_google.sent.values() if addr(m["to"]) == victim]
+    fake_google.deliver(dsn(sent["raw"], victim, "5.1.1", sender="ux@example.edu"))
+    state, run_id = run_night(nightly_dag, cancel_night, cohort="ux-2026-12")
+    assert state == "success"
+    cancelled = {addr(m["to"]) for m in fake_google.sent.values() if kind_of(m["subject"]) == "cancellation"}
+    assert victim not in cancelled and cancelled == {e for e, k in expected[cancel_night] if k == "cancellation"} - {victim}
+    with airflow_glue_engine().connect() as conn:
+        status = conn.execute(sa.text("SELECT status, bounce FROM email_ledger WHERE recipient = :e AND kind = 'reminder'"),
+                              {"e": victim}).one()
+        suppressed = conn.execute(sa.text("SELECT reason, source FROM suppressions WHERE address = :e"), {"e": victim}).one()
+        read = conn.execute(sa.text("SELECT run_id, action FROM mailbox_messages")).one()
+    assert tuple(status) == ("bounced", "hard") and tuple(suppressed) == ("hard_bounce", "bounce")
+    assert tuple(read) == (run_id, "suppressed")
+    summary = next(m["text"] for m in reversed(list(fake_google.sent.values())) if kind_of(m["subject"]) == "summary")
+    assert f"<{victim}>: bounced (hard), address suppressed: 5.1.1" in summary
+
+    # She asks to be forgotten: the trigger form's erase, from every cohort (a run of all of them;
+    # erasing from one cohort keeps what is kept for all, such as this hard bounce's entry).
+    state, _ = run_night(nightly_dag, cancel_night + dt.timedelta(days=1), erase=victim.upper(),
+                         erase_reason="asked by email, ticket 4711")
+    assert state == "success"
+    engine = airflow_glue_engine()
+    with engine.connect() as conn:
+        everything = " ".join(str(v) for t in sa.inspect(engine).get_table_names()
+                              for r in conn.execute(sa.text(f"SELECT * FROM {t}")) for v in r)  # noqa: S608
+        audit = conn.execute(sa.text("SELECT scope, reason FROM erasures")).one()
+    assert victim not in everything and tuple(audit) == ("*", "asked by email, ticket 4711")
+    folder = airflow_env / "data" / "runs" / "ux-2026-12"
+    assert not any(victim in p.read_text(errors="replace") for p in folder.rglob("*.csv"))

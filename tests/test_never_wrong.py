@@ -51,7 +51,7 @@ def run_night(dag, night: dt.date, asked: dt.datetime | None = None, now: dt.dat
     world whose clock reads ``now`` (default: when it was asked for)."""
     conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
             "kinds": ["reminder", "cancellation", "welcome"], "resend_customer": None, "resend_kind": None,
-            "resend_reason": None, **conf}
+            "resend_reason": None, "erase": None, "erase_reason": None, **conf}
     moment = dt.datetime.combine(night, dt.time(6), SYD)
     asked = (asked or moment) + dt.timedelta(seconds=next(_RUNS))  # each call a run of its own
     with world_clock((now or asked).isoformat()):

@@ -16,8 +16,9 @@ KINDS = ("reminder", "cancellation", "welcome")
 EXCLUSIVE = {"welcome": "cancellation", "cancellation": "welcome"}
 # A reminder makes no sense once the customer's cancellation or welcome went out (or may have).
 ENDS_REMINDERS = ("cancellation", "welcome")
-# Ledger states after which a key counts as taken by an earlier run.
-SENT_STATES = ("sent", "unconfirmed")
+# Ledger states after which a key counts as taken by an earlier run (a bounced email went out; a
+# soft bounce is sent again once, under a key of its own: ``retry_key``).
+SENT_STATES = ("sent", "unconfirmed", "bounced")
 # A rival email being sent right now may already have gone out; one merely pending has not.
 IN_FLIGHT_STATES = ("claimed", "drafted")
 
@@ -41,6 +42,16 @@ def email_key(cohort_id: str, email: str, kind: str) -> str:
 def resend_key(cohort_id: str, email: str, kind: str, run_id: str) -> str:
     """A resend asked for by hand has a key of its own: sent at most once too."""
     return f"{email_key(cohort_id, email, kind)}|resend|{run_id}"
+
+
+def retry_key(key: str) -> str:
+    """An email that bounced softly is sent again once, under this key: at most one retry."""
+    return f"{key}|retry"
+
+
+def is_extra(key: str) -> bool:
+    """Whether a ledger key is a resend asked for by hand or a bounce's retry (not the original)."""
+    return "|resend|" in key or key.endswith("|retry")
 
 
 def email_ref(key: str) -> str:

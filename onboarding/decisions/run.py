@@ -5,7 +5,8 @@ the state database, calls it, and stores what it returns. It applies, in order:
 
 1. **refusals**: an empty completion export after the deadline (it would cancel everyone) and a
    resend that makes no sense stop the run before anything is decided;
-2. **the rules and the ledger** (``rules.decide_all``), for the email kinds this run may send;
+2. **the rules and the ledger** (``rules.decide_all``), for the email kinds this run may send; an
+   email whose first sending bounced softly is due again, once (``_retry_soft_bounces``);
 3. **the run's own limits**: a dry run marks due emails ``would_send``; a reminder is
    ``moment_passed`` once its deadline has passed in real time (when the run was asked for, or
    when it decides, whichever is later: a cleared old run or a backfill keeps its old moment, and
@@ -30,7 +31,7 @@ import pandas as pd
 from onboarding.cohorts import Cohort
 from onboarding.consent import Suppression
 from onboarding.decisions import (EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES, Resend, email_key, email_ref,
-                                  resend_key)
+                                  is_extra, resend_key, retry_key)
 from onboarding.decisions.guards import Trip, check
 from onboarding.decisions.rules import decide_all
 from onboarding.decisions.suppression import apply as apply_suppressions, require_consent
@@ -93,6 +94,7 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
     d = d[d["kind"].isin(ask.kinds)].reset_index(drop=True)
     d["email_key"] = pd.Series([email_key(cohort.id, e, k) for e, k in zip(d["email"].tolist(), d["kind"].tolist())],
                                dtype=object)
+    d = _retry_soft_bounces(d, ledger)
     due = (d["outcome"] == "due").to_numpy()
     if ask.dry_run:
         d.loc[due, "outcome"] = "would_send"
@@ -185,8 +187,30 @@ def _refusal(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> tuple[str, str] | 
 
 
 def _resends(keys: pd.Series) -> "np.ndarray":
-    """Which ledger keys are resends asked for by hand (they have keys of their own)."""
-    return np.array(["|resend|" in k for k in keys], dtype=bool)
+    """Which ledger keys are not an email's original: resends asked for by hand and bounce retries
+    (they have keys of their own)."""
+    return np.array([is_extra(k) for k in keys], dtype=bool)
+
+
+def _retry_soft_bounces(d: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """An email the rules still call for whose first sending bounced softly (a full mailbox, a
+    server down) is due again, once, under its retry key; a retry that went out (or bounced
+    too) is not retried again."""
+    if "bounce" not in ledger or d.empty:
+        return d
+    soft = set(ledger.loc[(ledger["status"] == "bounced").to_numpy() & (ledger["bounce"] == "soft").to_numpy(),
+                          "email_key"])
+    if not soft:
+        return d
+    states = dict(zip(ledger["email_key"], ledger["status"]))
+    again = [i for i, (k, o) in enumerate(zip(d["email_key"].tolist(), d["outcome"].tolist()))
+             if k in soft and o == "already_sent" and states.get(retry_key(k)) in (None, "pending")]
+    if again:
+        d = d.copy()
+        d.loc[again, "email_key"] = [retry_key(k) for k in d.loc[again, "email_key"]]
+        d.loc[again, "outcome"] = "due"
+        d.loc[again, "reason"] = "the first sending bounced (soft: the mailbox could not take it then); sent again once"
+    return d
 
 
 def _empty(*columns: str) -> pd.DataFrame:

@@ -5,16 +5,32 @@ one account's pacing and limits."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import re
 from email.message import EmailMessage
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from onboarding.backoff import retry_after_seconds
 from onboarding.delivery.messages import REF_HEADER
 from onboarding.delivery.quota import GMAIL_COSTS, Limits, Pacer
 from onboarding.errors import PermanentError, TransientError
+
+
+# At most this many mailbox messages are read a night (the rest the next night): a flood of
+# reports cannot stall the run.
+INBOX_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message found in the sender's mailbox: its id there, its bytes, when it arrived (UTC)."""
+
+    message_id: str
+    raw: bytes
+    received_at: dt.datetime
 
 
 class Sender(Protocol):
@@ -31,6 +47,9 @@ class Sender(Protocol):
     def create_draft(self, msg: EmailMessage, label: str) -> str: ...
 
     def send_draft(self, draft_id: str) -> str: ...
+
+    def inbox(self, since: dt.datetime, unsubscribe_addresses: set[str], known: set[str],
+              limit: int = INBOX_LIMIT) -> list[Incoming]: ...
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9@._+-]+")
@@ -80,6 +99,18 @@ class OutboxSender:
         tmp.write_bytes(bytes(msg))
         os.replace(tmp, path)
         return draft_id
+
+    def inbox(self, since: dt.datetime, unsubscribe_addresses: set[str], known: set[str],
+              limit: int = INBOX_LIMIT) -> list[Incoming]:
+        """The local mailbox: ``<root>/.inbox/*.eml`` (bounces and unsubscribe mails a test or the
+        demo drops there), oldest first."""
+        folder = self.root / ".inbox"
+        found = []
+        for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
+            received = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+            if path.name not in known and received >= since:
+                found.append(Incoming(path.name, path.read_bytes(), received))
+        return sorted(found, key=lambda m: m.received_at)[:limit]
 
     def send_draft(self, draft_id: str) -> str:
         dest = self.root / draft_id
@@ -198,3 +229,28 @@ class GmailSender:
     def send_draft(self, draft_id: str) -> str:
         res = self._call(self.service.users().drafts().send(userId=self.user, body={"id": draft_id}), "drafts.send")
         return res["id"]
+
+    def inbox(self, since: dt.datetime, unsubscribe_addresses: set[str], known: set[str],
+              limit: int = INBOX_LIMIT) -> list[Incoming]:
+        """Bounces (from the mailer daemon or a postmaster) and mails to the unsubscribe addresses
+        that arrived since ``since``, searched with Gmail's query language and read raw; messages
+        in ``known`` are not fetched again."""
+        terms = ["from:mailer-daemon", "from:postmaster", *(f"to:{a}" for a in sorted(unsubscribe_addresses))]
+        query = f"in:inbox after:{int(since.timestamp())} {{{' '.join(terms)}}}"
+        ids: list[str] = []
+        token = None
+        while len(ids) < limit:
+            res = self._call(self.service.users().messages().list(
+                userId=self.user, q=query, maxResults=min(500, limit), pageToken=token), "messages.list")
+            ids += [m["id"] for m in res.get("messages") or [] if m["id"] not in known]
+            token = res.get("nextPageToken")
+            if not token:
+                break
+        found = []
+        for mid in ids[:limit]:
+            res = self._call(self.service.users().messages().get(userId=self.user, id=mid, format="raw"),
+                             "messages.get")
+            raw = base64.urlsafe_b64decode(res["raw"] + "=" * (-len(res["raw"]) % 4))
+            received = dt.datetime.fromtimestamp(int(res.get("internalDate", 0)) / 1000, dt.timezone.utc)
+            found.append(Incoming(mid, raw, received))
+        return sorted(found, key=lambda m: m.received_at)

@@ -1,4 +1,5 @@
-"""Stage 1, extract: copy both exports into the run's folder (immutable snapshots with manifests)."""
+"""Stage 1, extract: copy both exports into the run's folder (immutable snapshots with manifests),
+leaving out the rows of anyone erased on request."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +7,7 @@ from typing import Any
 
 from onboarding.cohorts import Cohort, fingerprint
 from onboarding.errors import DatasetError
+from onboarding.pipeline.erasure import leave_out_erased
 from onboarding.pipeline.progress import record
 from onboarding.run import RunContext
 from onboarding.sources import SourceClients, make_source
@@ -24,6 +26,11 @@ def extract(store: Store, cohort: Cohort, ctx: RunContext, clients: SourceClient
     except DatasetError as exc:
         record(store, cohort, ctx, "failed", f"extract: {exc}")
         raise
-    record(store, cohort, ctx, "extracted", inputs={**inputs, "cohort": fingerprint(cohort)})
+    # Someone erased on request whom the export still names: their rows are left out of the copy.
+    inputs, left_out = leave_out_erased(store, cohort.id, inputs)
+    if left_out:
+        log.info("cohort %s: %d row(s) of people erased earlier left out of the copies", cohort.id, left_out)
+    record(store, cohort, ctx, "extracted", inputs={**inputs, "cohort": fingerprint(cohort)},
+           counts={"erased_rows_left_out": left_out} if left_out else None)
     log.info("cohort %s: inputs copied to %s", cohort.id, ctx.folder(cohort.id) / "inputs")
     return {role: {"sha256": snap["sha256"], "size_bytes": snap["size_bytes"]} for role, snap in inputs.items()}

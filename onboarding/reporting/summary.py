@@ -64,6 +64,10 @@ def collect(store: Store, cohort: Cohort, run_id: str, failure: str | None = Non
                     for o in store.reports.orphans(run_id, cohort.id, limit)],
         "undelivered": [{**u, "created_at": local_time(u["created_at"], cohort)}
                         for u in store.reports.undelivered_summaries(run_id, cohort.id)],
+        # What came back since the last run: bounces (with the reason the provider gave) and
+        # unsubscribes, read from the mailbox before this run decided.
+        "came_back": [{**m, "received_at": local_time(m["received_at"], cohort)}
+                      for m in store.mailbox.for_run(run_id, cohort.id)],
         "list_limit": limit,
     }
 
@@ -149,6 +153,11 @@ def needs(data: dict[str, Any]) -> list[str]:
         out.append(f"{t['suppressed']} email(s) were not sent: the address is on the suppression list, or a "
                    "marketing email had no recorded consent (listed below with why). If one of them matters (a "
                    "cancellation), tell the customer another way.")
+    bounced = [m for m in data.get("came_back", []) if m["kind"] == "bounce"]
+    if bounced:
+        hard = sum(m["bounce"] == "hard" for m in bounced)
+        out.append(f"{len(bounced)} email(s) came back undelivered ({hard} for an address that does not exist: "
+                   "suppressed, so check it with the customer; the others are sent again once). Listed below.")
     if data.get("sheet_error"):
         out.append("Your spreadsheet was not updated (see below).")
     return out

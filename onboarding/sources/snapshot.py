@@ -22,6 +22,12 @@ class Snapshot:
     sha256: str
     size_bytes: int
     modified_at: str | None = None  # when the source last changed (ISO 8601, UTC), if it can tell
+    # Erasures that rewrote the copy without a person's rows (when, how many rows, which erasure):
+    # the sha256 above is then the rewritten copy's, and the note says why it differs from the source.
+    rewritten: tuple[dict, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "rewritten", tuple(self.rewritten or ()))  # read back from JSON: a list
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +68,47 @@ def take(dest_dir: Any, role: str, suffix: str, source_type: str, location: str,
         _put_frozen(final, tmp.read_bytes())
     _put_frozen(manifest, json.dumps(snap.to_dict(), indent=2).encode("utf-8"))
     return snap
+
+
+def without_rows(snap: Snapshot, is_person: Callable[[str], bool], note: dict) -> tuple[Snapshot, int]:
+    """Rewrite a snapshot without the rows any cell of which ``is_person`` (the header row stays),
+    and its manifest with the new sha256, size and a note of the rewrite; (snapshot, rows removed).
+    Nothing is written when no row matches."""
+    path = storage.location(snap.path)
+    data = path.read_bytes()
+    new, removed = (_sheet_without if snap.path.endswith(".sheet.json") else _csv_without)(data, is_person)
+    if not removed:
+        return snap, 0
+    out = Snapshot(**{**snap.to_dict(), "sha256": sha256_bytes(new), "size_bytes": len(new),
+                      "rewritten": [*snap.rewritten, {**note, "rows_removed": removed}]})
+    _put_frozen(path, new)
+    _put_frozen(path.parent / f"{snap.role}.json", json.dumps(out.to_dict(), indent=2).encode("utf-8"))
+    return out, removed
+
+
+def _csv_without(data: bytes, is_person: Callable[[str], bool]) -> tuple[bytes, int]:
+    import csv
+    import io
+
+    text = data.decode("utf-8", "surrogateescape")
+    newline = "\r\n" if "\r\n" in text[:65536] else "\n"
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    kept = rows[:1] + [r for r in rows[1:] if not any(is_person(c) for c in r)]
+    if len(kept) == len(rows):
+        return data, 0
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator=newline).writerows(kept)
+    return out.getvalue().encode("utf-8", "surrogateescape"), len(rows) - len(kept)
+
+
+def _sheet_without(data: bytes, is_person: Callable[[str], bool]) -> tuple[bytes, int]:
+    doc = json.loads(data.decode("utf-8"))
+    values = doc.get("values") or []
+    kept = values[:1] + [r for r in values[1:] if not any(is_person(str(c)) for c in r)]
+    if len(kept) == len(values):
+        return data, 0
+    doc["values"] = kept
+    return json.dumps(doc).encode("utf-8"), len(values) - len(kept)
 
 
 def _put_frozen(path: Any, data: bytes) -> None:

@@ -9,7 +9,8 @@ Tables, each behind one class: ``runs`` (a cohort's run: moment, status, inputs,
 ``staging`` (the validated rows a run read, quarantine, reconciliation), ``decisions`` (standings
 and the emails considered), ``ledger`` (every email ever due, exactly once), ``reports`` (what
 the instructor and the data team read back about a run), ``analytics`` (the analytics views
-and one customer's history, for the Onboarding page) and ``suppressions`` (who must not be emailed). The SQL is in ``include/sql``.
+and one customer's history, for the Onboarding page) ``suppressions`` (who must not be emailed) and ``mailbox`` (bounces and unsubscribe mails read
+back from the sender's mailbox) and ``erasures`` (people forgotten on request: hashes only). The SQL is in ``include/sql``.
 """
 from __future__ import annotations
 
@@ -41,7 +42,9 @@ class Store:
     def __init__(self, engine: sa.Engine, conn: sa.Connection | None = None):
         from onboarding.store.analytics import Analytics
         from onboarding.store.decisions import Decisions
+        from onboarding.store.erasures import Erasures
         from onboarding.store.ledger import LedgerTable
+        from onboarding.store.mailbox import MailboxTable
         from onboarding.store.reports import Reports
         from onboarding.store.runs import Runs
         from onboarding.store.staging import Staging
@@ -56,6 +59,8 @@ class Store:
         self.reports = Reports(self)
         self.analytics = Analytics(self)
         self.suppressions = Suppressions(self)
+        self.mailbox = MailboxTable(self)
+        self.erasures = Erasures(self)
 
     @property
     def dialect(self) -> str:

@@ -3,7 +3,7 @@ once, and an event for every transition (``ledger_events``), for the audit trail
 
 An email moves pending -> claimed -> drafted -> sent, or ends failed (refused for good),
 unconfirmed (may have gone out, not provable: never resent automatically) or superseded (no
-longer due before it was attempted). See ``onboarding.delivery.ledger`` for how it is used.
+longer due before it was attempted). A sent email that came back is bounced (hard or soft). See ``onboarding.delivery.ledger`` for how it is used.
 """
 from __future__ import annotations
 
@@ -54,6 +54,25 @@ class LedgerTable:
         """Say why emails still due were not attempted (daily cap reached, throttled)."""
         now = iso(utcnow())
         self._s.execute("ledger_note", [{"email_key": k, "note": redact(n), "now": now} for k, n in notes.items()])
+
+    def by_ref(self, ref: str) -> dict[str, Any] | None:
+        """The email an email's reference names (a bounce or an unsubscribe mail quotes it)."""
+        return (self._s.rows("ledger_by_ref", ref=ref) or [None])[0]
+
+    def emailed(self, address: str) -> bool:
+        """Whether the address was ever sent an email."""
+        return bool(self._s.scalar("ledger_recipient_known", address=address))
+
+    def bounced(self, key: str, run_id: str, bounce: str, detail: str) -> int:
+        """The email came back (hard or soft), with the reason the provider gave."""
+        now = iso(utcnow())
+        with self._s.transaction() as tx:
+            n = tx.execute("ledger_mark_bounced", {"email_key": key, "bounce": bounce, "error": redact(detail),
+                                                   "now": now})
+            if n:
+                tx.execute("ledger_event", {"email_key": key, "at": now, "event": f"bounced_{bounce}",
+                                            "run_id": run_id, "detail": redact(detail)})
+        return n
 
     def sent_since(self, account: str, since: dt.datetime) -> int:
         """Emails an account sent (or may have sent) since a moment: what counts against its cap."""

@@ -1,0 +1,26 @@
+-- Erase one person (an address) from the state database, in one cohort (:scope) or in all
+-- (:scope = '*'): every row that holds the address. Texts that quote it (a run's error, the data
+-- team's run record) are found by erasure_texts.sql and rewritten by the caller. Run in order,
+-- in one transaction; each statement's row count is reported by table.
+DELETE FROM ledger_events
+WHERE email_key IN (SELECT email_key FROM email_ledger
+                    WHERE recipient = :address AND (:scope = '*' OR cohort_id = :scope));
+DELETE FROM mailbox_messages
+WHERE address = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM email_ledger
+WHERE recipient = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM decisions
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM customer_status
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM signups
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM completions
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM orphan_completions
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM quarantine
+WHERE (LOWER(TRIM(COALESCE(email, ''))) = :address OR LOWER(TRIM(COALESCE(value, ''))) = :address)
+  AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM suppressions
+WHERE address = :address AND (:scope = '*' OR cohort_id = :scope)

@@ -1,0 +1,273 @@
+"""Erasure: forget one person, on request, from one cohort or from everything.
+
+What goes: every state-database row holding their address (signups, completions, quarantine,
+standings, decisions, ledger and its events, mailbox messages, suppression entries) and the
+address wherever a stored text quotes it; their rows in every run folder's input snapshots (each
+rewritten, its manifest noting the rewrite and the run's recorded sha256 updated, so a replay of
+the run still checks and decides the same for everyone else); their lines in the reports (CSV
+tables, summaries, validation results, Data Docs) and every local outbox copy of an email to
+them; the instructor's Google Sheet is rewritten from the state database. What stays: an audit
+record with a salted hash of the address, and a suppression entry under the same hash, so a
+later export naming them is recognised, their rows left out of its snapshot, and they are never
+emailed again.
+
+Erasing from one cohort leaves what is kept for every cohort (a suppression entry for all cohorts,
+such as a hard bounce's, and mailbox records tied to no cohort): erase from everything for those.
+
+Copies outside the project are not reachable from here: mail in the sending account's Sent
+folder (Gmail keeps it), the Airflow task logs (kept by Airflow's own log retention) and the
+instructor's own downloads.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import json
+import logging
+import re
+import uuid
+from typing import Any, Callable
+
+from onboarding import storage
+from onboarding.cohorts import Cohort
+from onboarding.consent import ERASED_PREFIX, hashed_address
+from onboarding.sources.snapshot import Snapshot, without_rows
+from onboarding.store import Store
+from onboarding.times import iso
+
+log = logging.getLogger(__name__)
+
+# Files of a run folder rewritten line by line (a line quoting the person goes); JSON is rewritten
+# as data; an email file quoting them is deleted. Anything else is left as it is (charts, assets).
+TEXT_SUFFIXES = (".txt", ".html", ".htm", ".md", ".log")
+
+
+def address_pattern(address: str) -> re.Pattern:
+    """The address as a whole token (``ann@x.org`` and not ``joann@x.org``), in any case."""
+    return re.compile(r"(?<![\w.+-])" + re.escape(address) + r"(?![\w-]|\.\w)", re.IGNORECASE)
+
+
+def normalise_address(address: str) -> str:
+    text = (address or "").strip().lower()
+    local, _, domain = text.rpartition("@")
+    if not local or "." not in domain or any(c.isspace() or c in "<>,;\"'" for c in text):
+        raise ValueError(f"{address!r} is not an email address; erasure names one person's address")
+    return text
+
+
+def erase(store: Store, address: str, scope: str, cohorts: dict[str, Cohort], runs_base: str,
+          outboxes: list[str], requested_by: str | None, reason: str | None,
+          sheets: Callable[[str], Any] | None = None) -> dict[str, Any]:
+    """Erase ``address`` from cohort ``scope`` (or '*': everything); returns what was erased, by
+    kind, with the erasure's id and the hash kept (never the address)."""
+    address = normalise_address(address)
+    if scope != "*" and scope not in cohorts:
+        raise ValueError(f"no cohort {scope!r} in the cohort file; erase from one of {sorted(cohorts)} or all")
+    erasure_id = "erasure-" + uuid.uuid4().hex[:12]
+    token = address_pattern(address)
+    now = dt.datetime.now(dt.timezone.utc)
+    note = {"erasure": erasure_id, "at": iso(now)}
+    runs = store.erasures.runs(scope)
+    # Files first: a crash half-way leaves the rows that say who to erase, and the command can be
+    # run again; the database rows go last, in one transaction.
+    files = _erase_files(store, runs, runs_base, token, note)
+    files["outbox_emails_deleted"] = sum(_erase_outbox(o, scope, address, token) for o in outboxes)
+    with store.transaction() as tx:
+        rows = tx.erasures.delete_person(address, scope, lambda text: scrub_text(text, token))
+        digest = tx.erasures.suppress(address, scope, requested_by, erasure_id)
+        counts = {"rows": rows, **files}
+        tx.erasures.record(erasure_id, digest, scope, requested_by, reason, counts)
+    counts["sheets_rewritten"] = _rewrite_sheets(store, runs, cohorts, scope, sheets)
+    log.info("erasure %s (%s): %s", erasure_id, "every cohort" if scope == "*" else f"cohort {scope}", counts)
+    return {"erasure_id": erasure_id, "hash": digest, "scope": scope, **counts}
+
+
+def erased_matcher(store: Store, cohort_id: str) -> Callable[[str], bool] | None:
+    """A test of one cell: is it the address of someone erased (from this cohort or all)? None
+    when nobody was."""
+    hashes = {e.address for e in store.suppressions.for_cohort(cohort_id) if e.reason == "erased"
+              and e.address.startswith(ERASED_PREFIX)}
+    if not hashes:
+        return None
+    salt = store.erasures.salt()
+    return lambda cell: "@" in cell and hashed_address(salt, cell) in hashes
+
+
+def leave_out_erased(store: Store, cohort_id: str, inputs: dict[str, dict]) -> tuple[dict[str, dict], int]:
+    """A new run's snapshots without the rows of people erased earlier (a later export still
+    naming them): each copy rewritten, its manifest noting it. Returns the manifests and rows left out."""
+    matcher = erased_matcher(store, cohort_id)
+    if matcher is None:
+        return inputs, 0
+    total = 0
+    out = dict(inputs)
+    for role in ("signups", "completions"):
+        if role in inputs:
+            snap, n = without_rows(Snapshot(**inputs[role]), matcher,
+                                   {"erasure": "earlier erasures", "at": iso(dt.datetime.now(dt.timezone.utc))})
+            out[role], total = snap.to_dict(), total + n
+    return out, total
+
+
+def scrub_text(text: str, token: re.Pattern) -> str:
+    """A stored text without the address (it reads ``[erased]`` where the address was)."""
+    return token.sub("[erased]", text)
+
+
+# --- run folders -----------------------------------------------------------------------------------
+def _erase_files(store: Store, runs: list[dict[str, Any]], runs_base: str, token: re.Pattern,
+                 note: dict) -> dict[str, int]:
+    from onboarding.run import run_slug
+
+    counts = {"snapshots_rewritten": 0, "snapshot_rows_removed": 0, "report_files_rewritten": 0,
+              "files_deleted": 0}
+    base = storage.location(runs_base)
+    for run in runs:
+        inputs = json.loads(run["inputs"] or "{}")
+        changed = False
+        for role in ("signups", "completions"):
+            if role not in inputs:
+                continue
+            try:
+                snap, n = without_rows(Snapshot(**inputs[role]), lambda cell: bool(token.search(cell)), note)
+            except FileNotFoundError:  # a folder past its retention is gone already
+                continue
+            if n:
+                inputs[role], changed = snap.to_dict(), True
+                counts["snapshots_rewritten"] += 1
+                counts["snapshot_rows_removed"] += n
+        if changed:
+            store.erasures.set_inputs(run["run_id"], run["cohort_id"], inputs)
+        folder = base / run["cohort_id"] / run_slug(run["run_id"])
+        for path in _files(folder):
+            if path.parent.name == "inputs" and path.name.split(".")[0] in ("signups", "completions"):
+                continue  # the snapshots and their manifests: done above
+            outcome = _erase_file(path, token)
+            if outcome:
+                counts[outcome] += 1
+    return counts
+
+
+def _files(folder: Any) -> list[Any]:
+    try:
+        return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _erase_file(path: Any, token: re.Pattern) -> str | None:
+    """Rewrite (or delete) one report file that quotes the person; which, or None if it did not."""
+    name = path.name.lower()
+    data = path.read_bytes()
+    if name.endswith(".eml"):
+        if token.search(_email_text(data)):
+            _writable(path)
+            path.unlink()
+            return "files_deleted"
+        return None
+    text = data.decode("utf-8", "surrogateescape")
+    if not token.search(text):
+        return None
+    if name.endswith(".csv"):
+        import csv
+        import io
+
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        out = io.StringIO(newline="")
+        csv.writer(out, lineterminator="\r\n" if "\r\n" in text[:65536] else "\n").writerows(
+            rows[:1] + [r for r in rows[1:] if not any(token.search(c) for c in r)])
+        new = out.getvalue()
+    elif name.endswith(".json"):
+        try:
+            new = json.dumps(_without(json.loads(text), token), indent=1)
+        except ValueError:
+            new = scrub_text(text, token)
+    elif name.endswith(TEXT_SUFFIXES):
+        # A line naming them (a summary's list item, a table row) goes whole, their name with it.
+        new = "".join(line for line in text.splitlines(keepends=True)
+                      if not (token.search(line) and len(line) < 4000))
+        new = scrub_text(new, token)
+    else:
+        new = scrub_text(text, token)
+    _writable(path)
+    path.write_bytes(new.encode("utf-8", "surrogateescape"))
+    return "report_files_rewritten"
+
+
+def _without(value: Any, token: re.Pattern) -> Any:
+    """JSON data without the strings quoting the person (list items go; object values read ``[erased]``)."""
+    if isinstance(value, dict):
+        return {k: _without(v, token) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without(v, token) for v in value
+                if not (isinstance(v, str) and token.search(v))
+                and not (isinstance(v, (list, dict)) and _mentions(v, token) and _is_record(v))]
+    if isinstance(value, str):
+        return scrub_text(value, token)
+    return value
+
+
+def _mentions(value: Any, token: re.Pattern) -> bool:
+    return bool(token.search(json.dumps(value)))
+
+
+def _is_record(value: Any) -> bool:
+    """A row of data (a list of cells, or a flat object): dropped whole when it names the person."""
+    items = value.values() if isinstance(value, dict) else value
+    return all(not isinstance(v, (list, dict)) for v in items)
+
+
+def _email_text(data: bytes) -> str:
+    """Everything an email file says, decoded (quoted-printable or base64 would hide an address
+    from a plain search)."""
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    parts = [str(v) for v in msg.values()]
+    for part in msg.walk():
+        if part.get_content_maintype() == "text":
+            try:
+                parts.append(part.get_content())
+            except (LookupError, UnicodeError):
+                parts.append(part.get_payload(decode=True).decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def _writable(path: Any) -> None:
+    if storage.is_local(path):
+        path.chmod(0o644)
+
+
+def _erase_outbox(outbox: str | None, scope: str, address: str, token: re.Pattern) -> int:
+    """The local outbox's copies of emails to them (sent and drafts)."""
+    if not outbox:
+        return 0
+    root = storage.location(outbox)
+    n = 0
+    for path in _files(root):
+        parts = path.relative_to(root).parts if storage.is_local(path) else str(path).split("/")
+        if scope != "*" and scope not in parts and ".inbox" not in parts:
+            continue
+        if path.name.endswith(".eml") and (path.name.lower().startswith(address + ".")
+                                           or token.search(_email_text(path.read_bytes()))):
+            path.unlink()
+            n += 1
+    return n
+
+
+def _rewrite_sheets(store: Store, runs: list[dict[str, Any]], cohorts: dict[str, Cohort], scope: str,
+                    sheets: Callable[[str], Any] | None) -> int:
+    """Her Google Sheet, rewritten from the state database as of each cohort's last run."""
+    from onboarding.reporting import sheet
+
+    last: dict[str, str] = {}
+    for r in runs:
+        last[r["cohort_id"]] = r["run_id"]
+    n = 0
+    for cohort_id, run_id in last.items():
+        cohort = cohorts.get(cohort_id)
+        if cohort is None or not cohort.instructor_sheet or sheets is None:
+            continue
+        client = sheets(cohort.instructor_sheet["connection"])
+        sheet.write_sheet(client, cohort.instructor_sheet["spreadsheet"], cohort.id, sheet.build(store, cohort, run_id))
+        n += 1
+    return n

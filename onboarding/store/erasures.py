@@ -1,0 +1,68 @@
+"""``erasures``: forgetting a person (see ``onboarding.pipeline.erasure``). The rows that hold
+the address go, in one transaction; what stays is an audit record with a salted hash of it, and
+a suppression entry under the same hash, so a later export cannot bring them back."""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from typing import Any, Callable
+
+from onboarding import sqlfiles
+from onboarding.consent import hashed_address
+from onboarding.store import db
+from onboarding.times import iso, utcnow
+
+
+class Erasures:
+    def __init__(self, store):
+        self._s = store
+
+    def salt(self) -> str:
+        """This database's salt, made on first use."""
+        found = self._s.scalar("privacy_salt")
+        if found:
+            return found
+        self._s.execute("privacy_salt_create", {"salt": secrets.token_hex(32)})
+        return self._s.scalar("privacy_salt")
+
+    def delete_person(self, address: str, scope: str, scrub: Callable[[str], str]) -> dict[str, int]:
+        """Delete every row holding the address (in one cohort, or '*': all), and pass every stored
+        text quoting it through ``scrub``; returns the rows per table."""
+        counts: dict[str, int] = {}
+        with self._s.connection() as conn:
+            for text, stmt in zip(sqlfiles.load("erase_person"), db.script("erase_person")):
+                table = re.search(r"DELETE FROM\s+(\w+)", text).group(1)
+                n = conn.execute(stmt, {"address": address, "scope": scope}).rowcount
+                if n:
+                    counts[table] = counts.get(table, 0) + n
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", address) + "%"
+        for r in self._s.rows("erasure_texts", pattern=pattern, scope=scope):
+            cleaned = scrub(r["text"])
+            if cleaned != r["text"]:
+                name = "erasure_set_run_error" if r["tbl"] == "runs" else "erasure_set_report_record"
+                self._s.execute(name, {"text": cleaned, "run_id": r["run_id"], "cohort_id": r["cohort_id"]})
+                counts[f"{r['tbl']} (text)"] = counts.get(f"{r['tbl']} (text)", 0) + 1
+        return counts
+
+    def suppress(self, address: str, scope: str, by: str | None, erasure_id: str) -> str:
+        """Suppress the person under the salted hash of their address; returns the hash."""
+        digest = hashed_address(self.salt(), address)
+        self._s.execute("suppression_add_erased", {"address": digest, "cohort_id": scope, "added_by": by,
+                                                   "note": f"erasure {erasure_id}", "now": iso(utcnow())})
+        return digest
+
+    def record(self, erasure_id: str, digest: str, scope: str, by: str | None, reason: str | None,
+               counts: dict[str, Any]) -> None:
+        self._s.execute("erasure_record", {"erasure_id": erasure_id, "address_hash": digest, "scope": scope,
+                                           "requested_by": by, "reason": reason, "counts": json.dumps(counts),
+                                           "now": iso(utcnow())})
+
+    def runs(self, scope: str) -> list[dict[str, Any]]:
+        return self._s.rows("erasure_runs", scope=scope)
+
+    def set_inputs(self, run_id: str, cohort_id: str, inputs: dict[str, Any]) -> None:
+        self._s.execute("run_set_inputs", {"run_id": run_id, "cohort_id": cohort_id, "inputs": json.dumps(inputs)})
+
+    def all(self) -> list[dict[str, Any]]:
+        return self._s.rows("erasures_all")

@@ -1,0 +1,174 @@
+"""Erasure: a person forgotten on request leaves no trace of their address or name in the state
+database, the run folders (snapshots, reports, validation results, Data Docs, previews) or the
+outbox; only a salted hash stays, which keeps a later export from bringing them back; replay
+still checks every other customer's decisions; someone with a similar address is untouched."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from helpers import csv_cohort, local, run_stages, world_clock
+from mailbox_messages import dsn
+from onboarding import pipeline
+from onboarding.delivery.senders import outbox_factory
+from onboarding.errors import ParamsError
+from onboarding.ops.replay import replay
+from onboarding.pipeline.erasure import address_pattern, erase
+from onboarding.run import RunContext, RunParams
+from onboarding.store import Store
+
+VICTIM, NAME = "ann@x.org", "Ann Victim"
+TOKEN = address_pattern(VICTIM)
+
+
+@pytest.fixture
+def cohort(tmp_path):
+    (tmp_path / "signups.csv").write_text(
+        "Email,Name,When\n"
+        f"{VICTIM},{NAME},2026-11-01T10:00\n"
+        "joann@x.org,Joann Keep,2026-11-01T10:00\n"  # an address that contains hers: untouched
+        "bob@x.org,Bob Keep,2026-11-01T10:00\n"
+        "cat@x.org,Cat Keep,2026-11-01T10:00\n"
+        f"{VICTIM.upper()},{NAME},2026-11-02T10:00\n"  # the same person again, as an export repeats
+        "not-an-address,Dan Keep,2026-11-01T10:00\n")  # quarantined
+    (tmp_path / "completions.csv").write_text(
+        "user_email,completed_at\ncat@x.org,2026-11-20T10:00:00Z\n"
+        f"{VICTIM},2026-13-45T99:00:00Z\n")  # her unreadable completion: quarantined, she is held
+    return csv_cohort(tmp_path)
+
+
+def _nights(engine, cohort, tmp_path):
+    """Three nights: a dry run (previews), the reminder night, then after the deadline; and a
+    bounce of her reminder read from the outbox's inbox."""
+    run_stages(engine, cohort, tmp_path, local(2026, 12, 1), run_id="night-0", dry_run=True)
+    # Hold released: her unreadable completion holds her; make it readable for the later nights.
+    (tmp_path / "completions.csv").write_text("user_email,completed_at\ncat@x.org,2026-11-20T10:00:00Z\n")
+    run_stages(engine, cohort, tmp_path, local(2026, 12, 2), run_id="night-1")
+    sent = next((tmp_path / "outbox" / "c1" / "reminder").glob(f"{VICTIM}.*.eml")).read_bytes()
+    (tmp_path / "outbox" / ".inbox").mkdir()
+    (tmp_path / "outbox" / ".inbox" / "dsn-1.eml").write_bytes(dsn(sent, VICTIM, "4.2.2"))
+    store = Store(engine)
+    email = lambda _conn: (lambda: outbox_factory(tmp_path / "outbox"))  # noqa: E731
+    import datetime as dt
+
+    pipeline.read_mailbox(store, [cohort], RunContext("night-2", local(2026, 12, 5), False, tmp_path / "data"), email,
+                          dt.datetime.now(dt.timezone.utc))
+    with world_clock("2026-12-05T07:00:00+11:00"):
+        run_stages(engine, cohort, tmp_path, local(2026, 12, 5), run_id="night-2")
+
+
+def _database_text(engine) -> str:
+    """Every value of every table, as text."""
+    out = []
+    with engine.connect() as conn:
+        for table in sa.inspect(engine).get_table_names():
+            for row in conn.execute(sa.text(f"SELECT * FROM {table}")):  # noqa: S608 - our own table names
+                out.append(" ".join(str(v) for v in row))
+    return "\n".join(out)
+
+
+def _files_text(*folders) -> str:
+    """Every file under the folders, as text (emails decoded: encodings would hide an address)."""
+    from onboarding.pipeline.erasure import _email_text
+
+    out = []
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                out.append(_email_text(data) if path.suffix == ".eml" else data.decode("utf-8", "replace"))
+    return "\n".join(out)
+
+
+def test_erasure_leaves_no_trace_and_replay_still_works(engine, cohort, tmp_path):
+    _nights(engine, cohort, tmp_path)
+    data, outbox = tmp_path / "data", tmp_path / "outbox"
+    before_db, before_files = _database_text(engine), _files_text(data, outbox)
+    assert TOKEN.search(before_db) and NAME in before_db and TOKEN.search(before_files)  # she was everywhere
+
+    store = Store(engine)
+    result = erase(store, " Ann@X.org ", "*", {"c1": cohort}, str(data), [str(outbox)], "dpo", "asked by email #4711")
+    assert result["hash"].startswith("sha256:") and result["snapshots_rewritten"] >= 3
+    assert result["rows"]["signups"] == 6 and result["rows"]["email_ledger"] == 2  # 2 rows a night, 3 nights; reminder, cancellation
+    assert result["outbox_emails_deleted"] >= 2  # her reminder and the bounce about it
+
+    after_db, after_files = _database_text(engine), _files_text(data, outbox)
+    for text, where in ((after_db, "state database"), (after_files, "run folders and outbox")):
+        assert not TOKEN.search(text), where
+        assert NAME not in text and NAME.lower() not in text.lower(), where
+    assert "joann@x.org" in after_db and "Joann Keep" in after_files  # the similar address stays
+    summary = (data / "c1" / "night-2" / "summary.txt").read_text()
+    assert "Bob Keep <bob@x.org>" in summary  # the reports stay, without her lines
+    with engine.connect() as conn:
+        audit = conn.execute(sa.text("SELECT address_hash, scope, requested_by, reason, counts FROM erasures")).one()
+        entries = conn.execute(sa.text("SELECT address, reason FROM suppressions")).all()
+    assert audit.address_hash == result["hash"] and audit.scope == "*" and audit.reason == "asked by email #4711"
+    assert entries == [(result["hash"], "erased")]
+    manifest = json.loads((data / "c1" / "night-1" / "inputs" / "signups.json").read_text())
+    assert manifest["rewritten"][0]["rows_removed"] == 2 and manifest["rewritten"][0]["erasure"] == result["erasure_id"]
+
+    # Replay still checks every run, for everyone else.
+    for run_id in ("night-1", "night-2"):
+        assert replay(store, cohort, run_id) == [], run_id
+
+    # The next night's export still names her: the copy leaves her out, and she gets nothing.
+    with world_clock("2026-12-06T07:00:00+11:00"):
+        ctx, _ = run_stages(engine, cohort, tmp_path, local(2026, 12, 6), run_id="night-3")
+    snap = json.loads((ctx.folder("c1") / "inputs" / "signups.json").read_text())
+    assert snap["rewritten"][0]["erasure"] == "earlier erasures" and snap["rewritten"][0]["rows_removed"] == 2
+    assert Store(engine).runs.counts("night-3", "c1")["erased_rows_left_out"] == 2
+    assert not TOKEN.search(_database_text(engine)) and not TOKEN.search(_files_text(data, outbox))
+    assert replay(store, cohort, "night-3") == []
+
+
+def test_erasure_from_one_cohort_leaves_the_others(engine, cohort, tmp_path):
+    other = dataclasses.replace(cohort, id="c2")
+    run_stages(engine, cohort, tmp_path, local(2026, 12, 2), run_id="night-1")
+    run_stages(engine, other, tmp_path, local(2026, 12, 2), run_id="night-1")
+    result = erase(Store(engine), VICTIM, "c1", {"c1": cohort, "c2": other}, str(tmp_path / "data"),
+                   [str(tmp_path / "outbox")], "dpo", "asked to leave course 1")
+    with engine.connect() as conn:
+        left = conn.execute(sa.text("SELECT DISTINCT cohort_id FROM signups WHERE email = :e"), {"e": VICTIM}).scalars()
+        scopes = conn.execute(sa.text("SELECT cohort_id FROM suppressions")).scalars().all()
+        assert sorted(left) == ["c2"] and scopes == ["c1"]
+    assert TOKEN.search(_files_text(tmp_path / "data" / "c2")) and not TOKEN.search(_files_text(tmp_path / "data" / "c1"))
+    assert result["scope"] == "c1"
+
+
+def test_what_erasure_refuses():
+    with pytest.raises(ValueError, match="not an email address"):
+        erase(None, "@x.org", "*", {}, "", [], None, None)
+    for params, message in (({"erase": "@x.org", "erase_reason": "asked"}, "not an email address"),
+                            ({"erase": "a@x.org"}, "erase_reason"),
+                            ({"erase": "a@x.org", "erase_reason": "asked by phone", "dry_run": True}, "dry run")):
+        with pytest.raises(ParamsError, match=message):
+            RunParams.parse(params)
+    p = RunParams.parse({"erase": "A@x.org, b@y.org", "erase_reason": "asked by phone"})
+    assert p.erase == ("a@x.org", "b@y.org")
+
+
+def test_the_command_line_erases_and_prints_only_the_hash(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONBOARDING_DATA_DIR", str(tmp_path / "data"))
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    out = subprocess.run([sys.executable, "-m", "onboarding.ops.erase", VICTIM, "--reason", "asked by letter",
+                          "--url", url], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    printed = json.loads(out.stdout[out.stdout.index("\n{") + 1:])  # after the log line
+    assert printed["hash"].startswith("sha256:") and VICTIM not in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "onboarding.ops.erase", "@x.org", "--reason", "x", "--url", url],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "not an email address" in bad.stderr
+
+
+def test_the_token_never_matches_a_longer_address():
+    for other in ("joann@x.org", "ann@x.org.au", "ann@x.orgs", "xann@x.org", "ann.b@x.org"):
+        assert not TOKEN.search(other), other
+    for same in ("ann@x.org", "Ann <ANN@X.ORG>", "to ann@x.org.", '"ann@x.org",'):
+        assert TOKEN.search(same), same
+    assert re.sub(TOKEN, "[erased]", "mail ann@x.org and joann@x.org") == "mail [erased] and joann@x.org"
