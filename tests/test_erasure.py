@@ -172,3 +172,25 @@ def test_the_token_never_matches_a_longer_address():
     for same in ("ann@x.org", "Ann <ANN@X.ORG>", "to ann@x.org.", '"ann@x.org",'):
         assert TOKEN.search(same), same
     assert re.sub(TOKEN, "[erased]", "mail ann@x.org and joann@x.org") == "mail [erased] and joann@x.org"
+
+
+def test_erasure_rewrites_the_instructors_sheet(engine, cohort, tmp_path, fake_google, monkeypatch):
+    from onboarding.resources import Resources
+
+    fake_google.add_spreadsheet("1InstructorSheetKey", {"My notes": [["keep me"]]})
+    monkeypatch.setenv("AIRFLOW_CONN_ONBOARDING_GOOGLE", json.dumps({"conn_type": "generic",
+                                                                     "extra": fake_google.google_extra()}))
+    with_sheet = dataclasses.replace(cohort, instructor_sheet={"spreadsheet": "1InstructorSheetKey",
+                                                               "connection": "onboarding_google"})
+    (tmp_path / "completions.csv").write_text("user_email,completed_at\ncat@x.org,2026-11-20T10:00:00Z\n")
+    run_stages(engine, with_sheet, tmp_path, local(2026, 12, 2), sheets=Resources().sheet_writer)
+
+    def sheet_text():
+        return json.dumps({t: fake_google.sheet_values("1InstructorSheetKey", f"c1 {t}") for t in ("status", "emails")})
+
+    assert TOKEN.search(sheet_text()) and NAME in sheet_text()
+    result = erase(Store(engine), VICTIM, "*", {"c1": with_sheet}, str(tmp_path / "data"), [], "dpo", "asked by phone",
+                   Resources().sheet_writer)
+    assert result["sheets_rewritten"] == 1
+    assert not TOKEN.search(sheet_text()) and NAME not in sheet_text() and "bob@x.org" in sheet_text()
+    assert fake_google.sheet_values("1InstructorSheetKey", "My notes") == [["keep me"]]
