@@ -206,3 +206,26 @@ def test_the_local_outbox_has_an_inbox_folder_too(engine, cohort, tmp_path):
     assert pipeline.read_mailbox(store, [cohort], ctx, email, now) == {"bounce_hard": 1}
     assert pipeline.read_mailbox(store, [cohort], ctx, email, now) == {}  # read again: nothing new
     assert _ledger(engine)[("ann@x.org", "reminder", False)] == ("bounced", "hard")
+
+
+def test_a_hard_bounce_suppresses_the_next_nights_reminder(engine, cohort, tmp_path, fake_google):
+    """Another course's email to ann bounced hard last night: tonight's reminder in this cohort is
+    not sent to her (the entry is for every cohort), and the others get theirs."""
+    earlier = dataclasses.replace(cohort, id="c0")
+    with world_clock("2026-11-20T09:00:00+11:00"):
+        _night(engine, earlier, tmp_path, fake_google, local(2026, 11, 20), "night-0")  # nothing due yet
+    first = dataclasses.replace(earlier, deadline=dt.date(2026, 11, 21))
+    with world_clock("2026-11-22T09:00:00+11:00"):
+        _night(engine, first, tmp_path, fake_google, local(2026, 11, 22), "night-0b")  # c0's cancellations
+    (sent,) = [m["raw"] for m in fake_google.sent.values() if "ann@x.org" in m["to"]]
+    fake_google.deliver(dsn(sent, "ann@x.org", "5.1.1"))
+    ctx, read = _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 2), "night-1")
+    assert read == {"bounce_hard": 1}
+    reminded = sorted(m["to"].split("<")[1].rstrip(">") for m in fake_google.sent.values()
+                      if "Test Cohort" in m["subject"] and m["subject"].startswith("Reminder"))
+    assert reminded == ["bob@x.org", "dan@x.org"]
+    with engine.connect() as conn:
+        decided = conn.execute(sa.text("SELECT outcome FROM decisions WHERE run_id = 'night-1' AND cohort_id = 'c1' "
+                                       "AND email = 'ann@x.org'")).scalar()
+    assert decided == "suppressed"
+    assert "Ann <ann@x.org>: not sent: the address is suppressed (hard bounce" in (ctx.folder("c1") / "summary.txt").read_text()
