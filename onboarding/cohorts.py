@@ -41,8 +41,9 @@ MAX_GRACE = dt.timedelta(days=366)
 MAX_FILE_BYTES = 1 << 20  # a cohort file is a few kB; a larger one is refused before it is parsed
 COHORT_KEYS = ("id", "title", "deadline", "timezone", "sender", "instructor", "sources", "reminder_days_before",
                "grace_period", "welcome_timing", "email_connection", "course_url", "next_steps", "guards",
-               "instructor_sheet", "data_team", "email_classes", "suppress", "consent_wording", "retention_days")
-TOP_KEYS = ("cohorts", "defaults", "source_roots")
+               "instructor_sheet", "data_team", "email_classes", "suppress", "consent_wording", "retention_days",
+               "journey")
+TOP_KEYS = ("cohorts", "defaults", "source_roots", "journeys")
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Cohort:
     suppress: tuple[str, ...] = ()  # addresses or '@domains' never emailed (the file's own suppression list)
     consent_wording: str | None = None  # the version of the consent text the signup form showed
     retention_days: int = 400  # run folders (input snapshots, reports) older than this are deleted
+    journey: str = "seed"  # the journey its customers go through (onboarding.journeys); seed: the original process
 
     @property
     def tz(self) -> ZoneInfo:
@@ -272,7 +274,14 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
         suppress=_suppress(merged.get("suppress"), f"{where}.suppress"),
         consent_wording=_one_line(merged.get("consent_wording"), f"{where}.consent_wording"),
         retention_days=_retention(merged.get("retention_days", 400), f"{where}.retention_days"),
+        journey=_journey_id(merged.get("journey", "seed"), f"{where}.journey"),
     )
+
+
+def _journey_id(raw: Any, where: str) -> str:
+    if not isinstance(raw, str) or not _ID_RE.fullmatch(raw):
+        raise ConfigError(f"{where}: expected a journey id, not {raw!r}")
+    return raw
 
 
 def _retention(raw: Any, where: str) -> int:
@@ -382,6 +391,7 @@ class CohortFile:
     broken: dict[str, str]
     order: tuple[str, ...] = ()  # every cohort's id (or label), in file order
     senders: dict[str, str] = field(default_factory=dict)  # every cohort's sender that is one valid address
+    journeys: dict[str, Any] = field(default_factory=dict)  # id -> onboarding.journeys.Journey, seed included
 
     def sender_for(self, cohort_id: str | None) -> tuple[str | None, str | None]:
         """Who sends on a cohort's behalf when nothing else is set: its own sender, else the first
@@ -441,6 +451,7 @@ def read_cohort_file(path: str | Path | None = None) -> CohortFile:
         raise ConfigError(f"{path}: source_roots: expected a list of folders (relative to this file)")
     base = path.parent.resolve()
     allowed = (base, *((base / os.path.expandvars(r)).resolve() for r in roots))
+    journeys, journey_error = _journeys(doc.get("journeys"), path)
     cohorts: dict[str, Cohort] = {}
     broken: dict[str, str] = {}
     order: list[str] = []
@@ -456,6 +467,16 @@ def read_cohort_file(path: str | Path | None = None) -> CohortFile:
             c = _cohort(raw, defaults, base, f"cohorts[{i}]", allowed)
             if c.id in cohorts or c.id in broken:
                 raise ConfigError(f"cohort id {c.id!r} appears twice")
+            if c.journey not in journeys:
+                # A broken journey file stops only the cohorts that use one of its journeys.
+                raise ConfigError(journey_error or f"cohort {c.id!r}.journey: unknown journey {c.journey!r}; "
+                                                   f"known: {sorted(journeys)}")
+            if c.journey != "seed":
+                # Checked, not yet run: deciding a multi-stage journey with the one-stage rules
+                # would send wrong emails, so such a cohort stops here (README, "Journeys").
+                raise ConfigError(f"cohort {c.id!r}.journey: {c.journey!r} is a valid journey, but this version "
+                                  f"runs only the built-in 'seed' journey; multi-stage journeys are defined and "
+                                  f"checked, not yet run")
         except ConfigError as exc:
             if label not in broken:
                 order.append(label)
@@ -463,7 +484,25 @@ def read_cohort_file(path: str | Path | None = None) -> CohortFile:
             continue
         cohorts[c.id] = c
         order.append(c.id)
-    return CohortFile(path, cohorts, broken, tuple(order), senders)
+    return CohortFile(path, cohorts, broken, tuple(order), senders, journeys)
+
+
+def _journeys(name: Any, path: Path) -> tuple[dict[str, Any], str | None]:
+    """The journeys of the file the cohort file names (``journeys: journeys.yaml``), with the
+    built-in ``seed``; and, when that file is broken, why (only the cohorts using it fail)."""
+    from onboarding.journeys import SEED, SEED_ID, journeys_from
+
+    if name is None:
+        return {SEED_ID: SEED}, None
+    if not isinstance(name, str) or not name.strip():
+        return {SEED_ID: SEED}, f"journeys: expected the journey file's name, got {name!r}"
+    jpath = path.parent / name
+    try:
+        return journeys_from(read_yaml(jpath), jpath), None
+    except FileNotFoundError:
+        return {SEED_ID: SEED}, f"journeys: {jpath}: journey file not found"
+    except ConfigError as exc:
+        return {SEED_ID: SEED}, str(exc)
 
 
 def load_cohorts(path: str | Path | None = None) -> dict[str, Cohort]:
@@ -504,4 +543,8 @@ def fingerprint(cohort: Cohort) -> dict:
     import json
     from dataclasses import asdict
 
-    return json.loads(json.dumps(asdict(cohort), default=str))
+    out = json.loads(json.dumps(asdict(cohort), default=str))
+    if out.get("journey") == "seed":
+        # Runs recorded before journeys existed have no such key: the seed journey is what they ran.
+        del out["journey"]
+    return out
