@@ -1,0 +1,242 @@
+"""One customer's way through a journey, as of a moment: which stages they entered and when, what
+completed each, which is due or missed, what waits on an approver, and which emails the journey
+calls for now. A pure function of the customer's facts (signup, the evidence rows, the approvals
+recorded) and the run's moment, so a rerun of the same moment decides the same.
+
+The rules, stage by stage (``onboarding.journeys`` defines the stages):
+
+- The first stage is entered at signup; the next one when the stage before is completed (and
+  approved, when it needs an approval).
+- A stage is completed by its evidence at or before the moment: the first row for it (on a
+  second visit, the first after re-entering). With a score, an attempt below the pass mark does
+  not complete it, unless the stage branches on ``failed``.
+- Due: a date (the end of that day in the cohort's zone), a duration after signup or after
+  entering (whole days on the cohort's calendar, so a change of clocks moves nothing; then
+  hours), or the cohort's deadline. Completed at or after due counts as late.
+- Missed (not completed by due, or completed late): ``cancel`` ends the journey with a
+  cancellation; ``escalate`` tells the CSM or the instructor and the customer stays; ``nothing``
+  lets them stay.
+- Reminders: each offset before due is one reminder, due once its moment has passed and until
+  due (the seed journey: one reminder from the cohort's reminder window).
+- An approval: automatic when the score reaches ``auto_if_score_at_least``; otherwise the first
+  decision recorded after completion. Waiting for one blocks nothing else. A rejection follows
+  the ``rejected`` branch (a second try: the stage is entered again at the rejection) or ends.
+- Emails on entering a stage are due once it is entered; on completing, once it is completed
+  (the seed journey's welcome, with ``welcome_timing: after_deadline``, once the deadline passed).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from onboarding.journeys import END, Journey, Stage
+
+MAX_VISITS = 50  # a customer rejected over and over stops here (and waits on a person)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    at: dt.datetime
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class Approval:
+    stage: str
+    decision: str  # approved | rejected
+    at: dt.datetime
+    by: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """One customer's inputs as of the run's moment."""
+
+    signed_up_at: dt.datetime | None
+    evidence: Mapping[str, tuple[Attempt, ...]] = field(default_factory=dict)  # evidence_key -> attempts
+    approvals: tuple[Approval, ...] = ()
+    held: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the seed journey takes from the cohort (other journeys carry their own)."""
+
+    deadline_at: dt.datetime  # the cohort's deadline, grace included
+    reminder_window_start: dt.datetime
+    tz: dt.tzinfo
+    complete_emails_at_due: bool = False  # the seed welcome with welcome_timing: after_deadline
+
+
+@dataclass(frozen=True)
+class Visit:
+    stage: str
+    number: int  # 1 for the first visit, 2 after a rejection...
+    entered_at: dt.datetime | None
+    due_at: dt.datetime | None
+    completed_at: dt.datetime | None = None
+    score: float | None = None
+    outcome: str = "in_progress"  # in_progress, overdue, completed, completed_late, missed, awaiting_approval,
+    #                               approved, rejected, failed
+    decided_at: dt.datetime | None = None
+    decided_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Email:
+    stage: str
+    kind: str
+    visit: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    visits: tuple[Visit, ...]
+    standing: str  # held, in_stage, overdue, awaiting_approval, done, cancelled, rejected, stuck
+    stage: str | None  # where the customer is (None when the journey ended)
+    emails: tuple[Email, ...]
+    waits_on: str | None = None  # instructor or csm, when an approval or an escalation waits on them
+
+
+def evidence_key(stage: Stage) -> str:
+    """Which rows complete a stage: ``<source>:<column>`` or ``<source>:event:<name>``."""
+    ev = stage.evidence
+    return f"{ev.source}:{ev.column}" if ev.column else f"{ev.source}:event:{ev.event}" if ev.event else ""
+
+
+def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings) -> Timeline:
+    """The customer's timeline through ``journey`` as of ``as_of``."""
+    if facts.held:
+        return Timeline((), "held", journey.stages[0].id, ())
+    visits: list[Visit] = []
+    emails: list[Email] = []
+    counts: dict[str, int] = {}
+    stage, entered = journey.stages[0], facts.signed_up_at
+    while True:
+        number = counts[stage.id] = counts.get(stage.id, 0) + 1
+        if len(visits) >= MAX_VISITS:
+            return Timeline(tuple(visits), "stuck", stage.id, tuple(emails), "instructor")
+        due_at = _due(stage, entered, facts.signed_up_at, settings)
+        for kind in stage.emails_on_enter:
+            emails.append(Email(stage.id, kind, number, f"entered {stage.title}"))
+        completed, score, failed = _completion(stage, facts, entered, number, as_of)
+        if completed is None:
+            return _not_done(journey, stage, number, entered, due_at, as_of, settings, visits, emails)
+        late = due_at is not None and completed >= due_at
+        if failed:
+            visits.append(Visit(stage.id, number, entered, due_at, completed, score, "failed"))
+            nxt = journey.following(stage.id).get("failed")
+        elif late and stage.on_missed == "cancel":
+            visits.append(Visit(stage.id, number, entered, due_at, completed, score, "completed_late"))
+            emails.append(Email(stage.id, "cancellation", number,
+                                f"completed after the due time ({_local(completed, settings)})"))
+            return Timeline(tuple(visits), "cancelled", None, tuple(emails))
+        else:
+            for kind in stage.emails_on_complete:
+                if not settings.complete_emails_at_due or stage.due is None or not stage.due.cohort_deadline \
+                        or as_of >= due_at:
+                    emails.append(Email(stage.id, kind, number, "completed on time" if not late else "completed"))
+            decision = _approval(stage, facts, completed, score, as_of)
+            if decision is None:
+                visits.append(Visit(stage.id, number, entered, due_at, completed, score, "awaiting_approval"))
+                return Timeline(tuple(visits), "awaiting_approval", stage.id, tuple(emails), stage.approval_by)
+            if decision is True:
+                visits.append(Visit(stage.id, number, entered, due_at, completed, score,
+                                    "completed_late" if late else "completed"))
+                branches = journey.following(stage.id)
+                nxt = branches.get("passed", branches.get(None)) if stage.evidence.pass_mark is not None \
+                    else branches.get(None)
+            else:
+                verdict, at, by = decision
+                visits.append(Visit(stage.id, number, entered, due_at, completed, score, verdict, at, by))
+                nxt = journey.following(stage.id).get(verdict) or (
+                    journey.following(stage.id).get(None) if verdict == "approved" else None)
+                completed = at
+        if nxt is None:
+            return Timeline(tuple(visits), "rejected" if visits[-1].outcome in ("rejected", "failed") else "done",
+                            None, tuple(emails))
+        if nxt == END:
+            return Timeline(tuple(visits), "done", None, tuple(emails))
+        stage, entered = journey.stage(nxt), completed
+
+
+def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_of, settings: Settings,
+              visits: list[Visit], emails: list[Email]) -> Timeline:
+    if due_at is not None and as_of >= due_at:
+        visits.append(Visit(stage.id, number, entered, due_at, outcome="missed"))
+        if stage.on_missed == "cancel":
+            emails.append(Email(stage.id, "cancellation", number, "not completed by the due time"))
+            return Timeline(tuple(visits), "cancelled", None, tuple(emails))
+        waits = stage.on_missed.split(":", 1)[1] if stage.on_missed.startswith("escalate:") else None
+        if waits:
+            emails.append(Email(stage.id, f"escalation_{waits}", number, "not completed by the due time"))
+        return Timeline(tuple(visits), "overdue", stage.id, tuple(emails), waits)
+    visits.append(Visit(stage.id, number, entered, due_at))
+    if stage.reminders is None:  # the seed journey: one reminder, from the cohort's window
+        if as_of >= settings.reminder_window_start:
+            emails.append(Email(stage.id, "reminder", number,
+                                f"not complete; reminder window opened {_local(settings.reminder_window_start, settings)}"))
+    elif due_at is not None:
+        for i, offset in enumerate(sorted(stage.reminders, reverse=True), 1):
+            if as_of >= due_at - offset:
+                emails.append(Email(stage.id, f"reminder_{i}", number, f"due {_local(due_at, settings)}"))
+    return Timeline(tuple(visits), "in_stage", stage.id, tuple(emails))
+
+
+def _due(stage: Stage, entered, signed_up, settings: Settings) -> dt.datetime | None:
+    due = stage.due
+    if due is None:
+        return None
+    if due.cohort_deadline:
+        return settings.deadline_at
+    if due.date is not None:
+        return dt.datetime.combine(due.date + dt.timedelta(days=1), dt.time(0), settings.tz)
+    start = entered if due.after == "entered" else signed_up
+    # Without a known start (no signup time) a relative due time cannot be placed: nothing is due.
+    return None if start is None else after(start, due.duration, settings.tz)
+
+
+def after(start: dt.datetime, duration: dt.timedelta, tz: dt.tzinfo) -> dt.datetime:
+    """``start`` plus a duration as people count it: whole days on the calendar of the cohort's
+    zone (entered 10:00 the day before clocks change, due 10:00 three days on), then hours."""
+    local = start.astimezone(tz)
+    days = dt.datetime.combine(local.date() + dt.timedelta(days=duration.days), local.timetz().replace(tzinfo=None))
+    landed = days.replace(tzinfo=tz)
+    return (landed.astimezone(dt.timezone.utc) + dt.timedelta(seconds=duration.seconds)).astimezone(tz)
+
+
+def _completion(stage: Stage, facts: Facts, entered, number: int, as_of):
+    """(completed at, score, failed) from the stage's evidence; (None, None, False) when not yet."""
+    if stage.evidence.entered:
+        return (entered if entered is not None else as_of), None, False
+    attempts = [a for a in facts.evidence.get(evidence_key(stage), ()) if a.at <= as_of
+                and (number == 1 or entered is None or a.at >= entered)]
+    mark = stage.evidence.pass_mark
+    branches_on_fail = "failed" in {b.condition for b in stage.next}
+    for a in sorted(attempts, key=lambda a: a.at):
+        if mark is None:
+            return a.at, a.value, False
+        if a.value is not None and a.value >= mark:
+            return a.at, a.value, False
+        if branches_on_fail:
+            return a.at, a.value, True
+    return None, None, False
+
+
+def _approval(stage: Stage, facts: Facts, completed, score, as_of):
+    """True (no approval needed, or automatic), (verdict, at, by), or None while waiting."""
+    if stage.approval_by is None:
+        return True
+    if stage.auto_approve_at is not None and score is not None and score >= stage.auto_approve_at:
+        return "approved", completed, "rule"
+    for a in sorted(facts.approvals, key=lambda a: a.at):
+        if a.stage == stage.id and completed <= a.at <= as_of and a.decision in ("approved", "rejected"):
+            return a.decision, a.at, a.by
+    return None
+
+
+def _local(moment: dt.datetime, settings: Settings) -> str:
+    return f"{moment.astimezone(settings.tz):%Y-%m-%d %H:%M %Z}"
