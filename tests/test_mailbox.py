@@ -229,3 +229,22 @@ def test_a_hard_bounce_suppresses_the_next_nights_reminder(engine, cohort, tmp_p
                                        "AND email = 'ann@x.org'")).scalar()
     assert decided == "suppressed"
     assert "Ann <ann@x.org>: not sent: the address is suppressed (hard bounce" in (ctx.folder("c1") / "summary.txt").read_text()
+
+
+def test_a_mailbox_that_cannot_be_read_stops_no_cohort(engine, cohort, tmp_path, fake_google):
+    """Gmail down for the read (or a cohort whose connection is missing): the night goes on; the
+    messages are read the next night, where the last read ended."""
+    fake_google.script("messages.list", "503")
+    other = dataclasses.replace(cohort, id="c2", email_connection="no_such_connection")
+    res = Resources(connections={"onboarding_email": {"conn_type": "generic", "extra": fake_google.gmail_extra()}},
+                    lookup=lambda conn_id: (_ for _ in ()).throw(LookupError(conn_id)))
+    ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data")
+    now = dt.datetime.now(dt.timezone.utc)
+    fake_google.deliver(unsubscribe_mail("ann@x.org", UNSUB))
+    assert pipeline.read_mailbox(Store(engine), [cohort, other], ctx, res.email, now) == {"accounts_unread": 2}
+    Store(engine).ledger.plan([{"email_key": "c1|ann@x.org|welcome", "ref": "onb-00000000000000000001",
+                                "cohort_id": "c1", "recipient": "ann@x.org", "recipient_name": "Ann",
+                                "kind": "welcome"}], "night-0")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE email_ledger SET status = 'sent'"))
+    assert pipeline.read_mailbox(Store(engine), [cohort], ctx, res.email, now) == {"unsubscribe": 1}
