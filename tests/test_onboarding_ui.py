@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
 import analytics_cohort
 import ui_client
@@ -48,7 +49,7 @@ def test_every_route_refuses_without_a_valid_airflow_login(ui):
     assert page.status_code == 401 and "Log in to Airflow" in page.text
 
 
-def test_the_cohorts_page_and_api(ui):
+def test_the_cohorts_page_and_api(ui, engine):
     h = ui_client.bearer(ui_client.token())
     cohorts = {c["id"]: c for c in ui.get("/onboarding/api/cohorts", headers=h).json()}
     assert set(cohorts) == {"c1", "c2"}
@@ -56,6 +57,13 @@ def test_the_cohorts_page_and_api(ui):
     assert (c1["last_run"], c1["last_status"]) == ("r2", "held")
     assert c1["standings"]["on_time"] == 3 and c1["standings"]["signed_up"] == 7
     assert [w["what"] for w in c1["waits"]] == ["held", "customers"]
+    # An address that bounced hard waits on a person too (asking the customer for another).
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE email_ledger SET status = 'bounced', bounce = 'hard' WHERE recipient = 'e@x.org' "
+                             "AND kind = 'reminder' AND cohort_id = 'c1'"))
+    waits = {c["id"]: c for c in ui.get("/onboarding/api/cohorts", headers=h).json()}["c1"]["waits"]
+    assert [w["what"] for w in waits] == ["held", "customers", "bounced"]
+    assert waits[-1]["text"].startswith("1 customer(s) whose address does not exist")
     page = ui.get("/onboarding/", headers=h)
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     text = _text(page.text)

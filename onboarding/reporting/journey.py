@@ -140,6 +140,10 @@ class Journey:
         if r.get("held"):
             waits.append({"what": "customers", "text": f"{r['held']} customer(s) on hold until their quarantined "
                           "row is fixed"})
+        bounced = self.store.analytics.hard_bounces(cohort_id)
+        if bounced:
+            waits.append({"what": "bounced", "text": f"{bounced} customer(s) whose address does not exist (a hard "
+                          "bounce): ask them for another; nothing more is sent to it"})
         return waits
 
     # --- one cohort -----------------------------------------------------------------------------

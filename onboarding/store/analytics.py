@@ -85,6 +85,10 @@ class Analytics:
             "quarantine": self._s.rows("analytics_customer_quarantine", **params),
         }
 
+    def hard_bounces(self, cohort_id: str) -> int:
+        """How many of the cohort's customers have an address that bounced hard (and nothing delivered since)."""
+        return int(self._s.scalar("analytics_hard_bounces", cohort_id=cohort_id) or 0)
+
     def runs(self, cohort_id: str, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
         return self._s.rows("analytics_runs", cohort_id=cohort_id, list_limit=limit)
 
