@@ -45,7 +45,9 @@ from typing import Any
 from onboarding.errors import ConfigError
 
 SEED_ID = "seed"
-JOURNEY_KEYS = ("title", "stages", "exports")
+JOURNEY_KEYS = ("title", "stages", "exports", "csms", "csm_assignment", "csm_match")
+CSM_KEYS = ("name", "email", "capacity", "attributes")
+CSM_METHODS = ("least_loaded", "round_robin")
 STAGE_KEYS = ("id", "title", "evidence", "due", "reminders", "on_missed", "emails_on_enter", "emails_on_complete",
               "approval", "next")
 EVIDENCE_KEYS = ("column", "event", "entered", "source", "score")
@@ -104,11 +106,27 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Csm:
+    """A customer success manager of a journey's roster."""
+
+    name: str
+    email: str
+    capacity: int  # customers at once
+    attributes: tuple[tuple[str, str], ...] = ()  # language, time zone...
+
+    def attribute(self, key: str) -> str | None:
+        return dict(self.attributes).get(key)
+
+
+@dataclass(frozen=True)
 class Journey:
     id: str
     title: str
     stages: tuple[Stage, ...]
     source: str = "built in"  # the file it came from
+    csms: tuple[Csm, ...] = ()
+    csm_assignment: str = "least_loaded"
+    csm_match: tuple[str, ...] = ()  # attributes a customer's CSM must share with them
 
     def stage(self, stage_id: str) -> Stage:
         return next(s for s in self.stages if s.id == stage_id)
@@ -164,9 +182,50 @@ def parse_journey(jid: str, raw: Any, where: str, source: str = "built in") -> J
             raise ConfigError(f"{where}: stage {sid!r}: id: appears twice")
         ids.append(sid)
     stages = tuple(_stage(s, ids, i, f"{where}: stage {s['id']!r}") for i, s in enumerate(stages_raw))
-    journey = Journey(jid, str(raw.get("title") or jid), stages, source)
+    csms = _roster(raw.get("csms"), f"{where}: csms")
+    method = raw.get("csm_assignment", "least_loaded")
+    if method not in CSM_METHODS:
+        raise ConfigError(f"{where}: csm_assignment: expected one of {list(CSM_METHODS)}, got {method!r}")
+    match = tuple(_list(raw.get("csm_match"), f"{where}: csm_match"))
+    for key in match:
+        if not isinstance(key, str) or not any(c.attribute(key) for c in csms):
+            raise ConfigError(f"{where}: csm_match: {key!r} is not an attribute of any CSM in the roster")
+    if not csms:
+        for s in stages:
+            if s.approval_by == "csm" or s.on_missed == "escalate:csm":
+                what = "approval: by" if s.approval_by == "csm" else "on_missed: escalate"
+                raise ConfigError(f"{where}: stage {s.id!r}: {what}: 'csm' needs the journey's 'csms' roster")
+    journey = Journey(jid, str(raw.get("title") or jid), stages, source, csms, method, match)
     _check_graph(journey, where)
     return journey
+
+
+def _roster(raw: Any, where: str) -> tuple[Csm, ...]:
+    """The CSMs: name, email (one plain address), capacity (1..100,000), attributes (text values)."""
+    from onboarding.addresses import is_plain_address
+
+    out: list[Csm] = []
+    for i, c in enumerate(_list(raw, where)):
+        w = f"{where}[{i}]"
+        if not isinstance(c, dict):
+            raise ConfigError(f"{w}: expected {{name, email, capacity}}")
+        _unknown(c, CSM_KEYS, w)
+        email = str(c.get("email") or "").strip().lower()
+        if not is_plain_address(email):
+            raise ConfigError(f"{w}: email: {c.get('email')!r} is not one email address")
+        if any(x.email == email for x in out):
+            raise ConfigError(f"{w}: email: {email} appears twice")
+        capacity = c.get("capacity")
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= 100_000:
+            raise ConfigError(f"{w}: capacity: expected a whole number of customers from 1 to 100000, got {capacity!r}")
+        attrs = c.get("attributes") or {}
+        if not isinstance(attrs, dict) or not all(isinstance(k, str) and isinstance(v, (str, int)) for k, v in attrs.items()):
+            raise ConfigError(f"{w}: attributes: expected a mapping of names to values (language: de)")
+        name = " ".join(str(c.get("name") or "").split())
+        if not name or len(name) > 200:
+            raise ConfigError(f"{w}: name: expected the CSM's name (the introduction email is sent in it)")
+        out.append(Csm(name, email, capacity, tuple(sorted((k, str(v)) for k, v in attrs.items()))))
+    return tuple(out)
 
 
 def _stage(raw: dict, ids: list[str], index: int, where: str) -> Stage:

@@ -15,6 +15,11 @@ from pathlib import Path
 def describe(journey) -> list[str]:
     """A journey in words, one line per stage."""
     lines = [f"{journey.id}: {journey.title} ({len(journey.stages)} stages)"]
+    if journey.csms:
+        roster = ", ".join(f"{c.name} <{c.email}> (up to {c.capacity}" + "".join(f", {k} {v}" for k, v in c.attributes)
+                           + ")" for c in journey.csms)
+        lines.append(f"  CSMs, {journey.csm_assignment.replace('_', ' ')}"
+                     + (f", matching {', '.join(journey.csm_match)}" if journey.csm_match else "") + f": {roster}")
     for i, s in enumerate(journey.stages, 1):
         ev = s.evidence
         done = (f"done by column {ev.column} of {ev.source}" if ev.column else
