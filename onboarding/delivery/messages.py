@@ -188,6 +188,37 @@ def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: s
                          unsubscribe=unsubscribe)
 
 
+def stage_role(stage: Any, kind: str) -> str:
+    """Which default a journey email falls back on: ``enter`` (an email on entering the stage),
+    ``complete``, ``reminder`` (``reminder_1``, ``reminder_2``...) or ``cancellation``."""
+    if kind in stage.emails_on_enter:
+        return "enter"
+    if kind in stage.emails_on_complete:
+        return "complete"
+    if kind == "cancellation" or kind.startswith("reminder"):
+        return "reminder" if kind.startswith("reminder") else "cancellation"
+    raise ValueError(f"stage {stage.id!r} sends no email {kind!r}")
+
+
+def stage_template(journey_id: str, stage: Any, kind: str) -> str:
+    """The template folder of a journey email: ``journeys/<journey>/<stage>/<kind>/`` when the
+    journey has its own, else the default for its role (``journey/<role>/``): a journey needs no
+    template to start with."""
+    own = f"journeys/{journey_id}/{stage.id}/{kind}"
+    return own if (TEMPLATES_DIR / own / "subject.txt").is_file() else f"journey/{stage_role(stage, kind)}"
+
+
+def stage_email(cohort: Cohort, journey: Any, stage: Any, kind: str, email_addr: str, name: str, ref: str,
+                due: str | None = None, first_name: str | None = None,
+                unsubscribe: Unsubscribe | None = None) -> EmailMessage:
+    """Render and build one email of a journey's stage (``due``: the stage's due time as the
+    customer reads it), with the same safety checks as every customer email."""
+    content = render(stage_template(journey.id, stage, kind), **email_context(cohort, name, ref, first_name),
+                     journey=journey, stage=stage, due=due, unsubscribe=unsubscribe)
+    return build_message(sender=cohort.sender, to_email=email_addr, to_name=name, content=content, ref=ref,
+                         unsubscribe=unsubscribe)
+
+
 def email_context(cohort: Cohort, name: str, ref: str, first_name: str | None = None) -> dict[str, Any]:
     """What a customer email's templates may use. The greeting is by first name when the signup
     export has one (a ``first_name`` column), else by the whole name as the export gives it."""
