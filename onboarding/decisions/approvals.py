@@ -1,0 +1,123 @@
+"""Approvals by a person, batched (issue 13, steps 6, 11 and 19): one request per cohort, stage
+and night listing everyone waiting on that stage's approver, and the approver's answer turned
+into recorded decisions.
+
+The request is shaped for Airflow's human-in-the-loop operator (``HITLOperator`` with
+``multiple=True``): each waiting customer is one option ("Ann Lee <ann@x.org>"), ticked to
+approve; the ``reject`` field takes one line per customer to reject, ``address: reason``. A
+customer neither ticked nor rejected stays waiting (the next night's request lists them again),
+so an unanswered or partial answer blocks nobody else. Both functions are pure: the request from
+the timelines the engine walked, the decisions from the answer.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from onboarding.decisions.journey import Approval, Timeline
+from onboarding.journeys import Journey
+
+MAX_LISTED = 500  # one request lists at most this many (the rest wait for the next night's)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    email: str
+    name: str
+    submitted_at: dt.datetime | None
+    score: float | None
+    evidence_link: str | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    cohort_id: str
+    stage: str
+    approver: str  # instructor | csm
+    subject: str
+    body: str  # Markdown: the table of who waits, what they submitted, a link to the evidence
+    options: tuple[str, ...]  # one per waiting customer
+    people: tuple[Waiting, ...]
+
+    def email_of(self, option: str) -> str:
+        return self.people[self.options.index(option)].email
+
+
+def requests(journey: Journey, cohort_id: str, timelines: Mapping[str, tuple[str, Timeline]], tz: dt.tzinfo,
+             links: Mapping[str, str] | None = None) -> list[Request]:
+    """One request per stage with customers waiting on its approval (``timelines``: email ->
+    (name, timeline)), customers in the order they completed the stage."""
+    by_stage: dict[str, list[Waiting]] = {}
+    for email, (name, timeline) in timelines.items():
+        if timeline.standing != "awaiting_approval" or not timeline.visits:
+            continue
+        visit = timeline.visits[-1]
+        by_stage.setdefault(visit.stage, []).append(
+            Waiting(email, name, visit.completed_at, visit.score, (links or {}).get(email)))
+    out = []
+    for stage_id, people in by_stage.items():
+        stage = journey.stage(stage_id)
+        people = sorted(people, key=lambda w: (w.submitted_at or dt.datetime.max.replace(tzinfo=dt.timezone.utc),
+                                               w.email))[:MAX_LISTED]
+        rows = ["| customer | submitted | score | evidence |", "|---|---|---|---|"]
+        for w in people:
+            when = f"{w.submitted_at.astimezone(tz):%a %d %b %H:%M}" if w.submitted_at else ""
+            score = "" if w.score is None else f"{w.score:g}"
+            link = f"[open]({w.evidence_link})" if w.evidence_link else ""
+            rows.append(f"| {_cell(w.name)} &lt;{_cell(w.email)}&gt; | {when} | {score} | {link} |")
+        body = (f"{len(people)} customer(s) of cohort {cohort_id} wait for your approval of **{stage.title}**. "
+                "Tick those you approve. To reject someone, add a line `address: reason` under *Reject* "
+                "(they are told the reason and try the stage again). Anyone left as is waits for tomorrow's "
+                "list.\n\n" + "\n".join(rows))
+        options = tuple(_option(w) for w in people)
+        out.append(Request(cohort_id, stage_id, stage.approval_by or "instructor",
+                           f"{cohort_id}: approve {stage.title} ({len(people)} waiting)", body, options, tuple(people)))
+    return out
+
+
+@dataclass(frozen=True)
+class CustomerApproval:
+    """A recorded decision and whose it is."""
+
+    email: str
+    approval: Approval
+
+
+def decisions(request: Request, chosen: list[str], params_input: Mapping[str, Any], responded_by: str,
+              responded_at: dt.datetime) -> tuple[list[CustomerApproval], list[str]]:
+    """The approver's answer as recorded decisions, and the problems with it (an option or a line
+    that names nobody waiting, someone both ticked and rejected, a rejection without a reason):
+    what has a problem decides nothing, the rest stands."""
+    problems = [f"{o!r} is not one of the customers listed" for o in chosen if o not in request.options]
+    approved = {request.email_of(o) for o in chosen if o in request.options}
+    waiting = {w.email for w in request.people}
+    rejected: dict[str, str] = {}
+    for number, line in enumerate(str(params_input.get("reject") or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        address, sep, reason = line.partition(":")
+        address, reason = address.strip().lower(), " ".join(reason.split())
+        if address not in waiting:
+            problems.append(f"reject line {number}: {address or line.strip()!r} is not waiting on this approval")
+        elif not sep or not reason:
+            problems.append(f"reject line {number}: {address}: give the reason after a colon")
+        elif address in approved:
+            problems.append(f"reject line {number}: {address} is also ticked as approved; neither is recorded")
+            approved.discard(address)
+        else:
+            rejected[address] = reason[:500]
+    out = [CustomerApproval(w.email, Approval(request.stage, "approved", responded_at, responded_by))
+           for w in request.people if w.email in approved]
+    out += [CustomerApproval(e, Approval(request.stage, "rejected", responded_at, responded_by, r))
+            for e, r in rejected.items()]
+    return out, problems
+
+
+def _option(w: Waiting) -> str:
+    return f"{' '.join(w.name.split())[:80]} <{w.email}>"
+
+
+def _cell(text: str) -> str:
+    """Text safe in a Markdown table cell: no pipes, no markup, one line."""
+    return " ".join(str(text).replace("|", "/").replace("<", "&lt;").replace(">", "&gt;").split())[:120]

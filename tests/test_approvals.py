@@ -1,0 +1,92 @@
+"""Batched approvals (issue 13): one request per cohort, stage and night listing everyone waiting
+(what they submitted, when, a link to the evidence), shaped for Airflow's HITLOperator; the
+approver's ticks and reject lines become recorded decisions with their author; whoever is left
+waits, blocking nobody; the engine then moves the approved on and sends the rejected back."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings, strategies as st
+
+from onboarding.cohorts import read_yaml
+from onboarding.decisions.approvals import decisions, requests
+from onboarding.decisions.journey import Attempt, Facts, Settings, walk
+from onboarding.journeys import journeys_from
+
+ROOT = Path(__file__).resolve().parents[1]
+SYD = ZoneInfo("Australia/Sydney")
+SAAS = journeys_from(read_yaml(ROOT / "config" / "journeys.yaml"), ROOT / "config" / "journeys.yaml")["saas-onboarding"]
+SET = Settings(dt.datetime(2027, 1, 1, tzinfo=SYD), dt.datetime(2026, 12, 1, tzinfo=SYD), SYD)
+T = dt.datetime(2026, 12, 1, 10, tzinfo=SYD)
+NIGHT = dt.datetime(2026, 12, 3, 6, tzinfo=SYD)
+
+
+def facts(i, approvals=()):
+    return Facts(T, {"events:event:email_verified": (Attempt(T + dt.timedelta(hours=1)),),
+                     "events:event:details_submitted": (Attempt(T + dt.timedelta(hours=2 + i)),)}, approvals)
+
+
+PEOPLE = {"ann@x.org": "Ann Lee", "bob@x.org": "Bob | <b>Bold</b>", "cat@x.org": "Cat Ng"}
+
+
+def timelines(approvals=None):
+    approvals = approvals or {}
+    return {e: (n, walk(SAAS, facts(i, tuple(approvals.get(e, ()))), NIGHT, SET)) for i, (e, n) in enumerate(PEOPLE.items())}
+
+
+def test_one_request_lists_everyone_waiting_and_the_answer_moves_them_on():
+    (req,) = requests(SAAS, "c1", timelines(), SYD, links={"ann@x.org": "https://lms.example/ann"})
+    assert (req.stage, req.approver) == ("details", "instructor")
+    assert req.subject == "c1: approve Tell us about your team (3 waiting)"
+    assert req.options == ("Ann Lee <ann@x.org>", "Bob | <b>Bold</b> <bob@x.org>", "Cat Ng <cat@x.org>")
+    assert "| Ann Lee &lt;ann@x.org&gt; | Tue 01 Dec 12:00 |  | [open](https://lms.example/ann) |" in req.body
+    assert "<b>" not in req.body and "Bob / &lt;b&gt;Bold&lt;/b&gt;" in req.body  # a name cannot break the table
+    at = NIGHT + dt.timedelta(hours=3)
+    recorded, problems = decisions(req, ["Ann Lee <ann@x.org>"], {"reject": "BOB@x.org: company name missing\n"},
+                                   "instructor", at)
+    assert problems == []
+    assert [(r.email, r.approval.decision, r.approval.by, r.approval.reason) for r in recorded] == [
+        ("ann@x.org", "approved", "instructor", ""), ("bob@x.org", "rejected", "instructor", "company name missing")]
+    # The engine, with the recorded decisions: Ann moves on, Bob tries again, Cat still waits.
+    by_email = {}
+    for r in recorded:
+        by_email.setdefault(r.email, []).append(r.approval)
+    later = NIGHT + dt.timedelta(days=1)
+    after = {e: walk(SAAS, facts(i, tuple(by_email.get(e, ()))), later, SET) for i, e in enumerate(PEOPLE)}
+    assert after["ann@x.org"].stage == "initial_training"  # through the CSM stage, into training
+    assert [(v.stage, v.number) for v in after["bob@x.org"].visits][-1] == ("details", 2)
+    assert after["cat@x.org"].standing == "awaiting_approval"
+    # The next night's request lists only Cat.
+    (again,) = requests(SAAS, "c1", {e: (PEOPLE[e], t) for e, t in after.items()}, SYD)
+    assert [w.email for w in again.people] == ["cat@x.org"]
+
+
+def test_a_muddled_answer_decides_only_what_is_clear():
+    (req,) = requests(SAAS, "c1", timelines(), SYD)
+    recorded, problems = decisions(req, ["Ann Lee <ann@x.org>", "Eve <eve@x.org>"],
+                                   {"reject": "ann@x.org: wrong\nzed@x.org: unknown\ncat@x.org\n\nbob@x.org:  "},
+                                   "instructor", NIGHT)
+    assert recorded == []
+    assert problems == ["'Eve <eve@x.org>' is not one of the customers listed",
+                        "reject line 1: ann@x.org is also ticked as approved; neither is recorded",
+                        "reject line 2: 'zed@x.org' is not waiting on this approval",
+                        "reject line 3: cat@x.org: give the reason after a colon",
+                        "reject line 5: bob@x.org: give the reason after a colon"]
+
+
+def test_nobody_waiting_no_request():
+    assert requests(SAAS, "c1", {"ann@x.org": ("Ann", walk(SAAS, Facts(T), NIGHT, SET))}, SYD) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list(PEOPLE)), unique=True), st.lists(st.sampled_from(list(PEOPLE)), unique=True))
+def test_every_answer_decides_each_customer_at_most_once(ticked, rejected):
+    (req,) = requests(SAAS, "c1", timelines(), SYD)
+    labels = [o for o in req.options if req.email_of(o) in ticked]
+    recorded, problems = decisions(req, labels, {"reject": "\n".join(f"{e}: reason" for e in rejected)}, "x", NIGHT)
+    emails = [r.email for r in recorded]
+    assert len(emails) == len(set(emails))
+    assert set(emails) == set(ticked) ^ set(rejected)  # both ticked and rejected: neither
+    assert len(problems) == len(set(ticked) & set(rejected))
