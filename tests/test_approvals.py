@@ -90,3 +90,28 @@ def test_every_answer_decides_each_customer_at_most_once(ticked, rejected):
     assert len(emails) == len(set(emails))
     assert set(emails) == set(ticked) ^ set(rejected)  # both ticked and rejected: neither
     assert len(problems) == len(set(ticked) & set(rejected))
+
+
+def test_decisions_and_visits_are_kept_in_the_state_database(engine):
+    """Recorded with their author on SQLite and PostgreSQL, once however often the answer is
+    recorded; read back, the engine walks the same timelines; a run's visits are replaced whole."""
+    from onboarding.decisions.approvals import approval_rows
+    from onboarding.decisions.journey import approvals_by_customer, visit_rows
+    from onboarding.store import Store
+
+    store = Store(engine)
+    (req,) = requests(SAAS, "c1", timelines(), SYD)
+    recorded, _ = decisions(req, ["Ann Lee <ann@x.org>"], {"reject": "bob@x.org: company name missing"}, "boss",
+                            NIGHT + dt.timedelta(hours=2))
+    assert store.journeys.record_approvals("c1", approval_rows(recorded), request="r1/approve_details/0") == 2
+    assert store.journeys.record_approvals("c1", approval_rows(recorded)) == 0
+    kept = approvals_by_customer(store.journeys.approvals("c1"))
+    assert kept["bob@x.org"][0].reason == "company name missing" and kept["ann@x.org"][0].by == "boss"
+    later = NIGHT + dt.timedelta(days=1)
+    walked = {e: walk(SAAS, facts(i, kept.get(e, ())), later, SET) for i, e in enumerate(PEOPLE)}
+    assert store.journeys.replace_visits("r2", "c1", visit_rows(walked)) == sum(len(t.visits) for t in walked.values())
+    rows = store.journeys.visits("r2", "c1")
+    assert [(r["stage"], r["visit"], r["outcome"]) for r in rows if r["email"] == "bob@x.org"] == [
+        ("verification", 1, "completed"), ("details", 1, "rejected"), ("details", 2, "in_progress")]
+    store.journeys.replace_visits("r2", "c1", visit_rows({"ann@x.org": walked["ann@x.org"]}))
+    assert {r["email"] for r in store.journeys.visits("r2", "c1")} == {"ann@x.org"}

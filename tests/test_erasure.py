@@ -93,7 +93,16 @@ def test_erasure_leaves_no_trace_and_replay_still_works(engine, cohort, tmp_path
     assert TOKEN.search(before_db) and NAME in before_db and TOKEN.search(before_files)  # she was everywhere
 
     store = Store(engine)
+    # Her journey rows too (stage visits, an approval with its author).
+    store.journeys.replace_visits("night-2", "c1", [{"email": VICTIM, "stage": "onboarding", "visit": 1,
+                                                     "entered_at": None, "due_at": None, "completed_at": None,
+                                                     "score": None, "outcome": "missed", "decided_at": None,
+                                                     "decided_by": None}])
+    store.journeys.record_approvals("c1", [{"email": VICTIM, "stage": "details", "decision": "rejected",
+                                            "decided_at": "2026-12-03T01:00:00.000000Z", "decided_by": "boss",
+                                            "reason": f"{NAME} gave no company name"}])
     result = erase(store, " Ann@X.org ", "*", {"c1": cohort}, str(data), [str(outbox)], "dpo", "asked by email #4711")
+    assert result["rows"]["journey_visits"] == 1 and result["rows"]["approvals"] == 1
     assert result["hash"].startswith("sha256:") and result["snapshots_rewritten"] >= 3
     assert result["rows"]["signups"] == 6 and result["rows"]["email_ledger"] == 2  # 2 rows a night, 3 nights; reminder, cancellation
     assert result["outbox_emails_deleted"] >= 2  # her reminder and the bounce about it

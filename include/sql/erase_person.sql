@@ -23,4 +23,8 @@ DELETE FROM quarantine
 WHERE (LOWER(TRIM(COALESCE(email, ''))) = :address OR LOWER(TRIM(COALESCE(value, ''))) = :address)
   AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM suppressions
-WHERE address = :address AND (:scope = '*' OR cohort_id = :scope)
+WHERE address = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM journey_visits
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM approvals
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope)

@@ -114,6 +114,15 @@ def decisions(request: Request, chosen: list[str], params_input: Mapping[str, An
     return out, problems
 
 
+def approval_rows(decided: list[CustomerApproval]) -> list[dict[str, Any]]:
+    """Decisions as the state database keeps them."""
+    from onboarding.times import iso
+
+    return [{"email": d.email, "stage": d.approval.stage, "decision": d.approval.decision,
+             "decided_at": iso(d.approval.at), "decided_by": d.approval.by, "reason": d.approval.reason or None}
+            for d in decided]
+
+
 def _option(w: Waiting) -> str:
     return f"{' '.join(w.name.split())[:80]} <{w.email}>"
 

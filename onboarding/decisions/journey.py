@@ -101,6 +101,25 @@ class Timeline:
     waits_on: str | None = None  # instructor or csm, when an approval or an escalation waits on them
 
 
+def visit_rows(timelines: Mapping[str, Timeline]) -> list[dict]:
+    """Timelines (email -> timeline) as the state database keeps their visits."""
+    from onboarding.times import iso
+
+    return [{"email": email, "stage": v.stage, "visit": v.number, "entered_at": iso(v.entered_at),
+             "due_at": iso(v.due_at), "completed_at": iso(v.completed_at), "score": v.score, "outcome": v.outcome,
+             "decided_at": iso(v.decided_at), "decided_by": v.decided_by}
+            for email, t in timelines.items() for v in t.visits]
+
+
+def approvals_by_customer(rows: list[dict]) -> dict[str, tuple[Approval, ...]]:
+    """Recorded decisions (the state database's rows) as each customer's ``Approval`` list."""
+    out: dict[str, list[Approval]] = {}
+    for r in rows:
+        at = dt.datetime.fromisoformat(str(r["decided_at"]).replace("Z", "+00:00"))
+        out.setdefault(r["email"], []).append(Approval(r["stage"], r["decision"], at, r["decided_by"], r["reason"] or ""))
+    return {e: tuple(a) for e, a in out.items()}
+
+
 def evidence_key(stage: Stage) -> str:
     """Which rows complete a stage: ``<source>:<column>`` or ``<source>:event:<name>``."""
     ev = stage.evidence

@@ -10,7 +10,8 @@ Tables, each behind one class: ``runs`` (a cohort's run: moment, status, inputs,
 and the emails considered), ``ledger`` (every email ever due, exactly once), ``reports`` (what
 the instructor and the data team read back about a run), ``analytics`` (the analytics views
 and one customer's history, for the Onboarding page) ``suppressions`` (who must not be emailed) and ``mailbox`` (bounces and unsubscribe mails read
-back from the sender's mailbox) and ``erasures`` (people forgotten on request: hashes only). The SQL is in ``include/sql``.
+back from the sender's mailbox) ``erasures`` (people forgotten on request: hashes only) and
+``journeys`` (stage visits and approvals). The SQL is in ``include/sql``.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class Store:
         from onboarding.store.analytics import Analytics
         from onboarding.store.decisions import Decisions
         from onboarding.store.erasures import Erasures
+        from onboarding.store.journeys import JourneyTables
         from onboarding.store.ledger import LedgerTable
         from onboarding.store.mailbox import MailboxTable
         from onboarding.store.reports import Reports
@@ -61,6 +63,7 @@ class Store:
         self.suppressions = Suppressions(self)
         self.mailbox = MailboxTable(self)
         self.erasures = Erasures(self)
+        self.journeys = JourneyTables(self)
 
     @property
     def dialect(self) -> str:
