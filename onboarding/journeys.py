@@ -239,8 +239,8 @@ def _stage(raw: dict, ids: list[str], index: int, where: str) -> Stage:
     if due is not None and due.duration is not None:
         late = [r for r in reminders if r >= due.duration]
         if late:
-            raise ConfigError(f"{where}: reminders: {_show(late[0])} before due is at or before the stage is "
-                              f"{'entered' if due.after == 'entered' else 'signed up for'} (due {_show(due.duration)} "
+            raise ConfigError(f"{where}: reminders: {show_duration(late[0])} before due is at or before the stage is "
+                              f"{'entered' if due.after == 'entered' else 'signed up for'} (due {show_duration(due.duration)} "
                               f"after it): a reminder after the due time")
     on_missed = _on_missed(raw.get("on_missed", "nothing"), f"{where}: on_missed")
     if on_missed != "nothing" and due is None:
@@ -432,7 +432,8 @@ def _unknown(raw: dict, known: tuple[str, ...], where: str) -> None:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {list(known)}")
 
 
-def _show(d: dt.timedelta) -> str:
+def show_duration(d: dt.timedelta) -> str:
+    """A duration as the journey file writes it: whole days as '3d', anything else in hours."""
     if d % dt.timedelta(days=1) == dt.timedelta(0):
         return f"{d.days}d"
     return f"{int(d.total_seconds() // 3600)}h"

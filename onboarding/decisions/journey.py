@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from onboarding.journeys import END, Journey, Stage
+from onboarding.times import from_iso
 
 MAX_VISITS = 50  # a customer rejected over and over stops here (and waits on a person)
 
@@ -115,7 +116,7 @@ def approvals_by_customer(rows: list[dict]) -> dict[str, tuple[Approval, ...]]:
     """Recorded decisions (the state database's rows) as each customer's ``Approval`` list."""
     out: dict[str, list[Approval]] = {}
     for r in rows:
-        at = dt.datetime.fromisoformat(str(r["decided_at"]).replace("Z", "+00:00"))
+        at = from_iso(str(r["decided_at"]))
         out.setdefault(r["email"], []).append(Approval(r["stage"], r["decision"], at, r["decided_by"], r["reason"] or ""))
     return {e: tuple(a) for e, a in out.items()}
 

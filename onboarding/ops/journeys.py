@@ -14,6 +14,8 @@ from pathlib import Path
 
 def describe(journey) -> list[str]:
     """A journey in words, one line per stage."""
+    from onboarding.journeys import show_duration
+
     lines = [f"{journey.id}: {journey.title} ({len(journey.stages)} stages)"]
     if journey.csms:
         roster = ", ".join(f"{c.name} <{c.email}> (up to {c.capacity}" + "".join(f", {k} {v}" for k, v in c.attributes)
@@ -27,10 +29,10 @@ def describe(journey) -> list[str]:
         if ev.pass_mark is not None:
             done += f", score >= {ev.pass_mark:g}"
         due = ("the cohort's deadline" if s.due and s.due.cohort_deadline else f"{s.due.date}" if s.due and s.due.date
-               else f"{_span(s.due.duration)} after {s.due.after}" if s.due else "no due time")
+               else f"{show_duration(s.due.duration)} after {s.due.after}" if s.due else "no due time")
         parts = [f"  {i}. {s.id}: {done}; due {due}"]
         if s.reminders:
-            parts.append("reminders " + ", ".join(_span(r) for r in s.reminders) + " before")
+            parts.append("reminders " + ", ".join(show_duration(r) for r in s.reminders) + " before")
         elif s.reminders is None:
             parts.append("reminders from the cohort's reminder_days_before")
         if s.on_missed != "nothing":
@@ -46,10 +48,6 @@ def describe(journey) -> list[str]:
                                          for b in s.next))
         lines.append("; ".join(parts))
     return lines
-
-
-def _span(d) -> str:
-    return f"{d.days}d" if d.seconds == 0 else f"{int(d.total_seconds() // 3600)}h"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from typing import Any, Callable
 from onboarding import storage
 from onboarding.cohorts import Cohort
 from onboarding.consent import ERASED_PREFIX, hashed_address
-from onboarding.sources.snapshot import Snapshot, without_rows
+from onboarding.sources.snapshot import Snapshot, csv_without_rows, without_rows
 from onboarding.store import Store
 from onboarding.times import iso
 
@@ -170,14 +170,7 @@ def _erase_file(path: Any, token: re.Pattern) -> str | None:
     if not token.search(text):
         return None
     if name.endswith(".csv"):
-        import csv
-        import io
-
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-        out = io.StringIO(newline="")
-        csv.writer(out, lineterminator="\r\n" if "\r\n" in text[:65536] else "\n").writerows(
-            rows[:1] + [r for r in rows[1:] if not any(token.search(c) for c in r)])
-        new = out.getvalue()
+        new = csv_without_rows(data, lambda cell: bool(token.search(cell)))[0].decode("utf-8", "surrogateescape")
     elif name.endswith(".json"):
         try:
             new = json.dumps(_without(json.loads(text), token), indent=1)

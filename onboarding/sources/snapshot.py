@@ -76,7 +76,7 @@ def without_rows(snap: Snapshot, is_person: Callable[[str], bool], note: dict) -
     Nothing is written when no row matches."""
     path = storage.location(snap.path)
     data = path.read_bytes()
-    new, removed = (_sheet_without if snap.path.endswith(".sheet.json") else _csv_without)(data, is_person)
+    new, removed = (_sheet_without if snap.path.endswith(".sheet.json") else csv_without_rows)(data, is_person)
     if not removed:
         return snap, 0
     out = Snapshot(**{**snap.to_dict(), "sha256": sha256_bytes(new), "size_bytes": len(new),
@@ -86,7 +86,9 @@ def without_rows(snap: Snapshot, is_person: Callable[[str], bool], note: dict) -
     return out, removed
 
 
-def _csv_without(data: bytes, is_person: Callable[[str], bool]) -> tuple[bytes, int]:
+def csv_without_rows(data: bytes, is_person: Callable[[str], bool]) -> tuple[bytes, int]:
+    """CSV bytes without the rows any cell of which ``is_person`` (the header row stays), in the
+    file's own line endings; (bytes, rows removed)."""
     import csv
     import io
 
