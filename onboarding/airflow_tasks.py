@@ -174,11 +174,7 @@ def erase(items: list[dict], context: Mapping[str, Any] | None = None) -> dict:
         return {}
     found = read_cohort_file()
     res = _resources()
-    outboxes = []
-    for c in found.cohorts.values():
-        path = res.outbox_path(c.email_connection)
-        if path and path not in outboxes:
-            outboxes.append(path)
+    outboxes = res.outbox_paths(c.email_connection for c in found.cohorts.values())
     done = {}
     for address in ctx.erase:
         result = erase_person(res.store(), address, ctx.erase_scope, found.cohorts, paths.runs_base(), outboxes,

@@ -187,6 +187,19 @@ class Resources:
             return None
         return extra.get("path") or conn.host or str(paths.data_dir() / "outbox")
 
+    def outbox_paths(self, conn_ids) -> list[str]:
+        """The local outbox folders these email connections write to, each once; a connection
+        that is not defined has none (its cohort's own tasks fail on it)."""
+        out: list[str] = []
+        for conn_id in conn_ids:
+            try:
+                path = self.outbox_path(conn_id)
+            except LookupError:
+                continue
+            if path and path not in out:
+                out.append(path)
+        return out
+
     def email(self, conn_id: str) -> Callable[[], "SenderFactory"]:
         """The email account a connection describes, made only when there is something to send."""
 

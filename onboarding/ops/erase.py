@@ -37,26 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     found = read_cohort_file()
     res = Resources.outside_task()
     try:
-        result = erase(store, args.address, args.cohort, found.cohorts, paths.runs_base(),
-                       _outboxes(res, found.cohorts.values()), getpass.getuser(), args.reason, res.sheet_writer)
+        outboxes = res.outbox_paths(c.email_connection for c in found.cohorts.values())
+        result = erase(store, args.address, args.cohort, found.cohorts, paths.runs_base(), outboxes,
+                       getpass.getuser(), args.reason, res.sheet_writer)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=1))
     return 0
-
-
-def _outboxes(res, cohorts) -> list[str]:
-    """The local outbox folders the cohorts' email connections write to."""
-    out = []
-    for c in cohorts:
-        try:
-            path = res.outbox_path(c.email_connection)
-        except LookupError:
-            continue
-        if path and path not in out:
-            out.append(path)
-    return out
 
 
 if __name__ == "__main__":
