@@ -22,6 +22,12 @@ For each cohort in the cohort configuration, this DAG does what the instructor u
 last run: a hard bounce suppresses the address, a soft bounce is sent again once the next night,
 an unsubscribe mail stops marketing emails; each message is acted on once and the summary says so.
 
+**Journeys** (cohorts whose `journey` is a multi-stage one): `decide` walks each customer through
+the stages, places them with a CSM, and makes the night's approval requests; each is an `approve`
+task (Browse > Required Actions): tick whom to approve, one `address: reason` line per rejection.
+An answer is recorded when given; the next night acts on it; an unanswered request closes before
+the next night, deciding nothing.
+
 **Erasure**: *Erase people* (with a reason) forgets them before the run, from the chosen cohort or
 from every cohort: rows, snapshots and reports; a salted hash keeps them from coming back.
 
@@ -53,6 +59,7 @@ import pendulum
 from airflow.sdk import Param, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from onboarding.approval_operator import ApprovalRequestOperator
 from onboarding.cohorts import cohort_choices
 from onboarding.decisions import KINDS
 
@@ -64,6 +71,9 @@ RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("ONBOARDING_RETRY_DELAY_SE
 COHORTS = cohort_choices()
 # Send tasks of every cohort share this pool: its slots bound how many send at once per account.
 GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
+# An approval request closes unanswered (deciding nothing) this long after it is made: before the
+# next night's run, which lists whoever still waits (max_active_runs=1 would otherwise wait on it).
+APPROVAL_WAIT = dt.timedelta(hours=float(os.environ.get("ONBOARDING_APPROVAL_WAIT_HOURS", "20")))
 # The grid names each mapped cohort task by its cohort (set by onboarding.airflow_tasks), not 0, 1, 2.
 BY_COHORT = "{{ onboarding_cohort }}"
 
@@ -195,6 +205,12 @@ def onboarding_nightly():
 
         return airflow_tasks.mailbox(items, context)
 
+    @task(trigger_rule="all_done")
+    def approval_requests(items: list[dict], **context) -> list[dict]:
+        from onboarding import airflow_tasks
+
+        return airflow_tasks.approval_requests(items, context)
+
     @task
     def housekeeping(**context) -> dict:
         from onboarding import airflow_tasks
@@ -206,8 +222,16 @@ def onboarding_nightly():
     # The mailbox (bounces, unsubscribe mails since the last run) is read before any cohort decides,
     # so an address that bounced last night gets nothing tonight.
     # Erasures asked for in the form go first, so this run's copies of the exports leave them out.
+    # A journey's approvals: after the cohorts decided, one human-in-the-loop task per request
+    # (cohort, stage, approver). Nothing runs after them, so an unanswered one holds nobody up;
+    # an answer is recorded as it arrives and the next night acts on it.
     cohorts = plan()
-    erase(cohorts) >> mailbox(cohorts) >> cohort_run.expand(item=cohorts)
+    runs = cohort_run.expand(item=cohorts)
+    erase(cohorts) >> mailbox(cohorts) >> runs
+    asks = approval_requests(cohorts)
+    runs >> asks
+    ApprovalRequestOperator.partial(task_id="approve", response_timeout=APPROVAL_WAIT,
+                                    map_index_template=BY_COHORT).expand(request=asks)
     cohorts >> housekeeping()
 
 

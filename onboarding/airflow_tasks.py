@@ -200,6 +200,53 @@ def mailbox(items: list[dict], context: Mapping[str, Any] | None = None) -> dict
     return pipeline.read_mailbox(res.store(), cohorts, RunContext.from_dict(items[0]["ctx"]), res.email, clock())
 
 
+def approval_requests(items: list[dict], context: Mapping[str, Any] | None = None) -> list[dict]:
+    """After the cohorts decided: the approval requests their runs made, one task each."""
+    if not items:
+        return []
+    from onboarding.run import RunContext
+
+    ctx = RunContext.from_dict(items[0]["ctx"])
+    wanted = {i["cohort_id"] for i in items}
+    return [r for r in _resources().store().journeys.requests(ctx.run_id) if r["cohort_id"] in wanted]
+
+
+def label_approval(request: dict) -> None:
+    """Name the approval task instance by its cohort, stage and approver in the grid."""
+    _label(f"{request['cohort_id']} · {request['stage']} · {request['approver']}")
+
+
+def record_approvals(request: dict, answer: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> dict:
+    """The approver's answer (the HITL operator's result) recorded as decisions with their
+    author; an unanswered request (closed by its timeout) records nothing. Problems with the
+    answer (a line naming nobody waiting) are logged; what is clear is recorded."""
+    from onboarding.decisions.approvals import Request, Waiting, approval_rows, decisions
+    from onboarding.times import iso
+
+    who = answer.get("responded_by_user") or {}
+    by = who.get("name") or who.get("id")
+    if not by:
+        log.info("approval request %s closed without an answer; its customers stay waiting", request["subject"])
+        return {"recorded": 0, "answered": False}
+    req = Request(request["cohort_id"], request["stage"], request["approver"], request["subject"], request["body"],
+                  tuple(request["options"]), tuple(Waiting(e, "", None, None) for e in request["people"]))
+    at = answer["responded_at"]
+    decided, problems = decisions(req, list(answer.get("chosen_options") or []), answer.get("params_input") or {},
+                                  str(by), at)
+    ti = (context or {}).get("ti")
+    where = f"{request['run_id']}/{getattr(ti, 'task_id', 'approve')}/{getattr(ti, 'map_index', -1)}"
+    store = _resources().store()
+    n = store.journeys.record_approvals(request["cohort_id"], approval_rows(decided), request=where)
+    store.journeys.answered(request["run_id"], request["cohort_id"], request["stage"], request["approver"], str(by),
+                            iso(at))
+    for p in problems:
+        log.warning("approval request %s: %s (not recorded)", request["subject"], p)
+    log.info("approval request %s answered by %s: %d approved, %d rejected", request["subject"], by,
+             sum(d.approval.decision == "approved" for d in decided),
+             sum(d.approval.decision == "rejected" for d in decided))
+    return {"recorded": n, "answered": True, "problems": problems}
+
+
 def housekeeping(context: Mapping[str, Any] | None = None) -> dict:
     """After every cohort's run: delete run folders past each cohort's retention (real time: a
     rerun of an old night must not keep old folders alive)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,10 +24,13 @@ from onboarding.errors import ConfigError
 
 WELCOME_TIMINGS = ("after_deadline", "on_completion")
 # The fields each source must map, and the ones it may map.
-REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at")}
+REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at"),
+                    # A journey's long export: one row per thing a customer did (README, "Journeys").
+                    "events": ("email", "event", "at")}
 # A signup export with first and last name columns maps them instead of ``name``; with a
 # ``first_name`` the customer's emails greet them by it.
-OPTIONAL_COLUMNS = {"signups": ("signed_up_at", "first_name", "last_name", "consent"), "completions": ("name",)}
+OPTIONAL_COLUMNS = {"signups": ("signed_up_at", "first_name", "last_name", "consent"), "completions": ("name",),
+                    "events": ("value", "link")}
 # Per source type: the options it needs and those it may have.
 SOURCE_OPTIONS = {
     "csv": (("path",), ("delimiter", "encoding", "connection")),
@@ -87,7 +90,7 @@ class Cohort:
     sender: str
     instructor: str
     signups: SourceConfig
-    completions: SourceConfig
+    completions: SourceConfig | None  # None for a multi-stage journey's cohort, which reads ``events``
     reminder_days_before: int = 3
     grace_period: dt.timedelta = dt.timedelta(0)
     welcome_timing: str = "after_deadline"
@@ -104,6 +107,14 @@ class Cohort:
     consent_wording: str | None = None  # the version of the consent text the signup form showed
     retention_days: int = 400  # run folders (input snapshots, reports) older than this are deleted
     journey: str = "seed"  # the journey its customers go through (onboarding.journeys); seed: the original process
+    events: SourceConfig | None = None  # a journey's long export: email, event, at, value
+    journey_spec: Any = None  # the journey itself (onboarding.journeys.Journey), set when the file is read
+
+    @property
+    def exports(self) -> tuple[SourceConfig, ...]:
+        """The exports the cohort reads, signups first: signups and completions for the seed
+        journey, signups and events for the others."""
+        return tuple(c for c in (self.signups, self.completions, self.events) if c is not None)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -216,7 +227,8 @@ def _source(raw: Any, role: str, base: Path, where: str, roots: tuple[Path, ...]
                         options=raw, timezone=tz, timestamp_format=fmt)
 
 
-def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path, ...]) -> Cohort:
+def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path, ...],
+            journeys: tuple[dict, str | None] = ({}, None)) -> Cohort:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping")
     merged = {**defaults, **raw}
@@ -246,8 +258,16 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
     if timing not in WELCOME_TIMINGS:
         raise ConfigError(f"{where}.welcome_timing: {timing!r} is not one of {WELCOME_TIMINGS}")
     sources = merged["sources"]
-    if not isinstance(sources, dict) or set(sources) != {"signups", "completions"}:
-        raise ConfigError(f"{where}.sources: expected exactly 'signups' and 'completions'")
+    journey = _journey_id(merged.get("journey", "seed"), f"{where}.journey")
+    known, journey_error = journeys
+    if journey != "seed" and journey not in known:
+        # A broken journey file stops only the cohorts that use one of its journeys.
+        raise ConfigError(journey_error or f"{where}.journey: unknown journey {journey!r}; known: {sorted(known)}")
+    # The seed journey reads a completion export; a multi-stage journey the long events export.
+    roles = {"signups", "completions"} if journey == "seed" else {"signups", "events"}
+    if not isinstance(sources, dict) or set(sources) != roles:
+        raise ConfigError(f"{where}.sources: expected exactly {' and '.join(repr(r) for r in sorted(roles, reverse=True))}"
+                          + ("" if journey == "seed" else f" (journey {journey!r} reads the events export)"))
     for key in ("sender", "instructor"):
         check_address(merged[key], f"{where}.{key}")
     if any(c in str(merged["title"]) for c in "\r\n") or len(str(merged["title"])) > 200:
@@ -260,7 +280,9 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
         sender=str(merged["sender"]),
         instructor=str(merged["instructor"]),
         signups=_source(sources["signups"], "signups", base, f"{where}.sources.signups", roots),
-        completions=_source(sources["completions"], "completions", base, f"{where}.sources.completions", roots),
+        completions=(_source(sources["completions"], "completions", base, f"{where}.sources.completions", roots)
+                     if "completions" in sources else None),
+        events=_source(sources["events"], "events", base, f"{where}.sources.events", roots) if "events" in sources else None,
         reminder_days_before=days,
         grace_period=parse_duration(merged.get("grace_period"), f"{where}.grace_period"),
         welcome_timing=timing,
@@ -270,11 +292,11 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
         guards=_guards(merged.get("guards"), f"{where}.guards"),
         instructor_sheet=_instructor_sheet(merged.get("instructor_sheet"), f"{where}.instructor_sheet"),
         data_team=_addresses(merged.get("data_team"), f"{where}.data_team"),
-        email_classes=_email_classes(merged.get("email_classes"), f"{where}.email_classes"),
+        email_classes=_email_classes(merged.get("email_classes"), f"{where}.email_classes", journey),
         suppress=_suppress(merged.get("suppress"), f"{where}.suppress"),
         consent_wording=_one_line(merged.get("consent_wording"), f"{where}.consent_wording"),
         retention_days=_retention(merged.get("retention_days", 400), f"{where}.retention_days"),
-        journey=_journey_id(merged.get("journey", "seed"), f"{where}.journey"),
+        journey=journey,
     )
 
 
@@ -299,17 +321,20 @@ def _one_line(raw: Any, where: str) -> str | None:
     return text
 
 
-def _email_classes(raw: Any, where: str) -> dict[str, str]:
-    """Every kind's class: the defaults, overridden per kind."""
+def _email_classes(raw: Any, where: str, journey: str = "seed") -> dict[str, str]:
+    """Every kind's class: the defaults, overridden per kind (a journey's cohort may class its
+    stages' kinds too, by the kind's name: ``advanced_offer: marketing``)."""
     defaults = DEFAULT_CLASSES
 
     if raw is None:
         return dict(defaults)
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping of email kind -> transactional or marketing")
-    unknown = sorted(set(raw) - set(defaults))
-    if unknown:
+    unknown = sorted(str(k) for k in set(raw) - set(defaults))
+    if unknown and journey == "seed":
         raise ConfigError(f"{where}: unknown email kind(s) {unknown}; known: {list(defaults)}")
+    if any(not _ID_RE.fullmatch(k) for k in unknown):
+        raise ConfigError(f"{where}: {unknown} are not all email kinds (lower-case letters, digits, '-', '_')")
     bad = {k: v for k, v in raw.items() if v not in CLASSES}
     if bad:
         raise ConfigError(f"{where}: {bad} must each be one of {list(CLASSES)}")
@@ -464,25 +489,19 @@ def read_cohort_file(path: str | Path | None = None) -> CohortFile:
         except ConfigError:
             pass
         try:
-            c = _cohort(raw, defaults, base, f"cohorts[{i}]", allowed)
+            c = _cohort(raw, defaults, base, f"cohorts[{i}]", allowed, (journeys, journey_error))
             if c.id in cohorts or c.id in broken:
                 raise ConfigError(f"cohort id {c.id!r} appears twice")
             if c.journey not in journeys:
                 # A broken journey file stops only the cohorts that use one of its journeys.
                 raise ConfigError(journey_error or f"cohort {c.id!r}.journey: unknown journey {c.journey!r}; "
                                                    f"known: {sorted(journeys)}")
-            if c.journey != "seed":
-                # Checked, not yet run: deciding a multi-stage journey with the one-stage rules
-                # would send wrong emails, so such a cohort stops here (README, "Journeys").
-                raise ConfigError(f"cohort {c.id!r}.journey: {c.journey!r} is a valid journey, but this version "
-                                  f"runs only the built-in 'seed' journey; multi-stage journeys are defined and "
-                                  f"checked, not yet run")
         except ConfigError as exc:
             if label not in broken:
                 order.append(label)
             broken.setdefault(label, f"{path}: {exc}")
             continue
-        cohorts[c.id] = c
+        cohorts[c.id] = replace(c, journey_spec=journeys.get(c.journey))
         order.append(c.id)
     return CohortFile(path, cohorts, broken, tuple(order), senders, journeys)
 
@@ -547,4 +566,7 @@ def fingerprint(cohort: Cohort) -> dict:
     if out.get("journey") == "seed":
         # Runs recorded before journeys existed have no such key: the seed journey is what they ran.
         del out["journey"]
+        out.pop("journey_spec", None)
+    if out.get("events") is None:
+        out.pop("events", None)
     return out

@@ -29,7 +29,9 @@ cohort``), its **reminders** (durations before due), what happens when it is **m
 (``cancel``, ``nothing``, or ``{escalate: csm | instructor}``), the emails sent on entering and on
 completing it, whether it needs an **approval** (``by: instructor | csm``, optionally
 ``auto_if_score_at_least``), and where it leads (``next``: a stage, ``end``, or branches on
-``approved``, ``rejected``, ``passed``, ``failed``). Every problem names the file, the journey, the
+``approved``, ``rejected``, ``passed``, ``failed``); ``assign_csm: true`` on the stage where a
+customer is placed with a CSM (its evidence ``entered: true``: done once they have one; its
+``emails_on_enter`` go out once the CSM is known, in the CSM's name). Every problem names the file, the journey, the
 stage and the key: an unknown key, a branch to an unknown stage, a cycle (a branch back to an
 earlier stage is allowed only on ``rejected`` or ``failed``: a second try, not a loop), a
 reminder at or after the due time.
@@ -45,11 +47,12 @@ from typing import Any
 from onboarding.errors import ConfigError
 
 SEED_ID = "seed"
-JOURNEY_KEYS = ("title", "stages", "exports", "csms", "csm_assignment", "csm_match")
+JOURNEY_KEYS = ("title", "stages", "exports", "csms", "csm_assignment", "csm_match", "emails_expire_after")
+DEFAULT_EXPIRY = dt.timedelta(days=3)
 CSM_KEYS = ("name", "email", "capacity", "attributes")
 CSM_METHODS = ("least_loaded", "round_robin")
 STAGE_KEYS = ("id", "title", "evidence", "due", "reminders", "on_missed", "emails_on_enter", "emails_on_complete",
-              "approval", "next")
+              "approval", "next", "assign_csm")
 EVIDENCE_KEYS = ("column", "event", "entered", "source", "score")
 APPROVERS = ("instructor", "csm")
 BRANCH_CONDITIONS = ("approved", "rejected", "passed", "failed")
@@ -103,6 +106,7 @@ class Stage:
     approval_by: str | None = None
     auto_approve_at: float | None = None
     next: tuple[Branch, ...] = ()
+    assign_csm: bool = False  # entering it places the customer with a CSM; done once they have one
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,9 @@ class Journey:
     csms: tuple[Csm, ...] = ()
     csm_assignment: str = "least_loaded"
     csm_match: tuple[str, ...] = ()  # attributes a customer's CSM must share with them
+    # An email not sent within this long of becoming due is not sent at all: a journey started on
+    # a cohort already weeks in must not send "verify your address" to people who did long ago.
+    emails_expire_after: dt.timedelta = DEFAULT_EXPIRY
 
     def stage(self, stage_id: str) -> Stage:
         return next(s for s in self.stages if s.id == stage_id)
@@ -192,10 +199,14 @@ def parse_journey(jid: str, raw: Any, where: str, source: str = "built in") -> J
             raise ConfigError(f"{where}: csm_match: {key!r} is not an attribute of any CSM in the roster")
     if not csms:
         for s in stages:
+            if s.assign_csm:
+                raise ConfigError(f"{where}: stage {s.id!r}: assign_csm: needs the journey's 'csms' roster")
             if s.approval_by == "csm" or s.on_missed == "escalate:csm":
                 what = "approval: by" if s.approval_by == "csm" else "on_missed: escalate"
                 raise ConfigError(f"{where}: stage {s.id!r}: {what}: 'csm' needs the journey's 'csms' roster")
-    journey = Journey(jid, str(raw.get("title") or jid), stages, source, csms, method, match)
+    expiry = (_duration(raw["emails_expire_after"], f"{where}: emails_expire_after") if "emails_expire_after" in raw
+              else DEFAULT_EXPIRY)
+    journey = Journey(jid, str(raw.get("title") or jid), stages, source, csms, method, match, expiry)
     _check_graph(journey, where)
     return journey
 
@@ -247,9 +258,16 @@ def _stage(raw: dict, ids: list[str], index: int, where: str) -> Stage:
         raise ConfigError(f"{where}: on_missed: a stage without 'due' cannot be missed")
     approval_by, auto = _approval(raw.get("approval"), evidence, f"{where}: approval")
     nxt = _next(raw.get("next"), ids, index, approval_by, evidence, f"{where}: next")
+    assign = raw.get("assign_csm", False)
+    if not isinstance(assign, bool):
+        raise ConfigError(f"{where}: assign_csm: expected true or false, got {assign!r}")
+    if assign and not evidence.entered:
+        raise ConfigError(f"{where}: assign_csm: the stage is done when the customer has a CSM; its evidence "
+                          f"must be {{entered: true}}")
     return Stage(raw["id"], str(raw.get("title") or raw["id"]), evidence, due, reminders, on_missed,
                  _kinds(raw.get("emails_on_enter"), f"{where}: emails_on_enter"),
-                 _kinds(raw.get("emails_on_complete"), f"{where}: emails_on_complete"), approval_by, auto, nxt)
+                 _kinds(raw.get("emails_on_complete"), f"{where}: emails_on_complete"), approval_by, auto, nxt,
+                 assign)
 
 
 def _evidence(raw: Any, where: str) -> Evidence:

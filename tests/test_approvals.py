@@ -5,6 +5,7 @@ waits, blocking nobody; the engine then moves the approved on and sends the reje
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -55,7 +56,9 @@ def test_one_request_lists_everyone_waiting_and_the_answer_moves_them_on():
         by_email.setdefault(r.email, []).append(r.approval)
     later = NIGHT + dt.timedelta(days=1)
     after = {e: walk(SAAS, facts(i, tuple(by_email.get(e, ()))), later, SET) for i, e in enumerate(PEOPLE)}
-    assert after["ann@x.org"].stage == "initial_training"  # through the CSM stage, into training
+    assert after["ann@x.org"].stage == "csm"  # approved: on to the CSM stage, waiting for a CSM with room
+    placed = walk(SAAS, replace(facts(0, tuple(by_email["ann@x.org"])), csm_assigned_at=later), later, SET)
+    assert placed.stage == "initial_training"  # placed: through the CSM stage, into training
     assert [(v.stage, v.number) for v in after["bob@x.org"].visits][-1] == ("details", 2)
     assert after["cat@x.org"].standing == "awaiting_approval"
     # The next night's request lists only Cat.

@@ -84,7 +84,7 @@ def test_the_roster_is_checked_when_the_journey_file_is_read(tmp_path):
                             ({"csms": [{"name": "A", "email": "a@x.com", "capacity": 0}]}, "capacity: expected"),
                             ({"csm_assignment": "random"}, "csm_assignment: expected one of"),
                             ({"csm_match": ["timezone"]}, "csm_match: 'timezone' is not an attribute"),
-                            ({"csms": [], "csm_match": []}, "stage 'initial_training': approval: by: 'csm' needs the journey's 'csms'")):
+                            ({"csms": [], "csm_match": []}, "stage 'csm': assign_csm: needs the journey's 'csms' roster")):
         bad = {"journeys": {"saas-onboarding": {**saas, **change}}}
         path = tmp_path / "j.yaml"
         path.write_text(yaml.safe_dump(bad))

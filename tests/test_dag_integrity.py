@@ -2,6 +2,8 @@
 the settings the project promises (schedule, retries, tags, params, docs)."""
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 import os
 import subprocess
@@ -73,10 +75,16 @@ def test_nightly_dag_settings(dagbag):
 def test_every_task_retries(dagbag):
     dag = dagbag.dags["onboarding_nightly"]
     assert {t.task_id for t in dag.tasks} == {"plan", "erase", "mailbox", "cohort.extract", "cohort.validate",
-                                              "cohort.decide", "cohort.send", "cohort.report", "housekeeping"}
+                                              "cohort.decide", "cohort.send", "cohort.report", "housekeeping",
+                                              "approval_requests", "approve"}
     for t in dag.tasks:
         assert t.retries >= 1, t.task_id
         # A failure for good alerts the data team; a retry alerts nobody.
         assert [cb.__name__ for cb in t.on_failure_callback] == ["alert_data_team"], t.task_id
         assert not t.on_retry_callback, t.task_id
     assert dag.get_task("cohort.report").trigger_rule == "all_done"
+    # A journey's approvals: asked after every cohort decided (whatever became of the others);
+    # nothing waits on an answer, and an unanswered request closes before the next night.
+    assert dag.get_task("approval_requests").trigger_rule == "all_done"
+    approve = dag.get_task("approve")
+    assert not approve.downstream_list and approve.partial_kwargs["response_timeout"] < dt.timedelta(hours=24)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -54,7 +55,14 @@ def test_details_are_rejected_resubmitted_approved_late_and_training_is_approved
                   approvals=(Approval("details", "rejected", t(4), "instructor", "company name missing"),
                              # approved after the second visit's due time (6 + 7 days): late, but the
                              # details came in time, so nothing is missed
-                             Approval("details", "approved", t(12), "instructor")))
+                             Approval("details", "approved", t(12), "instructor")),
+                  csm_assigned_at=t(12))
+    # Without a CSM yet (everyone at capacity), the customer waits at the CSM stage, on the
+    # instructor, and the CSM's introduction waits with them.
+    unplaced = walk(SAAS, replace(facts, csm_assigned_at=None), t(13), SET)
+    assert (unplaced.standing, unplaced.stage, unplaced.waits_on) == ("waiting_for_csm", "csm", "instructor")
+    assert ("csm", "csm_introduction", 1) not in kinds(unplaced)
+    assert walk(SAAS, replace(facts, csm_assigned_at=t(14)), t(13), SET).standing == "waiting_for_csm"
     waiting = walk(SAAS, facts, t(3, 12), SET)
     assert waiting.standing == "awaiting_approval" and waiting.waits_on == "instructor"
     again = walk(SAAS, facts, t(5), SET)
@@ -73,7 +81,7 @@ def test_details_are_rejected_resubmitted_approved_late_and_training_is_approved
 
 def test_an_overdue_stage_escalates_and_the_customer_stays():
     facts = Facts(t(1), ev(email_verified=[t(1, 12)], details_submitted=[t(1, 13)]),
-                  approvals=(Approval("details", "approved", t(1, 14), "instructor"),))
+                  approvals=(Approval("details", "approved", t(1, 14), "instructor"),), csm_assigned_at=t(1, 14))
     overdue = walk(SAAS, facts, t(20), SET)  # initial training due 14d after 1 Dec 14:00
     assert overdue.standing == "overdue" and overdue.waits_on == "csm" and overdue.stage == "initial_training"
     assert ("initial_training", "escalation_csm", 1) in kinds(overdue)
@@ -84,11 +92,11 @@ def test_advanced_training_only_after_initial_training_was_approved():
                 profile_completed=[t(3)], tool_integrated=[t(4)], product_explored=[t(5)],
                 advanced_quiz_completed=[(t(6), 95.0)])
     approvals = (Approval("details", "approved", t(1, 13), "instructor"),)
-    waiting = walk(SAAS, Facts(t(1), ev(**quiz), approvals), t(10), SET)
+    waiting = walk(SAAS, Facts(t(1), ev(**quiz), approvals, csm_assigned_at=t(1, 13)), t(10), SET)
     assert waiting.stage == "initial_training" and waiting.standing == "awaiting_approval"  # 75: passed, not auto
     assert "advanced_training" not in [v.stage for v in waiting.visits]
-    approved = walk(SAAS, Facts(t(1), ev(**quiz), approvals + (Approval("initial_training", "approved", t(7), "csm"),)),
-                    t(10), SET)
+    approved = walk(SAAS, Facts(t(1), ev(**quiz), approvals + (Approval("initial_training", "approved", t(7), "csm"),),
+                                csm_assigned_at=t(1, 13)), t(10), SET)
     assert approved.standing == "done" and approved.visits[-1].stage == "advanced_training"
     assert ("advanced_training", "advanced_certificate", 1) in kinds(approved)
 
@@ -160,18 +168,24 @@ def _seed_standing(timeline) -> str:
                                 max_size=3)),
        st.lists(st.tuples(st.sampled_from(["details", "initial_training", "advanced_training"]),
                           st.sampled_from(["approved", "rejected"]), st.integers(0, 60 * 24)), max_size=6),
-       st.integers(0, 60 * 24))
-def test_any_history_gives_an_orderly_timeline(events, approvals, as_of_h):
+       st.integers(0, 60 * 24), st.one_of(st.none(), st.integers(0, 60 * 24)))
+def test_any_history_gives_an_orderly_timeline(events, approvals, as_of_h, csm_h):
     start = t(1)
     facts = Facts(start, {f"events:event:{k}": tuple(Attempt(start + dt.timedelta(hours=h), v) for h, v in a)
                           for k, a in events.items()},
-                  tuple(Approval(s, d, start + dt.timedelta(hours=h), "x") for s, d, h in approvals))
+                  tuple(Approval(s, d, start + dt.timedelta(hours=h), "x") for s, d, h in approvals),
+                  csm_assigned_at=None if csm_h is None else start + dt.timedelta(hours=csm_h))
     as_of = start + dt.timedelta(hours=as_of_h)
     out = walk(SAAS, facts, as_of, SET)
     entered = [v.entered_at for v in out.visits]
     assert entered == sorted(entered) and all(e <= as_of for e in entered)
     assert all(v.completed_at is None or v.completed_at <= as_of for v in out.visits)
-    assert out.standing in ("in_stage", "overdue", "awaiting_approval", "done", "cancelled", "rejected", "stuck")
+    # Nothing is done before it is entered (evidence from earlier completes it on entering).
+    assert all(v.completed_at is None or v.entered_at is None or v.completed_at >= v.entered_at for v in out.visits)
+    assert out.standing in ("in_stage", "overdue", "awaiting_approval", "done", "cancelled", "rejected", "stuck",
+                            "waiting_for_csm")
+    if out.standing == "waiting_for_csm":  # the CSM's introduction waits for the CSM
+        assert ("csm", "csm_introduction", 1) not in [(e.stage, e.kind, e.visit) for e in out.emails]
     # Each email at most once per stage visit.
     keys = [(e.stage, e.kind, e.visit) for e in out.emails]
     assert len(keys) == len(set(keys))

@@ -110,7 +110,7 @@ def test_every_mistake_is_named_by_file_journey_stage_and_key(tmp_path, path, va
     assert message in str(err.value)
 
 
-def test_a_cohort_names_a_known_journey_and_only_seed_runs_yet(tmp_path):
+def test_a_cohort_names_a_known_journey_whose_cohort_reads_events(tmp_path):
     base = yaml.safe_load((ROOT / "config" / "cohorts.yaml").read_text())
     base["source_roots"] = [str(ROOT / "sample_data")]
     for c in base["cohorts"]:
@@ -125,8 +125,16 @@ def test_a_cohort_names_a_known_journey_and_only_seed_runs_yet(tmp_path):
     (tmp_path / "cohorts.yaml").write_text(yaml.safe_dump(doc))
     found = read_cohort_file(tmp_path / "cohorts.yaml")
     first, second = base["cohorts"][0]["id"], base["cohorts"][1]["id"]
-    assert "runs only the built-in 'seed' journey" in found.broken[first]
+    # A journey's cohort reads the long events export, not a completion export.
+    assert ("sources: expected exactly 'signups' and 'events' (journey 'saas-onboarding' reads the events "
+            "export)") in found.broken[first]
     assert "unknown journey 'sass-onboarding'; known: ['saas-onboarding', 'seed']" in found.broken[second]
+    doc["cohorts"][0]["sources"]["events"] = {"type": "csv", "path": doc["cohorts"][0]["sources"].pop("completions")["path"],
+                                              "columns": {"email": "user_email", "event": "event", "at": "at"}}
+    (tmp_path / "cohorts.yaml").write_text(yaml.safe_dump(doc))
+    found = read_cohort_file(tmp_path / "cohorts.yaml")
+    assert first in found.cohorts and found.cohorts[first].completions is None
+    assert [c.role for c in found.cohorts[first].exports] == ["signups", "events"]
     # A broken journey file stops only the cohorts that use a journey from it.
     (tmp_path / "journeys.yaml").write_text("journeys: {x: {stages: []}}")
     doc["cohorts"][1].pop("journey")

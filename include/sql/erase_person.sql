@@ -27,4 +27,10 @@ WHERE address = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM journey_visits
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM approvals
-WHERE email = :address AND (:scope = '*' OR cohort_id = :scope)
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM journey_events
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM csm_assignments
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM approval_requests
+WHERE people LIKE '%"' || :address || '"%' AND (:scope = '*' OR cohort_id = :scope)

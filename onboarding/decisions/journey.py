@@ -8,7 +8,8 @@ The rules, stage by stage (``onboarding.journeys`` defines the stages):
 - The first stage is entered at signup; the next one when the stage before is completed (and
   approved, when it needs an approval).
 - A stage is completed by its evidence at or before the moment: the first row for it (on a
-  second visit, the first after re-entering). With a score, an attempt below the pass mark does
+  second visit, the first after re-entering); a row from before the stage was entered completes
+  it on entering. With a score, an attempt below the pass mark does
   not complete it, unless the stage branches on ``failed``.
 - Due: a date (the end of that day in the cohort's zone), a duration after signup or after
   entering (whole days on the cohort's calendar, so a change of clocks moves nothing; then
@@ -40,6 +41,7 @@ MAX_VISITS = 50  # a customer rejected over and over stops here (and waits on a 
 class Attempt:
     at: dt.datetime
     value: float | None = None
+    link: str | None = None  # where the approver sees the evidence (the submitted form, the quiz)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Facts:
     evidence: Mapping[str, tuple[Attempt, ...]] = field(default_factory=dict)  # evidence_key -> attempts
     approvals: tuple[Approval, ...] = ()
     held: bool = False
+    csm_assigned_at: dt.datetime | None = None  # when the customer was placed with their CSM
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Visit:
     #                               approved, rejected, failed
     decided_at: dt.datetime | None = None
     decided_by: str | None = None
+    link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class Email:
     kind: str
     visit: int
     reason: str
+    at: dt.datetime | None = None  # when it became due (None: not known, no signup time)
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ def visit_rows(timelines: Mapping[str, Timeline]) -> list[dict]:
 
     return [{"email": email, "stage": v.stage, "visit": v.number, "entered_at": iso(v.entered_at),
              "due_at": iso(v.due_at), "completed_at": iso(v.completed_at), "score": v.score, "outcome": v.outcome,
-             "decided_at": iso(v.decided_at), "decided_by": v.decided_by}
+             "decided_at": iso(v.decided_at), "decided_by": v.decided_by, "link": v.link}
             for email, t in timelines.items() for v in t.visits]
 
 
@@ -140,38 +145,46 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
         if len(visits) >= MAX_VISITS:
             return Timeline(tuple(visits), "stuck", stage.id, tuple(emails), "instructor")
         due_at = _due(stage, entered, facts.signed_up_at, settings)
+        if stage.assign_csm and (facts.csm_assigned_at is None or facts.csm_assigned_at > as_of):
+            # Placed with a CSM by the decide stage (onboarding.decisions.csm); until then the
+            # customer waits here, the instructor is told, and the CSM's introduction waits too.
+            visits.append(Visit(stage.id, number, entered, due_at, outcome="waiting_for_csm"))
+            return Timeline(tuple(visits), "waiting_for_csm", stage.id, tuple(emails), "instructor")
         for kind in stage.emails_on_enter:
-            emails.append(Email(stage.id, kind, number, f"entered {stage.title}"))
-        completed, score, failed = _completion(stage, facts, entered, number, as_of)
+            emails.append(Email(stage.id, kind, number, f"entered {stage.title}", entered))
+        completed, score, failed, link = _completion(stage, facts, entered, number, as_of)
         if completed is None:
             return _not_done(journey, stage, number, entered, due_at, as_of, settings, visits, emails)
         late = due_at is not None and completed >= due_at
         if failed:
-            visits.append(Visit(stage.id, number, entered, due_at, completed, score, "failed"))
+            visits.append(Visit(stage.id, number, entered, due_at, completed, score, "failed", link=link))
             nxt = journey.following(stage.id).get("failed")
         elif late and stage.on_missed == "cancel":
             visits.append(Visit(stage.id, number, entered, due_at, completed, score, "completed_late"))
             emails.append(Email(stage.id, "cancellation", number,
-                                f"completed after the due time ({_local(completed, settings)})"))
+                                f"completed after the due time ({_local(completed, settings)})", completed))
             return Timeline(tuple(visits), "cancelled", None, tuple(emails))
         else:
             for kind in stage.emails_on_complete:
                 if not settings.complete_emails_at_due or stage.due is None or not stage.due.cohort_deadline \
                         or as_of >= due_at:
-                    emails.append(Email(stage.id, kind, number, "completed on time" if not late else "completed"))
+                    emails.append(Email(stage.id, kind, number, "completed on time" if not late else "completed",
+                                        max(completed, due_at) if settings.complete_emails_at_due and due_at
+                                        else completed))
             decision = _approval(stage, facts, completed, score, as_of)
             if decision is None:
-                visits.append(Visit(stage.id, number, entered, due_at, completed, score, "awaiting_approval"))
+                visits.append(Visit(stage.id, number, entered, due_at, completed, score, "awaiting_approval",
+                                    link=link))
                 return Timeline(tuple(visits), "awaiting_approval", stage.id, tuple(emails), stage.approval_by)
             if decision is True:
                 visits.append(Visit(stage.id, number, entered, due_at, completed, score,
-                                    "completed_late" if late else "completed"))
+                                    "completed_late" if late else "completed", link=link))
                 branches = journey.following(stage.id)
                 nxt = branches.get("passed", branches.get(None)) if stage.evidence.pass_mark is not None \
                     else branches.get(None)
             else:
                 verdict, at, by = decision
-                visits.append(Visit(stage.id, number, entered, due_at, completed, score, verdict, at, by))
+                visits.append(Visit(stage.id, number, entered, due_at, completed, score, verdict, at, by, link))
                 nxt = journey.following(stage.id).get(verdict) or (
                     journey.following(stage.id).get(None) if verdict == "approved" else None)
                 completed = at
@@ -188,21 +201,23 @@ def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_o
     if due_at is not None and as_of >= due_at:
         visits.append(Visit(stage.id, number, entered, due_at, outcome="missed"))
         if stage.on_missed == "cancel":
-            emails.append(Email(stage.id, "cancellation", number, "not completed by the due time"))
+            emails.append(Email(stage.id, "cancellation", number, "not completed by the due time", due_at))
             return Timeline(tuple(visits), "cancelled", None, tuple(emails))
         waits = stage.on_missed.split(":", 1)[1] if stage.on_missed.startswith("escalate:") else None
         if waits:
-            emails.append(Email(stage.id, f"escalation_{waits}", number, "not completed by the due time"))
+            emails.append(Email(stage.id, f"escalation_{waits}", number, "not completed by the due time", due_at))
         return Timeline(tuple(visits), "overdue", stage.id, tuple(emails), waits)
     visits.append(Visit(stage.id, number, entered, due_at))
     if stage.reminders is None:  # the seed journey: one reminder, from the cohort's window
         if as_of >= settings.reminder_window_start:
             emails.append(Email(stage.id, "reminder", number,
-                                f"not complete; reminder window opened {_local(settings.reminder_window_start, settings)}"))
+                                f"not complete; reminder window opened {_local(settings.reminder_window_start, settings)}",
+                                settings.reminder_window_start))
     elif due_at is not None:
         for i, offset in enumerate(sorted(stage.reminders, reverse=True), 1):
             if as_of >= due_at - offset:
-                emails.append(Email(stage.id, f"reminder_{i}", number, f"due {_local(due_at, settings)}"))
+                emails.append(Email(stage.id, f"reminder_{i}", number, f"due {_local(due_at, settings)}",
+                                    due_at - offset))
     return Timeline(tuple(visits), "in_stage", stage.id, tuple(emails))
 
 
@@ -229,21 +244,28 @@ def after(start: dt.datetime, duration: dt.timedelta, tz: dt.tzinfo) -> dt.datet
 
 
 def _completion(stage: Stage, facts: Facts, entered, number: int, as_of):
-    """(completed at, score, failed) from the stage's evidence; (None, None, False) when not yet."""
+    """(completed at, score, failed, link) from the stage's evidence; (None, None, False, None)
+    when not yet."""
     if stage.evidence.entered:
-        return (entered if entered is not None else as_of), None, False
+        start = entered if entered is not None else as_of
+        if stage.assign_csm and facts.csm_assigned_at is not None:
+            start = max(start, facts.csm_assigned_at)
+        return start, None, False, None
     attempts = [a for a in facts.evidence.get(evidence_key(stage), ()) if a.at <= as_of
                 and (number == 1 or entered is None or a.at >= entered)]
     mark = stage.evidence.pass_mark
     branches_on_fail = "failed" in {b.condition for b in stage.next}
     for a in sorted(attempts, key=lambda a: a.at):
+        # Done before the stage opened (the quiz taken while the details waited for approval):
+        # the stage is done the moment it is entered.
+        at = a.at if entered is None or a.at >= entered else entered
         if mark is None:
-            return a.at, a.value, False
+            return at, a.value, False, a.link
         if a.value is not None and a.value >= mark:
-            return a.at, a.value, False
+            return at, a.value, False, a.link
         if branches_on_fail:
-            return a.at, a.value, True
-    return None, None, False
+            return at, a.value, True, a.link
+    return None, None, False, None
 
 
 def _approval(stage: Stage, facts: Facts, completed, score, as_of):

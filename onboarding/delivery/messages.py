@@ -210,12 +210,19 @@ def stage_template(journey_id: str, stage: Any, kind: str) -> str:
 
 def stage_email(cohort: Cohort, journey: Any, stage: Any, kind: str, email_addr: str, name: str, ref: str,
                 due: str | None = None, first_name: str | None = None,
-                unsubscribe: Unsubscribe | None = None) -> EmailMessage:
+                unsubscribe: Unsubscribe | None = None, csm: Any = None) -> EmailMessage:
     """Render and build one email of a journey's stage (``due``: the stage's due time as the
-    customer reads it), with the same safety checks as every customer email."""
-    content = render(stage_template(journey.id, stage, kind), **email_context(cohort, name, ref, first_name),
-                     journey=journey, stage=stage, due=due, unsubscribe=unsubscribe)
-    return build_message(sender=cohort.sender, to_email=email_addr, to_name=name, content=content, ref=ref,
+    customer reads it), with the same safety checks as every customer email. ``csm`` (the
+    customer's CSM: ``name``, ``email``) is named in the templates; the emails of the stage that
+    introduces the CSM go out in the CSM's name, from the CSM's address."""
+    context = email_context(cohort, name, ref, first_name)
+    sender = cohort.sender
+    if csm is not None and stage.assign_csm:
+        sender = str(Address(display_name=header_text(csm.name), addr_spec=csm.email))
+        context["signature"] = header_text(csm.name)
+    content = render(stage_template(journey.id, stage, kind), **context, journey=journey, stage=stage, due=due,
+                     unsubscribe=unsubscribe, csm=csm)
+    return build_message(sender=sender, to_email=email_addr, to_name=name, content=content, ref=ref,
                          unsubscribe=unsubscribe)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from onboarding import logs
 from onboarding.cohorts import Cohort
 from onboarding.decisions.suppression import with_cohort_file
+from onboarding.decisions.journey_run import JourneyFacts, decide_journey as decide_journey_run
 from onboarding.decisions.run import RunFacts, decide_run, held_message
 from onboarding.errors import DatasetError, ResendRefused
 from onboarding.pipeline.progress import record
@@ -50,9 +51,11 @@ def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> R
 
 
 def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
-    """Decide the run and record every decision. Due emails are entered in the ledger as pending
+    """Decide the run and record every decision (a multi-stage journey's cohort: ``decide_journey``). Due emails are entered in the ledger as pending
     (not in a dry run, nor when a guard holds the run); an email entered by an earlier run but
     never attempted, and no longer due, is superseded."""
+    if cohort.journey != "seed":
+        return decide_journey(store, cohort, ctx)
     with store.transaction() as tx:
         orphans = tx.staging.orphans(ctx.run_id, cohort.id, ctx.as_of)
         result = decide_run(cohort, ctx, load_facts(tx, cohort, ctx, len(orphans)))
@@ -79,6 +82,60 @@ def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
         return counts
     record(store, cohort, ctx, "decided", counts=counts)
     logs.event(log, logging.INFO, "cohort %s as of %s: %s", cohort.id,
+               f"{ctx.as_of.astimezone(cohort.tz):%a %d %b %Y %H:%M %Z}", counts,
+               **ctx.fields(cohort.id, stage="decide", **{k: v for k, v in counts.items()
+                                                          if isinstance(v, (int, float, str))}))
+    return counts
+
+
+def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> JourneyFacts:
+    """What a journey cohort's run decides on: the reconciled signups, when each signed up, the
+    event rows, the approvals recorded, the CSM assignments and the ledger."""
+    for address in ctx.suppress:
+        store.suppressions.add(address, "manual", "trigger form", cohort.id, added_by=ctx.triggered_by,
+                               note=f"asked for with run {ctx.run_id}")
+    inputs = store.runs.inputs(ctx.run_id, cohort.id)
+    return JourneyFacts(
+        customers=store.staging.reconcile(ctx.run_id, cohort.id, ctx.as_of),
+        signed_up=store.staging.first_signups(ctx.run_id, cohort.id, ctx.as_of),
+        events=store.staging.events(ctx.run_id, cohort.id, ctx.as_of),
+        approvals=store.journeys.approvals(cohort.id),
+        assignments=store.journeys.csm_assignments(cohort.id),
+        ledger=store.ledger.states(cohort.id),
+        sources={r: inputs[r] for r in ("signups", "events") if r in inputs},
+        now=clock(),
+        suppressions=tuple(with_cohort_file(store.suppressions.for_cohort(cohort.id), cohort.id, cohort.suppress)))
+
+
+def decide_journey(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
+    """Decide a journey cohort's run: its customers' visits to each stage, CSM placements, the
+    emails due (entered in the ledger as for the seed journey) and the approval requests for
+    the night, all written in one transaction."""
+    journey = cohort.journey_spec
+    with store.transaction() as tx:
+        result = decide_journey_run(cohort, journey, ctx, load_journey_facts(tx, cohort, ctx))
+        tx.decisions.replace(ctx.run_id, cohort.id, result.statuses, [], result.decisions)
+        tx.journeys.replace_visits(ctx.run_id, cohort.id, result.visits)
+        superseded = 0
+        if not ctx.dry_run:
+            # Sticky once made: a placement is recorded even when a guard holds the emails.
+            tx.journeys.assign_csms(cohort.id, ctx.run_id, result.assigned)
+        tx.journeys.replace_requests(ctx.run_id, cohort.id, [] if ctx.dry_run else [
+            {"stage": r.stage, "approver": r.approver, "subject": r.subject, "body": r.body, "options": r.options,
+             "people": [w.email for w in r.people]} for r in result.requests])
+        if result.enter_ledger:
+            superseded = tx.ledger.supersede_not_due(ctx.run_id, cohort.id, result.supersede_reason)
+            tx.ledger.plan_due(ctx.run_id, cohort.id)
+    counts = {**result.counts, "superseded": superseded}
+    store.runs.record_guards(ctx.run_id, cohort.id, [
+        {"guard": t.guard, "message": t.message, "released": t not in result.held} for t in result.trips] or None)
+    if result.held:
+        message = held_message(result.held)
+        record(store, cohort, ctx, "held", message, counts=counts)
+        log.warning("cohort %s: %s", cohort.id, message)
+        return counts
+    record(store, cohort, ctx, "decided", counts=counts)
+    logs.event(log, logging.INFO, "cohort %s (journey %s) as of %s: %s", cohort.id, journey.id,
                f"{ctx.as_of.astimezone(cohort.tz):%a %d %b %Y %H:%M %Z}", counts,
                **ctx.fields(cohort.id, stage="decide", **{k: v for k, v in counts.items()
                                                           if isinstance(v, (int, float, str))}))

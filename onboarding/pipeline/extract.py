@@ -1,4 +1,4 @@
-"""Stage 1, extract: copy both exports into the run's folder (immutable snapshots with manifests),
+"""Stage 1, extract: copy the cohort's exports into the run's folder (immutable snapshots with manifests),
 leaving out the rows of anyone erased on request."""
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ log = logging.getLogger(__name__)
 
 
 def extract(store: Store, cohort: Cohort, ctx: RunContext, clients: SourceClients | None = None) -> dict[str, Any]:
-    """Snapshot both exports; a retry of the run reuses its copies. The manifests are recorded with
+    """Snapshot the exports (signups and completions, or a journey's signups and events); a retry of the run reuses its copies. The manifests are recorded with
     the run (``runs.inputs``), with the cohort's configuration as the run used it."""
     inputs = {}
     try:
-        for cfg in (cohort.signups, cohort.completions):
+        for cfg in cohort.exports:
             inputs[cfg.role] = make_source(cfg, cohort.id, clients).snapshot(ctx.folder(cohort.id) / "inputs").to_dict()
     except DatasetError as exc:
         record(store, cohort, ctx, "failed", f"extract: {exc}")

@@ -30,10 +30,14 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
     mail to the sender's ``+unsubscribe`` address, and a one-click link on the Onboarding page's
     server when the deployment has an address (``api.base_url``) and ``unsubscribe_secret``."""
     due = store.decisions.due(ctx.run_id, cohort.id)
+    classes = _classes(cohort)
+    journey_email = _journey_emails(store, cohort, ctx) if cohort.journey != "seed" else None
 
     def customer_email(cohort, kind, email_addr, name, ref, first_name):
-        return build_customer_email(cohort, kind, email_addr, name, ref, first_name,
-                                    _unsubscribe(cohort, ctx, kind, email_addr, unsubscribe_secret))
+        unsubscribe = _unsubscribe(cohort, ctx, classes.get(kind, "transactional"), email_addr, unsubscribe_secret)
+        if journey_email is not None:
+            return journey_email(kind, email_addr, name, ref, first_name, unsubscribe)
+        return build_customer_email(cohort, kind, email_addr, name, ref, first_name, unsubscribe)
 
     if ctx.dry_run:
         preview = ctx.folder(cohort.id) / "preview"
@@ -58,7 +62,7 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
                                                            f"({now.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z})")
         log.warning("cohort %s: %d reminder(s) not sent: the deadline has passed", cohort.id, len(late))
         due = [r for r in due if r["kind"] != "reminder"]
-    due, suppressed = _not_suppressed(store, cohort, due)
+    due, suppressed = _not_suppressed(store, cohort, due, classes)
     if suppressed:
         tally["suppressed"] = suppressed
     if due:
@@ -89,21 +93,58 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
     return tally or {"sent": 0}
 
 
-def _unsubscribe(cohort: Cohort, ctx: RunContext, kind: str, email_addr: str, secret: str | None) -> Unsubscribe | None:
+def _classes(cohort: Cohort) -> dict[str, str]:
+    """Each email kind's class (a journey's kinds are ``<stage>:<kind>``)."""
+    if cohort.journey == "seed":
+        return cohort.email_classes
+    from onboarding.decisions.journey_run import email_classes
+
+    return email_classes(cohort.journey_spec, cohort.email_classes)
+
+
+def _journey_emails(store: Store, cohort: Cohort, ctx: RunContext):
+    """Builds a journey cohort's emails: the stage's templates, its due time as this run saw it,
+    and the customer's CSM."""
+    from types import SimpleNamespace
+
+    from onboarding.delivery.messages import stage_email
+    from onboarding.times import from_iso
+
+    journey = cohort.journey_spec
+    due_at = {}
+    for v in store.journeys.visits(ctx.run_id, cohort.id):  # in visit order: the last visit's due time stays
+        due_at[(v["email"], v["stage"])] = v["due_at"]
+    csms = {r["email"]: SimpleNamespace(name=r["csm_name"], email=r["csm_email"])
+            for r in store.journeys.csm_assignments(cohort.id)}
+
+    def build(kind: str, email_addr: str, name: str, ref: str, first_name: str | None, unsubscribe):
+        stage_id, own = kind.split(":", 1)
+        stage = journey.stage(stage_id)
+        when = due_at.get((email_addr, stage_id))
+        due = f"{from_iso(when).astimezone(cohort.tz):%A %d %B %Y, %H:%M} ({cohort.timezone})" if when else None
+        return stage_email(cohort, journey, stage, own, email_addr, name, ref, due, first_name, unsubscribe,
+                           csms.get(email_addr))
+
+    return build
+
+
+def _unsubscribe(cohort: Cohort, ctx: RunContext, email_class: str, email_addr: str,
+                 secret: str | None) -> Unsubscribe | None:
     """How the recipient of a marketing email unsubscribes (None for a transactional one)."""
     from urllib.parse import quote
 
     from onboarding.consent import unsubscribe_mailto, unsubscribe_token
     from onboarding.delivery.messages import parse_sender
 
-    if cohort.email_classes.get(kind, "transactional") != "marketing":
+    if email_class != "marketing":
         return None
     url = (f"{ctx.ui_url}/onboarding/unsubscribe?t={quote(unsubscribe_token(secret, cohort.id, email_addr))}"
            if ctx.ui_url and secret else None)
     return Unsubscribe(unsubscribe_mailto(parse_sender(cohort.sender).addr_spec), url)
 
 
-def _not_suppressed(store: Store, cohort: Cohort, due: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+def _not_suppressed(store: Store, cohort: Cohort, due: list[dict[str, Any]],
+                    classes: dict[str, str]) -> tuple[list[dict[str, Any]], int]:
     """The suppression list again at send time: an address suppressed since the run decided (a
     bounce read, an unsubscribe, a manual entry) is not sent to; its email leaves the ledger's
     queue with the reason."""
@@ -113,7 +154,7 @@ def _not_suppressed(store: Store, cohort: Cohort, due: list[dict[str, Any]]) -> 
                                                     cohort.suppress)}
     keep, stopped = [], {}
     for r in due:
-        entry = stopping(r["email"], r["kind"], index, cohort.email_classes)
+        entry = stopping(r["email"], r["kind"], index, classes)
         if entry is not None:
             stopped.setdefault(entry.describe(), []).append(r["email_key"])
         else:

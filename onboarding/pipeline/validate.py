@@ -1,4 +1,4 @@
-"""Stage 2, validate: check both snapshots with Great Expectations, stage the good rows and
+"""Stage 2, validate: check the snapshots with Great Expectations, stage the good rows and
 quarantine the bad ones; render the run's GX Data Docs."""
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
     results_dir = ctx.folder(cohort.id) / "validation"
     out = {}
     try:
-        for cfg in (cohort.signups, cohort.completions):
+        for cfg in cohort.exports:
             if cfg.role not in inputs:
                 raise DatasetError(f"{cfg.location}: the run has no snapshot of its {cfg.role} export (the extract "
                                    f"stage did not finish); rerun the run")
@@ -43,10 +43,17 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
         raise
     docs = _data_docs(validator, results_dir, ctx, cohort)
     su = out["signups"]
-    co = check_completions_against_signups(su, out["completions"], cohort.timezone)
-    quarantined = su.quarantined + co.quarantined
-    store.staging.replace(ctx.run_id, cohort.id, su.frame, co.frame, quarantined)
-    counts = {"signup_rows": su.total_rows, "completion_rows": co.total_rows,
+    if "completions" in out:
+        co = check_completions_against_signups(su, out["completions"], cohort.timezone)
+        quarantined = su.quarantined + co.quarantined
+        store.staging.replace(ctx.run_id, cohort.id, su.frame, co.frame, quarantined)
+        second = {"completion_rows": co.total_rows}
+    else:  # a journey's events: every stage's evidence, matched to the signups when deciding
+        co = out["events"]
+        quarantined = su.quarantined + co.quarantined
+        store.staging.replace(ctx.run_id, cohort.id, su.frame, co.frame.iloc[0:0], quarantined, events=co.frame)
+        second = {"event_rows": co.total_rows}
+    counts = {"signup_rows": su.total_rows, **second,
               "quarantined_rows": len({(q.source, q.row) for q in quarantined}),
               "validation_results": [su.results_path, co.results_path], "data_docs": docs}
     record(store, cohort, ctx, "validated", counts=counts)

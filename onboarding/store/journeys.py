@@ -28,6 +28,38 @@ class JourneyTables:
         return self._s.execute("approval_record", [{**r, "cohort_id": cohort_id, "request": request, "now": now}
                                                    for r in rows])
 
+    def csm_assignments(self, cohort_id: str) -> list[dict[str, Any]]:
+        """Who looks after whom in the cohort, in the order the assignments were made."""
+        return self._s.rows("csm_assignments_of_cohort", cohort_id=cohort_id)
+
+    def assign_csms(self, cohort_id: str, run_id: str, rows: list[dict[str, Any]]) -> int:
+        """Record new assignments (``email``, ``csm_email``, ``csm_name``, ``assigned_at``); a
+        customer already assigned keeps their CSM."""
+        return self._s.execute("csm_assign", [{**r, "cohort_id": cohort_id, "run_id": run_id} for r in rows])
+
+    def replace_requests(self, run_id: str, cohort_id: str, rows: list[dict[str, Any]]) -> int:
+        """Write the approval requests a run made (``stage``, ``approver``, ``subject``, ``body``,
+        ``options``, ``people``), replacing an earlier try's."""
+        import json
+
+        with self._s.transaction() as tx:
+            tx.execute("approval_requests_delete", {"run_id": run_id, "cohort_id": cohort_id})
+            tx.execute("approval_request_insert", [
+                {**r, "run_id": run_id, "cohort_id": cohort_id, "options": json.dumps(list(r["options"])),
+                 "people": json.dumps(list(r["people"]))} for r in rows])
+        return len(rows)
+
+    def requests(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's approval requests, every cohort's, with options and people as lists."""
+        import json
+
+        return [{**r, "options": json.loads(r["options"]), "people": json.loads(r["people"])}
+                for r in self._s.rows("approval_requests_of_run", run_id=run_id)]
+
+    def answered(self, run_id: str, cohort_id: str, stage: str, approver: str, by: str, at: str) -> None:
+        self._s.execute("approval_request_answered", {"run_id": run_id, "cohort_id": cohort_id, "stage": stage,
+                                                      "approver": approver, "answered_by": by, "answered_at": at})
+
     def approvals(self, cohort_id: str) -> list[dict[str, Any]]:
         """Every decision recorded for the cohort, by customer, oldest first."""
         return self._s.rows("approvals_of_cohort", cohort_id=cohort_id)

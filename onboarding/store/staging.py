@@ -15,7 +15,7 @@ class Staging:
         self._s = store
 
     def replace(self, run_id: str, cohort_id: str, signups: "pd.DataFrame", completions: "pd.DataFrame",
-                quarantined: list[Any]) -> None:
+                quarantined: list[Any], events: "pd.DataFrame | None" = None) -> None:
         """Stage a run's validated rows (``row``, ``email``, ``name``, ``timestamp``) and its
         quarantined rows, replacing whatever an earlier try of the same run staged and decided."""
         import pandas as pd
@@ -32,10 +32,26 @@ class Staging:
             tx.script("delete_run_decisions", key)
             tx.bulk("signup", rows(signups, "signed_up_at", "first_name", "consent"))
             tx.bulk("completion", rows(completions, "completed_at"))
+            if events is not None and len(events):
+                tx.bulk("journey_event", pd.DataFrame({
+                    **key, "source_row": events["row"].astype(int), "email": events["email"],
+                    "event": events["event"], "at": iso_column(events["timestamp"]),
+                    "value": events["value"], "link": events["link"]}))
             tx.bulk("quarantine", pd.DataFrame([
                 {**key, "source": q.source, "source_row": q.row, "column_name": q.column, "reason": q.reason,
                  "file": q.file, "value": q.value, "email": q.email} for q in quarantined]))
             tx.analyze()
+
+    def first_signups(self, run_id: str, cohort_id: str, as_of) -> dict[str, Any]:
+        """When each customer first signed up, at or before ``as_of`` (UTC datetimes)."""
+        from onboarding.times import from_iso
+
+        return {r["email"]: from_iso(str(r["signed_up_at"]))
+                for r in self._s.rows("journey_signups", run_id=run_id, cohort_id=cohort_id, as_of=iso(as_of))}
+
+    def events(self, run_id: str, cohort_id: str, as_of) -> list[dict[str, Any]]:
+        """The run's validated event rows at or before ``as_of``, by customer and time."""
+        return self._s.rows("journey_events_of_run", run_id=run_id, cohort_id=cohort_id, as_of=iso(as_of))
 
     def completion_count(self, run_id: str, cohort_id: str) -> int:
         """Validated completion rows the run staged."""

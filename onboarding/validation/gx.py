@@ -22,13 +22,13 @@ from onboarding.cohorts import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SourceConfig
 from onboarding.errors import DatasetError
 from onboarding.sources.snapshot import Snapshot
 from onboarding.sources.table import INTERNAL_COLUMNS, OVERFLOW, PROBLEM, PROBLEM_COLUMN, ROW
-from onboarding.validation.values import (clean_names, parse_consent, email_problems, name_problems, normalise_emails,
-                                          parse_timestamps)
+from onboarding.validation.values import (clean_names, email_problems, event_links, event_names, event_values,
+                                          name_problems, normalise_emails, parse_consent, parse_timestamps)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-TIMESTAMP_FIELDS = {"signups": "signed_up_at", "completions": "completed_at"}
+TIMESTAMP_FIELDS = {"signups": "signed_up_at", "completions": "completed_at", "events": "at"}
 
 
 @dataclass
@@ -258,15 +258,26 @@ class Validator:
             first_problem = pd.Series(None, index=raw.index, dtype=object)
         stamps = raw[mapped[ts_field]] if ts_field in mapped else pd.Series("", index=raw.index, dtype=object)
         when, ts_problem = parse_timestamps(stamps, tz, config.timestamp_format, as_of)
-        if role == "completions":
-            # A completion needs its time; a signup's time is optional.
-            ts_problem = ts_problem.where(~(when.isna() & ts_problem.isna()).to_numpy(), "missing completion time")
+        if role in ("completions", "events"):
+            # A completion (an event) needs its time; a signup's time is optional.
+            ts_problem = ts_problem.where(~(when.isna() & ts_problem.isna()).to_numpy(),
+                                         f"missing {'completion' if role == 'completions' else 'event'} time")
+        if role == "events":
+            # An event's name and its value (a quiz score) are read like every other cell: a bad
+            # one quarantines its row, never reaches a decision or an email.
+            events, event_problem = event_names(raw[mapped["event"]])
+            values, value_problem = event_values(raw[mapped["value"]] if "value" in mapped else None, raw.index)
+            links, link_problem = event_links(raw[mapped["link"]] if "link" in mapped else None, raw.index)
+        else:
+            event_problem = value_problem = link_problem = pd.Series(None, index=raw.index, dtype=object)
         source_problem = raw[PROBLEM] if PROBLEM in raw.columns else pd.Series(None, index=raw.index, dtype=object)
         frame = pd.DataFrame({
             ROW: raw[ROW].astype("int64").to_numpy(), OVERFLOW: raw[OVERFLOW].astype(bool).to_numpy(),
             "email_problem": _reasons(email_problems(emails)), "name_problem": _reasons(name_problem),
             "first_name_problem": _reasons(first_problem),
-            "timestamp_problem": _reasons(ts_problem), PROBLEM: _reasons(source_problem)})
+            "timestamp_problem": _reasons(ts_problem), PROBLEM: _reasons(source_problem),
+            "event_problem": _reasons(event_problem), "value_problem": _reasons(value_problem),
+            "link_problem": _reasons(link_problem)})
 
         # 3. Row level: each failed expectation names the rows (by _row) it failed on.
         checks: list[tuple[Any, str]] = [
@@ -274,6 +285,9 @@ class Validator:
             (gxe.ExpectColumnValuesToBeNull(column="name_problem"), name_column),
             (gxe.ExpectColumnValuesToBeNull(column="first_name_problem"), mapped.get("first_name", "first_name")),
             (gxe.ExpectColumnValuesToBeNull(column="timestamp_problem"), mapped.get(ts_field, ts_field)),
+            (gxe.ExpectColumnValuesToBeNull(column="event_problem"), mapped.get("event", "event")),
+            (gxe.ExpectColumnValuesToBeNull(column="value_problem"), mapped.get("value", "value")),
+            (gxe.ExpectColumnValuesToBeNull(column="link_problem"), mapped.get("link", "link")),
             (gxe.ExpectColumnValuesToBeInSet(column=OVERFLOW, value_set=[False]), "*"),
             # A problem the source itself found (a merged cell in a sheet): its own column and reason.
             (gxe.ExpectColumnValuesToBeNull(column=PROBLEM), PROBLEM_COLUMN),
@@ -317,6 +331,10 @@ class Validator:
                              "consent": (parse_consent(raw[mapped["consent"]]).to_numpy()[keep] if "consent" in mapped
                                          else np.full(int(keep.sum()), None, dtype=object)),
                              "timestamp": when[keep].reset_index(drop=True)})
+        if role == "events":
+            good["event"] = events.to_numpy()[keep]
+            good["value"] = values.to_numpy()[keep]
+            good["link"] = links.to_numpy()[keep]
         quarantined = [q for row in sorted(bad) for q in bad[row]]
 
         # 4. Dataset level again: the same person completing twice with different data is a

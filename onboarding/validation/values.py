@@ -91,6 +91,51 @@ def name_problems(raw: pd.Series, cleaned: pd.Series, required: bool) -> pd.Seri
     return pd.Series(reasons, index=raw.index, dtype=object)
 
 
+_EVENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
+MAX_LINK_CHARS = 2000
+
+
+def event_names(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """An events export's event names (trimmed, lower-cased) and why each cannot be used, or None:
+    missing, or not a plain name (letters, digits, '_', '.', ':', '-'; at most 100): a journey
+    matches its stages' evidence by these names, so anything else cannot be one."""
+    names = _texts(raw).str.strip().str.lower()
+    reasons = np.full(len(names), None, dtype=object)
+    present = (names != "").to_numpy()
+    reasons[present & ~names.str.fullmatch(_EVENT_NAME).to_numpy(dtype=bool)] = (
+        "not an event name (letters, digits, '_', '.', ':' and '-', at most 100)")
+    reasons[~present] = "missing event name"
+    return names, pd.Series(reasons, index=raw.index, dtype=object)
+
+
+def event_values(raw: pd.Series | None, index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """An event's value (a quiz score) as a number, None when empty, and why a cell cannot be
+    one: not a finite number (text, 'NaN', 'inf', a formula)."""
+    if raw is None:
+        return pd.Series(None, index=index, dtype=object), pd.Series(None, index=index, dtype=object)
+    texts = _texts(raw).str.strip()
+    numbers = pd.to_numeric(texts.where(texts != "", None), errors="coerce")
+    finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
+    reasons = np.full(len(texts), None, dtype=object)
+    reasons[(texts != "").to_numpy() & ~finite] = "value is not a number"
+    values = pd.Series([float(v) if ok else None for v, ok in zip(numbers.tolist(), finite.tolist())],
+                       index=index, dtype=object)
+    return values, pd.Series(reasons, index=index, dtype=object)
+
+
+def event_links(raw: pd.Series | None, index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """A link to the evidence (the submitted form, the quiz attempt), shown to the approver: an
+    https address on one line, or nothing."""
+    if raw is None:
+        return pd.Series(None, index=index, dtype=object), pd.Series(None, index=index, dtype=object)
+    texts = _texts(raw).str.strip()
+    reasons = np.full(len(texts), None, dtype=object)
+    present = (texts != "").to_numpy()
+    ok = texts.str.fullmatch(r"https://[^\s<>\"'`|]{1,%d}" % MAX_LINK_CHARS).to_numpy(dtype=bool)
+    reasons[present & ~ok] = "link is not one https:// address"
+    return texts.where(texts != "", None), pd.Series(reasons, index=index, dtype=object)
+
+
 def describe_formats(fmt: str | tuple[str, ...] | None) -> str:
     if not fmt:
         return "ISO 8601"

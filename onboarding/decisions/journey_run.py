@@ -1,0 +1,265 @@
+"""Every decision of one journey cohort's run (a cohort whose ``journey`` is not the seed), from the
+loaded facts and the run's parameters; the journey counterpart of ``decisions.run.decide_run``.
+
+In order:
+
+1. **CSM placement**: customers who reached the journey's ``assign_csm`` stage without a CSM are
+   placed (``decisions.csm.place``: within capacity, sticky); one nobody can take waits, and the
+   instructor is told;
+2. **the walk**: each customer's timeline through the journey as of the run's moment
+   (``decisions.journey.walk``), from their signup, their event rows, the approvals recorded and
+   their CSM;
+3. **the emails**: every email the timelines call for, keyed (cohort, customer, stage, kind; a
+   second visit after a rejection has its own key), ``due`` unless the ledger has it already, or
+   ``expired`` when it became due longer ago than the journey's ``emails_expire_after`` (3 days
+   by default: the first night of a cohort already under way sends only what is current);
+   escalations are not customer emails: they go into the CSM's or the instructor's digest;
+4. **the run's limits**, as for the seed journey: a dry run marks due emails ``would_send``; a
+   reminder is ``moment_passed`` once its stage was due in real time; suppression and consent;
+5. **the guards**: stale exports and mass cancellation hold the run's emails;
+6. **approval requests**: one per stage with customers waiting on a person
+   (``decisions.approvals.requests``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from onboarding.cohorts import Cohort
+from onboarding.consent import Suppression
+from onboarding.decisions import IN_FLIGHT_STATES, SENT_STATES, email_ref
+from onboarding.decisions.approvals import Request, requests as approval_requests
+from onboarding.decisions.csm import Newcomer, place
+from onboarding.decisions.guards import Trip, check
+from onboarding.decisions.journey import (Approval, Attempt, Facts, Settings, Timeline, approvals_by_customer,
+                                          evidence_key, visit_rows, walk)
+from onboarding.decisions.run import DECISION_COLUMNS, SENDABLE, RunAsk
+from onboarding.decisions.suppression import apply as apply_suppressions, require_consent
+from onboarding.journeys import Journey, show_duration
+from onboarding.times import from_iso, iso
+
+# Emails a journey calls for that go to a person of the team, not the customer: into digests.
+DIGEST_KINDS = ("escalation_csm", "escalation_instructor")
+
+
+@dataclass(frozen=True)
+class JourneyFacts:
+    """What the decide stage loaded for one journey cohort's run."""
+
+    customers: pd.DataFrame  # email, name, first_name, consent, held (the reconciled signups)
+    signed_up: dict[str, dt.datetime]  # email -> first signup time
+    events: list[dict[str, Any]]  # email, event, at (ISO), value, link
+    approvals: list[dict[str, Any]]  # recorded decisions (store rows)
+    assignments: list[dict[str, Any]]  # CSM assignments so far (store rows)
+    ledger: pd.DataFrame  # email_key, recipient, kind, status
+    sources: dict[str, dict] = field(default_factory=dict)
+    now: dt.datetime | None = None
+    suppressions: tuple[Suppression, ...] = ()
+
+
+@dataclass(frozen=True)
+class JourneyDecisions:
+    statuses: pd.DataFrame  # email, name, first_name, consent, completed_at, status
+    decisions: pd.DataFrame  # DECISION_COLUMNS
+    visits: list[dict[str, Any]]
+    assigned: list[dict[str, Any]]  # new CSM assignments: email, csm_email, csm_name, assigned_at
+    requests: list[Request]
+    digest: list[dict[str, Any]]  # what waits on a person: email, name, stage, waits_on, csm, why
+    enter_ledger: bool
+    trips: list[Trip]
+    held: list[Trip]
+    counts: dict[str, Any]
+    supersede_reason: str = ""
+
+
+def ledger_kind(stage: str, kind: str) -> str:
+    """The ledger's kind of a journey email: ``<stage>:<kind>`` (``details:reminder_1``)."""
+    return f"{stage}:{kind}"
+
+
+def journey_key(cohort_id: str, email: str, stage: str, kind: str, visit: int) -> str:
+    """One journey email's identity: (cohort, customer, stage, kind), and the visit after the first."""
+    key = f"{cohort_id}|{email}|{ledger_kind(stage, kind)}"
+    return key if visit == 1 else f"{key}|visit{visit}"
+
+
+def email_classes(journey: Journey, classes: dict[str, str]) -> dict[str, str]:
+    """Each ledger kind's class, from the cohort's classes by the kind's own name (default:
+    transactional)."""
+    out = {}
+    for s in journey.stages:
+        for k in (*s.emails_on_enter, *s.emails_on_complete, "cancellation",
+                  *(f"reminder_{i}" for i in range(1, len(s.reminders or ()) + 1))):
+            out[ledger_kind(s.id, k)] = classes.get(k, classes.get(k.split("_")[0], "transactional"))
+    return out
+
+
+def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: JourneyFacts) -> JourneyDecisions:
+    """One run's decisions for a journey cohort; see the module's docstring for the order."""
+    as_of = ask.as_of
+    settings = Settings(cohort.deadline_at, cohort.reminder_window_start, cohort.tz)
+    customers = facts.customers
+    evidence = _evidence(journey, facts.events)
+    approvals = approvals_by_customer(facts.approvals)
+    assigned = {r["email"]: r for r in facts.assignments}
+
+    def facts_of(email: str, held: bool) -> Facts:
+        a = assigned.get(email)
+        return Facts(facts.signed_up.get(email), evidence.get(email, {}), approvals.get(email, ()), held,
+                     from_iso(str(a["assigned_at"])) if a else None)
+
+    people = list(zip(customers["email"].tolist(), customers["name"].tolist(), customers["held"].tolist()))
+    timelines = {e: walk(journey, facts_of(e, h), as_of, settings) for e, _, h in people}
+
+    # 1. CSM placement, then the customers placed walk on from the CSM stage.
+    new: list[dict[str, Any]] = []
+    waiting_for_csm: tuple[str, ...] = ()
+    if journey.csms:
+        newcomers = [Newcomer(e, t.visits[-1].entered_at or as_of) for e, t in timelines.items()
+                     if t.standing == "waiting_for_csm" and e not in assigned]
+        existing = {e: r["csm_email"] for e, r in assigned.items()}
+        last = facts.assignments[-1]["csm_email"] if facts.assignments else None
+        placement = place(journey.csms, existing, newcomers, journey.csm_assignment, journey.csm_match, last)
+        names = {c.email: c.name for c in journey.csms}
+        for email, csm in placement.assigned.items():
+            row = {"email": email, "csm_email": csm, "csm_name": names[csm], "assigned_at": iso(as_of)}
+            new.append(row)
+            assigned[email] = row
+        held_by = dict(zip(customers["email"], customers["held"]))
+        for email in placement.assigned:
+            timelines[email] = walk(journey, facts_of(email, bool(held_by[email])), as_of, settings)
+        waiting_for_csm = placement.waiting
+
+    # 2.-3. The emails the timelines call for.
+    names = dict(zip(customers["email"], customers["name"]))
+    due_by_visit = {(e, v.stage, v.number): v.due_at for e, t in timelines.items() for v in t.visits}
+    states = dict(zip(facts.ledger["email_key"], facts.ledger["status"])) if len(facts.ledger) else {}
+    rows, digest = [], []
+    for email, t in timelines.items():
+        for m in t.emails:
+            if m.kind in DIGEST_KINDS:
+                continue
+            key = journey_key(cohort.id, email, m.stage, m.kind, m.visit)
+            state = states.get(key)
+            taken = state in SENT_STATES + IN_FLIGHT_STATES
+            stale = not taken and m.at is not None and as_of - m.at > journey.emails_expire_after
+            rows.append({"email": email, "name": names[email], "kind": ledger_kind(m.stage, m.kind),
+                         "outcome": "already_sent" if taken else "expired" if stale else "due",
+                         "reason": f"{m.reason}" + (f" (ledger: {state})" if taken else "") + (
+                             f"; due since {m.at.astimezone(cohort.tz):%Y-%m-%d %H:%M}, more than "
+                             f"{show_duration(journey.emails_expire_after)} before this run: too old to send"
+                             if stale else ""),
+                         "email_key": key, "visit_due": due_by_visit.get((email, m.stage, m.visit))})
+        if t.waits_on or t.standing in ("overdue", "stuck"):
+            csm = assigned.get(email, {}).get("csm_email")
+            visit = t.visits[-1] if t.visits else None
+            why = {"awaiting_approval": "waits for approval", "waiting_for_csm": "waits for a CSM with room",
+                   "overdue": "overdue", "stuck": "rejected too often"}.get(t.standing, t.standing)
+            digest.append({"email": email, "name": names[email], "stage": t.stage, "standing": t.standing,
+                           "waits_on": t.waits_on or "instructor", "csm": csm, "why": why,
+                           "due_at": iso(visit.due_at) if visit else None})
+    d = pd.DataFrame(rows, columns=["email", "name", "kind", "outcome", "reason", "email_key", "visit_due"])
+
+    # 4. The run's limits.
+    due = (d["outcome"] == "due").to_numpy()
+    if ask.dry_run:
+        d.loc[due, "outcome"] = "would_send"
+    real = max((x for x in (ask.triggered_at, facts.now) if x is not None), default=None)
+    if real is not None and len(d):
+        reminder = d["kind"].str.contains(":reminder", regex=False).to_numpy()
+        late = reminder & d["outcome"].isin(SENDABLE).to_numpy() & d["visit_due"].map(
+            lambda v: v is not None and real >= v).to_numpy(dtype=bool)
+        d.loc[late, "outcome"] = "moment_passed"
+        d.loc[late, "reason"] = ("the stage's due time had passed when this run was asked for; a reminder is never "
+                                 "sent after it")
+    classes = email_classes(journey, cohort.email_classes)
+    d = apply_suppressions(d, list(facts.suppressions), classes, SENDABLE)
+    d = require_consent(d, customers, classes, SENDABLE, cohort.consent_wording)
+
+    # 5. The guards.
+    sendable = d["outcome"].isin(SENDABLE).to_numpy()
+    cancellations = int((sendable & d["kind"].str.endswith(":cancellation").to_numpy()).sum()) if len(d) else 0
+    trips = check(cohort.guards, as_of, facts.sources, 0, None, cancellations, len(customers))
+    held = [t for t in trips if t.guard not in ask.release_guards]
+    if held:
+        d.loc[sendable, "outcome"] = "held"
+        d.loc[sendable, "reason"] = "held by a guard: " + "; ".join(t.message for t in held)
+    due_now = (d["outcome"] == "due").to_numpy()
+    d["ref"] = pd.Series([email_ref(k) if x else None for k, x in zip(d["email_key"].tolist(), due_now.tolist())],
+                         dtype=object)
+
+    # 6. Approval requests: everyone waiting on a person, by stage.
+    reqs = approval_requests(journey, cohort.id, {e: (names[e], t) for e, t in timelines.items()}, cohort.tz)
+
+    completed = {e: _last_completed(t) for e, t in timelines.items()}
+    statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
+                             "first_name": customers["first_name"] if "first_name" in customers else None,
+                             "consent": customers["consent"] if "consent" in customers else None,
+                             "completed_at": pd.to_datetime(customers["email"].map(completed), utc=True),
+                             "status": customers["email"].map(lambda e: _status(timelines[e]))})
+    counts: dict[str, Any] = {"customers": len(customers), "journey": journey.id}
+    for s, n in statuses["status"].value_counts(sort=False).items():
+        counts[f"status_{s}"] = int(n)
+    for (kind, outcome), n in d.groupby(["kind", "outcome"], sort=False).size().items():
+        counts[f"{kind}_{outcome}"] = int(n)
+    counts["csm_assigned"] = len(new)
+    counts["waiting_for_csm"] = len(waiting_for_csm)
+    counts["approval_requests"] = len(reqs)
+    counts["awaiting_approval"] = sum(len(r.people) for r in reqs)
+    if held:
+        counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
+    return JourneyDecisions(statuses, d[list(DECISION_COLUMNS)], visit_rows(timelines), new, reqs, digest,
+                            not ask.dry_run and not held, trips, held, counts,
+                            supersede_reason=f"no longer due as of {iso(as_of)}")
+
+
+def _per_approver(journey: Journey, cohort: Cohort, reqs: list[Request], timelines: dict[str, Timeline],
+                  names: dict[str, str], assigned: dict[str, dict]) -> list[Request]:
+    """A stage approved by the customer's CSM is asked of each CSM for their own customers (the
+    request's ``approver`` is the CSM's address); the instructor's stages, of the instructor."""
+    from dataclasses import replace
+
+    out = []
+    for r in reqs:
+        if r.approver != "csm":
+            out.append(r)
+            continue
+        by_csm: dict[str | None, list[str]] = {}
+        for w in r.people:
+            by_csm.setdefault(assigned.get(w.email, {}).get("csm_email"), []).append(w.email)
+        for csm, emails in sorted(by_csm.items(), key=lambda x: x[0] or ""):
+            (one,) = approval_requests(journey, cohort.id, {e: (names[e], timelines[e]) for e in emails}, cohort.tz)
+            who = assigned[emails[0]]["csm_name"] if csm else "the instructor (no CSM yet)"
+            out.append(replace(one, approver=csm or "instructor", subject=f"{one.subject}, customers of {who}"))
+    return out
+
+
+def _evidence(journey: Journey, events: list[dict[str, Any]]) -> dict[str, dict[str, tuple[Attempt, ...]]]:
+    """Each customer's event rows as attempts, under the evidence key of every stage that reads them."""
+    keys_of: dict[str, list[str]] = {}
+    for s in journey.stages:
+        if s.evidence.event:
+            keys_of.setdefault(s.evidence.event.lower(), []).append(evidence_key(s))
+    out: dict[str, dict[str, list[Attempt]]] = {}
+    for r in events:
+        for key in keys_of.get(r["event"], ()):
+            value = r.get("value")
+            out.setdefault(r["email"], {}).setdefault(key, []).append(
+                Attempt(from_iso(str(r["at"])), None if value is None else float(value), r.get("link")))
+    return {e: {k: tuple(v) for k, v in m.items()} for e, m in out.items()}
+
+
+def _status(t: Timeline) -> str:
+    """A customer's standing as the reports show it: ``<stage>: <standing>`` while in a stage."""
+    return f"{t.stage}: {t.standing}" if t.stage and t.standing != "held" else t.standing
+
+
+def _last_completed(t: Timeline) -> dt.datetime | None:
+    done = [v.completed_at for v in t.visits if v.completed_at is not None]
+    return max(done) if done else None
+
+
+__all__ = ["Approval", "JourneyDecisions", "JourneyFacts", "decide_journey", "journey_key", "ledger_kind"]
