@@ -228,9 +228,13 @@ def record_approvals(request: dict, answer: Mapping[str, Any], context: Mapping[
     if not by:
         log.info("approval request %s closed without an answer; its customers stay waiting", request["subject"])
         return {"recorded": 0, "answered": False}
+    from onboarding.times import clock
+
     req = Request(request["cohort_id"], request["stage"], request["approver"], request["subject"], request["body"],
                   tuple(request["options"]), tuple(Waiting(e, "", None, None) for e in request["people"]))
-    at = answer["responded_at"]
+    # Recorded as of when it is recorded (just after it was given; in the demo and the tests that
+    # replay nights, the replayed night's clock): the next run that decides after it acts on it.
+    at = clock()
     decided, problems = decisions(req, list(answer.get("chosen_options") or []), answer.get("params_input") or {},
                                   str(by), at)
     ti = (context or {}).get("ti")

@@ -26,6 +26,8 @@ class ApprovalRequestOperator(HITLOperator):
     template_fields = ()
 
     def __init__(self, *, request: dict[str, Any], **kwargs: Any) -> None:
+        # The DAG's own params (the trigger form) are not the approver's: the form is ``reject``.
+        kwargs.pop("params", None)
         super().__init__(subject=request["subject"], body=request["body"], options=list(request["options"]),
                          multiple=True, defaults=[],
                          params={"reject": Param("", type="string", title="Reject", description=REJECT_HELP)},

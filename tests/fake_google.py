@@ -199,7 +199,7 @@ class FakeGoogle:
         raw = base64.urlsafe_b64decode(raw_b64 + "=" * (-len(raw_b64) % 4))
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         text = msg.get_body(preferencelist=("plain",))
-        entry = {"raw": raw, "to": str(msg["To"] or ""), "subject": str(msg["Subject"] or ""),
+        entry = {"raw": raw, "to": str(msg["To"] or ""), "from": str(msg["From"] or ""), "subject": str(msg["Subject"] or ""),
                  "text": text.get_content() if text else "", "user": user, "bcc": msg.get_all("Bcc"), "cc": str(msg["Cc"] or "")}
         return self._next_id("m"), entry
 

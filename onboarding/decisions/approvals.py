@@ -54,7 +54,7 @@ def requests(journey: Journey, cohort_id: str, timelines: Mapping[str, tuple[str
             continue
         visit = timeline.visits[-1]
         by_stage.setdefault(visit.stage, []).append(
-            Waiting(email, name, visit.completed_at, visit.score, (links or {}).get(email)))
+            Waiting(email, name, visit.completed_at, visit.score, (links or {}).get(email) or visit.link))
     out = []
     for stage_id, people in by_stage.items():
         stage = journey.stage(stage_id)

@@ -162,6 +162,9 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
                            "waits_on": t.waits_on or "instructor", "csm": csm, "why": why,
                            "due_at": iso(visit.due_at) if visit else None})
     d = pd.DataFrame(rows, columns=["email", "name", "kind", "outcome", "reason", "email_key", "visit_due"])
+    # A stage visited again (after a rejection) calls for its emails again: the latest visit's
+    # stands for the kind this run (the first visit's went out, or is no longer current).
+    d = d.drop_duplicates(subset=["email", "kind"], keep="last").reset_index(drop=True)
 
     # 4. The run's limits.
     due = (d["outcome"] == "due").to_numpy()

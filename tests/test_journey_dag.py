@@ -1,0 +1,141 @@
+"""The journey sample through the real DAG (``dag.test()``): the 19-step SaaS onboarding of
+config/journey-cohorts.yaml, emails through the fake Gmail server, and the approval requests
+answered by an approver through Airflow's REST API (the api-server app in this process, sharing
+the metadata database) while the night runs."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import itertools
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from approver import Approver, waiting_rows
+from helpers import world_clock
+
+ROOT = Path(__file__).resolve().parents[1]
+LONDON = ZoneInfo("Europe/London")
+COHORT = "saas-2026-11"
+pytestmark = pytest.mark.dagrun
+_RUNS = itertools.count()
+
+
+@pytest.fixture
+def journey_dag(airflow_db, airflow_env, monkeypatch):
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(ROOT / "config" / "journey-cohorts.yaml"))
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_nightly"]
+
+
+def run_night(dag, night: dt.date, **conf):
+    conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
+            "kinds": ["reminder", "cancellation", "welcome"], "resend_customer": None, "resend_kind": None,
+            "resend_reason": None, "erase": None, "erase_reason": None, **conf}
+    moment = dt.datetime.combine(night, dt.time(6), ZoneInfo("Australia/Sydney"))
+    asked = moment + dt.timedelta(seconds=next(_RUNS))
+    with world_clock(asked.isoformat()):
+        dr = dag.test(logical_date=moment, run_after=asked, run_conf=conf)
+    return str(getattr(dr.state, "value", dr.state)), dr.run_id
+
+
+def rows(sql: str, **params):
+    from onboarding.resources import Resources
+
+    with Resources().store().engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
+
+
+def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_api(journey_dag, fake_google):
+    import ui_client
+
+    api = ui_client.client()
+    approver = ui_client.bearer(ui_client.token("lena.approver", role="admin"))
+    nights = [dt.date(2026, 11, 28), dt.date(2026, 11, 29), dt.date(2026, 11, 30)]
+    seen: set[str] = set()
+    per_night = {}
+    answers = {}
+    for night in nights:
+        with Approver(api, approver) as person:
+            state, run_id = run_night(journey_dag, night)
+        assert not person.errors, person.errors
+        assert state == "success", night
+        new = {mid: m for mid, m in fake_google.sent.items() if mid not in seen}
+        seen |= set(new)
+        per_night[night] = (run_id, new)
+        answers[night] = person.answered
+
+    # Night 1: one request for the details stage (the instructor's), everyone who submitted.
+    run1, sent1 = per_night[nights[0]]
+    (req,) = rows("SELECT * FROM approval_requests WHERE run_id = :r", r=run1)
+    assert req["stage"] == "details" and req["approver"] == "instructor" and req["answered_by"] == "lena.approver"
+    (answer,) = answers[nights[0]]
+    assert answer["subject"] == req["subject"] and len(answer["options"]) > 100
+    rejected = [line.split(":")[0] for line in answer["reject"].splitlines()]
+    assert rejected, "the sample has incomplete details to reject"
+    decided = rows("SELECT email, decision, decided_by, reason FROM approvals WHERE cohort_id = :c "
+                   "AND request LIKE :r", c=COHORT, r=f"{run1}/approve/%")
+    assert {d["decided_by"] for d in decided} == {"lena.approver"}
+    assert {d["email"] for d in decided if d["decision"] == "rejected"} == set(rejected)
+    assert all(d["reason"] for d in decided if d["decision"] == "rejected")
+
+    # Night 2: the approved are placed with a CSM (within capacity, least loaded), whose
+    # introduction goes out in the CSM's name; the rejected are asked for their details again.
+    run2, sent2 = per_night[nights[1]]
+    placed = rows("SELECT email, csm_email, csm_name, run_id FROM csm_assignments WHERE cohort_id = :c", c=COHORT)
+    approved = {d["email"] for d in decided if d["decision"] == "approved"}
+    assert placed and {p["email"] for p in placed} <= approved and {p["run_id"] for p in placed} == {run2}
+    load = {}
+    for p in placed:
+        load[p["csm_email"]] = load.get(p["csm_email"], 0) + 1
+    capacity = {"priya@example.com": 40, "jonas@example.com": 25, "mia@example.com": 30}
+    assert all(load[c] <= capacity[c] for c in load)
+    waiting_csm = rows("SELECT email FROM journey_visits WHERE run_id = :r AND outcome = 'waiting_for_csm'", r=run2)
+    assert len(placed) + len(waiting_csm) == len(approved)  # over capacity: they wait, told to the instructor
+    assert (len(waiting_csm) > 0) == (len(approved) > sum(capacity.values()))
+    intros = [m for m in sent2.values() if "Meet your customer success manager" in m["subject"]]
+    assert len(intros) == len(placed)
+    by_customer = {p["email"]: p for p in placed}
+    for m in intros:
+        to = m["to"].rsplit("<", 1)[1].rstrip(">")
+        csm = by_customer[to]
+        assert m["from"] == f"{csm['csm_name']} <{csm['csm_email']}>"
+        assert csm["csm_name"] in m["text"]
+    again = [m for m in sent2.values() if "Tell us about your team" in m["subject"]
+             and m["to"].rsplit("<", 1)[1].rstrip(">") in rejected]
+    assert {m["to"].rsplit("<", 1)[1].rstrip(">") for m in again} == set(rejected)
+    keys = rows("SELECT email_key FROM email_ledger WHERE recipient IN ({}) AND kind = 'details:details_form'".format(
+        ",".join(f"'{e}'" for e in rejected)))
+    assert any(k["email_key"].endswith("|visit2") for k in keys)
+
+    # Every email at most once; each through the ledger; none to anyone erased, suppressed or unknown.
+    everything = [m for _, sent in per_night.values() for m in sent.values()]
+    ledger = rows("SELECT provider_message_id, recipient, kind FROM email_ledger WHERE cohort_id = :c "
+                  "AND status = 'sent' AND kind != 'summary'", c=COHORT)
+    summaries = rows("SELECT provider_message_id FROM email_ledger WHERE cohort_id = :c AND kind = 'summary'", c=COHORT)
+    assert len(summaries) == len(nights)  # the instructor's summary, one a night
+    assert sorted(r["provider_message_id"] for r in ledger) == sorted(
+        mid for _, sent in per_night.values() for mid in sent if mid not in {s["provider_message_id"] for s in summaries})
+    twice = {}
+    for r in rows("SELECT email_key, recipient, kind FROM email_ledger WHERE cohort_id = :c AND status = 'sent' "
+                  "AND kind != 'summary'", c=COHORT):
+        twice.setdefault((r["recipient"], r["kind"]), []).append(r["email_key"])
+    for (who, kind), keys in twice.items():  # the same kind twice only for a second visit, after a rejection
+        if len(keys) > 1:
+            assert kind == "details:details_form" and who in rejected and sorted(keys)[1] == sorted(keys)[0] + "|visit2"
+    accounts = set()
+    with open(ROOT / "sample_data" / COHORT / "signups.csv", encoding="utf-8") as fh:
+        accounts = {r["Email"].strip().lower() for r in csv.DictReader(fh)}
+    assert "nobody.here@acme.io" not in {m["to"] for m in everything}
+    assert all(r["recipient"] in accounts for r in ledger)
+    # The approver's request lists each waiting customer with their evidence link.
+    assert all(r["link"].startswith("https://forms.example.com/details/") for r in waiting_rows(req["body"]))
+
+    # The next nights: whoever is still waiting is listed again; answered requests record their author.
+    for night in nights[1:]:
+        run, _ = per_night[night]
+        for r in rows("SELECT * FROM approval_requests WHERE run_id = :r", r=run):
+            assert r["answered_by"] == "lena.approver"
