@@ -47,7 +47,8 @@ from typing import Any
 from onboarding.errors import ConfigError
 
 SEED_ID = "seed"
-JOURNEY_KEYS = ("title", "stages", "exports", "csms", "csm_assignment", "csm_match", "emails_expire_after")
+JOURNEY_KEYS = ("title", "stages", "exports", "csms", "csm_assignment", "csm_match", "emails_expire_after", "queries")
+QUERY_KEYS = ("asked", "answered", "escalate_after")
 DEFAULT_EXPIRY = dt.timedelta(days=3)
 CSM_KEYS = ("name", "email", "capacity", "attributes")
 CSM_METHODS = ("least_loaded", "round_robin")
@@ -123,6 +124,17 @@ class Csm:
 
 
 @dataclass(frozen=True)
+class Queries:
+    """A customer's questions (steps 15 and 16): an ``asked`` event opens one, an ``answered``
+    event with the same link (the ticket) closes it; open ones go to the customer's CSM's digest,
+    and to the instructor once open longer than ``escalate_after``."""
+
+    asked: str
+    answered: str
+    escalate_after: dt.timedelta
+
+
+@dataclass(frozen=True)
 class Journey:
     id: str
     title: str
@@ -134,6 +146,7 @@ class Journey:
     # An email not sent within this long of becoming due is not sent at all: a journey started on
     # a cohort already weeks in must not send "verify your address" to people who did long ago.
     emails_expire_after: dt.timedelta = DEFAULT_EXPIRY
+    queries: Queries | None = None
 
     def stage(self, stage_id: str) -> Stage:
         return next(s for s in self.stages if s.id == stage_id)
@@ -206,9 +219,25 @@ def parse_journey(jid: str, raw: Any, where: str, source: str = "built in") -> J
                 raise ConfigError(f"{where}: stage {s.id!r}: {what}: 'csm' needs the journey's 'csms' roster")
     expiry = (_duration(raw["emails_expire_after"], f"{where}: emails_expire_after") if "emails_expire_after" in raw
               else DEFAULT_EXPIRY)
-    journey = Journey(jid, str(raw.get("title") or jid), stages, source, csms, method, match, expiry)
+    journey = Journey(jid, str(raw.get("title") or jid), stages, source, csms, method, match, expiry,
+                      _queries(raw.get("queries"), f"{where}: queries"))
     _check_graph(journey, where)
     return journey
+
+
+def _queries(raw: Any, where: str) -> Queries | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected {{asked: <event>, answered: <event>, escalate_after: 2d}}")
+    _unknown(raw, QUERY_KEYS, where)
+    for k in ("asked", "answered"):
+        if not isinstance(raw.get(k), str) or not raw[k].strip():
+            raise ConfigError(f"{where}: {k}: expected an event name")
+    if raw["asked"].strip().lower() == raw["answered"].strip().lower():
+        raise ConfigError(f"{where}: answered: must be another event than 'asked'")
+    return Queries(raw["asked"].strip().lower(), raw["answered"].strip().lower(),
+                   _duration(raw.get("escalate_after", "2d"), f"{where}: escalate_after"))
 
 
 def _roster(raw: Any, where: str) -> tuple[Csm, ...]:

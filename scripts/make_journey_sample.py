@@ -9,7 +9,7 @@ in stages (config/journeys.yaml, journey ``saas-onboarding``; cohort file config
 
 The mess real data has is planted on purpose: addresses never verified, verified too late, details
 never submitted, details submitted incomplete (the approver rejects them; some send them again),
-quizzes failed and retaken, scores between the pass mark and the automatic approval (the CSM
+queries the CSM answers and queries left open, quizzes failed and retaken, scores between the pass mark and the automatic approval (the CSM
 decides), accounts that stop at a stage, queries, events for an address with no account, event
 names the journey does not know, a score that is not a number, a formula in a cell, an impossible
 date, capitals and spaces in addresses.
@@ -87,7 +87,11 @@ def main() -> None:
         if rng.random() < 0.85:
             ev("profile_completed", quiz + rng.uniform(1, 6))
         if rng.random() < 0.25:
-            ev("query_asked", quiz + rng.uniform(0, 8), link=f"https://support.example.com/t/{1000 + i}")
+            asked = rng.uniform(0, 8)
+            ticket = f"https://support.example.com/t/{1000 + i}"
+            ev("query_asked", quiz + asked, link=ticket)
+            if rng.random() < 0.6:  # the CSM answers most within a few days; the rest stay open
+                ev("query_answered", quiz + asked + rng.uniform(0.2, 4), link=ticket)
         for _ in range(rng.randint(0, 3)):
             ev("tool_integrated", quiz + rng.uniform(3, 9))
         if rng.random() < 0.8:

@@ -42,6 +42,10 @@ def run_night(dag, night: dt.date, **conf):
     return str(getattr(dr.state, "value", dr.state)), dr.run_id
 
 
+def per_night_by_run(per_night):
+    return {run: sent for run, sent in per_night.values()}
+
+
 def rows(sql: str, **params):
     from onboarding.resources import Resources
 
@@ -114,14 +118,16 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
     # Every email at most once; each through the ledger; none to anyone erased, suppressed or unknown.
     everything = [m for _, sent in per_night.values() for m in sent.values()]
     ledger = rows("SELECT provider_message_id, recipient, kind FROM email_ledger WHERE cohort_id = :c "
-                  "AND status = 'sent' AND kind != 'summary'", c=COHORT)
+                  "AND status = 'sent' AND kind NOT IN ('summary', 'digest')", c=COHORT)
+    team = rows("SELECT provider_message_id FROM email_ledger WHERE cohort_id = :c AND kind = 'digest'", c=COHORT)
     summaries = rows("SELECT provider_message_id FROM email_ledger WHERE cohort_id = :c AND kind = 'summary'", c=COHORT)
     assert len(summaries) == len(nights)  # the instructor's summary, one a night
     assert sorted(r["provider_message_id"] for r in ledger) == sorted(
-        mid for _, sent in per_night.values() for mid in sent if mid not in {s["provider_message_id"] for s in summaries})
+        mid for _, sent in per_night.values() for mid in sent
+        if mid not in {s["provider_message_id"] for s in summaries + team})
     twice = {}
     for r in rows("SELECT email_key, recipient, kind FROM email_ledger WHERE cohort_id = :c AND status = 'sent' "
-                  "AND kind != 'summary'", c=COHORT):
+                  "AND kind NOT IN ('summary', 'digest')", c=COHORT):
         twice.setdefault((r["recipient"], r["kind"]), []).append(r["email_key"])
     for (who, kind), keys in twice.items():  # the same kind twice only for a second visit, after a rejection
         if len(keys) > 1:
@@ -133,6 +139,23 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
     assert all(r["recipient"] in accounts for r in ledger)
     # The approver's request lists each waiting customer with their evidence link.
     assert all(r["link"].startswith("https://forms.example.com/details/") for r in waiting_rows(req["body"]))
+
+    # The CSMs' digests: once a night each, to the CSMs with customers waiting on them; the
+    # instructor's share is in her summary.
+    digests = rows("SELECT recipient, decided_run_id, status FROM email_ledger WHERE cohort_id = :c AND kind = 'digest'",
+                   c=COHORT)
+    assert digests and {d["recipient"] for d in digests} <= set(capacity) and {d["status"] for d in digests} == {"sent"}
+    assert len({(d["recipient"], d["decided_run_id"]) for d in digests}) == len(digests)
+    for d in digests:
+        run = d["decided_run_id"]
+        mine = rows("SELECT COUNT(*) AS n FROM journey_waiting WHERE run_id = :r AND waits_on = 'csm' AND csm_email = :e",
+                    r=run, e=d["recipient"])[0]["n"]
+        (mail,) = [m for m in per_night_by_run(per_night)[run].values() if m["to"].endswith(f"<{d['recipient']}>")]
+        assert mail["subject"].startswith(f"{COHORT}: {mine} customer item(s) wait on you")
+    csm_requests = rows("SELECT stage, approver, subject FROM approval_requests WHERE approver != 'instructor'")
+    assert csm_requests and all(r["approver"] in capacity and "customers of" in r["subject"] for r in csm_requests)
+    summary3 = [m for m in per_night[nights[2]][1].values() if "onboarding run as of" in m["subject"]]
+    assert summary3 and "WAITING ON YOU" in summary3[0]["text"] and "wait for your approval" in summary3[0]["text"]
 
     # The next nights: whoever is still waiting is listed again; answered requests record their author.
     for night in nights[1:]:

@@ -33,4 +33,6 @@ WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM csm_assignments
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM approval_requests
-WHERE people LIKE '%"' || :address || '"%' AND (:scope = '*' OR cohort_id = :scope)
+WHERE people LIKE '%"' || :address || '"%' AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM journey_waiting
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope)

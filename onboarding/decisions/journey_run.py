@@ -18,7 +18,10 @@ In order:
    reminder is ``moment_passed`` once its stage was due in real time; suppression and consent;
 5. **the guards**: stale exports and mass cancellation hold the run's emails;
 6. **approval requests**: one per stage with customers waiting on a person
-   (``decisions.approvals.requests``).
+   (``decisions.approvals.requests``);
+7. **who waits on a person**: approvals, a CSM with room, overdue stages (escalated), open
+   queries (steps 15-16: the customer's CSM's, the instructor's once open too long): the CSMs'
+   digests and the instructor's summary.
 """
 from __future__ import annotations
 
@@ -67,7 +70,7 @@ class JourneyDecisions:
     visits: list[dict[str, Any]]
     assigned: list[dict[str, Any]]  # new CSM assignments: email, csm_email, csm_name, assigned_at
     requests: list[Request]
-    digest: list[dict[str, Any]]  # what waits on a person: email, name, stage, waits_on, csm, why
+    waiting: list[dict[str, Any]]  # who waits on a person: email, item, standing, waits_on, csm_email, since
     enter_ledger: bool
     trips: list[Trip]
     held: list[Trip]
@@ -137,7 +140,8 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     names = dict(zip(customers["email"], customers["name"]))
     due_by_visit = {(e, v.stage, v.number): v.due_at for e, t in timelines.items() for v in t.visits}
     states = dict(zip(facts.ledger["email_key"], facts.ledger["status"])) if len(facts.ledger) else {}
-    rows, digest = [], []
+    rows: list[dict[str, Any]] = []
+    waiting: list[dict[str, Any]] = _open_queries(journey, facts.events, as_of, assigned)
     for email, t in timelines.items():
         for m in t.emails:
             if m.kind in DIGEST_KINDS:
@@ -154,13 +158,13 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
                              if stale else ""),
                          "email_key": key, "visit_due": due_by_visit.get((email, m.stage, m.visit))})
         if t.waits_on or t.standing in ("overdue", "stuck"):
-            csm = assigned.get(email, {}).get("csm_email")
             visit = t.visits[-1] if t.visits else None
-            why = {"awaiting_approval": "waits for approval", "waiting_for_csm": "waits for a CSM with room",
-                   "overdue": "overdue", "stuck": "rejected too often"}.get(t.standing, t.standing)
-            digest.append({"email": email, "name": names[email], "stage": t.stage, "standing": t.standing,
-                           "waits_on": t.waits_on or "instructor", "csm": csm, "why": why,
-                           "due_at": iso(visit.due_at) if visit else None})
+            since = (visit.completed_at if t.standing == "awaiting_approval" else
+                     visit.due_at if t.standing == "overdue" else visit.entered_at) if visit else None
+            waits_on = t.waits_on or "instructor"
+            waiting.append({"email": email, "item": t.stage or "", "standing": t.standing, "waits_on": waits_on,
+                            "csm_email": assigned.get(email, {}).get("csm_email"), "since": iso(since),
+                            "escalated": int(t.standing in ("overdue", "stuck"))})
     d = pd.DataFrame(rows, columns=["email", "name", "kind", "outcome", "reason", "email_key", "visit_due"])
     # A stage visited again (after a rejection) calls for its emails again: the latest visit's
     # stands for the kind this run (the first visit's went out, or is no longer current).
@@ -195,7 +199,8 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
                          dtype=object)
 
     # 6. Approval requests: everyone waiting on a person, by stage.
-    reqs = approval_requests(journey, cohort.id, {e: (names[e], t) for e, t in timelines.items()}, cohort.tz)
+    asked = approval_requests(journey, cohort.id, {e: (names[e], t) for e, t in timelines.items()}, cohort.tz)
+    reqs = _per_approver(journey, cohort, asked, timelines, names, assigned)
 
     completed = {e: _last_completed(t) for e, t in timelines.items()}
     statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
@@ -214,9 +219,36 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     counts["awaiting_approval"] = sum(len(r.people) for r in reqs)
     if held:
         counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
-    return JourneyDecisions(statuses, d[list(DECISION_COLUMNS)], visit_rows(timelines), new, reqs, digest,
+    counts["waiting_on_a_person"] = len(waiting)
+    return JourneyDecisions(statuses, d[list(DECISION_COLUMNS)], visit_rows(timelines), new, reqs, waiting,
                             not ask.dry_run and not held, trips, held, counts,
                             supersede_reason=f"no longer due as of {iso(as_of)}")
+
+
+def _open_queries(journey: Journey, events: list[dict[str, Any]], as_of: dt.datetime,
+                  assigned: dict[str, dict]) -> list[dict[str, Any]]:
+    """Queries asked and not answered as of the run's moment (an answer closes the query with the
+    same link; without links, answers close the oldest first): each waits on the customer's CSM,
+    and on the instructor once open longer than ``escalate_after`` or when there is no CSM."""
+    q = journey.queries
+    if q is None:
+        return []
+    asked: dict[tuple[str, str], list[dt.datetime]] = {}
+    answered: dict[tuple[str, str], int] = {}
+    for r in events:
+        if r["event"] == q.asked:
+            asked.setdefault((r["email"], r.get("link") or ""), []).append(from_iso(str(r["at"])))
+        elif r["event"] == q.answered:
+            answered[(r["email"], r.get("link") or "")] = answered.get((r["email"], r.get("link") or ""), 0) + 1
+    out = []
+    for (email, link), times in sorted(asked.items()):
+        for at in sorted(times)[answered.get((email, link), 0):]:
+            csm = assigned.get(email, {}).get("csm_email")
+            late = as_of - at > q.escalate_after
+            out.append({"email": email, "item": link or f"query of {iso(at)}", "standing": "open_query",
+                        "waits_on": "csm" if csm and not late else "instructor", "csm_email": csm,
+                        "since": iso(at), "escalated": int(late)})
+    return out
 
 
 def _per_approver(journey: Journey, cohort: Cohort, reqs: list[Request], timelines: dict[str, Timeline],

@@ -116,6 +116,7 @@ def decide_journey(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, A
         result = decide_journey_run(cohort, journey, ctx, load_journey_facts(tx, cohort, ctx))
         tx.decisions.replace(ctx.run_id, cohort.id, result.statuses, [], result.decisions)
         tx.journeys.replace_visits(ctx.run_id, cohort.id, result.visits)
+        tx.journeys.replace_waiting(ctx.run_id, cohort.id, result.waiting)
         superseded = 0
         if not ctx.dry_run:
             # Sticky once made: a placement is recorded even when a guard holds the emails.

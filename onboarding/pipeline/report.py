@@ -15,7 +15,7 @@ from onboarding.delivery.senders import SenderFactory, outbox_label
 from onboarding.errors import SheetNotUpdated, SheetTooLarge, SummaryNotSent
 from onboarding.pipeline.progress import record
 from onboarding import words
-from onboarding.reporting import record as data_team, sheet, summary
+from onboarding.reporting import digests, record as data_team, sheet, summary
 from onboarding.run import RunContext
 from onboarding.store import Store
 
@@ -26,6 +26,36 @@ FINISHED = ("sent", "decided", "done", "dry_run")
 # The report CSVs go with the summary up to this size together (Gmail takes ~25 MB; a message this
 # size sends in one request); a larger cohort's tables are on the Onboarding page and in the run folder.
 ATTACH_LIMIT = 3_000_000
+
+
+def _journey_digests(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], SenderFactory],
+                     data: dict[str, Any], send: bool) -> None:
+    """A journey cohort's digests: the instructor's share goes into her summary (``data``), each
+    CSM gets theirs by email, once per run (through the ledger)."""
+    journey = cohort.journey_spec
+    found = digests.digests(store.journeys.waiting(ctx.run_id, cohort.id), {c.email: c.name for c in journey.csms},
+                            cohort.tz, {s.id: s.title for s in journey.stages})
+    url = f"{ctx.ui_url}/required_actions" if ctx.ui_url else None
+    mine = found.get("instructor")
+    data["needs"] += digests.needs_lines(mine, url)
+    data["waits_on_you"] = list(mine.lines) if mine else []
+    data["digests"] = {}
+    for who, digest in sorted(found.items()):
+        if who == "instructor":
+            continue
+        if not send:
+            data["digests"][who] = "not sent (dry run or failed run)"
+            continue
+        key = f"{cohort.id}|{who}|digest|{ctx.run_id}"
+        ref = email_ref(key)
+        content = messages.render("digest", digest=digest, cohort=cohort, as_of=ctx.as_of, ref=ref, approvals_url=url)
+        msg = messages.build_message(sender=cohort.sender, to_email=who, to_name=digest.name, content=content, ref=ref)
+        sent = send_one(store, email(), ctx.owner, ctx.run_id,
+                        {"email_key": key, "cohort_id": cohort.id, "recipient": who, "kind": "digest"},
+                        lambda msg=msg, who=who: (msg, outbox_label(cohort.id, "digest", who)))
+        data["digests"][who] = sent.status
+        log.info("cohort %s: digest to %s (%d item(s)): %s %s", cohort.id, who, len(digest.lines), sent.status,
+                 sent.detail)
 
 
 def failure_of(run: dict[str, Any]) -> str | None:
@@ -74,6 +104,8 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     data["standings"] = [(words.standing(k.removeprefix("customers_")), v) for k, v in sorted(data["counts"].items())
                          if k.startswith("customers_")]
     data["needs"] = summary.needs(data)
+    if cohort.journey != "seed":
+        _journey_digests(store, cohort, ctx, email, data, send=failure is None and not ctx.dry_run)
     attached, left_out = summary.attachments([(f"{n}.csv", folder / "report" / f"{n}.csv") for n in tables],
                                              ATTACH_LIMIT)
     data["attached"], data["not_attached"] = [n for n, _ in attached], left_out

@@ -28,6 +28,16 @@ class JourneyTables:
         return self._s.execute("approval_record", [{**r, "cohort_id": cohort_id, "request": request, "now": now}
                                                    for r in rows])
 
+    def replace_waiting(self, run_id: str, cohort_id: str, rows: list[dict[str, Any]]) -> int:
+        """Write who waits on a person after the run (``decisions.journey_run``'s ``waiting``)."""
+        with self._s.transaction() as tx:
+            tx.execute("journey_waiting_delete", {"run_id": run_id, "cohort_id": cohort_id})
+            tx.execute("journey_waiting_insert", [{**r, "run_id": run_id, "cohort_id": cohort_id} for r in rows])
+        return len(rows)
+
+    def waiting(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
+        return self._s.rows("journey_waiting_of_run", run_id=run_id, cohort_id=cohort_id)
+
     def csm_assignments(self, cohort_id: str) -> list[dict[str, Any]]:
         """Who looks after whom in the cohort, in the order the assignments were made."""
         return self._s.rows("csm_assignments_of_cohort", cohort_id=cohort_id)

@@ -44,3 +44,19 @@ CREATE TABLE approval_requests (
     answered_by TEXT,
     PRIMARY KEY (run_id, cohort_id, stage, approver)
 );
+
+-- Who waits on a person after each run (the CSMs' digests and the instructor's summary): a
+-- customer waiting for an approval, for a CSM with room, overdue at a stage (escalated), or with
+-- a query open; and on whom (instructor, or the CSM's address).
+CREATE TABLE journey_waiting (
+    run_id     TEXT NOT NULL,
+    cohort_id  TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    item       TEXT NOT NULL,   -- the stage, or the query's link
+    standing   TEXT NOT NULL,   -- awaiting_approval, waiting_for_csm, overdue, stuck, open_query
+    waits_on   TEXT NOT NULL,   -- instructor | csm
+    csm_email  TEXT,
+    since      TEXT,            -- since when (completed, entered, due, asked)
+    escalated  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, cohort_id, email, item, standing)
+);

@@ -1,0 +1,176 @@
+"""A journey cohort's run decided as a whole (``decisions.journey_run.decide_journey``, pure): CSM
+placement within capacity and sticky, emails keyed per stage and kind and never too old, reminders
+never after their stage's due time, consent and suppression, approval requests per approver,
+queries routed to the CSM then escalated, digests grouped per person."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from helpers import make_cohort
+from onboarding.cohorts import read_yaml
+from onboarding.consent import Suppression
+from onboarding.decisions.journey_run import JourneyFacts, decide_journey, journey_key
+from onboarding.journeys import journeys_from
+from onboarding.reporting.digests import digests, needs_lines
+from onboarding.times import iso
+
+ROOT = Path(__file__).resolve().parents[1]
+LON = ZoneInfo("Europe/London")
+SAAS = journeys_from(read_yaml(ROOT / "config" / "journeys.yaml"), ROOT / "config" / "journeys.yaml")["saas-onboarding"]
+T0 = dt.datetime(2026, 11, 20, 9, tzinfo=LON)
+
+
+def t(days: float) -> dt.datetime:
+    return T0 + dt.timedelta(days=days)
+
+
+class Ask:
+    def __init__(self, as_of, dry_run=False, triggered_at=None):
+        self.run_id, self.as_of, self.dry_run, self.kinds = "r1", as_of, dry_run, ()
+        self.release_guards, self.triggered_at, self.resend = (), triggered_at, None
+
+
+def cohort(**over):
+    base = make_cohort(journey="saas-onboarding", timezone="Europe/London", deadline=dt.date(2026, 12, 31),
+                       email_classes={"reminder": "transactional", "cancellation": "transactional",
+                                      "welcome": "transactional", "advanced_offer": "marketing"})
+    return replace(base, journey_spec=SAAS, completions=None, **over)
+
+
+def people(n: int, consent: int = 1) -> pd.DataFrame:
+    return pd.DataFrame({"email": [f"p{i}@x.org" for i in range(n)], "name": [f"P {i}" for i in range(n)],
+                         "first_name": None, "consent": consent, "held": False})
+
+
+def approved_details(n: int, at: dt.datetime) -> tuple[list[dict], list[dict]]:
+    events, approvals = [], []
+    for i in range(n):
+        e = f"p{i}@x.org"
+        events += [{"email": e, "event": "email_verified", "at": iso(t(0.1)), "value": None, "link": None},
+                   {"email": e, "event": "details_submitted", "at": iso(t(0.2)), "value": None,
+                    "link": f"https://forms.example.com/{i}"}]
+        approvals.append({"email": e, "stage": "details", "decision": "approved", "decided_at": iso(at),
+                          "decided_by": "lena", "reason": None})
+    return events, approvals
+
+
+def facts(customers, events=(), approvals=(), assignments=(), ledger=None, suppressions=()):
+    return JourneyFacts(customers, {e: t(0) for e in customers["email"]}, list(events), list(approvals),
+                        list(assignments), ledger if ledger is not None else
+                        pd.DataFrame({"email_key": [], "recipient": [], "kind": [], "status": []}),
+                        suppressions=tuple(suppressions))
+
+
+def test_csms_are_placed_within_capacity_and_the_rest_wait_on_the_instructor():
+    roster = tuple(replace(c, capacity=2) for c in SAAS.csms)  # 3 CSMs x 2 places
+    journey = replace(SAAS, csms=roster, csm_match=())
+    c = replace(cohort(), journey_spec=journey)
+    events, approvals = approved_details(8, t(1))
+    out = decide_journey(c, journey, Ask(t(1.5)), facts(people(8), events, approvals))
+    assert len(out.assigned) == 6 and out.counts["waiting_for_csm"] == 2
+    load = pd.Series([a["csm_email"] for a in out.assigned]).value_counts().to_dict()
+    assert set(load.values()) == {2}  # least loaded: evenly
+    waiting = [w for w in out.waiting if w["standing"] == "waiting_for_csm"]
+    assert len(waiting) == 2 and {w["waits_on"] for w in waiting} == {"instructor"}
+    # The placed get their CSM's introduction and enter training; the others get nothing of it.
+    placed = {a["email"] for a in out.assigned}
+    intro = out.decisions[out.decisions["kind"] == "csm:csm_introduction"]
+    assert set(intro["email"]) == placed and set(intro["outcome"]) == {"due"}
+    # Sticky: a rerun with the assignments recorded places nobody again, and nobody moves.
+    again = decide_journey(c, journey, Ask(t(1.5)), facts(people(8), events, approvals,
+                                                          [{**a, "run_id": "r1"} for a in out.assigned]))
+    assert again.assigned == []
+    # A place frees (a bigger capacity): the next night places the waiting.
+    bigger = replace(journey, csms=tuple(replace(r, capacity=3) for r in roster))
+    later = decide_journey(replace(c, journey_spec=bigger), bigger, Ask(t(2)),
+                           facts(people(8), events, approvals, [{**a, "run_id": "r1"} for a in out.assigned]))
+    assert {a["email"] for a in later.assigned} == {w["email"] for w in waiting}
+
+
+def test_emails_are_keyed_by_stage_and_kind_and_old_ones_are_not_sent():
+    events, _ = approved_details(1, t(1))
+    out = decide_journey(cohort(), SAAS, Ask(t(10)), facts(people(1), events[:1]))
+    d = out.decisions.set_index("kind")
+    # Verified 10 days ago: the verification email is too old to send; the details form (entered
+    # at verification, 9.9 days ago) too; its reminders are due.
+    assert d.loc["verification:verification", "outcome"] == "expired"
+    assert d.loc["details:details_form", "outcome"] == "expired"
+    assert "too old to send" in d.loc["details:details_form", "reason"]
+    assert d.loc["details:details_form", "email_key"] == journey_key("c1", "p0@x.org", "details", "details_form", 1)
+    fresh = decide_journey(cohort(), SAAS, Ask(t(0.5)), facts(people(1), events[:1]))
+    assert fresh.decisions.set_index("kind").loc["details:details_form", "outcome"] == "due"
+    # The ledger has it: already sent, whatever the night.
+    ledger = pd.DataFrame({"email_key": [journey_key("c1", "p0@x.org", "details", "details_form", 1)],
+                           "recipient": ["p0@x.org"], "kind": ["details:details_form"], "status": ["sent"]})
+    again = decide_journey(cohort(), SAAS, Ask(t(0.6)), facts(people(1), events[:1], ledger=ledger))
+    assert again.decisions.set_index("kind").loc["details:details_form", "outcome"] == "already_sent"
+
+
+def test_a_reminder_is_never_sent_once_its_stage_was_due_in_real_time():
+    events, _ = approved_details(1, t(1))
+    ask = Ask(t(5), triggered_at=t(9))  # a rerun of night 5, asked for on day 9: details were due on day 7.1
+    out = decide_journey(cohort(), SAAS, ask, facts(people(1), events[:1]))
+    d = out.decisions.set_index("kind")
+    assert d.loc["details:reminder_1", "outcome"] == "moment_passed"
+
+
+def test_marketing_needs_consent_and_suppression_stops_it():
+    journey = SAAS
+    e = "p0@x.org"
+    quiz = dict(email_verified=0.1, details_submitted=0.2, initial_quiz_completed=(2, 95), profile_completed=3,
+                tool_integrated=4, product_explored=5)
+    events = [{"email": e, "event": k, "at": iso(t(v[0] if isinstance(v, tuple) else v)),
+               "value": v[1] if isinstance(v, tuple) else None, "link": None} for k, v in quiz.items()]
+    approvals = [{"email": e, "stage": "details", "decision": "approved", "decided_at": iso(t(1)), "decided_by": "lena",
+                  "reason": None}]
+    assignments = [{"email": e, "csm_email": "priya@example.com", "csm_name": "Priya Raman", "assigned_at": iso(t(1)),
+                    "run_id": "r0"}]
+    without = decide_journey(cohort(), journey, Ask(t(5.5)), facts(people(1, consent=0), events, approvals, assignments))
+    assert without.decisions.set_index("kind").loc["advanced_training:advanced_offer", "outcome"] == "no_consent"
+    unsub = [Suppression(e, "unsubscribed", "mail", "c1")]
+    stopped = decide_journey(cohort(), journey, Ask(t(5.5)), facts(people(1), events, approvals, assignments,
+                                                                   suppressions=unsub))
+    d = stopped.decisions.set_index("kind")
+    assert d.loc["advanced_training:advanced_offer", "outcome"] == "suppressed"
+    assert d.loc["csm:csm_introduction", "outcome"] in ("due", "expired")  # transactional: an unsubscribe keeps it
+
+
+def test_csm_approvals_are_asked_of_each_csm_and_queries_go_to_the_csm_then_the_instructor():
+    events, approvals = approved_details(4, t(1))
+    for i in range(4):
+        events.append({"email": f"p{i}@x.org", "event": "initial_quiz_completed", "at": iso(t(3)), "value": 75.0,
+                       "link": f"https://lms.example.com/{i}"})
+    events += [{"email": "p0@x.org", "event": "query_asked", "at": iso(t(2)), "value": None, "link": "https://s/t/1"},
+               {"email": "p1@x.org", "event": "query_asked", "at": iso(t(3.5)), "value": None, "link": "https://s/t/2"},
+               {"email": "p2@x.org", "event": "query_asked", "at": iso(t(3)), "value": None, "link": "https://s/t/3"},
+               {"email": "p2@x.org", "event": "query_answered", "at": iso(t(3.2)), "value": None, "link": "https://s/t/3"}]
+    out = decide_journey(cohort(), SAAS, Ask(t(4.5)), facts(people(4), events, approvals))
+    training = [r for r in out.requests if r.stage == "initial_training"]
+    by_csm = {a["email"]: a["csm_email"] for a in out.assigned}
+    assert sorted(r.approver for r in training) == sorted(set(by_csm.values()))
+    for r in training:
+        assert {w.email for w in r.people} == {e for e, c in by_csm.items() if c == r.approver}
+        assert "customers of" in r.subject and "https://lms.example.com/" in r.body
+    queries = {w["email"]: w for w in out.waiting if w["standing"] == "open_query"}
+    assert set(queries) == {"p0@x.org", "p1@x.org"}  # p2's was answered
+    assert queries["p0@x.org"]["waits_on"] == "instructor" and queries["p0@x.org"]["escalated"] == 1  # open 2.5 days
+    assert queries["p1@x.org"]["waits_on"] == "csm" and queries["p1@x.org"]["csm_email"] == by_csm["p1@x.org"]
+    # As digests: each CSM gets their customers; the instructor's share goes into her summary.
+    rows = [{**w, "name": w["email"].upper()} for w in out.waiting]
+    found = digests(rows, {c.email: c.name for c in SAAS.csms}, LON, {s.id: s.title for s in SAAS.stages})
+    assert set(found) == {"instructor", *by_csm.values()}
+    assert any("waits for your approval: Initial product training" in l["what"]
+               for d in found.values() if d.recipient != "instructor" for l in d.lines)
+    lines = needs_lines(found["instructor"], "https://airflow.example/required_actions")
+    assert any("query" in line for line in lines)
+
+
+def test_a_dry_run_marks_what_would_go_out():
+    events, _ = approved_details(2, t(1))
+    out = decide_journey(cohort(), SAAS, Ask(t(0.5), dry_run=True), facts(people(2), events[:2]))
+    assert not out.enter_ledger and set(out.decisions["outcome"]) <= {"would_send", "expired"}
