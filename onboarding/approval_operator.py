@@ -15,6 +15,9 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param
 
+# Airflow's form asks for at least one option: an approver who only rejects (or decides nobody
+# tonight) picks this one, which decides nothing.
+NOBODY = "(approve nobody tonight)"
 REJECT_HELP = ("One line per customer to reject: their address, a colon, and the reason they are told "
                "(ann@example.com: the team size is missing). Leave empty to reject nobody.")
 
@@ -28,9 +31,10 @@ class ApprovalRequestOperator(HITLOperator):
     def __init__(self, *, request: dict[str, Any], **kwargs: Any) -> None:
         # The DAG's own params (the trigger form) are not the approver's: the form is ``reject``.
         kwargs.pop("params", None)
-        super().__init__(subject=request["subject"], body=request["body"], options=list(request["options"]),
+        super().__init__(subject=request["subject"], body=request["body"], options=[*request["options"], NOBODY],
                          multiple=True, defaults=[],
-                         params={"reject": Param("", type="string", title="Reject", description=REJECT_HELP)},
+                         params={"reject": Param(None, type=["null", "string"], format="multiline", title="Reject",
+                                                 description=REJECT_HELP)},
                          **kwargs)
         self.request = request
 

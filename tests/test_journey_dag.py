@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from approver import Approver, waiting_rows
+from onboarding.ops.approver import Approver, waiting_rows
 from helpers import world_clock
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,6 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import quote
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -483,3 +484,146 @@ def test_celery_stack_decides_a_200k_cohort_without_large_xcom(stack, fake_googl
     # Readable: the first of each list in the text; the full tables attached only while they stay small.
     assert "... and" in summary["text"] and len(summary["text"]) < 100_000 and len(summary["raw"]) < 5_000_000
     assert max(len(json.dumps(x.get("value"))) for x in xcoms) < 20_000  # tasks pass no data through XCom
+
+
+def write_journey_cohort(path: Path) -> None:
+    """Replace the stack's cohort file with the journey sample (config/journey-cohorts.yaml, its
+    paths made absolute): the next run walks the 19-step journey and asks for approvals."""
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "config" / "journey-cohorts.yaml").read_text())
+    doc["source_roots"] = [str(ROOT / "sample_data")]
+    doc["journeys"] = str(ROOT / "config" / "journeys.yaml")
+    for c in doc["cohorts"]:
+        for s in c["sources"].values():
+            s["path"] = str((ROOT / "config" / s["path"]).resolve())
+    path.write_text(yaml.safe_dump(doc))
+
+
+def _awaiting(api: Api, run_id: str, stop_at: float) -> list[dict]:
+    """The run's approval requests once they wait for an answer (and every other task is done)."""
+    while True:
+        details = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}/hitlDetails")["hitl_details"]
+        waiting = [d for d in details if d["task_instance"]["state"] == "awaiting_input"]
+        if waiting:
+            return waiting
+        assert time.monotonic() < stop_at, f"no approval request waits: {details}"
+        time.sleep(2)
+
+
+def test_celery_stack_journey_approvals_answered_through_the_api_and_in_the_browser(stack, fake_google):
+    """The journey sample on the production shape: the night's approval request waits in
+    Airflow (awaiting input) while everything else of the run has finished; the approver answers
+    it through the REST API, the answer is recorded with its author; the next run's request is
+    answered in headless Chromium, on Airflow's Required Actions page."""
+    home = stack["home"]
+    password = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())["instructor"]
+    api = Api(stack["port"], password)
+    write_journey_cohort(Path(stack["env"]["ONBOARDING_COHORTS_FILE"]))
+    stop_at = time.monotonic() + 240
+    while not api("GET", "/api/v2/dags?dag_id_pattern=onboarding_nightly")["dags"]:
+        assert time.monotonic() < stop_at, "the DAG never appeared"
+        time.sleep(2)
+    api("PATCH", "/api/v2/dags/onboarding_nightly", {"is_paused": False})
+    while not (runs := api("GET", "/api/v2/dags/onboarding_nightly/dagRuns")["dag_runs"]):
+        assert time.monotonic() < stop_at, "the scheduled run never started"
+        time.sleep(2)
+    run_id = runs[0]["dag_run_id"]
+    (request,) = _awaiting(api, run_id, time.monotonic() + 600)
+    # Nothing waits on it: the cohort's run has sent and reported (the summary is in Sent).
+    tis = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}/taskInstances")["task_instances"]
+    states = {t["task_id"]: t["state"] for t in tis}
+    assert states["cohort.report"] == "success" and states["cohort.send"] == "success", states
+    assert any("onboarding run as of" in s for _, s in mailbox(fake_google))
+    assert request["multiple"] is True and "reject" in request["params"]
+    assert request["subject"].startswith("saas-2026-11: approve Tell us about your team (")
+    engine = sa.create_engine(stack["state_db"])
+    with engine.connect() as conn:
+        people = json.loads(conn.execute(sa.text("SELECT people FROM approval_requests WHERE run_id = :r"),
+                                         {"r": run_id}).scalar_one())
+    assert request["options"][:-1] == [o for o in request["options"] if "<" in o] and len(people) > 20
+    assert len(request["options"]) == len(people) + 1 and request["options"][-1] == "(approve nobody tonight)"
+    chosen = request["options"][:10]
+    rejected = people[10]
+    ti = request["task_instance"]
+    api("PATCH", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}/taskInstances/approve/{ti['map_index']}"
+                 "/hitlDetails", {"chosen_options": chosen, "params_input": {"reject": f"{rejected}: the VAT id is missing"}})
+    while (state := api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}")["state"]) not in (
+            "success", "failed"):
+        assert time.monotonic() < stop_at + 600, "the answered run did not finish"
+        time.sleep(2)
+    assert state == "success"
+    with engine.connect() as conn:
+        decided = [dict(r._mapping) for r in conn.execute(sa.text(
+            "SELECT email, decision, decided_by, reason FROM approvals ORDER BY decision, email"))]
+        answered = conn.execute(sa.text("SELECT answered_by FROM approval_requests WHERE run_id = :r"),
+                                {"r": run_id}).scalar_one()
+    assert answered == "instructor"
+    assert [d["email"] for d in decided if d["decision"] == "approved"] == sorted(people[:10])
+    assert [(d["email"], d["reason"], d["decided_by"]) for d in decided if d["decision"] == "rejected"] == [
+        (rejected, "the VAT id is missing", "instructor")]
+
+    # The next run (by hand): its request lists whoever still waits; the approver answers in the browser.
+    run = api("POST", "/api/v2/dags/onboarding_nightly/dagRuns", ui_form_body(api, "onboarding_nightly"))
+    asks = _awaiting(api, run["dag_run_id"], time.monotonic() + 600)
+    (second,) = [a for a in asks if a["subject"].startswith("saas-2026-11: approve Tell us about your team (")]
+    assert not set(second["options"]) & set(chosen)  # the approved moved on
+    for other in asks:  # the CSMs' requests (initial training of the placed): left unanswered here
+        if other is not second:
+            assert "customers of" in other["subject"]
+    ticked = second["options"][0]
+    assert second["params"]["reject"]["schema"].get("format") == "multiline"  # one line per rejection
+    shown = answer_in_browser(stack["port"], password, run["dag_run_id"], second["task_instance"]["map_index"],
+                              ticked, home / "required-action.png")
+    assert ticked.rsplit("<", 1)[1].rstrip(">") in shown  # the request's table, as the approver reads it
+    # The CSMs' requests are answered with "(approve nobody tonight)": nobody decided, the run ends.
+    for other in asks:
+        if other is not second:
+            ti = other["task_instance"]
+            api("PATCH", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run['dag_run_id'])}/taskInstances/approve/"
+                         f"{ti['map_index']}/hitlDetails", {"chosen_options": ["(approve nobody tonight)"],
+                                                                    "params_input": {"reject": None}})
+    while (state := api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run['dag_run_id'])}")["state"]) \
+            not in ("success", "failed"):
+        assert time.monotonic() < stop_at + 1200, "the run answered in the browser did not finish"
+        time.sleep(2)
+    assert state == "success"
+    with engine.connect() as conn:
+        latest = conn.execute(sa.text("SELECT email, decision, decided_by FROM approvals WHERE request LIKE :r"),
+                              {"r": run["dag_run_id"] + "/%"}).all()
+    assert [tuple(r) for r in latest] == [(ticked.rsplit("<", 1)[1].rstrip(">"), "approved", "instructor")]
+
+
+def answer_in_browser(port: int, password: str, run_id: str, map_index: int, option: str, screenshot: Path) -> str:
+    """Log in, open the approval task's Required Actions, read the request, tick ``option`` and
+    respond: the text the approver saw."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
+        try:
+            page = logged_in(browser, f"http://127.0.0.1:{port}/dags/onboarding_nightly/runs/{quote(run_id)}"
+                                      f"/tasks/approve/mapped/{map_index}/required_actions", password)
+            respond = page.get_by_role("button", name="Respond")
+            respond.wait_for(timeout=60000)
+            shown = page.inner_text("body")
+            try:
+                # Airflow's multi-select: type to find the customer, Enter to tick them.
+                pick = page.get_by_role("combobox", name="Select one or multiple values")
+                pick.click()
+                pick.fill(option.rsplit("<", 1)[1].rstrip(">"))
+                page.get_by_role("option", name=option).wait_for(timeout=30000)
+                page.keyboard.press("Enter")
+                page.get_by_text(option, exact=True).last.wait_for(timeout=30000)  # shown as chosen
+                respond.scroll_into_view_if_needed()
+                page.screenshot(path=str(screenshot))
+                respond.click(timeout=20000)
+                page.get_by_text("response successful").wait_for(timeout=60000)
+            except Exception:
+                screenshot.with_suffix(".html").write_text(page.content())
+                page.screenshot(path=str(screenshot))
+                raise
+            return shown
+        finally:
+            browser.close()

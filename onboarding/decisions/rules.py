@@ -1,4 +1,7 @@
-"""The business rules: who stands where, and which email is due, as of one moment.
+"""The business rules of the seed journey: who stands where, and which email is due, as of one
+moment. The standings and the due kinds are the journey engine's (``decisions.journey.walk`` over
+``journeys.SEED``, the one engine every journey goes through); this module adds the ledger (what
+went out before) over a whole cohort at a time.
 
 Everything here is a pure function of the cohort's configuration, the customers' reconciled
 records and ``as_of`` (the run's own time, never the wall clock), so a rerun of the same date
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,28 +73,67 @@ def customers_of(frame: pd.DataFrame) -> list[Customer]:
             for r in frame.itertuples(index=False)]
 
 
+def walk_seed(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's standing (held, on time, completed late, pending, missed) and the kind of
+    email due ('' for none) before the ledger: the seed journey (``onboarding.journeys.SEED``)
+    walked by the journey engine, as every journey is. Customers with the same facts have the
+    same timeline, so each distinct (completion, held) is walked once."""
+    from onboarding.decisions.journey import Attempt, Facts, Settings, evidence_key, walk
+    from onboarding.journeys import SEED
+
+    settings = Settings(cohort.deadline_at, cohort.reminder_window_start, cohort.tz,
+                        complete_emails_at_due=cohort.welcome_timing == "after_deadline")
+    key = evidence_key(SEED.stages[0])
+    n = len(customers)
+    status = np.empty(n, dtype=object)
+    kind = np.empty(n, dtype=object)
+    done = customers["completed_at"]
+    times = done.dt.to_pydatetime() if n else []
+    known: dict[tuple[Any, bool], tuple[str, str]] = {}
+    for i, (t, held) in enumerate(zip(times, customers["held"].to_numpy(dtype=bool).tolist())):
+        completed = None if pd.isna(t) else t
+        got = known.get((completed, held))
+        if got is None:
+            timeline = walk(SEED, Facts(None, {key: (Attempt(completed),)} if completed else {}, held=held), as_of,
+                            settings)
+            got = known[(completed, held)] = (_seed_standing(timeline),
+                                              timeline.emails[-1].kind if timeline.emails else "")
+        status[i], kind[i] = got
+    return status, kind
+
+
+def _seed_standing(timeline: Any) -> str:
+    """A seed journey's timeline in the standings' words."""
+    if timeline.standing == "held":
+        return HELD
+    if timeline.standing == "done":
+        return ON_TIME
+    if timeline.standing == "cancelled":
+        return COMPLETED_LATE if timeline.visits[-1].outcome == "completed_late" else MISSED
+    return PENDING
+
+
 def standings(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime) -> np.ndarray:
     """Each customer's standing: held, on time, completed late, pending or missed."""
-    deadline = cohort.deadline_at
-    done = customers["completed_at"].notna().to_numpy()
-    on_time = (customers["completed_at"] < deadline).to_numpy() & done
-    before = np.full(len(customers), as_of < deadline)
-    return np.select([customers["held"].to_numpy(dtype=bool), on_time, done, before],
-                     [HELD, ON_TIME, COMPLETED_LATE, PENDING], MISSED).astype(object)
+    return walk_seed(customers, cohort, as_of)[0]
 
 
 def due(customers: pd.DataFrame, status: np.ndarray, cohort: Cohort, as_of: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
     """The kind of email the rules call for at ``as_of`` ('' for none) and why, before the ledger."""
+    return _with_reasons(customers, status, walk_seed(customers, cohort, as_of)[1], cohort)
+
+
+def _with_reasons(customers: pd.DataFrame, status: np.ndarray, kind: np.ndarray, cohort: Cohort
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each due email's reason, in the instructor's words (the late's completion time in UTC)."""
     n = len(customers)
-    after_deadline = as_of >= cohort.deadline_at
     late = status == COMPLETED_LATE
     late_reason = np.full(n, "", dtype=object)
     if late.any():
         when = customers["completed_at"][late].dt.strftime("%Y-%m-%d %H:%M")
         late_reason[late] = ("completed after the deadline (" + when + " UTC)").to_numpy()
-    conditions = [(status == PENDING) & (as_of >= cohort.reminder_window_start), status == MISSED, late,
-                  (status == ON_TIME) & (after_deadline or cohort.welcome_timing == "on_completion")]
-    kind = np.select(conditions, ["reminder", "cancellation", "cancellation", "welcome"], "").astype(object)
+    conditions = [kind == "reminder", (kind == "cancellation") & ~late, (kind == "cancellation") & late,
+                  kind == "welcome"]
     reason = np.select(conditions, [
         f"not complete; reminder window opened {cohort.reminder_window_start:%Y-%m-%d %H:%M %Z}",
         "no completion by the deadline", late_reason, "completed on time"], "").astype(object)
@@ -108,8 +151,8 @@ def decide_all(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime, ledg
     The decisions table has one row per email the rules call for: email, name, kind, outcome,
     reason.
     """
-    status = standings(customers, cohort, as_of)
-    kind, reason = due(customers, status, cohort, as_of)
+    status, kind = walk_seed(customers, cohort, as_of)
+    kind, reason = _with_reasons(customers, status, kind, cohort)
     wanted = kind != ""
     d = pd.DataFrame({"email": customers["email"].to_numpy()[wanted], "name": customers["name"].to_numpy()[wanted],
                       "kind": kind[wanted], "reason": reason[wanted]})

@@ -1,12 +1,17 @@
 """The demo: run the nightly DAG on the bundled sample data for each night around the deadlines,
 as Airflow would, and print per run date what was decided and sent.
 
-    python -m onboarding.ops.demo [--start 2026-11-28] [--end 2026-12-06] [--keep]
+    python -m onboarding.ops.demo [--start 2026-11-28] [--end 2026-12-06] [--keep] [--no-journey]
 
 Each night is a real ``dag.test()`` run of ``onboarding_nightly`` (Airflow's own in-process
 runner, against the SQLite metadata database), with emails written to the outbox folder as .eml
 files. Airflow's task logs for each night go to ``var/demo-logs/<date>.log``. The last night is
 run twice, to show that a rerun of the same date sends nothing new.
+
+Then the journey sample (config/journey-cohorts.yaml: a SaaS product onboarding accounts in 19
+steps) over the same nights: each night an approver answers the night's approval requests through
+Airflow's REST API (the api-server app in this process) while the run waits on them, approving
+complete details and training, rejecting details sent incomplete with a reason.
 """
 from __future__ import annotations
 
@@ -84,11 +89,75 @@ def print_night(day: dt.date, as_of: dt.datetime, run_id: str, state_ok: str) ->
             print(f"    held: {c['name']} <{c['email']}>: a completion row naming them was quarantined")
 
 
+JOURNEY_COHORTS = paths.PROJECT_ROOT / "config" / "journey-cohorts.yaml"
+
+
+def print_journey_night(day: dt.date, run_id: str, state: str, answered: list[dict]) -> None:
+    """One night of the journey sample: where the customers stand, what the approver decided, who
+    was placed with a CSM, which emails went out."""
+    from onboarding.cohorts import load_cohorts
+    from onboarding.resources import Resources
+
+    store = Resources.outside_task().store()
+    print(f"\n=== {day:%a %d %b %Y} journey run ({state}) ===")
+    for cohort in load_cohorts().values():
+        counts = store.runs.counts(run_id, cohort.id)
+        if not counts:
+            continue
+        stages = {k.removeprefix("status_"): v for k, v in counts.items() if k.startswith("status_")}
+        print(f"  [{cohort.id}] {counts.get('customers', 0)} customers: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(stages.items())))
+        sent = {k.removesuffix("_due"): v for k, v in counts.items() if k.endswith("_due") and ":" in k}
+        print("  emails due: " + (", ".join(f"{k} {v}" for k, v in sorted(sent.items())) or "none"))
+        print(f"  CSMs assigned {counts.get('csm_assigned', 0)}, waiting for a CSM {counts.get('waiting_for_csm', 0)}; "
+              f"{counts.get('approval_requests', 0)} approval request(s) listing {counts.get('awaiting_approval', 0)}; "
+              f"{counts.get('waiting_on_a_person', 0)} item(s) waiting on a person")
+    for a in answered:
+        rejected = [line for line in a["reject"].splitlines() if line.strip()]
+        print(f"  approver answered \"{a['subject']}\": approved {len(a['chosen'])}, rejected {len(rejected)}")
+
+
+def journey_nights(nights: list[dt.date], run_time: dt.time, tz, logs: Path, outbox: Path, before: set) -> int:
+    """The journey sample, night by night, its approvals answered through Airflow's REST API."""
+    from airflow.api_fastapi.app import create_app, get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi.testclient import TestClient
+
+    from onboarding.ops.approver import Approver
+
+    os.environ["ONBOARDING_COHORTS_FILE"] = str(JOURNEY_COHORTS)
+    with _output_to(logs / "dag-parse-journey.log"):
+        dag = _load_dag()
+        api = TestClient(create_app())
+        token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="demo.approver", role="admin"))
+    print(f"\nJourney sample ({JOURNEY_COHORTS.name}): the 19-step onboarding of config/journeys.yaml; an approver "
+          f"answers each night's approval requests through Airflow's REST API")
+    failed = 0
+    for day in nights:
+        logical = dt.datetime.combine(day, run_time, tz)
+        os.environ["ONBOARDING_SIMULATED_NOW"] = logical.isoformat()
+        with _output_to(logs / f"{day}-journey.log"), Approver(api, {"Authorization": f"Bearer {token}"}) as person:
+            dr = dag.test(logical_date=logical, run_after=logical)
+        del os.environ["ONBOARDING_SIMULATED_NOW"]
+        state = str(getattr(dr.state, "value", dr.state))
+        failed += state != "success" or bool(person.errors)
+        for e in person.errors:
+            print(f"  approver error: {e}")
+        print_journey_night(day, dr.run_id, state, person.answered)
+    new = [p for p in sorted(outbox.rglob("*.eml")) if p not in before]
+    by_kind: dict[str, int] = {}
+    for p in new:
+        by_kind[p.parent.name] = by_kind.get(p.parent.name, 0) + 1
+    print(f"\n{len(new)} journey emails in {outbox}: " + ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())))
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--start", default="2026-11-28", type=dt.date.fromisoformat)
     parser.add_argument("--end", default="2026-12-06", type=dt.date.fromisoformat)
     parser.add_argument("--keep", action="store_true", help="keep earlier demo state instead of starting afresh")
+    parser.add_argument("--no-journey", action="store_true", help="only the course cohorts, not the journey sample")
     args = parser.parse_args(argv)
 
     data_dir = paths.data_dir()
@@ -127,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     for p in emls:
         by_kind[p.parent.name] = by_kind.get(p.parent.name, 0) + 1
     print(f"\n{len(emls)} emails in {outbox}: " + ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())))
+    if not args.no_journey:
+        failed += journey_nights(nights, run_time, tz, logs, outbox, set(emls))
     print(f"Run folders (inputs, GX validation results, the instructor's report CSVs, summaries): {data_dir / 'runs'}")
     print(f"GX Data Docs of each run: {data_dir / 'runs'}/<cohort>/<run>/validation/data_docs/index.html")
     print(f"State database (the data team's run records: table run_reports): "

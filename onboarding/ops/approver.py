@@ -1,6 +1,8 @@
 """An approver answering the journey's approval requests through Airflow's REST API, as a person
-(or their script) would: list the requests waiting for an answer, read each one's table, tick whom
-to approve and write a reason for whom to reject. Used by the journey DAG test and the demo."""
+(or their script) would: list the requests waiting for an answer (``GET .../hitlDetails``), read
+each one's table, tick whom to approve and write a reason for whom to reject (``PATCH`` with
+``chosen_options`` and ``params_input.reject``). The demo answers the sample's requests with it;
+the journey DAG test too."""
 from __future__ import annotations
 
 import re
@@ -27,12 +29,15 @@ def sample_policy(request: dict[str, Any]) -> tuple[list[str], str]:
     rows = {r["email"]: r for r in waiting_rows(request["body"])}
     chosen, rejects = [], []
     for option in request["options"]:
+        if "<" not in option:  # "(approve nobody tonight)"
+            continue
         email = option.rsplit("<", 1)[1].rstrip(">")
         if "complete=no" in rows.get(email, {}).get("link", ""):
             rejects.append(f"{email}: the team size and the company name are missing")
         else:
             chosen.append(option)
-    return chosen, "\n".join(rejects)
+    # The API (and the form) take at least one option: "(approve nobody tonight)" decides nothing.
+    return chosen or [o for o in request["options"] if "<" not in o][:1], "\n".join(rejects)
 
 
 class Approver:
