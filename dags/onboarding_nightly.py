@@ -159,6 +159,8 @@ def onboarding_nightly():
 
         return airflow_tasks.plan(context, NIGHTLY_TZ, NIGHTLY_TIME)
 
+    deciders = []  # the group's decide task, for the approvals to follow it
+
     @task_group(group_id="cohort")
     def cohort_run(item: dict):
         @task(map_index_template=BY_COHORT)
@@ -191,7 +193,9 @@ def onboarding_nightly():
 
             return airflow_tasks.report(item, context)
 
-        extract(item) >> validate(item) >> decide(item) >> send(item) >> report(item)
+        decided = decide(item)
+        extract(item) >> validate(item) >> decided >> send(item) >> report(item)
+        deciders.append(decided)
 
     @task
     def erase(items: list[dict], **context) -> dict:
@@ -222,14 +226,15 @@ def onboarding_nightly():
     # The mailbox (bounces, unsubscribe mails since the last run) is read before any cohort decides,
     # so an address that bounced last night gets nothing tonight.
     # Erasures asked for in the form go first, so this run's copies of the exports leave them out.
-    # A journey's approvals: after the cohorts decided, one human-in-the-loop task per request
-    # (cohort, stage, approver). Nothing runs after them, so an unanswered one holds nobody up;
-    # an answer is recorded as it arrives and the next night acts on it.
+    # A journey's approvals: once every cohort has decided, one human-in-the-loop task per
+    # request (cohort, stage, approver). Nothing runs after them, so an unanswered one holds
+    # nobody up; an answer is recorded as it arrives and the next night acts on it. They follow
+    # the decide tasks, not the reports, so each cohort's report stays a last task of the run.
     cohorts = plan()
     runs = cohort_run.expand(item=cohorts)
     erase(cohorts) >> mailbox(cohorts) >> runs
     asks = approval_requests(cohorts)
-    runs >> asks
+    deciders[0] >> asks
     ApprovalRequestOperator.partial(task_id="approve", response_timeout=APPROVAL_WAIT,
                                     map_index_template=BY_COHORT).expand(request=asks)
     cohorts >> housekeeping()

@@ -86,5 +86,8 @@ def test_every_task_retries(dagbag):
     # A journey's approvals: asked after every cohort decided (whatever became of the others);
     # nothing waits on an answer, and an unanswered request closes before the next night.
     assert dag.get_task("approval_requests").trigger_rule == "all_done"
+    assert dag.get_task("approval_requests").upstream_task_ids == {"plan", "cohort.decide"}
+    # Each cohort's report stays a last task, so a held or failed cohort fails the run.
+    assert {t.task_id for t in dag.leaves} == {"cohort.report", "approve", "housekeeping"}
     approve = dag.get_task("approve")
     assert not approve.downstream_list and approve.partial_kwargs["response_timeout"] < dt.timedelta(hours=24)

@@ -1,0 +1,73 @@
+"""The journey tables on SQLite and PostgreSQL (migration 0016): event rows in bulk (COPY on
+PostgreSQL), sticky CSM assignments, a run's approval requests and who waits on whom rewritten by a
+retry, approvals recorded once; and erasure takes a person out of every one of them, token-exact."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from onboarding.store import Store
+
+UTC = dt.timezone.utc
+
+
+def _events(*emails: str) -> pd.DataFrame:
+    rows = [{"row": i + 2, "email": e, "name": None, "event": "details_submitted",
+             "timestamp": dt.datetime(2026, 11, 20, 9, i, tzinfo=UTC), "value": 71.5 if i % 2 else None,
+             "link": f"https://forms.example.com/{i}\t\"x\""} for i, e in enumerate(emails)]
+    return pd.DataFrame(rows)
+
+
+def test_the_journey_tables_keep_what_each_run_saw_and_erasure_clears_them(engine):
+    store = Store(engine)
+    signups = pd.DataFrame({"row": [2, 3], "email": ["ann@x.org", "joann@x.org"], "name": ["Ann", "Jo Ann"],
+                            "timestamp": [dt.datetime(2026, 11, 19, tzinfo=UTC)] * 2})
+    empty = pd.DataFrame({"row": [], "email": [], "name": [], "timestamp": []})
+    for attempt in range(2):  # a retry of the validate stage replaces what it staged
+        store.staging.replace("r1", "c1", signups, empty, [], events=_events("ann@x.org", "joann@x.org"))
+    events = store.staging.events("r1", "c1", dt.datetime(2026, 12, 1, tzinfo=UTC))
+    assert [(e["email"], e["value"], e["link"]) for e in events] == [
+        ("ann@x.org", None, 'https://forms.example.com/0\t"x"'), ("joann@x.org", 71.5, 'https://forms.example.com/1\t"x"')]
+    assert store.staging.events("r1", "c1", dt.datetime(2026, 11, 20, 9, 0, tzinfo=UTC))[0]["email"] == "ann@x.org"
+    assert len(store.staging.events("r1", "c1", dt.datetime(2026, 11, 20, 9, 0, tzinfo=UTC))) == 1  # as of the moment
+    assert set(store.staging.first_signups("r1", "c1", dt.datetime(2026, 12, 1, tzinfo=UTC))) == {"ann@x.org",
+                                                                                                  "joann@x.org"}
+
+    row = {"email": "ann@x.org", "csm_email": "priya@example.com", "csm_name": "Priya", "assigned_at": "2026-11-21T00:00:00+00:00"}
+    assert store.journeys.assign_csms("c1", "r1", [row, {**row, "email": "joann@x.org"}]) == 2
+    store.journeys.assign_csms("c1", "r2", [{**row, "csm_email": "mia@example.com"}])  # sticky: ignored
+    assert [(a["email"], a["csm_email"], a["run_id"]) for a in store.journeys.csm_assignments("c1")] == [
+        ("ann@x.org", "priya@example.com", "r1"), ("joann@x.org", "priya@example.com", "r1")]
+
+    request = {"stage": "details", "approver": "instructor", "subject": "c1: approve details (2 waiting)",
+               "body": "| Ann &lt;ann@x.org&gt; |", "options": ["Ann <ann@x.org>", "Jo Ann <joann@x.org>"],
+               "people": ["ann@x.org", "joann@x.org"]}
+    store.journeys.replace_requests("r1", "c1", [request, {**request, "approver": "priya@example.com"}])
+    store.journeys.replace_requests("r1", "c1", [request])  # a retry of decide rewrites them
+    (got,) = store.journeys.requests("r1")
+    assert got["options"] == request["options"] and got["people"] == request["people"] and got["answered_by"] is None
+    store.journeys.answered("r1", "c1", "details", "instructor", "lena", "2026-11-21T07:00:00+00:00")
+    assert store.journeys.requests("r1")[0]["answered_by"] == "lena"
+
+    waiting = [{"email": e, "item": "details", "standing": "awaiting_approval", "waits_on": "instructor",
+                "csm_email": None, "since": "2026-11-20T09:00:00+00:00", "escalated": 0} for e in ("ann@x.org", "joann@x.org")]
+    store.journeys.replace_waiting("r1", "c1", waiting)
+    store.journeys.replace_waiting("r1", "c1", waiting[:1] + waiting[1:])
+    assert [w["email"] for w in store.journeys.waiting("r1", "c1")] == ["ann@x.org", "joann@x.org"]
+
+    decision = {"email": "ann@x.org", "stage": "details", "decision": "approved", "decided_at": "2026-11-21T07:00:00+00:00",
+                "decided_by": "lena", "reason": None}
+    assert store.journeys.record_approvals("c1", [decision], request="r1/approve/0") == 1
+    store.journeys.record_approvals("c1", [decision, {**decision, "email": "joann@x.org"}], request="r1/approve/0")
+    assert len(store.journeys.approvals("c1")) == 2  # the same answer again adds nothing
+
+    counts = store.erasures.delete_person("ann@x.org", "*", lambda text: text)
+    for table in ("journey_events", "csm_assignments", "approval_requests", "journey_waiting", "approvals"):
+        assert counts.get(table, 0) >= 1, (table, counts)
+    assert [e["email"] for e in store.staging.events("r1", "c1", dt.datetime(2026, 12, 1, tzinfo=UTC))] == ["joann@x.org"]
+    assert [a["email"] for a in store.journeys.csm_assignments("c1")] == ["joann@x.org"]
+    assert [w["email"] for w in store.journeys.waiting("r1", "c1")] == ["joann@x.org"]
+    assert [a["email"] for a in store.journeys.approvals("c1")] == ["joann@x.org"]
+    # The request naming her is gone (it lists her); Jo Ann's own rows are untouched.
+    assert store.journeys.requests("r1") == []
