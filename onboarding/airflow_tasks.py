@@ -235,10 +235,8 @@ def record_approvals(request: dict, answer: Mapping[str, Any], context: Mapping[
     # Recorded as of when it is recorded (just after it was given; in the demo and the tests that
     # replay nights, the replayed night's clock): the next run that decides after it acts on it.
     at = clock()
-    from onboarding.approval_operator import NOBODY
-
-    chosen = [o for o in answer.get("chosen_options") or [] if o != NOBODY]
-    decided, problems = decisions(req, chosen, answer.get("params_input") or {}, str(by), at)
+    decided, problems = decisions(req, list(answer.get("chosen_options") or []), answer.get("params_input") or {},
+                                  str(by), at)
     ti = (context or {}).get("ti")
     where = f"{request['run_id']}/{getattr(ti, 'task_id', 'approve')}/{getattr(ti, 'map_index', -1)}"
     store = _resources().store()

@@ -15,9 +15,8 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param
 
-# Airflow's form asks for at least one option: an approver who only rejects (or decides nobody
-# tonight) picks this one, which decides nothing.
-NOBODY = "(approve nobody tonight)"
+from onboarding.decisions.approvals import NOBODY
+
 REJECT_HELP = ("One line per customer to reject: their address, a colon, and the reason they are told "
                "(ann@example.com: the team size is missing). Leave empty to reject nobody.")
 

@@ -118,3 +118,15 @@ def test_decisions_and_visits_are_kept_in_the_state_database(engine):
         ("verification", 1, "completed"), ("details", 1, "rejected"), ("details", 2, "in_progress")]
     store.journeys.replace_visits("r2", "c1", visit_rows({"ann@x.org": walked["ann@x.org"]}))
     assert {r["email"] for r in store.journeys.visits("r2", "c1")} == {"ann@x.org"}
+
+
+def test_approving_nobody_tonight_decides_nothing_but_the_rejections():
+    """Airflow's form needs one option picked: '(approve nobody tonight)' lets the approver only
+    reject, or put the decision off."""
+    from onboarding.decisions.approvals import NOBODY
+
+    (req,) = requests(SAAS, "c1", timelines(), SYD)
+    at = NIGHT + dt.timedelta(hours=1)
+    decided, problems = decisions(req, [NOBODY], {"reject": "cat@x.org: no team size"}, "lena", at)
+    assert problems == [] and [(d.email, d.approval.decision) for d in decided] == [("cat@x.org", "rejected")]
+    assert decisions(req, [NOBODY], {"reject": None}, "lena", at) == ([], [])

@@ -19,6 +19,9 @@ from onboarding.decisions.journey import Approval, Timeline
 from onboarding.journeys import Journey
 
 MAX_LISTED = 500  # one request lists at most this many (the rest wait for the next night's)
+# Airflow's form asks for at least one option: an approver who only rejects (or decides nobody
+# tonight) picks this one, offered beside the customers; it decides nothing.
+NOBODY = "(approve nobody tonight)"
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ def decisions(request: Request, chosen: list[str], params_input: Mapping[str, An
     """The approver's answer as recorded decisions, and the problems with it (an option or a line
     that names nobody waiting, someone both ticked and rejected, a rejection without a reason):
     what has a problem decides nothing, the rest stands."""
+    chosen = [o for o in chosen if o != NOBODY]
     problems = [f"{o!r} is not one of the customers listed" for o in chosen if o not in request.options]
     approved = {request.email_of(o) for o in chosen if o in request.options}
     waiting = {w.email for w in request.people}
