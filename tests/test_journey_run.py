@@ -174,3 +174,20 @@ def test_a_dry_run_marks_what_would_go_out():
     events, _ = approved_details(2, t(1))
     out = decide_journey(cohort(), SAAS, Ask(t(0.5), dry_run=True), facts(people(2), events[:2]))
     assert not out.enter_ledger and set(out.decisions["outcome"]) <= {"would_send", "expired"}
+
+
+def test_a_customer_who_finished_frees_their_csm_place():
+    one = (replace(SAAS.csms[0], capacity=1),)
+    journey = replace(SAAS, csms=one, csm_match=())
+    c = replace(cohort(), journey_spec=journey)
+    events, approvals = approved_details(2, t(1))
+    done = dict(initial_quiz_completed=(2, 95), profile_completed=3, tool_integrated=4, product_explored=5,
+                advanced_quiz_completed=(6, 99))
+    events += [{"email": "p0@x.org", "event": k, "at": iso(t(v[0] if isinstance(v, tuple) else v)),
+                "value": v[1] if isinstance(v, tuple) else None, "link": None} for k, v in done.items()]
+    first = [{"email": "p0@x.org", "csm_email": one[0].email, "csm_name": one[0].name, "assigned_at": iso(t(1)),
+              "run_id": "r0"}]
+    while_busy = decide_journey(c, journey, Ask(t(1.5)), facts(people(2), events, approvals, first))
+    assert while_busy.assigned == [] and while_busy.counts["waiting_for_csm"] == 1  # p0 still on the journey
+    after = decide_journey(c, journey, Ask(t(7)), facts(people(2), events, approvals, first))
+    assert [a["email"] for a in after.assigned] == ["p1@x.org"]  # p0 is done: the place is free

@@ -4,8 +4,8 @@ loaded facts and the run's parameters; the journey counterpart of ``decisions.ru
 In order:
 
 1. **CSM placement**: customers who reached the journey's ``assign_csm`` stage without a CSM are
-   placed (``decisions.csm.place``: within capacity, sticky); one nobody can take waits, and the
-   instructor is told;
+   placed (``decisions.csm.place``: within capacity, counting each CSM's customers still on their
+   journey, sticky); one nobody can take waits, and the instructor is told;
 2. **the walk**: each customer's timeline through the journey as of the run's moment
    (``decisions.journey.walk``), from their signup, their event rows, the approvals recorded and
    their CSM;
@@ -123,7 +123,9 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     if journey.csms:
         newcomers = [Newcomer(e, t.visits[-1].entered_at or as_of) for e, t in timelines.items()
                      if t.standing == "waiting_for_csm" and e not in assigned]
-        existing = {e: r["csm_email"] for e, r in assigned.items()}
+        # Capacity is customers at once: one who finished, was cancelled or rejected frees the place.
+        existing = {e: r["csm_email"] for e, r in assigned.items()
+                    if e in timelines and timelines[e].standing not in ("done", "cancelled", "rejected")}
         last = facts.assignments[-1]["csm_email"] if facts.assignments else None
         placement = place(journey.csms, existing, newcomers, journey.csm_assignment, journey.csm_match, last)
         names = {c.email: c.name for c in journey.csms}

@@ -72,7 +72,7 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
             def build(r=r):
                 return (customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"]),
                                        r.get("first_name")),
-                        outbox_label(cohort.id, r["kind"], r["email"]))
+                        outbox_label(cohort.id, r["kind"].replace(":", "."), r["email"]))
 
             items.append(BatchItem(r["email_key"], build))
         outcomes = deliver_batch(Ledger(store, ctx.owner, ctx.run_id), factory, items, policy,
