@@ -191,3 +191,13 @@ def test_a_customer_who_finished_frees_their_csm_place():
     assert while_busy.assigned == [] and while_busy.counts["waiting_for_csm"] == 1  # p0 still on the journey
     after = decide_journey(c, journey, Ask(t(7)), facts(people(2), events, approvals, first))
     assert [a["email"] for a in after.assigned] == ["p1@x.org"]  # p0 is done: the place is free
+
+
+def test_a_customer_placed_days_after_reaching_the_csm_stage_still_gets_the_introduction():
+    events, approvals = approved_details(1, t(1))
+    late = [{"email": "p0@x.org", "csm_email": SAAS.csms[0].email, "csm_name": SAAS.csms[0].name,
+             "assigned_at": iso(t(6)), "run_id": "r6"}]  # waited five days for a place
+    out = decide_journey(cohort(), SAAS, Ask(t(6)), facts(people(1), events, approvals, late))
+    d = out.decisions.set_index("kind")
+    assert d.loc["csm:csm_introduction", "outcome"] == "due"
+    assert d.loc["initial_training:training_enrolment", "outcome"] == "due"

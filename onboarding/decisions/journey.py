@@ -150,8 +150,10 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
             # customer waits here, the instructor is told, and the CSM's introduction waits too.
             visits.append(Visit(stage.id, number, entered, due_at, outcome="waiting_for_csm"))
             return Timeline(tuple(visits), "waiting_for_csm", stage.id, tuple(emails), "instructor")
+        # The CSM stage's emails go out once the CSM is known: due from the placement, not the entry.
+        since = max(entered, facts.csm_assigned_at) if stage.assign_csm and entered is not None else entered
         for kind in stage.emails_on_enter:
-            emails.append(Email(stage.id, kind, number, f"entered {stage.title}", entered))
+            emails.append(Email(stage.id, kind, number, f"entered {stage.title}", since))
         completed, score, failed, link = _completion(stage, facts, entered, number, as_of)
         if completed is None:
             return _not_done(journey, stage, number, entered, due_at, as_of, settings, visits, emails)
