@@ -263,6 +263,14 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
     if journey != "seed" and journey not in known:
         # A broken journey file stops only the cohorts that use one of its journeys.
         raise ConfigError(journey_error or f"{where}.journey: unknown journey {journey!r}; known: {sorted(known)}")
+    if journey != "seed":
+        wide = [st.id for st in known[journey].stages if st.evidence.column]
+        if wide:
+            # A journey cohort reads its evidence from the long events export; a stage done by a
+            # column of a wide export would never complete, so it is refused, not run.
+            raise ConfigError(f"{where}.journey: {journey!r}: stage {wide[0]!r} is done by a column of a wide export; "
+                              f"a journey cohort reads the long events export (email, event, at, value): give the "
+                              f"stage an 'event' instead")
     # The seed journey reads a completion export; a multi-stage journey the long events export.
     roles = {"signups", "completions"} if journey == "seed" else {"signups", "events"}
     if not isinstance(sources, dict) or set(sources) != roles:

@@ -53,7 +53,8 @@ def rows(sql: str, **params):
         return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
 
 
-def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_api(journey_dag, fake_google):
+def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_api(journey_dag, fake_google,
+                                                                                   airflow_env):
     import ui_client
 
     api = ui_client.client()
@@ -144,6 +145,19 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
     assert all(r["recipient"] in accounts for r in ledger)
     # The approver's request lists each waiting customer with their evidence link.
     assert all(r["link"].startswith("https://forms.example.com/details/") for r in waiting_rows(req["body"]))
+
+    # The instructor's status tab (CSV, and her sheet when configured): stage, since when, the CSM.
+    import re
+
+    folder = airflow_env / "data" / "runs" / COHORT / re.sub(r"[^A-Za-z0-9._-]+", "_", run2) / "report"
+    with open(folder / "status.csv", encoding="utf-8-sig") as fh:
+        status = list(csv.DictReader(fh))
+    assert list(status[0]) == ["Email", "Name", "Stage: standing", "Signed up at", "In this stage since", "Due", "CSM",
+                               "Emails sent"]
+    by_email = {r["Email"]: r for r in status}
+    for p in placed:
+        assert by_email[p["email"]]["CSM"] == f"{p['csm_name']} <{p['csm_email']}>"
+    assert len(status) == rows("SELECT COUNT(*) AS n FROM customer_status WHERE run_id = :r", r=run2)[0]["n"]
 
     # The CSMs' digests: once a night each, to the CSMs with customers waiting on them; the
     # instructor's share is in her summary.

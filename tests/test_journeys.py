@@ -188,3 +188,20 @@ def test_any_wiring_of_stages_is_either_accepted_or_refused_with_a_reason(edges)
             if indegree[t] == 0:
                 ready.append(t)
     assert removed == len(edges)
+
+
+def test_a_journey_cohort_refuses_a_stage_done_by_a_wide_export_column(tmp_path):
+    """The events export is the journey cohort's evidence: a stage that waits for a column would
+    never complete, so the cohort is refused with the stage named (not run)."""
+    doc = _sample()
+    doc["journeys"]["saas-onboarding"]["stages"][4]["evidence"] = {"column": "profile_done_at", "source": "lms"}
+    (tmp_path / "journeys.yaml").write_text(yaml.safe_dump(doc))
+    cohorts = yaml.safe_load((ROOT / "config" / "journey-cohorts.yaml").read_text())
+    cohorts["journeys"] = "journeys.yaml"
+    cohorts["source_roots"] = [str(ROOT / "sample_data")]
+    for c in cohorts["cohorts"]:
+        for src in c["sources"].values():
+            src["path"] = str((ROOT / "config" / src["path"]).resolve())
+    (tmp_path / "cohorts.yaml").write_text(yaml.safe_dump(cohorts))
+    found = read_cohort_file(tmp_path / "cohorts.yaml")
+    assert "stage 'profile' is done by a column of a wide export" in found.broken["saas-2026-11"]

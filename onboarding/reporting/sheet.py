@@ -38,6 +38,9 @@ HEADERS = {
                "Attempts", "Last error"],
     "quarantine": ["Source", "File", "Row", "Column", "Value", "Reason", "Email"],
     "would_send": ["Kind", "Email", "Name", "Why"],
+    # A journey cohort's status tab: where each customer is, since when, and who looks after them.
+    "journey_status": ["Email", "Name", "Stage: standing", "Signed up at", "In this stage since", "Due",
+                       "CSM", "Emails sent"],
 }
 SHEET_CELL_LIMIT = 10_000_000  # Google Sheets: cells in a whole spreadsheet
 SHEET_BATCH_ROWS = 10_000  # rows written per values request
@@ -68,9 +71,24 @@ def build(store: Store, cohort: Cohort, run_id: str, dry_run: bool = False) -> d
 
         return Table(name, HEADERS[name], count, read)
 
-    tables = {"status": reader("status", _status_rows), "emails": reader("emails", _email_rows),
+    status = (reader("status", _status_rows) if cohort.journey == "seed" else
+              _renamed(reader("journey_status", _journey_status_rows), "status"))
+    tables = {"status": status, "emails": reader("emails", _email_rows),
               "quarantine": reader("quarantine", _quarantine_rows)}
     return {"would_send": reader("would_send", _would_send_rows), **tables} if dry_run else tables
+
+
+def _renamed(table: Table, name: str) -> Table:
+    """The same table under the tab (and CSV) name the instructor knows."""
+    table.name = name
+    return table
+
+
+def _journey_status_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]:
+    times = {k: _local_times([r[k] for r in chunk], cohort) for k in ("signed_up_at", "entered_at", "due_at")}
+    return [[r["email"], r["name"], r["status"], times["signed_up_at"][i], times["entered_at"][i], times["due_at"][i],
+             f"{r['csm_name']} <{r['csm_email']}>" if r["csm_email"] else "", str(r["emails_sent"])]
+            for i, r in enumerate(chunk)]
 
 
 def _local_times(values: list[str | None], cohort: Cohort) -> list[str]:
