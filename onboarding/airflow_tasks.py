@@ -233,8 +233,15 @@ def record_approvals(request: dict, answer: Mapping[str, Any], context: Mapping[
     req = Request(request["cohort_id"], request["stage"], request["approver"], request["subject"], request["body"],
                   tuple(request["options"]), tuple(Waiting(e, "", None, None) for e in request["people"]))
     # Recorded as of when it is recorded (just after it was given; in the demo and the tests that
-    # replay nights, the replayed night's clock): the next run that decides after it acts on it.
+    # replay nights, the replayed night's clock), and always after the moment of the run that
+    # asked: that run never decided on it (its replay neither); the next one acts on it.
     at = clock()
+    if request.get("as_of"):
+        import datetime as dt
+
+        from onboarding.times import from_iso
+
+        at = max(at, from_iso(str(request["as_of"])) + dt.timedelta(seconds=1))
     decided, problems = decisions(req, list(answer.get("chosen_options") or []), answer.get("params_input") or {},
                                   str(by), at)
     ti = (context or {}).get("ti")

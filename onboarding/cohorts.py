@@ -24,6 +24,8 @@ from onboarding.errors import ConfigError
 
 WELCOME_TIMINGS = ("after_deadline", "on_completion")
 # The fields each source must map, and the ones it may map.
+# Every export a cohort may read, by role: the seed journey's two, and a journey's long events export.
+EXPORT_ROLES = ("signups", "completions", "events")
 REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at"),
                     # A journey's long export: one row per thing a customer did (README, "Journeys").
                     "events": ("email", "event", "at")}

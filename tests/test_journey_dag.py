@@ -176,6 +176,16 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
     summary3 = [m for m in per_night[nights[2]][1].values() if "onboarding run as of" in m["subject"]]
     assert summary3 and "WAITING ON YOU" in summary3[0]["text"] and "wait for your approval" in summary3[0]["text"]
 
+    # Each night replays to the same decisions from its copied exports (approvals and placements
+    # made later are not read by an earlier moment).
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.ops.replay import replay
+    from onboarding.resources import Resources
+
+    cohort = read_cohort_file().cohorts[COHORT]
+    for run, _ in per_night.values():
+        assert replay(Resources().store(), cohort, run) == [], run
+
     # The next nights: whoever is still waiting is listed again; answered requests record their author.
     for night in nights[1:]:
         run, _ = per_night[night]

@@ -71,3 +71,32 @@ def test_the_journey_tables_keep_what_each_run_saw_and_erasure_clears_them(engin
     assert [a["email"] for a in store.journeys.approvals("c1")] == ["joann@x.org"]
     # The request naming her is gone (it lists her); Jo Ann's own rows are untouched.
     assert store.journeys.requests("r1") == []
+
+
+def test_erasing_a_journey_customer_leaves_no_trace_in_the_run_folder_or_the_tables(engine, tmp_path):
+    """The journey sample's night through every stage, then one customer erased: their rows leave
+    the events snapshot as well as the signups' (and every journey table), replay still agrees."""
+    import sqlalchemy as sa
+
+    from helpers import run_stages
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.ops.replay import replay
+    from onboarding.pipeline.erasure import erase
+    from onboarding.paths import PROJECT_ROOT
+
+    cohort = read_cohort_file(PROJECT_ROOT / "config" / "journey-cohorts.yaml").cohorts["saas-2026-11"]
+    victim = "paul.rossi.0@acme.io"  # signed up first: verified, details sent, waiting for approval
+    ctx, _ = run_stages(engine, cohort, tmp_path, dt.datetime(2026, 11, 28, 6, tzinfo=UTC), run_id="n1")
+    snapshot = next((tmp_path / "data").rglob("inputs/events.csv"))
+    assert victim in snapshot.read_text()
+    result = erase(Store(engine), victim, "*", {cohort.id: cohort}, str(tmp_path / "data"), [str(tmp_path / "outbox")],
+                   "dpo", "asked by email")
+    assert result["snapshot_rows_removed"] >= 3  # a signup row and at least two event rows
+    for path in (tmp_path / "data").rglob("*"):
+        if path.is_file() and path.suffix in (".csv", ".json", ".txt", ".html", ".eml"):
+            assert victim not in path.read_text(errors="replace"), path
+    with engine.connect() as conn:
+        for table in ("journey_events", "journey_visits", "journey_waiting", "customer_status", "email_ledger"):
+            column = "recipient" if table == "email_ledger" else "email"
+            assert not conn.execute(sa.text(f"SELECT COUNT(*) FROM {table} WHERE {column} = :e"), {"e": victim}).scalar()
+    assert replay(Store(engine), cohort, "n1") == []

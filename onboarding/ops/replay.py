@@ -36,7 +36,7 @@ def replay(store: Store, cohort: Cohort, run_id: str) -> list[str]:
     diffs = []
     if inputs.get("cohort") and inputs["cohort"] != fingerprint(cohort):
         diffs.append("the cohort configuration has changed since the run; replaying with the current one")
-    for role in ("signups", "completions"):
+    for role in (c.role for c in cohort.exports):
         snap = inputs.get(role)
         if not snap:
             return diffs + [f"the run recorded no {role} input"]
@@ -51,10 +51,24 @@ def replay(store: Store, cohort: Cohort, run_id: str) -> list[str]:
         scratch.runs.record(run_id, cohort.id, ctx.as_of, True, "extracted", inputs=inputs)
         pipeline.validate(scratch, cohort, ctx)
     customers = scratch.staging.reconcile(run_id, cohort.id, ctx.as_of)
-    status = standings(customers, cohort, ctx.as_of)
-    kind, _ = due(customers, status, cohort, ctx.as_of)
+    if cohort.journey != "seed":
+        # A journey's run, decided again from the replayed exports and what the state database
+        # holds of approvals and CSM assignments (the engine reads only those made by the moment).
+        from onboarding.decisions.journey_run import JourneyFacts, decide_journey
+
+        facts = JourneyFacts(customers, scratch.staging.first_signups(run_id, cohort.id, ctx.as_of),
+                             scratch.staging.events(run_id, cohort.id, ctx.as_of), store.journeys.approvals(cohort.id),
+                             [a for a in store.journeys.csm_assignments(cohort.id)
+                              if from_iso(str(a["assigned_at"])) <= ctx.as_of],
+                             store.ledger.states(cohort.id))
+        result = decide_journey(cohort, cohort.journey_spec, ctx, facts)
+        status = result.statuses["status"].to_numpy()
+        kinds = set(zip(result.decisions["email"], result.decisions["kind"]))
+    else:
+        status = standings(customers, cohort, ctx.as_of)
+        kind, _ = due(customers, status, cohort, ctx.as_of)
+        kinds = {(e, k) for e, k in zip(customers["email"], kind) if k}
     now = dict(zip(customers["email"], status))
-    kinds = {(e, k) for e, k in zip(customers["email"], kind) if k}
     for email in sorted(set(now) | set(recorded)):
         if now.get(email) != recorded.get(email):
             diffs.append(f"{email}: recorded {recorded.get(email)}, replayed {now.get(email)}")

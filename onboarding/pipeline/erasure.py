@@ -30,7 +30,7 @@ import uuid
 from typing import Any, Callable
 
 from onboarding import storage
-from onboarding.cohorts import Cohort
+from onboarding.cohorts import EXPORT_ROLES, Cohort
 from onboarding.consent import ERASED_PREFIX, hashed_address
 from onboarding.sources.snapshot import Snapshot, csv_without_rows, without_rows
 from onboarding.store import Store
@@ -102,7 +102,7 @@ def leave_out_erased(store: Store, cohort_id: str, inputs: dict[str, dict]) -> t
         return inputs, 0
     total = 0
     out = dict(inputs)
-    for role in ("signups", "completions"):
+    for role in EXPORT_ROLES:
         if role in inputs:
             snap, n = without_rows(Snapshot(**inputs[role]), matcher,
                                    {"erasure": "earlier erasures", "at": iso(dt.datetime.now(dt.timezone.utc))})
@@ -126,7 +126,7 @@ def _erase_files(store: Store, runs: list[dict[str, Any]], runs_base: str, token
     for run in runs:
         inputs = json.loads(run["inputs"] or "{}")
         changed = False
-        for role in ("signups", "completions"):
+        for role in EXPORT_ROLES:
             if role not in inputs:
                 continue
             try:
@@ -141,7 +141,7 @@ def _erase_files(store: Store, runs: list[dict[str, Any]], runs_base: str, token
             store.erasures.set_inputs(run["run_id"], run["cohort_id"], inputs)
         folder = base / run["cohort_id"] / run_slug(run["run_id"])
         for path in _files(folder):
-            if path.parent.name == "inputs" and path.name.split(".")[0] in ("signups", "completions"):
+            if path.parent.name == "inputs" and path.name.split(".")[0] in EXPORT_ROLES:
                 continue  # the snapshots and their manifests: done above
             outcome = _erase_file(path, token)
             if outcome:
