@@ -208,7 +208,22 @@ def approval_requests(items: list[dict], context: Mapping[str, Any] | None = Non
 
     ctx = RunContext.from_dict(items[0]["ctx"])
     wanted = {i["cohort_id"] for i in items}
-    return [r for r in _resources().store().journeys.requests(ctx.run_id) if r["cohort_id"] in wanted]
+    # Only each request's name: the approval task reads the rest (XComs stay small).
+    return [{k: r[k] for k in REQUEST_KEY} for r in _resources().store().journeys.requests(ctx.run_id)
+            if r["cohort_id"] in wanted]
+
+
+REQUEST_KEY = ("run_id", "cohort_id", "stage", "approver")
+
+
+def approval_request(key: Mapping[str, Any]) -> dict:
+    """One approval request in full (subject, body, options, people, the run's moment), by its name."""
+    for r in _resources().store().journeys.requests(key["run_id"]):
+        if all(r[k] == key[k] for k in REQUEST_KEY):
+            return r
+    from onboarding.errors import StopRun
+
+    raise StopRun(f"approval request {dict(key)} is no longer in the state database")
 
 
 def label_approval(request: dict) -> None:

@@ -28,24 +28,33 @@ class ApprovalRequestOperator(HITLOperator):
     template_fields = ()
 
     def __init__(self, *, request: dict[str, Any], **kwargs: Any) -> None:
+        # ``request`` names the request (run, cohort, stage, approver): the XCom that maps the
+        # tasks stays small whatever the list's length; its text and options are read from the
+        # state database when the task runs and again when the answer comes back.
         # The DAG's own params (the trigger form) are not the approver's: the form is ``reject``.
         kwargs.pop("params", None)
-        super().__init__(subject=request["subject"], body=request["body"], options=[*request["options"], NOBODY],
-                         multiple=True, defaults=[],
+        super().__init__(subject=request.get("subject") or "approval request", body=request.get("body"),
+                         options=[*request.get("options", ()), NOBODY], multiple=True, defaults=[],
                          params={"reject": Param(None, type=["null", "string"], format="multiline", title="Reject",
                                                  description=REJECT_HELP)},
                          **kwargs)
         self.request = request
 
-    def execute(self, context):
-        from onboarding.airflow_tasks import label_approval
+    def _load(self) -> dict[str, Any]:
+        from onboarding.airflow_tasks import approval_request, label_approval
 
-        label_approval(self.request)
+        full = approval_request(self.request)
+        self.subject, self.body, self.options = full["subject"], full["body"], [*full["options"], NOBODY]
+        label_approval(full)
+        return full
+
+    def execute(self, context):
+        self._load()
         return super().execute(context)
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
-        from onboarding.airflow_tasks import label_approval, record_approvals
+        from onboarding.airflow_tasks import record_approvals
 
-        label_approval(self.request)
+        full = self._load()
         answer = super().execute_complete(context, event)
-        return {**record_approvals(self.request, answer, context), "chosen": len(answer["chosen_options"])}
+        return {**record_approvals(full, answer, context), "chosen": len(answer["chosen_options"])}

@@ -500,14 +500,18 @@ def write_journey_cohort(path: Path) -> None:
     path.write_text(yaml.safe_dump(doc))
 
 
-def _awaiting(api: Api, run_id: str, stop_at: float) -> list[dict]:
-    """The run's approval requests once they wait for an answer (and every other task is done)."""
+def _awaiting(api: Api, run_id: str, stop_at: float, engine) -> list[dict]:
+    """The run's approval requests once every one the run made (``approval_requests`` in the
+    state database) waits for an answer in Airflow."""
     while True:
+        with engine.connect() as conn:
+            made = conn.execute(sa.text("SELECT COUNT(*) FROM approval_requests WHERE run_id = :r"),
+                                {"r": run_id}).scalar()
         details = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}/hitlDetails")["hitl_details"]
         waiting = [d for d in details if d["task_instance"]["state"] == "awaiting_input"]
-        if waiting:
+        if made and len(waiting) == made:
             return waiting
-        assert time.monotonic() < stop_at, f"no approval request waits: {details}"
+        assert time.monotonic() < stop_at, f"{made} request(s) made, {len(waiting)} waiting: {details}"
         time.sleep(2)
 
 
@@ -529,15 +533,22 @@ def test_celery_stack_journey_approvals_answered_through_the_api_and_in_the_brow
         assert time.monotonic() < stop_at, "the scheduled run never started"
         time.sleep(2)
     run_id = runs[0]["dag_run_id"]
-    (request,) = _awaiting(api, run_id, time.monotonic() + 600)
-    # Nothing waits on it: the cohort's run has sent and reported (the summary is in Sent).
-    tis = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}/taskInstances")["task_instances"]
-    states = {t["task_id"]: t["state"] for t in tis}
+    engine = sa.create_engine(stack["state_db"])
+    (request,) = _awaiting(api, run_id, time.monotonic() + 600, engine)
+    # Nothing waits on it: the cohort's run sends and reports (the summary reaches Sent) while the
+    # request is still unanswered.
+    while True:
+        tis = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}/taskInstances")["task_instances"]
+        states = {t["task_id"]: t["state"] for t in tis}
+        if states.get("cohort.report") in ("success", "failed"):
+            break
+        assert time.monotonic() < stop_at + 600, f"the cohort's report did not finish: {states}"
+        time.sleep(2)
     assert states["cohort.report"] == "success" and states["cohort.send"] == "success", states
+    assert states["approve"] == "awaiting_input", states
     assert any("onboarding run as of" in s for _, s in mailbox(fake_google))
     assert request["multiple"] is True and "reject" in request["params"]
     assert request["subject"].startswith("saas-2026-11: approve Tell us about your team (")
-    engine = sa.create_engine(stack["state_db"])
     with engine.connect() as conn:
         people = json.loads(conn.execute(sa.text("SELECT people FROM approval_requests WHERE run_id = :r"),
                                          {"r": run_id}).scalar_one())
@@ -565,7 +576,7 @@ def test_celery_stack_journey_approvals_answered_through_the_api_and_in_the_brow
 
     # The next run (by hand): its request lists whoever still waits; the approver answers in the browser.
     run = api("POST", "/api/v2/dags/onboarding_nightly/dagRuns", ui_form_body(api, "onboarding_nightly"))
-    asks = _awaiting(api, run["dag_run_id"], time.monotonic() + 600)
+    asks = _awaiting(api, run["dag_run_id"], time.monotonic() + 600, engine)
     (second,) = [a for a in asks if a["subject"].startswith("saas-2026-11: approve Tell us about your team (")]
     assert not set(second["options"]) & set(chosen)  # the approved moved on
     for other in asks:  # the CSMs' requests (initial training of the placed): left unanswered here
