@@ -33,13 +33,13 @@ import pandas as pd
 
 from onboarding.cohorts import Cohort
 from onboarding.consent import Suppression
-from onboarding.decisions import IN_FLIGHT_STATES, SENT_STATES, email_ref
+from onboarding.decisions import IN_FLIGHT_STATES, SENT_STATES
 from onboarding.decisions.approvals import Request, requests as approval_requests
 from onboarding.decisions.csm import Newcomer, place
 from onboarding.decisions.guards import Trip, check
 from onboarding.decisions.journey import (Approval, Attempt, Facts, Settings, Timeline, approvals_by_customer,
                                           evidence_key, visit_rows, walk)
-from onboarding.decisions.run import DECISION_COLUMNS, SENDABLE, RunAsk
+from onboarding.decisions.run import DECISION_COLUMNS, SENDABLE, RunAsk, hold_and_reference
 from onboarding.decisions.suppression import apply as apply_suppressions, require_consent
 from onboarding.journeys import Journey, show_duration
 from onboarding.times import from_iso, iso
@@ -192,13 +192,7 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     sendable = d["outcome"].isin(SENDABLE).to_numpy()
     cancellations = int((sendable & d["kind"].str.endswith(":cancellation").to_numpy()).sum()) if len(d) else 0
     trips = check(cohort.guards, as_of, facts.sources, 0, None, cancellations, len(customers))
-    held = [t for t in trips if t.guard not in ask.release_guards]
-    if held:
-        d.loc[sendable, "outcome"] = "held"
-        d.loc[sendable, "reason"] = "held by a guard: " + "; ".join(t.message for t in held)
-    due_now = (d["outcome"] == "due").to_numpy()
-    d["ref"] = pd.Series([email_ref(k) if x else None for k, x in zip(d["email_key"].tolist(), due_now.tolist())],
-                         dtype=object)
+    held = hold_and_reference(d, trips, ask.release_guards)
 
     # 6. Approval requests: everyone waiting on a person, by stage.
     asked = approval_requests(journey, cohort.id, {e: (names[e], t) for e, t in timelines.items()}, cohort.tz)

@@ -113,16 +113,6 @@ def _seed_standing(timeline: Any) -> str:
     return PENDING
 
 
-def standings(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime) -> np.ndarray:
-    """Each customer's standing: held, on time, completed late, pending or missed."""
-    return walk_seed(customers, cohort, as_of)[0]
-
-
-def due(customers: pd.DataFrame, status: np.ndarray, cohort: Cohort, as_of: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
-    """The kind of email the rules call for at ``as_of`` ('' for none) and why, before the ledger."""
-    return _with_reasons(customers, status, walk_seed(customers, cohort, as_of)[1], cohort)
-
-
 def _with_reasons(customers: pd.DataFrame, status: np.ndarray, kind: np.ndarray, cohort: Cohort
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Each due email's reason, in the instructor's words (the late's completion time in UTC)."""
@@ -196,13 +186,14 @@ def _ending(d: pd.DataFrame, known: pd.DataFrame) -> np.ndarray:
 
 
 def standing(customer: Customer, cohort: Cohort, as_of: dt.datetime) -> str:
-    return str(standings(customer_frame([customer]), cohort, as_of)[0])
+    return str(walk_seed(customer_frame([customer]), cohort, as_of)[0][0])
 
 
 def due_kinds(customer: Customer, cohort: Cohort, as_of: dt.datetime) -> list[tuple[str, str]]:
     """The kinds of email the rules call for at ``as_of``, each with the reason, before the ledger."""
     frame = customer_frame([customer])
-    kind, reason = due(frame, standings(frame, cohort, as_of), cohort, as_of)
+    status, kind = walk_seed(frame, cohort, as_of)
+    kind, reason = _with_reasons(frame, status, kind, cohort)
     return [(str(kind[0]), str(reason[0]))] if kind[0] else []
 
 

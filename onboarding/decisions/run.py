@@ -129,15 +129,7 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
     cancellations = int((sendable & (d["kind"] == "cancellation").to_numpy()).sum())
     trips = check(cohort.guards, as_of, {r: facts.sources[r] for r in ("signups", "completions") if r in facts.sources},
                   facts.completion_rows, facts.completion_rows_before, cancellations, len(customers))
-    held = [t for t in trips if t.guard not in ask.release_guards]
-    if held:
-        # Hold: the decisions stay on record, marked held; nothing enters the ledger.
-        d.loc[sendable, "outcome"] = "held"
-        d.loc[sendable, "reason"] = "held by a guard: " + "; ".join(t.message for t in held)
-
-    due_now = (d["outcome"] == "due").to_numpy()
-    d["ref"] = pd.Series([email_ref(k) if due else None for k, due in zip(d["email_key"].tolist(), due_now.tolist())],
-                         dtype=object)
+    held = hold_and_reference(d, trips, ask.release_guards)
     enter = not ask.dry_run and not held
 
     statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
@@ -153,6 +145,21 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
         counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
     return RunDecisions(statuses, d[list(DECISION_COLUMNS)], enter, resend_entry if enter else None, trips, held,
                         counts, supersede_reason=f"no longer due as of {iso(as_of)}")
+
+
+def hold_and_reference(d: pd.DataFrame, trips: list[Trip], released: tuple[str, ...]) -> list[Trip]:
+    """Hold every sendable decision when a tripped guard is not released (the decisions stay on
+    record, marked held; nothing enters the ledger), then give each due email its reference (in
+    place). Returns the guards that hold the run."""
+    held = [t for t in trips if t.guard not in released]
+    if held:
+        sendable = d["outcome"].isin(SENDABLE).to_numpy()
+        d.loc[sendable, "outcome"] = "held"
+        d.loc[sendable, "reason"] = "held by a guard: " + "; ".join(t.message for t in held)
+    due_now = (d["outcome"] == "due").to_numpy()
+    d["ref"] = pd.Series([email_ref(k) if due else None for k, due in zip(d["email_key"].tolist(), due_now.tolist())],
+                         dtype=object)
+    return held
 
 
 def held_message(held: list[Trip]) -> str:

@@ -21,7 +21,7 @@ from onboarding.store import Store
 def replay(store: Store, cohort: Cohort, run_id: str) -> list[str]:
     """Differences between a recorded run and its replay; empty when it decides the same."""
     from onboarding import pipeline
-    from onboarding.decisions.rules import due, standings
+    from onboarding.decisions.rules import walk_seed
     from onboarding.run import RunContext
     from onboarding.sources.snapshot import Snapshot, sha256_bytes
     from onboarding.store import db
@@ -65,8 +65,7 @@ def replay(store: Store, cohort: Cohort, run_id: str) -> list[str]:
         status = result.statuses["status"].to_numpy()
         kinds = set(zip(result.decisions["email"], result.decisions["kind"]))
     else:
-        status = standings(customers, cohort, ctx.as_of)
-        kind, _ = due(customers, status, cohort, ctx.as_of)
+        status, kind = walk_seed(customers, cohort, ctx.as_of)
         kinds = {(e, k) for e, k in zip(customers["email"], kind) if k}
     now = dict(zip(customers["email"], status))
     for email in sorted(set(now) | set(recorded)):

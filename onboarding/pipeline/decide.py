@@ -29,10 +29,7 @@ def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> R
     trigger form asked to suppress entered first)."""
     import json
 
-    for address in ctx.suppress:
-        store.suppressions.add(address, "manual", "trigger form", cohort.id, added_by=ctx.triggered_by,
-                               note=f"asked for with run {ctx.run_id}")
-
+    _suppress_from_form(store, cohort, ctx)
     run = store.runs.get(ctx.run_id, cohort.id)
     inputs = store.runs.inputs(ctx.run_id, cohort.id)
     counts = store.runs.counts(ctx.run_id, cohort.id)
@@ -47,7 +44,19 @@ def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> R
         completion_rows=counts.get("completion_rows", 0),
         completion_rows_before=before,
         now=clock(),
-        suppressions=tuple(with_cohort_file(store.suppressions.for_cohort(cohort.id), cohort.id, cohort.suppress)))
+        suppressions=_suppressions(store, cohort))
+
+
+def _suppress_from_form(store: Store, cohort: Cohort, ctx: RunContext) -> None:
+    """The addresses the trigger form asked to suppress, entered before the run decides."""
+    for address in ctx.suppress:
+        store.suppressions.add(address, "manual", "trigger form", cohort.id, added_by=ctx.triggered_by,
+                               note=f"asked for with run {ctx.run_id}")
+
+
+def _suppressions(store: Store, cohort: Cohort) -> tuple:
+    """Who must not be emailed: the list's entries for the cohort and the cohort file's own."""
+    return tuple(with_cohort_file(store.suppressions.for_cohort(cohort.id), cohort.id, cohort.suppress))
 
 
 def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
@@ -72,28 +81,13 @@ def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
         kind, message = result.refusal
         record(store, cohort, ctx, "failed", f"decide: {message}")
         raise (ResendRefused if kind == "resend" else DatasetError)(message)
-    counts = {**result.counts, "superseded": superseded}
-    store.runs.record_guards(ctx.run_id, cohort.id, [
-        {"guard": t.guard, "message": t.message, "released": t not in result.held} for t in result.trips] or None)
-    if result.held:
-        message = held_message(result.held)
-        record(store, cohort, ctx, "held", message, counts=counts)
-        log.warning("cohort %s: %s", cohort.id, message)
-        return counts
-    record(store, cohort, ctx, "decided", counts=counts)
-    logs.event(log, logging.INFO, "cohort %s as of %s: %s", cohort.id,
-               f"{ctx.as_of.astimezone(cohort.tz):%a %d %b %Y %H:%M %Z}", counts,
-               **ctx.fields(cohort.id, stage="decide", **{k: v for k, v in counts.items()
-                                                          if isinstance(v, (int, float, str))}))
-    return counts
+    return _recorded(store, cohort, ctx, result, superseded, cohort.id)
 
 
 def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> JourneyFacts:
     """What a journey cohort's run decides on: the reconciled signups, when each signed up, the
     event rows, the approvals recorded, the CSM assignments and the ledger."""
-    for address in ctx.suppress:
-        store.suppressions.add(address, "manual", "trigger form", cohort.id, added_by=ctx.triggered_by,
-                               note=f"asked for with run {ctx.run_id}")
+    _suppress_from_form(store, cohort, ctx)
     inputs = store.runs.inputs(ctx.run_id, cohort.id)
     return JourneyFacts(
         customers=store.staging.reconcile(ctx.run_id, cohort.id, ctx.as_of),
@@ -104,7 +98,7 @@ def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> Journey
         ledger=store.ledger.states(cohort.id),
         sources={r: inputs[r] for r in ("signups", "events") if r in inputs},
         now=clock(),
-        suppressions=tuple(with_cohort_file(store.suppressions.for_cohort(cohort.id), cohort.id, cohort.suppress)))
+        suppressions=_suppressions(store, cohort))
 
 
 def decide_journey(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
@@ -127,6 +121,12 @@ def decide_journey(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, A
         if result.enter_ledger:
             superseded = tx.ledger.supersede_not_due(ctx.run_id, cohort.id, result.supersede_reason)
             tx.ledger.plan_due(ctx.run_id, cohort.id)
+    return _recorded(store, cohort, ctx, result, superseded, f"{cohort.id} (journey {journey.id})")
+
+
+def _recorded(store: Store, cohort: Cohort, ctx: RunContext, result: Any, superseded: int,
+              label: str) -> dict[str, Any]:
+    """Record the run's guards and its standing (held, or decided with its counts), and log it."""
     counts = {**result.counts, "superseded": superseded}
     store.runs.record_guards(ctx.run_id, cohort.id, [
         {"guard": t.guard, "message": t.message, "released": t not in result.held} for t in result.trips] or None)
@@ -136,7 +136,7 @@ def decide_journey(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, A
         log.warning("cohort %s: %s", cohort.id, message)
         return counts
     record(store, cohort, ctx, "decided", counts=counts)
-    logs.event(log, logging.INFO, "cohort %s (journey %s) as of %s: %s", cohort.id, journey.id,
+    logs.event(log, logging.INFO, "cohort %s as of %s: %s", label,
                f"{ctx.as_of.astimezone(cohort.tz):%a %d %b %Y %H:%M %Z}", counts,
                **ctx.fields(cohort.id, stage="decide", **{k: v for k, v in counts.items()
                                                           if isinstance(v, (int, float, str))}))
