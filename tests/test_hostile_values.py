@@ -127,3 +127,28 @@ def test_a_message_with_a_header_the_code_did_not_set_is_refused():
     msg = build_message(sender="Team <team@example.edu>", to_email="a@x.org", to_name="A", content=content, ref="r")
     with pytest.raises(UnsafeMessage, match="copied to"):
         check_message(msg, "a@x.org", cc=("data@x.org",))
+
+
+@given(st.lists(st.text(max_size=300), min_size=1, max_size=20), st.lists(st.text(max_size=60), min_size=1, max_size=20),
+       st.lists(st.text(max_size=300), min_size=1, max_size=20))
+def test_any_events_cell_is_a_plain_name_a_finite_number_an_https_link_or_a_reason(names, values, links):
+    """A journey's events export: whatever a cell holds (formulas, control characters, 'NaN',
+    'inf', javascript: links, encoded words), the row is quarantined with a reason or the value
+    kept is safe: an event name of the plain alphabet, a finite number, one https:// address."""
+    import math
+    import re
+
+    from onboarding.validation.values import event_links, event_names, event_values
+
+    n = min(len(names), len(values), len(links))
+    index = pd.RangeIndex(n)
+    got_names, name_why = event_names(pd.Series(names[:n], index=index, dtype=object))
+    got_values, value_why = event_values(pd.Series(values[:n], index=index, dtype=object), index)
+    got_links, link_why = event_links(pd.Series(links[:n], index=index, dtype=object), index)
+    for i in range(n):
+        if name_why[i] is None:
+            assert re.fullmatch(r"[a-z0-9][a-z0-9_.:-]{0,99}", got_names[i]), names[i]
+        if value_why[i] is None:
+            assert got_values[i] is None or math.isfinite(got_values[i]), values[i]
+        if link_why[i] is None:
+            assert got_links[i] is None or re.fullmatch(r"https://[^\s<>\"'`|]+", got_links[i]), links[i]
