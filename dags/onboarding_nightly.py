@@ -60,8 +60,8 @@ from airflow.sdk import Param, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from onboarding.approval_operator import ApprovalRequestOperator
-from onboarding.cohorts import cohort_choices
-from onboarding.decisions import KINDS
+from onboarding.cohorts import cohort_choices, resend_choices
+from onboarding.decisions import FORM_KINDS, KINDS
 
 # The instructor's time zone and the time of the nightly run in it. Overridable per deployment.
 NIGHTLY_TZ = os.environ.get("ONBOARDING_TIMEZONE", "Australia/Sydney")
@@ -69,6 +69,8 @@ NIGHTLY_TIME = dt.time.fromisoformat(os.environ.get("ONBOARDING_RUN_TIME", "06:0
 RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("ONBOARDING_RETRY_DELAY_SECONDS", "120")))
 # The trigger form's cohort drop-down (read from the cohort file: YAML only, no connection).
 COHORTS = cohort_choices()
+# The journeys' emails a resend may name (<stage>:<kind>), beside the seed's three.
+JOURNEY_EMAILS = resend_choices()
 # Send tasks of every cohort share this pool: its slots bound how many send at once per account.
 GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
 # An approval request closes unanswered (deciding nothing) this long after it is made: before the
@@ -117,11 +119,14 @@ def alert_data_team(context):
         "dry_run": Param(False, type="boolean", title="Dry run",
                          description="Decide and render every email, send nothing; the summary lists what "
                                      "would have gone out."),
-        "kinds": Param(list(KINDS), type="array", title="Email kinds",
-                       description="Which kinds of email this run may send (the others are not even decided).",
-                       examples=list(KINDS), items={"type": "string", "enum": list(KINDS)}, minItems=1,
+        "kinds": Param(list(FORM_KINDS), type="array", title="Email kinds",
+                       description="Which kinds of email this run may send (the others are not even decided). "
+                                   "A journey's emails count by what they are: reminders, cancellations, "
+                                   "welcomes (sent on completing a stage) and stage emails (on entering one).",
+                       examples=list(FORM_KINDS), items={"type": "string", "enum": list(FORM_KINDS)}, minItems=1,
                        values_display={"reminder": "Reminders", "cancellation": "Cancellations",
-                                       "welcome": "Welcomes"}),
+                                       "welcome": "Welcomes (on completing a stage)",
+                                       "stage": "Stage emails (journeys: on entering a stage)"}),
         "suppress": Param(None, type=["null", "string"], title="Do not email",
                           description="Addresses or @domains never to email again (comma-separated): put on the "
                                       "suppression list for the cohort before this run decides. Remove one with "
@@ -139,9 +144,9 @@ def alert_data_team(context):
                                              "cohort, the kind and a reason; the ledger records the reason.",
                                  section="Resend one email"),
         "resend_kind": Param(None, type=["null", "string"], title="Email to resend",
-                             enum=[None, *KINDS], section="Resend one email",
+                             enum=[None, *KINDS, *JOURNEY_EMAILS], section="Resend one email",
                              values_display={"null": "(none)", "reminder": "Reminder",
-                                             "cancellation": "Cancellation", "welcome": "Welcome"},
+                                             "cancellation": "Cancellation", "welcome": "Welcome", **JOURNEY_EMAILS},
                              description="Which of the customer's emails to send again (it must have gone out "
                                          "before)."),
         "resend_reason": Param(None, type=["null", "string"], title="Reason",

@@ -25,14 +25,18 @@ from onboarding.errors import ConfigError
 WELCOME_TIMINGS = ("after_deadline", "on_completion")
 # The fields each source must map, and the ones it may map.
 # Every export a cohort may read, by role: the seed journey's two, and a journey's long events export.
-EXPORT_ROLES = ("signups", "completions", "events")
+# A journey cohort reads ``completions`` as a wide export (a timestamp column per stage its
+# journey names) and may read its CSM roster from a ``csms`` export.
+EXPORT_ROLES = ("signups", "completions", "events", "csms")
 REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at"),
                     # A journey's long export: one row per thing a customer did (README, "Journeys").
-                    "events": ("email", "event", "at")}
+                    "events": ("email", "event", "at"),
+                    # A journey's CSM roster (README, "How CSMs are assigned"); other columns are attributes.
+                    "csms": ("email", "name", "capacity")}
 # A signup export with first and last name columns maps them instead of ``name``; with a
 # ``first_name`` the customer's emails greet them by it.
 OPTIONAL_COLUMNS = {"signups": ("signed_up_at", "first_name", "last_name", "consent"), "completions": ("name",),
-                    "events": ("value", "link")}
+                    "events": ("value", "link"), "csms": ()}
 # Per source type: the options it needs and those it may have.
 SOURCE_OPTIONS = {
     "csv": (("path",), ("delimiter", "encoding", "connection")),
@@ -65,13 +69,17 @@ class GuardConfig:
 class SourceConfig:
     """Where one export comes from and how its columns are named."""
 
-    role: str  # "signups" or "completions"
+    role: str  # one of EXPORT_ROLES
     type: str  # csv, sql or google_sheet
     columns: dict[str, str]  # our field -> the export's header
     options: dict[str, Any] = field(default_factory=dict)  # type-specific (path, encoding, ...)
     timezone: str | None = None  # for timestamps written without an offset
     # strftime format, 'iso' or 'excel_serial', or a tuple of them tried in order; ISO 8601 when unset
     timestamp_format: str | tuple[str, ...] | None = None
+    # A journey cohort's wide export: the timestamp fields its stages' evidence names (a cell per stage).
+    timestamps: tuple[str, ...] = ()
+    # Fields read as attributes (a CSM's language; a customer's, for ``csm_match``): text, one line.
+    attributes: tuple[str, ...] = ()
 
     @property
     def location(self) -> str:
@@ -110,13 +118,15 @@ class Cohort:
     retention_days: int = 400  # run folders (input snapshots, reports) older than this are deleted
     journey: str = "seed"  # the journey its customers go through (onboarding.journeys); seed: the original process
     events: SourceConfig | None = None  # a journey's long export: email, event, at, value
+    csms: SourceConfig | None = None  # a journey's CSM roster as an export (instead of the journey file's)
     journey_spec: Any = None  # the journey itself (onboarding.journeys.Journey), set when the file is read
 
     @property
     def exports(self) -> tuple[SourceConfig, ...]:
         """The exports the cohort reads, signups first: signups and completions for the seed
-        journey, signups and events for the others."""
-        return tuple(c for c in (self.signups, self.completions, self.events) if c is not None)
+        journey; for the others signups and what their journey reads (the events export, a wide
+        completions export, a CSM roster)."""
+        return tuple(c for c in (self.signups, self.completions, self.events, self.csms) if c is not None)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -175,7 +185,12 @@ def _check_tz(name: Any, where: str) -> str:
     return str(name)
 
 
-def _source(raw: Any, role: str, base: Path, where: str, roots: tuple[Path, ...]) -> SourceConfig:
+def _source(raw: Any, role: str, base: Path, where: str, roots: tuple[Path, ...],
+            fields: tuple[tuple[str, ...], tuple[str, ...]] | None = None, wide: tuple[str, ...] = (),
+            attributes: tuple[str, ...] | None = ()) -> SourceConfig:
+    """One export's configuration. ``fields`` (required, optional) replaces the role's own (a
+    journey's wide export); ``wide`` are its timestamp fields; ``attributes`` the fields read as
+    attributes (``None``: any further field is one, as in a CSM roster)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping with 'type' and 'columns'")
     raw = dict(raw)
@@ -185,15 +200,21 @@ def _source(raw: Any, role: str, base: Path, where: str, roots: tuple[Path, ...]
         raise ConfigError(f"{where}.columns: expected a mapping of field -> export column name")
     if columns.get("last_name") and not columns.get("first_name"):
         raise ConfigError(f"{where}.columns: last_name is mapped without first_name")
+    required, optional = fields or (REQUIRED_COLUMNS[role], OPTIONAL_COLUMNS[role])
     # A whole name, or a first name (with an optional last name) to make it from.
-    missing = [c for c in REQUIRED_COLUMNS[role] if not columns.get(c)
+    missing = [c for c in required if not columns.get(c)
                and not (c == "name" and columns.get("first_name"))]
     if missing:
         raise ConfigError(f"{where}.columns: {', '.join(missing)} must be mapped")
-    unknown = set(columns) - set(REQUIRED_COLUMNS[role]) - set(OPTIONAL_COLUMNS[role])
+    if attributes is None:  # a roster: every further field is an attribute of the CSM
+        attributes = tuple(sorted(set(columns) - set(required) - set(optional)))
+        bad = [a for a in attributes if not _ID_RE.fullmatch(str(a))]
+        if bad:
+            raise ConfigError(f"{where}.columns: {bad} are not attribute names (lower-case letters, digits, '_')")
+    unknown = set(columns) - set(required) - set(optional) - set(attributes)
     if unknown:
         raise ConfigError(f"{where}.columns: unknown field(s) {sorted(unknown)}; "
-                          f"known: {list(REQUIRED_COLUMNS[role] + OPTIONAL_COLUMNS[role])}")
+                          f"known: {list(required + optional + tuple(attributes))}")
     tz = raw.pop("timezone", None)
     if tz is not None:
         tz = _check_tz(tz, f"{where}.timezone")
@@ -226,7 +247,8 @@ def _source(raw: Any, role: str, base: Path, where: str, roots: tuple[Path, ...]
     if "parameters" in raw and not isinstance(raw["parameters"], dict):
         raise ConfigError(f"{where}.parameters: expected a mapping of query parameter -> value")
     return SourceConfig(role=role, type=stype, columns={k: str(v) for k, v in columns.items()},
-                        options=raw, timezone=tz, timestamp_format=fmt)
+                        options=raw, timezone=tz, timestamp_format=fmt, timestamps=tuple(wide),
+                        attributes=tuple(a for a in attributes if a in columns))
 
 
 def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path, ...],
@@ -265,19 +287,15 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
     if journey != "seed" and journey not in known:
         # A broken journey file stops only the cohorts that use one of its journeys.
         raise ConfigError(journey_error or f"{where}.journey: unknown journey {journey!r}; known: {sorted(known)}")
-    if journey != "seed":
-        wide = [st.id for st in known[journey].stages if st.evidence.column]
-        if wide:
-            # A journey cohort reads its evidence from the long events export; a stage done by a
-            # column of a wide export would never complete, so it is refused, not run.
-            raise ConfigError(f"{where}.journey: {journey!r}: stage {wide[0]!r} is done by a column of a wide export; "
-                              f"a journey cohort reads the long events export (email, event, at, value): give the "
-                              f"stage an 'event' instead")
-    # The seed journey reads a completion export; a multi-stage journey the long events export.
-    roles = {"signups", "completions"} if journey == "seed" else {"signups", "events"}
-    if not isinstance(sources, dict) or set(sources) != roles:
+    spec = known.get(journey)
+    roles, optional_roles = _roles(spec)
+    if not isinstance(sources, dict) or not roles <= set(sources) or not set(sources) <= roles | optional_roles:
         raise ConfigError(f"{where}.sources: expected exactly {' and '.join(repr(r) for r in sorted(roles, reverse=True))}"
-                          + ("" if journey == "seed" else f" (journey {journey!r} reads the events export)"))
+                          + (f" (and optionally {sorted(optional_roles)})" if optional_roles else "")
+                          + ("" if journey == "seed" else f" (what journey {journey!r} reads)"))
+    if spec is not None and spec.csms_per_cohort and "csms" not in sources:
+        raise ConfigError(f"{where}.sources: journey {journey!r} takes its CSM roster from each cohort ('csms: "
+                          f"per_cohort'): give the cohort a 'csms' source (email, name, capacity, attributes)")
     for key in ("sender", "instructor"):
         check_address(merged[key], f"{where}.{key}")
     if any(c in str(merged["title"]) for c in "\r\n") or len(str(merged["title"])) > 200:
@@ -289,10 +307,15 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
         timezone=_check_tz(merged["timezone"], f"{where}.timezone"),
         sender=str(merged["sender"]),
         instructor=str(merged["instructor"]),
-        signups=_source(sources["signups"], "signups", base, f"{where}.sources.signups", roots),
-        completions=(_source(sources["completions"], "completions", base, f"{where}.sources.completions", roots)
-                     if "completions" in sources else None),
+        signups=_source(sources["signups"], "signups", base, f"{where}.sources.signups", roots,
+                        attributes=spec.csm_match if spec is not None and journey != "seed" else ()),
+        completions=(None if "completions" not in sources else
+                     _source(sources["completions"], "completions", base, f"{where}.sources.completions", roots)
+                     if journey == "seed" else
+                     _source(sources["completions"], "completions", base, f"{where}.sources.completions", roots,
+                             (("email", *_wide_fields(spec)), ("name",)), _wide_fields(spec))),
         events=_source(sources["events"], "events", base, f"{where}.sources.events", roots) if "events" in sources else None,
+        csms=_roster_source(sources, spec, base, f"{where}.sources.csms", roots),
         reminder_days_before=days,
         grace_period=parse_duration(merged.get("grace_period"), f"{where}.grace_period"),
         welcome_timing=timing,
@@ -308,6 +331,39 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
         retention_days=_retention(merged.get("retention_days", 400), f"{where}.retention_days"),
         journey=journey,
     )
+
+
+def _roster_source(sources: dict, journey: Any, base: Path, where: str, roots: tuple[Path, ...]) -> SourceConfig | None:
+    """A cohort's CSM roster export: email, name, capacity, and every further column an attribute;
+    each attribute the journey matches customers on must be one of them."""
+    if "csms" not in sources:
+        return None
+    cfg = _source(sources["csms"], "csms", base, where, roots, attributes=None)
+    missing = [k for k in journey.csm_match if k not in cfg.attributes]
+    if missing:
+        raise ConfigError(f"{where}.columns: journey {journey.id!r} matches customers to CSMs on {missing}: map "
+                          f"{'it' if len(missing) == 1 else 'them'} to the roster's column(s)")
+    return cfg
+
+
+def _wide_fields(journey: Any) -> tuple[str, ...]:
+    """The timestamp columns a journey's stages read from its wide export, in stage order."""
+    return tuple(dict.fromkeys(s.evidence.column for s in journey.stages if s.evidence.column))
+
+
+def _roles(journey: Any) -> tuple[set[str], set[str]]:
+    """The exports a cohort of this journey must read, and those it may: the seed journey reads
+    signups and completions; another journey signups, the events export when a stage (or its
+    queries) reads events, the wide completions export when a stage reads a column, and may
+    read its CSM roster from a ``csms`` export."""
+    if journey is None or journey.id == "seed":
+        return {"signups", "completions"}, set()
+    roles = {"signups"}
+    if any(s.evidence.event for s in journey.stages) or journey.queries is not None:
+        roles.add("events")
+    if _wide_fields(journey):
+        roles.add("completions")
+    return roles, {"csms"}
 
 
 def _journey_id(raw: Any, where: str) -> str:
@@ -566,6 +622,19 @@ def cohort_choices() -> dict[str, str]:
         return {}
 
 
+def resend_choices() -> dict[str, str]:
+    """The trigger form's "Email to resend" drop-down beyond the seed's kinds: every email of the
+    journeys the cohort file's cohorts follow, ``<stage>:<kind>`` -> "Stage title: kind" (read
+    when the DAG file is parsed, YAML only; empty when the file cannot be read)."""
+    try:
+        found = read_cohort_file()
+    except Exception:  # noqa: BLE001 - the form then offers the seed's kinds; a typed kind is still checked
+        return {}
+    used = {c.journey for c in found.cohorts.values()} - {"seed"}
+    return {f"{s.id}:{k}": f"{s.title}: {k.replace('_', ' ')}" for jid in sorted(used)
+            for s, k in found.journeys[jid].email_kinds()}
+
+
 def fingerprint(cohort: Cohort) -> dict:
     """The cohort's configuration as a run used it, recorded with the run's inputs (a replay says
     when it has changed since)."""
@@ -577,6 +646,11 @@ def fingerprint(cohort: Cohort) -> dict:
         # Runs recorded before journeys existed have no such key: the seed journey is what they ran.
         del out["journey"]
         out.pop("journey_spec", None)
-    if out.get("events") is None:
-        out.pop("events", None)
+    for role in ("events", "csms"):
+        if out.get(role) is None:
+            out.pop(role, None)
+    for role in EXPORT_ROLES:  # fields added later, recorded only where used (older runs compare the same)
+        for key in ("timestamps", "attributes"):
+            if isinstance(out.get(role), dict) and not out[role].get(key):
+                out[role].pop(key, None)
     return out

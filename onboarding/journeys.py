@@ -22,7 +22,8 @@ missed, welcomed when done). Other journeys live in the file the cohort file nam
             next: [{if: approved, to: csm}, {if: rejected, to: details}]
 
 Per stage: the **evidence** that completes it (``column``: a timestamp column of a wide export;
-``event``: an event name in a long ``email, event, at, value`` export; ``entered: true``: done on
+``event``: an event name in a long ``email, event, at, value`` export (a cohort may read both, a
+wide ``completions`` export mapping each ``column`` to its header); ``entered: true``: done on
 entering, for a stage the pipeline itself performs; an optional ``score`` with a ``pass_mark``),
 when it is **due** (``date``; ``after: signup | entered`` with a ``duration``; or ``deadline:
 cohort``), its **reminders** (durations before due), what happens when it is **missed**
@@ -75,6 +76,18 @@ class Evidence:
     entered: bool = False  # done on entering (a step the pipeline performs itself)
     source: str | None = None  # the export's role (default: completions for a column, events for an event)
     pass_mark: float | None = None  # a score the event's value must reach
+
+    @property
+    def event_name(self) -> str | None:
+        """The event rows that are this evidence: its event's name, or for a column of the wide
+        export the rows its cells become (``completions/<column>``: '/' is never in an event
+        name of the events export, so the two never mix)."""
+        return self.event.lower() if self.event else column_event(self.column) if self.column else None
+
+
+def column_event(column: str) -> str:
+    """The event a filled cell of the wide export's ``column`` stands for."""
+    return f"completions/{column}"
 
 
 @dataclass(frozen=True)
@@ -147,9 +160,19 @@ class Journey:
     # a cohort already weeks in must not send "verify your address" to people who did long ago.
     emails_expire_after: dt.timedelta = DEFAULT_EXPIRY
     queries: Queries | None = None
+    # ``csms: per_cohort``: each cohort gives its roster as a ``csms`` export (name, email,
+    # capacity, attribute columns), read with the cohort's other exports every night.
+    csms_per_cohort: bool = False
 
     def stage(self, stage_id: str) -> Stage:
         return next(s for s in self.stages if s.id == stage_id)
+
+    def email_kinds(self) -> tuple[tuple[Stage, str], ...]:
+        """Every email the journey may send, per stage and kind (its ledger kind is
+        ``<stage>:<kind>``): on entering, on completing, its reminders, its cancellation."""
+        return tuple((s, k) for s in self.stages for k in (
+            *s.emails_on_enter, *s.emails_on_complete, *(f"reminder_{i}" for i in range(1, len(s.reminders or ()) + 1)),
+            *(("cancellation",) if s.on_missed == "cancel" else ())))
 
     def following(self, stage_id: str) -> dict[str | None, str]:
         """Where a stage leads, by condition (None: unconditionally)."""
@@ -202,25 +225,29 @@ def parse_journey(jid: str, raw: Any, where: str, source: str = "built in") -> J
             raise ConfigError(f"{where}: stage {sid!r}: id: appears twice")
         ids.append(sid)
     stages = tuple(_stage(s, ids, i, f"{where}: stage {s['id']!r}") for i, s in enumerate(stages_raw))
-    csms = _roster(raw.get("csms"), f"{where}: csms")
+    per_cohort = raw.get("csms") == "per_cohort"
+    csms = () if per_cohort else _roster(raw.get("csms"), f"{where}: csms")
     method = raw.get("csm_assignment", "least_loaded")
     if method not in CSM_METHODS:
         raise ConfigError(f"{where}: csm_assignment: expected one of {list(CSM_METHODS)}, got {method!r}")
     match = tuple(_list(raw.get("csm_match"), f"{where}: csm_match"))
     for key in match:
-        if not isinstance(key, str) or not any(c.attribute(key) for c in csms):
+        if not isinstance(key, str) or not _ID.fullmatch(key):
+            raise ConfigError(f"{where}: csm_match: {key!r} is not an attribute name (lower-case letters, digits, '_')")
+        if not per_cohort and not any(c.attribute(key) for c in csms):
             raise ConfigError(f"{where}: csm_match: {key!r} is not an attribute of any CSM in the roster")
-    if not csms:
+    if not csms and not per_cohort:
         for s in stages:
             if s.assign_csm:
-                raise ConfigError(f"{where}: stage {s.id!r}: assign_csm: needs the journey's 'csms' roster")
+                raise ConfigError(f"{where}: stage {s.id!r}: assign_csm: needs the journey's 'csms' roster "
+                                  f"(or 'csms: per_cohort' and a 'csms' source in each cohort)")
             if s.approval_by == "csm" or s.on_missed == "escalate:csm":
                 what = "approval: by" if s.approval_by == "csm" else "on_missed: escalate"
                 raise ConfigError(f"{where}: stage {s.id!r}: {what}: 'csm' needs the journey's 'csms' roster")
     expiry = (_duration(raw["emails_expire_after"], f"{where}: emails_expire_after") if "emails_expire_after" in raw
               else DEFAULT_EXPIRY)
     journey = Journey(jid, str(raw.get("title") or jid), stages, source, csms, method, match, expiry,
-                      _queries(raw.get("queries"), f"{where}: queries"))
+                      _queries(raw.get("queries"), f"{where}: queries"), per_cohort)
     _check_graph(journey, where)
     return journey
 
@@ -311,6 +338,13 @@ def _evidence(raw: Any, where: str) -> Evidence:
             raise ConfigError(f"{where}: {k}: expected a name, got {raw[k]!r}")
     if "entered" in raw and raw["entered"] is not True:
         raise ConfigError(f"{where}: entered: expected true")
+    if "column" in raw and not _ID.fullmatch(str(raw["column"])):
+        raise ConfigError(f"{where}: column: {raw['column']!r} is not a field name (lower-case letters, digits, '_'): "
+                          f"name the field, and map it to the export's header in the cohort's 'completions' source")
+    expected = "completions" if "column" in raw else "events" if "event" in raw else None
+    if "source" in raw and raw["source"] != expected:
+        raise ConfigError(f"{where}: source: {'a column' if 'column' in raw else 'an event' if 'event' in raw else 'nothing'} "
+                          f"is read from the cohort's {expected!r} export, not {raw['source']!r}")
     pass_mark = None
     if "score" in raw:
         score = raw["score"]

@@ -15,7 +15,7 @@ from onboarding import paths
 from onboarding.addresses import is_plain_address
 from onboarding.cohorts import CohortFile, select_cohorts
 from onboarding.decisions.guards import released
-from onboarding.decisions import KINDS, Resend
+from onboarding.decisions import FORM_KINDS, JOURNEY_KIND, KINDS, Resend
 from onboarding.errors import ConfigError, ParamsError
 
 
@@ -28,7 +28,7 @@ class RunParams:
     as_of: str | None = None  # a date or datetime; None: the run's own moment
     dry_run: bool = False
     release_guards: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = KINDS
+    kinds: tuple[str, ...] = FORM_KINDS
     resend: Resend | None = None
     suppress: tuple[str, ...] = ()  # addresses or '@domains' to put on the suppression list first
     erase: tuple[str, ...] = ()  # people to erase before the run (from the chosen cohort, or all)
@@ -39,16 +39,16 @@ class RunParams:
         """The form's values as one typed object; a value that makes no sense raises ``ParamsError``
         naming the parameter."""
         p = dict(params or {})
-        kinds = tuple(p.get("kinds") or KINDS)
-        unknown = set(kinds) - set(KINDS)
+        kinds = tuple(p.get("kinds") or FORM_KINDS)
+        unknown = set(kinds) - set(FORM_KINDS)
         if unknown:
-            raise ParamsError(f"kinds: unknown email kind(s) {sorted(unknown)}; known: {list(KINDS)}")
+            raise ParamsError(f"kinds: unknown email kind(s) {sorted(unknown)}; known: {list(FORM_KINDS)}")
         try:
             release = tuple(sorted(released(p.get("release_guards"))))
         except ValueError as exc:
             raise ParamsError(str(exc)) from None
         return cls(cohort=p.get("cohort") or None, as_of=p.get("as_of") or None, dry_run=bool(p.get("dry_run")),
-                   release_guards=release, kinds=tuple(k for k in KINDS if k in kinds),
+                   release_guards=release, kinds=tuple(k for k in FORM_KINDS if k in kinds),
                    resend=_resend(p.get("resend_customer"), p.get("resend_kind"), p.get("resend_reason")),
                    suppress=_suppress(p.get("suppress")),
                    **_erase(p.get("erase"), p.get("erase_reason"), bool(p.get("dry_run"))))
@@ -89,8 +89,9 @@ def _resend(customer: str | None, kind: str | None, reason: str | None) -> Resen
     email = customer.strip().lower()
     if not is_plain_address(email):
         raise ParamsError(f"resend_customer: {customer!r} is not an email address")
-    if kind not in KINDS:
-        raise ParamsError(f"resend_kind: choose which email to send again: one of {list(KINDS)}")
+    if kind not in KINDS and not re.fullmatch(JOURNEY_KIND, str(kind or "")):
+        raise ParamsError(f"resend_kind: choose which email to send again: one of {list(KINDS)}, or a journey's "
+                          f"<stage>:<kind> (csm:csm_introduction)")
     if not (reason or "").strip() or len(reason.strip()) < 5:
         raise ParamsError("resend_reason: say why the email is sent again (it is recorded in the ledger)")
     return Resend(email, kind, reason.strip())
@@ -107,7 +108,7 @@ class RunContext:
     attempt: int | None = None  # the Airflow try number, when run by Airflow
     release_guards: tuple[str, ...] = ()  # guards the instructor released for this run
     host: str = field(default_factory=socket.gethostname)
-    kinds: tuple[str, ...] = KINDS  # the email kinds this run may send
+    kinds: tuple[str, ...] = FORM_KINDS  # the email kinds this run may send
     # When the run was asked for (Airflow's run_after). A reminder whose deadline had passed by
     # then (or by the time the run decides) is not sent, even by a rerun as of an earlier date.
     triggered_at: dt.datetime | None = None
@@ -135,7 +136,7 @@ class RunContext:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunContext":
         return cls(d["run_id"], dt.datetime.fromisoformat(d["as_of"]), bool(d["dry_run"]), d["runs_base"],
-                   release_guards=tuple(d.get("release_guards", ())), kinds=tuple(d.get("kinds") or KINDS),
+                   release_guards=tuple(d.get("release_guards", ())), kinds=tuple(d.get("kinds") or FORM_KINDS),
                    triggered_at=dt.datetime.fromisoformat(d["triggered_at"]) if d.get("triggered_at") else None,
                    resend=Resend(**d["resend"]) if d.get("resend") else None,
                    run_type=d.get("run_type"), triggered_by=d.get("triggered_by"), ui_url=d.get("ui_url"),

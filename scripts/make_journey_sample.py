@@ -3,7 +3,7 @@ the same files): the second process this project automates, a SaaS product onboa
 in stages (config/journeys.yaml, journey ``saas-onboarding``; cohort file config/journey-cohorts.yaml).
 
 - signups.csv: the product's account export, 240 accounts signing up from 26 Oct to 4 Dec 2026
-  (Europe/London), with a marketing-consent column;
+  (Europe/London), with a marketing-consent column and the account's language (CSMs are matched on it);
 - events.csv: the product's activity export in the long shape (one row per thing an account did:
   ``User Email, Event, Occurred At, Score, Link``), over the same five weeks and a few days more.
 
@@ -46,8 +46,11 @@ def main() -> None:
         email = f"{name.lower().replace(' ', '.')}.{i}@{rng.choice(COMPANIES)}"
         signed = START + dt.timedelta(days=39 * i / N, hours=rng.randint(0, 10), minutes=rng.randint(0, 59))
         shown = email.upper() if i % 37 == 5 else (f"  {email} " if i % 41 == 7 else email)
+        # The account's language (CSMs are matched on it): German for the .de companies, a few
+        # left empty (any CSM may take them); read from the domain, so the random draws stay as they were.
+        language = "" if i % 13 == 3 else "de" if email.endswith(".de") else "en"
         signups.append({"Created": signed.strftime("%Y-%m-%d %H:%M"), "Name": name, "Email": shown,
-                        "Marketing OK": "yes" if rng.random() < 0.7 else "no"})
+                        "Marketing OK": "yes" if rng.random() < 0.7 else "no", "Language": language})
         r = rng.random()
 
         def ev(event: str, days: float, score: str = "", link: str = "") -> dt.datetime:

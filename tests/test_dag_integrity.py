@@ -66,7 +66,7 @@ def test_nightly_dag_settings(dagbag):
                                       "erase_reason"}
     # The form offers the configured cohorts, and every email kind, by name.
     assert dag.params.get_param("cohort").schema["enum"] == ["all", "data-eng-2026-12", "ux-2026-12"]
-    assert dag.params["kinds"] == ["reminder", "cancellation", "welcome"]
+    assert dag.params["kinds"] == ["reminder", "cancellation", "welcome", "stage"]
     for name in ("cohort", "as_of", "dry_run", "release_guards"):
         assert dag.params.get_param(name).description
     assert dag.params["dry_run"] is False

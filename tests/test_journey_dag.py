@@ -34,7 +34,7 @@ def journey_dag(airflow_db, airflow_env, monkeypatch):
 
 def run_night(dag, night: dt.date, **conf):
     conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
-            "kinds": ["reminder", "cancellation", "welcome"], "resend_customer": None, "resend_kind": None,
+            "kinds": ["reminder", "cancellation", "welcome", "stage"], "resend_customer": None, "resend_kind": None,
             "resend_reason": None, "erase": None, "erase_reason": None, **conf}
     moment = dt.datetime.combine(night, dt.time(6), ZoneInfo("Australia/Sydney"))
     asked = moment + dt.timedelta(seconds=next(_RUNS))
@@ -111,11 +111,21 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
     from onboarding.journeys import journeys_from
 
     journeys = ROOT / "config" / "journeys.yaml"
-    capacity = {c.email: c.capacity for c in journeys_from(read_yaml(journeys), journeys)["saas-onboarding"].csms}
+    roster = journeys_from(read_yaml(journeys), journeys)["saas-onboarding"].csms
+    capacity = {c.email: c.capacity for c in roster}
     assert all(load[c] <= capacity[c] for c in load)
     waiting_csm = rows("SELECT email FROM journey_visits WHERE run_id = :r AND outcome = 'waiting_for_csm'", r=run2)
     assert len(placed) + len(waiting_csm) == len(approved)  # over capacity: they wait, told to the instructor
-    assert (len(waiting_csm) > 0) == (len(approved) > sum(capacity.values()))
+    # Matched on language (the signup export's column): a customer's CSM speaks it; one waits only
+    # when every CSM of their language is full.
+    with open(ROOT / "sample_data" / COHORT / "signups.csv", encoding="utf-8") as fh:
+        language = {r["Email"].strip().lower(): r["Language"] for r in csv.DictReader(fh)}
+    speaks = {c.email: c.attribute("language") for c in roster}
+    assert all(not language[p["email"]] or speaks[p["csm_email"]] == language[p["email"]] for p in placed)
+    assert {speaks[p["csm_email"]] for p in placed} == {"en", "de"}
+    for w in waiting_csm:
+        assert language[w["email"]] and all(load.get(c, 0) == capacity[c] for c in capacity
+                                            if speaks[c] == language[w["email"]])
     intros = [m for m in sent2.values() if "Meet your customer success manager" in m["subject"]]
     assert len(intros) == len(placed)
     by_customer = {p["email"]: p for p in placed}
@@ -201,3 +211,70 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
         run, _ = per_night[night]
         for r in rows("SELECT * FROM approval_requests WHERE run_id = :r", r=run):
             assert r["answered_by"] == "lena.approver"
+
+    # The Onboarding page: the journey's stages in order (entered, completed, dropped out), and its
+    # customers by stage and standing, counted from the latest night as the status tab counts them.
+    viewer = ui_client.bearer(ui_client.token("instructor"))
+    page = api.get(f"/onboarding/api/cohorts/{COHORT}", headers=viewer).json()
+    stages = [(s["stage"], s["title"]) for s in page["stages"]]
+    assert stages[:3] == [("verification", "Verify your email address"), ("details", "Tell us about your team"),
+                          ("csm", "Meet your customer success manager")]
+    entered = {s["stage"]: s["entered"] for s in page["stages"]}
+    assert entered["verification"] >= entered["details"] >= entered["csm"] > 0
+    last = rows("SELECT status, COUNT(*) AS n FROM customer_status WHERE run_id = :r GROUP BY status",
+                r=per_night[nights[-1]][0])
+    shown = {(r["stage"], r["standing"]): r["n"] for r in page["journey_rows"]}
+    assert sum(shown.values()) == sum(r["n"] for r in last)
+    assert shown[("details", "awaiting approval")] == next(r["n"] for r in last
+                                                          if r["status"] == "details: awaiting_approval")
+    assert page["journey_rows"][0]["stage"] == "verification" and page["journey_rows"][-1]["stage"] == ""
+    html = api.get(f"/onboarding/cohorts/{COHORT}", headers={**viewer, "accept": "text/html"}).text
+    assert 'id="journey-standings"' in html and "Customers per stage" in html
+
+
+def test_a_journey_reading_a_wide_export_and_a_roster_export_through_the_dag(airflow_db, airflow_env, fake_google,
+                                                                           monkeypatch, tmp_path):
+    """The DAG's glue for the exports a journey may read beside the events export (``journey_trial``):
+    the wide export's columns complete stages, the roster comes from the cohort's ``csms`` export
+    with its bad rows quarantined, customers meet a CSM of their language, in that CSM's name."""
+    import re
+
+    import journey_trial
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(journey_trial.write(tmp_path)))
+    dag = DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_nightly"]
+    state, run_id = run_night(dag, dt.date(2026, 11, 28))
+    assert state == "success"
+    mine = [m for m in fake_google.sent.values() if m["to"].rsplit("<", 1)[-1].rstrip(">").endswith("@x.org")]
+    sent = {(m["to"].rsplit("<", 1)[1].rstrip(">"), m["subject"]): m for m in mine}
+    intro = next(m for (to, subject), m in sent.items() if to == "ann@x.org" and subject.startswith("csm:"))
+    assert intro["from"] == "Jonas Weber <jonas@example.com>"  # the roster export's CSM, matched on language
+    bob = next(m for (to, subject), m in sent.items() if to == "bob@x.org" and subject.startswith("csm:"))
+    assert bob["from"] == "Priya Raman <priya@example.com>"
+    assert {to for to, _ in sent} == {"ann@x.org", "bob@x.org", "eve@x.org"}  # Dee held, Cai waits for a CSM
+    folder = airflow_env / "data" / "runs" / "trial-2026-11" / re.sub(r"[^A-Za-z0-9._-]+", "_", run_id) / "report"
+    with open(folder / "status.csv", encoding="utf-8-sig") as fh:
+        status = {r["Email"]: r for r in csv.DictReader(fh)}
+    assert status["cai@x.org"]["Stage: standing"] == "csm: waiting_for_csm"
+    assert status["ann@x.org"]["CSM"] == "Jonas Weber <jonas@example.com>"
+    quarantined = rows("SELECT source, source_row, column_name FROM quarantine WHERE run_id = :r", r=run_id)
+    assert {(q["source"], q["source_row"], q["column_name"]) for q in quarantined} == {
+        ("completions", 5, "Verified"), ("csms", 4, "Capacity"), ("csms", 5, "Email")}
+
+    # The trigger form offers the journey's emails to resend; the instructor resends Ann's CSM
+    # introduction the next night: sent again once, under a key of its own, with her reason.
+    assert "csm:csm_introduction" in dag.params.get_param("resend_kind").schema["enum"]
+    state, run2 = run_night(dag, dt.date(2026, 11, 29), resend_customer="ann@x.org", resend_kind="csm:csm_introduction",
+                            resend_reason="she deleted it by mistake")
+    assert state == "success"
+    again = rows("SELECT email_key, status, requested_reason FROM email_ledger WHERE recipient = 'ann@x.org' "
+                 "AND kind = 'csm:csm_introduction' ORDER BY email_key")
+    assert [(r["status"], r["requested_reason"]) for r in again] == [("sent", None), ("sent", "she deleted it by mistake")]
+    assert again[1]["email_key"] == f"{again[0]['email_key']}|resend|{run2}"
+    # A resend of an email that never went out stops the cohort's run before anything is decided.
+    state, run3 = run_night(dag, dt.date(2026, 11, 30), resend_customer="cai@x.org",
+                            resend_kind="csm:csm_introduction", resend_reason="never got it")
+    assert state == "failed"
+    (run,) = rows("SELECT status, error FROM runs WHERE run_id = :r", r=run3)
+    assert run["status"] == "failed" and "no csm:csm_introduction went out to cai@x.org" in run["error"]

@@ -14,6 +14,7 @@ import pandas as pd
 from helpers import make_cohort
 from onboarding.cohorts import read_yaml
 from onboarding.consent import Suppression
+from onboarding.decisions import FORM_KINDS, Resend
 from onboarding.decisions.journey_run import JourneyFacts, decide_journey, journey_key
 from onboarding.journeys import journeys_from
 from onboarding.reporting.digests import digests, needs_lines
@@ -30,9 +31,9 @@ def t(days: float) -> dt.datetime:
 
 
 class Ask:
-    def __init__(self, as_of, dry_run=False, triggered_at=None):
-        self.run_id, self.as_of, self.dry_run, self.kinds = "r1", as_of, dry_run, ()
-        self.release_guards, self.triggered_at, self.resend = (), triggered_at, None
+    def __init__(self, as_of, dry_run=False, triggered_at=None, kinds=FORM_KINDS, resend=None):
+        self.run_id, self.as_of, self.dry_run, self.kinds = "r1", as_of, dry_run, kinds
+        self.release_guards, self.triggered_at, self.resend = (), triggered_at, resend
 
 
 def cohort(**over):
@@ -201,3 +202,34 @@ def test_a_customer_placed_days_after_reaching_the_csm_stage_still_gets_the_intr
     d = out.decisions.set_index("kind")
     assert d.loc["csm:csm_introduction", "outcome"] == "due"
     assert d.loc["initial_training:training_enrolment", "outcome"] == "due"
+
+
+def test_the_trigger_forms_kinds_and_a_resend_apply_to_a_journeys_emails():
+    """The form's kinds by what each email is: reminders, cancellations, welcomes (on completing a
+    stage), stage emails (on entering one); the rest are not even decided. A resend names a
+    journey email (``<stage>:<kind>``) that went out before, and gets a key of its own."""
+    from onboarding.decisions.journey_run import form_kind
+
+    assert [form_kind(SAAS, k) for k in ("details:reminder_1", "verification:cancellation",
+                                          "advanced_training:advanced_certificate", "csm:csm_introduction")] == [
+        "reminder", "cancellation", "welcome", "stage"]
+    events, _ = approved_details(1, t(1))
+    everything = decide_journey(cohort(), SAAS, Ask(t(4.5)), facts(people(1), events[:1])).decisions
+    assert {form_kind(SAAS, k) for k in everything["kind"]} == {"stage", "reminder"}
+    only = decide_journey(cohort(), SAAS, Ask(t(4.5), kinds=("reminder",)), facts(people(1), events[:1])).decisions
+    assert len(only) and set(only["kind"]) == set(everything.loc[everything["kind"].str.contains(":reminder_"), "kind"])
+
+    intro = journey_key("c1", "p0@x.org", "verification", "verification", 1)
+    ledger = pd.DataFrame({"email_key": [intro], "recipient": ["p0@x.org"], "kind": ["verification:verification"],
+                           "status": ["sent"]})
+    again = Resend("p0@x.org", "verification:verification", "deleted it by mistake")
+    out = decide_journey(cohort(), SAAS, Ask(t(0.05), resend=again), facts(people(1), ledger=ledger))
+    assert out.refusal is None and out.resend["email_key"] == f"{intro}|resend|r1"
+    (row,) = out.decisions[out.decisions["email_key"] == out.resend["email_key"]].to_dict("records")
+    assert row["outcome"] == "due" and "deleted it by mistake" in row["reason"]
+    never = Resend("p0@x.org", "details:details_form", "not received")
+    refused = decide_journey(cohort(), SAAS, Ask(t(0.05), resend=never), facts(people(1), ledger=ledger))
+    assert refused.refusal[0] == "resend" and "no details:details_form went out to p0@x.org" in refused.refusal[1]
+    stranger = decide_journey(cohort(), SAAS, Ask(t(0.05), resend=Resend("x@y.org", "verification:verification",
+                                                                         "just because")), facts(people(1)))
+    assert "not a customer of cohort c1" in stranger.refusal[1]

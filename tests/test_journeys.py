@@ -126,8 +126,8 @@ def test_a_cohort_names_a_known_journey_whose_cohort_reads_events(tmp_path):
     found = read_cohort_file(tmp_path / "cohorts.yaml")
     first, second = base["cohorts"][0]["id"], base["cohorts"][1]["id"]
     # A journey's cohort reads the long events export, not a completion export.
-    assert ("sources: expected exactly 'signups' and 'events' (journey 'saas-onboarding' reads the events "
-            "export)") in found.broken[first]
+    assert ("sources: expected exactly 'signups' and 'events' (and optionally ['csms']) (what journey "
+            "'saas-onboarding' reads)") in found.broken[first]
     assert "unknown journey 'sass-onboarding'; known: ['saas-onboarding', 'seed']" in found.broken[second]
     doc["cohorts"][0]["sources"]["events"] = {"type": "csv", "path": doc["cohorts"][0]["sources"].pop("completions")["path"],
                                               "columns": {"email": "user_email", "event": "event", "at": "at"}}
@@ -190,11 +190,12 @@ def test_any_wiring_of_stages_is_either_accepted_or_refused_with_a_reason(edges)
     assert removed == len(edges)
 
 
-def test_a_journey_cohort_refuses_a_stage_done_by_a_wide_export_column(tmp_path):
-    """The events export is the journey cohort's evidence: a stage that waits for a column would
-    never complete, so the cohort is refused with the stage named (not run)."""
+def test_a_stage_done_by_a_column_needs_the_cohorts_wide_export_mapping_it(tmp_path):
+    """A stage read from a column of a wide export: the journey names the field, the cohort's
+    ``completions`` source maps it to its header; without that source, or with the field unmapped,
+    the cohort is refused naming what is missing (not run with a stage that could never complete)."""
     doc = _sample()
-    doc["journeys"]["saas-onboarding"]["stages"][4]["evidence"] = {"column": "profile_done_at", "source": "lms"}
+    doc["journeys"]["saas-onboarding"]["stages"][4]["evidence"] = {"column": "profile_done_at"}
     (tmp_path / "journeys.yaml").write_text(yaml.safe_dump(doc))
     cohorts = yaml.safe_load((ROOT / "config" / "journey-cohorts.yaml").read_text())
     cohorts["journeys"] = "journeys.yaml"
@@ -202,6 +203,56 @@ def test_a_journey_cohort_refuses_a_stage_done_by_a_wide_export_column(tmp_path)
     for c in cohorts["cohorts"]:
         for src in c["sources"].values():
             src["path"] = str((ROOT / "config" / src["path"]).resolve())
-    (tmp_path / "cohorts.yaml").write_text(yaml.safe_dump(cohorts))
+
+    def broken(**sources) -> str | None:
+        doc = copy.deepcopy(cohorts)
+        doc["cohorts"][0]["sources"].update(sources)
+        (tmp_path / "cohorts.yaml").write_text(yaml.safe_dump(doc))
+        found = read_cohort_file(tmp_path / "cohorts.yaml")
+        return found.broken.get("saas-2026-11") or found.cohorts["saas-2026-11"]
+
+    assert "sources: expected exactly 'signups' and 'events' and 'completions'" in broken()
+    wide = {"type": "csv", "path": cohorts["cohorts"][0]["sources"]["events"]["path"],
+            "columns": {"email": "User Email"}}
+    assert "sources.completions.columns: profile_done_at must be mapped" in broken(completions=wide)
+    extra = {**wide, "columns": {"email": "User Email", "profile_done_at": "Profile", "completed_at": "Done"}}
+    assert "unknown field(s) ['completed_at']" in broken(completions=extra)
+    ok = broken(completions={**wide, "columns": {"email": "User Email", "profile_done_at": "Profile"}})
+    assert ok.completions.timestamps == ("profile_done_at",)
+    assert [c.role for c in ok.exports] == ["signups", "completions", "events"]
+
+
+@pytest.mark.parametrize("evidence, message", [
+    ({"column": "Profile Done"}, "column: 'Profile Done' is not a field name"),
+    ({"column": "profile_done_at", "source": "signups"}, "source: a column is read from the cohort's 'completions' export"),
+    ({"event": "profile_completed", "source": "lms"}, "source: an event is read from the cohort's 'events' export"),
+])
+def test_a_stages_evidence_names_a_field_of_the_export_it_is_read_from(evidence, message):
+    doc = _sample()
+    doc["journeys"]["saas-onboarding"]["stages"][4]["evidence"] = evidence
+    with pytest.raises(ConfigError) as err:
+        journeys_from(doc, Path("j.yaml"))
+    assert "stage 'profile': evidence: " + message in str(err.value)
+
+
+def test_a_roster_per_cohort_is_a_csms_source_with_every_matched_attribute(tmp_path):
+    """``csms: per_cohort``: each cohort of the journey gives its roster as an export (email, name,
+    capacity, and every further column an attribute); one without it, or whose roster lacks an
+    attribute the journey matches customers on, is refused naming the key."""
+    import journey_trial
+
+    journey_trial.write(tmp_path)
     found = read_cohort_file(tmp_path / "cohorts.yaml")
-    assert "stage 'profile' is done by a column of a wide export" in found.broken["saas-2026-11"]
+    roster = found.cohorts["trial-2026-11"].csms
+    assert roster.attributes == ("language",) and found.cohorts["trial-2026-11"].signups.attributes == ("language",)
+    text = (tmp_path / "cohorts.yaml").read_text()
+    (tmp_path / "cohorts.yaml").write_text(text.replace("Capacity, language: Language}}", "Capacity}}"))
+    found = read_cohort_file(tmp_path / "cohorts.yaml")
+    assert ("sources.csms.columns: journey 'trial' matches customers to CSMs on ['language']"
+            in found.broken["trial-2026-11"])
+    no_roster = "\n".join(line for line in text.splitlines() if "csms:" not in line)
+    (tmp_path / "cohorts.yaml").write_text(no_roster)
+    assert "give the cohort a 'csms' source" in read_cohort_file(tmp_path / "cohorts.yaml").broken["trial-2026-11"]
+    bad_attr = text.replace("Capacity, language: Language}}", "Capacity, Language!: Language}}")
+    (tmp_path / "cohorts.yaml").write_text(bad_attr)
+    assert "not attribute names" in read_cohort_file(tmp_path / "cohorts.yaml").broken["trial-2026-11"]

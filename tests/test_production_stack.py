@@ -245,7 +245,7 @@ def test_celery_stack_manual_run_survives_a_killed_worker(stack, fake_google):
     # The exports change: the deadline is now two days away, so every customer is due a reminder.
     write_cohort(home.parent, days_to_deadline=2)
     body = ui_form_body(api, "onboarding_nightly", cohort="e2e-cohort")
-    assert body["conf"]["kinds"] == ["reminder", "cancellation", "welcome"] and body["conf"]["dry_run"] is False
+    assert body["conf"]["kinds"] == ["reminder", "cancellation", "welcome", "stage"] and body["conf"]["dry_run"] is False
 
     engine = sa.create_engine(stack["state_db"])
     roots = {int((home / "pids" / f"worker{i}.pid").read_text()): f"worker{i}" for i in (1, 2)}

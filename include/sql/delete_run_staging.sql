@@ -3,4 +3,5 @@
 DELETE FROM signups WHERE run_id = :run_id AND cohort_id = :cohort_id;
 DELETE FROM completions WHERE run_id = :run_id AND cohort_id = :cohort_id;
 DELETE FROM journey_events WHERE run_id = :run_id AND cohort_id = :cohort_id;
+DELETE FROM csm_roster WHERE run_id = :run_id AND cohort_id = :cohort_id;
 DELETE FROM quarantine WHERE run_id = :run_id AND cohort_id = :cohort_id

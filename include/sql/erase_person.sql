@@ -30,6 +30,8 @@ DELETE FROM approvals
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM journey_events
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM csm_roster
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM csm_assignments
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM approval_requests

@@ -1,2 +1,2 @@
-INSERT INTO signups (run_id, cohort_id, source_row, email, name, signed_up_at, first_name, consent)
-VALUES (:run_id, :cohort_id, :source_row, :email, :name, :signed_up_at, :first_name, :consent)
+INSERT INTO signups (run_id, cohort_id, source_row, email, name, signed_up_at, first_name, consent, attributes)
+VALUES (:run_id, :cohort_id, :source_row, :email, :name, :signed_up_at, :first_name, :consent, :attributes)

@@ -18,7 +18,7 @@ done AS (
     WHERE run_id = :run_id AND cohort_id = :cohort_id AND completed_at <= :as_of
     GROUP BY email
 )
-SELECT s.email, su.name, su.first_name, su.consent, d.completed_at,
+SELECT s.email, su.name, su.first_name, su.consent, su.attributes, d.completed_at,
        CASE WHEN EXISTS (
            SELECT 1 FROM quarantine q
            WHERE q.run_id = :run_id AND q.cohort_id = :cohort_id AND q.source = 'completions'

@@ -13,6 +13,13 @@ import hashlib
 from dataclasses import dataclass
 
 KINDS = ("reminder", "cancellation", "welcome")
+# The trigger form's email kinds: the seed journey's three, and ``stage``. A journey cohort's
+# emails fall into them by what they are: its reminders, its cancellations, ``welcome`` for the
+# emails sent on completing a stage (the seed's welcome is one) and ``stage`` for those sent on
+# entering one (a verification, a details form, a CSM's introduction).
+FORM_KINDS = KINDS + ("stage",)
+# A journey email's ledger kind, ``<stage>:<kind>`` (what the trigger form's resend names).
+JOURNEY_KIND = r"[a-z0-9][a-z0-9_-]{0,62}:[a-z0-9][a-z0-9_-]{0,62}"
 EXCLUSIVE = {"welcome": "cancellation", "cancellation": "welcome"}
 # A reminder makes no sense once the customer's cancellation or welcome went out (or may have).
 ENDS_REMINDERS = ("cancellation", "welcome")

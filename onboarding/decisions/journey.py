@@ -107,13 +107,16 @@ class Timeline:
     waits_on: str | None = None  # instructor or csm, when an approval or an escalation waits on them
 
 
-def visit_rows(timelines: Mapping[str, Timeline]) -> list[dict]:
-    """Timelines (email -> timeline) as the state database keeps their visits."""
+def visit_rows(timelines: Mapping[str, Timeline], journey: Journey | None = None) -> list[dict]:
+    """Timelines (email -> timeline) as the state database keeps their visits (with each stage's
+    place in the journey, for the stage funnel)."""
     from onboarding.times import iso
 
+    order = {s.id: i for i, s in enumerate(journey.stages, 1)} if journey else {}
     return [{"email": email, "stage": v.stage, "visit": v.number, "entered_at": iso(v.entered_at),
              "due_at": iso(v.due_at), "completed_at": iso(v.completed_at), "score": v.score, "outcome": v.outcome,
-             "decided_at": iso(v.decided_at), "decided_by": v.decided_by, "link": v.link}
+             "decided_at": iso(v.decided_at), "decided_by": v.decided_by, "link": v.link,
+             "stage_order": order.get(v.stage)}
             for email, t in timelines.items() for v in t.visits]
 
 

@@ -39,9 +39,10 @@ from onboarding.decisions.csm import Newcomer, place
 from onboarding.decisions.guards import Trip, check
 from onboarding.decisions.journey import (Approval, Attempt, Facts, Settings, Timeline, approvals_by_customer,
                                           evidence_key, visit_rows, walk)
-from onboarding.decisions.run import DECISION_COLUMNS, SENDABLE, RunAsk, hold_and_reference
+from onboarding.decisions.run import (DECISION_COLUMNS, SENDABLE, RunAsk, add_resend, hold_and_reference,
+                                      resend_refusal, still_sendable)
 from onboarding.decisions.suppression import apply as apply_suppressions, require_consent
-from onboarding.journeys import Journey, show_duration
+from onboarding.journeys import Csm, Journey, show_duration
 from onboarding.times import from_iso, iso
 
 # Emails a journey calls for that go to a person of the team, not the customer: into digests.
@@ -61,6 +62,7 @@ class JourneyFacts:
     sources: dict[str, dict] = field(default_factory=dict)
     now: dt.datetime | None = None
     suppressions: tuple[Suppression, ...] = ()
+    roster: tuple[Csm, ...] | None = None  # the run's CSM roster from the cohort's export (None: the journey's)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class JourneyDecisions:
     held: list[Trip]
     counts: dict[str, Any]
     supersede_reason: str = ""
+    resend: dict[str, Any] | None = None  # the instructor's resend, entered on its own with her reason
+    refusal: tuple[str, str] | None = None  # (resend, message): the run stops, nothing decided
 
 
 def ledger_kind(stage: str, kind: str) -> str:
@@ -89,15 +93,22 @@ def journey_key(cohort_id: str, email: str, stage: str, kind: str, visit: int) -
     return key if visit == 1 else f"{key}|visit{visit}"
 
 
+def form_kind(journey: Journey, kind: str) -> str:
+    """Which of the trigger form's email kinds a journey email is (``decisions.FORM_KINDS``):
+    a reminder, a cancellation, ``welcome`` when sent on completing its stage, else ``stage``."""
+    stage, _, own = kind.partition(":")
+    if own.startswith("reminder_"):
+        return "reminder"
+    if own == "cancellation":
+        return "cancellation"
+    return "welcome" if any(s.id == stage and own in s.emails_on_complete for s in journey.stages) else "stage"
+
+
 def email_classes(journey: Journey, classes: dict[str, str]) -> dict[str, str]:
     """Each ledger kind's class, from the cohort's classes by the kind's own name (default:
     transactional)."""
-    out = {}
-    for s in journey.stages:
-        for k in (*s.emails_on_enter, *s.emails_on_complete, "cancellation",
-                  *(f"reminder_{i}" for i in range(1, len(s.reminders or ()) + 1))):
-            out[ledger_kind(s.id, k)] = classes.get(k, classes.get(k.split("_")[0], "transactional"))
-    return out
+    return {ledger_kind(s.id, k): classes.get(k, classes.get(k.split("_")[0], "transactional"))
+            for s, k in journey.email_kinds()}
 
 
 def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: JourneyFacts) -> JourneyDecisions:
@@ -105,6 +116,10 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     as_of = ask.as_of
     settings = Settings(cohort.deadline_at, cohort.reminder_window_start, cohort.tz)
     customers = facts.customers
+    refusal = resend_refusal(cohort.id, ask.resend, customers, facts.ledger, {})
+    if refusal:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
+        return JourneyDecisions(empty, empty, [], [], [], [], False, [], [], {}, refusal=refusal)
     evidence = _evidence(journey, facts.events)
     approvals = approvals_by_customer(facts.approvals)
     assigned = {r["email"]: r for r in facts.assignments}
@@ -120,15 +135,18 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     # 1. CSM placement, then the customers placed walk on from the CSM stage.
     new: list[dict[str, Any]] = []
     waiting_for_csm: tuple[str, ...] = ()
-    if journey.csms:
-        newcomers = [Newcomer(e, t.visits[-1].entered_at or as_of) for e, t in timelines.items()
-                     if t.standing == "waiting_for_csm" and e not in assigned]
+    roster = journey.csms if facts.roster is None else facts.roster
+    if roster or journey.csms_per_cohort:
+        # A customer's attributes (their language, from the signup export) for ``csm_match``.
+        wants = dict(zip(customers["email"], customers["attributes"])) if "attributes" in customers else {}
+        newcomers = [Newcomer(e, t.visits[-1].entered_at or as_of, _attributes(wants.get(e)))
+                     for e, t in timelines.items() if t.standing == "waiting_for_csm" and e not in assigned]
         # Capacity is customers at once: one who finished, was cancelled or rejected frees the place.
         existing = {e: r["csm_email"] for e, r in assigned.items()
                     if e in timelines and timelines[e].standing not in ("done", "cancelled", "rejected")}
         last = facts.assignments[-1]["csm_email"] if facts.assignments else None
-        placement = place(journey.csms, existing, newcomers, journey.csm_assignment, journey.csm_match, last)
-        names = {c.email: c.name for c in journey.csms}
+        placement = place(roster, existing, newcomers, journey.csm_assignment, journey.csm_match, last)
+        names = {c.email: c.name for c in roster}
         for email, csm in placement.assigned.items():
             row = {"email": email, "csm_email": csm, "csm_name": names[csm], "assigned_at": iso(as_of)}
             new.append(row)
@@ -172,7 +190,8 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     # stands for the kind this run (the first visit's went out, or is no longer current).
     d = d.drop_duplicates(subset=["email", "kind"], keep="last").reset_index(drop=True)
 
-    # 4. The run's limits.
+    # 4. The run's limits: the kinds of email the run may send (the others are not even decided).
+    d = d[d["kind"].map(lambda k: form_kind(journey, k)).isin(ask.kinds).to_numpy(dtype=bool)].reset_index(drop=True)
     due = (d["outcome"] == "due").to_numpy()
     if ask.dry_run:
         d.loc[due, "outcome"] = "would_send"
@@ -184,9 +203,11 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
         d.loc[late, "outcome"] = "moment_passed"
         d.loc[late, "reason"] = ("the stage's due time had passed when this run was asked for; a reminder is never "
                                  "sent after it")
+    d, resend = add_resend(d, customers, ask, cohort.id)
     classes = email_classes(journey, cohort.email_classes)
     d = apply_suppressions(d, list(facts.suppressions), classes, SENDABLE)
     d = require_consent(d, customers, classes, SENDABLE, cohort.consent_wording)
+    resend = still_sendable(d, resend)
 
     # 5. The guards.
     sendable = d["outcome"].isin(SENDABLE).to_numpy()
@@ -216,9 +237,10 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     if held:
         counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
     counts["waiting_on_a_person"] = len(waiting)
-    return JourneyDecisions(statuses, d[list(DECISION_COLUMNS)], visit_rows(timelines), new, reqs, waiting,
+    return JourneyDecisions(statuses, d[list(DECISION_COLUMNS)], visit_rows(timelines, journey), new, reqs, waiting,
                             not ask.dry_run and not held, trips, held, counts,
-                            supersede_reason=f"no longer due as of {iso(as_of)}")
+                            supersede_reason=f"no longer due as of {iso(as_of)}",
+                            resend=resend if not ask.dry_run and not held else None)
 
 
 def _open_queries(journey: Journey, events: list[dict[str, Any]], as_of: dt.datetime,
@@ -269,11 +291,12 @@ def _per_approver(journey: Journey, cohort: Cohort, reqs: list[Request], timelin
 
 
 def _evidence(journey: Journey, events: list[dict[str, Any]]) -> dict[str, dict[str, tuple[Attempt, ...]]]:
-    """Each customer's event rows as attempts, under the evidence key of every stage that reads them."""
+    """Each customer's event rows (the events export's, and the wide export's filled cells) as
+    attempts, under the evidence key of every stage that reads them."""
     keys_of: dict[str, list[str]] = {}
     for s in journey.stages:
-        if s.evidence.event:
-            keys_of.setdefault(s.evidence.event.lower(), []).append(evidence_key(s))
+        if s.evidence.event_name:  # an event, or a column of the wide export (its cells are event rows)
+            keys_of.setdefault(s.evidence.event_name, []).append(evidence_key(s))
     out: dict[str, dict[str, list[Attempt]]] = {}
     for r in events:
         for key in keys_of.get(r["event"], ()):
@@ -281,6 +304,13 @@ def _evidence(journey: Journey, events: list[dict[str, Any]]) -> dict[str, dict[
             out.setdefault(r["email"], {}).setdefault(key, []).append(
                 Attempt(from_iso(str(r["at"])), None if value is None else float(value), r.get("link")))
     return {e: {k: tuple(v) for k, v in m.items()} for e, m in out.items()}
+
+
+def _attributes(text: Any) -> tuple[tuple[str, str], ...]:
+    """A customer's attributes as staged (JSON text, or nothing)."""
+    import json
+
+    return tuple(sorted(json.loads(text).items())) if isinstance(text, str) and text else ()
 
 
 def _status(t: Timeline) -> str:

@@ -105,25 +105,13 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
         d.loc[passed, "reason"] = (f"the deadline had passed when this run was asked for "
                                    f"({real.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z}); a reminder is never sent "
                                    f"after its deadline")
-    resend_entry = None
-    if ask.resend:
-        r = ask.resend
-        key = resend_key(cohort.id, r.email, r.kind, ask.run_id)
-        # The instructor's resend replaces whatever the rules decided for that email this run.
-        name = customers.loc[customers["email"] == r.email, "name"].iloc[0]
-        d = pd.concat([d[~((d["email"] == r.email) & (d["kind"] == r.kind))], pd.DataFrame([{
-            "email": r.email, "name": name, "kind": r.kind, "outcome": "would_send" if ask.dry_run else "due",
-            "reason": f"resend asked for: {r.reason}", "email_key": key}])], ignore_index=True)
-        resend_entry = {"email_key": key, "ref": email_ref(key), "cohort_id": cohort.id, "recipient": r.email,
-                        "recipient_name": name, "kind": r.kind, "reason": r.reason}
+    d, resend_entry = add_resend(d, customers, ask, cohort.id)
 
     # The suppression list: a suppressed address gets no email its entry stops (the decision says
     # why, and the summary lists it), a resend included.
     d = apply_suppressions(d, list(facts.suppressions), cohort.email_classes, SENDABLE)
     d = require_consent(d, customers, cohort.email_classes, SENDABLE, cohort.consent_wording)
-    if resend_entry is not None and not d.loc[d["email_key"] == resend_entry["email_key"], "outcome"].isin(
-            SENDABLE).any():
-        resend_entry = None
+    resend_entry = still_sendable(d, resend_entry)
 
     sendable = d["outcome"].isin(SENDABLE).to_numpy()
     cancellations = int((sendable & (d["kind"] == "cancellation").to_numpy()).sum())
@@ -175,22 +163,51 @@ def _refusal(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> tuple[str, str] | 
         location = cohort.completions.location
         return "dataset", (f"{location}: the completion export has no records; refusing to cancel all {n} "
                            f"customers on it. Check the export and rerun.")
-    r = ask.resend
+    return resend_refusal(cohort.id, ask.resend, facts.customers, facts.ledger)
+
+
+def resend_refusal(cohort_id: str, r: Resend | None, customers: pd.DataFrame, ledger: pd.DataFrame,
+                   exclusive: dict[str, str] = EXCLUSIVE) -> tuple[str, str] | None:
+    """Why the instructor's resend cannot be done, or None: the customer must be in this run's
+    exports, the email must have gone out to them before, and no rival email (a welcome after a
+    cancellation) may have."""
     if r is None:
         return None
-    if not (facts.customers["email"] == r.email).any():
-        return "resend", f"resend: {r.email} is not a customer of cohort {cohort.id} in this run's exports"
-    ledger = facts.ledger
+    if not (customers["email"] == r.email).any():
+        return "resend", f"resend: {r.email} is not a customer of cohort {cohort_id} in this run's exports"
     mine = dict(ledger.loc[(ledger["recipient"] == r.email).to_numpy() & ~_resends(ledger["email_key"]),
                            ["kind", "status"]].itertuples(index=False))
     if mine.get(r.kind) not in SENT_STATES:
         return "resend", (f"resend: no {r.kind} went out to {r.email} before (ledger: {mine.get(r.kind) or 'none'}); "
                           f"a resend only sends again an email that was sent. Rerun without resend to send what "
                           f"is due")
-    rival = EXCLUSIVE.get(r.kind)
+    rival = exclusive.get(r.kind)
     if rival and mine.get(rival) in SENT_STATES + IN_FLIGHT_STATES:
         return "resend", f"resend: {r.email} was sent a {rival} ({mine[rival]}); a {r.kind} would contradict it"
     return None
+
+
+def add_resend(d: pd.DataFrame, customers: pd.DataFrame, ask: RunAsk, cohort_id: str
+               ) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """The instructor's resend (checked by ``resend_refusal``) as a decision of its own, under a
+    key of its own; it replaces whatever the rules decided for that email this run."""
+    r = ask.resend
+    if r is None:
+        return d, None
+    key = resend_key(cohort_id, r.email, r.kind, ask.run_id)
+    name = customers.loc[customers["email"] == r.email, "name"].iloc[0]
+    d = pd.concat([d[~((d["email"] == r.email) & (d["kind"] == r.kind))], pd.DataFrame([{
+        "email": r.email, "name": name, "kind": r.kind, "outcome": "would_send" if ask.dry_run else "due",
+        "reason": f"resend asked for: {r.reason}", "email_key": key}])], ignore_index=True)
+    return d, {"email_key": key, "ref": email_ref(key), "cohort_id": cohort_id, "recipient": r.email,
+               "recipient_name": name, "kind": r.kind, "reason": r.reason}
+
+
+def still_sendable(d: pd.DataFrame, entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The resend's ledger entry, unless suppression or consent stopped it."""
+    if entry is not None and not d.loc[d["email_key"] == entry["email_key"], "outcome"].isin(SENDABLE).any():
+        return None
+    return entry
 
 
 def _resends(keys: pd.Series) -> "np.ndarray":

@@ -71,12 +71,7 @@ def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
         superseded = 0
         if not result.refusal:
             tx.decisions.replace(ctx.run_id, cohort.id, result.statuses, orphans, result.decisions)
-            if result.enter_ledger:
-                # Superseded first: the emails about to be entered are due, so never among them.
-                superseded = tx.ledger.supersede_not_due(ctx.run_id, cohort.id, result.supersede_reason)
-                tx.ledger.plan_due(ctx.run_id, cohort.id)
-                if result.resend:
-                    tx.ledger.plan([result.resend], ctx.run_id)
+            superseded = _enter(tx, cohort, ctx, result)
     if result.refusal:
         kind, message = result.refusal
         record(store, cohort, ctx, "failed", f"decide: {message}")
@@ -96,9 +91,24 @@ def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> Journey
         approvals=store.journeys.approvals(cohort.id),
         assignments=store.journeys.csm_assignments(cohort.id),
         ledger=store.ledger.states(cohort.id),
-        sources={r: inputs[r] for r in ("signups", "events") if r in inputs},
+        sources={r: inputs[r] for r in ("signups", "events", "completions", "csms") if r in inputs},
         now=clock(),
-        suppressions=_suppressions(store, cohort))
+        suppressions=_suppressions(store, cohort),
+        roster=roster(store, cohort, ctx.run_id) if cohort.csms is not None else None)
+
+
+def roster(store: Store, cohort: Cohort, run_id: str) -> tuple:
+    """The CSMs of a journey cohort's run: the roster its ``csms`` export gave that run, else the
+    journey file's."""
+    import json
+
+    from onboarding.journeys import Csm
+
+    if cohort.csms is None:
+        return cohort.journey_spec.csms
+    return tuple(Csm(r["name"], r["email"], int(r["capacity"]),
+                     tuple(sorted(json.loads(r["attributes"]).items())) if r["attributes"] else ())
+                 for r in store.staging.roster(run_id, cohort.id))
 
 
 def decide_journey(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
@@ -106,22 +116,43 @@ def decide_journey(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, A
     emails due (entered in the ledger as for the seed journey) and the approval requests for
     the night, all written in one transaction."""
     journey = cohort.journey_spec
+    superseded = 0
     with store.transaction() as tx:
         result = decide_journey_run(cohort, journey, ctx, load_journey_facts(tx, cohort, ctx))
-        tx.decisions.replace(ctx.run_id, cohort.id, result.statuses, [], result.decisions)
-        tx.journeys.replace_visits(ctx.run_id, cohort.id, result.visits)
-        tx.journeys.replace_waiting(ctx.run_id, cohort.id, result.waiting)
-        superseded = 0
-        if not ctx.dry_run:
-            # Sticky once made: a placement is recorded even when a guard holds the emails.
-            tx.journeys.assign_csms(cohort.id, ctx.run_id, result.assigned)
-        tx.journeys.replace_requests(ctx.run_id, cohort.id, [] if ctx.dry_run else [
-            {"stage": r.stage, "approver": r.approver, "subject": r.subject, "body": r.body, "options": r.options,
-             "people": [w.email for w in r.people]} for r in result.requests])
-        if result.enter_ledger:
-            superseded = tx.ledger.supersede_not_due(ctx.run_id, cohort.id, result.supersede_reason)
-            tx.ledger.plan_due(ctx.run_id, cohort.id)
+        if not result.refusal:
+            _write_journey(tx, cohort, ctx, result)
+            superseded = _enter(tx, cohort, ctx, result)
+    if result.refusal:
+        _, message = result.refusal
+        record(store, cohort, ctx, "failed", f"decide: {message}")
+        raise ResendRefused(message)
     return _recorded(store, cohort, ctx, result, superseded, f"{cohort.id} (journey {journey.id})")
+
+
+def _enter(tx: Store, cohort: Cohort, ctx: RunContext, result: Any) -> int:
+    """Enter the run's due emails (and the instructor's resend) in the ledger as pending, unless
+    the run may not send (a dry run, a guard's hold); returns how many earlier entries were
+    superseded, first: the emails about to be entered are due, so never among them."""
+    if not result.enter_ledger:
+        return 0
+    superseded = tx.ledger.supersede_not_due(ctx.run_id, cohort.id, result.supersede_reason)
+    tx.ledger.plan_due(ctx.run_id, cohort.id)
+    if result.resend:
+        tx.ledger.plan([result.resend], ctx.run_id)
+    return superseded
+
+
+def _write_journey(tx: Store, cohort: Cohort, ctx: RunContext, result: Any) -> None:
+    """A journey run's decisions, visits, who waits on whom, CSM placements and approval requests."""
+    tx.decisions.replace(ctx.run_id, cohort.id, result.statuses, [], result.decisions)
+    tx.journeys.replace_visits(ctx.run_id, cohort.id, result.visits)
+    tx.journeys.replace_waiting(ctx.run_id, cohort.id, result.waiting)
+    if not ctx.dry_run:
+        # Sticky once made: a placement is recorded even when a guard holds the emails.
+        tx.journeys.assign_csms(cohort.id, ctx.run_id, result.assigned)
+    tx.journeys.replace_requests(ctx.run_id, cohort.id, [] if ctx.dry_run else [
+        {"stage": r.stage, "approver": r.approver, "subject": r.subject, "body": r.body, "options": r.options,
+         "people": [w.email for w in r.people]} for r in result.requests])
 
 
 def _recorded(store: Store, cohort: Cohort, ctx: RunContext, result: Any, superseded: int,

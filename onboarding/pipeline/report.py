@@ -13,6 +13,7 @@ from onboarding.delivery import messages
 from onboarding.delivery.ledger import send_one
 from onboarding.delivery.senders import SenderFactory, outbox_label
 from onboarding.errors import SheetNotUpdated, SheetTooLarge, SummaryNotSent
+from onboarding.pipeline.decide import roster
 from onboarding.pipeline.progress import record
 from onboarding import words
 from onboarding.reporting import digests, record as data_team, sheet, summary
@@ -33,7 +34,8 @@ def _journey_digests(store: Store, cohort: Cohort, ctx: RunContext, email: Calla
     """A journey cohort's digests: the instructor's share goes into her summary (``data``), each
     CSM gets theirs by email, once per run (through the ledger)."""
     journey = cohort.journey_spec
-    found = digests.digests(store.journeys.waiting(ctx.run_id, cohort.id), {c.email: c.name for c in journey.csms},
+    found = digests.digests(store.journeys.waiting(ctx.run_id, cohort.id),
+                            {c.email: c.name for c in roster(store, cohort, ctx.run_id)},
                             cohort.tz, {s.id: s.title for s in journey.stages})
     url = f"{ctx.ui_url}/required_actions" if ctx.ui_url else None
     mine = found.get("instructor")

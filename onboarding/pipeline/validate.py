@@ -43,19 +43,31 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
         raise
     docs = _data_docs(validator, results_dir, ctx, cohort)
     su = out["signups"]
-    if "completions" in out:
+    if cohort.journey == "seed":
         co = check_completions_against_signups(su, out["completions"], cohort.timezone)
         quarantined = su.quarantined + co.quarantined
         store.staging.replace(ctx.run_id, cohort.id, su.frame, co.frame, quarantined)
         second = {"completion_rows": co.total_rows}
-    else:  # a journey's events: every stage's evidence, matched to the signups when deciding
-        co = out["events"]
-        quarantined = su.quarantined + co.quarantined
-        store.staging.replace(ctx.run_id, cohort.id, su.frame, co.frame.iloc[0:0], quarantined, events=co.frame)
-        second = {"event_rows": co.total_rows}
+    else:  # a journey: every stage's evidence as event rows, matched to the signups when deciding
+        import pandas as pd
+
+        read = [out[r] for r in ("events", "completions", "csms") if r in out]
+        quarantined = su.quarantined + [q for v in read for q in v.quarantined]
+        events = [out["events"].frame] if "events" in out else []
+        if "completions" in out:  # the wide export: each filled timestamp cell is an event row
+            events.append(out["completions"].column_events(cohort.completions.timestamps))
+        frame = pd.concat(events, ignore_index=True) if events else None
+        # Rows of two exports share the events table: renumbered so each keeps its own (the
+        # quarantine names the file's own row numbers).
+        if frame is not None and len(events) > 1:
+            frame["row"] = range(1, len(frame) + 1)
+        store.staging.replace(ctx.run_id, cohort.id, su.frame, su.frame.iloc[0:0], quarantined, events=frame,
+                              roster=out["csms"].frame if "csms" in out else None)
+        second = {f"{'event' if r == 'events' else 'completion' if r == 'completions' else 'roster'}_rows":
+                  out[r].total_rows for r in ("events", "completions", "csms") if r in out}
     counts = {"signup_rows": su.total_rows, **second,
               "quarantined_rows": len({(q.source, q.row) for q in quarantined}),
-              "validation_results": [su.results_path, co.results_path], "data_docs": docs}
+              "validation_results": [v.results_path for v in out.values()], "data_docs": docs}
     record(store, cohort, ctx, "validated", counts=counts)
     for q in quarantined:
         logs.event(log, logging.WARNING, "cohort %s: quarantined %s", cohort.id, q.describe(),

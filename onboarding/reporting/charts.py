@@ -38,6 +38,24 @@ def funnel_spec(funnel: dict[str, Any], steps: tuple[tuple[str, str], ...] = FUN
     return (bars + labels).properties(width=WIDTH, title="Customers by standing").to_dict(validate=False)
 
 
+def stage_funnel_spec(stages: list[dict[str, Any]], titles: dict[str, str]) -> dict[str, Any]:
+    """A journey's stages in order: how many entered each and how many completed it, side by side
+    (where the journey loses its customers)."""
+    import altair as alt
+
+    order = [titles.get(s["stage"], s["stage"]) for s in stages]
+    rows = [{"stage": titles.get(s["stage"], s["stage"]), "what": what, "customers": int(s[key] or 0)}
+            for s in stages for key, what in (("entered", "entered"), ("completed", "completed"))]
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        y=alt.Y("stage:N", sort=order, title=None), yOffset=alt.YOffset("what:N", sort=["entered", "completed"]),
+        x=alt.X("customers:Q", title="customers"))
+    bars = base.mark_bar().encode(color=alt.Color("what:N", scale=alt.Scale(domain=["entered", "completed"],
+                                                                              range=["#4c78a8", "#54a24b"]),
+                                                  legend=alt.Legend(title=None, orient="bottom")))
+    labels = base.mark_text(align="left", dx=3).encode(text="customers:Q")
+    return (bars + labels).properties(width=WIDTH, title="Customers per stage").to_dict(validate=False)
+
+
 def per_day(instants, tz: ZoneInfo) -> dict[dt.date, int]:
     """How many of ``instants`` (UTC, a pandas column or a list) fall on each day of ``tz``'s
     calendar, counted column-wise (a big cohort's completions in milliseconds)."""

@@ -35,6 +35,8 @@ class CohortFacts:
     deadline_at: dt.datetime
     reminder_days_before: int
     configured: bool
+    journey: str = "seed"
+    stage_titles: tuple[tuple[str, str], ...] = ()  # a journey's stages in order: (id, title)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -42,8 +44,10 @@ class CohortFacts:
 
     @classmethod
     def of(cls, cohort: Cohort) -> "CohortFacts":
+        spec = cohort.journey_spec
         return cls(cohort.id, cohort.title, cohort.timezone, cohort.deadline, cohort.deadline_at,
-                   cohort.reminder_days_before, True)
+                   cohort.reminder_days_before, True, cohort.journey,
+                   tuple((s.id, s.title) for s in spec.stages) if spec is not None and cohort.journey != "seed" else ())
 
     @classmethod
     def recorded(cls, cohort_id: str, inputs: str | None) -> "CohortFacts":
@@ -53,8 +57,11 @@ class CohortFacts:
         grace = _duration(c.get("grace_period"))
         end = dt.datetime.combine(deadline + dt.timedelta(days=1), dt.time(0), ZoneInfo(tz)) + grace \
             if deadline != dt.date.min else dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+        spec = c.get("journey_spec") or {}
         return cls(cohort_id, c.get("title") or cohort_id, tz, deadline, end,
-                   int(c.get("reminder_days_before") or 0), False)
+                   int(c.get("reminder_days_before") or 0), False, c.get("journey") or "seed",
+                   tuple((s["id"], s.get("title") or s["id"]) for s in spec.get("stages") or ()
+                         if isinstance(s, dict) and s.get("id")))
 
 
 def _duration(text: str | None) -> dt.timedelta:
@@ -159,10 +166,13 @@ class Journey:
         runs = a.runs(cohort_id)
         last = runs[0] if runs else None
         tz = facts.tz
+        titles = dict(facts.stage_titles)
         return {
             "facts": facts, "deadline": _deadline_text(facts),
             "funnel": funnel, "funnel_rows": _funnel_rows(funnel),
-            "stages": [_stage(s) for s in stages],
+            # A journey cohort: where its customers stand, stage by stage, instead of the seed's standings.
+            "journey_rows": _journey_rows(a.journey_standings(cohort_id), facts) if facts.journey != "seed" else [],
+            "stages": [{**_stage(s), "title": titles.get(s["stage"], "")} for s in stages],
             # v_bottleneck's rule, on the stages already read: the largest drop-off, the earliest on a tie.
             "bottleneck": min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if stages else None,
             "reminder": _reminder(a.reminder_effect(cohort_id), tz),
@@ -191,7 +201,8 @@ class Journey:
             return {}
         times = self.store.analytics.completion_times(cohort_id)
         return {
-            "funnel": charts.funnel_spec(funnel),
+            "funnel": (charts.stage_funnel_spec(self.store.analytics.stages(cohort_id), dict(facts.stage_titles))
+                       if facts.journey != "seed" else charts.funnel_spec(funnel)),
             "completions": charts.completions_spec(charts.per_day(times["completed_at"], facts.tz),
                                                    _nights(times["reminded_at"]), facts.deadline_at, facts.tz),
         }
@@ -278,6 +289,23 @@ def _funnel_rows(funnel: dict[str, Any] | None) -> list[dict[str, Any]]:
     n = funnel["signed_up"] or 0
     return [{"key": key, "label": label, "n": funnel.get(key) or 0,
              "pct": _pct((funnel.get(key) or 0) / n if n else None)} for key, label in charts.FUNNEL_STEPS]
+
+
+def _journey_rows(standings: list[dict[str, Any]], facts: CohortFacts) -> list[dict[str, Any]]:
+    """A journey cohort's customers by where they stand (``<stage>: <standing>``), in the
+    journey's order, then those who left it (done, cancelled, rejected, held); with shares."""
+    order = {sid: i for i, (sid, _) in enumerate(facts.stage_titles)}
+    titles = dict(facts.stage_titles)
+    total = sum(r["n"] for r in standings) or 0
+    rows = []
+    for r in standings:
+        stage, _, standing = r["status"].partition(": ")
+        if not standing:  # no longer in a stage
+            stage, standing = "", stage
+        rows.append({"stage": stage, "title": titles.get(stage, stage), "standing": standing.replace("_", " "),
+                     "n": r["n"], "pct": _pct(r["n"] / total if total else None),
+                     "key": (0 if stage else 1, order.get(stage, len(order)), stage, standing)})
+    return [{k: v for k, v in r.items() if k != "key"} for r in sorted(rows, key=lambda r: r["key"])]
 
 
 def _stage(s: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,10 @@ class Analytics:
     def stages(self, cohort_id: str) -> list[dict[str, Any]]:
         return self._s.rows("analytics_stages", cohort_id=cohort_id)
 
+    def journey_standings(self, cohort_id: str) -> list[dict[str, Any]]:
+        """A journey cohort's customers of its latest run, counted by where they stand."""
+        return self._s.rows("analytics_journey_standings", cohort_id=cohort_id)
+
     def bottleneck(self, cohort_id: str) -> dict[str, Any] | None:
         return (self._s.rows("analytics_bottleneck", cohort_id=cohort_id) or [None])[0]
 

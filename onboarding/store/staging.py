@@ -15,9 +15,11 @@ class Staging:
         self._s = store
 
     def replace(self, run_id: str, cohort_id: str, signups: "pd.DataFrame", completions: "pd.DataFrame",
-                quarantined: list[Any], events: "pd.DataFrame | None" = None) -> None:
-        """Stage a run's validated rows (``row``, ``email``, ``name``, ``timestamp``) and its
-        quarantined rows, replacing whatever an earlier try of the same run staged and decided."""
+                quarantined: list[Any], events: "pd.DataFrame | None" = None,
+                roster: "pd.DataFrame | None" = None) -> None:
+        """Stage a run's validated rows (``row``, ``email``, ``name``, ``timestamp``; a journey's
+        event rows and the CSM roster it read) and its quarantined rows, replacing whatever an
+        earlier try of the same run staged and decided."""
         import pandas as pd
 
         key = {"run_id": run_id, "cohort_id": cohort_id}
@@ -30,13 +32,18 @@ class Staging:
         with self._s.transaction() as tx:
             tx.script("delete_run_staging", key)
             tx.script("delete_run_decisions", key)
-            tx.bulk("signup", rows(signups, "signed_up_at", "first_name", "consent"))
+            tx.bulk("signup", rows(signups, "signed_up_at", "first_name", "consent", "attributes"))
             tx.bulk("completion", rows(completions, "completed_at"))
             if events is not None and len(events):
                 tx.bulk("journey_event", pd.DataFrame({
                     **key, "source_row": events["row"].astype(int), "email": events["email"],
                     "event": events["event"], "at": iso_column(events["timestamp"]),
                     "value": events["value"], "link": events["link"]}))
+            if roster is not None and len(roster):
+                tx.bulk("csm_roster", pd.DataFrame({
+                    **key, "source_row": roster["row"].astype(int), "email": roster["email"], "name": roster["name"],
+                    "capacity": roster["capacity"].astype(int),
+                    "attributes": roster["attributes"] if "attributes" in roster else None}))
             tx.bulk("quarantine", pd.DataFrame([
                 {**key, "source": q.source, "source_row": q.row, "column_name": q.column, "reason": q.reason,
                  "file": q.file, "value": q.value, "email": q.email} for q in quarantined]))
@@ -52,6 +59,10 @@ class Staging:
     def events(self, run_id: str, cohort_id: str, as_of) -> list[dict[str, Any]]:
         """The run's validated event rows at or before ``as_of``, by customer and time."""
         return self._s.rows("journey_events_of_run", run_id=run_id, cohort_id=cohort_id, as_of=iso(as_of))
+
+    def roster(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
+        """The CSM roster the run read from its cohort's ``csms`` export (empty: none read)."""
+        return self._s.rows("csm_roster_of_run", run_id=run_id, cohort_id=cohort_id)
 
     def completion_count(self, run_id: str, cohort_id: str) -> int:
         """Validated completion rows the run staged."""

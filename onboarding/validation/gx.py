@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onboarding.cohorts import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SourceConfig
+from onboarding.cohorts import SourceConfig
 from onboarding.errors import DatasetError
 from onboarding.sources.snapshot import Snapshot
 from onboarding.sources.table import INTERNAL_COLUMNS, OVERFLOW, PROBLEM, PROBLEM_COLUMN, ROW
-from onboarding.validation.values import (clean_names, email_problems, event_links, event_names, event_values,
-                                          name_problems, normalise_emails, parse_consent, parse_timestamps)
+from onboarding.journeys import column_event
+from onboarding.validation.values import (attribute_values, capacities, clean_names, email_problems, event_links,
+                                          event_names, event_values, name_problems, normalise_emails, parse_consent,
+                                          parse_timestamps)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +55,16 @@ class ValidatedExport:
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     results_path: str | None = None
     total_rows: int = 0
+
+    def column_events(self, fields: tuple[str, ...]) -> "pd.DataFrame":
+        """A wide export's filled timestamp cells as event rows (``row``, ``email``, ``event``,
+        ``timestamp``, ``value``, ``link``): the evidence the journey reads from its columns."""
+        import pandas as pd
+
+        parts = [pd.DataFrame({"row": self.frame["row"], "email": self.frame["email"], "name": self.frame["name"],
+                               "event": column_event(f), "timestamp": self.frame[f"at:{f}"], "value": None,
+                               "link": None}).dropna(subset=["timestamp"]) for f in fields]
+        return pd.concat(parts, ignore_index=True) if parts else self.frame.iloc[0:0]
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -199,8 +211,7 @@ class Validator:
         import pandas as pd
 
         role, file = config.role, snapshot.location
-        mapped = {f: config.columns[f] for f in REQUIRED_COLUMNS[role] + OPTIONAL_COLUMNS[role]
-                  if f in config.columns}
+        mapped = dict(config.columns)  # every field the cohort file maps (checked when it was read)
         results: dict[str, Any] = {"file": file, "snapshot": snapshot.path, "sha256": snapshot.sha256}
 
         # 1. Dataset level: the mapped columns exist (once) and there is at least one record.
@@ -233,7 +244,8 @@ class Validator:
         # used; GX checks those reason columns (never the raw text, which may be hostile), held as
         # categories, so that GX's fingerprint of the table costs little at a million rows.
         tz = config.timezone or cohort_tz
-        ts_field = TIMESTAMP_FIELDS[role]
+        wide = config.timestamps  # a journey's wide export: a timestamp column per stage, none required
+        ts_field = None if wide or role == "csms" else TIMESTAMP_FIELDS[role]
         emails = normalise_emails(raw[mapped["email"]])
         name_column = mapped.get("name") or mapped.get("first_name") or "name"
         if "name" in mapped:
@@ -246,7 +258,7 @@ class Validator:
             whole = None
         if whole is not None:
             names = clean_names(whole)
-            name_problem = name_problems(whole, names, required=role == "signups")
+            name_problem = name_problems(whole, names, required=role in ("signups", "csms"))
         else:
             names = pd.Series("", index=raw.index, dtype=object)
             name_problem = pd.Series(None, index=raw.index, dtype=object)
@@ -258,7 +270,7 @@ class Validator:
             first_problem = pd.Series(None, index=raw.index, dtype=object)
         stamps = raw[mapped[ts_field]] if ts_field in mapped else pd.Series("", index=raw.index, dtype=object)
         when, ts_problem = parse_timestamps(stamps, tz, config.timestamp_format, as_of)
-        if role in ("completions", "events"):
+        if role in ("completions", "events") and not wide:
             # A completion (an event) needs its time; a signup's time is optional.
             ts_problem = ts_problem.where(~(when.isna() & ts_problem.isna()).to_numpy(),
                                          f"missing {'completion' if role == 'completions' else 'event'} time")
@@ -270,6 +282,25 @@ class Validator:
             links, link_problem = event_links(raw[mapped["link"]] if "link" in mapped else None, raw.index)
         else:
             event_problem = value_problem = link_problem = pd.Series(None, index=raw.index, dtype=object)
+        # Per-column readers beyond the fixed ones, each with its reason column for GX: the wide
+        # export's timestamp cells (a filled cell that cannot be read holds its customer), the
+        # attributes (a customer's language), a roster's capacity and its repeated CSMs.
+        extra: dict[str, tuple[Any, str]] = {}
+        stamps_of: dict[str, Any] = {}
+        for f in wide:
+            stamps_of[f], problem = parse_timestamps(raw[mapped[f]], tz, config.timestamp_format, as_of)
+            extra[f"at_problem:{f}"] = (problem, mapped[f])
+        attrs_of: dict[str, Any] = {}
+        for a in config.attributes:
+            attrs_of[a], problem = attribute_values(raw[mapped[a]])
+            extra[f"attribute_problem:{a}"] = (problem, mapped[a])
+        if role == "csms":
+            capacity, problem = capacities(raw[mapped["capacity"]])
+            extra["capacity_problem"] = (problem, mapped["capacity"])
+            again = (emails.duplicated(keep="first") & (emails != "")).to_numpy()
+            extra["repeat_problem"] = (pd.Series(np.where(again, "the CSM is listed again (an earlier row has "
+                                                                 "this address; the first row counts)", None),
+                                                 index=raw.index, dtype=object), mapped["email"])
         source_problem = raw[PROBLEM] if PROBLEM in raw.columns else pd.Series(None, index=raw.index, dtype=object)
         frame = pd.DataFrame({
             ROW: raw[ROW].astype("int64").to_numpy(), OVERFLOW: raw[OVERFLOW].astype(bool).to_numpy(),
@@ -277,7 +308,8 @@ class Validator:
             "first_name_problem": _reasons(first_problem),
             "timestamp_problem": _reasons(ts_problem), PROBLEM: _reasons(source_problem),
             "event_problem": _reasons(event_problem), "value_problem": _reasons(value_problem),
-            "link_problem": _reasons(link_problem)})
+            "link_problem": _reasons(link_problem),
+            **{name: _reasons(problem) for name, (problem, _) in extra.items()}})
 
         # 3. Row level: each failed expectation names the rows (by _row) it failed on.
         checks: list[tuple[Any, str]] = [
@@ -291,6 +323,7 @@ class Validator:
             (gxe.ExpectColumnValuesToBeInSet(column=OVERFLOW, value_set=[False]), "*"),
             # A problem the source itself found (a merged cell in a sheet): its own column and reason.
             (gxe.ExpectColumnValuesToBeNull(column=PROBLEM), PROBLEM_COLUMN),
+            *((gxe.ExpectColumnValuesToBeNull(column=name), header) for name, (_, header) in extra.items()),
         ]
         res = self._run(f"{role}-rows", frame, [c[0] for c in checks])
         results["rows"] = res.to_json_dict()
@@ -331,6 +364,15 @@ class Validator:
                              "consent": (parse_consent(raw[mapped["consent"]]).to_numpy()[keep] if "consent" in mapped
                                          else np.full(int(keep.sum()), None, dtype=object)),
                              "timestamp": when[keep].reset_index(drop=True)})
+        for f, stamps in stamps_of.items():
+            good[f"at:{f}"] = stamps[keep].reset_index(drop=True)
+        if attrs_of:
+            # Only the attributes a row has: {"language": "de"}, or nothing.
+            good["attributes"] = [json.dumps(d, sort_keys=True) if d else None for d in (
+                {a: v for a, v in zip(attrs_of, values) if v is not None}
+                for values in zip(*(attrs_of[a].to_numpy()[keep] for a in attrs_of)))]
+        if role == "csms":
+            good["capacity"] = capacity.to_numpy()[keep]
         if role == "events":
             good["event"] = events.to_numpy()[keep]
             good["value"] = values.to_numpy()[keep]
@@ -339,7 +381,7 @@ class Validator:
 
         # 4. Dataset level again: the same person completing twice with different data is a
         # conflict we cannot settle, so the export is refused rather than guessed at.
-        if role == "completions" and len(good):
+        if role == "completions" and not wide and len(good):
             distinct = good.drop_duplicates(subset=["email", "timestamp"])
             twice = distinct["email"].duplicated(keep=False).to_numpy()
             res = self._run("completions-conflicts", pd.DataFrame({ROW: distinct["row"].to_numpy(), "email": pd.Categorical(

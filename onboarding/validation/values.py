@@ -136,6 +136,36 @@ def event_links(raw: pd.Series | None, index: pd.Index) -> tuple[pd.Series, pd.S
     return texts.where(texts != "", None), pd.Series(reasons, index=index, dtype=object)
 
 
+MAX_ATTRIBUTE_CHARS = 100
+MAX_CAPACITY = 100_000
+
+
+def attribute_values(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """An attribute (a language, a time zone) as matched: trimmed and lower-cased, None when empty,
+    and why a cell cannot be one: not one line of plain text, or longer than 100 characters."""
+    texts = _texts(raw).str.strip()
+    reasons = np.full(len(texts), None, dtype=object)
+    reasons[texts.str.contains(_INVISIBLE).to_numpy(dtype=bool)] = "attribute holds control or invisible characters"
+    reasons[(texts.str.len() > MAX_ATTRIBUTE_CHARS).to_numpy()] = (
+        f"attribute longer than {MAX_ATTRIBUTE_CHARS} characters")
+    lowered = texts.str.lower()
+    return lowered.where(lowered != "", None), pd.Series(reasons, index=raw.index, dtype=object)
+
+
+def capacities(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A CSM's capacity (customers at once) as a whole number, and why a cell cannot be one:
+    missing, or not a whole number from 1 to 100,000 ('20 ', '20.0' read as 20)."""
+    texts = _texts(raw).str.strip()
+    numbers = pd.to_numeric(texts.where(texts != "", None), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    ok = np.isfinite(numbers) & (numbers == np.floor(np.nan_to_num(numbers))) & (numbers >= 1) & (numbers <= MAX_CAPACITY)
+    reasons = np.full(len(texts), None, dtype=object)
+    reasons[~ok] = f"capacity is not a whole number of customers from 1 to {MAX_CAPACITY:,}"
+    reasons[(texts == "").to_numpy()] = "missing capacity"
+    values = pd.Series([int(v) if good else None for v, good in zip(numbers.tolist(), ok.tolist())],
+                       index=raw.index, dtype=object)
+    return values, pd.Series(reasons, index=raw.index, dtype=object)
+
+
 def describe_formats(fmt: str | tuple[str, ...] | None) -> str:
     if not fmt:
         return "ISO 8601"
