@@ -230,6 +230,13 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
     assert page["journey_rows"][0]["stage"] == "verification" and page["journey_rows"][-1]["stage"] == ""
     html = api.get(f"/onboarding/cohorts/{COHORT}", headers={**viewer, "accept": "text/html"}).text
     assert 'id="journey-standings"' in html and "Customers per stage" in html
+    # Every report names the CSM: the page's customer list and the customer's own page too.
+    one = placed[0]
+    found = api.get(f"/onboarding/api/cohorts/{COHORT}", params={"q": one["email"]}, headers=viewer).json()
+    assert [(c["email"], c["csm_name"], c["csm_email"]) for c in found["customers"]] == [
+        (one["email"], one["csm_name"], one["csm_email"])]
+    person = api.get(f"/onboarding/api/cohorts/{COHORT}/customers/{one['email']}", headers=viewer).json()
+    assert [a["csm_email"] for a in person["csm"]] == [one["csm_email"]]
 
 
 def test_a_journey_reading_a_wide_export_and_a_roster_export_through_the_dag(airflow_db, airflow_env, fake_google,

@@ -22,6 +22,9 @@ def describe(journey) -> list[str]:
                            + ")" for c in journey.csms)
         lines.append(f"  CSMs, {journey.csm_assignment.replace('_', ' ')}"
                      + (f", matching {', '.join(journey.csm_match)}" if journey.csm_match else "") + f": {roster}")
+    elif journey.csms_per_cohort:
+        lines.append(f"  CSMs from each cohort's 'csms' export, {journey.csm_assignment.replace('_', ' ')}"
+                     + (f", matching {', '.join(journey.csm_match)}" if journey.csm_match else ""))
     for i, s in enumerate(journey.stages, 1):
         ev = s.evidence
         done = (f"done by column {ev.column} of {ev.source}" if ev.column else

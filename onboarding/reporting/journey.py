@@ -258,6 +258,7 @@ class Journey:
             "other_quarantine": [q for rows in quarantined.values() for q in rows],
             "emails": emails,
             "events": [{**e, "when": local(e["at"], tz, "%d %b %Y %H:%M:%S")} for e in h["events"]],
+            "csm": [{**a, "since": local(a["assigned_at"], tz)} for a in h["csm"]][:1],
         }
 
     def data_docs(self, cohort_id: str, run_id: str) -> str | None:

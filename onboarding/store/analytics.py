@@ -87,6 +87,7 @@ class Analytics:
             "emails": self._s.rows("analytics_customer_emails", **params),
             "events": self._s.rows("analytics_customer_events", **params),
             "quarantine": self._s.rows("analytics_customer_quarantine", **params),
+            "csm": self._s.rows("analytics_customer_csm", **params),
         }
 
     def hard_bounces(self, cohort_id: str) -> int:
