@@ -152,3 +152,29 @@ def test_any_events_cell_is_a_plain_name_a_finite_number_an_https_link_or_a_reas
             assert got_values[i] is None or math.isfinite(got_values[i]), values[i]
         if link_why[i] is None:
             assert got_links[i] is None or re.fullmatch(r"https://[^\s<>\"'`|]+", got_links[i]), links[i]
+
+
+@given(st.lists(st.text(max_size=150), min_size=1, max_size=20),
+       st.lists(st.one_of(st.text(max_size=20), st.integers(-10, 200_000).map(str),
+                          st.floats(allow_nan=True, allow_infinity=True).map(str)), min_size=1, max_size=20))
+def test_any_attribute_or_capacity_cell_is_plain_text_a_whole_number_in_range_or_a_reason(attributes, capacities):
+    """A customer's attribute (their language, matched to a CSM's) and a roster's capacity:
+    whatever a cell holds, the row is quarantined with a reason, or the value kept is one line of
+    plain text of at most 100 characters (compared lower-cased), or a whole number of customers
+    from 1 to 100,000."""
+    from onboarding.validation.values import _INVISIBLE, attribute_values, capacities as read_capacities
+
+    index = pd.RangeIndex(len(attributes))
+    got, why = attribute_values(pd.Series(attributes, index=index, dtype=object))
+    for i, text in enumerate(attributes):
+        if why[i] is None:
+            assert got[i] is None or (got[i] == got[i].lower() and len(got[i]) <= 100
+                                      and not _INVISIBLE.search(got[i]) and got[i] == got[i].strip()), text
+            assert (got[i] is None) == (text.strip() == "")
+    index = pd.RangeIndex(len(capacities))
+    got, why = read_capacities(pd.Series(capacities, index=index, dtype=object))
+    for i, text in enumerate(capacities):
+        if why[i] is None:
+            assert isinstance(got[i], int) and 1 <= got[i] <= 100_000, text
+        else:
+            assert got[i] is None and why[i].startswith(("capacity is not", "missing capacity"))
