@@ -279,6 +279,13 @@ def test_a_journey_reading_a_wide_export_and_a_roster_export_through_the_dag(air
                  "AND kind = 'csm:csm_introduction' ORDER BY email_key")
     assert [(r["status"], r["requested_reason"]) for r in again] == [("sent", None), ("sent", "she deleted it by mistake")]
     assert again[1]["email_key"] == f"{again[0]['email_key']}|resend|{run2}"
+    # Both nights replay to the same decisions from their copied exports (the roster export's too).
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.ops.replay import replay
+    from onboarding.resources import Resources
+
+    cohort = read_cohort_file().cohorts["trial-2026-11"]
+    assert replay(Resources().store(), cohort, run_id) == [] and replay(Resources().store(), cohort, run2) == []
     # A resend of an email that never went out stops the cohort's run before anything is decided.
     state, run3 = run_night(dag, dt.date(2026, 11, 30), resend_customer="cai@x.org",
                             resend_kind="csm:csm_introduction", resend_reason="never got it")

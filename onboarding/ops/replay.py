@@ -55,12 +55,15 @@ def replay(store: Store, cohort: Cohort, run_id: str) -> list[str]:
         # A journey's run, decided again from the replayed exports and what the state database
         # holds of approvals and CSM assignments (the engine reads only those made by the moment).
         from onboarding.decisions.journey_run import JourneyFacts, decide_journey
+        from onboarding.pipeline.decide import roster
 
         facts = JourneyFacts(customers, scratch.staging.first_signups(run_id, cohort.id, ctx.as_of),
                              scratch.staging.events(run_id, cohort.id, ctx.as_of), store.journeys.approvals(cohort.id),
                              [a for a in store.journeys.csm_assignments(cohort.id)
                               if from_iso(str(a["assigned_at"])) <= ctx.as_of],
-                             store.ledger.states(cohort.id))
+                             store.ledger.states(cohort.id),
+                             # the roster the run read from its export (replayed too), else the journey's
+                             roster=roster(scratch, cohort, run_id) if cohort.csms is not None else None)
         result = decide_journey(cohort, cohort.journey_spec, ctx, facts)
         status = result.statuses["status"].to_numpy()
         kinds = set(zip(result.decisions["email"], result.decisions["kind"]))
