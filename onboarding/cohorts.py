@@ -27,16 +27,18 @@ WELCOME_TIMINGS = ("after_deadline", "on_completion")
 # Every export a cohort may read, by role: the seed journey's two, and a journey's long events export.
 # A journey cohort reads ``completions`` as a wide export (a timestamp column per stage its
 # journey names) and may read its CSM roster from a ``csms`` export.
-EXPORT_ROLES = ("signups", "completions", "events", "csms")
+EXPORT_ROLES = ("signups", "completions", "events", "csms", "queries")
 REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at"),
                     # A journey's long export: one row per thing a customer did (README, "Journeys").
                     "events": ("email", "event", "at"),
                     # A journey's CSM roster (README, "How CSMs are assigned"); other columns are attributes.
-                    "csms": ("email", "name", "capacity")}
+                    "csms": ("email", "name", "capacity"),
+                    # A support export: one row per ticket, a journey's queries (steps 15-16).
+                    "queries": ("email", "asked_at")}
 # A signup export with first and last name columns maps them instead of ``name``; with a
 # ``first_name`` the customer's emails greet them by it.
 OPTIONAL_COLUMNS = {"signups": ("signed_up_at", "first_name", "last_name", "consent"), "completions": ("name",),
-                    "events": ("value", "link"), "csms": ()}
+                    "events": ("value", "link"), "csms": (), "queries": ("answered_at", "link")}
 # Per source type: the options it needs and those it may have.
 SOURCE_OPTIONS = {
     "csv": (("path",), ("delimiter", "encoding", "connection")),
@@ -119,14 +121,16 @@ class Cohort:
     journey: str = "seed"  # the journey its customers go through (onboarding.journeys); seed: the original process
     events: SourceConfig | None = None  # a journey's long export: email, event, at, value
     csms: SourceConfig | None = None  # a journey's CSM roster as an export (instead of the journey file's)
+    queries: SourceConfig | None = None  # a journey's support export: its customers' queries, one row each
     journey_spec: Any = None  # the journey itself (onboarding.journeys.Journey), set when the file is read
 
     @property
     def exports(self) -> tuple[SourceConfig, ...]:
         """The exports the cohort reads, signups first: signups and completions for the seed
         journey; for the others signups and what their journey reads (the events export, a wide
-        completions export, a CSM roster)."""
-        return tuple(c for c in (self.signups, self.completions, self.events, self.csms) if c is not None)
+        completions export, a CSM roster, a support export)."""
+        return tuple(c for c in (self.signups, self.completions, self.events, self.csms, self.queries)
+                     if c is not None)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -293,6 +297,10 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
         raise ConfigError(f"{where}.sources: expected exactly {' and '.join(repr(r) for r in sorted(roles, reverse=True))}"
                           + (f" (and optionally {sorted(optional_roles)})" if optional_roles else "")
                           + ("" if journey == "seed" else f" (what journey {journey!r} reads)"))
+    if spec is not None and spec.queries is not None and not {"events", "queries"} & set(sources):
+        raise ConfigError(f"{where}.sources: journey {journey!r} routes queries: give the cohort an 'events' export "
+                          f"(events {spec.queries.asked!r} and {spec.queries.answered!r}) or a 'queries' export "
+                          f"(a support export: email, asked_at, answered_at, link)")
     if spec is not None and spec.csms_per_cohort and "csms" not in sources:
         raise ConfigError(f"{where}.sources: journey {journey!r} takes its CSM roster from each cohort ('csms: "
                           f"per_cohort'): give the cohort a 'csms' source (email, name, capacity, attributes)")
@@ -316,6 +324,8 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
                              (("email", *_wide_fields(spec)), ("name",)), _wide_fields(spec))),
         events=_source(sources["events"], "events", base, f"{where}.sources.events", roots) if "events" in sources else None,
         csms=_roster_source(sources, spec, base, f"{where}.sources.csms", roots),
+        queries=(_source(sources["queries"], "queries", base, f"{where}.sources.queries", roots,
+                         wide=("asked_at", "answered_at")) if "queries" in sources else None),
         reminder_days_before=days,
         grace_period=parse_duration(merged.get("grace_period"), f"{where}.grace_period"),
         welcome_timing=timing,
@@ -355,15 +365,18 @@ def _roles(journey: Any) -> tuple[set[str], set[str]]:
     """The exports a cohort of this journey must read, and those it may: the seed journey reads
     signups and completions; another journey signups, the events export when a stage (or its
     queries) reads events, the wide completions export when a stage reads a column, and may
-    read its CSM roster from a ``csms`` export."""
+    read its CSM roster from a ``csms`` export; a journey routing queries reads them from the events
+    export or from a support export (``queries``)."""
     if journey is None or journey.id == "seed":
         return {"signups", "completions"}, set()
-    roles = {"signups"}
-    if any(s.evidence.event for s in journey.stages) or journey.queries is not None:
+    roles, optional = {"signups"}, {"csms"}
+    if any(s.evidence.event for s in journey.stages):
         roles.add("events")
     if _wide_fields(journey):
         roles.add("completions")
-    return roles, {"csms"}
+    if journey.queries is not None:
+        optional |= {"queries"} | ({"events"} - roles)
+    return roles, optional
 
 
 def _journey_id(raw: Any, where: str) -> str:

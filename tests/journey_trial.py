@@ -1,8 +1,9 @@
 """A small journey cohort written into a folder for the tests of what a journey may read beside
 the events export: a stage done by a column of a wide ``completions`` export, the CSM roster from a
 ``csms`` export (``csms: per_cohort``), and customers matched to CSMs by the language the signup
-export gives. Hostile cells in each: an impossible date, a capacity that is not a number, a CSM
-listed twice."""
+export gives, and its queries from a support export (one row per ticket). Hostile cells in each:
+an impossible date, a capacity that is not a number, a CSM listed twice, a ticket answered before
+it was asked, one never asked."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,6 +14,7 @@ journeys:
     title: Trial accounts
     csms: per_cohort
     csm_match: [language]
+    queries: {asked: query_asked, answered: query_answered, escalate_after: 2d}
     stages:
       - id: verification
         emails_on_enter: [verification]
@@ -52,6 +54,7 @@ cohorts:
       completions: {type: csv, path: progress.csv, columns: {email: Email, verified_at: Verified, project_created_at: First project}}
       events: {type: csv, path: events.csv, columns: {email: Email, event: Event, at: At, value: Score}}
       csms: {type: csv, path: csms.csv, columns: {email: Email, name: Name, capacity: Capacity, language: Language}}
+      queries: {type: csv, path: tickets.csv, columns: {email: Customer, asked_at: Opened, answered_at: Closed, link: Ticket}}
 """
 
 SIGNUPS = """Email,Name,Created,Language
@@ -81,10 +84,19 @@ priya@example.com,Priya Again,3,en
 """
 
 
+TICKETS = """Customer,Opened,Closed,Ticket
+ann@x.org,2026-11-27 10:00,,https://support.example.com/t/1
+bob@x.org,2026-11-24 10:00,,https://support.example.com/t/2
+bob@x.org,2026-11-24 11:00,2026-11-25 09:00,https://support.example.com/t/3
+eve@x.org,2026-11-27 12:00,2026-11-26 12:00,https://support.example.com/t/4
+cai@x.org,,2026-11-26 12:00,
+"""
+
+
 def write(folder: Path, **replace: str) -> Path:
     """The trial cohort's files in ``folder`` (any file's text replaced by name); the cohort file's path."""
     files = {"journeys.yaml": JOURNEYS, "cohorts.yaml": COHORTS, "signups.csv": SIGNUPS, "progress.csv": PROGRESS,
-             "events.csv": EVENTS, "csms.csv": CSMS}
+             "events.csv": EVENTS, "csms.csv": CSMS, "tickets.csv": TICKETS}
     for name, text in {**files, **{k.replace("_", "."): v for k, v in replace.items()}}.items():
         (folder / name).write_text(text)
     return folder / "cohorts.yaml"

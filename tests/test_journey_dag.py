@@ -267,7 +267,13 @@ def test_a_journey_reading_a_wide_export_and_a_roster_export_through_the_dag(air
     assert status["ann@x.org"]["CSM"] == "Jonas Weber <jonas@example.com>"
     quarantined = rows("SELECT source, source_row, column_name FROM quarantine WHERE run_id = :r", r=run_id)
     assert {(q["source"], q["source_row"], q["column_name"]) for q in quarantined} == {
-        ("completions", 5, "Verified"), ("csms", 4, "Capacity"), ("csms", 5, "Email")}
+        ("completions", 5, "Verified"), ("csms", 4, "Capacity"), ("csms", 5, "Email"), ("queries", 5, "Closed"),
+        ("queries", 6, "Opened")}
+    # Jonas's digest lists Ann's open ticket; Bob's, open for three days, is in the instructor's summary.
+    digest = next(m for m in fake_google.sent.values() if m["to"].endswith("<jonas@example.com>"))
+    assert "https://support.example.com/t/1" in digest["text"]
+    summary = next(m for m in fake_google.sent.values() if m["to"] == "lead@example.com" and "run as of" in m["subject"])
+    assert "https://support.example.com/t/2" in summary["text"]
 
     # The trigger form offers the journey's emails to resend; the instructor resends Ann's CSM
     # introduction the next night: sent again once, under a key of its own, with her reason.

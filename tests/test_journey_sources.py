@@ -1,6 +1,7 @@
 """What a journey cohort may read beside the events export (README, "Journeys"): a stage done by
-a timestamp column of a wide ``completions`` export, its CSM roster from a ``csms`` export, and each
-customer's language from the signup export, matched to a CSM's (``csm_match``). Through every
+a timestamp column of a wide ``completions`` export, its CSM roster from a ``csms`` export, each
+customer's language from the signup export, matched to a CSM's (``csm_match``), and its queries
+from a support export (``queries``). Through every
 stage of the pipeline on SQLite and PostgreSQL, with the hostile cells of ``journey_trial``."""
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ def test_wide_columns_a_roster_export_and_languages_decide_a_night(engine, tmp_p
     # Each hostile cell is quarantined with its file, row and column, and a reason.
     quarantined = {(q["source"], q["source_row"], q["column_name"]): q["reason"] for q in _rows(
         engine, "SELECT source, source_row, column_name, reason FROM quarantine WHERE run_id = 'n1'")}
-    assert set(quarantined) == {("completions", 5, "Verified"), ("csms", 4, "Capacity"), ("csms", 5, "Email")}
+    assert set(quarantined) == {("completions", 5, "Verified"), ("csms", 4, "Capacity"), ("csms", 5, "Email"),
+                                ("queries", 5, "Closed"), ("queries", 6, "Opened")}
+    assert quarantined[("queries", 5, "Closed")] == "answered before it was asked"
+    assert quarantined[("queries", 6, "Opened")] == "missing the time asked"
     assert "capacity is not a whole number" in quarantined[("csms", 4, "Capacity")]
     assert "listed again" in quarantined[("csms", 5, "Email")]
 
@@ -57,6 +61,14 @@ def test_wide_columns_a_roster_export_and_languages_decide_a_night(engine, tmp_p
     assert ("cai@x.org", "csm:csm_introduction") not in emails
     run = Store(engine).runs.counts("n1", cohort.id)
     assert run["completion_rows"] == 4 and run["roster_rows"] == 4 and run["event_rows"] == 1
+    assert run["query_rows"] == 5
+
+    # The support export's open tickets: Ann's (a day old) waits on her CSM; Bob's open one (three
+    # days) on the instructor, escalated; his answered ticket on nobody.
+    queries = sorted((w["email"], w["item"], w["waits_on"], w["csm_email"], w["escalated"])
+                     for w in Store(engine).journeys.waiting("n1", cohort.id) if w["standing"] == "open_query")
+    assert queries == [("ann@x.org", "https://support.example.com/t/1", "csm", "jonas@example.com", 0),
+                       ("bob@x.org", "https://support.example.com/t/2", "instructor", "priya@example.com", 1)]
 
 
 def test_a_fixed_roster_takes_the_waiting_customer_on_the_next_night(engine, tmp_path):

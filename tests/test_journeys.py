@@ -126,7 +126,7 @@ def test_a_cohort_names_a_known_journey_whose_cohort_reads_events(tmp_path):
     found = read_cohort_file(tmp_path / "cohorts.yaml")
     first, second = base["cohorts"][0]["id"], base["cohorts"][1]["id"]
     # A journey's cohort reads the long events export, not a completion export.
-    assert ("sources: expected exactly 'signups' and 'events' (and optionally ['csms']) (what journey "
+    assert ("sources: expected exactly 'signups' and 'events' (and optionally ['csms', 'queries']) (what journey "
             "'saas-onboarding' reads)") in found.broken[first]
     assert "unknown journey 'sass-onboarding'; known: ['saas-onboarding', 'seed']" in found.broken[second]
     doc["cohorts"][0]["sources"]["events"] = {"type": "csv", "path": doc["cohorts"][0]["sources"].pop("completions")["path"],
@@ -256,3 +256,28 @@ def test_a_roster_per_cohort_is_a_csms_source_with_every_matched_attribute(tmp_p
     bad_attr = text.replace("Capacity, language: Language}}", "Capacity, Language!: Language}}")
     (tmp_path / "cohorts.yaml").write_text(bad_attr)
     assert "not attribute names" in read_cohort_file(tmp_path / "cohorts.yaml").broken["trial-2026-11"]
+
+
+def test_a_journeys_queries_come_from_the_events_export_or_a_support_export(tmp_path):
+    """A journey routing queries reads them from the events export (its ``asked`` and ``answered``
+    events) or from a ``queries`` support export (email, asked_at, answered_at, link); a cohort
+    with neither is refused naming both."""
+    import journey_trial
+
+    journey_trial.write(tmp_path)
+    journeys = (tmp_path / "journeys.yaml").read_text()
+    start = journeys.index("      - id: training")
+    (tmp_path / "journeys.yaml").write_text(journeys[:start] + "      - id: training\n"
+                                            "        evidence: {column: trained_at}\n")
+    text = (tmp_path / "cohorts.yaml").read_text().replace("project_created_at: First project}",
+                                                          "project_created_at: First project, trained_at: Trained}")
+    lines = text.splitlines()
+
+    def read(*drop: str):
+        (tmp_path / "cohorts.yaml").write_text("\n".join(l for l in lines if not any(f"{d}: {{" in l for d in drop)))
+        found = read_cohort_file(tmp_path / "cohorts.yaml")
+        return found.broken.get("trial-2026-11") or found.cohorts["trial-2026-11"]
+
+    assert [c.role for c in read("events").exports] == ["signups", "completions", "csms", "queries"]
+    assert [c.role for c in read("queries").exports] == ["signups", "completions", "events", "csms"]
+    assert "routes queries: give the cohort an 'events' export" in read("events", "queries")

@@ -91,7 +91,7 @@ def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> Journey
         approvals=store.journeys.approvals(cohort.id),
         assignments=store.journeys.csm_assignments(cohort.id),
         ledger=store.ledger.states(cohort.id),
-        sources={r: inputs[r] for r in ("signups", "events", "completions", "csms") if r in inputs},
+        sources={r: inputs[r] for r in ("signups", "events", "completions", "csms", "queries") if r in inputs},
         now=clock(),
         suppressions=_suppressions(store, cohort),
         roster=roster(store, cohort, ctx.run_id) if cohort.csms is not None else None)

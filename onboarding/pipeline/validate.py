@@ -11,6 +11,7 @@ from onboarding import logs
 from onboarding import storage
 from onboarding.cohorts import Cohort
 from onboarding.errors import DatasetError
+from onboarding.journeys import column_event
 from onboarding.pipeline.progress import record
 from onboarding.run import RunContext
 from onboarding.sources import make_source
@@ -51,11 +52,14 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
     else:  # a journey: every stage's evidence as event rows, matched to the signups when deciding
         import pandas as pd
 
-        read = [out[r] for r in ("events", "completions", "csms") if r in out]
+        read = [out[r] for r in ("events", "completions", "csms", "queries") if r in out]
         quarantined = su.quarantined + [q for v in read for q in v.quarantined]
         events = [out["events"].frame] if "events" in out else []
         if "completions" in out:  # the wide export: each filled timestamp cell is an event row
-            events.append(out["completions"].column_events(cohort.completions.timestamps))
+            events.append(out["completions"].column_events({f: column_event(f) for f in cohort.completions.timestamps}))
+        if "queries" in out:  # a support export: each ticket asked (and answered) as the journey's query events
+            q = cohort.journey_spec.queries
+            events.append(out["queries"].column_events({"asked_at": q.asked, "answered_at": q.answered}))
         frame = pd.concat(events, ignore_index=True) if events else None
         # Rows of two exports share the events table: renumbered so each keeps its own (the
         # quarantine names the file's own row numbers).
@@ -63,8 +67,8 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
             frame["row"] = range(1, len(frame) + 1)
         store.staging.replace(ctx.run_id, cohort.id, su.frame, su.frame.iloc[0:0], quarantined, events=frame,
                               roster=out["csms"].frame if "csms" in out else None)
-        second = {f"{'event' if r == 'events' else 'completion' if r == 'completions' else 'roster'}_rows":
-                  out[r].total_rows for r in ("events", "completions", "csms") if r in out}
+        second = {f"{ {'events': 'event', 'completions': 'completion', 'csms': 'roster', 'queries': 'query'}[r] }_rows":
+                  out[r].total_rows for r in ("events", "completions", "csms", "queries") if r in out}
     counts = {"signup_rows": su.total_rows, **second,
               "quarantined_rows": len({(q.source, q.row) for q in quarantined}),
               "validation_results": [v.results_path for v in out.values()], "data_docs": docs}

@@ -22,7 +22,6 @@ from onboarding.cohorts import SourceConfig
 from onboarding.errors import DatasetError
 from onboarding.sources.snapshot import Snapshot
 from onboarding.sources.table import INTERNAL_COLUMNS, OVERFLOW, PROBLEM, PROBLEM_COLUMN, ROW
-from onboarding.journeys import column_event
 from onboarding.validation.values import (attribute_values, capacities, clean_names, email_problems, event_links,
                                           event_names, event_values, name_problems, normalise_emails, parse_consent,
                                           parse_timestamps)
@@ -56,14 +55,18 @@ class ValidatedExport:
     results_path: str | None = None
     total_rows: int = 0
 
-    def column_events(self, fields: tuple[str, ...]) -> "pd.DataFrame":
+    def column_events(self, names: dict[str, str]) -> "pd.DataFrame":
         """A wide export's filled timestamp cells as event rows (``row``, ``email``, ``event``,
-        ``timestamp``, ``value``, ``link``): the evidence the journey reads from its columns."""
+        ``timestamp``, ``value``, ``link``), each field's cells under its event name: the
+        evidence a journey reads from its columns (``completions/<column>``), or a support
+        export's tickets (asked, answered, with their link)."""
         import pandas as pd
 
+        link = self.frame["link"] if "link" in self.frame else None
         parts = [pd.DataFrame({"row": self.frame["row"], "email": self.frame["email"], "name": self.frame["name"],
-                               "event": column_event(f), "timestamp": self.frame[f"at:{f}"], "value": None,
-                               "link": None}).dropna(subset=["timestamp"]) for f in fields]
+                               "event": event, "timestamp": self.frame[f"at:{f}"], "value": None,
+                               "link": link}).dropna(subset=["timestamp"])
+                 for f, event in names.items() if f"at:{f}" in self.frame]
         return pd.concat(parts, ignore_index=True) if parts else self.frame.iloc[0:0]
 
     @property
@@ -282,13 +285,22 @@ class Validator:
             links, link_problem = event_links(raw[mapped["link"]] if "link" in mapped else None, raw.index)
         else:
             event_problem = value_problem = link_problem = pd.Series(None, index=raw.index, dtype=object)
+        if role == "queries":  # a support export's ticket link: shown in digests, matched to its answer
+            links, link_problem = event_links(raw[mapped["link"]] if "link" in mapped else None, raw.index)
         # Per-column readers beyond the fixed ones, each with its reason column for GX: the wide
         # export's timestamp cells (a filled cell that cannot be read holds its customer), the
         # attributes (a customer's language), a roster's capacity and its repeated CSMs.
         extra: dict[str, tuple[Any, str]] = {}
         stamps_of: dict[str, Any] = {}
         for f in wide:
+            if f not in mapped:  # an optional column of a support export (answered_at)
+                continue
             stamps_of[f], problem = parse_timestamps(raw[mapped[f]], tz, config.timestamp_format, as_of)
+            if role == "queries" and f == "asked_at":
+                problem = problem.where(~(stamps_of[f].isna() & problem.isna()).to_numpy(), "missing the time asked")
+            if role == "queries" and f == "answered_at" and "asked_at" in stamps_of:
+                early = (stamps_of[f] < stamps_of["asked_at"]).fillna(False).to_numpy(dtype=bool)
+                problem = problem.where(~early, "answered before it was asked")
             extra[f"at_problem:{f}"] = (problem, mapped[f])
         attrs_of: dict[str, Any] = {}
         for a in config.attributes:
@@ -373,6 +385,8 @@ class Validator:
                 for values in zip(*(attrs_of[a].to_numpy()[keep] for a in attrs_of)))]
         if role == "csms":
             good["capacity"] = capacity.to_numpy()[keep]
+        if role == "queries":
+            good["link"] = links.to_numpy()[keep]
         if role == "events":
             good["event"] = events.to_numpy()[keep]
             good["value"] = values.to_numpy()[keep]
