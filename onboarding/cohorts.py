@@ -23,11 +23,11 @@ from onboarding.consent import CLASSES, DEFAULT_CLASSES, normalise_suppression
 from onboarding.errors import ConfigError
 
 WELCOME_TIMINGS = ("after_deadline", "on_completion")
-# The fields each source must map, and the ones it may map.
-# Every export a cohort may read, by role: the seed journey's two, and a journey's long events export.
-# A journey cohort reads ``completions`` as a wide export (a timestamp column per stage its
-# journey names) and may read its CSM roster from a ``csms`` export.
+# Every export a cohort may read, by role: the seed journey's signups and completions; a journey
+# cohort's signups, its long events export, ``completions`` read as a wide export (a timestamp
+# column per stage its journey names), its CSM roster (``csms``) and a support export (``queries``).
 EXPORT_ROLES = ("signups", "completions", "events", "csms", "queries")
+# The fields each source must map, and the ones it may map.
 REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at"),
                     # A journey's long export: one row per thing a customer did (README, "Journeys").
                     "events": ("email", "event", "at"),

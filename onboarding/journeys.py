@@ -338,7 +338,7 @@ def _evidence(raw: Any, where: str) -> Evidence:
             raise ConfigError(f"{where}: {k}: expected a name, got {raw[k]!r}")
     if "entered" in raw and raw["entered"] is not True:
         raise ConfigError(f"{where}: entered: expected true")
-    if "column" in raw and not _ID.fullmatch(str(raw["column"])):
+    if "column" in raw and (not _ID.fullmatch(str(raw["column"])) or raw["column"] in ("email", "name")):
         raise ConfigError(f"{where}: column: {raw['column']!r} is not a field name (lower-case letters, digits, '_'): "
                           f"name the field, and map it to the export's header in the cohort's 'completions' source")
     expected = "completions" if "column" in raw else "events" if "event" in raw else None

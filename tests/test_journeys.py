@@ -224,6 +224,7 @@ def test_a_stage_done_by_a_column_needs_the_cohorts_wide_export_mapping_it(tmp_p
 
 @pytest.mark.parametrize("evidence, message", [
     ({"column": "Profile Done"}, "column: 'Profile Done' is not a field name"),
+    ({"column": "email"}, "column: 'email' is not a field name"),
     ({"column": "profile_done_at", "source": "signups"}, "source: a column is read from the cohort's 'completions' export"),
     ({"event": "profile_completed", "source": "lms"}, "source: an event is read from the cohort's 'events' export"),
 ])

@@ -3,8 +3,11 @@
 Two levels, as the instructor needs them:
 - dataset problems (a mapped column missing, no records, conflicting duplicate completions) make
   the export unusable: ``DatasetError`` is raised and the cohort sends nothing this run;
-- row problems (missing or invalid email, missing name, unparseable timestamp, a ragged record)
-  quarantine that row with its file, row number, column and reason; the good rows go on.
+- row problems (missing or invalid email, missing name, unparseable timestamp, a ragged record;
+  in a journey's exports also a bad event name, value or link, a wide export's unreadable stage
+  cell, an attribute that is not plain text, a roster's bad capacity or repeated CSM, a ticket
+  answered before it was asked) quarantine that row with its file, row number, column and
+  reason; the good rows go on.
 
 The GX validation results are written as JSON beside the run's inputs, and rendered as GX Data
 Docs (HTML) in the run's ``validation/data_docs/`` folder, so they stay readable after the run.
@@ -34,7 +37,7 @@ TIMESTAMP_FIELDS = {"signups": "signed_up_at", "completions": "completed_at", "e
 
 @dataclass
 class QuarantinedRow:
-    source: str  # signups / completions
+    source: str  # the export's role (onboarding.cohorts.EXPORT_ROLES)
     file: str
     row: int
     column: str
