@@ -136,6 +136,14 @@ class Csm:
         return dict(self.attributes).get(key)
 
 
+def staged_attributes(text: Any) -> tuple[tuple[str, str], ...]:
+    """Attributes as the state database keeps them (a customer's from the signup export, a CSM's
+    from a roster export: JSON text, or nothing), in ``Csm.attributes``' shape."""
+    import json
+
+    return tuple(sorted(json.loads(text).items())) if isinstance(text, str) and text else ()
+
+
 @dataclass(frozen=True)
 class Queries:
     """A customer's questions (steps 15 and 16): an ``asked`` event opens one, an ``answered``

@@ -42,7 +42,7 @@ from onboarding.decisions.journey import (Approval, Attempt, Facts, Settings, Ti
 from onboarding.decisions.run import (DECISION_COLUMNS, SENDABLE, RunAsk, add_resend, hold_and_reference,
                                       resend_refusal, still_sendable)
 from onboarding.decisions.suppression import apply as apply_suppressions, require_consent
-from onboarding.journeys import Csm, Journey, show_duration
+from onboarding.journeys import Csm, Journey, show_duration, staged_attributes
 from onboarding.times import from_iso, iso
 
 # Emails a journey calls for that go to a person of the team, not the customer: into digests.
@@ -139,7 +139,7 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     if roster or journey.csms_per_cohort:
         # A customer's attributes (their language, from the signup export) for ``csm_match``.
         wants = dict(zip(customers["email"], customers["attributes"])) if "attributes" in customers else {}
-        newcomers = [Newcomer(e, t.visits[-1].entered_at or as_of, _attributes(wants.get(e)))
+        newcomers = [Newcomer(e, t.visits[-1].entered_at or as_of, staged_attributes(wants.get(e)))
                      for e, t in timelines.items() if t.standing == "waiting_for_csm" and e not in assigned]
         # Capacity is customers at once: one who finished, was cancelled or rejected frees the place.
         existing = {e: r["csm_email"] for e, r in assigned.items()
@@ -304,13 +304,6 @@ def _evidence(journey: Journey, events: list[dict[str, Any]]) -> dict[str, dict[
             out.setdefault(r["email"], {}).setdefault(key, []).append(
                 Attempt(from_iso(str(r["at"])), None if value is None else float(value), r.get("link")))
     return {e: {k: tuple(v) for k, v in m.items()} for e, m in out.items()}
-
-
-def _attributes(text: Any) -> tuple[tuple[str, str], ...]:
-    """A customer's attributes as staged (JSON text, or nothing)."""
-    import json
-
-    return tuple(sorted(json.loads(text).items())) if isinstance(text, str) and text else ()
 
 
 def _status(t: Timeline) -> str:

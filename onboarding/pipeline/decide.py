@@ -100,14 +100,11 @@ def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> Journey
 def roster(store: Store, cohort: Cohort, run_id: str) -> tuple:
     """The CSMs of a journey cohort's run: the roster its ``csms`` export gave that run, else the
     journey file's."""
-    import json
-
-    from onboarding.journeys import Csm
+    from onboarding.journeys import Csm, staged_attributes
 
     if cohort.csms is None:
         return cohort.journey_spec.csms
-    return tuple(Csm(r["name"], r["email"], int(r["capacity"]),
-                     tuple(sorted(json.loads(r["attributes"]).items())) if r["attributes"] else ())
+    return tuple(Csm(r["name"], r["email"], int(r["capacity"]), staged_attributes(r["attributes"]))
                  for r in store.staging.roster(run_id, cohort.id))
 
 
