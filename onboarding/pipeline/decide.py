@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from onboarding import logs
-from onboarding.cohorts import Cohort
+from onboarding.cohorts import EXPORT_ROLES, Cohort
 from onboarding.decisions.suppression import with_cohort_file
 from onboarding.decisions.journey_run import JourneyFacts, decide_journey as decide_journey_run
 from onboarding.decisions.run import RunFacts, decide_run, held_message
@@ -91,10 +91,10 @@ def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> Journey
         approvals=store.journeys.approvals(cohort.id),
         assignments=store.journeys.csm_assignments(cohort.id),
         ledger=store.ledger.states(cohort.id),
-        sources={r: inputs[r] for r in ("signups", "events", "completions", "csms", "queries") if r in inputs},
+        sources={r: inputs[r] for r in EXPORT_ROLES if r in inputs},
         now=clock(),
         suppressions=_suppressions(store, cohort),
-        roster=roster(store, cohort, ctx.run_id) if cohort.csms is not None else None)
+        roster=roster(store, cohort, ctx.run_id))
 
 
 def roster(store: Store, cohort: Cohort, run_id: str) -> tuple:

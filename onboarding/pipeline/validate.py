@@ -19,6 +19,9 @@ from onboarding.sources.snapshot import Snapshot
 from onboarding.store import Store
 
 log = logging.getLogger(__name__)
+# A journey cohort's exports beside its signups, and the count of rows each read (the run's counts).
+JOURNEY_ROW_COUNTS = {"events": "event_rows", "completions": "completion_rows", "csms": "roster_rows",
+                      "queries": "query_rows"}
 
 
 def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
@@ -52,8 +55,8 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
     else:  # a journey: every stage's evidence as event rows, matched to the signups when deciding
         import pandas as pd
 
-        read = [out[r] for r in ("events", "completions", "csms", "queries") if r in out]
-        quarantined = su.quarantined + [q for v in read for q in v.quarantined]
+        read = {r: out[r] for r in JOURNEY_ROW_COUNTS if r in out}
+        quarantined = su.quarantined + [q for v in read.values() for q in v.quarantined]
         events = [out["events"].frame] if "events" in out else []
         if "completions" in out:  # the wide export: each filled timestamp cell is an event row
             events.append(out["completions"].column_events({f: column_event(f) for f in cohort.completions.timestamps}))
@@ -67,8 +70,7 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
             frame["row"] = range(1, len(frame) + 1)
         store.staging.replace(ctx.run_id, cohort.id, su.frame, su.frame.iloc[0:0], quarantined, events=frame,
                               roster=out["csms"].frame if "csms" in out else None)
-        second = {f"{ {'events': 'event', 'completions': 'completion', 'csms': 'roster', 'queries': 'query'}[r] }_rows":
-                  out[r].total_rows for r in ("events", "completions", "csms", "queries") if r in out}
+        second = {JOURNEY_ROW_COUNTS[r]: v.total_rows for r, v in read.items()}
     counts = {"signup_rows": su.total_rows, **second,
               "quarantined_rows": len({(q.source, q.row) for q in quarantined}),
               "validation_results": [v.results_path for v in out.values()], "data_docs": docs}
