@@ -17,11 +17,12 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from farm_pair import farm_pair
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,11 +85,10 @@ def main() -> int:
     size = sum(p.stat().st_size for p in template.rglob("*") if p.is_file())
     print(f"{args.size:,} signups, {args.nights} nights built in {time.monotonic() - started:.0f}s; "
           f"run folders and state database: {size / 1e6:.0f} MB")
-    out = subprocess.run(["farm-bench", "-n", str(args.runs), "--timeout", "3000",
-                          "--vs", f"{sys.executable} {__file__} --copy {template}", "--",
-                          sys.executable, __file__, "--erase", str(template)], capture_output=True, text=True)
+    report = farm_pair([sys.executable, __file__, "--erase", str(template)],
+                       [sys.executable, __file__, "--copy", str(template)], args.runs, 3000)
     print("A: copy + erase one customer everywhere;  B: copy only (the floor)")
-    print(out.stdout or out.stderr)
+    print(report)
     shutil.rmtree(template)
     return 0
 

@@ -11,10 +11,11 @@ row per customer and a column per stage, the long one a row per filled cell.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from farm_pair import farm_pair
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ("verified_at", "details_at", "trained_at")
@@ -78,10 +79,8 @@ def main() -> int:
             write(Path(tmp), n)
             print(f"--- {n:,} customers, 3 stages: A = the wide export (a column per stage), "
                   f"B = the long events export of the same evidence")
-            out = subprocess.run(["farm-bench", "-n", str(args.runs), "--timeout", "1800",
-                                  "--vs", " ".join(me + ["--only", "long", "--folder", tmp]), "--",
-                                  *me, "--only", "wide", "--folder", tmp], capture_output=True, text=True)
-            print(out.stdout or out.stderr)
+            print(farm_pair(me + ["--only", "wide", "--folder", tmp], me + ["--only", "long", "--folder", tmp],
+                            args.runs, 1800))
     return 0
 
 

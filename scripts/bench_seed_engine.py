@@ -11,9 +11,10 @@ engine walks each distinct (completion time, held) once, so completers cost a wa
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
+
+from farm_pair import farm_pair
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,10 +72,8 @@ def main() -> int:
     me = [sys.executable, str(Path(__file__).resolve())]
     for n in args.sizes:
         print(f"--- {n:,} customers: A = engine (rules.walk_seed), B = the vectorised rules it replaced")
-        out = subprocess.run(["farm-bench", "-n", str(args.runs), "--timeout", "1200",
-                              "--vs", " ".join(me + ["--only", "vectorised", "-n", str(n)]), "--",
-                              *me, "--only", "engine", "-n", str(n)], capture_output=True, text=True)
-        print(out.stdout or out.stderr)
+        print(farm_pair(me + ["--only", "engine", "-n", str(n)], me + ["--only", "vectorised", "-n", str(n)],
+                        args.runs, 1200))
     return 0
 
 
