@@ -23,9 +23,8 @@ def test_the_journey_tables_keep_what_each_run_saw_and_erasure_clears_them(engin
     store = Store(engine)
     signups = pd.DataFrame({"row": [2, 3], "email": ["ann@x.org", "joann@x.org"], "name": ["Ann", "Jo Ann"],
                             "timestamp": [dt.datetime(2026, 11, 19, tzinfo=UTC)] * 2})
-    empty = pd.DataFrame({"row": [], "email": [], "name": [], "timestamp": []})
     for attempt in range(2):  # a retry of the validate stage replaces what it staged
-        store.staging.replace("r1", "c1", signups, empty, [], events=_events("ann@x.org", "joann@x.org"))
+        store.staging.replace("r1", "c1", signups, None, [], events=_events("ann@x.org", "joann@x.org"))
     events = store.staging.events("r1", "c1", dt.datetime(2026, 12, 1, tzinfo=UTC))
     assert [(e["email"], e["value"], e["link"]) for e in events] == [
         ("ann@x.org", None, 'https://forms.example.com/0\t"x"'), ("joann@x.org", 71.5, 'https://forms.example.com/1\t"x"')]

@@ -68,7 +68,7 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
         # quarantine names the file's own row numbers).
         if frame is not None and len(events) > 1:
             frame["row"] = range(1, len(frame) + 1)
-        store.staging.replace(ctx.run_id, cohort.id, su.frame, su.frame.iloc[0:0], quarantined, events=frame,
+        store.staging.replace(ctx.run_id, cohort.id, su.frame, None, quarantined, events=frame,
                               roster=out["csms"].frame if "csms" in out else None)
         second = {JOURNEY_ROW_COUNTS[r]: v.total_rows for r, v in read.items()}
     counts = {"signup_rows": su.total_rows, **second,

@@ -14,12 +14,13 @@ class Staging:
     def __init__(self, store):
         self._s = store
 
-    def replace(self, run_id: str, cohort_id: str, signups: "pd.DataFrame", completions: "pd.DataFrame",
+    def replace(self, run_id: str, cohort_id: str, signups: "pd.DataFrame", completions: "pd.DataFrame | None",
                 quarantined: list[Any], events: "pd.DataFrame | None" = None,
                 roster: "pd.DataFrame | None" = None) -> None:
         """Stage a run's validated rows (``row``, ``email``, ``name``, ``timestamp``; a journey's
         event rows and the CSM roster it read) and its quarantined rows, replacing whatever an
-        earlier try of the same run staged and decided."""
+        earlier try of the same run staged and decided. A journey cohort stages no completion
+        rows (``None``): its wide export's cells are event rows."""
         import pandas as pd
 
         key = {"run_id": run_id, "cohort_id": cohort_id}
@@ -33,7 +34,8 @@ class Staging:
             tx.script("delete_run_staging", key)
             tx.script("delete_run_decisions", key)
             tx.bulk("signup", rows(signups, "signed_up_at", "first_name", "consent", "attributes"))
-            tx.bulk("completion", rows(completions, "completed_at"))
+            if completions is not None:
+                tx.bulk("completion", rows(completions, "completed_at"))
             if events is not None and len(events):
                 tx.bulk("journey_event", pd.DataFrame({
                     **key, "source_row": events["row"].astype(int), "email": events["email"],
