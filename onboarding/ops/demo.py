@@ -92,6 +92,14 @@ def print_night(day: dt.date, as_of: dt.datetime, run_id: str, state_ok: str) ->
 JOURNEY_COHORTS = paths.PROJECT_ROOT / "config" / "journey-cohorts.yaml"
 
 
+def per_kind(emails: list[Path]) -> str:
+    """Outbox files counted by kind (their folder), in words: ``reminder 172, welcome 225``."""
+    by_kind: dict[str, int] = {}
+    for p in emails:
+        by_kind[p.parent.name] = by_kind.get(p.parent.name, 0) + 1
+    return ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items()))
+
+
 def print_journey_night(day: dt.date, run_id: str, state: str, answered: list[dict]) -> None:
     """One night of the journey sample: where the customers stand, what the approver decided, who
     was placed with a CSM, which emails went out."""
@@ -145,10 +153,7 @@ def journey_nights(nights: list[dt.date], run_time: dt.time, tz, logs: Path, out
             print(f"  approver error: {e}")
         print_journey_night(day, dr.run_id, state, person.answered)
     new = [p for p in sorted(outbox.rglob("*.eml")) if p not in before]
-    by_kind: dict[str, int] = {}
-    for p in new:
-        by_kind[p.parent.name] = by_kind.get(p.parent.name, 0) + 1
-    print(f"\n{len(new)} journey emails in {outbox}: " + ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())))
+    print(f"\n{len(new)} journey emails in {outbox}: {per_kind(new)}")
     return failed
 
 
@@ -192,10 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         failed += state != "success"
         print_night(day, logical, dr.run_id, state + (", a rerun of the same date" if rerun else ""))
     emls = sorted(outbox.rglob("*.eml"))
-    by_kind: dict[str, int] = {}
-    for p in emls:
-        by_kind[p.parent.name] = by_kind.get(p.parent.name, 0) + 1
-    print(f"\n{len(emls)} emails in {outbox}: " + ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())))
+    print(f"\n{len(emls)} emails in {outbox}: {per_kind(emls)}")
     if not args.no_journey:
         failed += journey_nights(nights, run_time, tz, logs, outbox, set(emls))
     print(f"Run folders (inputs, GX validation results, the instructor's report CSVs, summaries): {data_dir / 'runs'}")
