@@ -285,11 +285,11 @@ class Validator:
             # one quarantines its row, never reaches a decision or an email.
             events, event_problem = event_names(raw[mapped["event"]])
             values, value_problem = event_values(raw[mapped["value"]] if "value" in mapped else None, raw.index)
-            links, link_problem = event_links(raw[mapped["link"]] if "link" in mapped else None, raw.index)
         else:
-            event_problem = value_problem = link_problem = pd.Series(None, index=raw.index, dtype=object)
-        if role == "queries":  # a support export's ticket link: shown in digests, matched to its answer
-            links, link_problem = event_links(raw[mapped["link"]] if "link" in mapped else None, raw.index)
+            event_problem = value_problem = pd.Series(None, index=raw.index, dtype=object)
+        # The link to the evidence (an event's) or to the ticket (a support export's): shown to the
+        # approver and in digests, a ticket's matched to its answer.
+        links, link_problem = event_links(raw[mapped["link"]] if "link" in mapped else None, raw.index)
         # Per-column readers beyond the fixed ones, each with its reason column for GX: the wide
         # export's timestamp cells (a filled cell that cannot be read holds its customer), the
         # attributes (a customer's language), a roster's capacity and its repeated CSMs.
@@ -388,11 +388,10 @@ class Validator:
                 for values in zip(*(attrs_of[a].to_numpy()[keep] for a in attrs_of)))]
         if role == "csms":
             good["capacity"] = capacity.to_numpy()[keep]
-        if role == "queries":
-            good["link"] = links.to_numpy()[keep]
         if role == "events":
             good["event"] = events.to_numpy()[keep]
             good["value"] = values.to_numpy()[keep]
+        if role in ("events", "queries"):
             good["link"] = links.to_numpy()[keep]
         quarantined = [q for row in sorted(bad) for q in bad[row]]
 
