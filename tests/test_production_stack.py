@@ -396,7 +396,7 @@ def trigger_form_texts(port: int, password: str, screenshot: Path) -> tuple[str,
 def onboarding_page(port: int, password: str, home: Path) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """Log in, open "Onboarding" in Airflow's navigation, the e2e cohort, then search learner0007:
     the funnel's numbers and her emails (kind, state). Screenshots beside the stack's home."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
@@ -406,14 +406,19 @@ def onboarding_page(port: int, password: str, home: Path) -> tuple[dict[str, str
             page.get_by_role("link", name="Onboarding").click()
             frame = page.frame_locator("iframe").first
             frame.get_by_role("link", name="End-to-end Cohort").click()
-            frame.locator("#funnel").wait_for(timeout=60000)
+            # What follows the table is there: the table is parsed whole (a large page arrives in parts).
+            frame.locator("#stages").wait_for(timeout=60000)
             funnel = {r.get_attribute("data-step"): r.locator("td").nth(1).inner_text()
                       for r in frame.locator("#funnel tr[data-step]").all()}
             page.screenshot(path=str(home / "onboarding-cohort.png"), full_page=True)
             frame.get_by_label("Search customers").fill("learner0007")
             frame.get_by_role("button", name="Search").click()
+            # The unfiltered first page already lists learner0007: wait for the search's answer (one
+            # row), not for a row that was there before the click.
+            expect(frame.locator("#customer-table tr[data-email]")).to_have_count(1, timeout=60000)
             frame.locator('tr[data-email="learner0007@x.org"]').get_by_role("link").click()
-            frame.locator("#emails").wait_for(timeout=60000)
+            # What follows the table is there: the table is parsed whole (a large page arrives in parts).
+            frame.get_by_role("heading", name="Night by night").wait_for(timeout=60000)
             emails = [(r.get_attribute("data-kind"), r.get_attribute("data-status"))
                       for r in frame.locator("#emails tr[data-kind]").all()]
             page.screenshot(path=str(home / "onboarding-customer.png"), full_page=True)
