@@ -555,8 +555,8 @@ def test_celery_stack_journey_approvals_answered_through_the_api_and_in_the_brow
     assert request["multiple"] is True and "reject" in request["params"]
     assert request["subject"].startswith("saas-2026-11: approve Tell us about your team (")
     with engine.connect() as conn:
-        people = json.loads(conn.execute(sa.text("SELECT people FROM approval_requests WHERE run_id = :r"),
-                                         {"r": run_id}).scalar_one())
+        people = conn.execute(sa.text("SELECT email FROM approval_request_people WHERE run_id = :r ORDER BY ordinal"),
+                              {"r": run_id}).scalars().all()
     assert request["options"][:-1] == [o for o in request["options"] if "<" in o] and len(people) > 20
     assert len(request["options"]) == len(people) + 1 and request["options"][-1] == "(approve nobody tonight)"
     chosen = request["options"][:10]

@@ -148,8 +148,8 @@ def _write_journey(tx: Store, cohort: Cohort, ctx: RunContext, result: Any) -> N
         # Sticky once made: a placement is recorded even when a guard holds the emails.
         tx.journeys.assign_csms(cohort.id, ctx.run_id, result.assigned)
     tx.journeys.replace_requests(ctx.run_id, cohort.id, [] if ctx.dry_run else [
-        {"stage": r.stage, "approver": r.approver, "subject": r.subject, "body": r.body, "options": r.options,
-         "people": [w.email for w in r.people]} for r in result.requests])
+        {"stage": r.stage, "approver": r.approver, "subject": r.subject, "body": r.head, "options": r.options,
+         "people": [w.email for w in r.people], "lines": r.lines} for r in result.requests])
 
 
 def _recorded(store: Store, cohort: Cohort, ctx: RunContext, result: Any, superseded: int,

@@ -26,16 +26,25 @@ class Erasures:
         self._s.execute("privacy_salt_create", {"salt": secrets.token_hex(32)})
         return self._s.scalar("privacy_salt")
 
-    def delete_person(self, address: str, scope: str, scrub: Callable[[str], str]) -> dict[str, int]:
+    def delete_person(self, address: str, scope: str, scrub: Callable[[str], str],
+                      scrub_listing: Callable[[str], str] | None = None) -> dict[str, int]:
         """Delete every row holding the address (in one cohort, or '*': all), and pass every stored
-        text quoting it through ``scrub``; returns the rows per table."""
+        text quoting it through ``scrub`` (an approval request from before its people had rows of
+        their own through ``scrub_listing``, which takes out her line); returns the rows per table."""
         counts: dict[str, int] = {}
+        for r in self._s.rows("erasure_listed_requests", address=address, scope=scope):
+            self._s.execute("erasure_set_request_body", {"run_id": r["run_id"], "cohort_id": r["cohort_id"],
+                                                         "stage": r["stage"], "approver": r["approver"],
+                                                         "text": (scrub_listing or scrub)(r["body"])})
+            counts["approval_requests (text)"] = counts.get("approval_requests (text)", 0) + 1
         with self._s.connection() as conn:
             for text, stmt in zip(sqlfiles.load("erase_person"), db.script("erase_person")):
                 table = re.search(r"DELETE FROM\s+(\w+)", text).group(1)
                 n = conn.execute(stmt, {"address": address, "scope": scope}).rowcount
                 if n:
                     counts[table] = counts.get(table, 0) + n
+        # A prefilter only (the address as a literal: its % and _ escaped); ``scrub`` matches it
+        # whole before anything is rewritten.
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", address) + "%"
         for r in self._s.rows("erasure_texts", pattern=pattern, scope=scope):
             cleaned = scrub(r["text"])
