@@ -228,6 +228,8 @@ def unsubscribe(t: str = Query("", max_length=1000)):
     if who is None:
         return _invalid_link()
     cohort_id, email = who
+    # A person erased on request is not written back (the store refuses, by the erasure's hash);
+    # the answer is the same either way, so it tells nobody whether the person exists.
     _store().suppressions.add(email, "unsubscribed", "one-click link", cohort_id)
     return _public("unsubscribe.html", heading="You are unsubscribed", confirm=False,
                    text=f"{email} gets no more optional emails from this course.")

@@ -159,3 +159,29 @@ def test_one_click_unsubscribe_needs_no_login_only_a_genuine_link(ui, engine, mo
         r = ui.post("/onboarding/unsubscribe", params={"t": bad})
         assert r.status_code == 400 and "not valid" in r.text
     assert len(Store(engine).suppressions.all()) == 1
+
+
+def test_an_old_unsubscribe_link_never_writes_an_erased_person_back(ui, engine, monkeypatch, tmp_path):
+    """A one-click POST from an email sent before the person was erased stores nothing, and the
+    answer is the one anybody gets: it says nothing of whether the person exists."""
+    from onboarding.consent import unsubscribe_token
+    from onboarding.pipeline.erasure import address_pattern, erase
+    from onboarding.store import Store
+
+    monkeypatch.setenv("AIRFLOW_VAR_ONBOARDING_UNSUBSCRIBE_SECRET", "s3cret")
+    store = Store(engine)
+    erase(store, "a@x.org", "*", {}, str(tmp_path / "runs"), [], "dpo", "asked by email")
+    answers = {}
+    for who in ("a@x.org", "nobody.ever@x.org"):  # erased; never a customer
+        token = unsubscribe_token("s3cret", "c1", who)
+        page = ui.get("/onboarding/unsubscribe", params={"t": token})
+        done = ui.post("/onboarding/unsubscribe", params={"t": token}, content=b"List-Unsubscribe=One-Click",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+        answers[who] = [(r.status_code, r.text.replace(who, "ADDRESS")) for r in (page, done)]
+    assert answers["a@x.org"] == answers["nobody.ever@x.org"]
+    assert answers["a@x.org"][1][0] == 200 and "You are unsubscribed" in answers["a@x.org"][1][1]
+    kept = [(e["address"], e["reason"]) for e in store.suppressions.all()]
+    assert ("nobody.ever@x.org", "unsubscribed") in kept and len(kept) == 2  # hers is the erasure's hash only
+    with engine.connect() as conn:
+        texts = [" ".join(map(str, r)) for r in conn.execute(sa.text("SELECT * FROM suppressions"))]
+    assert not any(address_pattern("a@x.org").search(t) for t in texts)

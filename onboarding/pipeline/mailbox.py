@@ -61,6 +61,10 @@ def _act(store: Store, account: str, message: Incoming, addresses: set[str], run
     entry = next((e for e in map(store.ledger.by_ref, fb.refs) if e is not None), None)
     known = fb.kind == "unsubscribe" and entry is None and bool(fb.address) and store.ledger.emailed(fb.address)
     eff = feedback.effect(fb, entry, known)
+    if eff.kind != "ignored" and store.erasures.erased(fb.address, eff.cohort_id or "*"):
+        # An old email's bounce or a late unsubscribe of a person erased on request: nothing about
+        # them is written back, not even the address the message names.
+        eff = feedback.Effect("ignored", None, None, "none", "about a person erased on request")
     acted = eff.kind != "ignored"
     with store.transaction() as tx:
         if not tx.mailbox.record(account, message.message_id, message.received_at, run_id, kind=eff.kind,

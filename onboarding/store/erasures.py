@@ -26,6 +26,16 @@ class Erasures:
         self._s.execute("privacy_salt_create", {"salt": secrets.token_hex(32)})
         return self._s.scalar("privacy_salt")
 
+    def erased(self, address: str, cohort_id: str = "*") -> bool:
+        """Whether the person at ``address`` was erased from ``cohort_id`` or from everything
+        (``cohort_id`` '*': from everything), by the salted hash an erasure keeps. No salt yet:
+        nobody was ever erased (and none is made here)."""
+        salt = self._s.scalar("privacy_salt")
+        if not salt or "@" not in (address or ""):
+            return False
+        return bool(self._s.scalar("erased_person", address_hash=hashed_address(salt, address),
+                                   cohort_id=cohort_id or "*"))
+
     def delete_person(self, address: str, scope: str, scrub: Callable[[str], str],
                       scrub_listing: Callable[[str], str] | None = None) -> dict[str, int]:
         """Delete every row holding the address (in one cohort, or '*': all), and pass every stored

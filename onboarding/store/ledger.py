@@ -24,13 +24,18 @@ class LedgerTable:
     def plan(self, entries: list[dict[str, Any]], run_id: str) -> int:
         """Record that emails are due: ``email_key``, ``ref``, ``cohort_id``, ``recipient``,
         ``recipient_name``, ``kind`` and, for a resend asked for by hand, ``reason``. A key already
-        in the ledger keeps its row: whatever happened to that email before stands."""
+        in the ledger keeps its row: whatever happened to that email before stands. An email to a
+        person erased from its cohort (or from everything) is not entered."""
         now = iso(utcnow())
         return self._s.execute("ledger_plan", [
-            {"reason": None, **e, "run_id": run_id, "now": now} for e in entries])
+            {"reason": None, **e, "run_id": run_id, "now": now} for e in entries
+            if not self._s.erasures.erased(e["recipient"], e["cohort_id"])])
 
     def plan_due(self, run_id: str, cohort_id: str) -> int:
-        """Enter every email the run's decisions say is due, in one statement (see ledger_plan_due.sql)."""
+        """Enter every email the run's decisions say is due, in one statement (see ledger_plan_due.sql).
+        Nobody erased is among them: a run's rows leave out everyone erased before it read its
+        exports (``pipeline.erasure.leave_out_erased``), and an erasure deletes the rows of runs
+        under way."""
         return self._s.execute("ledger_plan_due", {"run_id": run_id, "cohort_id": cohort_id, "now": iso(utcnow())})
 
     def supersede_not_due(self, run_id: str, cohort_id: str, reason: str) -> int:

@@ -17,7 +17,10 @@ class MailboxTable:
                address: str | None = None, ref: str | None = None, email_key: str | None = None,
                cohort_id: str | None = None, bounce: str | None = None, status_code: str | None = None,
                detail: str = "", action: str = "none") -> bool:
-        """Record one message; False when it was recorded before (then nothing is to be done)."""
+        """Record one message; False when it was recorded before (then nothing is to be done). A
+        message about a person erased on request is recorded without their address or its text."""
+        if address and self._s.erasures.erased(address, cohort_id or "*"):
+            address, ref, detail = None, None, "about a person erased on request"
         return bool(self._s.execute("mailbox_record", {
             "account": account, "message_id": message_id, "kind": kind, "address": address, "ref": ref,
             "email_key": email_key, "cohort_id": cohort_id, "bounce": bounce, "status_code": status_code,
