@@ -296,3 +296,15 @@ def test_erasure_deletes_only_her_own_outbox_files(tmp_path):
     assert _erase_outbox(str(tmp_path / "outbox"), "*", VICTIM, TOKEN) == 1
     assert sorted(p.name for p in folder.iterdir()) == ["ann@x.org.au.onb-2.eml", "jo!ann@x.org.onb-3.eml"]
 
+
+# --- the reason (issue 21, point 8) ------------------------------------------------------------------
+def test_the_reason_is_kept_without_addresses_or_her_names(engine, cohort, tmp_path):
+    run_stages(engine, cohort, tmp_path, local(2026, 12, 2), run_id="night-1")
+    reason = (f"Request from {NAME} <{VICTIM}> (cc her lawyer, bob.lawyer@firm.example): ANN VICTIM asked twice; "
+              "ticket #4711, Victim's letter of 2 Dec")
+    erase(Store(engine), VICTIM, "*", {"c1": cohort}, str(tmp_path / "data"), [], "dpo", reason)
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT reason FROM erasures")).scalar_one()
+    assert kept == ("Request from [name] <[address]> (cc her lawyer, [address]): [name] asked twice; "
+                    "ticket #4711, [name]'s letter of 2 Dec")
+    assert "@" not in kept and "ann" not in kept.lower()

@@ -82,11 +82,12 @@ def erase(store: Store, address: str, scope: str, cohorts: dict[str, Cohort], ru
     files = _erase_files(store, runs, runs_base, token, note)
     files["outbox_emails_deleted"] = sum(_erase_outbox(o, scope, address, token) for o in outboxes)
     with store.transaction() as tx:
+        names = tx.erasures.names(address, scope)  # before their rows go: the reason is kept without them
         rows = tx.erasures.delete_person(address, scope, lambda text: scrub_text(text, token),
                                          lambda text: scrub_text(without_lines(text, token), token))
         digest = tx.erasures.suppress(address, scope, requested_by, erasure_id)
         counts = {"rows": rows, **files}
-        tx.erasures.record(erasure_id, digest, scope, requested_by, reason, counts)
+        tx.erasures.record(erasure_id, digest, scope, requested_by, reason, counts, names)
     counts["sheets_rewritten"] = _rewrite_sheets(store, runs, cohorts, scope, sheets)
     log.info("erasure %s (%s): %s", erasure_id, "every cohort" if scope == "*" else f"cohort {scope}", counts)
     return {"erasure_id": erasure_id, "hash": digest, "scope": scope, **counts}

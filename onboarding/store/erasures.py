@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from onboarding import sqlfiles
 from onboarding.consent import hashed_address
+from onboarding.redaction import without_people
 from onboarding.store import db
 from onboarding.times import iso, utcnow
 
@@ -35,6 +36,10 @@ class Erasures:
             return False
         return bool(self._s.scalar("erased_person", address_hash=hashed_address(salt, address),
                                    cohort_id=cohort_id or "*"))
+
+    def names(self, address: str, scope: str) -> list[str]:
+        """The names the person goes by in the rows an erasure of ``scope`` removes."""
+        return sorted({r["name"] for r in self._s.rows("erasure_names", address=address, scope=scope) if r["name"]})
 
     def delete_person(self, address: str, scope: str, scrub: Callable[[str], str],
                       scrub_listing: Callable[[str], str] | None = None) -> dict[str, int]:
@@ -72,10 +77,12 @@ class Erasures:
         return digest
 
     def record(self, erasure_id: str, digest: str, scope: str, by: str | None, reason: str | None,
-               counts: dict[str, Any]) -> None:
+               counts: dict[str, Any], names: list[str] | tuple[str, ...] = ()) -> None:
+        """The audit record. Its reason is kept naming nobody: every address in it, and the erased
+        person's ``names``, read as placeholders."""
         self._s.execute("erasure_record", {"erasure_id": erasure_id, "address_hash": digest, "scope": scope,
-                                           "requested_by": by, "reason": reason, "counts": json.dumps(counts),
-                                           "now": iso(utcnow())})
+                                           "requested_by": by, "reason": without_people(reason, names),
+                                           "counts": json.dumps(counts), "now": iso(utcnow())})
 
     def runs(self, scope: str) -> list[dict[str, Any]]:
         return self._s.rows("erasure_runs", scope=scope)
