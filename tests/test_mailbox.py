@@ -50,16 +50,37 @@ def test_what_is_done_about_each_message():
     # A forged report: its failed recipient is not who the named email went to.
     forged = feedback.read(dsn(ORIGINAL, "victim@y.org", "5.1.1"), {UNSUB})
     assert feedback.effect(forged, entry).kind == "ignored"
-    assert feedback.effect(hard, None).detail == "a bounce for no email in the ledger"
+    assert feedback.effect(hard, None).detail == feedback.NOT_ISSUED
     unsub = feedback.read(unsubscribe_mail("Ann <ANN@x.org>", UNSUB, "onb-0123456789abcdef0123"), {UNSUB})
     assert (unsub.kind, unsub.address) == ("unsubscribe", "ann@x.org")
     assert feedback.effect(unsub, entry).action == "unsubscribe"
     other = feedback.read(unsubscribe_mail("mallory@y.org", UNSUB, "onb-0123456789abcdef0123"), {UNSUB})
-    assert feedback.effect(other, entry).kind == "ignored"  # cannot unsubscribe someone else
-    stranger = feedback.read(unsubscribe_mail("stranger@y.org", UNSUB), {UNSUB})
-    assert feedback.effect(stranger, None, known_recipient=False).kind == "ignored"
-    assert feedback.effect(stranger, None, known_recipient=True).action == "unsubscribe"
-    assert feedback.read(b"Subject: hello\r\n\r\nnot for us", {UNSUB}).kind == "ignored"
+    assert feedback.effect(other, entry).detail == feedback.UNSUB_OTHER  # cannot unsubscribe someone else
+    # Without a reference a From is all there is, and anyone can write one: nobody is unsubscribed.
+    stranger = feedback.read(unsubscribe_mail("ann@x.org", UNSUB), {UNSUB})
+    assert feedback.effect(stranger, None).detail == feedback.UNSUB_NO_REF
+    assert feedback.read(b"Subject: hello\r\n\r\nnot for us", {UNSUB}).detail == feedback.JUNK
+
+
+def test_a_bounce_counts_only_from_a_mail_system_and_only_by_the_attached_original():
+    """A report from mailer-daemon@attacker.example, or one whose reference is only in the text the
+    report's author wrote, names no email; the sending domain's own postmaster is a mail system."""
+    systems = feedback.mail_system_senders(["example.edu"])
+    assert systems == {"mailer-daemon@googlemail.com", "mailer-daemon@example.edu", "postmaster@example.edu"}
+    forged = feedback.read(dsn(ORIGINAL, "ann@x.org", daemon="mailer-daemon@attacker.example"), {UNSUB}, systems)
+    assert (forged.kind, forged.detail) == ("ignored", feedback.NOT_A_MAIL_SYSTEM)
+    own = feedback.read(dsn(ORIGINAL, "ann@x.org", daemon="postmaster@example.edu"), {UNSUB}, systems)
+    assert own.kind == "bounce" and own.refs == ("onb-0123456789abcdef0123",)
+    bare = ORIGINAL.replace(b"X-Onboarding-Ref: onb-0123456789abcdef0123\r\n", b"").replace(
+        b"Your reference: onb-0123456789abcdef0123", b"Hello")
+    text_only = feedback.read(dsn(bare, "ann@x.org", note="Ref: onb-0123456789abcdef0123"), {UNSUB}, systems)
+    assert text_only.refs == () and feedback.effect(text_only, None).detail == feedback.NO_ORIGINAL_REF
+    # By headers alone: junk and a forged report are never fetched.
+    assert feedback.screen({"From": "Mail Delivery Subsystem <mailer-daemon@attacker.example>",
+                            "Content-Type": "multipart/report"}, {UNSUB}, systems) == feedback.NOT_A_MAIL_SYSTEM
+    assert feedback.screen({"From": "promo@shop.example", "To": "team@example.edu"}, {UNSUB}, systems) == feedback.JUNK
+    assert feedback.screen({"From": "x@y.org", "To": UNSUB}, {UNSUB}, systems) is None
+    assert feedback.screen({"From": "mailer-daemon@googlemail.com"}, {UNSUB}, systems, size=11 << 20) == feedback.TOO_LARGE
 
 
 @settings(max_examples=300, deadline=None)
@@ -126,9 +147,10 @@ def test_bounces_and_unsubscribes_flow_back_through_gmail(engine, cohort, tmp_pa
 
     # Night 2 (still in the window): the mailbox is read before the cohort decides.
     ctx, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3), "night-2")
-    # The forged report and the delay notice are recorded and ignored; the stray mail is not even
-    # found (the search asks for reports and unsubscribe mails only).
-    assert read == {"bounce_hard": 1, "bounce_soft": 1, "ignored": 2}
+    # The forged report, the delay notice and the stray mail are recorded and ignored, counted by why
+    # (night 1 stored where the mailbox was; tonight reads everything added since).
+    assert read == {"bounce_hard": 1, "bounce_soft": 1, "ignored": 3, "ignored_because": {
+        feedback.WRONG_RECIPIENT: 1, "a delivery-status report with no failure (action: delayed)": 1, feedback.JUNK: 1}}
     ledger = _ledger(engine)
     assert ledger[("ann@x.org", "reminder", False)] == ("bounced", "hard")
     assert ledger[("bob@x.org", "reminder", False)] == ("bounced", "soft")
@@ -144,7 +166,7 @@ def test_bounces_and_unsubscribes_flow_back_through_gmail(engine, cohort, tmp_pa
         kinds = conn.execute(sa.text("SELECT kind, COUNT(*) FROM mailbox_messages GROUP BY kind")).all()
         stored = " ".join(str(v) for r in conn.execute(sa.text(
             "SELECT address, detail FROM mailbox_messages WHERE kind = 'ignored'")) for v in r)
-    assert dict(kinds) == {"bounce": 2, "ignored": 2}
+    assert dict(kinds) == {"bounce": 2, "ignored": 3}
     assert "victim@y.org" not in stored and "friend@y.org" not in stored  # nothing kept of a stray mail
 
     # The retry bounces too; dan unsubscribes (the welcome is marketing here).
@@ -153,7 +175,7 @@ def test_bounces_and_unsubscribes_flow_back_through_gmail(engine, cohort, tmp_pa
     fake.deliver(dsn(retry, "bob@x.org", "4.2.2"))
     ref = next(line.split()[1] for line in raw["dan@x.org"].decode().splitlines() if line.startswith("X-Onboarding-Ref"))
     fake.deliver(unsubscribe_mail("Dan <dan@x.org>", UNSUB, ref))
-    # Night 3 repeats the read over the same messages (the window overlaps): nothing acted on twice.
+    # Night 3 reads only what was added since night 2: nothing acted on twice.
     _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 20), "night-3")
     assert read == {"bounce_soft": 1, "unsubscribe": 1}
     assert _ledger(engine)[("bob@x.org", "reminder", True)] == ("bounced", "soft")
@@ -183,11 +205,16 @@ def test_an_unsubscribe_never_weakens_a_do_not_contact(engine, cohort, tmp_path,
     store = Store(engine)
     _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 2), "night-1")
     store.suppressions.add("ann@x.org", "manual", "command line")
-    fake_google.deliver(unsubscribe_mail("ann@x.org", UNSUB))  # no reference: she was emailed, so it counts
-    fake_google.deliver(unsubscribe_mail("nobody@y.org", UNSUB))  # never emailed: ignored
+    (sent,) = [m["raw"] for m in fake_google.sent.values() if "ann@x.org" in m["to"]]
+    ref = next(line.split()[1] for line in sent.decode().splitlines() if line.startswith("X-Onboarding-Ref"))
+    fake_google.deliver(unsubscribe_mail("ann@x.org", UNSUB, ref))
+    fake_google.deliver(unsubscribe_mail("nobody@y.org", UNSUB))  # no reference: ignored
     _, read = _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 3), "night-2")
-    assert read == {"unsubscribe": 1, "ignored": 1}
-    assert {(e.address, e.reason) for e in store.suppressions.for_cohort("c1")} == {("ann@x.org", "manual")}
+    assert read == {"unsubscribe": 1, "ignored": 1, "ignored_because": {feedback.UNSUB_NO_REF: 1}}
+    # Her unsubscribe is for this cohort; the do-not-contact for every cohort stays as it was.
+    assert {(e.address, e.reason, e.cohort_id) for e in store.suppressions.for_cohort("c1")} == {
+        ("ann@x.org", "manual", "*"), ("ann@x.org", "unsubscribed", "c1")}
+    assert {(e.address, e.reason) for e in store.suppressions.for_cohort("c9")} == {("ann@x.org", "manual")}
 
 
 def test_the_local_outbox_has_an_inbox_folder_too(engine, cohort, tmp_path):
@@ -240,7 +267,7 @@ def test_a_mailbox_that_cannot_be_read_stops_no_cohort(engine, cohort, tmp_path,
                     lookup=lambda conn_id: (_ for _ in ()).throw(LookupError(conn_id)))
     ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data")
     now = dt.datetime.now(dt.timezone.utc)
-    fake_google.deliver(unsubscribe_mail("ann@x.org", UNSUB))
+    fake_google.deliver(unsubscribe_mail("ann@x.org", UNSUB, "onb-00000000000000000001"))
     assert pipeline.read_mailbox(Store(engine), [cohort, other], ctx, res.email, now) == {"accounts_unread": 2}
     Store(engine).ledger.plan([{"email_key": "c1|ann@x.org|welcome", "ref": "onb-00000000000000000001",
                                 "cohort_id": "c1", "recipient": "ann@x.org", "recipient_name": "Ann",
