@@ -275,3 +275,129 @@ def test_a_mailbox_that_cannot_be_read_stops_no_cohort(engine, cohort, tmp_path,
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE email_ledger SET status = 'sent'"))
     assert pipeline.read_mailbox(Store(engine), [cohort], ctx, res.email, now) == {"unsubscribe": 1}
+
+
+# --- a flood, forged bounces, spoofed unsubscribes (issue 21) ----------------------------------------
+def _ref(raw: bytes) -> str:
+    return next(line.split()[1] for line in raw.decode().splitlines() if line.startswith("X-Onboarding-Ref"))
+
+
+def _junk(n: int) -> list[bytes]:
+    return [(f"From: Deals {i} <promo{i % 37}@shop.example>\r\nTo: team@example.edu\r\nSubject: offer {i}\r\n"
+             f"Message-ID: <j{i}@shop.example>\r\n\r\nbuy now\r\n").encode() for i in range(n)]
+
+
+def _cursor(engine) -> tuple[str, str]:
+    with engine.connect() as conn:
+        return tuple(conn.execute(sa.text("SELECT history_id, how FROM mailbox_cursors")).one())
+
+
+def test_a_flood_of_junk_cannot_hide_a_real_bounce(engine, cohort, tmp_path, fake_google):
+    """A real hard bounce, then 2,100 junk mails newer than it (Gmail lists newest first): the bounce
+    is acted on, the junk counted and never fetched whole; the next night reads only what is new;
+    when Gmail has dropped the history, a listing still finds a bounce."""
+    fake = fake_google
+    _night(engine, cohort, tmp_path, fake, local(2026, 12, 2), "night-1")
+    assert _cursor(engine)[1] == "listing"  # the first read lists the look-back window
+    raw = {m["to"].split("<")[1].rstrip(">"): m["raw"] for m in fake.sent.values() if "Reminder" in m["subject"]}
+    fake.deliver(dsn(raw["ann@x.org"], "ann@x.org", "5.1.1"))
+    for junk in _junk(2100):
+        fake.deliver(junk)
+    delivered = fake.history_id
+    gets = fake.calls["messages.get"]
+    ctx, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3), "night-2")
+    assert read == {"bounce_hard": 1, "ignored": 2100, "ignored_because": {feedback.JUNK: 2100}}
+    assert fake.calls["history.list"] == 5  # 2,101 records, 500 a page, to the end
+    assert fake.calls["messages.get"] - gets == 2101 + 1  # headers of each; only the bounce whole
+    assert _ledger(engine)[("ann@x.org", "reminder", False)] == ("bounced", "hard")
+    assert {(e.address, e.reason) for e in Store(engine).suppressions.for_cohort("c1")} == {("ann@x.org", "hard_bounce")}
+    summary = " ".join((ctx.folder("c1") / "summary.txt").read_text().split())
+    assert f"The mailbox read also found, and did not act on: 2100 {feedback.JUNK}" in summary
+    first = _cursor(engine)
+    assert first[1] == "history" and int(first[0]) >= delivered
+
+    # The next night reads what arrived since, and nothing else.
+    fake.deliver(_junk(1)[0])
+    gets = fake.calls["messages.get"]
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 12), "night-3")
+    assert read == {"ignored": 1, "ignored_because": {feedback.JUNK: 1}} and fake.calls["messages.get"] - gets == 1
+
+    # Gmail has forgotten the history (404): a listing of the look-back window, by the real senders'
+    # search, finds tonight's bounce (and none of the junk); the new id is stored and read from next.
+    fake.expire_history()
+    fake.deliver(dsn(raw["dan@x.org"], "dan@x.org", "5.1.1"))
+    fake.deliver(_junk(1)[0])
+    delivered = fake.history_id
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 18), "night-4")
+    assert read == {"bounce_hard": 1}
+    assert _ledger(engine)[("dan@x.org", "reminder", False)] == ("bounced", "hard")
+    cursor = _cursor(engine)
+    assert int(cursor[0]) >= delivered and cursor[1] == "listing (history expired)"
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 20), "night-5")
+    assert read == {} and _cursor(engine)[1] == "history"
+    with engine.connect() as conn:
+        counts = dict(conn.execute(sa.text("SELECT kind, COUNT(*) FROM mailbox_messages GROUP BY kind")).all())
+    assert counts == {"bounce": 2, "ignored": 2101}  # each message recorded once
+
+
+def test_forged_bounces_suppress_nobody(engine, cohort, tmp_path, fake_google):
+    """Forged reports: (a) from mailer-daemon@attacker.example with the old unkeyed sha256 reference
+    in a well-formed attached original; (b) the real reference of ann's email in the report's own
+    text only (from the attacker, and from Gmail's address); (c) a genuine-looking report for ann
+    carrying the reference of dan's email. None acts; each is recorded ignored with why; the
+    genuine report after them still works."""
+    import hashlib
+
+    fake = fake_google
+    _night(engine, cohort, tmp_path, fake, local(2026, 12, 2), "night-1")
+    raw = {m["to"].split("<")[1].rstrip(">"): m["raw"] for m in fake.sent.values() if "Reminder" in m["subject"]}
+    before = _ledger(engine)
+    old_style = "onb-" + hashlib.sha256(b"c1|ann@x.org|reminder").hexdigest()[:20]
+    crafted = raw["ann@x.org"].replace(_ref(raw["ann@x.org"]).encode(), old_style.encode())
+    fake.deliver(dsn(crafted, "ann@x.org", daemon="mailer-daemon@attacker.example"))  # (a)
+    bare = b"From: Team <team@example.edu>\r\nTo: ann@x.org\r\nSubject: Reminder\r\n\r\nHello\r\n"
+    note = f"Original reference: {_ref(raw['ann@x.org'])}"
+    fake.deliver(dsn(bare, "ann@x.org", daemon="mailer-daemon@attacker.example", note=note))  # (b)
+    fake.deliver(dsn(bare, "ann@x.org", note=note))  # (b), from Gmail's own address
+    fake.deliver(dsn(raw["dan@x.org"], "ann@x.org", "5.1.1"))  # (c)
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3), "night-2")
+    assert read == {"ignored": 4, "ignored_because": {
+        feedback.NOT_A_MAIL_SYSTEM: 2, feedback.NO_ORIGINAL_REF: 1, feedback.WRONG_RECIPIENT: 1}}
+    assert Store(engine).suppressions.all() == []
+    after = _ledger(engine)
+    assert {k: v for k, v in after.items() if k in before} == before and not any(v[1] for v in after.values())
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT kind, address, ref, action, detail FROM mailbox_messages")).all()
+    assert sorted(r.detail for r in rows) == sorted([feedback.NOT_A_MAIL_SYSTEM] * 2 + [
+        feedback.NO_ORIGINAL_REF, feedback.WRONG_RECIPIENT])
+    assert {(r.kind, r.address, r.ref, r.action) for r in rows} == {("ignored", None, None, "none")}
+
+    fake.deliver(dsn(raw["ann@x.org"], "ann@x.org", "5.1.1"))  # the genuine one
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 12), "night-3")
+    assert read == {"bounce_hard": 1}
+    assert {(e.address, e.reason) for e in Store(engine).suppressions.for_cohort("c1")} == {("ann@x.org", "hard_bounce")}
+
+
+def test_a_spoofed_unsubscribe_unsubscribes_nobody(engine, cohort, tmp_path, fake_google):
+    """To the +unsubscribe address: a From with no reference unsubscribes nobody (counted, for the
+    instructor, in the summary's 'What needs you'); a reference of someone else's email, or one
+    never issued, neither; ann's own reference from ann stops that cohort's marketing only."""
+    fake = fake_google
+    _night(engine, cohort, tmp_path, fake, local(2026, 12, 2), "night-1")
+    (ann,) = [m["raw"] for m in fake.sent.values() if "ann@x.org" in m["to"]]
+    fake.deliver(unsubscribe_mail("Ann <ann@x.org>", UNSUB))
+    fake.deliver(unsubscribe_mail("mallory@y.org", UNSUB, _ref(ann)))
+    fake.deliver(unsubscribe_mail("ann@x.org", UNSUB, "onb-" + "0" * 20))
+    ctx, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3), "night-2")
+    assert read == {"ignored": 3, "ignored_because": {
+        feedback.UNSUB_NO_REF: 1, feedback.UNSUB_OTHER: 1, feedback.UNSUB_NOT_ISSUED: 1}}
+    assert Store(engine).suppressions.all() == []
+    summary = " ".join((ctx.folder("c1") / "summary.txt").read_text().split())
+    assert "1 unsubscribe mail(s) carried no reference, so they unsubscribed nobody" in summary
+    assert f"1 {feedback.UNSUB_NO_REF}" in summary
+
+    fake.deliver(unsubscribe_mail("Ann <ann@x.org>", UNSUB, _ref(ann)))
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 12), "night-3")
+    assert read == {"unsubscribe": 1}
+    assert [(e["address"], e["reason"], e["cohort_id"]) for e in Store(engine).suppressions.all()] == [
+        ("ann@x.org", "unsubscribed", "c1")]
