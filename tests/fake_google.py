@@ -3,8 +3,8 @@
 - OAuth 2.0 token endpoint (``POST /token``): refresh-token and JWT-bearer (service account) grants.
 - Gmail v1 under ``/gmail/v1/users/{user}/``: ``messages.send``, ``messages.list`` (with the
   search terms we use: ``in:sent`` and a quoted phrase, matched against the plain-text body, as
-  Gmail's search does; ``in:inbox after:<epoch> {from:x to:y ...}`` over the inbox, paged with
-  ``pageToken``), ``messages.get`` (``format=raw`` gives the message's bytes and
+  Gmail's search does; ``in:inbox after:<epoch> {from:x to:y ...}`` over the inbox, newest first,
+  paged with ``pageToken``), ``messages.get`` (``format=raw`` gives the message's bytes and
   ``internalDate``; ``format=metadata`` with ``metadataHeaders`` gives those headers),
   ``drafts.create/get/list/send``, ``users.getProfile`` (the mailbox's current ``historyId``) and
   ``users.history.list`` (``startHistoryId``, ``historyTypes=messageAdded``, ``labelId``, paged with
@@ -409,6 +409,8 @@ class FakeGoogle:
                         body["sizeEstimate"] = len(e["raw"])
                         return self._reply(200, body)
                     hits = [i for i, e in store.items() if fake._matches(e, q)]
+                    if store is fake.inbox:  # Gmail lists the newest first
+                        hits = [i for _, i in sorted(((store[i].get("received", 0), n), i) for n, i in enumerate(hits))][::-1]
                     limit = int(query.get("maxResults", 100))
                     start = int(query.get("pageToken") or 0)
                     key = "messages" if what == "messages" else "drafts"
