@@ -341,3 +341,41 @@ def test_the_dag_reads_bounces_before_the_cohorts_decide(airflow_db, airflow_env
     assert victim not in everything and tuple(audit) == ("*", "asked by email, ticket 4711")
     folder = airflow_env / "data" / "runs" / "ux-2026-12"
     assert not any(victim in p.read_text(errors="replace") for p in folder.rglob("*.csv"))
+
+
+def test_the_dags_mailbox_task_survives_a_flood_and_a_forged_bounce(airflow_db, airflow_env, fake_google, nightly_dag):
+    """The mailbox task, in the real DAG, on a night when a real hard bounce is followed by 2,000
+    junk mails and a forged report from mailer-daemon@attacker.example naming another customer's
+    email: the real bounce is acted on before the cohort decides, the forged one suppresses
+    nobody, and the summary counts what was ignored, by why."""
+    from mailbox_messages import dsn
+
+    from onboarding.delivery import feedback
+
+    expected = expected_emails(("ux-2026-12",))
+    reminder_night = next(n for n in NIGHTS if any(k == "reminder" for _, k in expected[n]))
+    cancel_night = next(n for n in NIGHTS if any(k == "cancellation" for _, k in expected[n]))
+    reminded = {e for e, k in expected[reminder_night] if k == "reminder"}
+    victim, target = sorted(reminded & {e for e, k in expected[cancel_night] if k == "cancellation"})[:2]
+    state, _ = run_night(nightly_dag, reminder_night, cohort="ux-2026-12")
+    assert state == "success"
+    sent = {addr(m["to"]): m["raw"] for m in fake_google.sent.values() if addr(m["to"]) in (victim, target)}
+    fake_google.deliver(dsn(sent[victim], victim, "5.1.1", sender="ux@example.edu"))
+    for i in range(2000):
+        fake_google.deliver(f"From: promo{i}@shop.example\r\nTo: ux@example.edu\r\nSubject: deal {i}\r\n\r\nx\r\n".encode())
+    fake_google.deliver(dsn(sent[target], target, "5.1.1", sender="ux@example.edu",
+                            daemon="mailer-daemon@attacker.example"))
+    state, run_id = run_night(nightly_dag, cancel_night, cohort="ux-2026-12")
+    assert state == "success"
+    cancelled = {addr(m["to"]) for m in fake_google.sent.values() if kind_of(m["subject"]) == "cancellation"}
+    assert victim not in cancelled and target in cancelled
+    with airflow_glue_engine().connect() as conn:
+        suppressed = conn.execute(sa.text("SELECT address, reason FROM suppressions")).all()
+        read = dict(conn.execute(sa.text("SELECT detail, COUNT(*) FROM mailbox_messages WHERE run_id = :r "
+                                         "AND kind = 'ignored' GROUP BY detail"), {"r": run_id}).all())
+        cursor = conn.execute(sa.text("SELECT how FROM mailbox_cursors")).scalar()
+    assert [tuple(r) for r in suppressed] == [(victim, "hard_bounce")]
+    assert read == {feedback.JUNK: 2000, feedback.NOT_A_MAIL_SYSTEM: 1} and cursor == "history"
+    summary = next(m["text"] for m in reversed(list(fake_google.sent.values())) if kind_of(m["subject"]) == "summary")
+    assert f"<{victim}>: bounced (hard), address suppressed: 5.1.1" in summary
+    assert f"2000  {feedback.JUNK}" in summary and f"1  {feedback.NOT_A_MAIL_SYSTEM}" in summary
