@@ -1,14 +1,15 @@
 """The Onboarding page: an Airflow plugin (a FastAPI app mounted in Airflow's api-server at
 ``/onboarding``, and an entry "Onboarding" in the UI's navigation that shows it inside Airflow).
 
-Read-only, behind Airflow's own login: every route needs a valid Airflow session (the UI's
+Behind Airflow's own login: every route needs a valid Airflow session (the UI's
 ``_token`` cookie) or an API token (``Authorization: Bearer``), and read access to the
 ``onboarding_nightly`` Dag; without them it answers 401 (no or expired credentials) or 403
 (an invalid token, or a user who may not read the Dag), and serves no customer data.
 
 Pages: the cohorts, one cohort (funnel, stages, reminder effect, customers, quarantine, runs), one
 customer's timeline, cohorts compared, each run's GX Data Docs; and the same as JSON under
-``/onboarding/api``. The reads are ``onboarding.reporting.journey``; this file is only the web.
+``/onboarding/api``. Requests about a person (erase, suppress, resend: ``POST /onboarding/api/...``)
+need the right to run the Dag (a Viewer may not). The reads are ``onboarding.reporting.journey``; this file is only the web.
 """
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 
 PREFIX = "/onboarding"
 DAG_ID = "onboarding_nightly"
 
 app = FastAPI(title="Onboarding", description="The onboarding pipeline's cohorts, funnels and customers "
-              "(read-only).", docs_url="/api/docs", openapi_url="/api/openapi.json")
+              "(reads, and requests about a person).", docs_url="/api/docs", openapi_url="/api/openapi.json")
 
 
 # --- access ---------------------------------------------------------------------------------------
@@ -186,6 +188,99 @@ def data_docs(cohort_id: str, run_id: str, path: str, _user=Depends(reader)):
     # runs no script from elsewhere once rendered offline, and nothing here may be framed by others.
     return Response(data, media_type=kind, headers={"X-Content-Type-Options": "nosniff",
                                                     "Content-Security-Policy": "frame-ancestors 'self'"})
+
+
+# --- requests about a person: erase, suppress, resend (users who may run the Dag) -------------------
+# Asked for here, never in the trigger form: Airflow keeps a run's parameters in its own database,
+# where an erasure cannot reach; here the address goes to the state database only. The logic is
+# onboarding.pipeline.privacy; each request is audited there with the Airflow user who asked.
+async def runner(request: Request) -> Any:
+    """The Airflow user of the request, who must be allowed to run the onboarding Dag (a Viewer may
+    not): 401 without a valid session or token, 403 otherwise. A JSON body only: a page elsewhere
+    cannot post a form here with the user's session cookie."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+
+    user = await get_user(request, None, await bearer_scheme(request))
+    if not get_auth_manager().is_authorized_dag(method="POST", access_entity=DagAccessEntity.RUN,
+                                                details=DagDetails(id=DAG_ID), user=user):
+        raise HTTPException(status_code=403, detail=f"not allowed to run the {DAG_ID} Dag")
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HTTPException(status_code=415, detail="send the request as JSON")
+    return user
+
+
+class ErasureAsked(BaseModel):
+    address: str = Field(max_length=320)
+    cohort: str = Field("all", max_length=200, description="a cohort's id, or 'all': every cohort")
+    reason: str = Field(max_length=1000, description="why (kept in the audit record)")
+
+
+class SuppressionAsked(BaseModel):
+    addresses: str | list[str] = Field(description="addresses or @domains (a list, or comma-separated)")
+    cohort: str = Field("all", max_length=200)
+    note: str | None = Field(None, max_length=1000)
+
+
+class ResendAsked(BaseModel):
+    cohort: str = Field(max_length=200)
+    address: str = Field(max_length=320)
+    kind: str = Field(max_length=200, description="reminder, cancellation, welcome, or a journey's <stage>:<kind>")
+    reason: str = Field(max_length=1000)
+
+
+def _asked(fn, *args, **kwargs):
+    """A request's logic, its refusal (bad input, a broken cohort file) answered 400."""
+    from onboarding.errors import ConfigError, ParamsError
+
+    try:
+        return fn(*args, **kwargs)
+    except (ParamsError, ConfigError) as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def _who(user: Any) -> str:
+    return str(getattr(user, "get_name", lambda: None)() or getattr(user, "username", None) or "unknown user")
+
+
+@app.post("/api/erasures")
+def api_erase(asked: ErasureAsked, user=Depends(runner)):
+    """Erase one person now (README, "Privacy and deliverability"): from the state database, the run
+    folders, the reports and the approval requests in Airflow's database. Cannot be undone."""
+    from onboarding import airflow_db, paths
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.pipeline import privacy
+    from onboarding.resources import Resources
+
+    res = Resources.outside_task()
+    found = _asked(read_cohort_file)
+    outboxes = res.outbox_paths(c.email_connection for c in found.cohorts.values())
+    return _asked(privacy.erase, _store(), found, asked.address, asked.cohort, asked.reason, _who(user),
+                  paths.runs_base(), outboxes, res.sheet_writer, airflow_db.erase_person)
+
+
+@app.post("/api/suppressions")
+def api_suppress(asked: SuppressionAsked, user=Depends(runner)):
+    """Never email these addresses or @domains again (one cohort, or all)."""
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.pipeline import privacy
+
+    kept = _asked(privacy.suppress, _store(), _asked(read_cohort_file), asked.addresses, asked.cohort, asked.note,
+                  _who(user))
+    return {"suppressed": kept, "cohort": asked.cohort}
+
+
+@app.post("/api/resends", status_code=201)
+def api_resend(asked: ResendAsked, user=Depends(runner)):
+    """Keep a resend of one customer's email; give the reference answered as the trigger form's
+    ``resend_request`` (with the cohort) and that run sends it."""
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.pipeline import privacy
+
+    ref = _asked(privacy.ask_resend, _store(), _asked(read_cohort_file), asked.cohort, asked.address, asked.kind,
+                 asked.reason, _who(user))
+    return {"reference": ref, "cohort": asked.cohort}
 
 
 # --- unsubscribing (public: the recipients of marketing emails are not Airflow users) ---------------

@@ -37,4 +37,6 @@ WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM approval_requests
 WHERE people LIKE '%"' || :address || '"%' AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM journey_waiting
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM resend_requests
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope)

@@ -58,6 +58,10 @@ class Erasures:
                                            "requested_by": by, "reason": reason, "counts": json.dumps(counts),
                                            "now": iso(utcnow())})
 
+    def names(self, address: str, scope: str) -> list[str]:
+        """The names the person signed up with (in one cohort, or '*': all)."""
+        return [r["name"] for r in self._s.rows("erasure_names", address=address, scope=scope)]
+
     def runs(self, scope: str) -> list[dict[str, Any]]:
         return self._s.rows("erasure_runs", scope=scope)
 
