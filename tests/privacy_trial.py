@@ -7,9 +7,10 @@ the approval requests through Airflow's REST API; the instructor resends one cus
 (asked for on the Onboarding page's API, named by its reference in the trigger form); then that
 customer is erased through the Onboarding page's API. Afterwards every column of every table of
 Airflow's metadata database, and every task log file and line the trial logged, is searched for
-her address, its local part and her name. Prints one JSON object: what was found where.
+her address, its local part and her name (result.json in <workdir>: what was found where).
 
-    python tests/privacy_trial.py <workdir> <gmail extra JSON> [<metadata database URL>]
+    PRIVACY_TRIAL_OUTPUT=<file its output goes to> \
+        python tests/privacy_trial.py <workdir> <gmail extra JSON> [<metadata database URL>]
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import logging
 import os
 import sys
 import zlib
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +42,9 @@ def _environment(work: Path, gmail_extra: str, db_url: str | None) -> None:
         "AIRFLOW_CONN_ONBOARDING_STATE": json.dumps({"conn_type": "sqlite", "host": str(work / "state.db")}),
         "AIRFLOW_CONN_ONBOARDING_EMAIL": json.dumps({"conn_type": "generic", "extra": json.loads(gmail_extra)}),
     })
+    if db_url:
+        # psycopg (3) serves Airflow's async sessions too (it would look for asyncpg otherwise).
+        os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = db_url
     os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "privacy-trial-" + os.urandom(16).hex())
     sys.path.insert(0, str(ROOT / "tests"))
 
@@ -116,7 +121,7 @@ def grep_files(folder: Path, needles: list[str]) -> dict[str, int]:
     return hits
 
 
-def main(work: Path, gmail_extra: str, db_url: str | None, mode: str) -> dict:
+def main(work: Path, gmail_extra: str, db_url: str | None) -> dict:
     _environment(work, gmail_extra, db_url)
     import subprocess
 
@@ -144,39 +149,37 @@ def main(work: Path, gmail_extra: str, db_url: str | None, mode: str) -> dict:
     (req,) = [r for r in rows("SELECT * FROM approval_requests WHERE run_id = :r", r=first[0][1])]
     sent = {r["recipient"] for r in rows("SELECT recipient FROM email_ledger WHERE status = 'sent' "
                                          "AND cohort_id = :c", c=COHORT)}
-    address = next(e for e in json.loads(req["people"]) if e in sent)
+    # (Her name is hers alone in the cohort: a namesake's entry stays where it is, rightly.)
+    name_of = {r["email"]: r["name"] for r in rows("SELECT DISTINCT email, name FROM signups WHERE cohort_id = :c",
+                                                   c=COHORT)}
+    namesakes = Counter(n.lower() for n in name_of.values())
+    address = next(e for e in json.loads(req["people"]) if e in sent and namesakes[name_of[e].lower()] == 1
+                   and sum(e.split("@")[0] in o for o in name_of) == 1)
     (name,) = {r["name"] for r in rows("SELECT name FROM signups WHERE email = :e", e=address)}
     kind = rows("SELECT kind FROM email_ledger WHERE recipient = :e AND status = 'sent' ORDER BY kind",
                 e=address)[0]["kind"]
     result = {"address_domain": address.split("@")[1], "first_night": first[0][0], "kind": kind}
 
-    if mode == "before":
-        second = _nights(dag, nights[1:], lambda n: {"resend_customer": address, "resend_kind": kind,
-                                                       "resend_reason": "she deleted it by mistake"}, admin, api)
-        third = _nights(dag, [dt.date(2026, 11, 30)], lambda n: {"erase": address,
-                                                                 "erase_reason": "asked by email, ticket 4711"},
-                        admin, api)
-        result["erased_by"] = "trigger form"
-    else:
-        # The instructor asks for the resend on the page's API; the form names its reference.
-        asked = api.post("/onboarding/api/resends", headers=admin,
-                         json={"cohort": COHORT, "address": address, "kind": kind,
-                               "reason": "she deleted it by mistake"})
-        assert asked.status_code == 201, asked.text
-        ref = asked.json()["reference"]
-        result["viewer_erase_status"] = api.post("/onboarding/api/erasures", headers=viewer, json={
-            "address": address, "cohort": "all", "reason": "asked by email, ticket 4711"}).status_code
-        second = _nights(dag, nights[1:], lambda n: {"resend_request": ref}, admin, api)
-        erased = api.post("/onboarding/api/erasures", headers=admin,
-                          json={"address": address, "cohort": "all", "reason": "asked by email, ticket 4711"})
-        assert erased.status_code == 200, erased.text
-        result["erasure"] = {k: v for k, v in erased.json().items() if k in ("scope", "approval_requests_scrubbed")}
-        third = _nights(dag, [dt.date(2026, 11, 30)], lambda n: {}, admin, api)
-        result["erased_by"] = "onboarding page API"
+    # The instructor asks for the resend on the page's API; the form names its reference.
+    asked = api.post("/onboarding/api/resends", headers=admin,
+                     json={"cohort": COHORT, "address": address, "kind": kind, "reason": "she deleted it by mistake"})
+    assert asked.status_code == 201, asked.text
+    ref = asked.json()["reference"]
+    erasure = {"address": address, "cohort": "all", "reason": "asked by email, ticket 4711"}
+    result["viewer_erase_status"] = api.post("/onboarding/api/erasures", headers=viewer, json=erasure).status_code
+    second = _nights(dag, nights[1:], lambda n: {"resend_request": ref}, admin, api)
+    erased = api.post("/onboarding/api/erasures", headers=admin, json=erasure)
+    assert erased.status_code == 200, erased.text
+    result["erasure"] = {k: erased.json()[k] for k in ("scope", "approval_requests_scrubbed")}
+    result["audit"] = rows("SELECT requested_by, scope FROM erasures")
+    third = _nights(dag, [dt.date(2026, 11, 30)], lambda n: {}, admin, api)
     result["nights"] = [s for s, _, _ in first + second + third]
-    result["resent"] = len(rows("SELECT 1 FROM email_ledger WHERE email_key LIKE '%|resend|%'"))
+    result["resend_night"] = second[0][0]
     result["approvals_answered"] = sum(len(a) for _, _, a in first + second + third)
     needles = [address, address.split("@")[0], name]
+    from airflow import settings
+
+    result["metadata_db"] = settings.engine.dialect.name
     result["metadata_db_hits"] = grep_metadata_database(needles)
     result["log_file_hits"] = grep_files(Path(os.environ["AIRFLOW_HOME"]) / "logs", needles)
     result["log_files"] = sum(1 for p in (Path(os.environ["AIRFLOW_HOME"]) / "logs").rglob("*") if p.is_file())
@@ -192,6 +195,5 @@ def main(work: Path, gmail_extra: str, db_url: str | None, mode: str) -> dict:
 
 
 if __name__ == "__main__":
-    out = main(Path(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None,
-               sys.argv[4] if len(sys.argv) > 4 else "after")
+    out = main(Path(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None)
     Path(sys.argv[1], "result.json").write_text(json.dumps(out))

@@ -33,12 +33,12 @@ def erase(store: Store, found: CohortFile, address: str, cohort: str | None, rea
     from the approval requests in Airflow's database (``airflow``: ``onboarding.airflow_db.erase_person``)."""
     from onboarding.pipeline.erasure import erase as erase_person, normalise_address
 
-    if not (reason or "").strip() or len(reason.strip()) < 5:
-        raise ParamsError("reason: say why they are erased (kept in the audit record)")
     try:
         address = normalise_address(address)
     except ValueError:
         raise ParamsError("address: not an email address (an erasure names one person's address)") from None
+    if not (reason or "").strip() or len(reason.strip()) < 5:
+        raise ParamsError("reason: say why they are erased (kept in the audit record)")
     scope = _scope(found, cohort)
     names = store.erasures.names(address, scope)  # read before their rows go
     result = erase_person(store, address, scope, found.cohorts, runs_base, outboxes, by, reason.strip(), sheets)
