@@ -71,4 +71,7 @@ def ask_resend(store: Store, found: CohortFile, cohort: str, address: str, kind:
     if _scope(found, cohort) == "*":
         raise ParamsError("cohort: name the customer's cohort")
     asked = resend(address, kind, reason)
+    spec = found.cohorts[cohort].journey_spec
+    if ":" in asked.kind and spec is not None and asked.kind not in {f"{s.id}:{k}" for s, k in spec.email_kinds()}:
+        raise ParamsError(f"kind: cohort {cohort}'s journey has no email {asked.kind!r}")
     return store.resends.add(cohort, asked.email, asked.kind, asked.reason, by)
