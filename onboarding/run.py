@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import re
 import socket
@@ -48,6 +49,9 @@ class RunParams:
             if p.get(key):
                 raise ParamsError(f"{key}: the trigger form takes no addresses (Airflow keeps a run's parameters "
                                   f"in its own database, where an erasure cannot reach them): {what}")
+        if address_in(p):
+            raise ParamsError(f"{address_in(p)}: holds an address; the trigger form takes none (erase, suppress and "
+                              "resend are asked for on the Onboarding page)")
         return cls(cohort=p.get("cohort") or None, as_of=p.get("as_of") or None, dry_run=bool(p.get("dry_run")),
                    release_guards=release, kinds=tuple(k for k in FORM_KINDS if k in kinds),
                    resend_request=_resend_request(p.get("resend_request")))
@@ -61,6 +65,18 @@ ADDRESS_PARAMS = {
                        "reference as resend_request",
 }
 RESEND_REFERENCE = re.compile(r"resend-[0-9a-f]{16}")
+
+
+def address_in(conf: Any) -> str | None:
+    """The first parameter of a run's conf whose value holds something like an address (an ``@``),
+    or None. No parameter of the form takes one, so a conf that has one is refused before Airflow
+    stores it (the api-server's check in plugins/onboarding_ui.py)."""
+    if not isinstance(conf, dict):
+        return None
+    for key, value in conf.items():
+        if "@" in (value if isinstance(value, str) else json.dumps(value, default=str)):
+            return str(key)
+    return None
 
 
 def _resend_request(reference: str | None) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import mimetypes
+import re
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -359,9 +360,68 @@ def api_comparison(_user=Depends(reader)):
     return journey().comparison()
 
 
+# --- no address in a run's conf (a root middleware of the api-server) --------------------------------
+# Airflow stores a triggered run's conf (dag_run.conf) and logs the request (the audit log) in its
+# own database, where an erasure cannot reach. The form has no parameter that takes an address, but
+# the REST API takes any conf: a trigger or backfill of the onboarding Dag whose conf holds one is
+# answered 400 here, before Airflow's route (its access check and audit log) sees the request.
+_RUN_POSTS = re.compile(rf"/api/v2/(dags/{DAG_ID}/dagRuns|backfills(/dry_run)?)/?$")
+
+
+class NoAddressInRunConf:
+    """ASGI middleware: refuse a run's conf holding an address (``onboarding.run.address_in``)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not _RUN_POSTS.search(scope["path"]):
+            return await self.app(scope, receive, send)
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return await self.app(scope, receive, send)  # the client went away: Airflow's to handle
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        refused = _address_param(body, backfill="backfills" in scope["path"])
+        if refused:
+            response = JSONResponse({"detail": f"conf parameter {refused!r} holds an address: the {DAG_ID} Dag "
+                                     "takes none (Airflow would keep it). Erase, suppress or resend on the "
+                                     "Onboarding page: POST /onboarding/api/erasures, /suppressions, /resends."},
+                                    status_code=400)
+            return await response(scope, receive, send)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+
+def _address_param(body: bytes, backfill: bool) -> str | None:
+    import json
+
+    from onboarding.run import address_in
+
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return None  # not JSON: Airflow refuses it itself
+    if not isinstance(data, dict) or (backfill and data.get("dag_id") != DAG_ID):
+        return None
+    return address_in(data.get("dag_run_conf" if backfill else "conf"))
+
+
 class OnboardingPlugin(AirflowPlugin):
     name = "onboarding"
     fastapi_apps = [{"app": app, "url_prefix": PREFIX, "name": "Onboarding"}]
     # The page inside Airflow's UI: a navigation entry that shows /onboarding/ in the UI's frame.
     external_views = [{"name": "Onboarding", "href": f"{PREFIX}/", "url_route": "onboarding",
                        "destination": "nav", "icon": None}]
+    fastapi_root_middlewares = [{"middleware": NoAddressInRunConf, "name": "No address in the onboarding Dag's conf"}]

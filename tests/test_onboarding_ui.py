@@ -213,3 +213,29 @@ def test_requests_about_a_person_need_the_right_to_run_the_dag_and_are_audited(u
         assert conn.execute(sa.text("SELECT COUNT(*) FROM resend_requests")).scalar() == 0
         assert tuple(conn.execute(sa.text("SELECT requested_by, scope, reason FROM erasures")).one()) == (
             "ines", "*", "asked by phone")
+
+
+def test_a_run_conf_holding_an_address_is_refused_before_airflow_stores_it(ui):
+    """The REST API takes any conf: one holding an address (the form's old erase box, or anything
+    else) is answered 400 by the plugin's root middleware, before Airflow's route runs, so neither
+    dag_run.conf nor the audit log ever holds it."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+
+    admin = ui_client.bearer(ui_client.token("ada", role="admin"))
+    for conf in ({"erase": "zed.private@x.org", "erase_reason": "asked"}, {"cohort": "all", "as_of": "zed.private@x.org"},
+                 {"kinds": ["zed.private@x.org"]}):
+        r = ui.post("/api/v2/dags/onboarding_nightly/dagRuns", json={"logical_date": None, "conf": conf}, headers=admin)
+        assert r.status_code == 400 and "/onboarding/api/erasures" in r.json()["detail"], r.text
+    r = ui.post("/api/v2/backfills", headers=admin, json={"dag_id": "onboarding_nightly", "from_date": "2026-12-01T00:00:00Z",
+                                                          "to_date": "2026-12-02T00:00:00Z",
+                                                          "dag_run_conf": {"suppress": "zed.private@x.org"}})
+    assert r.status_code == 400
+    with create_session() as session:
+        assert not [e for e in session.query(Log) if "zed.private" in (e.extra or "")]
+        assert not [d for d in session.query(DagRun) if "zed.private" in str(d.conf)]
+    # A conf without one reaches Airflow whole (its own validation answers: the body was passed on).
+    r = ui.post("/api/v2/dags/onboarding_nightly/dagRuns", json={"logical_date": "not a date", "conf": {"cohort": "all"}},
+                headers=admin)
+    assert r.status_code == 422 and "logical_date" in r.text
