@@ -69,6 +69,20 @@ def _nights(dag, nights, conf_for, approver_headers, api):
     return runs
 
 
+def _requests() -> dict[str, tuple]:
+    """Every approval request in Airflow's database: its options, body and chosen options, by task."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {str(d.ti_id): (list(d.options), d.body or "", list(d.chosen_options or []))
+                for d in session.query(HITLDetail)}
+
+
+def _her_requests(address: str) -> dict[str, tuple]:
+    return {ti: r for ti, r in _requests().items() if any(address in o for o in r[0])}
+
+
 def _texts(value) -> list[str]:
     """What a stored value says, as text: bytes decoded (and decompressed when zlib-compressed)."""
     if value is None:
@@ -168,10 +182,15 @@ def main(work: Path, gmail_extra: str, db_url: str | None) -> dict:
     erasure = {"address": address, "cohort": "all", "reason": "asked by email, ticket 4711"}
     result["viewer_erase_status"] = api.post("/onboarding/api/erasures", headers=viewer, json=erasure).status_code
     second = _nights(dag, nights[1:], lambda n: {"resend_request": ref}, admin, api)
+    before = _her_requests(address)
     erased = api.post("/onboarding/api/erasures", headers=admin, json=erasure)
     assert erased.status_code == 200, erased.text
     result["erasure"] = {k: erased.json()[k] for k in ("scope", "approval_requests_scrubbed")}
     result["audit"] = rows("SELECT requested_by, scope FROM erasures")
+    # Her requests keep everyone else: one option fewer each, the same number of table rows less one.
+    after = {ti: (len(o), b.count("\n"), len(c or [])) for ti, (o, b, c) in _requests().items() if ti in before}
+    result["requests_after_vs_before"] = [(after[ti], (len(o) - 1, b.count("\n") - 1, len(c or []) - (
+        1 if any(address in x for x in c or []) else 0))) for ti, (o, b, c) in before.items()]
     third = _nights(dag, [dt.date(2026, 11, 30)], lambda n: {}, admin, api)
     result["nights"] = [s for s, _, _ in first + second + third]
     result["resend_night"] = second[0][0]

@@ -53,8 +53,28 @@ def test_an_erased_customer_leaves_no_trace_in_airflows_database_or_logs(tmp_pat
     assert r["erasure"]["scope"] == "*"
     assert r["erasure"]["approval_requests_scrubbed"]["approval_requests"] >= 1
     assert r["erasure"]["approval_requests_scrubbed"]["audit_log_entries"] >= 1  # the answer's audit row
+    # She left the requests she was on; everyone else on them stayed (options, table rows, answers).
+    assert r["requests_after_vs_before"] and all(tuple(a) == tuple(b) for a, b in r["requests_after_vs_before"])
     assert r["audit"] == [{"requested_by": "lena.approver", "scope": "*"}]
     assert r["logged_lines"] > 500  # the nights' task logs were searched, not an empty file
     assert r["metadata_db_hits"] == {}, r["metadata_db_hits"]
     assert r["log_file_hits"] == {} and r["logged_hits"] == 0
     assert r["state_db_hits"] == 0
+
+
+def test_the_person_leaves_a_shared_request_and_the_others_stay():
+    """``airflow_db.without_person`` on an approval request's stored values: her option, table row,
+    ticked option and rejection line go; a namesake (another address) and everyone else stay; her
+    name alone in free text reads [erased]."""
+    from onboarding.airflow_db import _patterns, without_person
+
+    token, names = _patterns("ann@x.org", ["Ann  Lee"])
+    options = ["Ann Lee <ann@x.org>", "Ann Lee <ann.lee@y.org>", "Bob Roe <bob@x.org>", "(approve nobody tonight)"]
+    body = ("2 wait.\n\n| customer | submitted |\n|---|---|\n| Ann Lee &lt;ann@x.org&gt; | Tue |\n"
+            "| Ann Lee &lt;ann.lee@y.org&gt; | Wed |\n| Bob Roe &lt;bob@x.org&gt; | Thu |")
+    answer = {"reject": "ann@x.org: no team size\nbob@x.org: ask Ann Lee's manager\njoann@x.org: typo"}
+    assert without_person(options, token, names) == options[1:]
+    assert without_person(body, token, names) == body.replace("| Ann Lee &lt;ann@x.org&gt; | Tue |\n", "")
+    assert without_person(answer, token, names) == {"reject": "bob@x.org: ask [erased]'s manager\njoann@x.org: typo"}
+    assert without_person(["Ann Lee <ANN@X.ORG>", "Bob Roe <bob@x.org>"], token, names) == ["Bob Roe <bob@x.org>"]
+    assert without_person({"n": 3, "ok": True, "when": None}, token, names) == {"n": 3, "ok": True, "when": None}
