@@ -28,8 +28,9 @@ task (Browse > Required Actions): tick whom to approve, one `address: reason` li
 An answer is recorded when given; the next night acts on it; an unanswered request closes before
 the next night, deciding nothing.
 
-**Erasure**: *Erase people* (with a reason) forgets them before the run, from the chosen cohort or
-from every cohort: rows, snapshots and reports; a salted hash keeps them from coming back.
+**Erasure, suppression, resends**: asked for on the Onboarding page (its API), never in this form,
+so that no address reaches Airflow's database: an erasure forgets the person at once (rows,
+snapshots, reports, approval requests); a resend gets a reference that *Resend request* names.
 
 **Guards**: before anything is sent, a cohort is *held* (nothing sent, the instructor told,
 the task failed) when an export is stale, the completion list shrank sharply since the last
@@ -41,7 +42,8 @@ alone means that date's nightly run); `dry_run` decides and renders everything a
 `release_guards` releases a held run once the exports are checked; `kinds` limits the email kinds;
 a reminder is never sent once its deadline has passed (nor after the customer's cancellation or
 welcome), whatever date a rerun is as of;
-*Resend one email* sends one customer's email again, with the reason recorded in the ledger.
+*Resend request* sends one customer's email again (asked for on the Onboarding page), with the
+reason recorded in the ledger.
 Otherwise a rerun never sends an email that was already sent.
 
 **When something fails**: a task that fails for good (after its retries) emails the data team
@@ -60,8 +62,8 @@ from airflow.sdk import Param, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from onboarding.approval_operator import ApprovalRequestOperator
-from onboarding.cohorts import cohort_choices, resend_choices
-from onboarding.decisions import FORM_KINDS, KINDS
+from onboarding.cohorts import cohort_choices
+from onboarding.decisions import FORM_KINDS
 
 # The instructor's time zone and the time of the nightly run in it. Overridable per deployment.
 NIGHTLY_TZ = os.environ.get("ONBOARDING_TIMEZONE", "Australia/Sydney")
@@ -69,8 +71,6 @@ NIGHTLY_TIME = dt.time.fromisoformat(os.environ.get("ONBOARDING_RUN_TIME", "06:0
 RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("ONBOARDING_RETRY_DELAY_SECONDS", "120")))
 # The trigger form's cohort drop-down (read from the cohort file: YAML only, no connection).
 COHORTS = cohort_choices()
-# The journeys' emails a resend may name (<stage>:<kind>), beside the seed's three.
-JOURNEY_EMAILS = resend_choices()
 # Send tasks of every cohort share this pool: its slots bound how many send at once per account.
 GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
 # An approval request closes unanswered (deciding nothing) this long after it is made: before the
@@ -127,31 +127,14 @@ def alert_data_team(context):
                        values_display={"reminder": "Reminders", "cancellation": "Cancellations",
                                        "welcome": "Welcomes (on completing a stage)",
                                        "stage": "Stage emails (journeys: on entering a stage)"}),
-        "suppress": Param(None, type=["null", "string"], title="Do not email",
-                          description="Addresses or @domains never to email again (comma-separated): put on the "
-                                      "suppression list for the cohort before this run decides. Remove one with "
-                                      "python -m onboarding.ops.suppress remove."),
-        "erase": Param(None, type=["null", "string"], title="Erase people", section="Erase people (GDPR)",
-                       description="Forget these people (email addresses, comma-separated) before the run: from "
-                                   "the cohort chosen above, or from every cohort when All. Their rows leave the "
-                                   "state database, the run folders and the reports; only a salted hash stays, so "
-                                   "a later export cannot bring them back. Cannot be undone."),
-        "erase_reason": Param(None, type=["null", "string"], title="Why", section="Erase people (GDPR)",
-                              description="Why they are erased (e.g. 'asked by email, ticket 4711'): kept in the "
-                                          "audit record."),
-        "resend_customer": Param(None, type=["null", "string"], title="Resend to customer",
-                                 description="Send one customer's email again (their email address). Needs the "
-                                             "cohort, the kind and a reason; the ledger records the reason.",
-                                 section="Resend one email"),
-        "resend_kind": Param(None, type=["null", "string"], title="Email to resend",
-                             enum=[None, *KINDS, *JOURNEY_EMAILS], section="Resend one email",
-                             values_display={"null": "(none)", "reminder": "Reminder",
-                                             "cancellation": "Cancellation", "welcome": "Welcome", **JOURNEY_EMAILS},
-                             description="Which of the customer's emails to send again (it must have gone out "
-                                         "before)."),
-        "resend_reason": Param(None, type=["null", "string"], title="Reason",
-                               description="Why it is sent again (e.g. 'customer deleted it by mistake').",
-                               section="Resend one email"),
+        "resend_request": Param(None, type=["null", "string"], title="Resend request",
+                                description="Send one customer's email again: ask for it on the Onboarding page "
+                                            "(Resend, or POST /onboarding/api/resends with the cohort, the address, "
+                                            "the email and why), then give the reference it answers (resend-...) "
+                                            "here with the customer's cohort. Addresses are never typed here: Airflow "
+                                            "keeps a run's parameters in its own database, where an erasure cannot "
+                                            "reach. Erasing or suppressing someone is done on the Onboarding page too.",
+                                pattern=r"^resend-[0-9a-fA-F]{16}$", section="Resend one email"),
     },
 )
 def onboarding_nightly():
@@ -203,12 +186,6 @@ def onboarding_nightly():
         deciders.append(decided)
 
     @task
-    def erase(items: list[dict], **context) -> dict:
-        from onboarding import airflow_tasks
-
-        return airflow_tasks.erase(items, context)
-
-    @task
     def mailbox(items: list[dict], **context) -> dict:
         from onboarding import airflow_tasks
 
@@ -230,14 +207,13 @@ def onboarding_nightly():
     # the cohorts' report tasks stay the run's last tasks, so a held or failed cohort fails the run.
     # The mailbox (bounces, unsubscribe mails since the last run) is read before any cohort decides,
     # so an address that bounced last night gets nothing tonight.
-    # Erasures asked for in the form go first, so this run's copies of the exports leave them out.
     # A journey's approvals: once every cohort has decided, one human-in-the-loop task per
     # request (cohort, stage, approver). Nothing runs after them, so an unanswered one holds
     # nobody up; an answer is recorded as it arrives and the next night acts on it. They follow
     # the decide tasks, not the reports, so each cohort's report stays a last task of the run.
     cohorts = plan()
     runs = cohort_run.expand(item=cohorts)
-    erase(cohorts) >> mailbox(cohorts) >> runs
+    mailbox(cohorts) >> runs
     asks = approval_requests(cohorts)
     deciders[0] >> asks
     ApprovalRequestOperator.partial(task_id="approve", response_timeout=APPROVAL_WAIT,

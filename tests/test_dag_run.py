@@ -123,8 +123,7 @@ _RUNS = itertools.count()
 def run_night(dag, night, asked_later=dt.timedelta(0), **conf):
     # Always the full conf: dag.test() keeps the previous run's params on a reused DAG object.
     conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
-            "kinds": ["reminder", "cancellation", "welcome"], "resend_customer": None,
-            "resend_kind": None, "resend_reason": None, "erase": None, "erase_reason": None, **conf}
+            "kinds": ["reminder", "cancellation", "welcome"], "resend_request": None, **conf}
     # As the scheduler runs it: the night's run is asked for at its own time (run_after), not now;
     # a second apart per call, so that each call is a run of its own (its run id comes from it).
     moment = dt.datetime.combine(night, dt.time(6), SYD)
@@ -328,10 +327,17 @@ def test_the_dag_reads_bounces_before_the_cohorts_decide(airflow_db, airflow_env
     summary = next(m["text"] for m in reversed(list(fake_google.sent.values())) if kind_of(m["subject"]) == "summary")
     assert f"<{victim}>: bounced (hard), address suppressed: 5.1.1" in summary
 
-    # She asks to be forgotten: the trigger form's erase, from every cohort (a run of all of them;
-    # erasing from one cohort keeps what is kept for all, such as this hard bounce's entry).
-    state, _ = run_night(nightly_dag, cancel_night + dt.timedelta(days=1), erase=victim.upper(),
-                         erase_reason="asked by email, ticket 4711")
+    # She asks to be forgotten: erased on the Onboarding page, from every cohort (erasing from one
+    # cohort keeps what is kept for all, such as this hard bounce's entry); the next night runs.
+    import ui_client
+
+    api = ui_client.client()
+    erasure = {"address": victim.upper(), "cohort": "all", "reason": "asked by email, ticket 4711"}
+    viewer = ui_client.bearer(ui_client.token("vic", role="viewer"))
+    assert api.post("/onboarding/api/erasures", json=erasure, headers=viewer).status_code == 403
+    done = api.post("/onboarding/api/erasures", json=erasure, headers=ui_client.bearer(ui_client.token(role="user")))
+    assert done.status_code == 200 and done.json()["scope"] == "*" and victim not in done.text
+    state, _ = run_night(nightly_dag, cancel_night + dt.timedelta(days=1))
     assert state == "success"
     engine = airflow_glue_engine()
     with engine.connect() as conn:

@@ -34,8 +34,7 @@ def journey_dag(airflow_db, airflow_env, monkeypatch):
 
 def run_night(dag, night: dt.date, **conf):
     conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
-            "kinds": ["reminder", "cancellation", "welcome", "stage"], "resend_customer": None, "resend_kind": None,
-            "resend_reason": None, "erase": None, "erase_reason": None, **conf}
+            "kinds": ["reminder", "cancellation", "welcome", "stage"], "resend_request": None, **conf}
     moment = dt.datetime.combine(night, dt.time(6), ZoneInfo("Australia/Sydney"))
     asked = moment + dt.timedelta(seconds=next(_RUNS))
     with world_clock(asked.isoformat()):
@@ -279,11 +278,23 @@ def test_a_journey_reading_a_wide_export_and_a_roster_export_through_the_dag(air
     summary = next(m for m in fake_google.sent.values() if m["to"] == "lead@example.com" and "run as of" in m["subject"])
     assert "https://support.example.com/t/2" in summary["text"]
 
-    # The trigger form offers the journey's emails to resend; the instructor resends Ann's CSM
-    # introduction the next night: sent again once, under a key of its own, with her reason.
-    assert "csm:csm_introduction" in dag.params.get_param("resend_kind").schema["enum"]
-    state, run2 = run_night(dag, dt.date(2026, 11, 29), resend_customer="ann@x.org", resend_kind="csm:csm_introduction",
-                            resend_reason="she deleted it by mistake")
+    # The instructor asks on the Onboarding page to resend Ann's CSM introduction (a journey's
+    # email, by <stage>:<kind>) and names the request's reference in the trigger form the next
+    # night: sent again once, under a key of its own, with her reason. No address in the form.
+    import ui_client
+
+    api, instructor = ui_client.client(), ui_client.bearer(ui_client.token("instructor", role="user"))
+
+    def ask(address, reason):
+        r = api.post("/onboarding/api/resends", headers=instructor, json={
+            "cohort": "trial-2026-11", "address": address, "kind": "csm:csm_introduction", "reason": reason})
+        assert r.status_code == 201, r.text
+        return r.json()["reference"]
+
+    ref = ask("Ann@x.org", "she deleted it by mistake")
+    assert rows("SELECT email, requested_by FROM resend_requests WHERE reference = :r", r=ref) == [
+        {"email": "ann@x.org", "requested_by": "instructor"}]
+    state, run2 = run_night(dag, dt.date(2026, 11, 29), cohort="trial-2026-11", resend_request=ref)
     assert state == "success"
     again = rows("SELECT email_key, status, requested_reason FROM email_ledger WHERE recipient = 'ann@x.org' "
                  "AND kind = 'csm:csm_introduction' ORDER BY email_key")
@@ -297,8 +308,8 @@ def test_a_journey_reading_a_wide_export_and_a_roster_export_through_the_dag(air
     cohort = read_cohort_file().cohorts["trial-2026-11"]
     assert replay(Resources().store(), cohort, run_id) == [] and replay(Resources().store(), cohort, run2) == []
     # A resend of an email that never went out stops the cohort's run before anything is decided.
-    state, run3 = run_night(dag, dt.date(2026, 11, 30), resend_customer="cai@x.org",
-                            resend_kind="csm:csm_introduction", resend_reason="never got it")
+    state, run3 = run_night(dag, dt.date(2026, 11, 30), cohort="trial-2026-11",
+                            resend_request=ask("cai@x.org", "never got it"))
     assert state == "failed"
     (run,) = rows("SELECT status, error FROM runs WHERE run_id = :r", r=run3)
     assert run["status"] == "failed" and "no csm:csm_introduction went out to cai@x.org" in run["error"]

@@ -177,14 +177,16 @@ def test_a_marketing_email_says_how_to_unsubscribe_and_a_transactional_one_does_
     assert cancel["List-Unsubscribe"] is None and "Unsubscribe" not in cancel.get_body(("plain",)).get_content()
 
 
-def test_the_trigger_form_suppresses_before_the_run_decides(engine, cohort, tmp_path):
-    from onboarding.run import RunParams
+def test_the_onboarding_page_suppresses_before_the_next_run_decides(engine, cohort, tmp_path):
+    from types import SimpleNamespace
 
-    params = RunParams.parse({"cohort": "c1", "suppress": "Dan@x.org  @Spam.example,dan@x.org"})
-    assert params.suppress == ("dan@x.org", "@spam.example")
+    from onboarding.pipeline import privacy
+
     store = Store(engine)
-    ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data", suppress=params.suppress,
-                     triggered_by="instructor")
+    kept = privacy.suppress(store, SimpleNamespace(cohorts={"c1": cohort}), "Dan@x.org  @Spam.example,dan@x.org",
+                            "c1", None, "instructor")
+    assert kept == ["dan@x.org", "@spam.example"]
+    ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data", triggered_by="instructor")
     outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
     for stage in (pipeline.extract, pipeline.validate, pipeline.decide):
         stage(store, dataclasses.replace(cohort, suppress=()), ctx)
@@ -193,7 +195,7 @@ def test_the_trigger_form_suppresses_before_the_run_decides(engine, cohort, tmp_
     entries = {r["address"]: r for r in store.suppressions.all()}
     assert set(entries) == {"dan@x.org", "@spam.example"}
     assert (entries["dan@x.org"]["source"], entries["dan@x.org"]["added_by"], entries["dan@x.org"]["cohort_id"]) == (
-        "trigger form", "instructor", "c1")
+        "onboarding page", "instructor", "c1")
 
 
 def test_marketing_goes_only_to_those_whose_signup_recorded_consent(engine, tmp_path):

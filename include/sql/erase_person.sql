@@ -40,4 +40,6 @@ WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM approval_request_people
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM journey_waiting
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM resend_requests
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope)

@@ -15,6 +15,7 @@ import logging
 from typing import Any, Callable
 
 from onboarding import logs
+from onboarding.addresses import without_addresses
 from onboarding.cohorts import Cohort
 from onboarding.consent import unsubscribe_mailto
 from onboarding.delivery import feedback
@@ -114,7 +115,7 @@ def _act(store: Store, sender: Sender, account: str, message: Incoming, addresse
             tx.suppressions.add(fb.address, "unsubscribed", "unsubscribe mail", eff.cohort_id,
                                 note=f"mailbox message {message.message_id}")
     if not acted:
-        log.debug("mailbox message %s ignored: %s", message.message_id, eff.detail)
+        log.info("mailbox message %s ignored: %s", message.message_id, without_addresses(eff.detail))
         return "ignored", eff.detail
-    log.info("mailbox: %s from %s (%s): %s", eff.kind, fb.address, eff.action, eff.detail)
+    log.info("mailbox: %s (%s): %s", eff.kind, eff.action, without_addresses(eff.detail))
     return (f"{eff.kind}_{fb.bounce}" if eff.kind == "bounce" else eff.kind), None

@@ -119,7 +119,8 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
                               run_id=ctx.run_id)
     storage.write_text(folder / "summary.txt", content.text)
     storage.write_text(folder / "summary.html", content.html)
-    log.info("cohort %s summary:\n%s", cohort.id, content.text)
+    # Not the text itself: it names customers, and Airflow's task log is out of an erasure's reach.
+    log.info("cohort %s: summary written to %s", cohort.id, folder / "summary.txt")
     if failure is None:
         record(store, cohort, ctx, "dry_run" if ctx.dry_run else "done")
     cc = cohort.data_team if data["failure"] else ()
