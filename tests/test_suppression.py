@@ -254,9 +254,13 @@ def test_an_erased_person_is_never_written_back(engine, cohort, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "nothing stored" in out.stdout, out.stderr
 
-    # The trigger form's suppress, on the next night.
-    ctx = RunContext("night-2", local(2026, 12, 3), False, tmp_path / "data", suppress=("ann@x.org", "cat@x.org"),
-                     triggered_by="instructor")
+    # The Onboarding page's suppress (what the trigger form's box became), then the next night.
+    from onboarding.cohorts import CohortFile
+    from onboarding.pipeline import privacy
+
+    found = CohortFile(tmp_path / "cohorts.yaml", {"c1": cohort}, {})
+    assert privacy.suppress(store, found, ["ann@x.org", "cat@x.org"], "c1", None, "instructor") == [None, "cat@x.org"]
+    ctx = RunContext("night-2", local(2026, 12, 3), False, tmp_path / "data", triggered_by="instructor")
     for stage in (pipeline.extract, pipeline.validate, pipeline.decide):
         stage(store, cohort, ctx)
 
