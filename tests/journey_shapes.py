@@ -61,7 +61,7 @@ cohorts:
     timezone: Europe/London
     sender: "Merchants <merchants@example.com>"
     instructor: lead@example.com
-    guards: {max_source_age: null, max_completion_shrink: null, max_cancellation_fraction: null}
+    guards: {max_source_age: null, max_completion_shrink: null, max_cancel_share: null}
     sources:
       signups: {type: csv, path: signups.csv, columns: {email: Email, name: Name, signed_up_at: Created}}
       events: {type: csv, path: events.csv, columns: {email: Email, event: Event, at: At, value: Score}}

@@ -120,3 +120,52 @@ def test_journeys_check_lists_the_event_names_an_export_lacks(tmp_path, capsys):
     assert "stage 'verification' waits on event 'acount_verified'" in capsys.readouterr().out
     assert main(["check", str(tmp_path / "journeys.yaml"), "--export", str(tmp_path / "events.csv"),
                  "--event-column", "Nope"]) == 2
+
+
+@pytest.mark.dagrun
+def test_the_shapes_through_the_dag(airflow_db, airflow_env, fake_google, monkeypatch, tmp_path):
+    """The same customers through the real DAG for one night: the decisions, the emails sent, the
+    held customer and the instructor's warning about the event no export carries."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from onboarding.resources import Resources
+    from test_journey_dag import rows, run_night
+
+    import ui_client
+    from onboarding.ops.approver import Approver
+
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(journey_shapes.write(tmp_path)))
+    store = Resources().store()
+    store.migrate()
+    store.journeys.record_approvals("shapes-2026-11", journey_shapes.APPROVALS, request="before/approve/0")
+    dag = DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_nightly"]
+    api = ui_client.client()
+    approver = ui_client.bearer(ui_client.token("lena.approver", role="admin"))
+    # Sam's request is answered "nobody tonight": she stays waiting for her approval.
+    with Approver(api, approver, policy=lambda r: ([o for o in r["options"] if "<" not in o][:1], "")) as person:
+        state, run_id = run_night(dag, dt.date(2026, 11, 28))
+    assert not person.errors and len(person.answered) == 1
+    assert state == "success"
+    status = {r["email"]: r["status"] for r in rows("SELECT email, status FROM customer_status WHERE run_id = :r",
+                                                    r=run_id)}
+    assert status == {"quinn@x.org": "golive: in_stage", "rita@x.org": "rejected",
+                      "sam@x.org": "compliance: awaiting_approval", "tia@x.org": "held", "uma@x.org": "compliance: in_stage",
+                      "vic@x.org": "golive: overdue"}
+    keys = {(r["recipient"], r["kind"]) for r in rows("SELECT recipient, kind FROM email_ledger WHERE cohort_id = :c "
+                                                      "AND status = 'sent'", c="shapes-2026-11")}
+    assert keys == {("quinn@x.org", "verification:verification"), ("quinn@x.org", "kickoff:kickoff_invite"),
+                    ("quinn@x.org", "quiz:quiz_invite"), ("quinn@x.org", "csm:csm_introduction"),
+                    ("quinn@x.org", "golive:golive_checklist"), ("quinn@x.org", "compliance:compliance_cleared"),
+                    ("rita@x.org", "verification:verification"), ("rita@x.org", "kickoff:kickoff_invite"),
+                    ("sam@x.org", "verification:verification"), ("sam@x.org", "kickoff:kickoff_invite"),
+                    ("uma@x.org", "verification:verification"),
+                    ("vic@x.org", "csm:csm_introduction"), ("vic@x.org", "golive:golive_checklist"),
+                    ("lead@example.com", "summary")}
+    # Quinn's quiz invitation once (the second try's stands for the kind tonight, not 46 visits'); nobody
+    # was cancelled: not Tia, whose row was unreadable, nor Vic, whose go-live event no export carries.
+    assert len(rows("SELECT 1 FROM email_ledger WHERE recipient = 'quinn@x.org' AND kind = 'quiz:quiz_invite'")) == 1
+    assert [v["outcome"] for v in rows("SELECT outcome FROM journey_visits WHERE run_id = :r AND email = 'quinn@x.org' "
+                                       "AND stage = 'quiz' ORDER BY visit", r=run_id)] == ["failed", "completed"]
+    assert not rows("SELECT 1 FROM email_ledger WHERE kind LIKE '%cancellation'")
+    summary = next(m for m in fake_google.sent.values() if m["to"] == "lead@example.com" and "run as of" in m["subject"])
+    assert "golive: event 'went_live', 2 customer(s) in the stage" in summary["text"]
