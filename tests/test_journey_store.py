@@ -99,3 +99,23 @@ def test_erasing_a_journey_customer_leaves_no_trace_in_the_run_folder_or_the_tab
             column = "recipient" if table == "email_ledger" else "email"
             assert not conn.execute(sa.text(f"SELECT COUNT(*) FROM {table} WHERE {column} = :e"), {"e": victim}).scalar()
     assert replay(Store(engine), cohort, "n1") == []
+
+
+def test_an_unreadable_event_row_holds_its_customer_and_the_names_seen_are_the_cohorts(engine):
+    """Issue 22: a quarantined row of the events export holds the customer it names (as the wide
+    export's does); the event names seen are every run's of the cohort, up to the moment."""
+    from onboarding.validation.gx import QuarantinedRow
+
+    store = Store(engine)
+    signups = pd.DataFrame({"row": [2, 3], "email": ["ann@x.org", "joann@x.org"], "name": ["Ann", "Jo Ann"],
+                            "timestamp": [dt.datetime(2026, 11, 19, tzinfo=UTC)] * 2})
+    bad = QuarantinedRow("events", "events.csv", 4, "At", "2026-02-30 10:00", "not a date", "joann@x.org")
+    store.staging.replace("r1", "c1", signups, None, [bad], events=_events("ann@x.org"))
+    held = store.staging.reconcile("r1", "c1", dt.datetime(2026, 12, 1, tzinfo=UTC)).set_index("email")["held"]
+    assert held.to_dict() == {"ann@x.org": False, "joann@x.org": True}
+    later = _events("ann@x.org").assign(event="account_verified")
+    store.staging.replace("r2", "c1", signups, None, [], events=later)
+    store.staging.replace("r1", "c2", signups, None, [], events=_events("ann@x.org").assign(event="other_cohorts"))
+    assert store.staging.event_names("c1", dt.datetime(2026, 12, 1, tzinfo=UTC)) == {"details_submitted",
+                                                                                      "account_verified"}
+    assert store.staging.event_names("c1", dt.datetime(2026, 11, 1, tzinfo=UTC)) == frozenset()
