@@ -169,3 +169,15 @@ def test_the_shapes_through_the_dag(airflow_db, airflow_env, fake_google, monkey
     assert not rows("SELECT 1 FROM email_ledger WHERE kind LIKE '%cancellation'")
     summary = next(m for m in fake_google.sent.values() if m["to"] == "lead@example.com" and "run as of" in m["subject"])
     assert "golive: event 'went_live', 2 customer(s) in the stage" in summary["text"]
+
+
+def test_every_email_of_the_sample_journey_is_service_mail():
+    """Point 7: each sample email asks for or reports a step of the journey (the advanced training
+    is one), so none waits on marketing consent: an account without it can still finish."""
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.decisions.journey_run import email_classes
+
+    cohort = read_cohort_file(ROOT / "config" / "journey-cohorts.yaml").cohorts["saas-2026-11"]
+    classes = email_classes(cohort.journey_spec, cohort.email_classes)
+    assert classes["advanced_training:advanced_offer"] == "transactional"
+    assert set(classes.values()) == {"transactional"} and len(classes) > 10
