@@ -148,7 +148,7 @@ def test_migration_0021_gives_each_listed_person_a_row_of_their_own(before_0021)
         conn.execute(sa.text("INSERT INTO approval_requests (run_id, cohort_id, stage, approver, subject, body, "
                              "options, people) VALUES ('r1', 'c1', 'details', 'instructor', 's', :b, :o, :p)"),
                      {"b": body, "o": json.dumps([f"N <{e}>" for e in people]), "p": json.dumps(people)})
-    assert [n.split("_")[0] for n in state.migrate(before_0021)] == ["0021"]
+    assert [n.split("_")[0] for n in state.migrate(before_0021)][0] == "0021"
     store = Store(before_0021)
     (got,) = store.journeys.requests("r1")
     assert (got["people"], got["options"], got["body"]) == (people, [f"N <{e}>" for e in people], body)
@@ -162,3 +162,23 @@ def test_migration_0021_gives_each_listed_person_a_row_of_their_own(before_0021)
     assert counts == {"approval_requests (text)": 1, "approval_request_people": 1}
     (got,) = store.journeys.requests("r1")
     assert got["people"] == people[:2] and got["body"] == body.rsplit("\n", 1)[0] + "\n"
+
+
+def test_an_unreadable_event_row_holds_its_customer_and_the_names_seen_are_the_cohorts(engine):
+    """Issue 22: a quarantined row of the events export holds the customer it names (as the wide
+    export's does); the event names seen are every run's of the cohort, up to the moment."""
+    from onboarding.validation.gx import QuarantinedRow
+
+    store = Store(engine)
+    signups = pd.DataFrame({"row": [2, 3], "email": ["ann@x.org", "joann@x.org"], "name": ["Ann", "Jo Ann"],
+                            "timestamp": [dt.datetime(2026, 11, 19, tzinfo=UTC)] * 2})
+    bad = QuarantinedRow("events", "events.csv", 4, "At", "2026-02-30 10:00", "not a date", "joann@x.org")
+    store.staging.replace("r1", "c1", signups, None, [bad], events=_events("ann@x.org"))
+    held = store.staging.reconcile("r1", "c1", dt.datetime(2026, 12, 1, tzinfo=UTC)).set_index("email")["held"]
+    assert held.to_dict() == {"ann@x.org": False, "joann@x.org": True}
+    later = _events("ann@x.org").assign(event="account_verified")
+    store.staging.replace("r2", "c1", signups, None, [], events=later)
+    store.staging.replace("r1", "c2", signups, None, [], events=_events("ann@x.org").assign(event="other_cohorts"))
+    assert store.staging.event_names("c1", dt.datetime(2026, 12, 1, tzinfo=UTC)) == {"details_submitted",
+                                                                                      "account_verified"}
+    assert store.staging.event_names("c1", dt.datetime(2026, 11, 1, tzinfo=UTC)) == frozenset()

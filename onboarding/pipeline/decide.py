@@ -110,7 +110,8 @@ def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> Journey
         sources={r: inputs[r] for r in EXPORT_ROLES if r in inputs},
         now=clock(),
         suppressions=_suppressions(store, cohort),
-        roster=roster(store, cohort, ctx.run_id))
+        roster=roster(store, cohort, ctx.run_id),
+        seen_events=store.staging.event_names(cohort.id, ctx.as_of))
 
 
 def roster(store: Store, cohort: Cohort, run_id: str) -> tuple:

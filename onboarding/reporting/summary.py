@@ -146,6 +146,10 @@ def needs(data: dict[str, Any]) -> list[str]:
     if t["quarantine"]:
         out.append(f"{t['quarantine']} export row(s) could not be used (quarantined): fix them in the export "
                    "(file, row and column below); the next run reads them again.")
+    for line in data.get("run_counts", {}).get("events_never_seen", ()):
+        out.append(f"No export of this cohort has ever carried the event a stage waits on ({line}): check the "
+                   "event's name in the journey file against the export (python -m onboarding.ops.journeys check "
+                   "--export); a cancel stage holds its customers until it is seen.")
     if c.get("customers_held"):
         out.append(f"{c['customers_held']} customer(s) on hold: a row naming them was quarantined, so they get no "
                    "email until it is fixed.")
