@@ -8,7 +8,8 @@ driven through the REST API as the UI's buttons drive it (issue 23, points 1-3):
 - while a night's approval request waits unanswered, a dry run and a rerun of the nightly Dag
   complete (before, they sat Queued behind the run holding the request, for up to 20 hours).
 
-About 2 minutes (25 s of it starting Airflow): four nightly runs of the journey sample, one at a time.
+About 2 minutes on a quiet machine (25 s of it starting Airflow; 6 on a busy one): four nightly runs
+of the journey sample, one at a time.
 """
 from __future__ import annotations
 
@@ -87,6 +88,9 @@ def local_airflow(tmp_path_factory):
         # Short retries: a task failing on a wrong address fails the test in seconds, not minutes.
         "ONBOARDING_TASK_RETRIES": "0", "ONBOARDING_RETRY_DELAY_SECONDS": "5",
     })
+    # As the demo leaves it: a password file holding only the demo's "admin", no user here.
+    (home / "airflow").mkdir()
+    (home / "airflow" / "simple_auth_manager_passwords.json.generated").write_text('{"admin": "demo-only"}\n')
     out = home / "airflow-ui.log"
     log = open(out, "w")
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "airflow-ui.sh")], env=env, stdout=log,
