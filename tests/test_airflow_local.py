@@ -8,7 +8,7 @@ driven through the REST API as the UI's buttons drive it (issue 23, points 1-3):
 - while a night's approval request waits unanswered, a dry run and a rerun of the nightly Dag
   complete (before, they sat Queued behind the run holding the request, for up to 20 hours).
 
-About 2 minutes on a quiet machine (25 s of it starting Airflow; 6 on a busy one): four nightly runs
+About 2 minutes on a quiet machine (25 s of it starting Airflow), 6 on a busy one: four nightly runs
 of the journey sample, one at a time.
 """
 from __future__ import annotations
