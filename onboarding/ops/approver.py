@@ -96,13 +96,15 @@ def run_approvals(approvals_dag: Any, nightly_run_id: str) -> Any:
     """Run, with ``dag.test()``, the approvals run that the nightly run ``nightly_run_id``
     triggered (``None`` when it made no requests): the triggered run is only queued, and
     ``dag.test()`` replaces it (same date, same conf) with one it runs here, until every request is
-    answered or closed."""
+    answered or closed. A night replayed again (the demo run twice, same run ids) finds its
+    earlier approvals run in the trigger's place (the trigger skips: that date is taken); it is
+    run again the same way."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        asked = session.query(DagRun).filter(DagRun.dag_id == approvals_dag.dag_id,
-                                             DagRun.run_id == f"approvals__{nightly_run_id}").one_or_none()
+        runs = session.query(DagRun).filter(DagRun.dag_id == approvals_dag.dag_id).order_by(DagRun.id.desc()).all()
+        asked = next((r for r in runs if (r.conf or {}).get("nightly_run_id") == nightly_run_id), None)
         if asked is None:
             return None
         when, after, conf = asked.logical_date, asked.run_after, dict(asked.conf or {})
