@@ -23,10 +23,11 @@ last run: a hard bounce suppresses the address, a soft bounce is sent again once
 an unsubscribe mail stops marketing emails; each message is acted on once and the summary says so.
 
 **Journeys** (cohorts whose `journey` is a multi-stage one): `decide` walks each customer through
-the stages, places them with a CSM, and makes the night's approval requests; each is an `approve`
-task (Browse > Required Actions): tick whom to approve, one `address: reason` line per rejection.
-An answer is recorded when given; the next night acts on it; an unanswered request closes before
-the next night, deciding nothing.
+the stages, places them with a CSM, and makes the night's approval requests; `ask_approvals` hands
+them to a run of the `onboarding_approvals` Dag, each an `approve` task there (Browse > Required
+Actions): tick whom to approve, one `address: reason` line per rejection. This run does not wait
+for the answers, so nobody's rerun or dry run waits on a person. An answer is recorded when given;
+the next night acts on it; an unanswered request closes before the next night, deciding nothing.
 
 **Erasure, suppression, resends**: asked for on the Onboarding page (its API), never in this form,
 so that no address reaches Airflow's database: an erasure forgets the person at once (rows,
@@ -58,6 +59,7 @@ import datetime as dt
 import os
 
 import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
@@ -74,10 +76,12 @@ COHORTS = cohort_choices()
 # Send tasks of every cohort share this pool: its slots bound how many send at once per account.
 GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
 # An approval request closes unanswered (deciding nothing) this long after it is made: before the
-# next night's run, which lists whoever still waits (max_active_runs=1 would otherwise wait on it).
+# next night's run, which lists whoever still waits.
 APPROVAL_WAIT = dt.timedelta(hours=float(os.environ.get("ONBOARDING_APPROVAL_WAIT_HOURS", "20")))
 # The grid names each mapped cohort task by its cohort (set by onboarding.airflow_tasks), not 0, 1, 2.
 BY_COHORT = "{{ onboarding_cohort }}"
+# The Dag holding the approval requests (below): a run of its own per night's requests.
+APPROVALS_DAG = "onboarding_approvals"
 
 
 def alert_data_team(context):
@@ -191,11 +195,11 @@ def onboarding_nightly():
 
         return airflow_tasks.mailbox(items, context)
 
-    @task(trigger_rule="all_done")
-    def approval_requests(items: list[dict], **context) -> list[dict]:
+    @task.short_circuit(trigger_rule="all_done")
+    def approval_requests(items: list[dict], **context) -> int:
         from onboarding import airflow_tasks
 
-        return airflow_tasks.approval_requests(items, context)
+        return len(airflow_tasks.approval_requests(items, context))
 
     @task
     def housekeeping(**context) -> dict:
@@ -207,18 +211,66 @@ def onboarding_nightly():
     # the cohorts' report tasks stay the run's last tasks, so a held or failed cohort fails the run.
     # The mailbox (bounces, unsubscribe mails since the last run) is read before any cohort decides,
     # so an address that bounced last night gets nothing tonight.
-    # A journey's approvals: once every cohort has decided, one human-in-the-loop task per
-    # request (cohort, stage, approver). Nothing runs after them, so an unanswered one holds
-    # nobody up; an answer is recorded as it arrives and the next night acts on it. They follow
-    # the decide tasks, not the reports, so each cohort's report stays a last task of the run.
+    # A journey's approvals: once every cohort has decided, the night's requests (if any) go to a
+    # run of onboarding_approvals, triggered and not waited for: this run ends without the
+    # answers, so an unanswered request never holds the next night or a rerun (max_active_runs=1
+    # counts only this Dag's runs). They follow the decide tasks, not the reports, so each
+    # cohort's report stays a last task of the run. The conf names the run, never a person.
     cohorts = plan()
     runs = cohort_run.expand(item=cohorts)
     mailbox(cohorts) >> runs
     asks = approval_requests(cohorts)
     deciders[0] >> asks
-    ApprovalRequestOperator.partial(task_id="approve", response_timeout=APPROVAL_WAIT,
-                                    map_index_template=BY_COHORT).expand(request=asks)
+    asks >> TriggerDagRunOperator(
+        task_id="ask_approvals", trigger_dag_id=APPROVALS_DAG, trigger_run_id="approvals__{{ run_id }}",
+        # One approvals run per nightly run: dated when the nightly run was asked for (unique
+        # per nightly run, as the Dag's logical date must be); a retry finds it made already.
+        logical_date="{{ dag_run.run_after.isoformat() }}", conf={"nightly_run_id": "{{ run_id }}"},
+        wait_for_completion=False, skip_when_already_exists=True, retries=1)
     cohorts >> housekeeping()
 
 
 onboarding_nightly()
+
+
+APPROVALS_DOC = """
+### Approval requests of a nightly run
+
+Triggered by `onboarding_nightly` (its `ask_approvals` task) once its cohorts have decided, one
+run per nightly run that made requests. `approval_requests` lists them from the state database
+and each becomes an **`approve`** task (Browse > Required Actions): one per cohort, stage and
+approver. Tick whom to approve, one `address: reason` line under *Reject* per rejection. The
+answer is recorded in the state database when given and the next night acts on it; a request
+unanswered after `ONBOARDING_APPROVAL_WAIT_HOURS` closes, deciding nothing (the next night lists
+whoever still waits). Many of these runs may wait at once: none holds the nightly Dag.
+"""
+
+
+@dag(
+    dag_id=APPROVALS_DAG,
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz=NIGHTLY_TZ),
+    catchup=False,
+    # Each night's requests wait in their own run; a slow approver never queues the next night's.
+    max_active_runs=int(os.environ.get("ONBOARDING_APPROVAL_RUNS", "64")),
+    # Unpaused from the start: triggered runs of a paused Dag would sit queued, asking nobody.
+    is_paused_upon_creation=False,
+    default_args={"owner": "onboarding", "retries": 1, "retry_delay": RETRY_DELAY,
+                  "on_failure_callback": alert_data_team},
+    tags=["onboarding", "approvals"],
+    doc_md=APPROVALS_DOC,
+    params={"nightly_run_id": Param("", type="string", title="Nightly run",
+                                    description="The onboarding_nightly run whose approval requests to ask.")},
+)
+def onboarding_approvals():
+    @task
+    def approval_requests(**context) -> list[dict]:
+        from onboarding import airflow_tasks
+
+        return airflow_tasks.approval_requests_of(context["params"]["nightly_run_id"])
+
+    ApprovalRequestOperator.partial(task_id="approve", response_timeout=APPROVAL_WAIT,
+                                    map_index_template=BY_COHORT).expand(request=approval_requests())
+
+
+onboarding_approvals()

@@ -194,6 +194,14 @@ def approval_requests(items: list[dict], context: Mapping[str, Any] | None = Non
 REQUEST_KEY = ("run_id", "cohort_id", "stage", "approver")
 
 
+def approval_requests_of(run_id: str) -> list[dict]:
+    """The approval requests a nightly run made (its run id, from the approvals run's conf), one
+    ``approve`` task each; none when the run made none or named no run."""
+    if not run_id:
+        return []
+    return [{k: r[k] for k in REQUEST_KEY} for r in _resources().store().journeys.requests(run_id)]
+
+
 def approval_request(key: Mapping[str, Any]) -> dict:
     """One approval request in full (subject, body, options, people, the run's moment), by its name."""
     for r in _resources().store().journeys.requests(key["run_id"]):

@@ -32,13 +32,27 @@ def journey_dag(airflow_db, airflow_env, monkeypatch):
     return DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_nightly"]
 
 
-def run_night(dag, night: dt.date, **conf):
+@pytest.fixture
+def approvals_dag(journey_dag):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_approvals"]
+
+
+def run_night(dag, night: dt.date, approvals=None, **conf):
+    """One night's nightly run; with ``approvals`` (the approvals Dag), then the approvals run it
+    triggered (answered meanwhile by whoever is answering), as the scheduler would start it."""
     conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
             "kinds": ["reminder", "cancellation", "welcome", "stage"], "resend_request": None, **conf}
     moment = dt.datetime.combine(night, dt.time(6), ZoneInfo("Australia/Sydney"))
     asked = moment + dt.timedelta(seconds=next(_RUNS))
     with world_clock(asked.isoformat()):
         dr = dag.test(logical_date=moment, run_after=asked, run_conf=conf)
+        if approvals is not None:
+            from onboarding.ops.approver import run_approvals
+
+            done = run_approvals(approvals, dr.run_id)
+            assert done is None or str(getattr(done.state, "value", done.state)) == "success"
     return str(getattr(dr.state, "value", dr.state)), dr.run_id
 
 
@@ -53,8 +67,8 @@ def rows(sql: str, **params):
         return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
 
 
-def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_api(journey_dag, fake_google,
-                                                                                   airflow_env):
+def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_api(journey_dag, approvals_dag,
+                                                                                   fake_google, airflow_env):
     import ui_client
 
     api = ui_client.client()
@@ -65,7 +79,7 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
     answers = {}
     for night in nights:
         with Approver(api, approver) as person:
-            state, run_id = run_night(journey_dag, night)
+            state, run_id = run_night(journey_dag, night, approvals=approvals_dag)
         assert not person.errors, person.errors
         assert state == "success", night
         new = {mid: m for mid, m in fake_google.sent.items() if mid not in seen}
@@ -73,14 +87,23 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
         per_night[night] = (run_id, new)
         answers[night] = person.answered
 
-    # The XComs that map the approval tasks name each request; they stay small whatever its list.
+    # Each night's requests were asked in an approvals run of their own, named by the nightly
+    # run's id alone (no person in its conf); the XComs that map its approval tasks name each
+    # request and stay small whatever its list.
+    from airflow.models.dagrun import DagRun
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
+        confs = {r.conf["nightly_run_id"]: (r.run_id, r.conf) for r in session.query(DagRun).filter(
+            DagRun.dag_id == "onboarding_approvals")}
+        assert set(confs) >= {run for run, _ in per_night.values()}
+        mine = [confs[run][0] for run, _ in per_night.values()]
         asked = [x.value for x in session.query(XComModel).filter(
-            XComModel.task_id == "approval_requests", XComModel.run_id.in_([run for run, _ in per_night.values()]))]
-    assert len(asked) == len(nights) and all(len(json.dumps(v)) < 1024 for v in asked)
+            XComModel.dag_id == "onboarding_approvals", XComModel.task_id == "approval_requests",
+            XComModel.run_id.in_(mine))]
+    assert all(set(confs[run][1]) == {"nightly_run_id"} for run, _ in per_night.values())
+    assert len(asked) == len(nights) and all(0 < len(v) and len(json.dumps(v)) < 1024 for v in asked)
 
     # Night 1: one request for the details stage (the instructor's), everyone who submitted.
     run1, sent1 = per_night[nights[0]]
