@@ -138,12 +138,13 @@ def test_the_shapes_through_the_dag(airflow_db, airflow_env, fake_google, monkey
     store = Resources().store()
     store.migrate()
     store.journeys.record_approvals("shapes-2026-11", journey_shapes.APPROVALS, request="before/approve/0")
-    dag = DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_nightly"]
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    dag, approvals = bag.dags["onboarding_nightly"], bag.dags["onboarding_approvals"]
     api = ui_client.client()
     approver = ui_client.bearer(ui_client.token("lena.approver", role="admin"))
     # Sam's request is answered "nobody tonight": she stays waiting for her approval.
     with Approver(api, approver, policy=lambda r: ([o for o in r["options"] if "<" not in o][:1], "")) as person:
-        state, run_id = run_night(dag, dt.date(2026, 11, 28))
+        state, run_id = run_night(dag, dt.date(2026, 11, 28), approvals=approvals)
     assert not person.errors and len(person.answered) == 1
     assert state == "success"
     status = {r["email"]: r["status"] for r in rows("SELECT email, status FROM customer_status WHERE run_id = :r",
