@@ -18,18 +18,23 @@ log = logging.getLogger(__name__)
 
 def _stop_on_bad_input(fn):
     """Bad data, a bad request or a held run will not get better by retrying: fail the task at
-    once, with the message."""
+    once, with the message. Any error leaves with its secrets masked (``redaction.scrub_exception``):
+    Airflow logs its traceback as it is."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from airflow.sdk.exceptions import AirflowFailException
 
+        from onboarding import redaction
         from onboarding.errors import StopRun
 
         try:
             return fn(*args, **kwargs)
         except StopRun as exc:
-            raise AirflowFailException(str(exc)) from exc
+            raise AirflowFailException(redaction.redact(str(exc))) from redaction.scrub_exception(exc)
+        except Exception as exc:
+            redaction.scrub_exception(exc)
+            raise
 
     return wrapper
 
