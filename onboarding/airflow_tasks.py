@@ -295,7 +295,10 @@ def alert_failure(context: Mapping[str, Any]) -> None:
     failure."""
     try:
         _alert(context)
-    except Exception:  # noqa: BLE001 - the task has failed already; say why the alert did not go
+    except Exception as exc:  # noqa: BLE001 - the task has failed already; say why the alert did not go
+        from onboarding.redaction import scrub_exception
+
+        scrub_exception(exc)  # the alert's own send can fail with an error echoing the account's secrets
         log.exception("failure alert not sent")
 
 

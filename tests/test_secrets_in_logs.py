@@ -53,6 +53,7 @@ def run_night(night: dt.date, **conf):
 def test_a_refused_token_refresh_echoing_the_secrets_leaves_no_secret_in_any_log(
         airflow_db, airflow_env, fake_google, monkeypatch, capfd, caplog):
     fake_google.token_fault = "echo"
+    monkeypatch.setenv("AIRFLOW_VAR_ONBOARDING_ALERT_TO", "oncall@example.edu")  # the alert's send fails too
     caplog.set_level(logging.DEBUG)
     started = dt.datetime.now().timestamp()
     state, run_id = run_night(dt.date(2026, 12, 2), cohort="ux-2026-12")
@@ -65,7 +66,7 @@ def test_a_refused_token_refresh_echoing_the_secrets_leaves_no_secret_in_any_log
                     if p.is_file() and p.stat().st_mtime >= started)
     everything = "\n".join((out, err, records, files))
     # The night did log the refusal (so the check below reads the lines that would carry them).
-    assert "invalid_grant" in everything and "RefreshError" in everything
+    assert "invalid_grant" in everything and "RefreshError" in everything and "failure alert not sent" in everything
     leaks = [line for line in everything.splitlines() if SECRET in line or REFRESH in line]
     assert leaks == [], f"{len(leaks)} line(s) carry a secret:\n" + "\n".join(leaks[:20])
     assert "[REDACTED]" in everything
