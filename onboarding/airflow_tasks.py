@@ -19,18 +19,23 @@ log = logging.getLogger(__name__)
 
 def _stop_on_bad_input(fn):
     """Bad data, a bad request or a held run will not get better by retrying: fail the task at
-    once, with the message."""
+    once, with the message. Any error leaves with its secrets masked (``redaction.scrub_exception``):
+    Airflow logs its traceback as it is."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from airflow.sdk.exceptions import AirflowFailException
 
+        from onboarding import redaction
         from onboarding.errors import StopRun
 
         try:
             return fn(*args, **kwargs)
         except StopRun as exc:
-            raise AirflowFailException(str(exc)) from exc
+            raise AirflowFailException(redaction.redact(str(exc))) from redaction.scrub_exception(exc)
+        except Exception as exc:
+            redaction.scrub_exception(exc)
+            raise
 
     return wrapper
 
@@ -279,7 +284,10 @@ def alert_failure(context: Mapping[str, Any]) -> None:
     failure."""
     try:
         _alert(context)
-    except Exception:  # noqa: BLE001 - the task has failed already; say why the alert did not go
+    except Exception as exc:  # noqa: BLE001 - the task has failed already; say why the alert did not go
+        from onboarding.redaction import scrub_exception
+
+        scrub_exception(exc)  # the alert's own send can fail with an error echoing the account's secrets
         log.exception("failure alert not sent")
 
 

@@ -50,6 +50,7 @@ _DURATION_RE = re.compile(r"\s*(\d{1,6})\s*([dhm])\s*")
 MAX_REMINDER_DAYS = 366
 MAX_GRACE = dt.timedelta(days=366)
 MAX_FILE_BYTES = 1 << 20  # a cohort file is a few kB; a larger one is refused before it is parsed
+MAX_NESTING = 64  # a journey's stage is about six levels deep; deeper is a broken (or hostile) file
 COHORT_KEYS = ("id", "title", "deadline", "timezone", "sender", "instructor", "sources", "reminder_days_before",
                "grace_period", "welcome_timing", "email_connection", "course_url", "next_steps", "guards",
                "instructor_sheet", "data_team", "email_classes", "suppress", "consent_wording", "retention_days",
@@ -523,11 +524,26 @@ def read_yaml(path: Path) -> Any:
     if len(data) > MAX_FILE_BYTES:
         raise ConfigError(f"{path}: the file is {len(data):,} bytes; a cohort file is at most {MAX_FILE_BYTES:,}")
     try:
-        return yaml.load(data.decode("utf-8"), Loader=NoAliases)  # noqa: S506 - NoAliases is a SafeLoader
+        text = data.decode("utf-8")
+        # Nesting is counted on PyYAML's event stream (its parser keeps its own stack) before the
+        # document is built (which recurses once per level): a few kB of "[[[[..." would otherwise
+        # end in a RecursionError instead of a sentence naming the file.
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise ConfigError(f"{path}: nested deeper than {MAX_NESTING} levels at line "
+                                      f"{event.start_mark.line + 1}; a configuration file is a few levels deep")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return yaml.load(text, Loader=NoAliases)  # noqa: S506 - NoAliases is a SafeLoader
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:  # a shape the count above missed: still a broken file, not a crash
+        raise ConfigError(f"{path}: nested too deeply to read") from None
 
 
 def read_cohort_file(path: str | Path | None = None) -> CohortFile:

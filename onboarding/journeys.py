@@ -40,6 +40,7 @@ reminder at or after the due time.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,7 +358,8 @@ def _evidence(raw: Any, where: str) -> Evidence:
     if "score" in raw:
         score = raw["score"]
         if not isinstance(score, dict) or set(score) != {"pass_mark"} or isinstance(score["pass_mark"], bool) \
-                or not isinstance(score["pass_mark"], (int, float)):
+                or not isinstance(score["pass_mark"], (int, float)) or not math.isfinite(score["pass_mark"]):
+            # .nan would pass every comparison's "not below" and .inf fail everyone: a number only
             raise ConfigError(f"{where}: score: expected {{pass_mark: <number>}}")
         if "event" not in raw:
             raise ConfigError(f"{where}: score: a score is the value of an event; name the 'event'")
@@ -427,7 +429,7 @@ def _approval(raw: Any, evidence: Evidence, where: str) -> tuple[str | None, flo
         raise ConfigError(f"{where}: by: expected one of {list(APPROVERS)}, got {raw.get('by')!r}")
     auto = raw.get("auto_if_score_at_least")
     if auto is not None:
-        if isinstance(auto, bool) or not isinstance(auto, (int, float)):
+        if isinstance(auto, bool) or not isinstance(auto, (int, float)) or not math.isfinite(auto):
             raise ConfigError(f"{where}: auto_if_score_at_least: expected a number, got {auto!r}")
         if evidence.pass_mark is None:
             raise ConfigError(f"{where}: auto_if_score_at_least: the stage's evidence has no score")

@@ -13,8 +13,10 @@ import threading
 
 MASK = "[REDACTED]"
 _PATTERNS = (
-    # key=value, key: value or "key": "value", for the names secrets go by
-    (re.compile(r"""(?i)(["']?(?:client_secret|refresh_token|access_token|id_token|private_key|password|passwd|"""
+    # key=value, key: value or "key": "value", for the names secrets go by (a whole word, maybe with
+    # a prefix such as db_password; not a file's name at the end of a path, as in "/etc/passwd: No
+    # such file", whose next word is no secret)
+    (re.compile(r"""(?i)(?<![\w/\\.\-])(["']?[\w\-]*?(?:client_secret|refresh_token|access_token|id_token|private_key|password|passwd|"""
                 r"""secret|assertion|api_key|apikey|token)["']?\s*[:=]\s*["']?)[^"'&\s,;}]+"""), r"\1" + MASK),
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1" + MASK),
     (re.compile(r"ya29\.[0-9A-Za-z_\-.]+"), MASK),  # a Google access token
@@ -72,3 +74,43 @@ def without_people(text: str | None, names: tuple[str, ...] | list[str] = ()) ->
     for word in sorted(words, key=len, reverse=True):  # the whole name before its parts
         text = re.sub(rf"(?<!\w){word}(?!\w)", NAME_MASK, text, flags=re.IGNORECASE)
     return text
+
+
+def _scrubbed(value: object, depth: int = 0) -> object:
+    if depth > 8:
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bytes):
+        return (redact(value.decode("utf-8", "replace")) or "").encode("utf-8")
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrubbed(v, depth + 1) for v in value)
+    return value
+
+
+def scrub_exception(exc: BaseException) -> BaseException:
+    """``exc`` (and what caused it) with every secret masked in its arguments and text attributes,
+    in place: a traceback printed later, by whoever logs it, carries none. (google-auth's
+    RefreshError carries the token endpoint's answer, which may echo the client secret and
+    refresh token; an API error its response body.)"""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        try:
+            e.args = tuple(_scrubbed(a) for a in e.args)
+        except (AttributeError, TypeError):  # an exception type that will not take new args
+            pass
+        for name, value in list(getattr(e, "__dict__", {}).items()):
+            if isinstance(value, (str, bytes, dict, list, tuple)):
+                try:
+                    setattr(e, name, _scrubbed(value))
+                except (AttributeError, TypeError):
+                    pass
+        todo += [e.__cause__, e.__context__]
+    return exc

@@ -128,6 +128,21 @@ def _engine_for(url: str):
     return engine
 
 
+def _register_secrets(*values: object) -> None:
+    """Secrets this process has read are masked in what the pipeline stores and reports
+    (``redaction``) and in every log line Airflow writes, tracebacks included (Airflow's secrets
+    masker, in this task process and, through the task SDK, in its supervisor): an error text
+    that echoes one, such as google-auth's RefreshError, then shows ``***`` instead."""
+    redaction.register(*values)
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # a tool run without Airflow: nothing of Airflow's logs to mask
+        return
+    for v in values:
+        if isinstance(v, str) and len(v) >= 6:
+            mask_secret(v)
+
+
 class Resources:
     """The clients of one task, made from Airflow connections on first use."""
 
@@ -150,13 +165,14 @@ class Resources:
         extra = conn.extra or {}
         key = extra.get("keyfile_dict")
         private = key.get("private_key") if isinstance(key, dict) else key
-        redaction.register(conn.password, extra.get("client_secret"), extra.get("refresh_token"), private)
+        _register_secrets(conn.password, extra.get("client_secret"), extra.get("refresh_token"), private)
         return conn
 
     def variable(self, key: str) -> str | None:
-        if self._variables is not None:
-            return self._variables.get(key)
-        return self._variable_lookup(key)
+        value = self._variables.get(key) if self._variables is not None else self._variable_lookup(key)
+        if "secret" in key.lower():  # the unsubscribe links' signing key, say: never in a log either
+            _register_secrets(value)
+        return value
 
     def store(self) -> "Store":
         """The state database (``onboarding_state``), migrated to the current schema."""

@@ -19,6 +19,7 @@ import re
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -28,8 +29,10 @@ from pydantic import BaseModel, Field
 PREFIX = "/onboarding"
 DAG_ID = "onboarding_nightly"
 
+# No interactive docs pages (FastAPI's load their script from a CDN, into Airflow's origin) and no
+# public schema: the OpenAPI document is a route like the others, behind the login (below).
 app = FastAPI(title="Onboarding", description="The onboarding pipeline's cohorts, funnels and customers "
-              "(reads, and requests about a person).", docs_url="/api/docs", openapi_url="/api/openapi.json")
+              "(reads, and requests about a person).", docs_url=None, redoc_url=None, openapi_url=None)
 
 
 # --- access ---------------------------------------------------------------------------------------
@@ -90,6 +93,7 @@ def _templates():
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "ui"), autoescape=True)
     env.filters["basename"] = lambda p: PurePosixPath(str(p or "").replace("\\", "/")).name
+    env.filters["segment"] = lambda v: quote(str(v), safe="@")  # one path segment: '/' encoded too
     return env
 
 
@@ -137,6 +141,12 @@ async def _timing(request: Request, call_next):
     return response
 
 
+@app.get("/api/openapi.json", include_in_schema=False)
+def openapi_schema(_user=Depends(reader)):
+    """The API's OpenAPI document, for a logged-in reader."""
+    return JSONResponse(app.openapi())
+
+
 # --- pages ----------------------------------------------------------------------------------------
 @app.get("/", response_class=HTMLResponse)
 def cohorts_page(request: Request, _user=Depends(reader)):
@@ -153,7 +163,8 @@ def cohort_page(request: Request, cohort_id: str, q: str | None = Query(None, ma
     return _page(request, "cohort.html", {"c": c, "svgs": _cohort_charts(j, cohort_id, c["funnel"])})
 
 
-@app.get("/cohorts/{cohort_id}/customers/{email}", response_class=HTMLResponse)
+# {email:path}: an address may contain '/' (the page's links encode it; the server decodes it back).
+@app.get("/cohorts/{cohort_id}/customers/{email:path}", response_class=HTMLResponse)
 def customer_page(request: Request, cohort_id: str, email: str, _user=Depends(reader)):
     p = journey().customer(cohort_id, email)
     if p is None:
@@ -174,15 +185,18 @@ def data_docs(cohort_id: str, run_id: str, path: str, _user=Depends(reader)):
     """A file of the run's GX Data Docs site (its pages, styles and scripts), from the run folder."""
     from onboarding import storage
 
+    if any(not c.isprintable() for c in cohort_id + run_id + path) or len(path) > 1024 \
+            or max(len(cohort_id), len(run_id)) > 250:
+        raise HTTPException(400, "not a Data Docs file name")  # a NUL byte, a control character, too long
     index = journey().data_docs(cohort_id, run_id)
     parts = PurePosixPath(path).parts
-    if not index or not parts or any(p in ("..", ".") or p.startswith("/") for p in parts):
+    if not index or not parts or any(p in ("..", ".") or p.startswith("/") or len(p) > 255 for p in parts):
         raise HTTPException(404, "no such Data Docs file")
     site = storage.location(str(Path(index).parent) if not storage.is_url(index) else index.rsplit("/", 1)[0])
     target = site.joinpath(*parts)
     try:
         data = target.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except (OSError, ValueError):  # missing, a folder, a name the file system refuses
         raise HTTPException(404, "no such Data Docs file") from None
     kind = mimetypes.guess_type(parts[-1])[0] or "application/octet-stream"
     # The site is GX's own HTML with a validated run's values escaped (see validation/gx.py); it
@@ -348,7 +362,7 @@ def api_cohort(cohort_id: str, q: str | None = Query(None, max_length=200), page
                        "deadline": facts.deadline.isoformat()}, **c}
 
 
-@app.get("/api/cohorts/{cohort_id}/customers/{email}")
+@app.get("/api/cohorts/{cohort_id}/customers/{email:path}")
 def api_customer(cohort_id: str, email: str, _user=Depends(reader)):
     p = journey().customer(cohort_id, email)
     if p is None:

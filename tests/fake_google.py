@@ -21,7 +21,8 @@
 Faults are injected either from a script (``server.script("drafts.send", "429", "lost")``: the
 next calls of that method fail in that order) or at random from a seed (``server.rates``):
 ``429`` (with Retry-After), ``503``, ``lost`` (the message is stored, then a 500 answers: the lost
-reply), ``slow`` (answer after the client's timeout). Recipients at ``invalid.example`` are refused
+reply), ``slow`` (answer after the client's timeout). ``server.token_fault = "echo"`` refuses
+every token request with an error text echoing the client secret and refresh token. Recipients at ``invalid.example`` are refused
 with a 400, as Gmail refuses an invalid To header.
 
 Every stored message is kept in ``server.sent`` so tests can compare the mailbox with the ledger.
@@ -84,6 +85,9 @@ class FakeGoogle:
         self.spreadsheets: dict[str, dict] = {}
         self.sheet_writes: list[str] = []  # the Sheets write methods called, in order
         self.not_shared: set[str] = set()
+        # "echo": every token request is refused (400 invalid_grant) with an error text that echoes
+        # the client secret and refresh token, as some OAuth servers and proxies do.
+        self.token_fault: str | None = None
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         # A client killed mid-request (the worker-kill tests) resets its connection: not news.
@@ -579,6 +583,11 @@ class FakeGoogle:
                         granted = fake.auth_requests[-1].get("scope", "") if fake.auth_requests else ""
                     return self._reply(200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer",
                                              "refresh_token": fake.client[2], "scope": granted})
+                if fake.token_fault == "echo":
+                    return self._reply(400, {"error": "invalid_grant", "error_description":
+                                             f"Bad request: client_secret={form.get('client_secret')} "
+                                             f"refresh_token={form.get('refresh_token')}",
+                                             "request": form, "hint": f"was {form.get('client_secret')}?"})
                 if grant == "refresh_token":
                     cid, secret, refresh = fake.client
                     if (form.get("client_id"), form.get("client_secret"), form.get("refresh_token")) != (cid, secret, refresh):

@@ -9,12 +9,18 @@ from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import re
+from html import unescape
+
 from hypothesis import given, settings, strategies as st
+
+from markdown_it import MarkdownIt
 
 from onboarding.cohorts import read_yaml
 from onboarding.decisions.approvals import decisions, requests
 from onboarding.decisions.journey import Attempt, Facts, Settings, walk
 from onboarding.journeys import journeys_from
+from onboarding.ops.approver import waiting_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 SYD = ZoneInfo("Australia/Sydney")
@@ -42,8 +48,11 @@ def test_one_request_lists_everyone_waiting_and_the_answer_moves_them_on():
     assert (req.stage, req.approver) == ("details", "instructor")
     assert req.subject == "c1: approve Tell us about your team (3 waiting)"
     assert req.options == ("Ann Lee <ann@x.org>", "Bob | <b>Bold</b> <bob@x.org>", "Cat Ng <cat@x.org>")
-    assert "| Ann Lee &lt;ann@x.org&gt; | Tue 01 Dec 12:00 |  | [open](https://lms.example/ann) |" in req.body
-    assert "<b>" not in req.body and "Bob / &lt;b&gt;Bold&lt;/b&gt;" in req.body  # a name cannot break the table
+    assert ("| Ann Lee &lt;ann\\@x\\.org&gt; | Tue 01 Dec 12:00 |  | [open](<https://lms.example/ann>) lms\\.example |"
+            in req.body)
+    # A name cannot break the table: the approver reads it as written, in its own cell.
+    assert [r[0] for r in table(req.body)] == ["Ann Lee <ann@x.org>", "Bob | <b>Bold</b> <bob@x.org>", "Cat Ng <cat@x.org>"]
+    assert [w["email"] for w in waiting_rows(req.body)] == ["ann@x.org", "bob@x.org", "cat@x.org"]
     at = NIGHT + dt.timedelta(hours=3)
     recorded, problems = decisions(req, ["Ann Lee <ann@x.org>"], {"reject": "BOB@x.org: company name missing\n"},
                                    "instructor", at)
@@ -64,6 +73,53 @@ def test_one_request_lists_everyone_waiting_and_the_answer_moves_them_on():
     # The next night's request lists only Cat.
     (again,) = requests(SAAS, "c1", {e: (PEOPLE[e], t) for e, t in after.items()}, SYD)
     assert [w.email for w in again.people] == ["cat@x.org"]
+
+
+def rendered(markdown: str) -> str:
+    """The body as Airflow's Required Actions page shows it: GFM (tables, autolinked www. and
+    https:// and addresses), raw HTML allowed (the worst case)."""
+    return MarkdownIt("gfm-like", {"html": True}).render(markdown)
+
+
+def table(markdown: str) -> list[list[str]]:
+    """The rendered table's body cells, as text."""
+    html = rendered(markdown)
+    body = html[html.index("<tbody>"):html.index("</tbody>")]
+    return [[unescape(c) for c in re.findall(r"<td>(.*?)</td>", row, re.S)] for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def shown(text: str) -> str:
+    """What a cell may show of a text: one line, control characters as spaces, 120 characters."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:120]
+
+
+EVIL = "![p](https://evil.example/pixel.png) [APPROVE ALL HERE](https://evil.example/phish)"
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.one_of(st.just(EVIL), st.just("<img src=x onerror=alert(1)> *bold* `code` www.evil.example &amp; \\"),
+                      st.text(alphabet=st.sampled_from(list("![]()<>*_`~|\\&#:/.@ wwwhtpsx=\"'\n")), max_size=60)),
+       link=st.one_of(st.none(), st.just(EVIL), st.just("javascript:alert(1)"), st.just("https://evil.example/a) [x](y"),
+                      st.text(max_size=40)))
+def test_customer_text_in_an_approval_request_is_plain_text(name, link):
+    """Markdown, HTML, links and images in a name or an evidence link render as the text they
+    are: no image, no tag, no link but the evidence's own "open" (to its http(s) address, which
+    cannot close it early)."""
+    tl = {"ann@x.org": (name, walk(SAAS, facts(0), NIGHT, SET))}
+    (req,) = requests(SAAS, "c1", tl, SYD, links={"ann@x.org": link} if link else None)
+    html = rendered(req.body)
+    html = html[html.index("<tbody>"):]  # the customers' rows (the prose above them is ours)
+    assert not re.search(r"<(?!/?(?:table|tbody|tr|td|a)\b)", html)  # no image, no tag, no emphasis, no code
+    links = re.findall(r"<a href=\"([^\"]*)\">(.*?)</a>", html)
+    assert all(text == "open" for _, text in links) and len(links) <= 1
+    assert all(unescape(href).startswith(("https://", "http://")) for href, _ in links)
+    ((who, _, _, evidence),) = table(req.body)
+    assert who.strip() == f"{shown(name)} <ann@x.org>".strip()  # as written: nothing swallowed or added
+    if link and not links:
+        assert evidence.strip() == shown(link)
+    ((row),) = waiting_rows(req.body)
+    assert row["email"] == "ann@x.org"
+    assert "\n" not in req.options[0] and req.options[0].endswith(" <ann@x.org>")
 
 
 def test_a_muddled_answer_decides_only_what_is_clear():

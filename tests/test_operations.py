@@ -279,7 +279,8 @@ def test_no_recipient_means_no_alert_and_a_warning(airflow_env, fake_google, mon
     monkeypatch.delenv("AIRFLOW_VAR_ONBOARDING_ALERT_TO", raising=False)
     airflow_glue.alert_failure({"ti": TaskInstance(task_id="plan", map_index=-1), "exception": None})
     assert fake_google.sent == {}
-    assert "failure alert for alert|onboarding_nightly|" in caplog.text and "no recipient" in caplog.text
+    assert "FAILURE NOT ALERTED: plan failed" in caplog.text and "no recipient" in caplog.text
+    assert "set the Airflow variable onboarding_alert_to" in caplog.text
 
 
 # --- retention -------------------------------------------------------------------------------------

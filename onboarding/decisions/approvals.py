@@ -12,6 +12,8 @@ the timelines the engine walked, the decisions from the answer.
 from __future__ import annotations
 
 import datetime as dt
+import string
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -75,9 +77,9 @@ def requests(journey: Journey, cohort_id: str, timelines: Mapping[str, tuple[str
         for w in people:
             when = f"{w.submitted_at.astimezone(tz):%a %d %b %H:%M}" if w.submitted_at else ""
             score = "" if w.score is None else f"{w.score:g}"
-            link = f"[open]({w.evidence_link})" if w.evidence_link else ""
-            rows.append(f"| {_cell(w.name)} &lt;{_cell(w.email)}&gt; | {when} | {score} | {link} |")
-        body = (f"{len(people)} customer(s) of cohort {cohort_id} wait for your approval of **{stage.title}**. "
+            rows.append(f"| {_cell(w.name)} &lt;{_cell(w.email)}&gt; | {when} | {score} | {_evidence(w.evidence_link)} |")
+        body = (f"{len(people)} customer(s) of cohort {_cell(cohort_id)} wait for your approval of "
+                f"**{_cell(stage.title)}**. "
                 "Tick those you approve. To reject someone, add a line `address: reason` under *Reject* "
                 "(they are told the reason and try the stage again). Anyone left as is waits for tomorrow's "
                 "list.\n\n| customer | submitted | score | evidence |\n|---|---|---|---|")
@@ -137,9 +139,42 @@ def approval_rows(decided: list[CustomerApproval]) -> list[dict[str, Any]]:
 
 
 def _option(w: Waiting) -> str:
-    return f"{' '.join(w.name.split())[:80]} <{w.email}>"
+    # Airflow shows options as plain text (a select's labels), never as Markdown; one line, no
+    # control characters, so a name cannot fake a second option or hide the address.
+    return f"{' '.join(''.join(c if c.isprintable() else ' ' for c in w.name).split())[:80]} <{w.email}>"
+
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark/GFM, and escaped it is
+# plain text: no emphasis, link, image, HTML tag, entity, table pipe, or autolink (www., https://,
+# an address) can start from customer data.
+_ACTIVE = frozenset(string.punctuation)
 
 
 def _cell(text: str) -> str:
-    """Text safe in a Markdown table cell: no pipes, no markup, one line."""
-    return " ".join(str(text).replace("|", "/").replace("<", "&lt;").replace(">", "&gt;").split())[:120]
+    """Customer text as plain text in a Markdown table cell: every Markdown-active character
+    escaped, one line, at most 120 characters (cut before escaping, so no escape is cut in two)."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())[:120]
+    return "".join("\\" + c if c in _ACTIVE else c for c in flat)
+
+
+# What a link's target keeps as is (letters and digits too); everything else is percent-encoded,
+# brackets, parentheses, angle brackets, backslashes, quotes, spaces and '*' included.
+_LINK_SAFE = "/?#@!$&+,;=:%-.~"
+
+
+def _evidence(link: str | None) -> str:
+    """The evidence as the approver reads it: an http(s) address becomes a link named "open"
+    (its host shown as text beside it) whose target is percent-encoded, so nothing in it can close
+    the link or open another; anything else is shown as escaped text, never a link or an image."""
+    if not link:
+        return ""
+    text = str(link).strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        parts = None
+    if (parts and parts.scheme.lower() in ("http", "https") and parts.hostname and len(text) <= 2000
+            and all(c.isprintable() and not c.isspace() for c in text)):
+        target = urllib.parse.quote(text, safe=_LINK_SAFE)
+        return f"[open](<{target}>) {_cell(parts.hostname)}"
+    return _cell(text)

@@ -161,8 +161,11 @@ def _refusal(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> tuple[str, str] | 
     n = len(facts.customers)
     if n and not facts.completion_rows_staged and ask.as_of >= cohort.deadline_at:
         location = cohort.completions.location
-        return "dataset", (f"{location}: the completion export has no records; refusing to cancel all {n} "
-                           f"customers on it. Check the export and rerun.")
+        # Say what is true: an empty export, or one whose every row was quarantined (the summary lists them).
+        what = (f"none of the completion export's {facts.completion_rows} row(s) could be used (all quarantined)"
+                if facts.completion_rows else "the completion export has no records")
+        return "dataset", (f"{location}: {what}; refusing to cancel all {n} customers on it. Check the export "
+                           f"and rerun.")
     return resend_refusal(cohort.id, ask.resend, facts.customers, facts.ledger)
 
 

@@ -12,16 +12,21 @@ import threading
 import time
 from typing import Any, Callable
 
-ROW = re.compile(r"^\| (?P<who>.+?) &lt;(?P<email>[^&]+)&gt; \| [^|]* \| (?P<score>[^|]*) \| (?P<link>[^|]*) \|$",
+CELL = r"(?:\\.|[^|\\\n])*"  # a table cell's text: customer text arrives backslash-escaped
+ROW = re.compile(rf"^\| (?P<who>{CELL}?) &lt;(?P<email>{CELL}?)&gt; \| {CELL}\| (?P<score>{CELL})\| (?P<link>{CELL})\|$",
                  re.M)
+
+
+def _plain(cell: str) -> str:
+    return re.sub(r"\\(.)", r"\1", cell).strip()
 
 
 def waiting_rows(body: str) -> list[dict[str, str]]:
     """The customers a request lists: email, score, evidence link (as the approver reads them)."""
     out = []
     for m in ROW.finditer(body):
-        link = re.search(r"\((https://[^)]+)\)", m["link"])
-        out.append({"email": m["email"], "score": m["score"].strip(), "link": link.group(1) if link else ""})
+        link = re.search(r"\(<(https?://[^>]+)>\)", m["link"])
+        out.append({"email": _plain(m["email"]), "score": _plain(m["score"]), "link": link.group(1) if link else ""})
     return out
 
 

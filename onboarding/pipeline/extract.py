@@ -23,8 +23,12 @@ def extract(store: Store, cohort: Cohort, ctx: RunContext, clients: SourceClient
     try:
         for cfg in cohort.exports:
             inputs[cfg.role] = make_source(cfg, cohort.id, clients).snapshot(ctx.folder(cohort.id) / "inputs").to_dict()
-    except DatasetError as exc:
-        record(store, cohort, ctx, "failed", f"extract: {exc}")
+    except Exception as exc:
+        # Bad data (DatasetError) stops the cohort; anything else (a source that does not answer)
+        # is retried by Airflow. Either way the run's record names the stage and the cause, so a
+        # cohort whose last try fails has a record and a summary that say why.
+        record(store, cohort, ctx, "failed", f"extract: {exc}" if isinstance(exc, DatasetError)
+               else f"extract: {type(exc).__name__}: {exc}")
         raise
     # Someone erased on request whom the export still names: their rows are left out of the copy.
     inputs, left_out = leave_out_erased(store, cohort.id, inputs)

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from typing import Any, Callable
 
-from onboarding import logs
+from onboarding import logs, redaction
 from onboarding.addresses import without_addresses
 from onboarding.cohorts import Cohort
 from onboarding.consent import unsubscribe_mailto
@@ -69,7 +69,8 @@ def read_mailbox(store: Store, cohorts: list[Cohort], ctx: RunContext,
         except Exception as exc:  # noqa: BLE001 - one account's mailbox must not stop every cohort
             # The cohorts still run (a bounce unread tonight is read tomorrow: the read starts where
             # the last complete one ended); a connection that is missing fails the cohort's own send task.
-            log.error("mailbox of %s not read tonight: %s: %s", conn_id, type(exc).__name__, exc)
+            log.error("mailbox of %s not read tonight: %s: %s", conn_id, type(exc).__name__,
+                      without_addresses(redaction.redact(str(exc))))
             tally["accounts_unread"] = tally.get("accounts_unread", 0) + 1
             continue
     flat = {f"mailbox_{k}": v for k, v in tally.items() if isinstance(v, int)}

@@ -60,11 +60,27 @@ def _journey_digests(store: Store, cohort: Cohort, ctx: RunContext, email: Calla
                  sent.detail)
 
 
-def failure_of(run: dict[str, Any]) -> str | None:
-    """Why a cohort's run did not get through (failed, held, or stopped before sending), or None."""
-    if run.get("status") in FINISHED:
+# The stage that was running when a run stopped at a status (no row yet: the first one).
+_NEXT_STAGE = {None: "extract", "extracted": "validate", "validated": "decide", "decided": "send"}
+
+
+def failure_of(run: dict[str, Any], unconfirmed: int = 0) -> str | None:
+    """Why a cohort's run did not get through (failed, held, or stopped before sending), or None.
+    The report runs once every task before it has ended, so a run still at an earlier stage's
+    status stopped in the next stage's task (its retries spent): a run that never recorded a
+    stage stopped reading its exports; a decided run that is no dry run stopped sending
+    (``unconfirmed``: its emails left claimed or drafted, not known to be sent)."""
+    status = run.get("status")
+    if status in FINISHED and not (status == "decided" and not run.get("dry_run")):
         return None
-    return run.get("error") or f"the run stopped after stage {run.get('status', 'none')!r}; see the task logs"
+    if run.get("error"):
+        return run["error"]
+    stage = _NEXT_STAGE.get(status, status)
+    text = f"{stage}: the {stage} task failed (after its retries) before the run could record it; see its log"
+    if stage == "send" and unconfirmed:
+        text += (f"; {unconfirmed} email(s) were left half-way (claimed or drafted), not known to be sent: the "
+                 "next run looks for each in the Sent folder before sending it")
+    return text
 
 
 def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], SenderFactory],
@@ -79,7 +95,14 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     raised after it is sent, so the task fails and its retry rewrites the sheet. The result's
     ``failure`` (and ``held``) say whether the cohort's run got through.
     """
-    failure = failure or failure_of(store.runs.get(ctx.run_id, cohort.id))
+    run = store.runs.get(ctx.run_id, cohort.id)
+    if not failure and run.get("status") == "decided" and not run.get("dry_run"):
+        states = store.ledger.states(cohort.id)
+        failure = failure_of(run, int(states["status"].isin(["claimed", "drafted"]).sum()) if len(states) else 0)
+    failure = failure or failure_of(run)
+    if failure and run.get("status") not in ("failed", "held"):
+        # The run's record says it failed, and why, as a stage's own failure would have.
+        record(store, cohort, ctx, "failed", failure)
     data = summary.collect(store, cohort, ctx.run_id, failure)
     tables = sheet.build(store, cohort, ctx.run_id, dry_run=ctx.dry_run)
     folder = ctx.folder(cohort.id)

@@ -80,8 +80,13 @@ def deliver(failure: Failure, cohort: Cohort | None, fallback: tuple[str | None,
         whose = "this cohort's sender" if whose_id == failure.cohort_id else f"cohort {whose_id}'s sender"
         note = f"Sent from {whose}: the Airflow variable onboarding_alert_from is not set."
     if not to or not sender:
-        log.warning("failure alert for %s not sent: no %s (set the Airflow variable %s)", failure.key,
-                    "recipient" if not to else "sender", "onboarding_alert_to" if not to else "onboarding_alert_from")
+        # Nobody can be emailed (no recipient, or no valid From: the variable is unset and no cohort
+        # of the file has a usable sender, as when the whole file is broken). The failure itself
+        # must still be plain in the log, whole, with what to set; the Airflow run is red.
+        log.error("FAILURE NOT ALERTED: %s failed (run %s, try %s): %s. No alert email was sent: no %s (set the "
+                  "Airflow variable %s). Log: %s", failure.task_label, failure.run_id, failure.try_number,
+                  failure.error, "recipient" if not to else "sender",
+                  "onboarding_alert_to" if not to else "onboarding_alert_from", failure.log_url)
         return
     msg = message(failure, sender, to, cohort.tz if cohort else dt.timezone.utc, note)
     outcome = send_one(store(), email(cohort.email_connection if cohort else "onboarding_email")(),

@@ -97,7 +97,8 @@ def one_line(cohort: Cohort, data: dict[str, Any]) -> str:
     """The run in one line, for logs and the demo."""
     c = data["counts"]
     if data["failure"]:
-        return f"{cohort.id}: FAILED, nothing sent: {data['failure']}"
+        sent = data["totals"]["sent"]
+        return f"{cohort.id}: FAILED, {f'{sent} sent before it stopped' if sent else 'nothing sent'}: {data['failure']}"
     standing = ", ".join(f"{k.removeprefix('customers_')} {v}" for k, v in sorted(c.items())
                          if k.startswith("customers_"))
     parts = [f"{cohort.id}: {standing or 'no customers'}"]
@@ -139,8 +140,11 @@ def needs(data: dict[str, Any]) -> list[str]:
         out.append(("This run was held by a guard and sent nothing to customers (see below). If the exports are "
                     "right, trigger the run again releasing the guard; if not, fix the export first."
                     if data["held"] else
-                    "This run failed and sent nothing to customers (see below). Fix the export or the "
-                    "configuration and rerun the night from the Airflow UI."))
+                    (f"This run failed after sending {t['sent']} email(s) to customers (see below). The rest "
+                     "are sent by the next run (rerun the night from the Airflow UI once the cause is fixed)."
+                     if t["sent"] else
+                     "This run failed and sent nothing to customers (see below). Fix the export or the "
+                     "configuration and rerun the night from the Airflow UI.")))
     if data["undelivered"]:
         out.append(f"{len(data['undelivered'])} earlier summary email(s) did not reach you (listed below).")
     if t["quarantine"]:
