@@ -200,7 +200,11 @@ def main(work: Path, gmail_extra: str, db_url: str | None) -> dict:
     result["nights"] = [s for s, _, _ in first + second + third]
     result["resend_night"] = second[0][0]
     result["approvals_answered"] = sum(len(a) for _, _, a in first + second + third)
-    needles = [address, address.split("@")[0], name]
+    # Also as an approval request's table writes them (every Markdown-active character escaped).
+    from onboarding.decisions.approvals import _cell
+
+    needles = list(dict.fromkeys([address, address.split("@")[0], name, _cell(address),
+                                  _cell(address.split("@")[0]), _cell(name)]))
     from airflow import settings
 
     result["metadata_db"] = settings.engine.dialect.name
