@@ -44,7 +44,8 @@ def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> R
         completion_rows=counts.get("completion_rows", 0),
         completion_rows_before=before,
         now=clock(),
-        suppressions=_suppressions(store, cohort))
+        suppressions=_suppressions(store, cohort),
+        refs=store.ledger.references())
 
 
 def _suppress_from_form(store: Store, cohort: Cohort, ctx: RunContext) -> None:
@@ -94,7 +95,8 @@ def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> Journey
         sources={r: inputs[r] for r in EXPORT_ROLES if r in inputs},
         now=clock(),
         suppressions=_suppressions(store, cohort),
-        roster=roster(store, cohort, ctx.run_id))
+        roster=roster(store, cohort, ctx.run_id),
+        refs=store.ledger.references())
 
 
 def roster(store: Store, cohort: Cohort, run_id: str) -> tuple:
