@@ -189,41 +189,46 @@ def test_a_forged_plain_hash_reference_names_no_email_and_an_old_reference_keeps
     assert store.ledger.references() == store.ledger.references()
 
 
-def test_the_migration_gives_old_rows_their_identity_from_what_they_hold(tmp_path):
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    with engine.begin() as conn:  # the schema as it stood before migration 0020
-        conn.execute(sa.text("CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, name TEXT NOT NULL, "
-                             "applied_at TEXT NOT NULL)"))
-        for version, path in db.migrations("sqlite"):
-            if version >= "0020":
-                break
-            for stmt in sqlfiles.statements(path.read_text(encoding="utf-8")):
-                conn.exec_driver_sql(stmt)
-            conn.execute(sa.text("INSERT INTO schema_migrations VALUES (:v, :n, 'x')"), {"v": version, "n": path.name})
-        old = [("c1|a|resend|b@x.org|welcome", "a|resend|b@x.org", "welcome"),
-               ("c1|a|resend|b@x.org|welcome|resend|r1", "a|resend|b@x.org", "welcome"),
-               ("c1|ann@x.org|reminder|retry", "ann@x.org", "reminder"),
-               ("c1|ann@x.org|details:details_form|visit2", "ann@x.org", "details:details_form"),
-               ("c1|csm@x.org|digest|r1", "csm@x.org", "digest"),
-               ("alert|d|r1|send|0|try-1", "team@x.org", "alert")]
+def test_the_migration_gives_old_rows_their_identity_from_what_they_hold(engine):
+    old = [("c1|a|resend|b@x.org|welcome", "a|resend|b@x.org", "welcome"),
+           ("c1|a|resend|b@x.org|welcome|resend|r1", "a|resend|b@x.org", "welcome"),
+           ("c1|ann@x.org|reminder|retry", "ann@x.org", "reminder"),
+           ("c1|ann@x.org|details:details_form|visit2", "ann@x.org", "details:details_form"),
+           ("c1|ann@x.org|details:details_form|resend|r2", "ann@x.org", "details:details_form"),
+           ("c1|csm@x.org|digest|r1", "csm@x.org", "digest"),
+           ("alert|d|r1|send|0|try-1", "team@x.org", "alert")]
+    migration = (Path(db.__file__).parents[2] / "include/sql/migrations/0020_email_identity.sql").read_text()
+    with engine.begin() as conn:
+        # Rows as migration 0020 finds them: the old keys, the new columns at their defaults.
+        conn.execute(sa.text("DROP INDEX email_ledger_identity"))
         for i, (key, recipient, kind) in enumerate(old):
             conn.execute(sa.text(
                 "INSERT INTO email_ledger (email_key, ref, cohort_id, recipient, recipient_name, kind, status, "
                 "decided_run_id, attempts, created_at, updated_at) VALUES (:k, :ref, 'c1', :r, '', :kind, 'sent', "
                 "'r1', 1, 'x', 'x')"), {"k": key, "ref": f"onb-{i:020d}", "r": recipient, "kind": kind})
-    assert db.migrate(engine) == ["0020_email_identity.sqlite.sql"]
+        conn.execute(sa.text("INSERT INTO decisions (run_id, cohort_id, email, kind, outcome, reason, email_key) "
+                             "VALUES ('r1', 'c1', :r, 'welcome', 'due', 'x', :k)"), {"r": old[1][1], "k": old[1][0]})
+        for stmt in sqlfiles.statements(migration):  # its backfill, and its index
+            if stmt.lstrip().startswith(("UPDATE", "CREATE UNIQUE INDEX")):
+                conn.exec_driver_sql(stmt)
     store = Store(engine)
     got = {r["email_key"]: EmailId.from_row({**r, "cohort_id": "c1"}) for r in store.ledger.states("c1").to_dict("records")}
-    welcome = EmailId("c1", "a|resend|b@x.org", "welcome")
+    welcome, form = EmailId("c1", "a|resend|b@x.org", "welcome"), EmailId.journey("c1", "ann@x.org", "details",
+                                                                               "details_form")
     assert got == {old[0][0]: welcome, old[1][0]: welcome.resend("r1"),
                    old[2][0]: EmailId("c1", "ann@x.org", "reminder").retried(),
                    old[3][0]: EmailId.journey("c1", "ann@x.org", "details", "details_form", 2),
-                   old[4][0]: EmailId("c1", "csm@x.org", "digest", per_run_id="r1"),
-                   old[5][0]: EmailId("c1", "team@x.org", "alert", per_run_id="legacy:" + old[5][0])}
+                   old[4][0]: form.resend("r2"),
+                   old[5][0]: EmailId("c1", "csm@x.org", "digest", per_run_id="r1"),
+                   old[6][0]: EmailId("c1", "team@x.org", "alert", per_run_id="legacy:" + old[6][0])}
     # Her original is hers, not mistaken for a resend; an old row keeps its key and reference.
     assert store.ledger.of(welcome) == {"email_key": old[0][0], "ref": "onb-00000000000000000000", "status": "sent"}
     assert not welcome.extra and welcome.resend("r1").extra
-    engine.dispose()
+    with engine.connect() as conn:
+        decided = conn.execute(sa.text("SELECT resend_run_id FROM decisions WHERE run_id = 'r1'")).scalar()
+    assert decided == "r1"
+    # The sqlite and the postgresql schema alike: one migration for both.
+    assert [p.name for _, p in db.migrations(engine.dialect.name) if _ == "0020"] == ["0020_email_identity.sql"]
 
 
 def test_a_reference_secret_is_never_shown_and_must_be_long():
