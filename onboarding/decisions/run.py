@@ -222,7 +222,7 @@ def add_resend(d: pd.DataFrame, customers: pd.DataFrame, ask: RunAsk, cohort_id:
 
 def still_sendable(d: pd.DataFrame, entry: dict[str, Any] | None) -> dict[str, Any] | None:
     """The resend's ledger entry, unless suppression or consent stopped it."""
-    if entry is not None and not d.loc[d["id"].map(lambda i: i.key == entry["email_key"]).to_numpy(dtype=bool),
+    if entry is not None and not d.loc[(d["id"] == EmailId.from_row(entry)).to_numpy(dtype=bool),
                                        "outcome"].isin(SENDABLE).any():
         return None
     return entry
@@ -250,12 +250,12 @@ def _retry_soft_bounces(d: pd.DataFrame, ledger: pd.DataFrame, cohort_id: str) -
     bounced too) is not retried again."""
     if "bounce" not in ledger or d.empty:
         return d
-    ids = ledger_ids(ledger, cohort_id)
-    soft_rows = ((ledger["status"] == "bounced").to_numpy() & (ledger["bounce"] == "soft").to_numpy()).tolist()
-    soft = {i for i, s in zip(ids, soft_rows) if s}
-    if not soft:
+    soft_rows = (ledger["status"] == "bounced").to_numpy() & (ledger["bounce"] == "soft").to_numpy()
+    if not soft_rows.any():
         return d
-    states = dict(zip(ids, ledger["status"].tolist()))
+    soft = set(ledger_ids(ledger[soft_rows], cohort_id))
+    retries = ledger[extras(ledger)]
+    states = dict(zip(ledger_ids(retries, cohort_id), retries["status"].tolist()))
     again = [n for n, (i, o) in enumerate(zip(d["id"].tolist(), d["outcome"].tolist()))
              if i in soft and o == "already_sent" and states.get(i.retried()) in (None, "pending")]
     if again:
