@@ -23,13 +23,15 @@ last run: a hard bounce suppresses the address, a soft bounce is sent again once
 an unsubscribe mail stops marketing emails; each message is acted on once and the summary says so.
 
 **Journeys** (cohorts whose `journey` is a multi-stage one): `decide` walks each customer through
-the stages, places them with a CSM, and makes the night's approval requests; each is an `approve`
-task (Browse > Required Actions): tick whom to approve, one `address: reason` line per rejection.
-An answer is recorded when given; the next night acts on it; an unanswered request closes before
-the next night, deciding nothing.
+the stages, places them with a CSM, and makes the night's approval requests; `ask_approvals` hands
+them to a run of the `onboarding_approvals` Dag, each an `approve` task there (Browse > Required
+Actions): tick whom to approve, one `address: reason` line per rejection. This run does not wait
+for the answers, so nobody's rerun or dry run waits on a person. An answer is recorded when given;
+the next night acts on it; an unanswered request closes before the next night, deciding nothing.
 
-**Erasure**: *Erase people* (with a reason) forgets them before the run, from the chosen cohort or
-from every cohort: rows, snapshots and reports; a salted hash keeps them from coming back.
+**Erasure, suppression, resends**: asked for on the Onboarding page (its API), never in this form,
+so that no address reaches Airflow's database: an erasure forgets the person at once (rows,
+snapshots, reports, approval requests); a resend gets a reference that *Resend request* names.
 
 **Guards**: before anything is sent, a cohort is *held* (nothing sent, the instructor told,
 the task failed) when an export is stale, the completion list shrank sharply since the last
@@ -41,7 +43,8 @@ alone means that date's nightly run); `dry_run` decides and renders everything a
 `release_guards` releases a held run once the exports are checked; `kinds` limits the email kinds;
 a reminder is never sent once its deadline has passed (nor after the customer's cancellation or
 welcome), whatever date a rerun is as of;
-*Resend one email* sends one customer's email again, with the reason recorded in the ledger.
+*Resend request* sends one customer's email again (asked for on the Onboarding page), with the
+reason recorded in the ledger.
 Otherwise a rerun never sends an email that was already sent.
 
 **When something fails**: a task that fails for good (after its retries) emails the data team
@@ -56,12 +59,13 @@ import datetime as dt
 import os
 
 import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from onboarding.approval_operator import ApprovalRequestOperator
-from onboarding.cohorts import cohort_choices, resend_choices
-from onboarding.decisions import FORM_KINDS, KINDS
+from onboarding.cohorts import cohort_choices
+from onboarding.decisions import FORM_KINDS
 
 # The instructor's time zone and the time of the nightly run in it. Overridable per deployment.
 NIGHTLY_TZ = os.environ.get("ONBOARDING_TIMEZONE", "Australia/Sydney")
@@ -69,15 +73,15 @@ NIGHTLY_TIME = dt.time.fromisoformat(os.environ.get("ONBOARDING_RUN_TIME", "06:0
 RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("ONBOARDING_RETRY_DELAY_SECONDS", "120")))
 # The trigger form's cohort drop-down (read from the cohort file: YAML only, no connection).
 COHORTS = cohort_choices()
-# The journeys' emails a resend may name (<stage>:<kind>), beside the seed's three.
-JOURNEY_EMAILS = resend_choices()
 # Send tasks of every cohort share this pool: its slots bound how many send at once per account.
 GMAIL_POOL = os.environ.get("ONBOARDING_SEND_POOL", "default_pool")
 # An approval request closes unanswered (deciding nothing) this long after it is made: before the
-# next night's run, which lists whoever still waits (max_active_runs=1 would otherwise wait on it).
+# next night's run, which lists whoever still waits.
 APPROVAL_WAIT = dt.timedelta(hours=float(os.environ.get("ONBOARDING_APPROVAL_WAIT_HOURS", "20")))
 # The grid names each mapped cohort task by its cohort (set by onboarding.airflow_tasks), not 0, 1, 2.
 BY_COHORT = "{{ onboarding_cohort }}"
+# The Dag holding the approval requests (below): a run of its own per night's requests.
+APPROVALS_DAG = "onboarding_approvals"
 
 
 def alert_data_team(context):
@@ -127,31 +131,14 @@ def alert_data_team(context):
                        values_display={"reminder": "Reminders", "cancellation": "Cancellations",
                                        "welcome": "Welcomes (on completing a stage)",
                                        "stage": "Stage emails (journeys: on entering a stage)"}),
-        "suppress": Param(None, type=["null", "string"], title="Do not email",
-                          description="Addresses or @domains never to email again (comma-separated): put on the "
-                                      "suppression list for the cohort before this run decides. Remove one with "
-                                      "python -m onboarding.ops.suppress remove."),
-        "erase": Param(None, type=["null", "string"], title="Erase people", section="Erase people (GDPR)",
-                       description="Forget these people (email addresses, comma-separated) before the run: from "
-                                   "the cohort chosen above, or from every cohort when All. Their rows leave the "
-                                   "state database, the run folders and the reports; only a salted hash stays, so "
-                                   "a later export cannot bring them back. Cannot be undone."),
-        "erase_reason": Param(None, type=["null", "string"], title="Why", section="Erase people (GDPR)",
-                              description="Why they are erased (e.g. 'asked by email, ticket 4711'): kept in the "
-                                          "audit record."),
-        "resend_customer": Param(None, type=["null", "string"], title="Resend to customer",
-                                 description="Send one customer's email again (their email address). Needs the "
-                                             "cohort, the kind and a reason; the ledger records the reason.",
-                                 section="Resend one email"),
-        "resend_kind": Param(None, type=["null", "string"], title="Email to resend",
-                             enum=[None, *KINDS, *JOURNEY_EMAILS], section="Resend one email",
-                             values_display={"null": "(none)", "reminder": "Reminder",
-                                             "cancellation": "Cancellation", "welcome": "Welcome", **JOURNEY_EMAILS},
-                             description="Which of the customer's emails to send again (it must have gone out "
-                                         "before)."),
-        "resend_reason": Param(None, type=["null", "string"], title="Reason",
-                               description="Why it is sent again (e.g. 'customer deleted it by mistake').",
-                               section="Resend one email"),
+        "resend_request": Param(None, type=["null", "string"], title="Resend request",
+                                description="Send one customer's email again: ask for it on the Onboarding page "
+                                            "(Resend, or POST /onboarding/api/resends with the cohort, the address, "
+                                            "the email and why), then give the reference it answers (resend-...) "
+                                            "here with the customer's cohort. Addresses are never typed here: Airflow "
+                                            "keeps a run's parameters in its own database, where an erasure cannot "
+                                            "reach. Erasing or suppressing someone is done on the Onboarding page too.",
+                                pattern=r"^resend-[0-9a-fA-F]{16}$", section="Resend one email"),
     },
 )
 def onboarding_nightly():
@@ -203,22 +190,16 @@ def onboarding_nightly():
         deciders.append(decided)
 
     @task
-    def erase(items: list[dict], **context) -> dict:
-        from onboarding import airflow_tasks
-
-        return airflow_tasks.erase(items, context)
-
-    @task
     def mailbox(items: list[dict], **context) -> dict:
         from onboarding import airflow_tasks
 
         return airflow_tasks.mailbox(items, context)
 
-    @task(trigger_rule="all_done")
-    def approval_requests(items: list[dict], **context) -> list[dict]:
+    @task.short_circuit(trigger_rule="all_done")
+    def approval_requests(items: list[dict], **context) -> int:
         from onboarding import airflow_tasks
 
-        return airflow_tasks.approval_requests(items, context)
+        return len(airflow_tasks.approval_requests(items, context))
 
     @task
     def housekeeping(**context) -> dict:
@@ -230,19 +211,66 @@ def onboarding_nightly():
     # the cohorts' report tasks stay the run's last tasks, so a held or failed cohort fails the run.
     # The mailbox (bounces, unsubscribe mails since the last run) is read before any cohort decides,
     # so an address that bounced last night gets nothing tonight.
-    # Erasures asked for in the form go first, so this run's copies of the exports leave them out.
-    # A journey's approvals: once every cohort has decided, one human-in-the-loop task per
-    # request (cohort, stage, approver). Nothing runs after them, so an unanswered one holds
-    # nobody up; an answer is recorded as it arrives and the next night acts on it. They follow
-    # the decide tasks, not the reports, so each cohort's report stays a last task of the run.
+    # A journey's approvals: once every cohort has decided, the night's requests (if any) go to a
+    # run of onboarding_approvals, triggered and not waited for: this run ends without the
+    # answers, so an unanswered request never holds the next night or a rerun (max_active_runs=1
+    # counts only this Dag's runs). They follow the decide tasks, not the reports, so each
+    # cohort's report stays a last task of the run. The conf names the run, never a person.
     cohorts = plan()
     runs = cohort_run.expand(item=cohorts)
-    erase(cohorts) >> mailbox(cohorts) >> runs
+    mailbox(cohorts) >> runs
     asks = approval_requests(cohorts)
     deciders[0] >> asks
-    ApprovalRequestOperator.partial(task_id="approve", response_timeout=APPROVAL_WAIT,
-                                    map_index_template=BY_COHORT).expand(request=asks)
+    asks >> TriggerDagRunOperator(
+        task_id="ask_approvals", trigger_dag_id=APPROVALS_DAG, trigger_run_id="approvals__{{ run_id }}",
+        # One approvals run per nightly run: dated when the nightly run was asked for (unique
+        # per nightly run, as the Dag's logical date must be); a retry finds it made already.
+        logical_date="{{ dag_run.run_after.isoformat() }}", conf={"nightly_run_id": "{{ run_id }}"},
+        wait_for_completion=False, skip_when_already_exists=True, retries=1)
     cohorts >> housekeeping()
 
 
 onboarding_nightly()
+
+
+APPROVALS_DOC = """
+### Approval requests of a nightly run
+
+Triggered by `onboarding_nightly` (its `ask_approvals` task) once its cohorts have decided, one
+run per nightly run that made requests. `approval_requests` lists them from the state database
+and each becomes an **`approve`** task (Browse > Required Actions): one per cohort, stage and
+approver. Tick whom to approve, one `address: reason` line under *Reject* per rejection. The
+answer is recorded in the state database when given and the next night acts on it; a request
+unanswered after `ONBOARDING_APPROVAL_WAIT_HOURS` closes, deciding nothing (the next night lists
+whoever still waits). Many of these runs may wait at once: none holds the nightly Dag.
+"""
+
+
+@dag(
+    dag_id=APPROVALS_DAG,
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz=NIGHTLY_TZ),
+    catchup=False,
+    # Each night's requests wait in their own run; a slow approver never queues the next night's.
+    max_active_runs=int(os.environ.get("ONBOARDING_APPROVAL_RUNS", "64")),
+    # Unpaused from the start: triggered runs of a paused Dag would sit queued, asking nobody.
+    is_paused_upon_creation=False,
+    default_args={"owner": "onboarding", "retries": 1, "retry_delay": RETRY_DELAY,
+                  "on_failure_callback": alert_data_team},
+    tags=["onboarding", "approvals"],
+    doc_md=APPROVALS_DOC,
+    params={"nightly_run_id": Param("", type="string", title="Nightly run",
+                                    description="The onboarding_nightly run whose approval requests to ask.")},
+)
+def onboarding_approvals():
+    @task
+    def approval_requests(**context) -> list[dict]:
+        from onboarding import airflow_tasks
+
+        return airflow_tasks.approval_requests_of(context["params"]["nightly_run_id"])
+
+    ApprovalRequestOperator.partial(task_id="approve", response_timeout=APPROVAL_WAIT,
+                                    map_index_template=BY_COHORT).expand(request=approval_requests())
+
+
+onboarding_approvals()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import re
 from typing import Any, Mapping
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ def _label(cohort_id: str) -> None:
 MAP_LABEL = "onboarding_cohort"
 # The Airflow variable signing one-click unsubscribe links (the Onboarding page checks them with it).
 UNSUBSCRIBE_SECRET = "onboarding_unsubscribe_secret"
+# An address in a text bound for Airflow's task log (which an erasure does not reach).
+ADDRESS = re.compile(r"[^\s:'\"<>]+@[^\s:'\"<>]+")
 
 
 def _resources():
@@ -87,7 +90,7 @@ def plan(context: Mapping[str, Any], nightly_tz: str, nightly_time: dt.time) -> 
     logs.event(log, logging.INFO, "run %s decides as of %s%s for cohorts %s; kinds %s%s", ctx.run_id,
                f"{ctx.as_of.astimezone(ZoneInfo(nightly_tz)):%a %d %b %Y %H:%M %Z}",
                " (dry run)" if ctx.dry_run else "", ids, list(ctx.kinds),
-               f"; resend {ctx.resend.kind} to {ctx.resend.email}: {ctx.resend.reason}" if ctx.resend else "",
+               f"; resend request {ctx.resend_request}" if ctx.resend_request else "",
                **ctx.fields(stage="plan", cohorts=",".join(ids), run_type=ctx.run_type or ""))
     return [{"cohort_id": cid, "ctx": ctx.to_dict()} for cid in ids]
 
@@ -159,31 +162,6 @@ def report(item: dict, context: Mapping[str, Any] | None = None) -> dict:
 
 
 @_stop_on_bad_input
-def erase(items: list[dict], context: Mapping[str, Any] | None = None) -> dict:
-    """Before anything else reads the exports: erase the people the trigger form named (from the
-    run's one cohort, or from everything), so this run's copies already leave them out."""
-    from onboarding import paths
-    from onboarding.cohorts import read_cohort_file
-    from onboarding.pipeline.erasure import erase as erase_person
-    from onboarding.run import RunContext
-
-    if not items:
-        return {}
-    ctx = RunContext.from_dict(items[0]["ctx"])
-    if not ctx.erase:
-        return {}
-    found = read_cohort_file()
-    res = _resources()
-    outboxes = res.outbox_paths(c.email_connection for c in found.cohorts.values())
-    done = {}
-    for address in ctx.erase:
-        result = erase_person(res.store(), address, ctx.erase_scope, found.cohorts, paths.runs_base(), outboxes,
-                              ctx.triggered_by, ctx.erase_reason, res.sheet_writer)
-        done[result["erasure_id"]] = {k: v for k, v in result.items() if k != "erasure_id"}
-    return done
-
-
-@_stop_on_bad_input
 def mailbox(items: list[dict], context: Mapping[str, Any] | None = None) -> dict:
     """Before the cohorts decide: read bounces and unsubscribe mails from the mailbox of every
     account the run's cohorts send from (a broken cohort is left to fail in its own tasks)."""
@@ -214,6 +192,14 @@ def approval_requests(items: list[dict], context: Mapping[str, Any] | None = Non
 
 
 REQUEST_KEY = ("run_id", "cohort_id", "stage", "approver")
+
+
+def approval_requests_of(run_id: str) -> list[dict]:
+    """The approval requests a nightly run made (its run id, from the approvals run's conf), one
+    ``approve`` task each; none when the run made none or named no run."""
+    if not run_id:
+        return []
+    return [{k: r[k] for k in REQUEST_KEY} for r in _resources().store().journeys.requests(run_id)]
 
 
 def approval_request(key: Mapping[str, Any]) -> dict:
@@ -266,11 +252,14 @@ def record_approvals(request: dict, answer: Mapping[str, Any], context: Mapping[
     store.journeys.answered(request["run_id"], request["cohort_id"], request["stage"], request["approver"], str(by),
                             iso(at))
     for p in problems:
-        log.warning("approval request %s: %s (not recorded)", request["subject"], p)
+        # The task log is Airflow's, out of an erasure's reach: the line says which, not whom.
+        log.warning("approval request %s: %s (not recorded)", request["subject"], ADDRESS.sub("<address>", p))
     log.info("approval request %s answered by %s: %d approved, %d rejected", request["subject"], by,
              sum(d.approval.decision == "approved" for d in decided),
              sum(d.approval.decision == "rejected" for d in decided))
-    return {"recorded": n, "answered": True, "problems": problems}
+    # The return value is an XCom, kept in Airflow's database: counts only, no addresses.
+    return {"recorded": n, "answered": True, "problems": len(problems)}
+
 
 
 def housekeeping(context: Mapping[str, Any] | None = None) -> dict:

@@ -5,8 +5,9 @@ The approver answers under Browse > Required Actions (or through the REST API): 
 customers they approve and write one ``address: reason`` line under *Reject* for each customer
 they reject. The answer is recorded in the state database the moment it arrives (``decisions``
 with their author), and the next nightly run moves those customers on. Nobody waits on it: the
-request has no downstream task, and it closes unanswered, deciding nothing, before the next
-night's run (``response_timeout``), whose own request lists whoever still waits.
+request lives in a run of the ``onboarding_approvals`` Dag (the nightly run triggers it and ends),
+has no downstream task, and closes unanswered, deciding nothing, before the next night's run
+(``response_timeout``), whose own request lists whoever still waits.
 """
 from __future__ import annotations
 

@@ -635,19 +635,6 @@ def cohort_choices() -> dict[str, str]:
         return {}
 
 
-def resend_choices() -> dict[str, str]:
-    """The trigger form's "Email to resend" drop-down beyond the seed's kinds: every email of the
-    journeys the cohort file's cohorts follow, ``<stage>:<kind>`` -> "Stage title: kind" (read
-    when the DAG file is parsed, YAML only; empty when the file cannot be read)."""
-    try:
-        found = read_cohort_file()
-    except Exception:  # noqa: BLE001 - the form then offers the seed's kinds; a typed kind is still checked
-        return {}
-    used = {c.journey for c in found.cohorts.values()} - {"seed"}
-    return {f"{s.id}:{k}": f"{s.title}: {k.replace('_', ' ')}" for jid in sorted(used)
-            for s, k in found.journeys[jid].email_kinds()}
-
-
 def fingerprint(cohort: Cohort) -> dict:
     """The cohort's configuration as a run used it, recorded with the run's inputs (a replay says
     when it has changed since)."""

@@ -1,4 +1,4 @@
-"""Secrets never reach what the pipeline stores or reports.
+"""Secrets never reach what the pipeline stores or reports, and an erasure's reason names nobody.
 
 An error text from an API can echo the request that caused it: a client secret, a refresh token,
 an access token, a private key. Every error text the pipeline stores (the ledger, its events, the
@@ -47,4 +47,28 @@ def redact(text: str | None) -> str | None:
             text = text.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
+    return text
+
+
+# --- people -----------------------------------------------------------------------------------------
+ADDRESS_MASK, NAME_MASK = "[address]", "[name]"
+# Anything shaped like an address (a fullwidth '@' too), whoever's it is.
+_ADDRESS = re.compile(r"[^\s<>()\[\]{},;:\"]+[@\uff20][^\s<>()\[\]{},;:\"]+")
+
+
+def without_people(text: str | None, names: tuple[str, ...] | list[str] = ()) -> str | None:
+    """``text`` naming nobody: every address-shaped word, and each of ``names`` (whole, and each
+    of its parts of two letters or more, as whole words, in any case) replaced by a placeholder.
+    What an erasure keeps of its reason ("request from [name] <[address]>")."""
+    if not text:
+        return text
+    text = _ADDRESS.sub(ADDRESS_MASK, text)
+    words = set()
+    for name in names:
+        parts = [p for p in re.split(r"[\s\-]+", name or "") if p]
+        if parts:
+            words.add(r"[\s\-]+".join(map(re.escape, parts)))
+            words.update(re.escape(p) for p in parts if len(p) >= 2)
+    for word in sorted(words, key=len, reverse=True):  # the whole name before its parts
+        text = re.sub(rf"(?<!\w){word}(?!\w)", NAME_MASK, text, flags=re.IGNORECASE)
     return text

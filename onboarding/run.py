@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import re
 import socket
@@ -29,10 +30,7 @@ class RunParams:
     dry_run: bool = False
     release_guards: tuple[str, ...] = ()
     kinds: tuple[str, ...] = FORM_KINDS
-    resend: Resend | None = None
-    suppress: tuple[str, ...] = ()  # addresses or '@domains' to put on the suppression list first
-    erase: tuple[str, ...] = ()  # people to erase before the run (from the chosen cohort, or all)
-    erase_reason: str | None = None
+    resend_request: str | None = None  # a resend asked for on the Onboarding page, by its reference
 
     @classmethod
     def parse(cls, params: Mapping[str, Any] | None) -> "RunParams":
@@ -47,53 +45,61 @@ class RunParams:
             release = tuple(sorted(released(p.get("release_guards"))))
         except ValueError as exc:
             raise ParamsError(str(exc)) from None
+        for key, what in ADDRESS_PARAMS.items():
+            if p.get(key):
+                raise ParamsError(f"{key}: the trigger form takes no addresses (Airflow keeps a run's parameters "
+                                  f"in its own database, where an erasure cannot reach them): {what}")
+        if address_in(p):
+            raise ParamsError(f"{address_in(p)}: holds an address; the trigger form takes none (erase, suppress and "
+                              "resend are asked for on the Onboarding page)")
         return cls(cohort=p.get("cohort") or None, as_of=p.get("as_of") or None, dry_run=bool(p.get("dry_run")),
                    release_guards=release, kinds=tuple(k for k in FORM_KINDS if k in kinds),
-                   resend=_resend(p.get("resend_customer"), p.get("resend_kind"), p.get("resend_reason")),
-                   suppress=_suppress(p.get("suppress")),
-                   **_erase(p.get("erase"), p.get("erase_reason"), bool(p.get("dry_run"))))
+                   resend_request=_resend_request(p.get("resend_request")))
 
 
-def _erase(text: str | None, reason: str | None, dry_run: bool) -> dict[str, Any]:
-    """The form's "Erase" box: people's addresses (commas or spaces between), with why."""
-    addresses = tuple(dict.fromkeys(a.strip().lower() for a in re.split(r"[,\s]+", text or "") if a.strip()))
-    if not addresses:
-        return {}
-    bad = [a for a in addresses if not is_plain_address(a)]
-    if bad:
-        raise ParamsError(f"erase: {bad[0]!r} is not an email address (erasure names people, not domains)")
-    if not (reason or "").strip() or len(reason.strip()) < 5:
-        raise ParamsError("erase_reason: say why they are erased (kept in the audit record)")
-    if dry_run:
-        raise ParamsError("erase: an erasure cannot be undone, so it is not done in a dry run; trigger it without "
-                          "dry run")
-    return {"erase": addresses, "erase_reason": reason.strip()}
+# The trigger form's former address parameters, and where each is asked for now.
+ADDRESS_PARAMS = {
+    "erase": "erase people on the Onboarding page (POST /onboarding/api/erasures)",
+    "suppress": "suppress addresses on the Onboarding page (POST /onboarding/api/suppressions)",
+    "resend_customer": "ask for the resend on the Onboarding page (POST /onboarding/api/resends) and give its "
+                       "reference as resend_request",
+}
+RESEND_REFERENCE = re.compile(r"resend-[0-9a-f]{16}")
 
 
-def _suppress(text: str | None) -> tuple[str, ...]:
-    """The form's "Do not email" box: addresses or @domains, separated by commas or spaces."""
-    from onboarding.consent import normalise_suppression
-
-    try:
-        return tuple(dict.fromkeys(normalise_suppression(a) for a in re.split(r"[,\s]+", text or "") if a))
-    except ValueError as exc:
-        raise ParamsError(f"suppress: {exc}") from None
-
-
-def _resend(customer: str | None, kind: str | None, reason: str | None) -> Resend | None:
-    """The instructor asks, from the trigger form, to send one customer's email again."""
-    if not customer:
-        if kind or reason:
-            raise ParamsError("resend: name the customer (resend_customer) whose email to send again")
+def address_in(conf: Any) -> str | None:
+    """The first parameter of a run's conf whose value holds something like an address (an ``@``),
+    or None. No parameter of the form takes one, so a conf that has one is refused before Airflow
+    stores it (the api-server's check in plugins/onboarding_ui.py)."""
+    if not isinstance(conf, dict):
         return None
-    email = customer.strip().lower()
+    for key, value in conf.items():
+        if "@" in (value if isinstance(value, str) else json.dumps(value, default=str)):
+            return str(key)
+    return None
+
+
+def _resend_request(reference: str | None) -> str | None:
+    """The form's "Resend one email": the reference the Onboarding page gave the request."""
+    text = (reference or "").strip().lower()
+    if not text:
+        return None
+    if not RESEND_REFERENCE.fullmatch(text):
+        raise ParamsError(f"resend_request: {reference!r} is not a resend request's reference (resend- and 16 hex "
+                          "digits, as the Onboarding page gave it)")
+    return text
+
+
+def resend(customer: str | None, kind: str | None, reason: str | None) -> Resend:
+    """One customer's email to send again, as the Onboarding page asks for it (checked here)."""
+    email = (customer or "").strip().lower()
     if not is_plain_address(email):
-        raise ParamsError(f"resend_customer: {customer!r} is not an email address")
+        raise ParamsError("address: not an email address")
     if kind not in KINDS and not re.fullmatch(JOURNEY_KIND, str(kind or "")):
-        raise ParamsError(f"resend_kind: choose which email to send again: one of {list(KINDS)}, or a journey's "
+        raise ParamsError(f"kind: choose which email to send again: one of {list(KINDS)}, or a journey's "
                           f"<stage>:<kind> (csm:csm_introduction)")
     if not (reason or "").strip() or len(reason.strip()) < 5:
-        raise ParamsError("resend_reason: say why the email is sent again (it is recorded in the ledger)")
+        raise ParamsError("reason: say why the email is sent again (it is recorded in the ledger)")
     return Resend(email, kind, reason.strip())
 
 
@@ -112,36 +118,31 @@ class RunContext:
     # When the run was asked for (Airflow's run_after). A reminder whose deadline had passed by
     # then (or by the time the run decides) is not sent, even by a rerun as of an earlier date.
     triggered_at: dt.datetime | None = None
+    # The instructor's resend: its reference travels with the run (the plan's XCom); the request
+    # itself (the address) is read from the state database by the stage that decides.
+    resend_request: str | None = None
     resend: Resend | None = None
     # Which kind of Airflow run this is (scheduled, manual, backfill...) and who asked for it: the
     # instructor's summary says which run it reports on and why that run happened.
     run_type: str | None = None
     triggered_by: str | None = None
     ui_url: str | None = None  # the Airflow UI's address (api.base_url), for links in emails
-    suppress: tuple[str, ...] = ()  # put on the suppression list (for the cohort) before deciding
-    erase: tuple[str, ...] = ()  # people erased before the cohorts run (see onboarding.pipeline.erasure)
-    erase_reason: str | None = None
-    erase_scope: str = "*"  # the one cohort the run was limited to, or '*': every cohort
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
                 "runs_base": str(self.runs_base), "release_guards": list(self.release_guards),
                 "kinds": list(self.kinds),
                 "triggered_at": self.triggered_at.isoformat() if self.triggered_at else None,
-                "resend": dataclasses.asdict(self.resend) if self.resend else None,
-                "run_type": self.run_type, "triggered_by": self.triggered_by, "ui_url": self.ui_url,
-                "suppress": list(self.suppress), "erase": list(self.erase), "erase_reason": self.erase_reason,
-                "erase_scope": self.erase_scope}
+                "resend_request": self.resend_request,
+                "run_type": self.run_type, "triggered_by": self.triggered_by, "ui_url": self.ui_url}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunContext":
         return cls(d["run_id"], dt.datetime.fromisoformat(d["as_of"]), bool(d["dry_run"]), d["runs_base"],
                    release_guards=tuple(d.get("release_guards", ())), kinds=tuple(d.get("kinds") or FORM_KINDS),
                    triggered_at=dt.datetime.fromisoformat(d["triggered_at"]) if d.get("triggered_at") else None,
-                   resend=Resend(**d["resend"]) if d.get("resend") else None,
-                   run_type=d.get("run_type"), triggered_by=d.get("triggered_by"), ui_url=d.get("ui_url"),
-                   suppress=tuple(d.get("suppress") or ()), erase=tuple(d.get("erase") or ()),
-                   erase_reason=d.get("erase_reason"), erase_scope=d.get("erase_scope") or "*")
+                   resend_request=d.get("resend_request"),
+                   run_type=d.get("run_type"), triggered_by=d.get("triggered_by"), ui_url=d.get("ui_url"))
 
     def fields(self, cohort_id: str | None = None, **more: Any) -> dict[str, Any]:
         """The run's fields for a structured log line (``logs.event(log, level, text, **ctx.fields(...))``):
@@ -206,15 +207,11 @@ def plan(found: CohortFile, params: RunParams, run_id: str, logical_date: dt.dat
         chosen = select_cohorts({cid: cid for cid in found.order}, params.cohort)
     except ConfigError as exc:
         raise ParamsError(str(exc)) from None
-    if params.resend and len(chosen) != 1:
+    if params.resend_request and len(chosen) != 1:
         raise ParamsError("resend: pick the customer's cohort (not 'all') to resend an email")
-    everything = params.cohort in (None, "all")
-    if params.erase and not everything and len(chosen) != 1:
-        raise ParamsError("erase: pick one cohort, or all cohorts to erase someone from everything")
     ctx = RunContext(run_id=run_id, as_of=resolve_as_of(params.as_of, logical_date, nightly_tz, nightly_time),
                      dry_run=params.dry_run, release_guards=params.release_guards, kinds=params.kinds,
                      triggered_at=triggered_at.astimezone(dt.timezone.utc),
-                     resend=params.resend, run_type=run_type, triggered_by=triggered_by, suppress=params.suppress,
-                     ui_url=(ui_url or "").rstrip("/") or None, erase=params.erase, erase_reason=params.erase_reason,
-                     erase_scope="*" if everything else chosen[0])
+                     resend_request=params.resend_request, run_type=run_type, triggered_by=triggered_by,
+                     ui_url=(ui_url or "").rstrip("/") or None)
     return chosen, ctx

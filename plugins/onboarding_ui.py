@@ -1,19 +1,21 @@
 """The Onboarding page: an Airflow plugin (a FastAPI app mounted in Airflow's api-server at
 ``/onboarding``, and an entry "Onboarding" in the UI's navigation that shows it inside Airflow).
 
-Read-only, behind Airflow's own login: every route needs a valid Airflow session (the UI's
+Behind Airflow's own login: every route needs a valid Airflow session (the UI's
 ``_token`` cookie) or an API token (``Authorization: Bearer``), and read access to the
 ``onboarding_nightly`` Dag; without them it answers 401 (no or expired credentials) or 403
 (an invalid token, or a user who may not read the Dag), and serves no customer data.
 
 Pages: the cohorts, one cohort (funnel, stages, reminder effect, customers, quarantine, runs), one
 customer's timeline, cohorts compared, each run's GX Data Docs; and the same as JSON under
-``/onboarding/api``. The reads are ``onboarding.reporting.journey``; this file is only the web.
+``/onboarding/api``. Requests about a person (erase, suppress, resend: ``POST /onboarding/api/...``)
+need the right to run the Dag (a Viewer may not). The reads are ``onboarding.reporting.journey``; this file is only the web.
 """
 from __future__ import annotations
 
 import functools
 import mimetypes
+import re
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,12 +23,13 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 
 PREFIX = "/onboarding"
 DAG_ID = "onboarding_nightly"
 
 app = FastAPI(title="Onboarding", description="The onboarding pipeline's cohorts, funnels and customers "
-              "(read-only).", docs_url="/api/docs", openapi_url="/api/openapi.json")
+              "(reads, and requests about a person).", docs_url="/api/docs", openapi_url="/api/openapi.json")
 
 
 # --- access ---------------------------------------------------------------------------------------
@@ -188,6 +191,99 @@ def data_docs(cohort_id: str, run_id: str, path: str, _user=Depends(reader)):
                                                     "Content-Security-Policy": "frame-ancestors 'self'"})
 
 
+# --- requests about a person: erase, suppress, resend (users who may run the Dag) -------------------
+# Asked for here, never in the trigger form: Airflow keeps a run's parameters in its own database,
+# where an erasure cannot reach; here the address goes to the state database only. The logic is
+# onboarding.pipeline.privacy; each request is audited there with the Airflow user who asked.
+async def runner(request: Request) -> Any:
+    """The Airflow user of the request, who must be allowed to run the onboarding Dag (a Viewer may
+    not): 401 without a valid session or token, 403 otherwise. A JSON body only: a page elsewhere
+    cannot post a form here with the user's session cookie."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+
+    user = await get_user(request, None, await bearer_scheme(request))
+    if not get_auth_manager().is_authorized_dag(method="POST", access_entity=DagAccessEntity.RUN,
+                                                details=DagDetails(id=DAG_ID), user=user):
+        raise HTTPException(status_code=403, detail=f"not allowed to run the {DAG_ID} Dag")
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HTTPException(status_code=415, detail="send the request as JSON")
+    return user
+
+
+class ErasureAsked(BaseModel):
+    address: str = Field(max_length=320)
+    cohort: str = Field("all", max_length=200, description="a cohort's id, or 'all': every cohort")
+    reason: str = Field(max_length=1000, description="why (kept in the audit record)")
+
+
+class SuppressionAsked(BaseModel):
+    addresses: str | list[str] = Field(description="addresses or @domains (a list, or comma-separated)")
+    cohort: str = Field("all", max_length=200)
+    note: str | None = Field(None, max_length=1000)
+
+
+class ResendAsked(BaseModel):
+    cohort: str = Field(max_length=200)
+    address: str = Field(max_length=320)
+    kind: str = Field(max_length=200, description="reminder, cancellation, welcome, or a journey's <stage>:<kind>")
+    reason: str = Field(max_length=1000)
+
+
+def _asked(fn, *args, **kwargs):
+    """A request's logic, its refusal (bad input, a broken cohort file) answered 400."""
+    from onboarding.errors import ConfigError, ParamsError
+
+    try:
+        return fn(*args, **kwargs)
+    except (ParamsError, ConfigError) as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def _who(user: Any) -> str:
+    return str(getattr(user, "get_name", lambda: None)() or getattr(user, "username", None) or "unknown user")
+
+
+@app.post("/api/erasures")
+def api_erase(asked: ErasureAsked, user=Depends(runner)):
+    """Erase one person now (README, "Privacy and deliverability"): from the state database, the run
+    folders, the reports and the approval requests in Airflow's database. Cannot be undone."""
+    from onboarding import airflow_db, paths
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.pipeline import privacy
+    from onboarding.resources import Resources
+
+    res = Resources.outside_task()
+    found = _asked(read_cohort_file)
+    outboxes = res.outbox_paths(c.email_connection for c in found.cohorts.values())
+    return _asked(privacy.erase, _store(), found, asked.address, asked.cohort, asked.reason, _who(user),
+                  paths.runs_base(), outboxes, res.sheet_writer, airflow_db.erase_person)
+
+
+@app.post("/api/suppressions")
+def api_suppress(asked: SuppressionAsked, user=Depends(runner)):
+    """Never email these addresses or @domains again (one cohort, or all)."""
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.pipeline import privacy
+
+    kept = _asked(privacy.suppress, _store(), _asked(read_cohort_file), asked.addresses, asked.cohort, asked.note,
+                  _who(user))
+    return {"suppressed": kept, "cohort": asked.cohort}
+
+
+@app.post("/api/resends", status_code=201)
+def api_resend(asked: ResendAsked, user=Depends(runner)):
+    """Keep a resend of one customer's email; give the reference answered as the trigger form's
+    ``resend_request`` (with the cohort) and that run sends it."""
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.pipeline import privacy
+
+    ref = _asked(privacy.ask_resend, _store(), _asked(read_cohort_file), asked.cohort, asked.address, asked.kind,
+                 asked.reason, _who(user))
+    return {"reference": ref, "cohort": asked.cohort}
+
+
 # --- unsubscribing (public: the recipients of marketing emails are not Airflow users) ---------------
 # The link in a marketing email carries a token signed with the Airflow variable
 # onboarding_unsubscribe_secret: who and which cohort. Opening it shows a button (mail scanners
@@ -228,6 +324,8 @@ def unsubscribe(t: str = Query("", max_length=1000)):
     if who is None:
         return _invalid_link()
     cohort_id, email = who
+    # A person erased on request is not written back (the store refuses, by the erasure's hash);
+    # the answer is the same either way, so it tells nobody whether the person exists.
     _store().suppressions.add(email, "unsubscribed", "one-click link", cohort_id)
     return _public("unsubscribe.html", heading="You are unsubscribed", confirm=False,
                    text=f"{email} gets no more optional emails from this course.")
@@ -264,9 +362,68 @@ def api_comparison(_user=Depends(reader)):
     return journey().comparison()
 
 
+# --- no address in a run's conf (a root middleware of the api-server) --------------------------------
+# Airflow stores a triggered run's conf (dag_run.conf) and logs the request (the audit log) in its
+# own database, where an erasure cannot reach. The form has no parameter that takes an address, but
+# the REST API takes any conf: a trigger or backfill of the onboarding Dag whose conf holds one is
+# answered 400 here, before Airflow's route (its access check and audit log) sees the request.
+_RUN_POSTS = re.compile(rf"/api/v2/(dags/{DAG_ID}/dagRuns|backfills(/dry_run)?)/?$")
+
+
+class NoAddressInRunConf:
+    """ASGI middleware: refuse a run's conf holding an address (``onboarding.run.address_in``)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not _RUN_POSTS.search(scope["path"]):
+            return await self.app(scope, receive, send)
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return await self.app(scope, receive, send)  # the client went away: Airflow's to handle
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        refused = _address_param(body, backfill="backfills" in scope["path"])
+        if refused:
+            response = JSONResponse({"detail": f"conf parameter {refused!r} holds an address: the {DAG_ID} Dag "
+                                     "takes none (Airflow would keep it). Erase, suppress or resend on the "
+                                     "Onboarding page: POST /onboarding/api/erasures, /suppressions, /resends."},
+                                    status_code=400)
+            return await response(scope, receive, send)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+
+def _address_param(body: bytes, backfill: bool) -> str | None:
+    import json
+
+    from onboarding.run import address_in
+
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return None  # not JSON: Airflow refuses it itself
+    if not isinstance(data, dict) or (backfill and data.get("dag_id") != DAG_ID):
+        return None
+    return address_in(data.get("dag_run_conf" if backfill else "conf"))
+
+
 class OnboardingPlugin(AirflowPlugin):
     name = "onboarding"
     fastapi_apps = [{"app": app, "url_prefix": PREFIX, "name": "Onboarding"}]
     # The page inside Airflow's UI: a navigation entry that shows /onboarding/ in the UI's frame.
     external_views = [{"name": "Onboarding", "href": f"{PREFIX}/", "url_route": "onboarding",
                        "destination": "nav", "icon": None}]
+    fastapi_root_middlewares = [{"middleware": NoAddressInRunConf, "name": "No address in the onboarding Dag's conf"}]

@@ -3,10 +3,15 @@
 - OAuth 2.0 token endpoint (``POST /token``): refresh-token and JWT-bearer (service account) grants.
 - Gmail v1 under ``/gmail/v1/users/{user}/``: ``messages.send``, ``messages.list`` (with the
   search terms we use: ``in:sent`` and a quoted phrase, matched against the plain-text body, as
-  Gmail's search does; ``in:inbox after:<epoch> {from:x to:y ...}`` over the inbox, paged with
-  ``pageToken``), ``messages.get`` (``format=raw`` gives the message's bytes and
-  ``internalDate``), ``drafts.create/get/list/send``. ``server.deliver(raw)`` puts a message in
-  the inbox (a bounce, an unsubscribe mail).
+  Gmail's search does; ``in:inbox after:<epoch> {from:x to:y ...}`` over the inbox, newest first,
+  paged with ``pageToken``), ``messages.get`` (``format=raw`` gives the message's bytes and
+  ``internalDate``; ``format=metadata`` with ``metadataHeaders`` gives those headers),
+  ``drafts.create/get/list/send``, ``users.getProfile`` (the mailbox's current ``historyId``) and
+  ``users.history.list`` (``startHistoryId``, ``historyTypes=messageAdded``, ``labelId``, paged with
+  ``maxResults``/``pageToken``; 404 for a start id that has expired or that the mailbox never had,
+  as Gmail answers). Every message added (sent or arriving) is a history record with its labels.
+  ``server.deliver(raw)`` puts a message in the inbox (a bounce, an unsubscribe mail);
+  ``server.expire_history()`` forgets the history so far (Gmail keeps it about a week).
 - Sheets v4 under ``/v4/spreadsheets/`` (what gspread calls): ``spreadsheets.get`` (with merges),
   ``:batchUpdate`` (addSheet, updateSheetProperties, deleteSheet), ``values.get`` (unformatted or
   formatted), ``values:batchClear``, ``values:batchUpdate`` (refused beyond the grid, as Sheets
@@ -37,12 +42,13 @@ import threading
 import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.utils import getaddresses
 from urllib.parse import parse_qs, unquote, urlparse
 
 
 # Quota units per method, as Gmail counts them (Sheets methods are not charged here).
 COSTS = {"drafts.create": 10, "drafts.send": 100, "drafts.get": 5, "drafts.list": 5,
-         "messages.list": 5, "messages.get": 5, "messages.send": 100}
+         "messages.list": 5, "messages.get": 5, "messages.send": 100, "getProfile": 1, "history.list": 2}
 
 
 class FakeGoogle:
@@ -68,6 +74,11 @@ class FakeGoogle:
         self.quota_429s = 0
         self.units_used = 0
         self._ids = itertools.count(1)
+        # The mailbox's history: (history id, message id, labels) per message added, oldest first.
+        # Ids grow but are not contiguous (as Gmail's); a start id below the floor has expired.
+        self.history: list[tuple[int, str, tuple[str, ...]]] = []
+        self.history_id = 4100
+        self.history_floor = 0
         # Sheets: id -> {"title", "modified", "shared", "sheets": [{"sheetId", "title", "rows", "cols",
         # "values": [[cell, ...]], "merges": [...]}]}
         self.spreadsheets: dict[str, dict] = {}
@@ -111,13 +122,27 @@ class FakeGoogle:
     def deliver(self, raw: bytes, received: float | None = None) -> str:
         """A message arrives in the account's inbox (at ``received``, epoch seconds; now by default)."""
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        to = msg.get_all("To", []) + msg.get_all("Delivered-To", [])
         with self.lock:
             mid = self._next_id("i")
             self.inbox[mid] = {"raw": raw, "received": time.time() if received is None else received,
                                "from": str(msg.get("From", "")).lower(),
-                               "to": " ".join(str(v) for v in msg.get_all("To", []) + msg.get_all("Delivered-To", [])).lower(),
+                               "to": " ".join(str(v) for v in to).lower(),
+                               "addresses": {"from": {a.lower() for _, a in getaddresses(msg.get_all("From", []))},
+                                             "to": {a.lower() for _, a in getaddresses(to)}},
                                "text": ""}
+            self._added(mid, ("INBOX", "UNREAD"))
             return mid
+
+    def expire_history(self) -> None:
+        """Gmail has dropped the history so far: a read from any earlier id answers 404."""
+        with self.lock:
+            self.history_floor = self.history_id
+
+    def _added(self, mid: str, labels: tuple[str, ...]) -> None:
+        with self.lock:
+            self.history_id += 1 + len(self.history) % 5  # not contiguous; not self.rng (fault draws)
+            self.history.append((self.history_id, mid, labels))
 
     def google_extra(self, **over) -> dict:
         """A Google connection's extra (OAuth user) pointed at this server: for Sheets."""
@@ -216,8 +241,11 @@ class FakeGoogle:
             return False
         group = re.search(r"\{([^}]*)\}", query)
         if group:
+            # A whole address matches that address only; a bare word (from:mailer-daemon) any
+            # address containing it, as Gmail's search does.
             terms = [t.split(":", 1) for t in group.group(1).split() if ":" in t]
-            return any(v.lower() in entry.get({"from": "from", "to": "to"}.get(k, ""), "") for k, v in terms)
+            return any(v.lower() in entry.get("addresses", {}).get(k, set()) if "@" in v
+                       else v.lower() in entry.get({"from": "from", "to": "to"}.get(k, ""), "") for k, v in terms)
         return True
 
     def _handler(self):
@@ -225,6 +253,9 @@ class FakeGoogle:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle's algorithm the body waits for the
+            # client's delayed ACK (40 ms a request; 2,000 mailbox reads took 90 s).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # keep test output quiet
                 pass
@@ -321,6 +352,7 @@ class FakeGoogle:
                         if what == "drafts/send":
                             del fake.drafts[payload["id"]]
                         fake.sent[mid] = entry
+                        fake._added(mid, ("SENT",))
                         result = {"id": mid, "threadId": mid, "labelIds": ["SENT"]}
                 if fault == "lost":
                     return self._error(500, "Backend Error")  # stored, but the reply is lost
@@ -341,6 +373,9 @@ class FakeGoogle:
                     return
                 if url.path.startswith(("/v4/spreadsheets/", "/drive/v3/files/")):
                     return self._sheets("GET", url.path, query, None)
+                m = re.fullmatch(r"/gmail/v1/users/([^/]+)/(profile|history)", url.path)
+                if m:
+                    return self._mailbox(m.group(1), m.group(2), query, parse_qs(url.query))
                 m = re.fullmatch(r"/gmail/v1/users/([^/]+)/(messages|drafts)(?:/([^/]+))?", url.path)
                 if not m:
                     return self._error(404, f"no such endpoint {url.path}", "notFound")
@@ -365,8 +400,17 @@ class FakeGoogle:
                                 "internalDate": str(int(e.get("received", time.time()) * 1000))}
                         if query.get("format") == "raw":
                             body["raw"] = base64.urlsafe_b64encode(e["raw"]).decode("ascii")
+                        elif query.get("format") == "metadata":
+                            wanted = {h.lower() for h in parse_qs(url.query).get("metadataHeaders", [])}
+                            msg = email.message_from_bytes(e["raw"], policy=email.policy.compat32)
+                            body["payload"] = {"mimeType": msg.get_content_type(), "headers": [
+                                {"name": k, "value": str(v)} for k, v in msg.items()
+                                if not wanted or k.lower() in wanted]}
+                        body["sizeEstimate"] = len(e["raw"])
                         return self._reply(200, body)
                     hits = [i for i, e in store.items() if fake._matches(e, q)]
+                    if store is fake.inbox:  # Gmail lists the newest first
+                        hits = [i for _, i in sorted(((store[i].get("received", 0), n), i) for n, i in enumerate(hits))][::-1]
                     limit = int(query.get("maxResults", 100))
                     start = int(query.get("pageToken") or 0)
                     key = "messages" if what == "messages" else "drafts"
@@ -375,6 +419,42 @@ class FakeGoogle:
                     more = {"nextPageToken": str(start + limit)} if start + limit < len(hits) else {}
                     return self._reply(200, {key: items, "resultSizeEstimate": len(hits), **more} if items
                                        else {"resultSizeEstimate": 0})
+
+            def _mailbox(self, user: str, what: str, query: dict, multi: dict):
+                """users.getProfile and users.history.list, shaped as Gmail answers them."""
+                if not self._authorised():
+                    return
+                method = "getProfile" if what == "profile" else "history.list"
+                if self._pre_fault(method, user) == "answered":
+                    return
+                with fake.lock:
+                    if what == "profile":
+                        return self._reply(200, {"emailAddress": f"{user}@example.edu",
+                                                 "messagesTotal": len(fake.inbox) + len(fake.sent),
+                                                 "threadsTotal": len(fake.inbox) + len(fake.sent),
+                                                 "historyId": str(fake.history_id)})
+                    start = query.get("startHistoryId", "")
+                    if not start.isdigit():
+                        return self._error(400, "Invalid startHistoryId", "invalidArgument")
+                    if not fake.history_floor <= int(start) <= fake.history_id:
+                        # Expired (older than Gmail keeps) or never issued: the client must list afresh.
+                        return self._error(404, "Requested entity was not found.", "notFound")
+                    types = set(multi.get("historyTypes", []))
+                    label = query.get("labelId")
+                    records = [(h, mid, labels) for h, mid, labels in fake.history if h > int(start)
+                               and (not label or label in labels) and (not types or "messageAdded" in types)]
+                    limit = min(int(query.get("maxResults", 100)), 500)
+                    offset = int(query.get("pageToken") or 0)
+                    page = records[offset:offset + limit]
+                    body = {"historyId": str(fake.history_id)}
+                    if page:
+                        body["history"] = [{"id": str(h), "messages": [{"id": mid, "threadId": mid}],
+                                            "messagesAdded": [{"message": {"id": mid, "threadId": mid,
+                                                                           "labelIds": list(labels)}}]}
+                                           for h, mid, labels in page]
+                    if offset + limit < len(records):
+                        body["nextPageToken"] = str(offset + limit)
+                    return self._reply(200, body)
 
             def _sheets(self, verb: str, path: str, query: dict, body: dict | None):
                 if not self._authorised():

@@ -16,8 +16,10 @@ DIAGNOSTICS = {
 
 
 def dsn(original: bytes, recipient: str, status: str = "5.1.1", action: str = "failed",
-        sender: str = "team@example.edu", headers_only: bool = False) -> bytes:
-    """A bounce for ``original`` (the raw email sent) to ``recipient``."""
+        sender: str = "team@example.edu", headers_only: bool = False,
+        daemon: str = "mailer-daemon@googlemail.com", note: str = "") -> bytes:
+    """A bounce for ``original`` (the raw email sent) to ``recipient``, from ``daemon``, with
+    ``note`` added to its human-readable part (what a forger may write there)."""
     orig = email.message_from_bytes(original, policy=email.policy.compat32)
     attached = "text/rfc822-headers" if headers_only else "message/rfc822"
     body = "".join(f"{k}: {v}\r\n" for k, v in orig.items()) + ("" if headers_only else "\r\n" + orig.get_payload(
@@ -25,7 +27,7 @@ def dsn(original: bytes, recipient: str, status: str = "5.1.1", action: str = "f
     diagnostic = DIAGNOSTICS.get(status, f"smtp; 550 {status} refused")
     b = "00000000000012345678abcdef"
     return (f"Delivered-To: {sender}\r\n"
-            f"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\n"
+            f"From: Mail Delivery Subsystem <{daemon}>\r\n"
             f"To: {sender}\r\n"
             f"Subject: Delivery Status Notification ({'Failure' if action == 'failed' else 'Delay'})\r\n"
             f"Date: Wed, 02 Dec 2026 07:01:02 -0800\r\n"
@@ -33,7 +35,7 @@ def dsn(original: bytes, recipient: str, status: str = "5.1.1", action: str = "f
             f"MIME-Version: 1.0\r\n"
             f"Content-Type: multipart/report; boundary=\"{b}\"; report-type=delivery-status\r\n\r\n"
             f"--{b}\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\n\r\n"
-            f"** Address not found **\r\n\r\nYour message wasn't delivered to {recipient}.\r\n\r\n"
+            f"** Address not found **\r\n\r\nYour message wasn't delivered to {recipient}.\r\n{note}\r\n"
             f"--{b}\r\nContent-Type: message/delivery-status\r\n\r\n"
             f"Reporting-MTA: dns; googlemail.com\r\nArrival-Date: Wed, 02 Dec 2026 07:01:01 -0800\r\n\r\n"
             f"Final-Recipient: rfc822; {recipient}\r\nAction: {action}\r\nStatus: {status}\r\n"

@@ -61,9 +61,10 @@ def test_nightly_dag_settings(dagbag):
     assert type(tt).__name__ == "CronTriggerTimetable"
     assert str(getattr(tt, "_timezone", "")) in ("Australia/Sydney", "Timezone('Australia/Sydney')")
     # No "send past-due reminders": a reminder is never sent after its deadline (issue 10).
-    assert set(dag.params.keys()) == {"cohort", "as_of", "dry_run", "release_guards", "kinds",
-                                      "resend_customer", "resend_kind", "resend_reason", "suppress", "erase",
-                                      "erase_reason"}
+    # No address either (erase, suppress, resend are asked for on the Onboarding page): Airflow keeps
+    # a run's parameters in its own database, where an erasure cannot reach.
+    assert set(dag.params.keys()) == {"cohort", "as_of", "dry_run", "release_guards", "kinds", "resend_request"}
+    assert "/onboarding/api/resends" in dag.params.get_param("resend_request").description
     # The form offers the configured cohorts, and every email kind, by name.
     assert dag.params.get_param("cohort").schema["enum"] == ["all", "data-eng-2026-12", "ux-2026-12"]
     assert dag.params["kinds"] == ["reminder", "cancellation", "welcome", "stage"]
@@ -74,20 +75,32 @@ def test_nightly_dag_settings(dagbag):
 
 def test_every_task_retries(dagbag):
     dag = dagbag.dags["onboarding_nightly"]
-    assert {t.task_id for t in dag.tasks} == {"plan", "erase", "mailbox", "cohort.extract", "cohort.validate",
+    assert {t.task_id for t in dag.tasks} == {"plan", "mailbox", "cohort.extract", "cohort.validate",
                                               "cohort.decide", "cohort.send", "cohort.report", "housekeeping",
-                                              "approval_requests", "approve"}
+                                              "approval_requests", "ask_approvals"}
     for t in dag.tasks:
         assert t.retries >= 1, t.task_id
         # A failure for good alerts the data team; a retry alerts nobody.
         assert [cb.__name__ for cb in t.on_failure_callback] == ["alert_data_team"], t.task_id
         assert not t.on_retry_callback, t.task_id
     assert dag.get_task("cohort.report").trigger_rule == "all_done"
-    # A journey's approvals: asked after every cohort decided (whatever became of the others);
-    # nothing waits on an answer, and an unanswered request closes before the next night.
+    # A journey's approvals: asked after every cohort decided (whatever became of the others), in
+    # a run of a Dag of their own that the nightly run triggers and does not wait for (so no
+    # unanswered request holds the nightly Dag's one active run); an unanswered request closes
+    # before the next night.
     assert dag.get_task("approval_requests").trigger_rule == "all_done"
     assert dag.get_task("approval_requests").upstream_task_ids == {"plan", "cohort.decide"}
+    ask = dag.get_task("ask_approvals")
+    assert ask.trigger_dag_id == "onboarding_approvals" and ask.wait_for_completion is False
+    assert set(ask.conf) == {"nightly_run_id"}  # names the run, never a person
     # Each cohort's report stays a last task, so a held or failed cohort fails the run.
-    assert {t.task_id for t in dag.leaves} == {"cohort.report", "approve", "housekeeping"}
-    approve = dag.get_task("approve")
+    assert {t.task_id for t in dag.leaves} == {"cohort.report", "ask_approvals", "housekeeping"}
+    approvals = dagbag.dags["onboarding_approvals"]
+    # Only triggered, many waiting at once, never paused (a paused Dag's runs would sit queued).
+    assert type(approvals.timetable).__name__ == "NullTimetable" and approvals.max_active_runs > 1
+    assert approvals.is_paused_upon_creation is False
+    assert {t.task_id for t in approvals.tasks} == {"approval_requests", "approve"}
+    approve = approvals.get_task("approve")
     assert not approve.downstream_list and approve.partial_kwargs["response_timeout"] < dt.timedelta(hours=24)
+    for t in approvals.tasks:
+        assert t.retries >= 1 and [cb.__name__ for cb in t.on_failure_callback] == ["alert_data_team"], t.task_id

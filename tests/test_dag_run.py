@@ -123,8 +123,7 @@ _RUNS = itertools.count()
 def run_night(dag, night, asked_later=dt.timedelta(0), **conf):
     # Always the full conf: dag.test() keeps the previous run's params on a reused DAG object.
     conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
-            "kinds": ["reminder", "cancellation", "welcome"], "resend_customer": None,
-            "resend_kind": None, "resend_reason": None, "erase": None, "erase_reason": None, **conf}
+            "kinds": ["reminder", "cancellation", "welcome"], "resend_request": None, **conf}
     # As the scheduler runs it: the night's run is asked for at its own time (run_after), not now;
     # a second apart per call, so that each call is a run of its own (its run id comes from it).
     moment = dt.datetime.combine(night, dt.time(6), SYD)
@@ -328,10 +327,17 @@ def test_the_dag_reads_bounces_before_the_cohorts_decide(airflow_db, airflow_env
     summary = next(m["text"] for m in reversed(list(fake_google.sent.values())) if kind_of(m["subject"]) == "summary")
     assert f"<{victim}>: bounced (hard), address suppressed: 5.1.1" in summary
 
-    # She asks to be forgotten: the trigger form's erase, from every cohort (a run of all of them;
-    # erasing from one cohort keeps what is kept for all, such as this hard bounce's entry).
-    state, _ = run_night(nightly_dag, cancel_night + dt.timedelta(days=1), erase=victim.upper(),
-                         erase_reason="asked by email, ticket 4711")
+    # She asks to be forgotten: erased on the Onboarding page, from every cohort (erasing from one
+    # cohort keeps what is kept for all, such as this hard bounce's entry); the next night runs.
+    import ui_client
+
+    api = ui_client.client()
+    erasure = {"address": victim.upper(), "cohort": "all", "reason": "asked by email, ticket 4711"}
+    viewer = ui_client.bearer(ui_client.token("vic", role="viewer"))
+    assert api.post("/onboarding/api/erasures", json=erasure, headers=viewer).status_code == 403
+    done = api.post("/onboarding/api/erasures", json=erasure, headers=ui_client.bearer(ui_client.token(role="user")))
+    assert done.status_code == 200 and done.json()["scope"] == "*" and victim not in done.text
+    state, _ = run_night(nightly_dag, cancel_night + dt.timedelta(days=1))
     assert state == "success"
     engine = airflow_glue_engine()
     with engine.connect() as conn:
@@ -389,3 +395,41 @@ def test_an_address_holding_the_old_keys_markers_gets_her_emails_like_anyone(air
                                     "WHERE recipient IN (:a, :b) ORDER BY recipient, kind"), {"a": mae, "b": bea}).all()
     assert [tuple(r) for r in rows] == [(bea, "reminder", "", "sent"), (bea, "welcome", "", "sent"),
                                         (mae, "cancellation", "", "sent"), (mae, "reminder", "", "sent")]
+
+
+def test_the_dags_mailbox_task_survives_a_flood_and_a_forged_bounce(airflow_db, airflow_env, fake_google, nightly_dag):
+    """The mailbox task, in the real DAG, on a night when a real hard bounce is followed by 2,000
+    junk mails and a forged report from mailer-daemon@attacker.example naming another customer's
+    email: the real bounce is acted on before the cohort decides, the forged one suppresses
+    nobody, and the summary counts what was ignored, by why."""
+    from mailbox_messages import dsn
+
+    from onboarding.delivery import feedback
+
+    expected = expected_emails(("ux-2026-12",))
+    reminder_night = next(n for n in NIGHTS if any(k == "reminder" for _, k in expected[n]))
+    cancel_night = next(n for n in NIGHTS if any(k == "cancellation" for _, k in expected[n]))
+    reminded = {e for e, k in expected[reminder_night] if k == "reminder"}
+    victim, target = sorted(reminded & {e for e, k in expected[cancel_night] if k == "cancellation"})[:2]
+    state, _ = run_night(nightly_dag, reminder_night, cohort="ux-2026-12")
+    assert state == "success"
+    sent = {addr(m["to"]): m["raw"] for m in fake_google.sent.values() if addr(m["to"]) in (victim, target)}
+    fake_google.deliver(dsn(sent[victim], victim, "5.1.1", sender="ux@example.edu"))
+    for i in range(2000):
+        fake_google.deliver(f"From: promo{i}@shop.example\r\nTo: ux@example.edu\r\nSubject: deal {i}\r\n\r\nx\r\n".encode())
+    fake_google.deliver(dsn(sent[target], target, "5.1.1", sender="ux@example.edu",
+                            daemon="mailer-daemon@attacker.example"))
+    state, run_id = run_night(nightly_dag, cancel_night, cohort="ux-2026-12")
+    assert state == "success"
+    cancelled = {addr(m["to"]) for m in fake_google.sent.values() if kind_of(m["subject"]) == "cancellation"}
+    assert victim not in cancelled and target in cancelled
+    with airflow_glue_engine().connect() as conn:
+        suppressed = conn.execute(sa.text("SELECT address, reason FROM suppressions")).all()
+        read = dict(conn.execute(sa.text("SELECT detail, COUNT(*) FROM mailbox_messages WHERE run_id = :r "
+                                         "AND kind = 'ignored' GROUP BY detail"), {"r": run_id}).all())
+        cursor = conn.execute(sa.text("SELECT how FROM mailbox_cursors")).scalar()
+    assert [tuple(r) for r in suppressed] == [(victim, "hard_bounce")]
+    assert read == {feedback.JUNK: 2000, feedback.NOT_A_MAIL_SYSTEM: 1} and cursor == "history"
+    summary = next(m["text"] for m in reversed(list(fake_google.sent.values())) if kind_of(m["subject"]) == "summary")
+    assert f"<{victim}>: bounced (hard), address suppressed: 5.1.1" in summary
+    assert f"2000  {feedback.JUNK}" in summary and f"1  {feedback.NOT_A_MAIL_SYSTEM}" in summary

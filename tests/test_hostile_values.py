@@ -14,7 +14,7 @@ import os
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpers import make_cohort
@@ -64,6 +64,8 @@ def test_any_name_and_email_cell_is_quarantined_or_goes_to_exactly_that_customer
     assert_safe(customer_email(COHORT, "reminder", emails.iloc[0], names.iloc[0], "onb-prop"), emails.iloc[0])
 
 
+@example(name="=?utf-8?b?Qm9iDQpCY2M6IGJjY0BldmlsLmV4YW1wbGU=?==?utf-8?b?Qm9iDQpCY2M6IGJjY0BldmlsLmV4YW1wbGU=?="
+              "Bcc: evil@evil.example;")  # read back as a group, the email package raised AttributeError
 @given(name=hostile)
 def test_the_builder_alone_never_lets_a_name_add_a_recipient_or_header(name):
     """Defence in depth: even a name that validation would have refused cannot change who the

@@ -32,14 +32,27 @@ def journey_dag(airflow_db, airflow_env, monkeypatch):
     return DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_nightly"]
 
 
-def run_night(dag, night: dt.date, **conf):
+@pytest.fixture
+def approvals_dag(journey_dag):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_approvals"]
+
+
+def run_night(dag, night: dt.date, approvals=None, **conf):
+    """One night's nightly run; with ``approvals`` (the approvals Dag), then the approvals run it
+    triggered (answered meanwhile by whoever is answering), as the scheduler would start it."""
     conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
-            "kinds": ["reminder", "cancellation", "welcome", "stage"], "resend_customer": None, "resend_kind": None,
-            "resend_reason": None, "erase": None, "erase_reason": None, **conf}
+            "kinds": ["reminder", "cancellation", "welcome", "stage"], "resend_request": None, **conf}
     moment = dt.datetime.combine(night, dt.time(6), ZoneInfo("Australia/Sydney"))
     asked = moment + dt.timedelta(seconds=next(_RUNS))
     with world_clock(asked.isoformat()):
         dr = dag.test(logical_date=moment, run_after=asked, run_conf=conf)
+        if approvals is not None:
+            from onboarding.ops.approver import run_approvals
+
+            done = run_approvals(approvals, dr.run_id)
+            assert done is None or str(getattr(done.state, "value", done.state)) == "success"
     return str(getattr(dr.state, "value", dr.state)), dr.run_id
 
 
@@ -54,8 +67,8 @@ def rows(sql: str, **params):
         return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
 
 
-def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_api(journey_dag, fake_google,
-                                                                                   airflow_env):
+def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_api(journey_dag, approvals_dag,
+                                                                                   fake_google, airflow_env):
     import ui_client
 
     api = ui_client.client()
@@ -66,7 +79,7 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
     answers = {}
     for night in nights:
         with Approver(api, approver) as person:
-            state, run_id = run_night(journey_dag, night)
+            state, run_id = run_night(journey_dag, night, approvals=approvals_dag)
         assert not person.errors, person.errors
         assert state == "success", night
         new = {mid: m for mid, m in fake_google.sent.items() if mid not in seen}
@@ -74,18 +87,29 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
         per_night[night] = (run_id, new)
         answers[night] = person.answered
 
-    # The XComs that map the approval tasks name each request; they stay small whatever its list.
+    # Each night's requests were asked in an approvals run of their own, named by the nightly
+    # run's id alone (no person in its conf); the XComs that map its approval tasks name each
+    # request and stay small whatever its list.
+    from airflow.models.dagrun import DagRun
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
+        confs = {r.conf["nightly_run_id"]: (r.run_id, r.conf) for r in session.query(DagRun).filter(
+            DagRun.dag_id == "onboarding_approvals")}
+        assert set(confs) >= {run for run, _ in per_night.values()}
+        mine = [confs[run][0] for run, _ in per_night.values()]
         asked = [x.value for x in session.query(XComModel).filter(
-            XComModel.task_id == "approval_requests", XComModel.run_id.in_([run for run, _ in per_night.values()]))]
-    assert len(asked) == len(nights) and all(len(json.dumps(v)) < 1024 for v in asked)
+            XComModel.dag_id == "onboarding_approvals", XComModel.task_id == "approval_requests",
+            XComModel.run_id.in_(mine))]
+    assert all(set(confs[run][1]) == {"nightly_run_id"} for run, _ in per_night.values())
+    assert len(asked) == len(nights) and all(0 < len(v) and len(json.dumps(v)) < 1024 for v in asked)
 
     # Night 1: one request for the details stage (the instructor's), everyone who submitted.
     run1, sent1 = per_night[nights[0]]
-    (req,) = rows("SELECT * FROM approval_requests WHERE run_id = :r", r=run1)
+    from onboarding.resources import Resources
+
+    (req,) = Resources().store().journeys.requests(run1)  # its body with each listed customer's line
     assert req["stage"] == "details" and req["approver"] == "instructor" and req["answered_by"] == "lena.approver"
     (answer,) = answers[nights[0]]
     assert answer["subject"] == req["subject"] and len(answer["options"]) > 100
@@ -164,7 +188,9 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
     assert "nobody.here@acme.io" not in {m["to"] for m in everything}
     assert all(r["recipient"] in accounts for r in ledger)
     # The approver's request lists each waiting customer with their evidence link.
-    assert all(r["link"].startswith("https://forms.example.com/details/") for r in waiting_rows(req["body"]))
+    listed = waiting_rows(req["body"])
+    assert len(listed) == len(req["people"]) > 100
+    assert all(r["link"].startswith("https://forms.example.com/details/") for r in listed)
 
     # The instructor's status tab (CSV, and her sheet when configured): stage, since when, the CSM.
     import re
@@ -275,11 +301,23 @@ def test_a_journey_reading_a_wide_export_and_a_roster_export_through_the_dag(air
     summary = next(m for m in fake_google.sent.values() if m["to"] == "lead@example.com" and "run as of" in m["subject"])
     assert "https://support.example.com/t/2" in summary["text"]
 
-    # The trigger form offers the journey's emails to resend; the instructor resends Ann's CSM
-    # introduction the next night: sent again once, under a key of its own, with her reason.
-    assert "csm:csm_introduction" in dag.params.get_param("resend_kind").schema["enum"]
-    state, run2 = run_night(dag, dt.date(2026, 11, 29), resend_customer="ann@x.org", resend_kind="csm:csm_introduction",
-                            resend_reason="she deleted it by mistake")
+    # The instructor asks on the Onboarding page to resend Ann's CSM introduction (a journey's
+    # email, by <stage>:<kind>) and names the request's reference in the trigger form the next
+    # night: sent again once, under a key of its own, with her reason. No address in the form.
+    import ui_client
+
+    api, instructor = ui_client.client(), ui_client.bearer(ui_client.token("instructor", role="user"))
+
+    def ask(address, reason):
+        r = api.post("/onboarding/api/resends", headers=instructor, json={
+            "cohort": "trial-2026-11", "address": address, "kind": "csm:csm_introduction", "reason": reason})
+        assert r.status_code == 201, r.text
+        return r.json()["reference"]
+
+    ref = ask("Ann@x.org", "she deleted it by mistake")
+    assert rows("SELECT email, requested_by FROM resend_requests WHERE reference = :r", r=ref) == [
+        {"email": "ann@x.org", "requested_by": "instructor"}]
+    state, run2 = run_night(dag, dt.date(2026, 11, 29), cohort="trial-2026-11", resend_request=ref)
     assert state == "success"
     again = rows("SELECT email_key, status, requested_reason FROM email_ledger WHERE recipient = 'ann@x.org' "
                  "AND kind = 'csm:csm_introduction' ORDER BY email_key")
@@ -293,8 +331,8 @@ def test_a_journey_reading_a_wide_export_and_a_roster_export_through_the_dag(air
     cohort = read_cohort_file().cohorts["trial-2026-11"]
     assert replay(Resources().store(), cohort, run_id) == [] and replay(Resources().store(), cohort, run2) == []
     # A resend of an email that never went out stops the cohort's run before anything is decided.
-    state, run3 = run_night(dag, dt.date(2026, 11, 30), resend_customer="cai@x.org",
-                            resend_kind="csm:csm_introduction", resend_reason="never got it")
+    state, run3 = run_night(dag, dt.date(2026, 11, 30), cohort="trial-2026-11",
+                            resend_request=ask("cai@x.org", "never got it"))
     assert state == "failed"
     (run,) = rows("SELECT status, error FROM runs WHERE run_id = :r", r=run3)
     assert run["status"] == "failed" and "no csm:csm_introduction went out to cai@x.org" in run["error"]

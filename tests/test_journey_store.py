@@ -4,8 +4,11 @@ retry, approvals recorded once; and erasure takes a person out of every one of t
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
+import pytest
+import sqlalchemy as sa
 
 from onboarding.store import Store
 
@@ -40,12 +43,13 @@ def test_the_journey_tables_keep_what_each_run_saw_and_erasure_clears_them(engin
         ("ann@x.org", "priya@example.com", "r1"), ("joann@x.org", "priya@example.com", "r1")]
 
     request = {"stage": "details", "approver": "instructor", "subject": "c1: approve details (2 waiting)",
-               "body": "| Ann &lt;ann@x.org&gt; |", "options": ["Ann <ann@x.org>", "Jo Ann <joann@x.org>"],
-               "people": ["ann@x.org", "joann@x.org"]}
+               "body": "| customer |", "options": ["Ann <ann@x.org>", "Jo Ann <joann@x.org>"],
+               "people": ["ann@x.org", "joann@x.org"], "lines": ["| Ann &lt;ann@x.org&gt; |", "| Jo Ann &lt;joann@x.org&gt; |"]}
     store.journeys.replace_requests("r1", "c1", [request, {**request, "approver": "priya@example.com"}])
     store.journeys.replace_requests("r1", "c1", [request])  # a retry of decide rewrites them
     (got,) = store.journeys.requests("r1")
     assert got["options"] == request["options"] and got["people"] == request["people"] and got["answered_by"] is None
+    assert got["body"] == "| customer |\n| Ann &lt;ann@x.org&gt; |\n| Jo Ann &lt;joann@x.org&gt; |"
     store.journeys.answered("r1", "c1", "details", "instructor", "lena", "2026-11-21T07:00:00+00:00")
     assert store.journeys.requests("r1")[0]["answered_by"] == "lena"
 
@@ -62,14 +66,16 @@ def test_the_journey_tables_keep_what_each_run_saw_and_erasure_clears_them(engin
     assert len(store.journeys.approvals("c1")) == 2  # the same answer again adds nothing
 
     counts = store.erasures.delete_person("ann@x.org", "*", lambda text: text)
-    for table in ("journey_events", "csm_assignments", "approval_requests", "journey_waiting", "approvals"):
+    for table in ("journey_events", "csm_assignments", "approval_request_people", "journey_waiting", "approvals"):
         assert counts.get(table, 0) >= 1, (table, counts)
     assert [e["email"] for e in store.staging.events("r1", "c1", dt.datetime(2026, 12, 1, tzinfo=UTC))] == ["joann@x.org"]
     assert [a["email"] for a in store.journeys.csm_assignments("c1")] == ["joann@x.org"]
     assert [w["email"] for w in store.journeys.waiting("r1", "c1")] == ["joann@x.org"]
     assert [a["email"] for a in store.journeys.approvals("c1")] == ["joann@x.org"]
-    # The request naming her is gone (it lists her); Jo Ann's own rows are untouched.
-    assert store.journeys.requests("r1") == []
+    # The request lists Jo Ann alone now: her option and her line of its table stay, Ann's are gone.
+    (got,) = store.journeys.requests("r1")
+    assert (got["people"], got["options"]) == (["joann@x.org"], ["Jo Ann <joann@x.org>"])
+    assert got["body"] == "| customer |\n| Jo Ann &lt;joann@x.org&gt; |" and got["answered_by"] == "lena"
 
 
 def test_erasing_a_journey_customer_leaves_no_trace_in_the_run_folder_or_the_tables(engine, tmp_path):
@@ -99,3 +105,80 @@ def test_erasing_a_journey_customer_leaves_no_trace_in_the_run_folder_or_the_tab
             column = "recipient" if table == "email_ledger" else "email"
             assert not conn.execute(sa.text(f"SELECT COUNT(*) FROM {table} WHERE {column} = :e"), {"e": victim}).scalar()
     assert replay(Store(engine), cohort, "n1") == []
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def before_0021(request, tmp_path):
+    """A state database migrated up to (not including) 0021, as a deployment was before it."""
+    import conftest
+    from onboarding import sqlfiles
+    from onboarding.store import db as state
+
+    gen = None
+    if request.param == "sqlite":
+        eng = state.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    else:
+        gen = conftest._postgres_database()
+        eng = state.make_engine(next(gen))
+    with eng.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, name TEXT NOT NULL, "
+                             "applied_at TEXT NOT NULL)"))
+        for version, path in state.migrations(eng.dialect.name):
+            if version >= "0021":
+                break
+            for stmt in sqlfiles.statements(path.read_text(encoding="utf-8")):
+                conn.exec_driver_sql(stmt)
+            conn.execute(sa.text("INSERT INTO schema_migrations VALUES (:v, :n, 'then')"), {"v": version, "n": path.name})
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        if gen:
+            next(gen, None)
+
+
+def test_migration_0021_gives_each_listed_person_a_row_of_their_own(before_0021):
+    """The JSON lists of the requests made before 0021 become rows (in order, each with their
+    option); the requests read as before, and an erasure then takes one person out of one."""
+    from onboarding.store import db as state
+
+    people = ["ann@x.org", "jo_ann@x.org", "joann@x.org"]
+    body = "3 wait.\n\n| customer |\n|---|\n" + "\n".join(f"| N &lt;{e}&gt; |" for e in people)
+    with before_0021.begin() as conn:
+        conn.execute(sa.text("INSERT INTO approval_requests (run_id, cohort_id, stage, approver, subject, body, "
+                             "options, people) VALUES ('r1', 'c1', 'details', 'instructor', 's', :b, :o, :p)"),
+                     {"b": body, "o": json.dumps([f"N <{e}>" for e in people]), "p": json.dumps(people)})
+    assert [n.split("_")[0] for n in state.migrate(before_0021)][0] == "0021"
+    store = Store(before_0021)
+    (got,) = store.journeys.requests("r1")
+    assert (got["people"], got["options"], got["body"]) == (people, [f"N <{e}>" for e in people], body)
+    assert {"people", "options"}.isdisjoint(c["name"] for c in sa.inspect(before_0021).get_columns("approval_requests"))
+
+    from onboarding.pipeline.erasure import address_pattern, scrub_text, without_lines
+
+    token = address_pattern("joann@x.org")
+    counts = store.erasures.delete_person("joann@x.org", "*", lambda t: scrub_text(t, token),
+                                          lambda t: scrub_text(without_lines(t, token), token))
+    assert counts == {"approval_requests (text)": 1, "approval_request_people": 1}
+    (got,) = store.journeys.requests("r1")
+    assert got["people"] == people[:2] and got["body"] == body.rsplit("\n", 1)[0] + "\n"
+
+
+def test_an_unreadable_event_row_holds_its_customer_and_the_names_seen_are_the_cohorts(engine):
+    """Issue 22: a quarantined row of the events export holds the customer it names (as the wide
+    export's does); the event names seen are every run's of the cohort, up to the moment."""
+    from onboarding.validation.gx import QuarantinedRow
+
+    store = Store(engine)
+    signups = pd.DataFrame({"row": [2, 3], "email": ["ann@x.org", "joann@x.org"], "name": ["Ann", "Jo Ann"],
+                            "timestamp": [dt.datetime(2026, 11, 19, tzinfo=UTC)] * 2})
+    bad = QuarantinedRow("events", "events.csv", 4, "At", "2026-02-30 10:00", "not a date", "joann@x.org")
+    store.staging.replace("r1", "c1", signups, None, [bad], events=_events("ann@x.org"))
+    held = store.staging.reconcile("r1", "c1", dt.datetime(2026, 12, 1, tzinfo=UTC)).set_index("email")["held"]
+    assert held.to_dict() == {"ann@x.org": False, "joann@x.org": True}
+    later = _events("ann@x.org").assign(event="account_verified")
+    store.staging.replace("r2", "c1", signups, None, [], events=later)
+    store.staging.replace("r1", "c2", signups, None, [], events=_events("ann@x.org").assign(event="other_cohorts"))
+    assert store.staging.event_names("c1", dt.datetime(2026, 12, 1, tzinfo=UTC)) == {"details_submitted",
+                                                                                      "account_verified"}
+    assert store.staging.event_names("c1", dt.datetime(2026, 11, 1, tzinfo=UTC)) == frozenset()

@@ -50,16 +50,37 @@ def test_what_is_done_about_each_message():
     # A forged report: its failed recipient is not who the named email went to.
     forged = feedback.read(dsn(ORIGINAL, "victim@y.org", "5.1.1"), {UNSUB})
     assert feedback.effect(forged, entry).kind == "ignored"
-    assert feedback.effect(hard, None).detail == "a bounce for no email in the ledger"
+    assert feedback.effect(hard, None).detail == feedback.NOT_ISSUED
     unsub = feedback.read(unsubscribe_mail("Ann <ANN@x.org>", UNSUB, "onb-0123456789abcdef0123"), {UNSUB})
     assert (unsub.kind, unsub.address) == ("unsubscribe", "ann@x.org")
     assert feedback.effect(unsub, entry).action == "unsubscribe"
     other = feedback.read(unsubscribe_mail("mallory@y.org", UNSUB, "onb-0123456789abcdef0123"), {UNSUB})
-    assert feedback.effect(other, entry).kind == "ignored"  # cannot unsubscribe someone else
-    stranger = feedback.read(unsubscribe_mail("stranger@y.org", UNSUB), {UNSUB})
-    assert feedback.effect(stranger, None, known_recipient=False).kind == "ignored"
-    assert feedback.effect(stranger, None, known_recipient=True).action == "unsubscribe"
-    assert feedback.read(b"Subject: hello\r\n\r\nnot for us", {UNSUB}).kind == "ignored"
+    assert feedback.effect(other, entry).detail == feedback.UNSUB_OTHER  # cannot unsubscribe someone else
+    # Without a reference a From is all there is, and anyone can write one: nobody is unsubscribed.
+    stranger = feedback.read(unsubscribe_mail("ann@x.org", UNSUB), {UNSUB})
+    assert feedback.effect(stranger, None).detail == feedback.UNSUB_NO_REF
+    assert feedback.read(b"Subject: hello\r\n\r\nnot for us", {UNSUB}).detail == feedback.JUNK
+
+
+def test_a_bounce_counts_only_from_a_mail_system_and_only_by_the_attached_original():
+    """A report from mailer-daemon@attacker.example, or one whose reference is only in the text the
+    report's author wrote, names no email; the sending domain's own postmaster is a mail system."""
+    systems = feedback.mail_system_senders(["example.edu"])
+    assert systems == {"mailer-daemon@googlemail.com", "mailer-daemon@example.edu", "postmaster@example.edu"}
+    forged = feedback.read(dsn(ORIGINAL, "ann@x.org", daemon="mailer-daemon@attacker.example"), {UNSUB}, systems)
+    assert (forged.kind, forged.detail) == ("ignored", feedback.NOT_A_MAIL_SYSTEM)
+    own = feedback.read(dsn(ORIGINAL, "ann@x.org", daemon="postmaster@example.edu"), {UNSUB}, systems)
+    assert own.kind == "bounce" and own.refs == ("onb-0123456789abcdef0123",)
+    bare = ORIGINAL.replace(b"X-Onboarding-Ref: onb-0123456789abcdef0123\r\n", b"").replace(
+        b"Your reference: onb-0123456789abcdef0123", b"Hello")
+    text_only = feedback.read(dsn(bare, "ann@x.org", note="Ref: onb-0123456789abcdef0123"), {UNSUB}, systems)
+    assert text_only.refs == () and feedback.effect(text_only, None).detail == feedback.NO_ORIGINAL_REF
+    # By headers alone: junk and a forged report are never fetched.
+    assert feedback.screen({"From": "Mail Delivery Subsystem <mailer-daemon@attacker.example>",
+                            "Content-Type": "multipart/report"}, {UNSUB}, systems) == feedback.NOT_A_MAIL_SYSTEM
+    assert feedback.screen({"From": "promo@shop.example", "To": "team@example.edu"}, {UNSUB}, systems) == feedback.JUNK
+    assert feedback.screen({"From": "x@y.org", "To": UNSUB}, {UNSUB}, systems) is None
+    assert feedback.screen({"From": "mailer-daemon@googlemail.com"}, {UNSUB}, systems, size=11 << 20) == feedback.TOO_LARGE
 
 
 @settings(max_examples=300, deadline=None)
@@ -126,9 +147,10 @@ def test_bounces_and_unsubscribes_flow_back_through_gmail(engine, cohort, tmp_pa
 
     # Night 2 (still in the window): the mailbox is read before the cohort decides.
     ctx, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3), "night-2")
-    # The forged report and the delay notice are recorded and ignored; the stray mail is not even
-    # found (the search asks for reports and unsubscribe mails only).
-    assert read == {"bounce_hard": 1, "bounce_soft": 1, "ignored": 2}
+    # The forged report, the delay notice and the stray mail are recorded and ignored, counted by why
+    # (night 1 stored where the mailbox was; tonight reads everything added since).
+    assert read == {"bounce_hard": 1, "bounce_soft": 1, "ignored": 3, "ignored_because": {
+        feedback.WRONG_RECIPIENT: 1, "a delivery-status report with no failure (action: delayed)": 1, feedback.JUNK: 1}}
     ledger = _ledger(engine)
     assert ledger[("ann@x.org", "reminder", False)] == ("bounced", "hard")
     assert ledger[("bob@x.org", "reminder", False)] == ("bounced", "soft")
@@ -144,7 +166,7 @@ def test_bounces_and_unsubscribes_flow_back_through_gmail(engine, cohort, tmp_pa
         kinds = conn.execute(sa.text("SELECT kind, COUNT(*) FROM mailbox_messages GROUP BY kind")).all()
         stored = " ".join(str(v) for r in conn.execute(sa.text(
             "SELECT address, detail FROM mailbox_messages WHERE kind = 'ignored'")) for v in r)
-    assert dict(kinds) == {"bounce": 2, "ignored": 2}
+    assert dict(kinds) == {"bounce": 2, "ignored": 3}
     assert "victim@y.org" not in stored and "friend@y.org" not in stored  # nothing kept of a stray mail
 
     # The retry bounces too; dan unsubscribes (the welcome is marketing here).
@@ -153,7 +175,7 @@ def test_bounces_and_unsubscribes_flow_back_through_gmail(engine, cohort, tmp_pa
     fake.deliver(dsn(retry, "bob@x.org", "4.2.2"))
     ref = next(line.split()[1] for line in raw["dan@x.org"].decode().splitlines() if line.startswith("X-Onboarding-Ref"))
     fake.deliver(unsubscribe_mail("Dan <dan@x.org>", UNSUB, ref))
-    # Night 3 repeats the read over the same messages (the window overlaps): nothing acted on twice.
+    # Night 3 reads only what was added since night 2: nothing acted on twice.
     _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 20), "night-3")
     assert read == {"bounce_soft": 1, "unsubscribe": 1}
     assert _ledger(engine)[("bob@x.org", "reminder", True)] == ("bounced", "soft")
@@ -183,11 +205,16 @@ def test_an_unsubscribe_never_weakens_a_do_not_contact(engine, cohort, tmp_path,
     store = Store(engine)
     _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 2), "night-1")
     store.suppressions.add("ann@x.org", "manual", "command line")
-    fake_google.deliver(unsubscribe_mail("ann@x.org", UNSUB))  # no reference: she was emailed, so it counts
-    fake_google.deliver(unsubscribe_mail("nobody@y.org", UNSUB))  # never emailed: ignored
+    (sent,) = [m["raw"] for m in fake_google.sent.values() if "ann@x.org" in m["to"]]
+    ref = next(line.split()[1] for line in sent.decode().splitlines() if line.startswith("X-Onboarding-Ref"))
+    fake_google.deliver(unsubscribe_mail("ann@x.org", UNSUB, ref))
+    fake_google.deliver(unsubscribe_mail("nobody@y.org", UNSUB))  # no reference: ignored
     _, read = _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 3), "night-2")
-    assert read == {"unsubscribe": 1, "ignored": 1}
-    assert {(e.address, e.reason) for e in store.suppressions.for_cohort("c1")} == {("ann@x.org", "manual")}
+    assert read == {"unsubscribe": 1, "ignored": 1, "ignored_because": {feedback.UNSUB_NO_REF: 1}}
+    # Her unsubscribe is for this cohort; the do-not-contact for every cohort stays as it was.
+    assert {(e.address, e.reason, e.cohort_id) for e in store.suppressions.for_cohort("c1")} == {
+        ("ann@x.org", "manual", "*"), ("ann@x.org", "unsubscribed", "c1")}
+    assert {(e.address, e.reason) for e in store.suppressions.for_cohort("c9")} == {("ann@x.org", "manual")}
 
 
 def test_the_local_outbox_has_an_inbox_folder_too(engine, cohort, tmp_path):
@@ -240,7 +267,7 @@ def test_a_mailbox_that_cannot_be_read_stops_no_cohort(engine, cohort, tmp_path,
                     lookup=lambda conn_id: (_ for _ in ()).throw(LookupError(conn_id)))
     ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data")
     now = dt.datetime.now(dt.timezone.utc)
-    fake_google.deliver(unsubscribe_mail("ann@x.org", UNSUB))
+    fake_google.deliver(unsubscribe_mail("ann@x.org", UNSUB, "onb-00000000000000000001"))
     assert pipeline.read_mailbox(Store(engine), [cohort, other], ctx, res.email, now) == {"accounts_unread": 2}
     Store(engine).ledger.plan([{"email_key": "c1|ann@x.org|welcome", "ref": "onb-00000000000000000001",
                                 "cohort_id": "c1", "recipient": "ann@x.org", "recipient_name": "Ann",
@@ -248,3 +275,129 @@ def test_a_mailbox_that_cannot_be_read_stops_no_cohort(engine, cohort, tmp_path,
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE email_ledger SET status = 'sent'"))
     assert pipeline.read_mailbox(Store(engine), [cohort], ctx, res.email, now) == {"unsubscribe": 1}
+
+
+# --- a flood, forged bounces, spoofed unsubscribes (issue 21) ----------------------------------------
+def _ref(raw: bytes) -> str:
+    return next(line.split()[1] for line in raw.decode().splitlines() if line.startswith("X-Onboarding-Ref"))
+
+
+def _junk(n: int) -> list[bytes]:
+    return [(f"From: Deals {i} <promo{i % 37}@shop.example>\r\nTo: team@example.edu\r\nSubject: offer {i}\r\n"
+             f"Message-ID: <j{i}@shop.example>\r\n\r\nbuy now\r\n").encode() for i in range(n)]
+
+
+def _cursor(engine) -> tuple[str, str]:
+    with engine.connect() as conn:
+        return tuple(conn.execute(sa.text("SELECT history_id, how FROM mailbox_cursors")).one())
+
+
+def test_a_flood_of_junk_cannot_hide_a_real_bounce(engine, cohort, tmp_path, fake_google):
+    """A real hard bounce, then 2,100 junk mails newer than it (Gmail lists newest first): the bounce
+    is acted on, the junk counted and never fetched whole; the next night reads only what is new;
+    when Gmail has dropped the history, a listing still finds a bounce."""
+    fake = fake_google
+    _night(engine, cohort, tmp_path, fake, local(2026, 12, 2), "night-1")
+    assert _cursor(engine)[1] == "listing"  # the first read lists the look-back window
+    raw = {m["to"].split("<")[1].rstrip(">"): m["raw"] for m in fake.sent.values() if "Reminder" in m["subject"]}
+    fake.deliver(dsn(raw["ann@x.org"], "ann@x.org", "5.1.1"))
+    for junk in _junk(2100):
+        fake.deliver(junk)
+    delivered = fake.history_id
+    gets = fake.calls["messages.get"]
+    ctx, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3), "night-2")
+    assert read == {"bounce_hard": 1, "ignored": 2100, "ignored_because": {feedback.JUNK: 2100}}
+    assert fake.calls["history.list"] == 5  # 2,101 records, 500 a page, to the end
+    assert fake.calls["messages.get"] - gets == 2101 + 1  # headers of each; only the bounce whole
+    assert _ledger(engine)[("ann@x.org", "reminder", False)] == ("bounced", "hard")
+    assert {(e.address, e.reason) for e in Store(engine).suppressions.for_cohort("c1")} == {("ann@x.org", "hard_bounce")}
+    summary = " ".join((ctx.folder("c1") / "summary.txt").read_text().split())
+    assert f"The mailbox read also found, and did not act on: 2100 {feedback.JUNK}" in summary
+    first = _cursor(engine)
+    assert first[1] == "history" and int(first[0]) >= delivered
+
+    # The next night reads what arrived since, and nothing else.
+    fake.deliver(_junk(1)[0])
+    gets = fake.calls["messages.get"]
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 12), "night-3")
+    assert read == {"ignored": 1, "ignored_because": {feedback.JUNK: 1}} and fake.calls["messages.get"] - gets == 1
+
+    # Gmail has forgotten the history (404): a listing of the look-back window, by the real senders'
+    # search, finds tonight's bounce (and none of the junk); the new id is stored and read from next.
+    fake.expire_history()
+    fake.deliver(dsn(raw["dan@x.org"], "dan@x.org", "5.1.1"))
+    fake.deliver(_junk(1)[0])
+    delivered = fake.history_id
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 18), "night-4")
+    assert read == {"bounce_hard": 1}
+    assert _ledger(engine)[("dan@x.org", "reminder", False)] == ("bounced", "hard")
+    cursor = _cursor(engine)
+    assert int(cursor[0]) >= delivered and cursor[1] == "listing (history expired)"
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 20), "night-5")
+    assert read == {} and _cursor(engine)[1] == "history"
+    with engine.connect() as conn:
+        counts = dict(conn.execute(sa.text("SELECT kind, COUNT(*) FROM mailbox_messages GROUP BY kind")).all())
+    assert counts == {"bounce": 2, "ignored": 2101}  # each message recorded once
+
+
+def test_forged_bounces_suppress_nobody(engine, cohort, tmp_path, fake_google):
+    """Forged reports: (a) from mailer-daemon@attacker.example with the old unkeyed sha256 reference
+    in a well-formed attached original; (b) the real reference of ann's email in the report's own
+    text only (from the attacker, and from Gmail's address); (c) a genuine-looking report for ann
+    carrying the reference of dan's email. None acts; each is recorded ignored with why; the
+    genuine report after them still works."""
+    import hashlib
+
+    fake = fake_google
+    _night(engine, cohort, tmp_path, fake, local(2026, 12, 2), "night-1")
+    raw = {m["to"].split("<")[1].rstrip(">"): m["raw"] for m in fake.sent.values() if "Reminder" in m["subject"]}
+    before = _ledger(engine)
+    old_style = "onb-" + hashlib.sha256(b"c1|ann@x.org|reminder").hexdigest()[:20]
+    crafted = raw["ann@x.org"].replace(_ref(raw["ann@x.org"]).encode(), old_style.encode())
+    fake.deliver(dsn(crafted, "ann@x.org", daemon="mailer-daemon@attacker.example"))  # (a)
+    bare = b"From: Team <team@example.edu>\r\nTo: ann@x.org\r\nSubject: Reminder\r\n\r\nHello\r\n"
+    note = f"Original reference: {_ref(raw['ann@x.org'])}"
+    fake.deliver(dsn(bare, "ann@x.org", daemon="mailer-daemon@attacker.example", note=note))  # (b)
+    fake.deliver(dsn(bare, "ann@x.org", note=note))  # (b), from Gmail's own address
+    fake.deliver(dsn(raw["dan@x.org"], "ann@x.org", "5.1.1"))  # (c)
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3), "night-2")
+    assert read == {"ignored": 4, "ignored_because": {
+        feedback.NOT_A_MAIL_SYSTEM: 2, feedback.NO_ORIGINAL_REF: 1, feedback.WRONG_RECIPIENT: 1}}
+    assert Store(engine).suppressions.all() == []
+    after = _ledger(engine)
+    assert {k: v for k, v in after.items() if k in before} == before and not any(v[1] for v in after.values())
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT kind, address, ref, action, detail FROM mailbox_messages")).all()
+    assert sorted(r.detail for r in rows) == sorted([feedback.NOT_A_MAIL_SYSTEM] * 2 + [
+        feedback.NO_ORIGINAL_REF, feedback.WRONG_RECIPIENT])
+    assert {(r.kind, r.address, r.ref, r.action) for r in rows} == {("ignored", None, None, "none")}
+
+    fake.deliver(dsn(raw["ann@x.org"], "ann@x.org", "5.1.1"))  # the genuine one
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 12), "night-3")
+    assert read == {"bounce_hard": 1}
+    assert {(e.address, e.reason) for e in Store(engine).suppressions.for_cohort("c1")} == {("ann@x.org", "hard_bounce")}
+
+
+def test_a_spoofed_unsubscribe_unsubscribes_nobody(engine, cohort, tmp_path, fake_google):
+    """To the +unsubscribe address: a From with no reference unsubscribes nobody (counted, for the
+    instructor, in the summary's 'What needs you'); a reference of someone else's email, or one
+    never issued, neither; ann's own reference from ann stops that cohort's marketing only."""
+    fake = fake_google
+    _night(engine, cohort, tmp_path, fake, local(2026, 12, 2), "night-1")
+    (ann,) = [m["raw"] for m in fake.sent.values() if "ann@x.org" in m["to"]]
+    fake.deliver(unsubscribe_mail("Ann <ann@x.org>", UNSUB))
+    fake.deliver(unsubscribe_mail("mallory@y.org", UNSUB, _ref(ann)))
+    fake.deliver(unsubscribe_mail("ann@x.org", UNSUB, "onb-" + "0" * 20))
+    ctx, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3), "night-2")
+    assert read == {"ignored": 3, "ignored_because": {
+        feedback.UNSUB_NO_REF: 1, feedback.UNSUB_OTHER: 1, feedback.UNSUB_NOT_ISSUED: 1}}
+    assert Store(engine).suppressions.all() == []
+    summary = " ".join((ctx.folder("c1") / "summary.txt").read_text().split())
+    assert "1 unsubscribe mail(s) carried no reference, so they unsubscribed nobody" in summary
+    assert f"1 {feedback.UNSUB_NO_REF}" in summary
+
+    fake.deliver(unsubscribe_mail("Ann <ann@x.org>", UNSUB, _ref(ann)))
+    _, read = _night(engine, cohort, tmp_path, fake, local(2026, 12, 3, 12), "night-3")
+    assert read == {"unsubscribe": 1}
+    assert [(e["address"], e["reason"], e["cohort_id"]) for e in Store(engine).suppressions.all()] == [
+        ("ann@x.org", "unsubscribed", "c1")]

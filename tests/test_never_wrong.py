@@ -50,8 +50,7 @@ def run_night(dag, night: dt.date, asked: dt.datetime | None = None, now: dt.dat
     """The night's run, asked for when the scheduler would (``asked``: later, for a rerun), in a
     world whose clock reads ``now`` (default: when it was asked for)."""
     conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
-            "kinds": ["reminder", "cancellation", "welcome"], "resend_customer": None, "resend_kind": None,
-            "resend_reason": None, "erase": None, "erase_reason": None, **conf}
+            "kinds": ["reminder", "cancellation", "welcome"], "resend_request": None, **conf}
     moment = dt.datetime.combine(night, dt.time(6), SYD)
     asked = (asked or moment) + dt.timedelta(seconds=next(_RUNS))  # each call a run of its own
     with world_clock((now or asked).isoformat()):

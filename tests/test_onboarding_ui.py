@@ -159,3 +159,109 @@ def test_one_click_unsubscribe_needs_no_login_only_a_genuine_link(ui, engine, mo
         r = ui.post("/onboarding/unsubscribe", params={"t": bad})
         assert r.status_code == 400 and "not valid" in r.text
     assert len(Store(engine).suppressions.all()) == 1
+
+
+def test_an_old_unsubscribe_link_never_writes_an_erased_person_back(ui, engine, monkeypatch, tmp_path):
+    """A one-click POST from an email sent before the person was erased stores nothing, and the
+    answer is the one anybody gets: it says nothing of whether the person exists."""
+    from onboarding.consent import unsubscribe_token
+    from onboarding.pipeline.erasure import address_pattern, erase
+    from onboarding.store import Store
+
+    monkeypatch.setenv("AIRFLOW_VAR_ONBOARDING_UNSUBSCRIBE_SECRET", "s3cret")
+    store = Store(engine)
+    erase(store, "a@x.org", "*", {}, str(tmp_path / "runs"), [], "dpo", "asked by email")
+    answers = {}
+    for who in ("a@x.org", "nobody.ever@x.org"):  # erased; never a customer
+        token = unsubscribe_token("s3cret", "c1", who)
+        page = ui.get("/onboarding/unsubscribe", params={"t": token})
+        done = ui.post("/onboarding/unsubscribe", params={"t": token}, content=b"List-Unsubscribe=One-Click",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+        answers[who] = [(r.status_code, r.text.replace(who, "ADDRESS")) for r in (page, done)]
+    assert answers["a@x.org"] == answers["nobody.ever@x.org"]
+    assert answers["a@x.org"][1][0] == 200 and "You are unsubscribed" in answers["a@x.org"][1][1]
+    kept = [(e["address"], e["reason"]) for e in store.suppressions.all()]
+    assert ("nobody.ever@x.org", "unsubscribed") in kept and len(kept) == 2  # hers is the erasure's hash only
+    with engine.connect() as conn:
+        texts = [" ".join(map(str, r)) for r in conn.execute(sa.text("SELECT * FROM suppressions"))]
+    assert not any(address_pattern("a@x.org").search(t) for t in texts)
+
+
+def test_requests_about_a_person_need_the_right_to_run_the_dag_and_are_audited(ui, engine, monkeypatch):
+    """Erase, suppress, resend: POST to the page's API, by a user who may run the Dag (a Viewer may
+    not), as JSON (a form posted from elsewhere with the session cookie is refused); each kept in
+    the state database with who asked."""
+    import ui_client as uc
+
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(uc.__file__).replace("tests/ui_client.py", "config/cohorts.yaml"))
+    viewer, user = uc.bearer(uc.token("vic", role="viewer")), uc.bearer(uc.token("ines", role="user"))
+    asks = {"/onboarding/api/erasures": {"address": "e@x.org", "cohort": "all", "reason": "asked by phone"},
+            "/onboarding/api/suppressions": {"addresses": "e@x.org", "cohort": "all"},
+            "/onboarding/api/resends": {"cohort": "ux-2026-12", "address": "e@x.org", "kind": "welcome",
+                                        "reason": "she lost it"}}
+    for route, body in asks.items():
+        assert ui.post(route, json=body).status_code == 401, route
+        assert ui.post(route, json=body, headers=viewer).status_code == 403, route
+        # The UI's session cookie, but a form's body (what a page elsewhere could post): refused.
+        ui.cookies.set("_token", uc.token("ines", role="user"))
+        assert ui.post(route, data=body).status_code == 415, route
+        ui.cookies.clear()
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM suppressions WHERE address = 'e@x.org'")).scalar() == 0
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM erasures")).scalar() == 0
+    # Nonsense is refused with the reason, nothing kept.
+    for route, body, message in (
+            ("/onboarding/api/suppressions", {"addresses": "not an address"}, "neither an email address"),
+            ("/onboarding/api/resends", {**asks["/onboarding/api/resends"], "kind": "postcard"}, "kind: choose"),
+            ("/onboarding/api/resends", {**asks["/onboarding/api/resends"], "cohort": "all"}, "name the customer's"),
+            ("/onboarding/api/resends", {**asks["/onboarding/api/resends"], "reason": ""}, "reason: say why"),
+            ("/onboarding/api/erasures", {"address": "@x.org", "reason": "asked by phone"}, "not an email address"),
+            ("/onboarding/api/erasures", {"address": "e@x.org", "reason": ""}, "reason: say why"),
+            ("/onboarding/api/erasures", {"address": "e@x.org", "cohort": "nope", "reason": "asked"}, "no cohort")):
+        r = ui.post(route, json=body, headers=user)
+        assert r.status_code == 400 and message in r.json()["detail"], (route, body, r.text)
+    r = ui.post("/onboarding/api/suppressions", json={"addresses": ["E@x.org", "@spam.example"], "cohort": "all",
+                                                      "note": "asked by phone"}, headers=user)
+    assert r.status_code == 200 and r.json()["suppressed"] == ["e@x.org", "@spam.example"]
+    r = ui.post("/onboarding/api/resends", json=asks["/onboarding/api/resends"], headers=user)
+    assert r.status_code == 201 and re.fullmatch(r"resend-[0-9a-f]{16}", r.json()["reference"])
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT address, source, added_by, cohort_id FROM suppressions "
+                                    "WHERE address IN ('e@x.org', '@spam.example') ORDER BY address")).all()
+        resend = conn.execute(sa.text("SELECT cohort_id, email, kind, reason, requested_by FROM resend_requests")).one()
+    assert [tuple(k) for k in kept] == [("@spam.example", "onboarding page", "ines", "*"),
+                                        ("e@x.org", "onboarding page", "ines", "*")]
+    assert tuple(resend) == ("ux-2026-12", "e@x.org", "welcome", "she lost it", "ines")
+    # The erasure takes her out of the state database, the resend request too; the audit says who.
+    r = ui.post("/onboarding/api/erasures", json=asks["/onboarding/api/erasures"], headers=user)
+    assert r.status_code == 200 and "e@x.org" not in r.text
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM resend_requests")).scalar() == 0
+        assert tuple(conn.execute(sa.text("SELECT requested_by, scope, reason FROM erasures")).one()) == (
+            "ines", "*", "asked by phone")
+
+
+def test_a_run_conf_holding_an_address_is_refused_before_airflow_stores_it(ui):
+    """The REST API takes any conf: one holding an address (the form's old erase box, or anything
+    else) is answered 400 by the plugin's root middleware, before Airflow's route runs, so neither
+    dag_run.conf nor the audit log ever holds it."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+
+    admin = ui_client.bearer(ui_client.token("ada", role="admin"))
+    for conf in ({"erase": "zed.private@x.org", "erase_reason": "asked"}, {"cohort": "all", "as_of": "zed.private@x.org"},
+                 {"kinds": ["zed.private@x.org"]}):
+        r = ui.post("/api/v2/dags/onboarding_nightly/dagRuns", json={"logical_date": None, "conf": conf}, headers=admin)
+        assert r.status_code == 400 and "/onboarding/api/erasures" in r.json()["detail"], r.text
+    r = ui.post("/api/v2/backfills", headers=admin, json={"dag_id": "onboarding_nightly", "from_date": "2026-12-01T00:00:00Z",
+                                                          "to_date": "2026-12-02T00:00:00Z",
+                                                          "dag_run_conf": {"suppress": "zed.private@x.org"}})
+    assert r.status_code == 400
+    with create_session() as session:
+        assert not [e for e in session.query(Log) if "zed.private" in (e.extra or "")]
+        assert not [d for d in session.query(DagRun) if "zed.private" in str(d.conf)]
+    # A conf without one reaches Airflow whole (its own validation answers: the body was passed on).
+    r = ui.post("/api/v2/dags/onboarding_nightly/dagRuns", json={"logical_date": "not a date", "conf": {"cohort": "all"}},
+                headers=admin)
+    assert r.status_code == 422 and "logical_date" in r.text

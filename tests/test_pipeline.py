@@ -405,14 +405,16 @@ def test_a_resend_that_makes_no_sense_is_refused_and_sends_nothing(engine, cohor
 
 
 @pytest.mark.parametrize("params,message", [
-    ({"resend_customer": "bob@x.org", "resend_kind": "reminder", "resend_reason": ""}, "resend_reason: say why"),
-    ({"resend_customer": "bob@x.org", "resend_kind": None, "resend_reason": "lost it"}, "resend_kind: choose"),
-    ({"resend_kind": "welcome"}, "resend: name the customer"),
-    ({"resend_customer": "bob", "resend_kind": "welcome", "resend_reason": "lost it"}, "not an email address"),
-    ({"cohort": "all", "resend_customer": "bob@x.org", "resend_kind": "welcome", "resend_reason": "lost it"},
-     "pick the customer's cohort"),
+    # An address where the reference goes is refused without being repeated (it reaches the logs).
+    ({"resend_request": "bob@x.org"}, "resend_request: holds an address; the trigger form takes none"),
+    ({"resend_request": "resend-xyz"}, "resend_request: 'resend-xyz' is not a resend request's reference"),
+    ({"cohort": "all", "resend_request": "resend-0123456789abcdef"}, "pick the customer's cohort"),
     ({"kinds": ["reminder", "postcard"]}, "kinds: unknown email kind(s) ['postcard']"),
-    ({"suppress": "ann@x.org, not an address"}, "suppress: 'not' is neither an email address nor a domain"),
+    # The form's former address boxes, sent through the REST API's conf: refused, pointing at the page.
+    ({"suppress": "ann@x.org"}, "suppress: the trigger form takes no addresses"),
+    ({"erase": "ann@x.org", "erase_reason": "asked by phone"}, "POST /onboarding/api/erasures"),
+    ({"resend_customer": "bob@x.org", "resend_kind": "welcome", "resend_reason": "lost it"},
+     "POST /onboarding/api/resends"),
 ])
 def test_form_params_that_make_no_sense_fail_the_run_at_once(params, message):
     from airflow.sdk.exceptions import AirflowFailException

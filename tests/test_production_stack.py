@@ -96,7 +96,7 @@ class Api:
                                      headers={"Content-Type": "application/json"})
         self.token = json.load(urllib.request.urlopen(req, timeout=30))["access_token"]
 
-    def __call__(self, method: str, path: str, body: dict | None = None):
+    def __call__(self, method: str, path: str, body: dict | None = None, missing_ok: bool = False):
         req = urllib.request.Request(self.base + path, method=method,
                                      data=None if body is None else json.dumps(body).encode(),
                                      headers={"Authorization": f"Bearer {self.token}",
@@ -104,6 +104,8 @@ class Api:
         try:
             return json.load(urllib.request.urlopen(req, timeout=30))
         except urllib.error.HTTPError as exc:
+            if missing_ok and exc.code == 404:  # e.g. a run not made yet
+                return {}
             raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:1000]!r}") from None
 
 
@@ -507,12 +509,14 @@ def write_journey_cohort(path: Path) -> None:
 
 def _awaiting(api: Api, run_id: str, stop_at: float, engine) -> list[dict]:
     """The run's approval requests once every one the run made (``approval_requests`` in the
-    state database) waits for an answer in Airflow."""
+    state database) waits for an answer in Airflow (in the approvals run the nightly run
+    triggered: ``approvals__<run id>`` of ``onboarding_approvals``)."""
     while True:
         with engine.connect() as conn:
             made = conn.execute(sa.text("SELECT COUNT(*) FROM approval_requests WHERE run_id = :r"),
                                 {"r": run_id}).scalar()
-        details = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}/hitlDetails")["hitl_details"]
+        details = api("GET", f"/api/v2/dags/onboarding_approvals/dagRuns/{quote(asking(run_id))}/hitlDetails",
+                      missing_ok=True).get("hitl_details", [])
         waiting = [d for d in details if d["task_instance"]["state"] == "awaiting_input"]
         if made and len(waiting) == made:
             return waiting
@@ -540,31 +544,32 @@ def test_celery_stack_journey_approvals_answered_through_the_api_and_in_the_brow
     run_id = runs[0]["dag_run_id"]
     engine = sa.create_engine(stack["state_db"])
     (request,) = _awaiting(api, run_id, time.monotonic() + 600, engine)
-    # Nothing waits on it: the cohort's run sends and reports (the summary reaches Sent) while the
-    # request is still unanswered.
-    while True:
-        tis = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}/taskInstances")["task_instances"]
-        states = {t["task_id"]: t["state"] for t in tis}
-        if states.get("cohort.report") in ("success", "failed"):
-            break
-        assert time.monotonic() < stop_at + 600, f"the cohort's report did not finish: {states}"
+    # Nothing waits on it: the nightly run sends, reports (the summary reaches Sent) and ends while
+    # the request is still unanswered in its approvals run.
+    while (nightly := api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}")["state"]) not in (
+            "success", "failed"):
+        assert time.monotonic() < stop_at + 600, "the nightly run did not finish"
         time.sleep(2)
-    assert states["cohort.report"] == "success" and states["cohort.send"] == "success", states
-    assert states["approve"] == "awaiting_input", states
+    tis = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}/taskInstances")["task_instances"]
+    states = {t["task_id"]: t["state"] for t in tis}
+    assert nightly == "success" and states["cohort.report"] == "success" and states["cohort.send"] == "success", states
+    assert states["ask_approvals"] == "success", states
+    waiting = api("GET", f"/api/v2/dags/onboarding_approvals/dagRuns/{quote(asking(run_id))}/taskInstances")
+    assert {t["task_id"]: t["state"] for t in waiting["task_instances"]}["approve"] == "awaiting_input"
     assert any("onboarding run as of" in s for _, s in mailbox(fake_google))
     assert request["multiple"] is True and "reject" in request["params"]
     assert request["subject"].startswith("saas-2026-11: approve Tell us about your team (")
     with engine.connect() as conn:
-        people = json.loads(conn.execute(sa.text("SELECT people FROM approval_requests WHERE run_id = :r"),
-                                         {"r": run_id}).scalar_one())
+        people = conn.execute(sa.text("SELECT email FROM approval_request_people WHERE run_id = :r ORDER BY ordinal"),
+                              {"r": run_id}).scalars().all()
     assert request["options"][:-1] == [o for o in request["options"] if "<" in o] and len(people) > 20
     assert len(request["options"]) == len(people) + 1 and request["options"][-1] == "(approve nobody tonight)"
     chosen = request["options"][:10]
     rejected = people[10]
     ti = request["task_instance"]
-    api("PATCH", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}/taskInstances/approve/{ti['map_index']}"
-                 "/hitlDetails", {"chosen_options": chosen, "params_input": {"reject": f"{rejected}: the VAT id is missing"}})
-    while (state := api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run_id)}")["state"]) not in (
+    api("PATCH", f"/api/v2/dags/onboarding_approvals/dagRuns/{quote(asking(run_id))}/taskInstances/approve/"
+                 f"{ti['map_index']}/hitlDetails", {"chosen_options": chosen, "params_input": {"reject": f"{rejected}: the VAT id is missing"}})
+    while (state := api("GET", f"/api/v2/dags/onboarding_approvals/dagRuns/{quote(asking(run_id))}")["state"]) not in (
             "success", "failed"):
         assert time.monotonic() < stop_at + 600, "the answered run did not finish"
         time.sleep(2)
@@ -589,17 +594,17 @@ def test_celery_stack_journey_approvals_answered_through_the_api_and_in_the_brow
             assert "customers of" in other["subject"]
     ticked = second["options"][0]
     assert second["params"]["reject"]["schema"].get("format") == "multiline"  # one line per rejection
-    shown = answer_in_browser(stack["port"], password, run["dag_run_id"], second["task_instance"]["map_index"],
+    shown = answer_in_browser(stack["port"], password, asking(run["dag_run_id"]), second["task_instance"]["map_index"],
                               ticked, home / "required-action.png")
     assert ticked.rsplit("<", 1)[1].rstrip(">") in shown  # the request's table, as the approver reads it
     # The CSMs' requests are answered with "(approve nobody tonight)": nobody decided, the run ends.
     for other in asks:
         if other is not second:
             ti = other["task_instance"]
-            api("PATCH", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run['dag_run_id'])}/taskInstances/approve/"
+            api("PATCH", f"/api/v2/dags/onboarding_approvals/dagRuns/{quote(asking(run['dag_run_id']))}/taskInstances/approve/"
                          f"{ti['map_index']}/hitlDetails", {"chosen_options": ["(approve nobody tonight)"],
                                                                     "params_input": {"reject": None}})
-    while (state := api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(run['dag_run_id'])}")["state"]) \
+    while (state := api("GET", f"/api/v2/dags/onboarding_approvals/dagRuns/{quote(asking(run['dag_run_id']))}")["state"]) \
             not in ("success", "failed"):
         assert time.monotonic() < stop_at + 1200, "the run answered in the browser did not finish"
         time.sleep(2)
@@ -608,6 +613,11 @@ def test_celery_stack_journey_approvals_answered_through_the_api_and_in_the_brow
         latest = conn.execute(sa.text("SELECT email, decision, decided_by FROM approvals WHERE request LIKE :r"),
                               {"r": run["dag_run_id"] + "/%"}).all()
     assert [tuple(r) for r in latest] == [(ticked.rsplit("<", 1)[1].rstrip(">"), "approved", "instructor")]
+
+
+def asking(run_id: str) -> str:
+    """The approvals run a nightly run triggered for its requests."""
+    return f"approvals__{run_id}"
 
 
 def answer_in_browser(port: int, password: str, run_id: str, map_index: int, option: str, screenshot: Path) -> str:
@@ -619,7 +629,7 @@ def answer_in_browser(port: int, password: str, run_id: str, map_index: int, opt
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
         try:
-            page = logged_in(browser, f"http://127.0.0.1:{port}/dags/onboarding_nightly/runs/{quote(run_id)}"
+            page = logged_in(browser, f"http://127.0.0.1:{port}/dags/onboarding_approvals/runs/{quote(run_id)}"
                                       f"/tasks/approve/mapped/{map_index}/required_actions", password)
             respond = page.get_by_role("button", name="Respond")
             respond.wait_for(timeout=60000)

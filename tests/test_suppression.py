@@ -177,14 +177,16 @@ def test_a_marketing_email_says_how_to_unsubscribe_and_a_transactional_one_does_
     assert cancel["List-Unsubscribe"] is None and "Unsubscribe" not in cancel.get_body(("plain",)).get_content()
 
 
-def test_the_trigger_form_suppresses_before_the_run_decides(engine, cohort, tmp_path):
-    from onboarding.run import RunParams
+def test_the_onboarding_page_suppresses_before_the_next_run_decides(engine, cohort, tmp_path):
+    from types import SimpleNamespace
 
-    params = RunParams.parse({"cohort": "c1", "suppress": "Dan@x.org  @Spam.example,dan@x.org"})
-    assert params.suppress == ("dan@x.org", "@spam.example")
+    from onboarding.pipeline import privacy
+
     store = Store(engine)
-    ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data", suppress=params.suppress,
-                     triggered_by="instructor")
+    kept = privacy.suppress(store, SimpleNamespace(cohorts={"c1": cohort}), "Dan@x.org  @Spam.example,dan@x.org",
+                            "c1", None, "instructor")
+    assert kept == ["dan@x.org", "@spam.example"]
+    ctx = RunContext("night-1", local(2026, 12, 2), False, tmp_path / "data", triggered_by="instructor")
     outbox = lambda: outbox_factory(tmp_path / "outbox")  # noqa: E731
     for stage in (pipeline.extract, pipeline.validate, pipeline.decide):
         stage(store, dataclasses.replace(cohort, suppress=()), ctx)
@@ -193,7 +195,7 @@ def test_the_trigger_form_suppresses_before_the_run_decides(engine, cohort, tmp_
     entries = {r["address"]: r for r in store.suppressions.all()}
     assert set(entries) == {"dan@x.org", "@spam.example"}
     assert (entries["dan@x.org"]["source"], entries["dan@x.org"]["added_by"], entries["dan@x.org"]["cohort_id"]) == (
-        "trigger form", "instructor", "c1")
+        "onboarding page", "instructor", "c1")
 
 
 def test_marketing_goes_only_to_those_whose_signup_recorded_consent(engine, tmp_path):
@@ -223,3 +225,65 @@ def test_marketing_goes_only_to_those_whose_signup_recorded_consent(engine, tmp_
     assert rows["cat@x.org"].startswith("no_consent")
     summary = (ctx.folder("c1") / "summary.txt").read_text()
     assert "Bob <bob@x.org>: not sent: no recorded consent to marketing emails" in summary
+
+
+def test_an_erased_person_is_never_written_back(engine, cohort, tmp_path):
+    """After an erasure no write path stores the person's address again, whatever still names it
+    (an old unsubscribe link, the trigger form, the command line, a late bounce or unsubscribe
+    mail, a resend): each recognises them by the erasure's salted hash. Erased from one cohort,
+    they are refused there and still handled as a customer of the others."""
+    import datetime as dt
+
+    from mailbox_messages import dsn, unsubscribe_mail
+    from onboarding.pipeline.erasure import address_pattern, erase
+
+    run_stages(engine, cohort, tmp_path, local(2026, 12, 2))
+    sent = next((tmp_path / "outbox" / "c1" / "reminder").glob("ann@x.org.*.eml")).read_bytes()
+    store = Store(engine)
+    erase(store, "ann@x.org", "*", {"c1": cohort}, str(tmp_path / "data"), [], "dpo", "asked")
+    erase(store, "dan@x.org", "c1", {"c1": cohort}, str(tmp_path / "data"), [], "dpo", "asked to leave c1")
+
+    # The suppression list: a one-click link's unsubscribe, a bounce's, the command line's.
+    assert store.suppressions.add("ANN@x.org ", "unsubscribed", "one-click link", "c1") is None
+    assert store.suppressions.add("ann@x.org", "hard_bounce", "bounce") is None
+    assert store.suppressions.add("dan@x.org", "unsubscribed", "one-click link", "c1") is None
+    assert store.suppressions.add("dan@x.org", "unsubscribed", "one-click link", "c2") == "dan@x.org"  # c2's still
+    assert store.suppressions.add("bob@x.org", "unsubscribed", "one-click link", "c1") == "bob@x.org"
+    url = engine.url.render_as_string(hide_password=False)
+    out = subprocess.run([sys.executable, "-m", "onboarding.ops.suppress", "--url", url, "add", "ann@x.org"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "nothing stored" in out.stdout, out.stderr
+
+    # The Onboarding page's suppress (what the trigger form's box became), then the next night.
+    from onboarding.cohorts import CohortFile
+    from onboarding.pipeline import privacy
+
+    found = CohortFile(tmp_path / "cohorts.yaml", {"c1": cohort}, {})
+    assert privacy.suppress(store, found, ["ann@x.org", "cat@x.org"], "c1", None, "instructor") == [None, "cat@x.org"]
+    ctx = RunContext("night-2", local(2026, 12, 3), False, tmp_path / "data", triggered_by="instructor")
+    for stage in (pipeline.extract, pipeline.validate, pipeline.decide):
+        stage(store, cohort, ctx)
+
+    # Her bounce and her unsubscribe mail, arriving late: recorded as read, naming nobody.
+    inbox = tmp_path / "outbox" / ".inbox"
+    inbox.mkdir()
+    (inbox / "dsn.eml").write_bytes(dsn(sent, "ann@x.org", "5.1.1"))
+    (inbox / "unsub.eml").write_bytes(unsubscribe_mail("Ann <ann@x.org>", "team+unsubscribe@example.edu"))
+    email = lambda _conn: (lambda: outbox_factory(tmp_path / "outbox"))  # noqa: E731
+    tally = pipeline.read_mailbox(store, [cohort], ctx, email, dt.datetime.now(dt.timezone.utc))
+    assert tally.get("ignored") == 2 and not tally.get("unsubscribe") and not tally.get("bounce_hard"), tally
+    # The mailbox's own record and the ledger refuse her too, whoever calls them.
+    store.mailbox.record("acct", "m-9", dt.datetime.now(dt.timezone.utc), "night-2", kind="unsubscribe",
+                         address="ann@x.org", detail="unsubscribe ann@x.org", action="unsubscribed")
+    resend = {"email_key": "c1|ann@x.org|reminder|resend|1", "ref": "onb-resend-ann", "cohort_id": "c1",
+              "recipient": "ann@x.org", "recipient_name": "Ann", "kind": "reminder", "reason": "asked"}
+    assert store.ledger.plan([resend], "night-2") == 0
+
+    with engine.connect() as conn:
+        entries = conn.execute(sa.text("SELECT address, cohort_id FROM suppressions WHERE reason <> 'erased'")).all()
+        messages = conn.execute(sa.text("SELECT address, detail FROM mailbox_messages")).all()
+        everything = "\n".join(" ".join(map(str, r)) for t in sa.inspect(engine).get_table_names()
+                               for r in conn.execute(sa.text(f"SELECT * FROM {t}")))  # noqa: S608
+    assert sorted(entries) == [("bob@x.org", "c1"), ("cat@x.org", "c1"), ("dan@x.org", "c2")]
+    assert len(messages) == 3 and all(m.address is None and "ann@" not in (m.detail or "") for m in messages)
+    assert not address_pattern("ann@x.org").search(everything)

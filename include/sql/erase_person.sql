@@ -1,7 +1,10 @@
 -- Erase one person (an address) from the state database, in one cohort (:scope) or in all
--- (:scope = '*'): every row that holds the address. Texts that quote it (a run's error, the data
--- team's run record) are found by erasure_texts.sql and rewritten by the caller. Run in order,
--- in one transaction; each statement's row count is reported by table.
+-- (:scope = '*'): every row that holds the address, matched exactly (= on the column, never a
+-- pattern: '%' and '_' are legal in an address). An approval request loses only her row (her
+-- option and her line of its table); the request and everyone else on it stay. Texts that
+-- quote the address (a run's error, the data team's run record, an approval request made before
+-- migration 0021) are found by erasure_texts.sql and erasure_listed_requests.sql and rewritten
+-- by the caller. Run in order, in one transaction; each statement's row count is reported by table.
 DELETE FROM ledger_events
 WHERE email_key IN (SELECT email_key FROM email_ledger
                     WHERE recipient = :address AND (:scope = '*' OR cohort_id = :scope));
@@ -34,7 +37,9 @@ DELETE FROM csm_roster
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM csm_assignments
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
-DELETE FROM approval_requests
-WHERE people LIKE '%"' || :address || '"%' AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM approval_request_people
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM journey_waiting
+WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM resend_requests
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope)

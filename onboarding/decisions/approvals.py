@@ -39,9 +39,17 @@ class Request:
     stage: str
     approver: str  # instructor | csm
     subject: str
-    body: str  # Markdown: the table of who waits, what they submitted, a link to the evidence
+    head: str  # Markdown: what to do, and the header of the table of who waits
     options: tuple[str, ...]  # one per waiting customer
     people: tuple[Waiting, ...]
+    # Each customer's row of the table (what they submitted, a link to the evidence), in the order
+    # of ``people``: kept with the customer, so an erasure takes them out of the request whole.
+    lines: tuple[str, ...] = ()
+
+    @property
+    def body(self) -> str:
+        """The request as the approver reads it: the head, then one table row per customer."""
+        return "\n".join((self.head, *self.lines))
 
     def email_of(self, option: str) -> str:
         return self.people[self.options.index(option)].email
@@ -63,7 +71,7 @@ def requests(journey: Journey, cohort_id: str, timelines: Mapping[str, tuple[str
         stage = journey.stage(stage_id)
         people = sorted(people, key=lambda w: (w.submitted_at or dt.datetime.max.replace(tzinfo=dt.timezone.utc),
                                                w.email))[:MAX_LISTED]
-        rows = ["| customer | submitted | score | evidence |", "|---|---|---|---|"]
+        rows = []
         for w in people:
             when = f"{w.submitted_at.astimezone(tz):%a %d %b %H:%M}" if w.submitted_at else ""
             score = "" if w.score is None else f"{w.score:g}"
@@ -72,10 +80,11 @@ def requests(journey: Journey, cohort_id: str, timelines: Mapping[str, tuple[str
         body = (f"{len(people)} customer(s) of cohort {cohort_id} wait for your approval of **{stage.title}**. "
                 "Tick those you approve. To reject someone, add a line `address: reason` under *Reject* "
                 "(they are told the reason and try the stage again). Anyone left as is waits for tomorrow's "
-                "list.\n\n" + "\n".join(rows))
+                "list.\n\n| customer | submitted | score | evidence |\n|---|---|---|---|")
         options = tuple(_option(w) for w in people)
         out.append(Request(cohort_id, stage_id, stage.approval_by or "instructor",
-                           f"{cohort_id}: approve {stage.title} ({len(people)} waiting)", body, options, tuple(people)))
+                           f"{cohort_id}: approve {stage.title} ({len(people)} waiting)", body, options, tuple(people),
+                           tuple(rows)))
     return out
 
 

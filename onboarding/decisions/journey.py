@@ -9,8 +9,11 @@ The rules, stage by stage (``onboarding.journeys`` defines the stages):
   approved, when it needs an approval).
 - A stage is completed by its evidence at or before the moment: the first row for it (on a
   second visit, the first after re-entering); a row from before the stage was entered completes
-  it on entering. With a score, an attempt below the pass mark does
-  not complete it, unless the stage branches on ``failed``.
+  it on entering (a passing one first, when several came before). With a score, an attempt
+  below the pass mark does not complete it, unless the stage branches on ``failed``: then the
+  failure ends the visit, and a second try (the ``failed`` branch back to the stage) counts only
+  attempts after the failed one, so the same failure never counts twice. Rows at the same time
+  are read best score first, whatever their order in the export.
 - Due: a date (the end of that day in the cohort's zone), a duration after signup or after
   entering (whole days on the cohort's calendar, so a change of clocks moves nothing; then
   hours), or the cohort's deadline. Completed at or after due counts as late.
@@ -20,10 +23,23 @@ The rules, stage by stage (``onboarding.journeys`` defines the stages):
 - Reminders: each offset before due is one reminder, due once its moment has passed and until
   due (the seed journey: one reminder from the cohort's reminder window).
 - An approval: automatic when the score reaches ``auto_if_score_at_least``; otherwise the first
-  decision recorded after completion. Waiting for one blocks nothing else. A rejection follows
-  the ``rejected`` branch (a second try: the stage is entered again at the rejection) or ends.
-- Emails on entering a stage are due once it is entered; on completing, once it is completed
-  (the seed journey's welcome, with ``welcome_timing: after_deadline``, once the deadline passed).
+  decision recorded after completion (a second visit: after the decision of the first). Waiting
+  for one blocks nothing else. A rejection follows the ``rejected`` branch (a second try: the
+  stage is entered again at the rejection) or ends; an approval follows ``approved``, else
+  ``passed``, else the stage's plain next.
+- How the journey ends: the last stage done (and approved), or a branch to ``end`` after passing
+  or an approval: ``done``; a rejection (or a failed attempt) with no branch, or with a branch
+  to ``end``: ``rejected``; a cancel stage missed: ``cancelled``; more than ``MAX_VISITS`` visits
+  (rejected or failed over and over): ``stuck``, waiting on the instructor.
+- Emails on entering a stage are due once it is entered, unless its step was already done at
+  entry (evidence from before; a stage done on entering, like the CSM's, still sends its own):
+  a customer placed late, or whose rows arrive all at once, gets the emails of the stage they
+  stop in, not of every stage passed through. On completing: once it is completed and, when
+  it needs an approval, approved (never before: a certificate follows the approval); the seed
+  journey's welcome, with ``welcome_timing: after_deadline``, once the deadline passed.
+- A cancel stage whose event was never seen in any export of the cohort (``Settings.never_seen``:
+  a misspelt event name, an export that lacks it) is not cancelled when missed: the customer
+  is overdue and waits on the instructor. Unreadable evidence holds the customer (``Facts.held``).
 """
 from __future__ import annotations
 
@@ -72,6 +88,9 @@ class Settings:
     reminder_window_start: dt.datetime
     tz: dt.tzinfo
     complete_emails_at_due: bool = False  # the seed welcome with welcome_timing: after_deadline
+    # Evidence keys whose event no export of the cohort ever carried: a cancel stage waiting on
+    # one holds (overdue, on the instructor) instead of cancelling everyone.
+    never_seen: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -142,6 +161,10 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
     visits: list[Visit] = []
     emails: list[Email] = []
     counts: dict[str, int] = {}
+    # Per evidence key, the last failed attempt: a second try counts only attempts after it.
+    failed_at: dict[str, dt.datetime] = {}
+    # Per stage, the last decision followed: a second visit waits for a later one.
+    decided: dict[str, dt.datetime] = {}
     stage, entered = journey.stages[0], facts.signed_up_at
     while True:
         number = counts[stage.id] = counts.get(stage.id, 0) + 1
@@ -155,14 +178,22 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
             return Timeline(tuple(visits), "waiting_for_csm", stage.id, tuple(emails), "instructor")
         # The CSM stage's emails go out once the CSM is known: due from the placement, not the entry.
         since = max(entered, facts.csm_assigned_at) if stage.assign_csm and entered is not None else entered
-        for kind in stage.emails_on_enter:
-            emails.append(Email(stage.id, kind, number, f"entered {stage.title}", since))
-        completed, score, failed, link = _completion(stage, facts, entered, number, as_of)
+        key = evidence_key(stage)
+        retry = bool(visits) and visits[-1].stage == stage.id and visits[-1].outcome == "failed"
+        completed, tried, score, failed, link = _completion(stage, facts, entered, number, as_of,
+                                                            failed_at.get(key), retry)
+        # A step already done when the stage opens needs no "please do it" email.
+        done_at_entry = (completed is not None and entered is not None and completed <= entered
+                         and not stage.evidence.entered)
+        if not done_at_entry:
+            for kind in stage.emails_on_enter:
+                emails.append(Email(stage.id, kind, number, f"entered {stage.title}", since))
         if completed is None:
             return _not_done(journey, stage, number, entered, due_at, as_of, settings, visits, emails)
         late = due_at is not None and completed >= due_at
         if failed:
             visits.append(Visit(stage.id, number, entered, due_at, completed, score, "failed", link=link))
+            failed_at[key] = tried
             nxt = journey.following(stage.id).get("failed")
         elif late and stage.on_missed == "cancel":
             visits.append(Visit(stage.id, number, entered, due_at, completed, score, "completed_late"))
@@ -170,34 +201,38 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
                                 f"completed after the due time ({_local(completed, settings)})", completed))
             return Timeline(tuple(visits), "cancelled", None, tuple(emails))
         else:
-            for kind in stage.emails_on_complete:
-                if not settings.complete_emails_at_due or stage.due is None or not stage.due.cohort_deadline \
-                        or as_of >= due_at:
-                    emails.append(Email(stage.id, kind, number, "completed on time" if not late else "completed",
-                                        max(completed, due_at) if settings.complete_emails_at_due and due_at
-                                        else completed))
-            decision = _approval(stage, facts, completed, score, as_of)
+            decision = _approval(stage, facts, completed, score, as_of, decided.get(stage.id))
             if decision is None:
                 visits.append(Visit(stage.id, number, entered, due_at, completed, score, "awaiting_approval",
                                     link=link))
                 return Timeline(tuple(visits), "awaiting_approval", stage.id, tuple(emails), stage.approval_by)
+            branches = journey.following(stage.id)
+            passed = branches.get("passed", branches.get(None)) if stage.evidence.pass_mark is not None \
+                else branches.get(None)
             if decision is True:
                 visits.append(Visit(stage.id, number, entered, due_at, completed, score,
                                     "completed_late" if late else "completed", link=link))
-                branches = journey.following(stage.id)
-                nxt = branches.get("passed", branches.get(None)) if stage.evidence.pass_mark is not None \
-                    else branches.get(None)
+                nxt = passed
+                approved_at = completed
             else:
                 verdict, at, by = decision
+                decided[stage.id] = at
                 visits.append(Visit(stage.id, number, entered, due_at, completed, score, verdict, at, by, link))
-                nxt = journey.following(stage.id).get(verdict) or (
-                    journey.following(stage.id).get(None) if verdict == "approved" else None)
+                nxt = branches.get(verdict) or (passed if verdict == "approved" else None)
+                approved_at = at if verdict == "approved" else None
                 completed = at
-        if nxt is None:
+            if approved_at is not None:
+                # On completing: once done and, when the stage needs one, approved.
+                for kind in stage.emails_on_complete:
+                    if not settings.complete_emails_at_due or stage.due is None or not stage.due.cohort_deadline \
+                            or as_of >= due_at:
+                        emails.append(Email(stage.id, kind, number, "completed on time" if not late else "completed",
+                                            max(approved_at, due_at) if settings.complete_emails_at_due and due_at
+                                            else approved_at))
+        if nxt is None or nxt == END:
+            # The journey ends here: finished, unless it ends on a rejection or a failed attempt.
             return Timeline(tuple(visits), "rejected" if visits[-1].outcome in ("rejected", "failed") else "done",
                             None, tuple(emails))
-        if nxt == END:
-            return Timeline(tuple(visits), "done", None, tuple(emails))
         stage, entered = journey.stage(nxt), completed
 
 
@@ -205,6 +240,10 @@ def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_o
               visits: list[Visit], emails: list[Email]) -> Timeline:
     if due_at is not None and as_of >= due_at:
         visits.append(Visit(stage.id, number, entered, due_at, outcome="missed"))
+        if stage.on_missed == "cancel" and evidence_key(stage) in settings.never_seen:
+            # Nobody's export ever carried the event (a misspelt name, a missing export): the
+            # stage cannot tell who did it, so nobody is cancelled; the instructor is told.
+            return Timeline(tuple(visits), "overdue", stage.id, tuple(emails), "instructor")
         if stage.on_missed == "cancel":
             emails.append(Email(stage.id, "cancellation", number, "not completed by the due time", due_at))
             return Timeline(tuple(visits), "cancelled", None, tuple(emails))
@@ -248,39 +287,56 @@ def after(start: dt.datetime, duration: dt.timedelta, tz: dt.tzinfo) -> dt.datet
     return (landed.astimezone(dt.timezone.utc) + dt.timedelta(seconds=duration.seconds)).astimezone(tz)
 
 
-def _completion(stage: Stage, facts: Facts, entered, number: int, as_of):
-    """(completed at, score, failed, link) from the stage's evidence; (None, None, False, None)
-    when not yet."""
+def _completion(stage: Stage, facts: Facts, entered, number: int, as_of, failed_at: dt.datetime | None = None,
+                retry: bool = False):
+    """(completed at, the attempt's own time, score, failed, link) from the stage's evidence;
+    all None (failed False) when not yet. ``failed_at``: the last failed attempt of this evidence,
+    only later ones count; ``retry``: this visit is the second try after that failure (an
+    attempt between the failure and re-entering counts, completing the stage on entering)."""
     if stage.evidence.entered:
         start = entered if entered is not None else as_of
         if stage.assign_csm and facts.csm_assigned_at is not None:
             start = max(start, facts.csm_assigned_at)
-        return start, None, False, None
-    attempts = [a for a in facts.evidence.get(evidence_key(stage), ()) if a.at <= as_of
-                and (number == 1 or entered is None or a.at >= entered)]
+        return start, start, None, False, None
+    # Best score first among rows at the same time, whatever order the export gave them in.
+    attempts = sorted((a for a in facts.evidence.get(evidence_key(stage), ()) if a.at <= as_of
+                       and (failed_at is None or a.at > failed_at)
+                       and (number == 1 or retry or entered is None or a.at >= entered)),
+                      key=lambda a: (a.at, -(a.value if a.value is not None else float("-inf"))))
     mark = stage.evidence.pass_mark
     branches_on_fail = "failed" in {b.condition for b in stage.next}
-    for a in sorted(attempts, key=lambda a: a.at):
+
+    def passes(a: Attempt) -> bool:
+        return mark is None or (a.value is not None and a.value >= mark)
+
+    if entered is not None:
         # Done before the stage opened (the quiz taken while the details waited for approval):
-        # the stage is done the moment it is entered.
-        at = a.at if entered is None or a.at >= entered else entered
-        if mark is None:
-            return at, a.value, False, a.link
-        if a.value is not None and a.value >= mark:
-            return at, a.value, False, a.link
+        # the stage is done the moment it is entered, by a passing attempt if one came before.
+        before = [a for a in attempts if a.at < entered]
+        good = [a for a in before if passes(a)]
+        if good:
+            return entered, good[0].at, good[0].value, False, good[0].link
+        if before and branches_on_fail:
+            return entered, before[-1].at, before[-1].value, True, before[-1].link
+        attempts = [a for a in attempts if a.at >= entered]
+    for a in attempts:
+        if passes(a):
+            return a.at, a.at, a.value, False, a.link
         if branches_on_fail:
-            return at, a.value, True, a.link
-    return None, None, False, None
+            return a.at, a.at, a.value, True, a.link
+    return None, None, None, False, None
 
 
-def _approval(stage: Stage, facts: Facts, completed, score, as_of):
-    """True (no approval needed, or automatic), (verdict, at, by), or None while waiting."""
+def _approval(stage: Stage, facts: Facts, completed, score, as_of, after: dt.datetime | None = None):
+    """True (no approval needed, or automatic), (verdict, at, by), or None while waiting. A
+    decision at or before ``after`` (the one a previous visit followed) is not this visit's."""
     if stage.approval_by is None:
         return True
     if stage.auto_approve_at is not None and score is not None and score >= stage.auto_approve_at:
         return "approved", completed, "rule"
-    for a in sorted(facts.approvals, key=lambda a: a.at):
-        if a.stage == stage.id and completed <= a.at <= as_of and a.decision in ("approved", "rejected"):
+    for a in sorted(facts.approvals, key=lambda a: (a.at, a.decision)):
+        if a.stage == stage.id and completed <= a.at <= as_of and a.decision in ("approved", "rejected") \
+                and (after is None or a.at > after):
             return a.decision, a.at, a.by
     return None
 

@@ -65,6 +65,8 @@ class JourneyFacts:
     suppressions: tuple[Suppression, ...] = ()
     roster: tuple[Csm, ...] | None = None  # the run's CSM roster from the cohort's export (None: the journey's)
     refs: References | None = None  # the deployment's reference maker (due emails get theirs from it)
+    # Every event name the cohort's exports ever carried by the moment (None: not known, none assumed missing).
+    seen_events: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,9 @@ def email_classes(journey: Journey, classes: dict[str, str]) -> dict[str, str]:
 def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: JourneyFacts) -> JourneyDecisions:
     """One run's decisions for a journey cohort; see the module's docstring for the order."""
     as_of = ask.as_of
-    settings = Settings(cohort.deadline_at, cohort.reminder_window_start, cohort.tz)
+    unseen = never_seen(journey, facts.seen_events)
+    settings = Settings(cohort.deadline_at, cohort.reminder_window_start, cohort.tz,
+                        never_seen=frozenset(evidence_key(s) for s in unseen))
     customers = facts.customers
     refusal = resend_refusal(cohort.id, ask.resend, customers, facts.ledger, {})
     if refusal:
@@ -233,10 +237,23 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     if held:
         counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
     counts["waiting_on_a_person"] = len(waiting)
+    # A stage waiting on an event no export of the cohort ever carried, with customers in it: the
+    # instructor is told (a misspelt name in the journey, or an export that lacks the column).
+    stuck_on = [f"{s.id}: event {s.evidence.event_name!r}, {n} customer(s) in the stage"
+                for s in unseen for n in [sum(t.stage == s.id for t in timelines.values())] if n]
+    if stuck_on:
+        counts["events_never_seen"] = stuck_on
     return JourneyDecisions(statuses, identity_columns(d), visit_rows(timelines, journey), new, reqs, waiting,
                             not ask.dry_run and not held, trips, held, counts,
                             supersede_reason=f"no longer due as of {iso(as_of)}",
                             resend=resend if not ask.dry_run and not held else None)
+
+
+def never_seen(journey: Journey, seen: frozenset[str] | None) -> list:
+    """The stages done by an event (of the events export) that none of ``seen`` is."""
+    if seen is None:
+        return []
+    return [s for s in journey.stages if s.evidence.event and s.evidence.event_name not in seen]
 
 
 def _open_queries(journey: Journey, events: list[dict[str, Any]], as_of: dt.datetime,

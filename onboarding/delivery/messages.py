@@ -168,8 +168,12 @@ def check_message(msg: EmailMessage, to_email: str, cc: tuple[str, ...] = (), se
             raise UnsafeMessage("a part of the message has a header the code did not set")
 
     def addresses(header: str) -> list[str]:
-        value = parsed[header]
-        return [a.addr_spec.lower() for a in value.addresses] if value is not None else []
+        try:
+            value = parsed[header]
+            return [a.addr_spec.lower() for a in value.addresses] if value is not None else []
+        except Exception as exc:  # noqa: BLE001 - a header a mail program cannot read is not safe to send
+            # e.g. encoded words that decode to a group ("Bcc: x@y;"): the email package itself fails.
+            raise UnsafeMessage(f"the message's {header} header cannot be read back ({type(exc).__name__})") from None
 
     if addresses("To") != [to_email.lower()]:
         raise UnsafeMessage(f"the message would go to {addresses('To')}, not only to the intended recipient")

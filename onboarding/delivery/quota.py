@@ -21,7 +21,8 @@ from onboarding.backoff import RetryPolicy
 
 # Quota units per method (Gmail API usage limits).
 GMAIL_COSTS = {"drafts.create": 10, "drafts.send": 100, "drafts.get": 5, "drafts.list": 5,
-               "messages.list": 5, "messages.get": 5, "messages.send": 100}
+               "messages.list": 5, "messages.get": 5, "messages.send": 100,
+               "getProfile": 1, "history.list": 2}
 
 
 @dataclass(frozen=True)

@@ -10,27 +10,55 @@ import os
 import re
 from email.message import EmailMessage
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from onboarding.backoff import retry_after_seconds
+from onboarding.delivery.feedback import SCREEN_HEADERS
 from onboarding.delivery.messages import REF_HEADER
 from onboarding.delivery.quota import GMAIL_COSTS, Limits, Pacer
 from onboarding.errors import PermanentError, TransientError
 
 
-# At most this many mailbox messages are read a night (the rest the next night): a flood of
-# reports cannot stall the run.
-INBOX_LIMIT = 2000
+@dataclass(frozen=True)
+class Incoming:
+    """A message found in the sender's mailbox: its id there, when it arrived (UTC), the headers
+    that say whether it is worth reading (``feedback.SCREEN_HEADERS``), its size, and its bytes
+    when already at hand (else the sender's ``raw`` fetches them)."""
+
+    message_id: str
+    received_at: dt.datetime
+    headers: dict[str, str] = field(default_factory=dict)
+    size: int = 0
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True)
-class Incoming:
-    """A message found in the sender's mailbox: its id there, its bytes, when it arrived (UTC)."""
+class MailboxSearch:
+    """What a listing of the mailbox asks for: bounces from these mail systems' senders, mails to
+    these unsubscribe addresses, arrived since ``since``."""
 
-    message_id: str
-    raw: bytes
-    received_at: dt.datetime
+    mail_systems: frozenset[str]
+    unsubscribe_addresses: frozenset[str]
+    since: dt.datetime
+
+    def gmail_query(self) -> str:
+        """Gmail's search for it: the real senders by full address (a bare ``from:mailer-daemon``
+        would match anyone's ``mailer-daemon@`` too)."""
+        terms = [*(f"from:{a}" for a in sorted(self.mail_systems)), *(f"to:{a}" for a in sorted(self.unsubscribe_addresses))]
+        return f"in:inbox after:{int(self.since.timestamp())} {{{' '.join(terms)}}}"
+
+
+@dataclass(frozen=True)
+class InboxRead:
+    """What a read of the mailbox found (oldest first), where the next read starts (Gmail's
+    ``historyId``; None for a mailbox without one), and how it read: ``history`` (everything
+    added since the last read), ``listing`` (the first read: a search over the look-back window)
+    or ``listing (history expired)``."""
+
+    messages: list[Incoming]
+    cursor: str | None
+    how: str
 
 
 class Sender(Protocol):
@@ -48,8 +76,9 @@ class Sender(Protocol):
 
     def send_draft(self, draft_id: str) -> str: ...
 
-    def inbox(self, since: dt.datetime, unsubscribe_addresses: set[str], known: set[str],
-              limit: int = INBOX_LIMIT) -> list[Incoming]: ...
+    def inbox(self, cursor: str | None, search: MailboxSearch, known: set[str]) -> InboxRead: ...
+
+    def raw(self, message_id: str) -> bytes | None: ...
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9@._+-]+")
@@ -100,17 +129,27 @@ class OutboxSender:
         os.replace(tmp, path)
         return draft_id
 
-    def inbox(self, since: dt.datetime, unsubscribe_addresses: set[str], known: set[str],
-              limit: int = INBOX_LIMIT) -> list[Incoming]:
+    def inbox(self, cursor: str | None, search: MailboxSearch, known: set[str]) -> InboxRead:
         """The local mailbox: ``<root>/.inbox/*.eml`` (bounces and unsubscribe mails a test or the
-        demo drops there), oldest first."""
+        demo drops there) arrived since ``search.since``, every one, oldest first; it has no
+        history, so each read lists the look-back window and skips what is ``known``."""
+        import email
+        import email.policy
+
         folder = self.root / ".inbox"
         found = []
         for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
             received = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
-            if path.name not in known and received >= since:
-                found.append(Incoming(path.name, path.read_bytes(), received))
-        return sorted(found, key=lambda m: m.received_at)[:limit]
+            if path.name not in known and received >= search.since:
+                raw = path.read_bytes()
+                msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+                headers = {h: ", ".join(str(v) for v in msg.get_all(h, [])) for h in SCREEN_HEADERS}
+                found.append(Incoming(path.name, received, headers, len(raw), raw))
+        return InboxRead(sorted(found, key=lambda m: m.received_at), None, "listing")
+
+    def raw(self, message_id: str) -> bytes | None:
+        path = self.root / ".inbox" / message_id
+        return path.read_bytes() if path.is_file() else None
 
     def send_draft(self, draft_id: str) -> str:
         dest = self.root / draft_id
@@ -230,27 +269,85 @@ class GmailSender:
         res = self._call(self.service.users().drafts().send(userId=self.user, body={"id": draft_id}), "drafts.send")
         return res["id"]
 
-    def inbox(self, since: dt.datetime, unsubscribe_addresses: set[str], known: set[str],
-              limit: int = INBOX_LIMIT) -> list[Incoming]:
-        """Bounces (from the mailer daemon or a postmaster) and mails to the unsubscribe addresses
-        that arrived since ``since``, searched with Gmail's query language and read raw; messages
-        in ``known`` are not fetched again."""
-        terms = ["from:mailer-daemon", "from:postmaster", *(f"to:{a}" for a in sorted(unsubscribe_addresses))]
-        query = f"in:inbox after:{int(since.timestamp())} {{{' '.join(terms)}}}"
+    def inbox(self, cursor: str | None, search: MailboxSearch, known: set[str]) -> InboxRead:
+        """Everything added to the inbox since ``cursor`` (a ``historyId``), through
+        ``users.history.list`` paged to the end: nothing is skipped however many arrive. Without a
+        cursor (the first read), or when Gmail no longer has that history (404: it keeps about a
+        week), the search ``search.gmail_query()`` paged to the end, from the current
+        ``historyId`` (taken first, so what arrives during the listing is in the next read).
+        Each message comes with its headers only (``raw`` fetches its bytes); those in ``known``
+        are not fetched again."""
+        from googleapiclient.errors import HttpError
+
+        ids, how = None, "listing"
+        if cursor:
+            try:
+                ids, cursor = self._history(cursor)
+                how = "history"
+            except HttpError as exc:
+                if exc.resp.status != 404:
+                    raise _classify(exc) from exc
+                how = "listing (history expired)"
+        if ids is None:
+            cursor = str(self._call(self.service.users().getProfile(userId=self.user), "getProfile")["historyId"])
+            ids = self._listing(search.gmail_query())
+        found = []
+        for mid in dict.fromkeys(ids):
+            if mid in known:
+                continue
+            res = self._get(mid, format="metadata", metadataHeaders=list(SCREEN_HEADERS))
+            if res is None:
+                continue  # deleted since it was listed
+            headers: dict[str, str] = {}
+            for h in (res.get("payload") or {}).get("headers") or []:
+                name = next((n for n in SCREEN_HEADERS if n.lower() == str(h.get("name", "")).lower()), None)
+                if name:
+                    headers[name] = f"{headers[name]}, {h.get('value', '')}" if name in headers else str(h.get("value", ""))
+            received = dt.datetime.fromtimestamp(int(res.get("internalDate", 0)) / 1000, dt.timezone.utc)
+            found.append(Incoming(mid, received, headers, int(res.get("sizeEstimate") or 0)))
+        return InboxRead(sorted(found, key=lambda m: m.received_at), cursor, how)
+
+    def raw(self, message_id: str) -> bytes | None:
+        """A message's bytes (None: deleted since it was listed)."""
+        res = self._get(message_id, format="raw")
+        return None if res is None else base64.urlsafe_b64decode(res["raw"] + "=" * (-len(res["raw"]) % 4))
+
+    def _history(self, start: str) -> tuple[list[str], str]:
+        """The inbox messages added since history id ``start``, oldest first, and the mailbox's
+        history id at the end of the read."""
         ids: list[str] = []
-        token = None
-        while len(ids) < limit:
-            res = self._call(self.service.users().messages().list(
-                userId=self.user, q=query, maxResults=min(500, limit), pageToken=token), "messages.list")
-            ids += [m["id"] for m in res.get("messages") or [] if m["id"] not in known]
+        token, latest = None, start
+        while True:
+            res = self._call(self.service.users().history().list(
+                userId=self.user, startHistoryId=start, historyTypes="messageAdded", labelId="INBOX",
+                maxResults=500, pageToken=token), "history.list")
+            for record in res.get("history") or []:
+                ids += [a["message"]["id"] for a in record.get("messagesAdded") or []
+                        if "INBOX" in (a["message"].get("labelIds") or ["INBOX"])]
+            latest = str(res.get("historyId") or latest)
             token = res.get("nextPageToken")
             if not token:
-                break
-        found = []
-        for mid in ids[:limit]:
-            res = self._call(self.service.users().messages().get(userId=self.user, id=mid, format="raw"),
-                             "messages.get")
-            raw = base64.urlsafe_b64decode(res["raw"] + "=" * (-len(res["raw"]) % 4))
-            received = dt.datetime.fromtimestamp(int(res.get("internalDate", 0)) / 1000, dt.timezone.utc)
-            found.append(Incoming(mid, raw, received))
-        return sorted(found, key=lambda m: m.received_at)
+                return ids, latest
+
+    def _listing(self, query: str) -> list[str]:
+        """Every message the search finds, paged to the end."""
+        ids: list[str] = []
+        token = None
+        while True:
+            res = self._call(self.service.users().messages().list(
+                userId=self.user, q=query, maxResults=500, pageToken=token), "messages.list")
+            ids += [m["id"] for m in res.get("messages") or []]
+            token = res.get("nextPageToken")
+            if not token:
+                return ids
+
+    def _get(self, message_id: str, **params) -> dict | None:
+        from googleapiclient.errors import HttpError
+
+        try:
+            return self._call(self.service.users().messages().get(userId=self.user, id=message_id, **params),
+                              "messages.get")
+        except HttpError as exc:
+            if exc.resp.status == 404:
+                return None
+            raise

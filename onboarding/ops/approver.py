@@ -2,7 +2,9 @@
 (or their script) would: list the requests waiting for an answer (``GET .../hitlDetails``), read
 each one's table, tick whom to approve and write a reason for whom to reject (``PATCH`` with
 ``chosen_options`` and ``params_input.reject``). The demo answers the sample's requests with it;
-the journey DAG test too."""
+the journey DAG test too. The requests wait in runs of the ``onboarding_approvals`` Dag, which
+the nightly run triggers and does not wait for; ``run_approvals`` runs one under ``dag.test()``
+(where no scheduler would)."""
 from __future__ import annotations
 
 import re
@@ -44,7 +46,7 @@ class Approver:
     """Answers every pending request of ``dag_id`` through the API client (``client`` with
     ``headers``), by ``policy``, on a background thread while ``dag.test()`` runs."""
 
-    def __init__(self, client: Any, headers: dict[str, str], dag_id: str = "onboarding_nightly",
+    def __init__(self, client: Any, headers: dict[str, str], dag_id: str = "onboarding_approvals",
                  policy: Callable[[dict[str, Any]], tuple[list[str], str]] = sample_policy):
         self.client, self.headers, self.dag_id, self.policy = client, headers, dag_id, policy
         self.answered: list[dict[str, Any]] = []
@@ -88,3 +90,22 @@ class Approver:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
+
+
+def run_approvals(approvals_dag: Any, nightly_run_id: str) -> Any:
+    """Run, with ``dag.test()``, the approvals run that the nightly run ``nightly_run_id``
+    triggered (``None`` when it made no requests): the triggered run is only queued, and
+    ``dag.test()`` replaces it (same date, same conf) with one it runs here, until every request is
+    answered or closed. A night replayed again (the demo run twice, same run ids) finds its
+    earlier approvals run in the trigger's place (the trigger skips: that date is taken); it is
+    run again the same way."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        runs = session.query(DagRun).filter(DagRun.dag_id == approvals_dag.dag_id).order_by(DagRun.id.desc()).all()
+        asked = next((r for r in runs if (r.conf or {}).get("nightly_run_id") == nightly_run_id), None)
+        if asked is None:
+            return None
+        when, after, conf = asked.logical_date, asked.run_after, dict(asked.conf or {})
+    return approvals_dag.test(logical_date=when, run_after=after, run_conf=conf)

@@ -9,9 +9,11 @@ files. Airflow's task logs for each night go to ``var/demo-logs/<date>.log``. Th
 run twice, to show that a rerun of the same date sends nothing new.
 
 Then the journey sample (config/journey-cohorts.yaml: a SaaS product onboarding accounts in 19
-steps) over the same nights: each night an approver answers the night's approval requests through
-Airflow's REST API (the api-server app in this process) while the run waits on them, approving
-complete details and training, rejecting details sent incomplete with a reason.
+steps) over the same nights: each night's run ends without waiting on its approval requests, which
+wait in an ``onboarding_approvals`` run of their own (run here with ``dag.test()``, as the
+scheduler would start it); an approver answers them through Airflow's REST API (the api-server app
+in this process), approving complete details and training, rejecting details sent incomplete with
+a reason.
 """
 from __future__ import annotations
 
@@ -49,13 +51,13 @@ def _output_to(path: Path):
             os.close(saved[1])
 
 
-def _load_dag():
+def _load_dag(dag_id: str = "onboarding_nightly"):
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(paths.PROJECT_ROOT / "dags"))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
-    return bag.get_dag("onboarding_nightly")
+    return bag.get_dag(dag_id)
 
 
 def print_night(day: dt.date, as_of: dt.datetime, run_id: str, state_ok: str) -> None:
@@ -131,11 +133,12 @@ def journey_nights(nights: list[dt.date], run_time: dt.time, tz, logs: Path, out
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from fastapi.testclient import TestClient
 
-    from onboarding.ops.approver import Approver
+    from onboarding.ops.approver import Approver, run_approvals
 
     os.environ["ONBOARDING_COHORTS_FILE"] = str(JOURNEY_COHORTS)
     with _output_to(logs / "dag-parse-journey.log"):
         dag = _load_dag()
+        approvals = _load_dag("onboarding_approvals")
         api = TestClient(create_app())
         token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="demo.approver", role="admin"))
     print(f"\nJourney sample ({JOURNEY_COHORTS.name}): the 19-step onboarding of config/journeys.yaml; an approver "
@@ -144,11 +147,15 @@ def journey_nights(nights: list[dt.date], run_time: dt.time, tz, logs: Path, out
     for day in nights:
         logical = dt.datetime.combine(day, run_time, tz)
         os.environ["ONBOARDING_SIMULATED_NOW"] = logical.isoformat()
-        with _output_to(logs / f"{day}-journey.log"), Approver(api, {"Authorization": f"Bearer {token}"}) as person:
-            dr = dag.test(logical_date=logical, run_after=logical)
+        with _output_to(logs / f"{day}-journey.log"):
+            dr = dag.test(logical_date=logical, run_after=logical)  # ends without waiting on the approver
+        with _output_to(logs / f"{day}-journey-approvals.log"), \
+                Approver(api, {"Authorization": f"Bearer {token}"}) as person:
+            asked = run_approvals(approvals, dr.run_id)  # the night's requests, answered meanwhile
         del os.environ["ONBOARDING_SIMULATED_NOW"]
         state = str(getattr(dr.state, "value", dr.state))
         failed += state != "success" or bool(person.errors)
+        failed += asked is not None and str(getattr(asked.state, "value", asked.state)) != "success"
         for e in person.errors:
             print(f"  approver error: {e}")
         print_journey_night(day, dr.run_id, state, person.answered)

@@ -1,9 +1,12 @@
 """Check a journey file and show its journeys stage by stage:
 
     python -m onboarding.ops.journeys check config/journeys.yaml
+    python -m onboarding.ops.journeys check config/journeys.yaml --export events.csv [--event-column Event]
 
 Exit status 0 when every journey is valid (each is printed), 2 with the problem (file, journey,
-stage and key) otherwise. See README, "Journeys".
+stage and key) otherwise. With ``--export`` (an events export, CSV), each event name a journey's
+stages wait on that the export never carries is listed (a misspelt ``acount_verified``), and the
+exit status is 1 when there is one. See README, "Journeys".
 """
 from __future__ import annotations
 
@@ -53,12 +56,36 @@ def describe(journey) -> list[str]:
     return lines
 
 
+def missing_events(journey, names: set[str]) -> list[str]:
+    """The journey's stages whose event (of the events export) is none of ``names``, in words."""
+    return [f"{journey.id}: stage {s.id!r} waits on event {s.evidence.event_name!r}, which the export never carries"
+            for s in journey.stages if s.evidence.event and s.evidence.event_name not in names]
+
+
+def export_event_names(path: Path, column: str | None) -> set[str]:
+    """The event names an events export carries (read as the validation reads them: trimmed,
+    lower case); ``column``: its header (default: the one named 'event', any case)."""
+    import pandas as pd
+
+    from onboarding.validation.values import event_names
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    header = column or next((c for c in frame.columns if c.strip().lower() == "event"), None)
+    if header not in frame.columns:
+        raise KeyError(f"{path}: no column {column or 'Event'!r}; name it with --event-column "
+                       f"(the headers: {', '.join(frame.columns)})")
+    names, problems = event_names(frame[header])
+    return set(names[problems.isna()])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m onboarding.ops.journeys", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="check a journey file and print its journeys")
     check.add_argument("file", type=Path)
+    check.add_argument("--export", type=Path, help="an events export (CSV): list the event names it lacks")
+    check.add_argument("--event-column", help="the export's event column (default: the header 'Event')")
     args = ap.parse_args(argv)
     from onboarding.cohorts import read_yaml
     from onboarding.errors import ConfigError
@@ -74,7 +101,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for j in journeys.values():
         print("\n".join(describe(j)))
-    return 0
+    if args.export is None:
+        return 0
+    try:
+        names = export_event_names(args.export, args.event_column)
+    except FileNotFoundError:
+        print(f"error: {args.export}: no such file", file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    missing = [line for j in journeys.values() for line in missing_events(j, names)]
+    print(f"{args.export}: {len(names)} event name(s)" + (": every stage's event is there" if not missing else ""))
+    for line in missing:
+        print(f"  missing: {line}")
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":

@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        print(f"suppressed {kept} for {'every cohort' if args.cohort == '*' else args.cohort} ({args.reason})")
+        if kept is None:
+            print("nothing stored: that person was erased on request (never emailed again as it is)")
+        else:
+            print(f"suppressed {kept} for {'every cohort' if args.cohort == '*' else args.cohort} ({args.reason})")
     elif args.command == "remove":
         n = store.suppressions.remove(args.address, args.cohort)
         print(f"removed {n} entr{'y' if n == 1 else 'ies'}")

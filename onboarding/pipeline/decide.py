@@ -25,11 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> RunFacts:
-    """What the run decides on, as the state database holds it now (with the addresses the
-    trigger form asked to suppress entered first)."""
+    """What the run decides on, as the state database holds it now."""
     import json
 
-    _suppress_from_form(store, cohort, ctx)
     run = store.runs.get(ctx.run_id, cohort.id)
     inputs = store.runs.inputs(ctx.run_id, cohort.id)
     counts = store.runs.counts(ctx.run_id, cohort.id)
@@ -48,11 +46,29 @@ def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> R
         refs=store.ledger.references())
 
 
-def _suppress_from_form(store: Store, cohort: Cohort, ctx: RunContext) -> None:
-    """The addresses the trigger form asked to suppress, entered before the run decides."""
-    for address in ctx.suppress:
-        store.suppressions.add(address, "manual", "trigger form", cohort.id, added_by=ctx.triggered_by,
-                               note=f"asked for with run {ctx.run_id}")
+def with_resend(store: Store, cohort: Cohort, ctx: RunContext) -> RunContext:
+    """The run's context with the instructor's resend read from the state database by the
+    reference the trigger form gave (the address never travels through Airflow). A reference
+    that names no request of this cohort (erased since, or another cohort's) stops the run."""
+    if not ctx.resend_request:
+        return ctx
+    import dataclasses
+
+    from onboarding.decisions import Resend
+
+    found = store.resends.get(ctx.resend_request)
+    if found is None or found["cohort_id"] != cohort.id:
+        message = (f"resend_request {ctx.resend_request}: no such request for cohort {cohort.id} (ask for it on the "
+                   "Onboarding page; an erasure removes its requests)")
+        record(store, cohort, ctx, "failed", f"decide: {message}")
+        raise ResendRefused(message)
+    return dataclasses.replace(ctx, resend=Resend(found["email"], found["kind"], found["reason"]))
+
+
+def _refused(ctx: RunContext, message: str) -> str:
+    """A refusal as the task raises it (into Airflow's task log): the request's reference where
+    the customer's address was."""
+    return message.replace(ctx.resend.email, ctx.resend_request) if ctx.resend and ctx.resend_request else message
 
 
 def _suppressions(store: Store, cohort: Cohort) -> tuple:
@@ -66,6 +82,7 @@ def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
     never attempted, and no longer due, is superseded."""
     if cohort.journey != "seed":
         return decide_journey(store, cohort, ctx)
+    ctx = with_resend(store, cohort, ctx)
     with store.transaction() as tx:
         orphans = tx.staging.orphans(ctx.run_id, cohort.id, ctx.as_of)
         result = decide_run(cohort, ctx, load_facts(tx, cohort, ctx, len(orphans)))
@@ -76,14 +93,13 @@ def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
     if result.refusal:
         kind, message = result.refusal
         record(store, cohort, ctx, "failed", f"decide: {message}")
-        raise (ResendRefused if kind == "resend" else DatasetError)(message)
+        raise (ResendRefused if kind == "resend" else DatasetError)(_refused(ctx, message))
     return _recorded(store, cohort, ctx, result, superseded, cohort.id)
 
 
 def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> JourneyFacts:
     """What a journey cohort's run decides on: the reconciled signups, when each signed up, the
     event rows, the approvals recorded, the CSM assignments and the ledger."""
-    _suppress_from_form(store, cohort, ctx)
     inputs = store.runs.inputs(ctx.run_id, cohort.id)
     return JourneyFacts(
         customers=store.staging.reconcile(ctx.run_id, cohort.id, ctx.as_of),
@@ -96,6 +112,7 @@ def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> Journey
         now=clock(),
         suppressions=_suppressions(store, cohort),
         roster=roster(store, cohort, ctx.run_id),
+        seen_events=store.staging.event_names(cohort.id, ctx.as_of),
         refs=store.ledger.references())
 
 
@@ -116,6 +133,7 @@ def decide_journey(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, A
     the night, all written in one transaction."""
     journey = cohort.journey_spec
     superseded = 0
+    ctx = with_resend(store, cohort, ctx)
     with store.transaction() as tx:
         result = decide_journey_run(cohort, journey, ctx, load_journey_facts(tx, cohort, ctx))
         if not result.refusal:
@@ -124,7 +142,7 @@ def decide_journey(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, A
     if result.refusal:
         _, message = result.refusal
         record(store, cohort, ctx, "failed", f"decide: {message}")
-        raise ResendRefused(message)
+        raise ResendRefused(_refused(ctx, message))
     return _recorded(store, cohort, ctx, result, superseded, f"{cohort.id} (journey {journey.id})")
 
 
@@ -150,8 +168,8 @@ def _write_journey(tx: Store, cohort: Cohort, ctx: RunContext, result: Any) -> N
         # Sticky once made: a placement is recorded even when a guard holds the emails.
         tx.journeys.assign_csms(cohort.id, ctx.run_id, result.assigned)
     tx.journeys.replace_requests(ctx.run_id, cohort.id, [] if ctx.dry_run else [
-        {"stage": r.stage, "approver": r.approver, "subject": r.subject, "body": r.body, "options": r.options,
-         "people": [w.email for w in r.people]} for r in result.requests])
+        {"stage": r.stage, "approver": r.approver, "subject": r.subject, "body": r.head, "options": r.options,
+         "people": [w.email for w in r.people], "lines": r.lines} for r in result.requests])
 
 
 def _recorded(store: Store, cohort: Cohort, ctx: RunContext, result: Any, superseded: int,

@@ -43,9 +43,17 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = (".txt", ".html", ".htm", ".md", ".log")
 
 
+# What may stand just before an address inside a longer one (RFC 5322's atext and the dot):
+# ``ann@x.org`` is not in ``jo!ann@x.org``. Left out: '=', '/', '?', '&' and '#', which part a
+# key or a URL from an address (``to=ann@x.org``) far more often than they are part of one, and
+# the quote, which counts only when it opens a quoted address ('ann@x.org'), not o'ann@x.org.
+_BEFORE = r"[\w.+!$%*^`{|}~'-]"
+
+
 def address_pattern(address: str) -> re.Pattern:
     """The address as a whole token (``ann@x.org`` and not ``joann@x.org``), in any case."""
-    return re.compile(r"(?<![\w.+-])" + re.escape(address) + r"(?![\w-]|\.\w)", re.IGNORECASE)
+    text = re.escape(address)
+    return re.compile(rf"(?:(?<!{_BEFORE})|(?<=')(?={text}'))" + text + r"(?![\w-]|\.\w)", re.IGNORECASE)
 
 
 def normalise_address(address: str) -> str:
@@ -74,10 +82,12 @@ def erase(store: Store, address: str, scope: str, cohorts: dict[str, Cohort], ru
     files = _erase_files(store, runs, runs_base, token, note)
     files["outbox_emails_deleted"] = sum(_erase_outbox(o, scope, address, token) for o in outboxes)
     with store.transaction() as tx:
-        rows = tx.erasures.delete_person(address, scope, lambda text: scrub_text(text, token))
+        names = tx.erasures.names(address, scope)  # before their rows go: the reason is kept without them
+        rows = tx.erasures.delete_person(address, scope, lambda text: scrub_text(text, token),
+                                         lambda text: scrub_text(without_lines(text, token), token))
         digest = tx.erasures.suppress(address, scope, requested_by, erasure_id)
         counts = {"rows": rows, **files}
-        tx.erasures.record(erasure_id, digest, scope, requested_by, reason, counts)
+        tx.erasures.record(erasure_id, digest, scope, requested_by, reason, counts, names)
     counts["sheets_rewritten"] = _rewrite_sheets(store, runs, cohorts, scope, sheets)
     log.info("erasure %s (%s): %s", erasure_id, "every cohort" if scope == "*" else f"cohort {scope}", counts)
     return {"erasure_id": erasure_id, "hash": digest, "scope": scope, **counts}
@@ -113,6 +123,11 @@ def leave_out_erased(store: Store, cohort_id: str, inputs: dict[str, dict]) -> t
 def scrub_text(text: str, token: re.Pattern) -> str:
     """A stored text without the address (it reads ``[erased]`` where the address was)."""
     return token.sub("[erased]", text)
+
+
+def without_lines(text: str, token: re.Pattern) -> str:
+    """A text without its lines that name the person (a table's row goes whole, their name with it)."""
+    return "".join(line for line in text.splitlines(keepends=True) if not (token.search(line) and len(line) < 4000))
 
 
 # --- run folders -----------------------------------------------------------------------------------
@@ -178,9 +193,7 @@ def _erase_file(path: Any, token: re.Pattern) -> str | None:
             new = scrub_text(text, token)
     elif name.endswith(TEXT_SUFFIXES):
         # A line naming them (a summary's list item, a table row) goes whole, their name with it.
-        new = "".join(line for line in text.splitlines(keepends=True)
-                      if not (token.search(line) and len(line) < 4000))
-        new = scrub_text(new, token)
+        new = scrub_text(without_lines(text, token), token)
     else:
         new = scrub_text(text, token)
     _writable(path)
@@ -240,7 +253,9 @@ def _erase_outbox(outbox: str | None, scope: str, address: str, token: re.Patter
         parts = path.relative_to(root).parts if storage.is_local(path) else str(path).split("/")
         if scope != "*" and scope not in parts and ".inbox" not in parts:
             continue
-        if path.name.endswith(".eml") and (path.name.lower().startswith(address + ".")
+        # <recipient>.<ref>.eml: the recipient is the name up to the reference, compared whole
+        # (``ann@x.org.uk.onb-1.eml`` is not ann@x.org's).
+        if path.name.endswith(".eml") and (path.name[:-4].rpartition(".")[0].lower() == address
                                            or token.search(_email_text(path.read_bytes()))):
             path.unlink()
             n += 1

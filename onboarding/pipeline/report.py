@@ -50,6 +50,9 @@ def _journey_digests(store: Store, cohort: Cohort, ctx: RunContext, email: Calla
             continue
         entry = store.ledger.plan_one(EmailId(cohort.id, who, "digest", per_run_id=ctx.run_id), ctx.run_id,
                                       store.ledger.references())
+        if entry is None:  # the CSM was erased from the cohort: nothing goes to them
+            data["digests"][who] = "not sent (erased)"
+            continue
         ref = entry["ref"]
         content = messages.render("digest", digest=digest, cohort=cohort, as_of=ctx.as_of, ref=ref, approvals_url=url)
         msg = messages.build_message(sender=cohort.sender, to_email=who, to_name=digest.name, content=content, ref=ref)
@@ -121,7 +124,8 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
                               run_id=ctx.run_id)
     storage.write_text(folder / "summary.txt", content.text)
     storage.write_text(folder / "summary.html", content.html)
-    log.info("cohort %s summary:\n%s", cohort.id, content.text)
+    # Not the text itself: it names customers, and Airflow's task log is out of an erasure's reach.
+    log.info("cohort %s: summary written to %s", cohort.id, folder / "summary.txt")
     if failure is None:
         record(store, cohort, ctx, "dry_run" if ctx.dry_run else "done")
     cc = cohort.data_team if data["failure"] else ()

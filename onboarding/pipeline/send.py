@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from onboarding import logs
 from onboarding import storage
+from onboarding.addresses import without_addresses
 from onboarding.cohorts import Cohort
 from onboarding.delivery.ledger import BatchItem, Ledger, Progress, deliver_batch
 from onboarding.delivery.messages import Unsubscribe, customer_email as build_customer_email
@@ -45,7 +46,8 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
                 msg = customer_email(cohort, r["kind"], r["email"], r["name"], r["ref"],
                                      r.get("first_name"))
             except UnsafeMessage as exc:
-                log.warning("cohort %s: dry run: %s to %s would not be sent: %s", cohort.id, r["kind"], r["email"], exc)
+                log.warning("cohort %s: dry run: a %s would not be sent: %s", cohort.id, r["kind"],
+                            without_addresses(exc))
                 continue
             storage.write_bytes(preview / f"{safe_part(r['kind'])}__{safe_part(r['email'])}.eml", bytes(msg))
         log.info("cohort %s: dry run, %d email(s) rendered to %s, none sent", cohort.id, len(due), preview)
@@ -79,8 +81,9 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
         for r, outcome in zip(due, outcomes):
             tally[outcome.status] = tally.get(outcome.status, 0) + 1
             if outcome.status in ("failed", "unconfirmed", "waiting"):
-                log.warning("cohort %s: %s %s to %s: %s", cohort.id, r["kind"], outcome.status, r["email"],
-                            outcome.detail)
+                # Whom is in the ledger; Airflow's task log (out of an erasure's reach) says what.
+                log.warning("cohort %s: %s %s: %s", cohort.id, r["kind"], outcome.status,
+                            without_addresses(outcome.detail))
         logs.event(log, logging.INFO, "cohort %s: delivery %s", cohort.id, tally,
                    **ctx.fields(cohort.id, stage="send", **{f"emails_{k}": v for k, v in tally.items()}))
         retry = [o for o in outcomes if o.status == "waiting" and not o.stopped]

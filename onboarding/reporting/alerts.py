@@ -88,6 +88,9 @@ def deliver(failure: Failure, cohort: Cohort | None, fallback: tuple[str | None,
     # One alert per failure: an email sent once per (DAG, run, task, map index, try).
     entry = state.ledger.plan_one(EmailId(failure.cohort_id or ALERT_COHORT, to[0], "alert", per_run_id=failure.key),
                                   failure.run_id, state.ledger.references())
+    if entry is None:
+        log.warning("failure alert for %s not sent: its recipient was erased", failure.key)
+        return
     msg = message(failure, sender, to, cohort.tz if cohort else dt.timezone.utc, entry["ref"], note)
     outcome = send_one(state, email(cohort.email_connection if cohort else "onboarding_email")(),
                        f"{failure.run_id}/alert/{failure.task_id}/{failure.map_index}/try-{failure.try_number}",

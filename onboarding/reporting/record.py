@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from onboarding.addresses import without_addresses
 from onboarding.cohorts import Cohort
 from onboarding.reporting.summary import local_time
 from onboarding.store import Store
@@ -86,7 +87,7 @@ def describe_record(rec: dict[str, Any], cohort: Cohort) -> str:
     lines.append(f"  email provider errors: {errs['total']}"
                  + (f" ({counted(errs['by_kind'])})" if errs["total"] else ""))
     for e in errs["final"][:10]:
-        lines.append(f"    {e['event']}: {e['kind']} to {e['recipient']}: {e['error']}")
+        lines.append(f"    {e['event']}: {e['kind']}: {without_addresses(e['error'])}")
     lines.append(f"  GX Data Docs: {rec['data_docs'] or 'not rendered (the run stopped before validation)'}")
     lines.append(f"  record: state database table run_reports (run_id, cohort_id) = "
                  f"({rec['run_id']!r}, {rec['cohort_id']!r})")

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from onboarding.cohorts import Cohort
+from onboarding.delivery import feedback
 from onboarding.store import Store
 from onboarding.store.reports import LIST_LIMIT
 from onboarding.times import from_iso
@@ -68,6 +69,9 @@ def collect(store: Store, cohort: Cohort, run_id: str, failure: str | None = Non
         # unsubscribes, read from the mailbox before this run decided.
         "came_back": [{**m, "received_at": local_time(m["received_at"], cohort)}
                       for m in store.mailbox.for_run(run_id, cohort.id)],
+        # What the same read did not act on (junk, forged reports, unsubscribes without a
+        # reference), counted by why: the mailbox is shared by the cohorts that send from it.
+        "mailbox_ignored": store.mailbox.ignored_for_run(run_id),
         "list_limit": limit,
     }
 
@@ -142,6 +146,10 @@ def needs(data: dict[str, Any]) -> list[str]:
     if t["quarantine"]:
         out.append(f"{t['quarantine']} export row(s) could not be used (quarantined): fix them in the export "
                    "(file, row and column below); the next run reads them again.")
+    for line in data.get("run_counts", {}).get("events_never_seen", ()):
+        out.append(f"No export of this cohort has ever carried the event a stage waits on ({line}): check the "
+                   "event's name in the journey file against the export (python -m onboarding.ops.journeys check "
+                   "--export); a cancel stage holds its customers until it is seen.")
     if c.get("customers_held"):
         out.append(f"{c['customers_held']} customer(s) on hold: a row naming them was quarantined, so they get no "
                    "email until it is fixed.")
@@ -158,6 +166,11 @@ def needs(data: dict[str, Any]) -> list[str]:
         hard = sum(m["bounce"] == "hard" for m in bounced)
         out.append(f"{len(bounced)} email(s) came back undelivered ({hard} for an address that does not exist: "
                    "suppressed, so check it with the customer; the others are sent again once). Listed below.")
+    unsub = sum(m["n"] for m in data.get("mailbox_ignored", []) if m["detail"] == feedback.UNSUB_NO_REF)
+    if unsub:
+        out.append(f"{unsub} unsubscribe mail(s) carried no reference, so they unsubscribed nobody (anyone can "
+                   "write another person's address as the sender): read them in the mailbox and unsubscribe the "
+                   "customer by hand if the request is genuine.")
     if data.get("sheet_error"):
         out.append("Your spreadsheet was not updated (see below).")
     return out

@@ -48,6 +48,7 @@ class Store:
         from onboarding.store.ledger import LedgerTable
         from onboarding.store.mailbox import MailboxTable
         from onboarding.store.reports import Reports
+        from onboarding.store.resends import Resends
         from onboarding.store.runs import Runs
         from onboarding.store.staging import Staging
         from onboarding.store.suppressions import Suppressions
@@ -64,6 +65,7 @@ class Store:
         self.mailbox = MailboxTable(self)
         self.erasures = Erasures(self)
         self.journeys = JourneyTables(self)
+        self.resends = Resends(self)
 
     @property
     def dialect(self) -> str:

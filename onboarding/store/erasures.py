@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from onboarding import sqlfiles
 from onboarding.consent import hashed_address
+from onboarding.redaction import without_people
 from onboarding.store import db
 from onboarding.times import iso, utcnow
 
@@ -26,16 +27,39 @@ class Erasures:
         self._s.execute("privacy_salt_create", {"salt": secrets.token_hex(32)})
         return self._s.scalar("privacy_salt")
 
-    def delete_person(self, address: str, scope: str, scrub: Callable[[str], str]) -> dict[str, int]:
+    def erased(self, address: str, cohort_id: str = "*") -> bool:
+        """Whether the person at ``address`` was erased from ``cohort_id`` or from everything
+        (``cohort_id`` '*': from everything), by the salted hash an erasure keeps. No salt yet:
+        nobody was ever erased (and none is made here)."""
+        salt = self._s.scalar("privacy_salt")
+        if not salt or "@" not in (address or ""):
+            return False
+        return bool(self._s.scalar("erased_person", address_hash=hashed_address(salt, address),
+                                   cohort_id=cohort_id or "*"))
+
+    def names(self, address: str, scope: str) -> list[str]:
+        """The names the person goes by in the rows an erasure of ``scope`` removes."""
+        return sorted({r["name"] for r in self._s.rows("erasure_names", address=address, scope=scope) if r["name"]})
+
+    def delete_person(self, address: str, scope: str, scrub: Callable[[str], str],
+                      scrub_listing: Callable[[str], str] | None = None) -> dict[str, int]:
         """Delete every row holding the address (in one cohort, or '*': all), and pass every stored
-        text quoting it through ``scrub``; returns the rows per table."""
+        text quoting it through ``scrub`` (an approval request from before its people had rows of
+        their own through ``scrub_listing``, which takes out her line); returns the rows per table."""
         counts: dict[str, int] = {}
+        for r in self._s.rows("erasure_listed_requests", address=address, scope=scope):
+            self._s.execute("erasure_set_request_body", {"run_id": r["run_id"], "cohort_id": r["cohort_id"],
+                                                         "stage": r["stage"], "approver": r["approver"],
+                                                         "text": (scrub_listing or scrub)(r["body"])})
+            counts["approval_requests (text)"] = counts.get("approval_requests (text)", 0) + 1
         with self._s.connection() as conn:
             for text, stmt in zip(sqlfiles.load("erase_person"), db.script("erase_person")):
                 table = re.search(r"DELETE FROM\s+(\w+)", text).group(1)
                 n = conn.execute(stmt, {"address": address, "scope": scope}).rowcount
                 if n:
                     counts[table] = counts.get(table, 0) + n
+        # A prefilter only (the address as a literal: its % and _ escaped); ``scrub`` matches it
+        # whole before anything is rewritten.
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", address) + "%"
         for r in self._s.rows("erasure_texts", pattern=pattern, scope=scope):
             cleaned = scrub(r["text"])
@@ -53,10 +77,12 @@ class Erasures:
         return digest
 
     def record(self, erasure_id: str, digest: str, scope: str, by: str | None, reason: str | None,
-               counts: dict[str, Any]) -> None:
+               counts: dict[str, Any], names: list[str] | tuple[str, ...] = ()) -> None:
+        """The audit record. Its reason is kept naming nobody: every address in it, and the erased
+        person's ``names``, read as placeholders."""
         self._s.execute("erasure_record", {"erasure_id": erasure_id, "address_hash": digest, "scope": scope,
-                                           "requested_by": by, "reason": reason, "counts": json.dumps(counts),
-                                           "now": iso(utcnow())})
+                                           "requested_by": by, "reason": without_people(reason, names),
+                                           "counts": json.dumps(counts), "now": iso(utcnow())})
 
     def runs(self, scope: str) -> list[dict[str, Any]]:
         return self._s.rows("erasure_runs", scope=scope)

@@ -50,22 +50,36 @@ class JourneyTables:
 
     def replace_requests(self, run_id: str, cohort_id: str, rows: list[dict[str, Any]]) -> int:
         """Write the approval requests a run made (``stage``, ``approver``, ``subject``, ``body``,
-        ``options``, ``people``), replacing an earlier try's."""
-        import json
-
+        ``options``, ``people`` and, optionally, ``lines``: each person's line of the request's
+        table, which ``body`` then leaves out), replacing an earlier try's. Each listed person is
+        a row of their own, so that an erasure removes exactly them from a request."""
         with self._s.transaction() as tx:
+            tx.execute("approval_request_people_delete", {"run_id": run_id, "cohort_id": cohort_id})
             tx.execute("approval_requests_delete", {"run_id": run_id, "cohort_id": cohort_id})
-            tx.execute("approval_request_insert", [
-                {**r, "run_id": run_id, "cohort_id": cohort_id, "options": json.dumps(list(r["options"])),
-                 "people": json.dumps(list(r["people"]))} for r in rows])
+            keys = [{"run_id": run_id, "cohort_id": cohort_id, "stage": r["stage"], "approver": r["approver"]}
+                    for r in rows]
+            tx.execute("approval_request_insert", [{**k, "subject": r["subject"], "body": r["body"]}
+                                                   for k, r in zip(keys, rows)])
+            tx.execute("approval_request_person_insert", [
+                {**k, "email": email, "ordinal": i, "option_text": option, "line": line}
+                for k, r in zip(keys, rows)
+                for i, (email, option, line) in enumerate(zip(r["people"], r["options"],
+                                                              r.get("lines") or [None] * len(r["people"])))])
         return len(rows)
 
     def requests(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's approval requests, every cohort's, with options and people as lists."""
-        import json
-
-        return [{**r, "options": json.loads(r["options"]), "people": json.loads(r["people"])}
-                for r in self._s.rows("approval_requests_of_run", run_id=run_id)]
+        """The run's approval requests, every cohort's, with options and people as lists (those an
+        erasure removed are gone) and the body with each listed person's line."""
+        listed: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for p in self._s.rows("approval_request_people_of_run", run_id=run_id):
+            listed.setdefault((p["cohort_id"], p["stage"], p["approver"]), []).append(p)
+        out = []
+        for r in self._s.rows("approval_requests_of_run", run_id=run_id):
+            people = listed.get((r["cohort_id"], r["stage"], r["approver"]), [])
+            body = "\n".join([r["body"], *(p["line"] for p in people if p["line"] is not None)])
+            out.append({**r, "body": body, "options": [p["option_text"] for p in people],
+                        "people": [p["email"] for p in people]})
+        return out
 
     def answered(self, run_id: str, cohort_id: str, stage: str, approver: str, by: str, at: str) -> None:
         self._s.execute("approval_request_answered", {"run_id": run_id, "cohort_id": cohort_id, "stage": stage,

@@ -26,14 +26,16 @@ class LedgerTable:
     def plan(self, entries: list[dict[str, Any]], run_id: str) -> int:
         """Record that emails are due: each entry an identity's columns (``EmailId.columns``), ``ref``,
         ``recipient_name`` and, for a resend asked for by hand, ``reason``. An email already in the
-        ledger (the same identity) keeps its row: whatever happened to that email before stands."""
+        ledger (the same identity) keeps its row: whatever happened to that email before stands. An
+        email to a person erased from its cohort (or from everything) is not entered."""
         now = iso(utcnow())
         return self._s.execute("ledger_plan", [
-            {"reason": None, **IDENTITY_DEFAULTS, **e, "run_id": run_id, "now": now} for e in entries])
+            {"reason": None, **IDENTITY_DEFAULTS, **e, "run_id": run_id, "now": now} for e in entries
+            if not self._s.erasures.erased(e["recipient"], e["cohort_id"])])
 
     def plan_one(self, email: EmailId, run_id: str, refs: References, recipient_name: str = "") -> dict[str, Any]:
         """Enter one email (unless the ledger has it) and return its row: its key and reference
-        are the stored ones, made when it was first entered."""
+        are the stored ones, made when it was first entered. None: its recipient was erased."""
         self.plan([{**email.columns(), "ref": refs(email), "recipient_name": recipient_name}], run_id)
         return self.of(email)
 
@@ -53,7 +55,10 @@ class LedgerTable:
         return References(found)
 
     def plan_due(self, run_id: str, cohort_id: str) -> int:
-        """Enter every email the run's decisions say is due, in one statement (see ledger_plan_due.sql)."""
+        """Enter every email the run's decisions say is due, in one statement (see ledger_plan_due.sql).
+        Nobody erased is among them: a run's rows leave out everyone erased before it read its
+        exports (``pipeline.erasure.leave_out_erased``), and an erasure deletes the rows of runs
+        under way."""
         return self._s.execute("ledger_plan_due", {"run_id": run_id, "cohort_id": cohort_id, "now": iso(utcnow())})
 
     def supersede_not_due(self, run_id: str, cohort_id: str, reason: str) -> int:

@@ -1,5 +1,7 @@
-"""``mailbox_messages``: what the sender's mailbox told us (bounces, unsubscribe mails), each
-message recorded once, with what was done about it (see ``onboarding.delivery.feedback``)."""
+"""``mailbox_messages``: what the sender's mailbox told us (bounces, unsubscribe mails, and what
+was ignored), each message recorded once, with what was done about it (see
+``onboarding.delivery.feedback``); ``mailbox_cursors``: where each account's mailbox was last read
+to (Gmail's historyId)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,7 +19,10 @@ class MailboxTable:
                address: str | None = None, ref: str | None = None, email_key: str | None = None,
                cohort_id: str | None = None, bounce: str | None = None, status_code: str | None = None,
                detail: str = "", action: str = "none") -> bool:
-        """Record one message; False when it was recorded before (then nothing is to be done)."""
+        """Record one message; False when it was recorded before (then nothing is to be done). A
+        message about a person erased on request is recorded without their address or its text."""
+        if address and self._s.erasures.erased(address, cohort_id or "*"):
+            address, ref, detail = None, None, "about a person erased on request"
         return bool(self._s.execute("mailbox_record", {
             "account": account, "message_id": message_id, "kind": kind, "address": address, "ref": ref,
             "email_key": email_key, "cohort_id": cohort_id, "bounce": bounce, "status_code": status_code,
@@ -30,6 +35,20 @@ class MailboxTable:
     def last_received(self, account: str) -> dt.datetime | None:
         value = self._s.scalar("mailbox_last_received", account=account)
         return from_iso(value) if value else None
+
+    def cursor(self, account: str) -> str | None:
+        """Gmail's historyId the account's mailbox was last read to; None before its first read."""
+        value = self._s.scalar("mailbox_cursor", account=account)
+        return str(value) if value else None
+
+    def set_cursor(self, account: str, history_id: str, how: str, run_id: str) -> None:
+        """After a complete read: the next one starts from ``history_id``."""
+        self._s.execute("mailbox_cursor_upsert", {"account": account, "history_id": str(history_id), "how": how,
+                                                  "run_id": run_id, "now": iso(utcnow())})
+
+    def ignored_for_run(self, run_id: str) -> list[dict[str, Any]]:
+        """What a run's mailbox read did not act on: ``detail`` (why) and ``n``, most first."""
+        return self._s.rows("mailbox_ignored_for_run", run_id=run_id)
 
     def for_run(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
         """The bounces and unsubscribes a run read about a cohort's emails."""

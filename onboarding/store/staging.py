@@ -62,6 +62,10 @@ class Staging:
         """The run's validated event rows at or before ``as_of``, by customer and time."""
         return self._s.rows("journey_events_of_run", run_id=run_id, cohort_id=cohort_id, as_of=iso(as_of))
 
+    def event_names(self, cohort_id: str, as_of) -> frozenset[str]:
+        """Every event name any export of the cohort carried (in any run kept) at or before ``as_of``."""
+        return frozenset(r["event"] for r in self._s.rows("journey_event_names", cohort_id=cohort_id, as_of=iso(as_of)))
+
     def roster(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
         """The CSM roster the run read from its cohort's ``csms`` export (empty: none read)."""
         return self._s.rows("csm_roster_of_run", run_id=run_id, cohort_id=cohort_id)

@@ -12,11 +12,15 @@ class Suppressions:
         self._s = store
 
     def add(self, address: str, reason: str, source: str, cohort_id: str = "*", added_by: str | None = None,
-            note: str | None = None) -> str:
-        """Suppress an address or '@domain' (for one cohort, or '*' for all); returns it as kept."""
+            note: str | None = None) -> str | None:
+        """Suppress an address or '@domain' (for one cohort, or '*' for all); returns it as kept.
+        A person erased from that cohort (or from everything) is not written back: nothing is
+        stored (their erasure's hash already keeps them from every email) and None is returned."""
         if reason not in REASONS:
             raise ValueError(f"unknown suppression reason {reason!r}; one of {list(REASONS)}")
         kept = normalise(address)
+        if not kept.startswith("@") and self._s.erasures.erased(kept, cohort_id or "*"):
+            return None
         self._s.execute("suppression_upsert", {"address": kept, "cohort_id": cohort_id or "*", "reason": reason,
                                                "source": source, "added_by": added_by, "note": note,
                                                "now": iso(utcnow())})
