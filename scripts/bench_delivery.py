@@ -31,7 +31,7 @@ import datetime as dt  # noqa: E402
 
 from onboarding.backoff import RetryPolicy  # noqa: E402
 from onboarding.cohorts import Cohort, SourceConfig  # noqa: E402
-from onboarding.decisions import email_key, email_ref  # noqa: E402
+from onboarding.identity import EmailId  # noqa: E402
 from onboarding.delivery.ledger import BatchItem, Ledger, deliver_batch  # noqa: E402
 from onboarding.delivery.messages import customer_email  # noqa: E402
 from onboarding.delivery.quota import Limits  # noqa: E402
@@ -49,16 +49,17 @@ def setup(tmp: Path, n: int, tag: str):
     store = Store(db.make_engine(f"sqlite:///{tmp / f'{tag}.db'}"))
     store.migrate()
     rows, items = [], []
+    refs = store.ledger.references()
     for i in range(n):
         e = f"learner{i:05d}@x.org"
-        key = email_key(COHORT.id, e, "reminder")
-        rows.append({"email_key": key, "ref": email_ref(key), "cohort_id": COHORT.id, "recipient": e,
-                     "recipient_name": f"Learner {i}", "kind": "reminder"})
+        email = EmailId(COHORT.id, e, "reminder")
+        ref = refs(email)
+        rows.append({**email.columns(), "ref": ref, "recipient_name": f"Learner {i}"})
 
-        def build(e=e, key=key, i=i):
-            return customer_email(COHORT, "reminder", e, f"Learner {i}", email_ref(key)), outbox_label(COHORT.id, "reminder", e)
+        def build(e=e, ref=ref, i=i):
+            return customer_email(COHORT, "reminder", e, f"Learner {i}", ref), outbox_label(COHORT.id, "reminder", e)
 
-        items.append(BatchItem(key, build))
+        items.append(BatchItem(email.key, build))
     store.ledger.plan(rows, tag)
     return store, items
 

@@ -349,6 +349,54 @@ def test_the_dag_reads_bounces_before_the_cohorts_decide(airflow_db, airflow_env
     assert not any(victim in p.read_text(errors="replace") for p in folder.rglob("*.csv"))
 
 
+def test_an_address_holding_the_old_keys_markers_gets_her_emails_like_anyone(airflow_db, airflow_env, fake_google,
+                                                                            nightly_dag, monkeypatch, tmp_path):
+    """An address may hold ``|resend|`` (a legal address character and the old ledger key's marker
+    of a resend): she is reminded, then cancelled; her classmate is welcomed; the status report
+    shows their emails."""
+    import shutil
+
+    import yaml
+
+    mae, bea = "mae|resend|x@uni.edu.au", "bea|resend|y+1@uni.edu.au"
+    folder = tmp_path / "exports"
+    shutil.copytree(SAMPLE / "data-eng-2026-12", folder)
+    with open(folder / "signups.csv", "a", encoding="utf-8") as fh:
+        fh.write(f"10/21/2026 09:00:00,Mae Resend,{mae.upper()},0400000000,Friend\n"
+                 f"10/21/2026 09:05:00,Bea Resend,{bea},0400000001,Friend\n")
+    with open(folder / "completions.csv", "a", encoding="utf-8") as fh:
+        fh.write(f"{bea},DE-2026-12,2026-12-02T00:00:00Z,90\n")
+    conf = yaml.safe_load((ROOT / "config" / "cohorts.yaml").read_text())
+    for c in conf["cohorts"]:
+        for src in c["sources"].values():
+            src["path"] = str((ROOT / "config" / src["path"]).resolve())
+    for role in ("signups", "completions"):
+        conf["cohorts"][0]["sources"][role]["path"] = str(folder / f"{role}.csv")
+    conf["source_roots"] = [str(ROOT / "sample_data"), str(folder)]
+    cfg = tmp_path / "cohorts.yaml"
+    cfg.write_text(yaml.safe_dump(conf))
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(cfg))
+
+    got = []
+    for night in (dt.date(2026, 12, 1), dt.date(2026, 12, 5)):
+        before = set(fake_google.sent)
+        state, run_id = run_night(nightly_dag, night, cohort="data-eng-2026-12")
+        assert state == "success", night
+        got += [(addr(m["to"]), kind_of(m["subject"])) for k, m in fake_google.sent.items() if k not in before]
+    assert [k for a, k in got if a == mae] == ["reminder", "cancellation"]
+    assert [k for a, k in got if a == bea] == ["reminder", "welcome"]  # completed on the 2nd: welcomed after
+    run_dir = max((airflow_env / "data" / "runs" / "data-eng-2026-12").iterdir(), key=lambda p: p.stat().st_mtime)
+    with open(run_dir / "report" / "status.csv", encoding="utf-8-sig") as fh:
+        status = {r["Email"]: r for r in csv.DictReader(fh)}
+    assert status[mae]["Reminder"].startswith("sent") and status[mae]["Cancellation"].startswith("sent")
+    assert status[bea]["Welcome"].startswith("sent") and not status[bea]["Cancellation"]
+    with airflow_glue_engine().connect() as conn:
+        rows = conn.execute(sa.text("SELECT recipient, kind, resend_run_id, status FROM email_ledger "
+                                    "WHERE recipient IN (:a, :b) ORDER BY recipient, kind"), {"a": mae, "b": bea}).all()
+    assert [tuple(r) for r in rows] == [(bea, "reminder", "", "sent"), (bea, "welcome", "", "sent"),
+                                        (mae, "cancellation", "", "sent"), (mae, "reminder", "", "sent")]
+
+
 def test_the_dags_mailbox_task_survives_a_flood_and_a_forged_bounce(airflow_db, airflow_env, fake_google, nightly_dag):
     """The mailbox task, in the real DAG, on a night when a real hard bounce is followed by 2,000
     junk mails and a forged report from mailer-daemon@attacker.example naming another customer's

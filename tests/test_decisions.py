@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from helpers import local, make_cohort
-from onboarding.decisions import email_key, email_ref
+from onboarding.identity import EmailId, References
 from onboarding.decisions.rules import Customer, decide, due_kinds, standing
 
 D = dt.date(2026, 12, 4)  # deadline date; nightly runs at 06:00 Sydney
@@ -130,6 +130,8 @@ def test_failed_email_is_not_retried_automatically():
 
 
 def test_keys_and_refs_are_stable_and_distinct():
-    k1, k2 = email_key("c1", "a@x.org", "reminder"), email_key("c1", "a@x.org", "welcome")
-    assert k1 != k2 and email_ref(k1) == email_ref(k1) and email_ref(k1) != email_ref(k2)
-    assert email_ref(k1).startswith("onb-") and len(email_ref(k1)) == 24
+    refs = References("s" * 32)
+    k1, k2 = EmailId("c1", "a@x.org", "reminder"), EmailId("c1", "a@x.org", "welcome")
+    assert k1.key != k2.key and refs(k1) == refs(k1) and refs(k1) != refs(k2)
+    assert refs(k1).startswith("onb-") and len(refs(k1)) == 24
+    assert References("t" * 32)(k1) != refs(k1)  # another deployment's secret: another reference

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from helpers import make_cohort
 from onboarding.backoff import RetryPolicy
-from onboarding.decisions import email_key, email_ref
+from onboarding.identity import EmailId, References
 from onboarding.delivery.ledger import Ledger, deliver_one
 from onboarding.delivery.messages import customer_email
 from onboarding.delivery.senders import GmailSender, OutboxSender, outbox_label
@@ -22,15 +22,15 @@ COHORT = make_cohort()
 FAST = RetryPolicy(attempts=4, base_delay=0.0, lease_seconds=600)
 
 
+REFS = References("delivery-tests-secret-" * 3)
+
+
 def plan(engine, email_addr, kind="reminder"):
-    key = email_key(COHORT.id, email_addr, kind)
-    Store(engine).ledger.plan([{"email_key": key, "ref": email_ref(key), "cohort_id": COHORT.id,
-                                "recipient": email_addr, "recipient_name": "N", "kind": kind}], "r1")
-    return key
+    return Store(engine).ledger.plan_one(EmailId(COHORT.id, email_addr, kind), "r1", REFS, "N")["email_key"]
 
 
 def builder(email_addr, key, kind="reminder"):
-    return lambda: (customer_email(COHORT, kind, email_addr, "N", email_ref(key)),
+    return lambda: (customer_email(COHORT, kind, email_addr, "N", REFS(EmailId(COHORT.id, email_addr, kind))),
                     outbox_label(COHORT.id, kind, email_addr))
 
 

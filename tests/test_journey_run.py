@@ -15,7 +15,8 @@ from helpers import make_cohort
 from onboarding.cohorts import read_yaml
 from onboarding.consent import Suppression
 from onboarding.decisions import FORM_KINDS, Resend
-from onboarding.decisions.journey_run import JourneyFacts, decide_journey, journey_key
+from onboarding.decisions.journey_run import JourneyFacts, decide_journey
+from onboarding.identity import EmailId, References
 from onboarding.journeys import journeys_from
 from onboarding.reporting.digests import digests, needs_lines
 from onboarding.times import iso
@@ -64,7 +65,7 @@ def facts(customers, events=(), approvals=(), assignments=(), ledger=None, suppr
     return JourneyFacts(customers, {e: t(0) for e in customers["email"]}, list(events), list(approvals),
                         list(assignments), ledger if ledger is not None else
                         pd.DataFrame({"email_key": [], "recipient": [], "kind": [], "status": []}),
-                        suppressions=tuple(suppressions))
+                        suppressions=tuple(suppressions), refs=References("journey-tests-secret-" * 2))
 
 
 def test_csms_are_placed_within_capacity_and_the_rest_wait_on_the_instructor():
@@ -102,11 +103,11 @@ def test_emails_are_keyed_by_stage_and_kind_and_old_ones_are_not_sent():
     assert d.loc["verification:verification", "outcome"] == "expired"
     assert d.loc["details:details_form", "outcome"] == "expired"
     assert "too old to send" in d.loc["details:details_form", "reason"]
-    assert d.loc["details:details_form", "email_key"] == journey_key("c1", "p0@x.org", "details", "details_form", 1)
+    assert d.loc["details:details_form", "email_key"] == EmailId.journey("c1", "p0@x.org", "details", "details_form", 1).key
     fresh = decide_journey(cohort(), SAAS, Ask(t(0.5)), facts(people(1), events[:1]))
     assert fresh.decisions.set_index("kind").loc["details:details_form", "outcome"] == "due"
     # The ledger has it: already sent, whatever the night.
-    ledger = pd.DataFrame({"email_key": [journey_key("c1", "p0@x.org", "details", "details_form", 1)],
+    ledger = pd.DataFrame({"email_key": [EmailId.journey("c1", "p0@x.org", "details", "details_form", 1).key],
                            "recipient": ["p0@x.org"], "kind": ["details:details_form"], "status": ["sent"]})
     again = decide_journey(cohort(), SAAS, Ask(t(0.6)), facts(people(1), events[:1], ledger=ledger))
     assert again.decisions.set_index("kind").loc["details:details_form", "outcome"] == "already_sent"
@@ -219,7 +220,7 @@ def test_the_trigger_forms_kinds_and_a_resend_apply_to_a_journeys_emails():
     only = decide_journey(cohort(), SAAS, Ask(t(4.5), kinds=("reminder",)), facts(people(1), events[:1])).decisions
     assert len(only) and set(only["kind"]) == set(everything.loc[everything["kind"].str.contains(":reminder_"), "kind"])
 
-    intro = journey_key("c1", "p0@x.org", "verification", "verification", 1)
+    intro = EmailId.journey("c1", "p0@x.org", "verification", "verification", 1).key
     ledger = pd.DataFrame({"email_key": [intro], "recipient": ["p0@x.org"], "kind": ["verification:verification"],
                            "status": ["sent"]})
     again = Resend("p0@x.org", "verification:verification", "deleted it by mistake")

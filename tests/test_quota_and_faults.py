@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from helpers import make_cohort
 from onboarding.backoff import RetryPolicy, retry_after_seconds
-from onboarding.decisions import email_key, email_ref
+from onboarding.identity import EmailId, References
 from onboarding.delivery.ledger import BatchItem, Ledger, deliver_batch
 from onboarding.delivery.messages import customer_email
 from onboarding.delivery.quota import Limits, Pacer
@@ -61,16 +61,18 @@ def test_retry_after_from_header_or_message():
     assert retry_after_seconds(None, "Backend Error", now) is None
 
 
+REFS = References("quota-tests-secret-" * 3)
+
+
 def plan(engine, emails, kind="reminder"):
-    keys = [(email_key(COHORT.id, e, kind), e, kind) for e in emails]
-    Store(engine).ledger.plan([{"email_key": key, "ref": email_ref(key), "cohort_id": COHORT.id, "recipient": e,
-                                "recipient_name": "N", "kind": kind} for key, e, kind in keys], "r")
-    return keys
+    ids = [EmailId(COHORT.id, e, kind) for e in emails]
+    Store(engine).ledger.plan([{**i.columns(), "ref": REFS(i), "recipient_name": "N"} for i in ids], "r")
+    return [(i.key, i.recipient, i.kind) for i in ids]
 
 
 def items(keys):
     def build(key, e, kind):
-        return lambda: (customer_email(COHORT, kind, e, "N", email_ref(key)), outbox_label(COHORT.id, kind, e))
+        return lambda: (customer_email(COHORT, kind, e, "N", REFS(EmailId(COHORT.id, e, kind))), outbox_label(COHORT.id, kind, e))
 
     return [BatchItem(key, build(key, e, kind)) for key, e, kind in keys]
 

@@ -4,6 +4,7 @@ SELECT l.recipient AS email, l.kind, l.status, l.sent_at, l.provider_message_id,
        d.reason AS decided_reason
 FROM email_ledger l
 LEFT JOIN decisions d ON d.run_id = l.decided_run_id AND d.cohort_id = l.cohort_id
-                     AND d.email = l.recipient AND d.kind = l.kind
+                     AND d.email = l.recipient AND d.kind = l.kind AND d.stage = l.stage AND d.visit = l.visit
+                     AND d.resend_run_id = l.resend_run_id AND d.retry = l.retry
 WHERE l.cohort_id = :cohort_id AND l.recipient IN :emails AND l.kind IN ('reminder', 'cancellation', 'welcome')
 ORDER BY l.recipient, l.created_at, l.kind

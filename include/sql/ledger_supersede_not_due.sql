@@ -6,4 +6,6 @@ WHERE cohort_id = :cohort_id AND status = 'pending' AND kind IN ('reminder', 'ca
   AND NOT EXISTS (
       SELECT 1 FROM decisions d
       WHERE d.run_id = :run_id AND d.cohort_id = :cohort_id AND d.email = email_ledger.recipient
-        AND d.kind = email_ledger.kind AND d.email_key = email_ledger.email_key AND d.outcome = 'due')
+        AND d.kind = email_ledger.kind AND d.stage = email_ledger.stage AND d.visit = email_ledger.visit
+        AND d.resend_run_id = email_ledger.resend_run_id AND d.retry = email_ledger.retry
+        AND email_ledger.per_run_id = '' AND d.outcome = 'due')

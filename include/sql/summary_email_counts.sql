@@ -6,7 +6,9 @@ SELECT d.kind, d.outcome, l.status AS ledger_status,
        CASE WHEN l.status = 'superseded' AND l.last_error LIKE 'suppressed%' THEN 1 ELSE 0 END AS suppressed_late,
        COUNT(*) AS n
 FROM decisions d
-LEFT JOIN email_ledger l ON l.email_key = d.email_key
+LEFT JOIN email_ledger l
+  ON l.cohort_id = d.cohort_id AND l.recipient = d.email AND l.kind = d.kind AND l.stage = d.stage
+ AND l.visit = d.visit AND l.resend_run_id = d.resend_run_id AND l.retry = d.retry AND l.per_run_id = ''
 WHERE d.run_id = :run_id AND d.cohort_id = :cohort_id
 GROUP BY d.kind, d.outcome, l.status, CASE WHEN l.sent_run_id = :run_id THEN 1 ELSE 0 END,
          CASE WHEN l.status = 'superseded' AND l.last_error LIKE 'suppressed%' THEN 1 ELSE 0 END

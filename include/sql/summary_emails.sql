@@ -17,7 +17,9 @@ FROM (
                     ELSE 'other' END AS category
         FROM decisions d
         JOIN customer_status c ON c.run_id = d.run_id AND c.cohort_id = d.cohort_id AND c.email = d.email
-        LEFT JOIN email_ledger l ON l.email_key = d.email_key
+        LEFT JOIN email_ledger l
+          ON l.cohort_id = d.cohort_id AND l.recipient = d.email AND l.kind = d.kind AND l.stage = d.stage
+         AND l.visit = d.visit AND l.resend_run_id = d.resend_run_id AND l.retry = d.retry AND l.per_run_id = ''
         WHERE d.run_id = :run_id AND d.cohort_id = :cohort_id
     ) x
     WHERE category <> 'other'

@@ -9,7 +9,6 @@ heavy, so the DAG file may read ``KINDS`` when Airflow parses it.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 KINDS = ("reminder", "cancellation", "welcome")
@@ -24,7 +23,7 @@ EXCLUSIVE = {"welcome": "cancellation", "cancellation": "welcome"}
 # A reminder makes no sense once the customer's cancellation or welcome went out (or may have).
 ENDS_REMINDERS = ("cancellation", "welcome")
 # Ledger states after which a key counts as taken by an earlier run (a bounced email went out; a
-# soft bounce is sent again once, under a key of its own: ``retry_key``).
+# soft bounce is sent again once, as an email of its own: ``identity.EmailId.retried``).
 SENT_STATES = ("sent", "unconfirmed", "bounced")
 # A rival email being sent right now may already have gone out; one merely pending has not.
 IN_FLIGHT_STATES = ("claimed", "drafted")
@@ -39,29 +38,3 @@ class Resend:
     email: str
     kind: str
     reason: str
-
-
-def email_key(cohort_id: str, email: str, kind: str) -> str:
-    """The stable identity of one email: at most one is ever sent per key."""
-    return f"{cohort_id}|{email}|{kind}"
-
-
-def resend_key(cohort_id: str, email: str, kind: str, run_id: str) -> str:
-    """A resend asked for by hand has a key of its own: sent at most once too."""
-    return f"{email_key(cohort_id, email, kind)}|resend|{run_id}"
-
-
-def retry_key(key: str) -> str:
-    """An email that bounced softly is sent again once, under this key: at most one retry."""
-    return f"{key}|retry"
-
-
-def is_extra(key: str) -> bool:
-    """Whether a ledger key is a resend asked for by hand or a bounce's retry (not the original)."""
-    return "|resend|" in key or key.endswith("|retry")
-
-
-def email_ref(key: str) -> str:
-    """A short unique reference carried in the email, by which a later attempt finds it in Sent."""
-    return "onb-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-

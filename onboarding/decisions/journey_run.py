@@ -40,8 +40,9 @@ from onboarding.decisions.guards import Trip, check
 from onboarding.decisions.journey import (Approval, Attempt, Facts, Settings, Timeline, approvals_by_customer,
                                           evidence_key, visit_rows, walk)
 from onboarding.decisions.run import (DECISION_COLUMNS, SENDABLE, RunAsk, add_resend, hold_and_reference,
-                                      resend_refusal, still_sendable)
+                                      identity_columns, ledger_ids, resend_refusal, still_sendable)
 from onboarding.decisions.suppression import apply as apply_suppressions, require_consent
+from onboarding.identity import EmailId, References
 from onboarding.journeys import Csm, Journey, show_duration, staged_attributes
 from onboarding.times import from_iso, iso
 
@@ -58,11 +59,12 @@ class JourneyFacts:
     events: list[dict[str, Any]]  # email, event, at (ISO), value, link
     approvals: list[dict[str, Any]]  # recorded decisions (store rows)
     assignments: list[dict[str, Any]]  # CSM assignments so far (store rows)
-    ledger: pd.DataFrame  # email_key, recipient, kind, status
+    ledger: pd.DataFrame  # each email's identity columns, status
     sources: dict[str, dict] = field(default_factory=dict)
     now: dt.datetime | None = None
     suppressions: tuple[Suppression, ...] = ()
     roster: tuple[Csm, ...] | None = None  # the run's CSM roster from the cohort's export (None: the journey's)
+    refs: References | None = None  # the deployment's reference maker (due emails get theirs from it)
     # Every event name the cohort's exports ever carried by the moment (None: not known, none assumed missing).
     seen_events: frozenset[str] | None = None
 
@@ -87,12 +89,6 @@ class JourneyDecisions:
 def ledger_kind(stage: str, kind: str) -> str:
     """The ledger's kind of a journey email: ``<stage>:<kind>`` (``details:reminder_1``)."""
     return f"{stage}:{kind}"
-
-
-def journey_key(cohort_id: str, email: str, stage: str, kind: str, visit: int) -> str:
-    """One journey email's identity: (cohort, customer, stage, kind), and the visit after the first."""
-    key = f"{cohort_id}|{email}|{ledger_kind(stage, kind)}"
-    return key if visit == 1 else f"{key}|visit{visit}"
 
 
 def form_kind(journey: Journey, kind: str) -> str:
@@ -163,14 +159,14 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     # 2.-3. The emails the timelines call for.
     names = dict(zip(customers["email"], customers["name"]))
     due_by_visit = {(e, v.stage, v.number): v.due_at for e, t in timelines.items() for v in t.visits}
-    states = dict(zip(facts.ledger["email_key"], facts.ledger["status"])) if len(facts.ledger) else {}
+    states = dict(zip(ledger_ids(facts.ledger, cohort.id), facts.ledger["status"].tolist())) if len(facts.ledger) else {}
     rows: list[dict[str, Any]] = []
     waiting: list[dict[str, Any]] = _open_queries(journey, facts.events, as_of, assigned)
     for email, t in timelines.items():
         for m in t.emails:
             if m.kind in DIGEST_KINDS:
                 continue
-            key = journey_key(cohort.id, email, m.stage, m.kind, m.visit)
+            key = EmailId.journey(cohort.id, email, m.stage, m.kind, m.visit)
             state = states.get(key)
             taken = state in SENT_STATES + IN_FLIGHT_STATES
             stale = not taken and m.at is not None and as_of - m.at > journey.emails_expire_after
@@ -180,7 +176,7 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
                              f"; due since {m.at.astimezone(cohort.tz):%Y-%m-%d %H:%M}, more than "
                              f"{show_duration(journey.emails_expire_after)} before this run: too old to send"
                              if stale else ""),
-                         "email_key": key, "visit_due": due_by_visit.get((email, m.stage, m.visit))})
+                         "id": key, "visit_due": due_by_visit.get((email, m.stage, m.visit))})
         if t.waits_on or t.standing in ("overdue", "stuck"):
             visit = t.visits[-1] if t.visits else None
             since = (visit.completed_at if t.standing == "awaiting_approval" else
@@ -189,7 +185,7 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
             waiting.append({"email": email, "item": t.stage or "", "standing": t.standing, "waits_on": waits_on,
                             "csm_email": assigned.get(email, {}).get("csm_email"), "since": iso(since),
                             "escalated": int(t.standing in ("overdue", "stuck"))})
-    d = pd.DataFrame(rows, columns=["email", "name", "kind", "outcome", "reason", "email_key", "visit_due"])
+    d = pd.DataFrame(rows, columns=["email", "name", "kind", "outcome", "reason", "id", "visit_due"])
     # A stage visited again (after a rejection) calls for its emails again: the latest visit's
     # stands for the kind this run (the first visit's went out, or is no longer current).
     d = d.drop_duplicates(subset=["email", "kind"], keep="last").reset_index(drop=True)
@@ -207,7 +203,7 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
         d.loc[late, "outcome"] = "moment_passed"
         d.loc[late, "reason"] = ("the stage's due time had passed when this run was asked for; a reminder is never "
                                  "sent after it")
-    d, resend = add_resend(d, customers, ask, cohort.id)
+    d, resend = add_resend(d, customers, ask, cohort.id, facts.refs)
     classes = email_classes(journey, cohort.email_classes)
     d = apply_suppressions(d, list(facts.suppressions), classes, SENDABLE)
     d = require_consent(d, customers, classes, SENDABLE, cohort.consent_wording)
@@ -217,7 +213,7 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
     sendable = d["outcome"].isin(SENDABLE).to_numpy()
     cancellations = int((sendable & d["kind"].str.endswith(":cancellation").to_numpy()).sum()) if len(d) else 0
     trips = check(cohort.guards, as_of, facts.sources, 0, None, cancellations, len(customers))
-    held = hold_and_reference(d, trips, ask.release_guards)
+    held = hold_and_reference(d, trips, ask.release_guards, facts.refs)
 
     # 6. Approval requests: everyone waiting on a person, by stage.
     asked = approval_requests(journey, cohort.id, {e: (names[e], t) for e, t in timelines.items()}, cohort.tz)
@@ -247,7 +243,7 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
                 for s in unseen for n in [sum(t.stage == s.id for t in timelines.values())] if n]
     if stuck_on:
         counts["events_never_seen"] = stuck_on
-    return JourneyDecisions(statuses, d[list(DECISION_COLUMNS)], visit_rows(timelines, journey), new, reqs, waiting,
+    return JourneyDecisions(statuses, identity_columns(d), visit_rows(timelines, journey), new, reqs, waiting,
                             not ask.dry_run and not held, trips, held, counts,
                             supersede_reason=f"no longer due as of {iso(as_of)}",
                             resend=resend if not ask.dry_run and not held else None)
@@ -333,4 +329,4 @@ def _last_completed(t: Timeline) -> dt.datetime | None:
     return max(done) if done else None
 
 
-__all__ = ["Approval", "JourneyDecisions", "JourneyFacts", "decide_journey", "journey_key", "ledger_kind"]
+__all__ = ["Approval", "JourneyDecisions", "JourneyFacts", "decide_journey", "ledger_kind"]

@@ -30,15 +30,16 @@ import pandas as pd
 
 from onboarding.cohorts import Cohort
 from onboarding.consent import Suppression
-from onboarding.decisions import (EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES, Resend, email_key, email_ref,
-                                  is_extra, resend_key, retry_key)
+from onboarding.decisions import EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES, Resend
 from onboarding.decisions.guards import Trip, check
 from onboarding.decisions.rules import decide_all
 from onboarding.decisions.suppression import apply as apply_suppressions, require_consent
+from onboarding.identity import EmailId, References
 from onboarding.times import iso
 
 SENDABLE = ("due", "would_send")
-DECISION_COLUMNS = ("email", "kind", "outcome", "reason", "email_key", "ref")
+# Each decision's email by its identity's columns (``identity.EmailId``), its key and reference.
+DECISION_COLUMNS = ("email", "kind", "outcome", "reason", "email_key", "ref", "stage", "visit", "resend_run_id", "retry")
 
 
 class RunAsk(Protocol):
@@ -58,7 +59,7 @@ class RunFacts:
     """What the decide stage loaded for one cohort's run."""
 
     customers: pd.DataFrame  # email, name, completed_at (UTC, NaT when none), held
-    ledger: pd.DataFrame  # the cohort's ledger so far: email_key, recipient, kind, status
+    ledger: pd.DataFrame  # the cohort's ledger so far: each email's identity columns, status, bounce
     orphans: int = 0  # completions with no signup
     completion_rows_staged: int = 0  # validated completion rows
     sources: dict[str, dict] = field(default_factory=dict)  # input manifests, by role
@@ -66,6 +67,7 @@ class RunFacts:
     completion_rows_before: int | None = None  # the same at the cohort's previous run
     now: dt.datetime | None = None  # the clock when the facts were loaded (real time, not the run's moment)
     suppressions: tuple[Suppression, ...] = ()  # who must not be emailed (the list, and the cohort file's)
+    refs: References | None = None  # the deployment's reference maker (due emails get theirs from it)
 
 
 @dataclass(frozen=True)
@@ -89,12 +91,12 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
         return RunDecisions(_empty("email", "name", "first_name", "consent", "completed_at", "status"), _empty(*DECISION_COLUMNS), False, None,
                             [], [], {}, refusal=refusal)
     ledger = facts.ledger
-    originals = ledger[~_resends(ledger["email_key"])]
+    originals = ledger[~extras(ledger)]
     status, d = decide_all(customers, cohort, as_of, originals)
     d = d[d["kind"].isin(ask.kinds)].reset_index(drop=True)
-    d["email_key"] = pd.Series([email_key(cohort.id, e, k) for e, k in zip(d["email"].tolist(), d["kind"].tolist())],
-                               dtype=object)
-    d = _retry_soft_bounces(d, ledger)
+    d["id"] = pd.Series([EmailId(cohort.id, e, k) for e, k in zip(d["email"].tolist(), d["kind"].tolist())],
+                        dtype=object)
+    d = _retry_soft_bounces(d, ledger, cohort.id)
     due = (d["outcome"] == "due").to_numpy()
     if ask.dry_run:
         d.loc[due, "outcome"] = "would_send"
@@ -105,7 +107,7 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
         d.loc[passed, "reason"] = (f"the deadline had passed when this run was asked for "
                                    f"({real.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z}); a reminder is never sent "
                                    f"after its deadline")
-    d, resend_entry = add_resend(d, customers, ask, cohort.id)
+    d, resend_entry = add_resend(d, customers, ask, cohort.id, facts.refs)
 
     # The suppression list: a suppressed address gets no email its entry stops (the decision says
     # why, and the summary lists it), a resend included.
@@ -117,7 +119,7 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
     cancellations = int((sendable & (d["kind"] == "cancellation").to_numpy()).sum())
     trips = check(cohort.guards, as_of, {r: facts.sources[r] for r in ("signups", "completions") if r in facts.sources},
                   facts.completion_rows, facts.completion_rows_before, cancellations, len(customers))
-    held = hold_and_reference(d, trips, ask.release_guards)
+    held = hold_and_reference(d, trips, ask.release_guards, facts.refs)
     enter = not ask.dry_run and not held
 
     statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
@@ -131,23 +133,37 @@ def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
         counts[f"{kind}_{outcome}"] = int(n)
     if held:
         counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
-    return RunDecisions(statuses, d[list(DECISION_COLUMNS)], enter, resend_entry if enter else None, trips, held,
+    return RunDecisions(statuses, identity_columns(d), enter, resend_entry if enter else None, trips, held,
                         counts, supersede_reason=f"no longer due as of {iso(as_of)}")
 
 
-def hold_and_reference(d: pd.DataFrame, trips: list[Trip], released: tuple[str, ...]) -> list[Trip]:
+def hold_and_reference(d: pd.DataFrame, trips: list[Trip], released: tuple[str, ...], refs: References | None
+                       ) -> list[Trip]:
     """Hold every sendable decision when a tripped guard is not released (the decisions stay on
-    record, marked held; nothing enters the ledger), then give each due email its reference (in
-    place). Returns the guards that hold the run."""
+    record, marked held; nothing enters the ledger), then give each email still sendable its
+    reference (in place; the ledger keeps the one an email got when first entered). Returns the
+    guards that hold the run."""
     held = [t for t in trips if t.guard not in released]
     if held:
         sendable = d["outcome"].isin(SENDABLE).to_numpy()
         d.loc[sendable, "outcome"] = "held"
         d.loc[sendable, "reason"] = "held by a guard: " + "; ".join(t.message for t in held)
-    due_now = (d["outcome"] == "due").to_numpy()
-    d["ref"] = pd.Series([email_ref(k) if due else None for k, due in zip(d["email_key"].tolist(), due_now.tolist())],
-                         dtype=object)
+    sendable = d["outcome"].isin(SENDABLE).to_numpy()
+    if sendable.any() and refs is None:
+        raise ValueError("emails are due but no reference secret was loaded (store.ledger.references())")
+    d["ref"] = pd.Series([refs(i) if s else None for i, s in zip(d["id"].tolist(), sendable.tolist())],
+                         index=d.index, dtype=object)
     return held
+
+
+def identity_columns(d: pd.DataFrame) -> pd.DataFrame:
+    """The decisions as recorded: each email's identity (the ``id`` column, an ``EmailId``) in the
+    columns the decisions table stores."""
+    columns = [i.columns() for i in d["id"].tolist()]
+    d = d.copy()
+    for c in ("email_key", "stage", "visit", "resend_run_id", "retry"):
+        d[c] = pd.Series([x[c] for x in columns], index=d.index, dtype=object)
+    return d[list(DECISION_COLUMNS)]
 
 
 def held_message(held: list[Trip]) -> str:
@@ -178,7 +194,7 @@ def resend_refusal(cohort_id: str, r: Resend | None, customers: pd.DataFrame, le
         return None
     if not (customers["email"] == r.email).any():
         return "resend", f"resend: {r.email} is not a customer of cohort {cohort_id} in this run's exports"
-    mine = dict(ledger.loc[(ledger["recipient"] == r.email).to_numpy() & ~_resends(ledger["email_key"]),
+    mine = dict(ledger.loc[(ledger["recipient"] == r.email).to_numpy() & ~extras(ledger),
                            ["kind", "status"]].itertuples(index=False))
     if mine.get(r.kind) not in SENT_STATES:
         return "resend", (f"resend: no {r.kind} went out to {r.email} before (ledger: {mine.get(r.kind) or 'none'}); "
@@ -190,51 +206,64 @@ def resend_refusal(cohort_id: str, r: Resend | None, customers: pd.DataFrame, le
     return None
 
 
-def add_resend(d: pd.DataFrame, customers: pd.DataFrame, ask: RunAsk, cohort_id: str
+def add_resend(d: pd.DataFrame, customers: pd.DataFrame, ask: RunAsk, cohort_id: str, refs: References | None
                ) -> tuple[pd.DataFrame, dict[str, Any] | None]:
-    """The instructor's resend (checked by ``resend_refusal``) as a decision of its own, under a
-    key of its own; it replaces whatever the rules decided for that email this run."""
+    """The instructor's resend (checked by ``resend_refusal``) as a decision of its own, an email
+    of its own (``EmailId.resend``); it replaces whatever the rules decided for that email this run."""
     r = ask.resend
     if r is None:
         return d, None
-    key = resend_key(cohort_id, r.email, r.kind, ask.run_id)
+    if refs is None:
+        raise ValueError("a resend needs the reference secret (store.ledger.references())")
+    email = EmailId.of(cohort_id, r.email, r.kind).resend(ask.run_id)
     name = customers.loc[customers["email"] == r.email, "name"].iloc[0]
     d = pd.concat([d[~((d["email"] == r.email) & (d["kind"] == r.kind))], pd.DataFrame([{
         "email": r.email, "name": name, "kind": r.kind, "outcome": "would_send" if ask.dry_run else "due",
-        "reason": f"resend asked for: {r.reason}", "email_key": key}])], ignore_index=True)
-    return d, {"email_key": key, "ref": email_ref(key), "cohort_id": cohort_id, "recipient": r.email,
-               "recipient_name": name, "kind": r.kind, "reason": r.reason}
+        "reason": f"resend asked for: {r.reason}", "id": email}])], ignore_index=True)
+    return d, {**email.columns(), "ref": refs(email), "recipient_name": name, "reason": r.reason}
 
 
 def still_sendable(d: pd.DataFrame, entry: dict[str, Any] | None) -> dict[str, Any] | None:
     """The resend's ledger entry, unless suppression or consent stopped it."""
-    if entry is not None and not d.loc[d["email_key"] == entry["email_key"], "outcome"].isin(SENDABLE).any():
+    if entry is not None and not d.loc[(d["id"] == EmailId.from_row(entry)).to_numpy(dtype=bool),
+                                       "outcome"].isin(SENDABLE).any():
         return None
     return entry
 
 
-def _resends(keys: pd.Series) -> "np.ndarray":
-    """Which ledger keys are not an email's original: resends asked for by hand and bounce retries
-    (they have keys of their own)."""
-    return np.array([is_extra(k) for k in keys], dtype=bool)
+def extras(ledger: pd.DataFrame) -> "np.ndarray":
+    """Which ledger rows are not an email's original, by their columns: resends asked for by hand
+    and bounce retries (emails of their own)."""
+    extra = np.zeros(len(ledger), dtype=bool)
+    if "resend_run_id" in ledger:
+        extra |= ledger["resend_run_id"].fillna("").astype(str).ne("").to_numpy(dtype=bool)
+    if "retry" in ledger:
+        extra |= ledger["retry"].fillna(0).astype(int).ne(0).to_numpy(dtype=bool)
+    return extra
 
 
-def _retry_soft_bounces(d: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+def ledger_ids(ledger: pd.DataFrame, cohort_id: str) -> list[EmailId]:
+    """Each ledger row's email identity, from its columns."""
+    return [EmailId.from_row({**r, "cohort_id": cohort_id}) for r in ledger.to_dict("records")]
+
+
+def _retry_soft_bounces(d: pd.DataFrame, ledger: pd.DataFrame, cohort_id: str) -> pd.DataFrame:
     """An email the rules still call for whose first sending bounced softly (a full mailbox, a
-    server down) is due again, once, under its retry key; a retry that went out (or bounced
-    too) is not retried again."""
+    server down) is due again, once, as its retry (``EmailId.retried``); a retry that went out (or
+    bounced too) is not retried again."""
     if "bounce" not in ledger or d.empty:
         return d
-    soft = set(ledger.loc[(ledger["status"] == "bounced").to_numpy() & (ledger["bounce"] == "soft").to_numpy(),
-                          "email_key"])
-    if not soft:
+    soft_rows = (ledger["status"] == "bounced").to_numpy() & (ledger["bounce"] == "soft").to_numpy()
+    if not soft_rows.any():
         return d
-    states = dict(zip(ledger["email_key"], ledger["status"]))
-    again = [i for i, (k, o) in enumerate(zip(d["email_key"].tolist(), d["outcome"].tolist()))
-             if k in soft and o == "already_sent" and states.get(retry_key(k)) in (None, "pending")]
+    soft = set(ledger_ids(ledger[soft_rows], cohort_id))
+    retries = ledger[extras(ledger)]
+    states = dict(zip(ledger_ids(retries, cohort_id), retries["status"].tolist()))
+    again = [n for n, (i, o) in enumerate(zip(d["id"].tolist(), d["outcome"].tolist()))
+             if i in soft and o == "already_sent" and states.get(i.retried()) in (None, "pending")]
     if again:
         d = d.copy()
-        d.loc[again, "email_key"] = [retry_key(k) for k in d.loc[again, "email_key"]]
+        d.loc[again, "id"] = pd.Series([i.retried() for i in d.loc[again, "id"]], index=again, dtype=object)
         d.loc[again, "outcome"] = "due"
         d.loc[again, "reason"] = "the first sending bounced (soft: the mailbox could not take it then); sent again once"
     return d

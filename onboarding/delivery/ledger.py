@@ -31,7 +31,6 @@ from email.message import EmailMessage
 from typing import Any, Callable
 
 from onboarding.backoff import RetryPolicy
-from onboarding.decisions import email_ref
 from onboarding.delivery.senders import Sender, SenderFactory
 from onboarding.errors import PermanentError, Throttled, TransientError, UnsafeMessage
 from onboarding.store import Store
@@ -222,10 +221,8 @@ def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem]
     return outcomes
 
 
-def send_one(store: Store, factory: SenderFactory, owner: str, run_id: str, entry: dict[str, Any],
+def send_one(store: Store, factory: SenderFactory, owner: str, run_id: str, key: str,
              build: Callable[[], tuple[EmailMessage, str]]) -> Outcome:
-    """Enter one email in the ledger (``entry``: email_key, cohort_id, recipient, kind...) and
-    deliver it, at most once: the instructor's summary, a failure alert."""
-    key = entry["email_key"]
-    store.ledger.plan([{"ref": email_ref(key), "recipient_name": "", **entry}], run_id)
+    """Deliver one email entered in the ledger (``store.ledger.plan_one``, which gives its key and
+    reference), at most once: the instructor's summary, a digest, a failure alert."""
     return deliver_one(Ledger(store, owner, run_id), factory(), key, build, factory.limits.retry_policy())

@@ -64,7 +64,7 @@ def replay(store: Store, cohort: Cohort, run_id: str) -> list[str]:
                              store.ledger.states(cohort.id),
                              # the roster the run read from its export (replayed too), else the journey's
                              roster=roster(scratch, cohort, run_id),
-                             seen_events=store.staging.event_names(cohort.id, ctx.as_of))
+                             seen_events=store.staging.event_names(cohort.id, ctx.as_of), refs=store.ledger.references())
         result = decide_journey(cohort, cohort.journey_spec, ctx, facts)
         status = result.statuses["status"].to_numpy()
         kinds = set(zip(result.decisions["email"], result.decisions["kind"]))

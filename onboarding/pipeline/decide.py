@@ -42,7 +42,8 @@ def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> R
         completion_rows=counts.get("completion_rows", 0),
         completion_rows_before=before,
         now=clock(),
-        suppressions=_suppressions(store, cohort))
+        suppressions=_suppressions(store, cohort),
+        refs=store.ledger.references())
 
 
 def with_resend(store: Store, cohort: Cohort, ctx: RunContext) -> RunContext:
@@ -111,7 +112,8 @@ def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> Journey
         now=clock(),
         suppressions=_suppressions(store, cohort),
         roster=roster(store, cohort, ctx.run_id),
-        seen_events=store.staging.event_names(cohort.id, ctx.as_of))
+        seen_events=store.staging.event_names(cohort.id, ctx.as_of),
+        refs=store.ledger.references())
 
 
 def roster(store: Store, cohort: Cohort, run_id: str) -> tuple:

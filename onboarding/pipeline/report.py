@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 from onboarding import storage
 from onboarding.cohorts import Cohort
-from onboarding.decisions import email_ref
 from onboarding.delivery import messages
 from onboarding.delivery.ledger import send_one
+from onboarding.identity import EmailId
 from onboarding.delivery.senders import SenderFactory, outbox_label
 from onboarding.errors import SheetNotUpdated, SheetTooLarge, SummaryNotSent
 from onboarding.pipeline.decide import roster
@@ -48,13 +48,16 @@ def _journey_digests(store: Store, cohort: Cohort, ctx: RunContext, email: Calla
         if not send:
             data["digests"][who] = "not sent (dry run or failed run)"
             continue
-        key = f"{cohort.id}|{who}|digest|{ctx.run_id}"
-        ref = email_ref(key)
+        entry = store.ledger.plan_one(EmailId(cohort.id, who, "digest", per_run_id=ctx.run_id), ctx.run_id,
+                                      store.ledger.references())
+        if entry is None:  # the CSM was erased from the cohort: nothing goes to them
+            data["digests"][who] = "not sent (erased)"
+            continue
+        ref = entry["ref"]
         content = messages.render("digest", digest=digest, cohort=cohort, as_of=ctx.as_of, ref=ref, approvals_url=url)
         msg = messages.build_message(sender=cohort.sender, to_email=who, to_name=digest.name, content=content, ref=ref)
         sent = send_one(store, email(), ctx.owner, ctx.run_id,
-                        {"email_key": key, "cohort_id": cohort.id, "recipient": who, "kind": "digest"},
-                        lambda msg=msg, who=who: (msg, outbox_label(cohort.id, "digest", who)))
+                        entry["email_key"], lambda msg=msg, who=who: (msg, outbox_label(cohort.id, "digest", who)))
         data["digests"][who] = sent.status
         log.info("cohort %s: digest to %s (%d item(s)): %s %s", cohort.id, who, len(digest.lines), sent.status,
                  sent.detail)
@@ -136,8 +139,10 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     data["attached"], data["not_attached"] = [n for n, _ in attached], left_out
     images = _charts(data, store, cohort, with_history=not ctx.dry_run and failure is None)
     data["images"] = sorted(images)
-    key = f"{cohort.id}|{cohort.instructor}|summary|{ctx.run_id}"
-    ref = email_ref(key)
+    # Entered before it is written, so the summary carries the reference the ledger keeps for it.
+    entry = store.ledger.plan_one(EmailId(cohort.id, cohort.instructor, "summary", per_run_id=ctx.run_id),
+                                  ctx.run_id, store.ledger.references())
+    key, ref = entry["email_key"], entry["ref"]
     content = messages.render("summary", **data, ref=ref, dry_run=ctx.dry_run, as_of=ctx.as_of, cohort=cohort,
                               run_id=ctx.run_id)
     storage.write_text(folder / "summary.txt", content.text)
@@ -154,8 +159,7 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
         storage.write_bytes(folder / "summary.eml", bytes(msg))
     # A dry run's summary goes to her too, marked [DRY RUN]: she asked what would go out.
     sent = send_one(store, email(), ctx.owner, ctx.run_id,
-                    {"email_key": key, "cohort_id": cohort.id, "recipient": cohort.instructor, "kind": "summary"},
-                    lambda: (msg, outbox_label(cohort.id, "summary", cohort.instructor)))
+                    key, lambda: (msg, outbox_label(cohort.id, "summary", cohort.instructor)))
     log.info("cohort %s: instructor summary to %s%s: %s %s", cohort.id, cohort.instructor,
              f" (cc {', '.join(cc)})" if cc else "", sent.status, sent.detail)
     delivered = sent.status in ("sent", "recovered") or (store.ledger.get(key) or {}).get("status") == "sent"

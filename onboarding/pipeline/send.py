@@ -8,7 +8,6 @@ from onboarding import logs
 from onboarding import storage
 from onboarding.addresses import without_addresses
 from onboarding.cohorts import Cohort
-from onboarding.decisions import email_ref
 from onboarding.delivery.ledger import BatchItem, Ledger, Progress, deliver_batch
 from onboarding.delivery.messages import Unsubscribe, customer_email as build_customer_email
 from onboarding.delivery.senders import SenderFactory, outbox_label, safe_part
@@ -44,7 +43,7 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
         preview = ctx.folder(cohort.id) / "preview"
         for r in due:
             try:
-                msg = customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"]),
+                msg = customer_email(cohort, r["kind"], r["email"], r["name"], r["ref"],
                                      r.get("first_name"))
             except UnsafeMessage as exc:
                 log.warning("cohort %s: dry run: a %s would not be sent: %s", cohort.id, r["kind"],
@@ -72,7 +71,7 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
         items = []
         for r in due:
             def build(r=r):
-                return (customer_email(cohort, r["kind"], r["email"], r["name"], email_ref(r["email_key"]),
+                return (customer_email(cohort, r["kind"], r["email"], r["name"], r["ref"],
                                        r.get("first_name")),
                         outbox_label(cohort.id, r["kind"].replace(":", "."), r["email"]))
 

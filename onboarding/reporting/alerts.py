@@ -16,10 +16,10 @@ from email.message import EmailMessage
 from typing import Callable
 
 from onboarding.cohorts import Cohort
-from onboarding.decisions import email_ref
 from onboarding.delivery import messages
 from onboarding.delivery.ledger import send_one
 from onboarding.delivery.senders import SenderFactory, outbox_label
+from onboarding.identity import EmailId
 from onboarding.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,10 @@ def recipients(configured: str | None, data_team: tuple[str, ...] = ()) -> list[
     return list(dict.fromkeys(found + [a.lower() for a in data_team]))
 
 
-def message(failure: Failure, sender: str, to: list[str], tz, sender_note: str | None = None) -> EmailMessage:
-    """The alert email: DAG, task, run, try, error and a link to the task's log."""
-    ref = email_ref(failure.key)
+def message(failure: Failure, sender: str, to: list[str], tz, ref: str, sender_note: str | None = None
+            ) -> EmailMessage:
+    """The alert email: DAG, task, run, try, error and a link to the task's log; ``ref``: its
+    reference, as the ledger gave it."""
     fields = {**failure.__dict__, "failed_at": f"{failure.failed_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"}
     content = messages.render("alert", **fields, task_label=failure.task_label, ref=ref, sender_note=sender_note)
     return messages.build_message(sender=sender, to_email=to[0], to_name="", content=content, ref=ref,
@@ -88,11 +89,16 @@ def deliver(failure: Failure, cohort: Cohort | None, fallback: tuple[str | None,
                   failure.error, "recipient" if not to else "sender",
                   "onboarding_alert_to" if not to else "onboarding_alert_from", failure.log_url)
         return
-    msg = message(failure, sender, to, cohort.tz if cohort else dt.timezone.utc, note)
-    outcome = send_one(store(), email(cohort.email_connection if cohort else "onboarding_email")(),
+    state = store()
+    # One alert per failure: an email sent once per (DAG, run, task, map index, try).
+    entry = state.ledger.plan_one(EmailId(failure.cohort_id or ALERT_COHORT, to[0], "alert", per_run_id=failure.key),
+                                  failure.run_id, state.ledger.references())
+    if entry is None:
+        log.warning("failure alert for %s not sent: its recipient was erased", failure.key)
+        return
+    msg = message(failure, sender, to, cohort.tz if cohort else dt.timezone.utc, entry["ref"], note)
+    outcome = send_one(state, email(cohort.email_connection if cohort else "onboarding_email")(),
                        f"{failure.run_id}/alert/{failure.task_id}/{failure.map_index}/try-{failure.try_number}",
-                       failure.run_id,
-                       {"email_key": failure.key, "cohort_id": failure.cohort_id or ALERT_COHORT, "recipient": to[0],
-                        "kind": "alert"},
+                       failure.run_id, entry["email_key"],
                        lambda: (msg, outbox_label(failure.cohort_id or "_alerts", "alert", to[0])))
     log.info("failure alert for %s to %s: %s %s", failure.task_label, ", ".join(to), outcome.status, outcome.detail)

@@ -8,8 +8,10 @@ longer due before it was attempted). A sent email that came back is bounced (har
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import TYPE_CHECKING, Any
 
+from onboarding.identity import IDENTITY_DEFAULTS, EmailId, References
 from onboarding.redaction import redact
 from onboarding.times import iso, utcnow
 
@@ -22,14 +24,35 @@ class LedgerTable:
         self._s = store
 
     def plan(self, entries: list[dict[str, Any]], run_id: str) -> int:
-        """Record that emails are due: ``email_key``, ``ref``, ``cohort_id``, ``recipient``,
-        ``recipient_name``, ``kind`` and, for a resend asked for by hand, ``reason``. A key already
-        in the ledger keeps its row: whatever happened to that email before stands. An email to a
-        person erased from its cohort (or from everything) is not entered."""
+        """Record that emails are due: each entry an identity's columns (``EmailId.columns``), ``ref``,
+        ``recipient_name`` and, for a resend asked for by hand, ``reason``. An email already in the
+        ledger (the same identity) keeps its row: whatever happened to that email before stands. An
+        email to a person erased from its cohort (or from everything) is not entered."""
         now = iso(utcnow())
         return self._s.execute("ledger_plan", [
-            {"reason": None, **e, "run_id": run_id, "now": now} for e in entries
+            {"reason": None, **IDENTITY_DEFAULTS, **e, "run_id": run_id, "now": now} for e in entries
             if not self._s.erasures.erased(e["recipient"], e["cohort_id"])])
+
+    def plan_one(self, email: EmailId, run_id: str, refs: References, recipient_name: str = "") -> dict[str, Any]:
+        """Enter one email (unless the ledger has it) and return its row: its key and reference
+        are the stored ones, made when it was first entered. None: its recipient was erased."""
+        self.plan([{**email.columns(), "ref": refs(email), "recipient_name": recipient_name}], run_id)
+        return self.of(email)
+
+    def of(self, email: EmailId) -> dict[str, Any] | None:
+        """The ledger's row for an email, by its identity: key, ref, status."""
+        c = email.columns()
+        del c["email_key"]
+        return (self._s.rows("ledger_of", **c) or [None])[0]
+
+    def references(self) -> References:
+        """This deployment's reference maker; its secret is made on first use and kept in the
+        state database (like the erasure salt), so references stay the same across restarts."""
+        found = self._s.scalar("reference_secret")
+        if not found:
+            self._s.execute("reference_secret_create", {"secret": secrets.token_hex(32)})
+            found = self._s.scalar("reference_secret")
+        return References(found)
 
     def plan_due(self, run_id: str, cohort_id: str) -> int:
         """Enter every email the run's decisions say is due, in one statement (see ledger_plan_due.sql).
@@ -44,7 +67,7 @@ class LedgerTable:
                                                             "reason": reason, "now": iso(utcnow())})
 
     def states(self, cohort_id: str) -> "pd.DataFrame":
-        """Where the ledger stands on each email of a cohort: email_key, recipient, kind, status."""
+        """Where the ledger stands on each email of a cohort: its identity's columns, status, bounce."""
         return self._s.frame("ledger_states", cohort_id=cohort_id)
 
     def get(self, key: str) -> dict[str, Any] | None:
