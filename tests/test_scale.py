@@ -121,6 +121,9 @@ def test_the_spreadsheet_is_written_in_batches_and_refused_when_too_large(engine
     store = Store(engine)
     for stage in (pipeline.extract, pipeline.validate, pipeline.decide):
         stage(store, cohort, ctx)
+    # The send stage too, as the DAG runs it: a report finding the run still 'decided' says the
+    # send task failed.
+    pipeline.send(store, cohort, ctx, lambda: outbox_factory(tmp_path / "outbox"))
     result = pipeline.report(store, cohort, ctx, lambda: outbox_factory(tmp_path / "outbox"), sheets)
     assert fake_google.sheet_writes == [] and "sheet" not in result
     summary = (ctx.folder("c1") / "summary.txt").read_text()
