@@ -161,7 +161,18 @@ def test_the_instructor_finds_her_cohort_and_a_customer_in_airflow(standalone):
             suppress.get_by_role("button", name="Do not email her").click()
             expect(suppress.locator(".answer")).to_contain_text("Done: no email will go to e@x.org in cohort c1",
                                                                 timeout=30000)
+            # Erase her, once she ticked that it cannot be undone (a confirm() would answer false
+            # unseen in Airflow's sandboxed iframe): the answer says what went, and her page is gone.
+            erase = frame.locator("#erase-form")
+            erase.get_by_label("Reason").fill("asked by phone")
+            erase.get_by_role("button", name="Erase her").click()
+            assert erase.locator(".answer").inner_text() == ""  # the browser refused: the box is not ticked
+            erase.get_by_label("I understand").check()
+            erase.get_by_role("button", name="Erase her").click()
+            expect(erase.locator(".answer")).to_contain_text("Her page no longer exists", timeout=30000)
+            assert "scope: c1" in erase.locator(".answer").inner_text()
             page.screenshot(path=str(ARTIFACTS / "onboarding-customer-actions.png"), full_page=True)
+            assert page.request.get(f"{base}/onboarding/api/cohorts/c1/customers/e@x.org").status == 404
 
             # On a phone: the cohort page itself at 375 px scrolls down, never sideways (wide
             # tables scroll inside their own box).
