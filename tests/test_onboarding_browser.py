@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -52,16 +53,24 @@ def standalone(tmp_path_factory):
     db.migrate(engine)
     analytics_cohort.write(engine)
     engine.dispose()
+    # The requests of her page (resend, do not email) check the cohort file: c1 is in it.
+    (home / "c1.csv").write_text("Email,Name,Done\n")
+    (home / "cohorts.yaml").write_text(json.dumps({"cohorts": [{
+        "id": "c1", "title": "c1", "deadline": "2026-11-05", "timezone": "UTC",
+        "sender": "Team <team@example.edu>", "instructor": "boss@example.edu",
+        "sources": {"signups": {"type": "csv", "path": str(home / "c1.csv"), "columns": {"email": "Email", "name": "Name"}},
+                    "completions": {"type": "csv", "path": str(home / "c1.csv"),
+                                    "columns": {"email": "Email", "completed_at": "Done"}}}}]}))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
     env.update({
         "AIRFLOW_HOME": str(home / "airflow"), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "instructor:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "instructor:user",  # may run the Dag: her page's requests need it
         "AIRFLOW__API_AUTH__JWT_SECRET": "browser-test-" + os.urandom(16).hex(),
         "AIRFLOW_CONN_ONBOARDING_STATE": json.dumps({"conn_type": "sqlite", "host": str(state)}),
-        "ONBOARDING_COHORTS_FILE": str(home / "no-cohorts.yaml"), "ONBOARDING_DATA_DIR": str(home / "data"),
+        "ONBOARDING_COHORTS_FILE": str(home / "cohorts.yaml"), "ONBOARDING_DATA_DIR": str(home / "data"),
         "GX_ANALYTICS_ENABLED": "false", "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
     })
     log = open(home / "standalone.log", "w")
@@ -135,6 +144,35 @@ def test_the_instructor_finds_her_cohort_and_a_customer_in_airflow(standalone):
             kinds = sorted(r.get_attribute("data-kind") for r in frame.locator("#emails tr[data-kind]").all())
             assert kinds == ["cancellation", "reminder"]
             page.screenshot(path=str(ARTIFACTS / "onboarding-customer.png"), full_page=True)
+
+            # Her page's actions: a resend answers the reference to trigger the Dag with.
+            resend = frame.locator("#resend-form")
+            resend.get_by_label("Email").select_option("reminder")
+            resend.get_by_label("Reason").fill("she lost it")
+            resend.get_by_role("button", name="Ask for a resend").click()
+            expect(resend.locator(".answer")).to_contain_text("Resend request = resend-", timeout=30000)
+            answer = resend.locator(".answer").inner_text()
+            ref = re.search(r"Resend kept: (resend-[0-9a-f]{16})", answer).group(1)
+            assert f"Cohort = c1 and Resend request = {ref}" in answer
+            assert resend.get_by_role("link", name="Open the Dag (then press Trigger)").get_attribute("href") == \
+                "/dags/onboarding_nightly"
+            suppress = frame.locator("#suppress-form")
+            suppress.get_by_label("Note").fill("asked by phone")
+            suppress.get_by_role("button", name="Do not email her").click()
+            expect(suppress.locator(".answer")).to_contain_text("Done: no email will go to e@x.org in cohort c1",
+                                                                timeout=30000)
+            # Erase her, once she ticked that it cannot be undone (a confirm() would answer false
+            # unseen in Airflow's sandboxed iframe): the answer says what went, and her page is gone.
+            erase = frame.locator("#erase-form")
+            erase.get_by_label("Reason").fill("asked by phone")
+            erase.get_by_role("button", name="Erase her").click()
+            assert erase.locator(".answer").inner_text() == ""  # the browser refused: the box is not ticked
+            erase.get_by_label("I understand").check()
+            erase.get_by_role("button", name="Erase her").click()
+            expect(erase.locator(".answer")).to_contain_text("Her page no longer exists", timeout=30000)
+            assert "scope: c1" in erase.locator(".answer").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "onboarding-customer-actions.png"), full_page=True)
+            assert page.request.get(f"{base}/onboarding/api/cohorts/c1/customers/e@x.org").status == 404
 
             # On a phone: the cohort page itself at 375 px scrolls down, never sideways (wide
             # tables scroll inside their own box).

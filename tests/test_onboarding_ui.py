@@ -265,3 +265,27 @@ def test_a_run_conf_holding_an_address_is_refused_before_airflow_stores_it(ui):
     r = ui.post("/api/v2/dags/onboarding_nightly/dagRuns", json={"logical_date": "not a date", "conf": {"cohort": "all"}},
                 headers=admin)
     assert r.status_code == 422 and "logical_date" in r.text
+
+
+def test_the_customer_page_has_the_three_actions_with_her_address_in_escaped_data_attributes(ui, engine):
+    """Resend, do-not-email and erase are forms on her page whose script reads the address and
+    cohort from data- attributes: an address with '/', quotes or '<' stays data, never script."""
+    h = ui_client.bearer(ui_client.token())
+    page = ui.get("/onboarding/cohorts/c1/customers/e@x.org", headers=h).text
+    assert all(f'<form id="{f}-form"' in page for f in ("resend", "suppress", "erase"))
+    assert re.search(r'<div id="actions" data-address="e@x.org" data-cohort="c1" data-api="/onboarding/api"', page)
+    kinds = re.search(r'<form id="resend-form".*?</form>', page, re.S).group(0)
+    assert sorted(re.findall(r'<option value="(\w+)">', kinds)) == ["cancellation", "reminder"]
+    assert "onclick" not in page.lower() and "e@x.org" not in page.split("<script>")[1]
+    # Erasing asks a ticked box, not confirm(): Airflow's iframe (no allow-modals) answers that false.
+    assert '<input type="checkbox" name="sure" required>' in page and "confirm(" not in page
+    hostile = "o'brien\"/<b>x@x.org"
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE customer_status SET email = :a WHERE email = 'e@x.org'"), {"a": hostile})
+        conn.execute(sa.text("UPDATE email_ledger SET recipient = :a WHERE recipient = 'e@x.org'"), {"a": hostile})
+    from urllib.parse import quote
+
+    r = ui.get("/onboarding/cohorts/c1/customers/" + quote(hostile, safe="@/"), headers=h)
+    assert r.status_code == 200, r.text[:300]
+    assert 'data-address="o&#39;brien&#34;/&lt;b&gt;x@x.org"' in r.text
+    assert "<b>x@x.org" not in r.text
