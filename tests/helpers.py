@@ -123,3 +123,49 @@ def run_stages(engine, cohort: Cohort, tmp_path: Path, as_of: dt.datetime, run_i
         stage(store, cohort, ctx)
     pipeline.send(store, cohort, ctx, outbox)
     return ctx, pipeline.report(store, cohort, ctx, outbox, sheets)
+
+
+class Api:
+    """Airflow's REST API as one user (the instructor unless named), for tests against a running
+    api-server: ``api(method, path, body)`` answers the JSON, or fails the test with the status."""
+
+    def __init__(self, port: int, password: str, user: str = "instructor"):
+        import json
+        import urllib.request
+
+        self.base = f"http://127.0.0.1:{port}"
+        req = urllib.request.Request(self.base + "/auth/token", method="POST",
+                                     data=json.dumps({"username": user, "password": password}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        self.token = json.load(urllib.request.urlopen(req, timeout=30))["access_token"]
+
+    def __call__(self, method: str, path: str, body: dict | None = None, missing_ok: bool = False):
+        import json
+        import urllib.error
+        import urllib.request
+
+        req = urllib.request.Request(self.base + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {self.token}",
+                                              "Content-Type": "application/json"})
+        try:
+            return json.load(urllib.request.urlopen(req, timeout=30))
+        except urllib.error.HTTPError as exc:
+            if missing_ok and exc.code == 404:  # e.g. a run not made yet
+                return {}
+            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:1000]!r}") from None
+
+
+def stop_group(proc, log=None) -> None:
+    """Stop a server started in a process group of its own (TERM, then KILL after 30 s), and close
+    its log file."""
+    import signal
+    import subprocess
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    if log is not None:
+        log.close()

@@ -14,44 +14,24 @@ of the journey sample, one at a time.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
-import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from helpers import free_port
+import helpers
+from helpers import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-class Api:
-    """Airflow's REST API as the instructor."""
-
-    def __init__(self, port: int, user: str, password: str):
-        self.base = f"http://127.0.0.1:{port}"
-        req = urllib.request.Request(self.base + "/auth/token", method="POST",
-                                     data=json.dumps({"username": user, "password": password}).encode(),
-                                     headers={"Content-Type": "application/json"})
-        self.token = json.load(urllib.request.urlopen(req, timeout=30))["access_token"]
-
-    def __call__(self, method: str, path: str, body: dict | None = None):
-        req = urllib.request.Request(self.base + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"Bearer {self.token}",
-                                              "Content-Type": "application/json"})
-        try:
-            return json.load(urllib.request.urlopen(req, timeout=30))
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:1000]!r}") from None
+class Api(helpers.Api):
+    """Airflow's REST API as the instructor, with the runs this test asks for and waits on."""
 
     def trigger(self, **choices) -> str:
         """A run as the trigger form makes it: every param (defaults, then ``choices``), now."""
@@ -104,12 +84,7 @@ def local_airflow(tmp_path_factory):
         yield {"port": port, "home": home, "log": out, "url": login[1], "user": login[2], "password": login[3],
                "start_seconds": time.monotonic() - started}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        stop_group(proc, log)
 
 
 def _awaiting(api: Api, run_id: str, until: float) -> list[dict]:
@@ -132,7 +107,7 @@ def test_the_script_on_another_port_runs_tasks_and_nobody_waits_on_an_approver(l
     # Point 3: the login printed is one that works (the instructor's), at the port asked for.
     assert local_airflow["url"] == f"http://localhost:{local_airflow['port']}"
     assert local_airflow["user"] == "instructor"
-    api = Api(local_airflow["port"], local_airflow["user"], local_airflow["password"])
+    api = Api(local_airflow["port"], local_airflow["password"], local_airflow["user"])
     while not api("GET", "/api/v2/dags?dag_id_pattern=onboarding_")["dags"]:
         assert time.monotonic() - start < 180, "the Dags never appeared"
         time.sleep(2)

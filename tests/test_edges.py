@@ -61,17 +61,10 @@ def test_the_api_schema_needs_a_login_and_no_page_loads_a_script_from_elsewhere(
 
 
 def test_data_docs_names_that_cannot_be_files_answer_404_or_400(ui, engine, tmp_path):
-    import sqlalchemy as sa
-
     site = tmp_path / "runs" / "c1" / "r1" / "validation" / "data_docs"
     site.mkdir(parents=True)
     (site / "index.html").write_text("<html>docs of r1</html>")
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO run_reports (run_id, cohort_id, as_of, dry_run, status, customers, emails_sent, "
-            "emails_waiting, emails_failed, quarantined_rows, guards_tripped, gmail_errors, data_docs, record, "
-            "created_at, updated_at) VALUES ('r1', 'c1', '', 0, 'done', 7, 0, 0, 0, 0, 0, 0, :docs, '{}', '', '')"),
-            {"docs": str(site / "index.html")})
+    ui_client.record_data_docs(engine, site / "index.html")
     h = ui_client.bearer(ui_client.token())
     base = "/onboarding/cohorts/c1/runs/r1/docs"
     assert ui.get(f"{base}/index.html", headers=h).status_code == 200

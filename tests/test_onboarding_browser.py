@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 import analytics_cohort
-from helpers import free_port
+from helpers import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -92,12 +91,7 @@ def standalone(tmp_path_factory):
         yield {"port": port, "password": json.loads(passwords.read_text())["instructor"], "home": home,
                "start_seconds": time.monotonic() - started}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        stop_group(proc, log)
 
 
 def test_the_instructor_finds_her_cohort_and_a_customer_in_airflow(standalone):

@@ -114,19 +114,12 @@ def test_the_comparison(ui):
 
 
 def test_data_docs_are_served_from_the_run_folder_and_nothing_else(ui, engine, tmp_path):
-    import sqlalchemy as sa
-
     site = tmp_path / "runs" / "c1" / "r1" / "validation" / "data_docs"
     (site / "static").mkdir(parents=True)
     (site / "index.html").write_text("<html>docs of r1</html>")
     (site / "static" / "app.css").write_text("body{}")
     (tmp_path / "secret.txt").write_text("not yours")
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO run_reports (run_id, cohort_id, as_of, dry_run, status, customers, emails_sent, "
-            "emails_waiting, emails_failed, quarantined_rows, guards_tripped, gmail_errors, data_docs, record, "
-            "created_at, updated_at) VALUES ('r1', 'c1', '', 0, 'done', 7, 0, 0, 0, 0, 0, 0, :docs, '{}', '', '')"),
-            {"docs": str(site / "index.html")})
+    ui_client.record_data_docs(engine, site / "index.html")
     h = ui_client.bearer(ui_client.token())
     base = "/onboarding/cohorts/c1/runs/r1/docs"
     assert ui.get(f"{base}/index.html", headers=h).text == "<html>docs of r1</html>"

@@ -20,8 +20,6 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from urllib.parse import quote
 import uuid
 from collections import Counter
@@ -31,7 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from helpers import free_port, learner_cohort_file
+from helpers import Api, free_port, learner_cohort_file
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.stack, pytest.mark.postgres]
@@ -84,29 +82,6 @@ def write_cohort(folder: Path, days_to_deadline: int) -> tuple[Path, dt.date]:
     path = learner_cohort_file(folder, N, deadline, id="e2e-cohort", title="End-to-end Cohort",
                                data_team=["data@example.edu"])
     return path, deadline
-
-
-class Api:
-    """Airflow's REST API as a client of the instructor's account."""
-
-    def __init__(self, port: int, password: str):
-        self.base = f"http://127.0.0.1:{port}"
-        req = urllib.request.Request(self.base + "/auth/token", method="POST",
-                                     data=json.dumps({"username": "instructor", "password": password}).encode(),
-                                     headers={"Content-Type": "application/json"})
-        self.token = json.load(urllib.request.urlopen(req, timeout=30))["access_token"]
-
-    def __call__(self, method: str, path: str, body: dict | None = None, missing_ok: bool = False):
-        req = urllib.request.Request(self.base + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"Bearer {self.token}",
-                                              "Content-Type": "application/json"})
-        try:
-            return json.load(urllib.request.urlopen(req, timeout=30))
-        except urllib.error.HTTPError as exc:
-            if missing_ok and exc.code == 404:  # e.g. a run not made yet
-                return {}
-            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:1000]!r}") from None
 
 
 def _ppid(pid: int) -> int | None:

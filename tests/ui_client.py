@@ -37,3 +37,13 @@ def token(username: str = "instructor", role: str | None = "viewer") -> str:
 
 def bearer(tok: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tok}"}
+
+
+def record_data_docs(engine: sa.Engine, index: Any, run_id: str = "r1", cohort_id: str = "c1") -> None:
+    """A run's report row naming its Data Docs site (``index``: the site's index.html)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO run_reports (run_id, cohort_id, as_of, dry_run, status, customers, emails_sent, "
+            "emails_waiting, emails_failed, quarantined_rows, guards_tripped, gmail_errors, data_docs, record, "
+            "created_at, updated_at) VALUES (:r, :c, '', 0, 'done', 7, 0, 0, 0, 0, 0, 0, :docs, '{}', '', '')"),
+            {"r": run_id, "c": cohort_id, "docs": str(index)})

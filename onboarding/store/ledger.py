@@ -87,10 +87,6 @@ class LedgerTable:
         """The email an email's reference names (a bounce or an unsubscribe mail quotes it)."""
         return (self._s.rows("ledger_by_ref", ref=ref) or [None])[0]
 
-    def emailed(self, address: str) -> bool:
-        """Whether the address was ever sent an email."""
-        return bool(self._s.scalar("ledger_recipient_known", address=address))
-
     def bounced(self, key: str, run_id: str, bounce: str, detail: str) -> int:
         """The email came back (hard or soft), with the reason the provider gave."""
         now = iso(utcnow())
