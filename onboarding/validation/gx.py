@@ -344,7 +344,10 @@ def _labels(checks: list[Check]) -> list[str]:
 
 def _checked_frame(raw: "pd.DataFrame", checks: list[Check], labels: list[str]) -> "pd.DataFrame":
     """The table GX checks: each row's number, and per check the reason (None where the row is
-    fine) with the refused value as Data Docs may show it (``readers.described``)."""
+    fine) with the refused value as Data Docs may show it (``readers.described``). GX writes a
+    failing value into its pages as HTML, unescaped: it is escaped here (a cell may be hostile)."""
+    import html
+
     import numpy as np
     import pandas as pd
 
@@ -355,6 +358,6 @@ def _checked_frame(raw: "pd.DataFrame", checks: list[Check], labels: list[str]) 
         for at in np.flatnonzero(pd.notna(reasons)):
             col = check.column_at(at)
             value = raw[col].iloc[at] if col in raw.columns else None
-            cells[at] = f"{reasons[at]}: {described(value, check.personal)}"
+            cells[at] = html.escape(f"{reasons[at]}: {described(value, check.personal)}")
         columns[label] = pd.Categorical(cells)
     return pd.DataFrame(columns)

@@ -40,7 +40,9 @@ class Check:
 
     @property
     def label(self) -> str:
-        return f"{self.column}: {self.what}"
+        """The check as Data Docs title it: the export's column and what is checked."""
+        whole = self.columns is not None or self.column == "*"
+        return f"{'every record' if whole else self.column}: {self.what}"
 
     def column_at(self, at: int) -> str:
         return self.column if self.columns is None else self.columns.iloc[at]
@@ -162,9 +164,9 @@ def _record_checks(raw: pd.DataFrame) -> list[Check]:
     """The record itself: more fields than the header row, or a cell its source could not read
     (a merged cell in a sheet: its own column and reason)."""
     over = np.where(raw[OVERFLOW].astype(bool).to_numpy(), "record has more fields than the header row", None)
-    checks = [Check("no fields beyond the header", "*", pd.Series(over, index=raw.index, dtype=object))]
+    checks = [Check("no more fields than the header row", "*", pd.Series(over, index=raw.index, dtype=object))]
     if PROBLEM in raw.columns:
-        checks.append(Check("readable cells", PROBLEM_COLUMN, raw[PROBLEM], personal=True, columns=raw[PROBLEM_COLUMN]))
+        checks.append(Check("cells its source could read", PROBLEM_COLUMN, raw[PROBLEM], personal=True, columns=raw[PROBLEM_COLUMN]))
     return checks
 
 
