@@ -6,7 +6,9 @@ a page is an empty, unstyled index. Here those files are fetched once from the n
 setup (``python -m onboarding.ops.docs_assets``, run by ``scripts/setup.sh``), each package
 checked against its pinned sha512, into a local folder; after every build the pages are rewritten
 to load them from the site's own ``static/vendor`` folder, which holds real files (hard links where
-the file system allows, so a nightly site costs no space), never a symlink out of the site.
+the file system allows, so a nightly site costs no space), never a symlink out of the site:
+with Font Awesome's webfonts (its stylesheet loads them: icons, not empty boxes) and Bootstrap's
+bundle (its own Popper inside). Each page also gets a link back to the cohort's Onboarding page.
 """
 from __future__ import annotations
 
