@@ -60,6 +60,10 @@ def test_pages_run_their_scripts_and_draw_their_icons_offline(site):
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("console", lambda m: m.type == "error" and errors.append(m.text))
             page.on("requestfailed", lambda r: failed.append(r.url))
+            page.goto((site / "index.html").as_uri())  # the index runs the same scripts
+            page.wait_for_load_state("load")
+            assert errors == [] and failed == [], (errors, failed)
+            assert page.locator("a.onboarding-back").count() == 1
             page.goto(page_file.as_uri())
             page.wait_for_load_state("load")
             page.evaluate("document.fonts.ready")
