@@ -30,7 +30,7 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
     from onboarding.validation.gx import Validator, check_completions_against_signups
 
     inputs = store.runs.inputs(ctx.run_id, cohort.id)
-    validator = Validator(run_name=ctx.run_id)
+    validator = Validator(run_name=ctx.run_id, cohort=cohort.id)
     results_dir = ctx.folder(cohort.id) / "validation"
     out = {}
     try:

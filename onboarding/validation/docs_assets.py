@@ -6,12 +6,15 @@ a page is an empty, unstyled index. Here those files are fetched once from the n
 setup (``python -m onboarding.ops.docs_assets``, run by ``scripts/setup.sh``), each package
 checked against its pinned sha512, into a local folder; after every build the pages are rewritten
 to load them from the site's own ``static/vendor`` folder, which holds real files (hard links where
-the file system allows, so a nightly site costs no space), never a symlink out of the site.
+the file system allows, so a nightly site costs no space), never a symlink out of the site:
+with Font Awesome's webfonts (its stylesheet loads them: icons, not empty boxes) and Bootstrap's
+bundle (its own Popper inside). Each page also gets a link back to the cohort's Onboarding page.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import io
 import os
 import re
@@ -40,11 +43,9 @@ class Package:
 
 PACKAGES = (
     Package("bootstrap", "4.3.1", "sha512-rXqOmH1VilAt2DyPzluTi2blhk17bO7ef+zLLPlWvG494pDxcM234pJ8wTc/6R40UWizAIIMgxjvxZg5kmsbag==",
-            ("dist/css/bootstrap.min.css", "dist/js/bootstrap.min.js"), "bootstrap"),
+            ("dist/css/bootstrap.min.css", "dist/js/bootstrap.bundle.min.js"), "bootstrap"),
     Package("jquery", "3.7.1", "sha512-m4avr8yL8kmFN8psrbFFFmB/If14iN5o9nw/NgnnM+kybDJpRsAynV2BsfpTYrTRysYUdADVD7CkUUizgkpLfg==",
             ("dist/jquery.min.js",), "jquery"),
-    Package("popper.js", "1.12.9", "sha512-s0EEi9xiSCdqz9lV4IiVH5yIZnDX/U1t0tCjB+0jXx9jW8lrR7kOpVupiUg175ogqVoudpDXHF1p6dKATCHMeg==",
-            ("dist/umd/popper.min.js",), "popper"),
     Package("bootstrap-table", "1.19.1", "sha512-WvV+l1AI/C+zThaKmfHmi/IuayVNB0qdFyEhFx1jyZhO0oLtNJNANkCR3rvJf6Dkh72dsLElxpE/bzK9seEQLA==",
             ("dist/bootstrap-table.min.css", "dist/bootstrap-table.min.js",
              "dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
@@ -67,9 +68,9 @@ PACKAGES = (
 # Each remote file GX's pages load -> the local file (under static/vendor) that replaces it.
 REWRITES = {
     "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap/dist/css/bootstrap.min.css",
-    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap/dist/js/bootstrap.min.js",
+    # Bootstrap's bundle holds the Popper it was built with; GX's separate popper.js goes (below).
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap/dist/js/bootstrap.bundle.min.js",
     "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/dist/jquery.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper/dist/umd/popper.min.js",
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css":
         "bootstrap-table/dist/bootstrap-table.min.css",
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table/dist/bootstrap-table.min.js",
@@ -92,6 +93,11 @@ REWRITES = {
 }
 # GX's logo comes from S3 with a cache-busting query: shown as text offline.
 _LOGO = re.compile(r'<img[^>]*src="https://great-expectations-web-assets\.s3[^"]*"[^>]*>')
+_POPPER = re.compile(r'<script[^>]*src="https://cdnjs\.cloudflare\.com/ajax/libs/popper\.js/[^"]*"[^>]*></script>\n?')
+# GX pins the CDN files' own hashes (integrity=, crossorigin=): the npm files differ byte for byte
+# (checked against their own pinned sha512 at fetch), and a browser refuses a script whose hash
+# differs, or a file:// one asked for with CORS: Bootstrap never ran ("$(...).modal is not a function").
+_PINNED = re.compile(r'\s(?:integrity|crossorigin)="[^"]*"')
 _STATIC = re.compile(r'"(?:\./|(?:\.\./)+)?static/')
 _REMOTE_LOAD = re.compile(r'(?:src|href)="(https?://[^"]+)"')
 
@@ -102,10 +108,16 @@ def vendor_dir() -> Path:
     return Path(os.environ.get("ONBOARDING_VENDOR_DIR", paths.PROJECT_ROOT / "var" / "vendor" / "data-docs"))
 
 
+def _kept() -> list[str]:
+    """Every file kept under the vendor folder: those the pages load, and those they load in
+    turn (Font Awesome's webfonts, which its stylesheet names)."""
+    return sorted({f"{p.folder}/{f}" for p in PACKAGES for f in p.files})
+
+
 def missing(folder: Path | None = None) -> list[str]:
     """The local files a page needs that are not (yet) in ``folder``."""
     folder = folder or vendor_dir()
-    return [f for f in sorted(set(REWRITES.values())) if not (folder / f).is_file()]
+    return [f for f in _kept() if not (folder / f).is_file()]
 
 
 def fetch(folder: Path | None = None, get=None) -> list[str]:
@@ -150,20 +162,43 @@ def make_offline(site: Path, vendor: Path | None = None, gx_static: Path | None 
     static.mkdir(exist_ok=True)
     if gx_static is not None and (gx_static / "images" / "favicon.ico").is_file():
         _place(gx_static / "images" / "favicon.ico", static / "images" / "favicon.ico")
-    for rel in sorted(set(REWRITES.values())):
+    for rel in _kept():
         _place(vendor / rel, static / "vendor" / rel)
     left: set[str] = set()
     for page in site.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         up = "../" * (len(page.relative_to(site).parts) - 1)
+        text = _POPPER.sub("", text)
         for remote, local in REWRITES.items():
             text = text.replace(f'"{remote}"', f'"{up}static/vendor/{local}"')
+        text = _PINNED.sub("", text)
         text = _LOGO.sub('<span class="h5 mb-0">Great Expectations</span>', text)
         # GX points some nested pages at static/ one folder too shallow: every page to its site's own.
         text = _STATIC.sub(f'"{up}static/', text)
         page.write_text(text, encoding="utf-8")
         left |= {u for u in _REMOTE_LOAD.findall(text) if _loads(text, u)}
     return sorted(left)
+
+
+BACK = "onboarding-back"  # the class of the link back to the Onboarding page
+
+
+def link_back(site: Path, cohort: str) -> None:
+    """Each page of a run's site gets a link back to the cohort's Onboarding page, in GX's top
+    bar. The plugin serves the site at ``/onboarding/cohorts/<cohort>/runs/<run>/docs/``, so the
+    link is relative (it holds under any base URL Airflow is served at); in a copied run folder
+    it leads nowhere, and says where it would."""
+    from urllib.parse import quote
+
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if BACK in text:
+            continue
+        up = "../" * (len(page.relative_to(site).parts) - 1 + 4)  # docs/, <run>/, runs/, <cohort>/
+        link = (f'<a class="{BACK} btn btn-sm btn-outline-primary ml-3" href="{up}{quote(cohort, safe="")}" '
+                f'>&larr; Onboarding page of cohort {html.escape(cohort)}</a>')
+        text = text.replace('<div class="mr-auto">', f'<div class="mr-auto d-flex align-items-center">{link}', 1)
+        page.write_text(text, encoding="utf-8")
 
 
 def _loads(text: str, url: str) -> bool:
