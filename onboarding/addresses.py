@@ -18,8 +18,10 @@ def is_plain_address(value: str) -> bool:
             and not ENCODED_WORD.search(value))
 
 
-# Anything shaped like an address in a free text (a provider's error, a bounce's detail).
-ANY_ADDRESS = re.compile(r"[^\s:;,'\"<>()\[\]]+@[^\s:;,'\"<>()\[\]]+")
+# Anything shaped like an address in a free text (a provider's error, a bounce's detail, an
+# erasure's reason), whoever's it is: a fullwidth '@' too, since some mail programs show it as one.
+# The one pattern for every mask (the task log's and the erasure reason's), so none misses one.
+ANY_ADDRESS = re.compile(r"[^\s<>()\[\]{},;:\"]+[@\uff20][^\s<>()\[\]{},;:\"]+")
 
 
 def without_addresses(text: object) -> str:

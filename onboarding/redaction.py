@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import threading
 
+from onboarding.addresses import ANY_ADDRESS
+
 MASK = "[REDACTED]"
 _PATTERNS = (
     # key=value, key: value or "key": "value", for the names secrets go by (a whole word, maybe with
@@ -54,8 +56,6 @@ def redact(text: str | None) -> str | None:
 
 # --- people -----------------------------------------------------------------------------------------
 ADDRESS_MASK, NAME_MASK = "[address]", "[name]"
-# Anything shaped like an address (a fullwidth '@' too), whoever's it is.
-_ADDRESS = re.compile(r"[^\s<>()\[\]{},;:\"]+[@\uff20][^\s<>()\[\]{},;:\"]+")
 
 
 def without_people(text: str | None, names: tuple[str, ...] | list[str] = ()) -> str | None:
@@ -64,7 +64,7 @@ def without_people(text: str | None, names: tuple[str, ...] | list[str] = ()) ->
     What an erasure keeps of its reason ("request from [name] <[address]>")."""
     if not text:
         return text
-    text = _ADDRESS.sub(ADDRESS_MASK, text)
+    text = ANY_ADDRESS.sub(ADDRESS_MASK, text)
     words = set()
     for name in names:
         parts = [p for p in re.split(r"[\s\-]+", name or "") if p]
