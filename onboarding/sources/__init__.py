@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from onboarding.cohorts import SOURCE_OPTIONS, SourceConfig
+from onboarding.sources.config import SourceConfig
 from onboarding.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -55,4 +55,4 @@ def make_source(config: SourceConfig, cohort_id: str | None = None, clients: Sou
         from onboarding.sources.sheet_source import GoogleSheetSource
 
         return GoogleSheetSource(config, clients)
-    raise DatasetError(f"{config.role} source: unknown type {config.type!r}; available: {list(SOURCE_OPTIONS)}")
+    raise DatasetError(f"{config.role} source: unknown type {config.type!r}; available: ['csv', 'sql', 'google_sheet']")
