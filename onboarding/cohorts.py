@@ -23,7 +23,7 @@ from pydantic import BeforeValidator, Discriminator, Tag, ValidationError
 
 from onboarding import paths
 from onboarding.addresses import ENCODED_WORD, is_plain_address
-from onboarding.configmodel import ID_RE, Date, FileModel, Id, Text, config_error, one_line, typed, whole
+from onboarding.configmodel import ID_RE, TAG, Date, FileModel, Id, Text, config_error, one_line, typed, whole
 from onboarding.consent import CLASSES, DEFAULT_CLASSES, normalise_suppression
 from onboarding.errors import ConfigError
 from onboarding.journeys import SEED, SEED_ID, Journey, journeys_from
@@ -228,10 +228,10 @@ Share = typed(float, _share, {"type": ["number", "null"], "minimum": 0, "maximum
 def _source_type(value: Any) -> str:
     """Which source type's model reads an export (a mapping without ``type`` is a csv)."""
     kind = value.get("type", "csv") if isinstance(value, dict) else getattr(value, "type", "csv")
-    return f"source:{kind}"
+    return f"{TAG}{kind}"
 
 
-AnySource = Annotated[Union[tuple(Annotated[spec, Tag(f"source:{kind}")] for kind, spec in SOURCE_SPECS.items())],
+AnySource = Annotated[Union[tuple(Annotated[spec, Tag(f"{TAG}{kind}")] for kind, spec in SOURCE_SPECS.items())],
                       Discriminator(_source_type)]
 
 

@@ -9,6 +9,7 @@ in ``schemas/`` are generated from these models (``python -m onboarding.ops.sche
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationErr
 from onboarding.errors import ConfigError
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+TAG = "§"  # marks a variant's tag (a source's type) in an error's key path, where it is left out
 ID_RE = re.compile(ID_PATTERN[1:-1])
 
 
@@ -33,6 +35,11 @@ class FileModel(BaseModel):
         return ""
 
     @classmethod
+    def shape(cls) -> str:
+        """What the value must look like, said when it is not a mapping at all."""
+        return "expected a mapping"
+
+    @classmethod
     def keys(cls) -> list[str]:
         return [f.alias or name for name, f in cls.model_fields.items()]
 
@@ -44,7 +51,7 @@ class FileModel(BaseModel):
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            return data
+            raise ValueError(cls.shape())
         unknown = sorted(str(k) for k in data if k not in cls.keys())
         if unknown:
             raise ValueError(f"unknown key(s) {unknown}{cls.what()}; known: {cls.keys()}")
@@ -103,6 +110,25 @@ def whole(low: int, high: int, what: str = "") -> Any:
     return typed(int, check, {"type": "integer", "minimum": low, "maximum": high})
 
 
+def choice(values: Sequence[str], say: str = "expected one of {values}, got {value!r}") -> Any:
+    """One of ``values``; another is refused with ``say``."""
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or value not in values:
+            raise ValueError(say.format(values=list(values), value=value))
+        return value
+    return typed(str, check, {"enum": list(values)})
+
+
+def number(value: Any) -> float:
+    """A finite number: ``.nan`` would pass every comparison's "not below" and ``.inf`` fail everyone."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+Number = typed(float, number, {"type": "number"})
+
+
 def where_of(loc: Sequence[Any], sep: str, name: Callable[[tuple], str | None] = lambda loc: None) -> str:
     """An error's key path as the messages write it: ``sources.signups.columns`` (``sep`` '.') or
     ``stage 'details': next[0]: to`` (``sep`` ': ', ``name`` naming a list item by its id)."""
@@ -123,7 +149,7 @@ def config_error(exc: ValidationError, where: str, sep: str = ".",
     """The first of pydantic's errors as one sentence naming where (``cohort 'c1'``), the key path
     and what is wrong with the value."""
     err = exc.errors(include_url=False)[0]
-    loc = [k for k in err["loc"] if not (isinstance(k, str) and k.startswith("source:"))]
+    loc = [k for k in err["loc"] if not (isinstance(k, str) and k.startswith(TAG))]
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         loc.append("type")
     path = where_of(loc, sep, name)
@@ -131,11 +157,11 @@ def config_error(exc: ValidationError, where: str, sep: str = ".",
     if isinstance(error, (ValueError, AssertionError)) and str(error):
         message = str(error)
     elif err["type"] == "union_tag_invalid":
-        message = f"{err['ctx']['tag'].removeprefix('source:')!r} is not one of {list(_tags(err['ctx']['expected_tags']))}"
+        message = f"{err['ctx']['tag'].removeprefix(TAG)!r} is not one of {list(_tags(err['ctx']['expected_tags']))}"
     else:
         message = f"{err['msg'][0].lower()}{err['msg'][1:]}, not {err['input']!r}"
     return ConfigError(f"{where}{sep}{path}: {message}" if path else f"{where}: {message}")
 
 
 def _tags(expected: str) -> list[str]:
-    return [t.strip().strip("'").removeprefix("source:") for t in expected.split(",")]
+    return [t.strip().strip("'").removeprefix(TAG) for t in expected.split(",")]

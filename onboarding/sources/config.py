@@ -82,9 +82,13 @@ class SourceSpec(FileModel):
         return f" for a {cls.model_fields['type'].default} source"
 
     @classmethod
+    def shape(cls) -> str:
+        return "expected a mapping with 'type' and 'columns'"
+
+    @classmethod
     def missing_message(cls, missing: list[str], data: dict) -> str:
         if "columns" in missing:
-            return "expected a mapping with 'type' and 'columns'"
+            return "columns: expected a mapping of field -> export column name"
         return f"a {cls.model_fields['type'].default} source needs {', '.join(repr(k) for k in missing)}"
 
     def options(self) -> dict[str, Any]:
