@@ -219,7 +219,7 @@ def _spreadsheet(value: Any) -> str:
 
 
 _DURATION_SCHEMA = {"anyOf": [{"type": "string", "pattern": r"^\s*\d{1,6}\s*[dhm]\s*$"}, {"const": 0}],
-                    "description": "like 36h, 2d or 90m"}
+                    "$comment": "duration (like 36h, 2d or 90m)"}
 Duration = typed(dt.timedelta, _duration, _DURATION_SCHEMA)
 Address = typed(str, _address, {"type": "string", "description": "one address, optionally with a name"})
 Share = typed(float, _share, {"type": ["number", "null"], "minimum": 0, "maximum": 1})
@@ -239,8 +239,11 @@ class Guards(FileModel):
     """Guard limits; a key set to null turns that guard off."""
 
     max_source_age: Duration | None = dt.timedelta(hours=36)
+    """Hold when an export is older than this (null: off)."""
     max_completion_shrink: Share = 0.2
+    """Hold when completions shrink by more than this share (null: off)."""
     max_cancel_share: Share = 0.5
+    """Hold when more than this share would be cancelled (null: off)."""
 
 
 class InstructorSheet(FileModel):
@@ -248,7 +251,9 @@ class InstructorSheet(FileModel):
     ``{spreadsheet: <id>}``), and the Airflow connection that writes it."""
 
     spreadsheet: typed(str, _spreadsheet, {"type": "string", "description": "a spreadsheet id or URL"})
+    """The sheet's id or URL."""
     connection: Text = "onboarding_google"
+    """Airflow connection with the Google credentials."""
 
 
 def _sheet_shorthand(value: Any) -> Any:
@@ -264,10 +269,15 @@ class Sources(FileModel):
     """A cohort's exports, by role: which ones it must give depends on its journey."""
 
     signups: AnySource
+    """Who signed up (every cohort)."""
     completions: AnySource | None = None
+    """Completions: the seed journey's, or a journey's wide export (a timestamp column per stage)."""
     events: AnySource | None = None
+    """A journey's long export: email, event, at, value, link."""
     csms: AnySource | None = None
+    """A journey's CSM roster, every further column an attribute."""
     queries: AnySource | None = None
+    """A support export: email, asked_at, answered_at, link."""
 
     def given(self) -> dict[str, SourceSpec]:
         return {role: getattr(self, role) for role in EXPORT_ROLES if getattr(self, role) is not None}
@@ -277,28 +287,49 @@ class CohortSpec(FileModel):
     """One cohort of the file, as written (``defaults`` merged in)."""
 
     id: Id
+    """Lower-case letters, digits, '-' and '_'; names the cohort in runs, reports and the trigger form."""
     title: one_line(200)
+    """The course's name, in every email and report (one line)."""
     deadline: Date
+    """The last day (YYYY-MM-DD): on time means by its end in `timezone`."""
     timezone: TimeZone
+    """IANA zone of the deadline and of timestamps written without an offset."""
     sender: Address
+    """Who the emails come from: one address, optionally with a name."""
     instructor: Address
+    """Receives the run summaries; one address."""
     sources: Sources
+    """The exports it reads, by role (see "Sources")."""
     reminder_days_before: whole(0, 366, " of days") = 3
+    """Reminders go out from this many days before the deadline."""
     grace_period: Duration = dt.timedelta(0)
+    """Added to the deadline before anyone is cancelled (like 2h, 30m, 1d)."""
     welcome_timing: Literal["after_deadline", "on_completion"] = "after_deadline"
+    """Welcome at once on completion, or after the deadline."""
     email_connection: Text = "onboarding_email"
+    """Airflow connection of the email backend."""
     course_url: Text | None = None
+    """Linked in reminders and welcomes."""
     next_steps: list[str] = []
+    """Listed in the welcome."""
     guards: Guards | None = None
+    """Limits that hold a run whose exports look wrong (see "Guards")."""
     instructor_sheet: Annotated[InstructorSheet | None,
                                 BeforeValidator(_sheet_shorthand, json_schema_input_type=str | InstructorSheet)] = None
+    """The instructor's Google Sheet: its id or URL (see "The instructor's spreadsheet")."""
     data_team: typed(tuple, _addresses, {"anyOf": [{"type": "string"},
                                                     {"type": "array", "items": {"type": "string"}}]}) = ()
+    """Copied on held and failed runs' summaries."""
     email_classes: typed(dict, _classes, {"type": "object", "additionalProperties": {"enum": list(CLASSES)}}) | None = None
+    """Each email kind's class, transactional or marketing (an unsubscribe stops marketing)."""
     suppress: typed(tuple, _suppress, {"type": "array", "items": {"type": "string"}}) | None = None
+    """Addresses and @domains never emailed."""
     consent_wording: one_line(200) | None = None
+    """The consent text's version, recorded with marketing decisions."""
     retention_days: whole(1, 3650, " of days") = 400
+    """Run folders older than this are deleted."""
     journey: Id = SEED_ID
+    """The journey its customers go through (`seed`: the original process)."""
 
 
 def _defaults(value: Any) -> dict:
@@ -322,9 +353,13 @@ class CohortsDocument(FileModel):
     may read, and the journey file it names."""
 
     cohorts: list[Any]
-    defaults: typed(dict, _defaults, {"$ref": "#/$defs/CohortDefaults"}) = {}
-    source_roots: typed(tuple, _roots, {"type": "array", "items": {"type": "string", "minLength": 1}}) = ()
+    """The cohorts (each a CohortSpec, below), each read on its own: one bad cohort fails alone."""
+    defaults: typed(dict, _defaults, {"type": "object"}) | None = {}
+    """Any cohort key, applied to every cohort unless it sets its own."""
+    source_roots: typed(tuple, _roots, {"type": "array", "items": {"type": "string", "minLength": 1}}) | None = ()
+    """Folders (relative to this file) that sources may read besides this file's own."""
     journeys: Text | None = None
+    """The journey file, beside this one (see "Journeys")."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ class FileModel(BaseModel):
     """A mapping of the configuration: strict types, unknown keys refused. A required key given as
     null or '' counts as missing; the sentences name what this mapping is (``_what``)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
 
     @classmethod
     def what(cls) -> str:

@@ -284,7 +284,7 @@ def _event(value: Any) -> str:
 
 
 Duration = typed(dt.timedelta, _journey_duration, {"type": "string", "pattern": r"^(\d{1,5}[wdhm])+$",
-                                                    "description": "like 3d, 36h, 2w or 1d12h"})
+                                                    "$comment": "duration (like 3d, 36h, 2w or 1d12h)"})
 Name = typed(str, _name, {"type": "string", "minLength": 1})
 Kind = typed(str, _kind, {"type": "string", "pattern": ID_PATTERN})
 StageId = typed(str, _stage_id, {"type": "string", "pattern": ID_PATTERN, "not": {"const": END}})
@@ -310,10 +310,15 @@ class EvidenceSpec(FileModel):
     long one, or ``entered: true``."""
 
     column: typed(str, _field_name, {"type": "string", "pattern": ID_PATTERN}) | None = None
+    """A timestamp field of the wide `completions` export (mapped to its header by the cohort)."""
     event: Name | None = None
+    """An event name of the long `events` export."""
     entered: Literal[True] | None = None
+    """Done on entering: a step the pipeline performs."""
     source: Name | None = None
+    """The export it is read from (only what the kind implies)."""
     score: Score | None = None
+    """`{pass_mark: N}`: the event's value must reach it."""
 
     @classmethod
     def shape(cls) -> str:
@@ -338,9 +343,13 @@ class DueSpec(FileModel):
     ``{deadline: cohort}``."""
 
     date: Date | None = None
+    """A fixed day."""
     deadline: choice(("cohort",), "only 'cohort' (the cohort's deadline) is known") | None = None
+    """`cohort`: the cohort's deadline."""
     after: choice(("signup", "entered"), "expected 'signup' or 'entered', got {value!r}") | None = None
+    """`signup` or `entered`."""
     duration: Duration | None = None
+    """How long after (like 3d, 36h, 2w, 1d12h)."""
 
     @classmethod
     def shape(cls) -> str:
@@ -366,7 +375,9 @@ class ApprovalSpec(FileModel):
     """Who approves the stage, and the score at which it approves itself."""
 
     by: choice(APPROVERS)
+    """`instructor` or `csm`."""
     auto_if_score_at_least: Number | None = None
+    """Approved without asking at this score."""
 
     @classmethod
     def shape(cls) -> str:
@@ -381,7 +392,9 @@ class BranchSpec(FileModel):
     """Where a stage leads: always (no ``if``), or on a condition."""
 
     if_: choice(BRANCH_CONDITIONS) | None = Field(None, alias="if")
+    """`approved`, `rejected`, `passed` or `failed` (none: always)."""
     to: Text
+    """A stage id or `end`."""
 
     @classmethod
     def shape(cls) -> str:
@@ -400,28 +413,43 @@ class StageSpec(FileModel):
     """One stage of a journey, as written (see the module's docstring)."""
 
     id: StageId
+    """Lower-case letters, digits, '-' and '_'; not `end`."""
     title: one_line(200) | None = None
+    """Shown in reports (default: the id)."""
     evidence: EvidenceSpec
+    """What completes it."""
     due: DueSpec | None = None
+    """When it is due."""
     reminders: list[Duration] = []
+    """Durations before due."""
     on_missed: typed(str, _on_missed, {"anyOf": [{"enum": ["cancel", "nothing"]}, {
         "type": "object", "properties": {"escalate": {"enum": list(APPROVERS)}}, "required": ["escalate"],
         "additionalProperties": False}]}) = "nothing"
+    """`cancel`, `nothing` or `{escalate: csm | instructor}` once overdue."""
     emails_on_enter: list[Kind] = []
+    """Email kinds sent on entering."""
     emails_on_complete: list[Kind] = []
+    """Email kinds sent on completing."""
     approval: ApprovalSpec | None = None
+    """Who approves it before the customer moves on."""
     next: Annotated[list[BranchSpec] | None,
                     BeforeValidator(_next, json_schema_input_type=Text | list[BranchSpec])] = None
+    """A stage, `end`, or branches `[{if: ..., to: ...}]` (default: the following stage)."""
     assign_csm: bool = False
+    """Entering it places the customer with a CSM; its evidence is `{entered: true}`."""
 
 
 class CsmSpec(FileModel):
     """A CSM of the journey's roster."""
 
     name: typed(str, _csm_name, {"type": "string", "minLength": 1, "maxLength": 200})
+    """The introduction email is sent in it."""
     email: typed(str, _csm_email, {"type": "string"})
+    """One plain address."""
     capacity: whole(1, 100_000, " of customers")
+    """Customers at once."""
     attributes: typed(tuple, _attributes, {"type": "object", "additionalProperties": {"type": ["string", "integer"]}}) = ()
+    """Language, time zone... (`language: de`)."""
 
     @classmethod
     def shape(cls) -> str:
@@ -433,8 +461,11 @@ class QueriesSpec(FileModel):
     stay open before the instructor hears of it."""
 
     asked: Event
+    """The event that opens a query."""
     answered: Event
+    """The event (same link) that closes it."""
     escalate_after: Duration = dt.timedelta(days=2)
+    """Open longer than this: the instructor is told."""
 
     @classmethod
     def shape(cls) -> str:
@@ -461,14 +492,21 @@ class JourneySpec(FileModel):
     """One journey of the file, as written."""
 
     title: one_line(200) | None = None
+    """Shown in reports (default: the id)."""
     stages: Annotated[list[StageSpec], Field(min_length=1, max_length=MAX_STAGES), BeforeValidator(_stages)]
+    """In order; the first is entered at signup."""
     csms: Annotated[Annotated[Union[Annotated[list[CsmSpec], Tag(f"{TAG}roster")],
                           Annotated[Literal["per_cohort"], Tag(f"{TAG}per_cohort")]],
                     Discriminator(_roster_kind)] | None, BeforeValidator(_roster_shape)] = None
+    """The roster (name, email, capacity, attributes), or `per_cohort`: each cohort's `csms` export."""
     csm_assignment: choice(CSM_METHODS) = "least_loaded"
+    """How a customer's CSM is chosen."""
     csm_match: list[typed(str, _attribute, {"type": "string", "pattern": ID_PATTERN})] = []
+    """Attributes a CSM must share with the customer."""
     emails_expire_after: Duration = DEFAULT_EXPIRY
+    """An email not sent within this long of becoming due is not sent at all."""
     queries: QueriesSpec | None = None
+    """Customers' questions, routed to their CSM and escalated to the instructor."""
 
     @classmethod
     def shape(cls) -> str:

@@ -74,8 +74,11 @@ class SourceSpec(FileModel):
     COMMON: ClassVar[tuple[str, ...]] = ("type", "columns", "timezone", "timestamp_format")
 
     columns: Columns
+    """Our field -> the export's header."""
     timezone: TimeZone | None = None
+    """Zone of timestamps without an offset (default: the cohort's)."""
     timestamp_format: Formats | None = None
+    """strftime format, `iso` or `excel_serial`, or a list tried in order (default ISO 8601)."""
 
     @classmethod
     def what(cls) -> str:

@@ -35,9 +35,13 @@ class CsvSpec(SourceSpec):
 
     type: Literal["csv"] = "csv"
     path: Text
+    """Relative to the cohort file's folder, $VARS expanded; or an object-storage URL."""
     delimiter: Text | None = None
+    """Default ','."""
     encoding: Text | None = None
+    """Default utf-8 (Excel on Windows writes cp1252)."""
     connection: Text | None = None
+    """Airflow connection of an object-storage URL."""
 
 
 class CsvSource:

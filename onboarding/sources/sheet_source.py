@@ -29,9 +29,13 @@ class SheetSpec(SourceSpec):
 
     type: Literal["google_sheet"] = "google_sheet"
     spreadsheet: Text
+    """Id or URL."""
     worksheet: Text | None = None
+    """Title (default: the first)."""
     header_row: whole(1, 1_000_000, " (a row number)") | None = None
+    """Row of the header (default 1)."""
     connection: Text | None = None
+    """Default onboarding_google."""
 
 
 class GoogleSheetSource:

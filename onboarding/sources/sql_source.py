@@ -31,8 +31,11 @@ class SqlSpec(SourceSpec):
 
     type: Literal["sql"] = "sql"
     connection: Text
+    """Airflow connection of the database."""
     query: Text
+    """A file under include/sql/."""
     parameters: typed(dict, _parameters, {"type": "object"}) | None = None
+    """Bind values besides :cohort_id."""
 
 
 class SqlSource:
