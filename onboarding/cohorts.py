@@ -574,8 +574,12 @@ def read_yaml(path: Path) -> Any:
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
         return yaml.load(text, Loader=NoAliases)  # noqa: S506 - NoAliases is a SafeLoader
+    except ConfigError:
+        raise
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except ValueError as exc:  # a date YAML reads as one that is not (2026-02-30)
+        raise ConfigError(f"{path}: a value YAML reads as a date is not one ({exc})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:  # a shape the count above missed: still a broken file, not a crash

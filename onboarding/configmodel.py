@@ -93,7 +93,8 @@ def _date(value: Any) -> dt.date:
         except ValueError:
             raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD); the time is always end of day")
+        shown = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value
+        raise ValueError(f"{shown!r} is not a date (YYYY-MM-DD); the time is always end of day")
     return value
 
 

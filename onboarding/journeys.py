@@ -1,5 +1,10 @@
 """Journeys: the stages a customer goes through, defined in YAML and checked when read.
 
+The file's shape is the typed model ``JourneysDocument`` (a journey ``JourneySpec``, a stage
+``StageSpec``...), published as ``schemas/journey.schema.json``; what ties its parts together (a
+branch to a known stage, a roster for a CSM stage, reminders before due, no cycle) is checked
+after, on the typed specs, and both give the engine the frozen ``Journey`` below.
+
 A cohort names its journey (``journey:``; default ``seed``, the built-in one-stage journey that is
 the original process: complete onboarding by the deadline, reminded before it, cancelled when
 missed, welcomed when done). Other journeys live in the file the cohort file names

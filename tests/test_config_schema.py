@@ -92,3 +92,29 @@ def test_the_journey_schema_refuses_what_the_model_refuses(change):
     change(bad["journeys"]["saas-onboarding"]["stages"])
     assert not list(_validator("journey.schema.json").iter_errors(doc))
     assert list(_validator("journey.schema.json").iter_errors(bad))
+
+
+@pytest.mark.parametrize("line, message", [
+    ("deadline: 2026-02-30", "a value YAML reads as a date is not one (day is out of range for month)"),
+    ("deadline: 2026-12-04 10:00:00", "cohort 'c1'.deadline: '2026-12-04 10:00:00' is not a date (YYYY-MM-DD); "
+                                      "the time is always end of day"),
+    ("reminder_days_before: 1e400", "cohort 'c1'.reminder_days_before: expected a whole number of days from 0 to 366"),
+    ("retention_days: yes", "cohort 'c1'.retention_days: expected a whole number of days from 1 to 3650, not True"),
+    ("grace_period: 2w", "cohort 'c1'.grace_period: '2w' is not a duration like '12h', '2d' or '30m'"),
+    ("next_steps: [1, 2]", "cohort 'c1'.next_steps[0]: input should be a valid string, not 1"),
+    ("guards: {max_source_age: [1d]}", "cohort 'c1'.guards.max_source_age: ['1d'] is not a duration"),
+    ("title: {a: {b: {c: [[[x]]]}}}", "cohort 'c1'.title: expected one line of at most 200 characters"),
+])
+def test_a_value_of_the_wrong_type_is_refused_naming_file_cohort_and_key(tmp_path, line, message):
+    """Strict types: what YAML makes of a value (a date, a datetime, a float, a bool, a mapping) is
+    refused where the key wants another, with the file, the cohort and the key."""
+    from helpers import minimal
+    from onboarding.cohorts import load_cohorts
+    from onboarding.errors import ConfigError
+
+    cohort = {k: v for k, v in minimal().items() if k != line.split(":")[0]}
+    text = yaml.safe_dump({"cohorts": [cohort]}).replace("cohorts:\n- ", f"cohorts:\n- {line}\n  ", 1)
+    (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_cohorts(tmp_path / "c.yaml")
+    assert str(err.value).startswith(f"{tmp_path / 'c.yaml'}: ") and message in str(err.value)
