@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo
 
-from pydantic import BeforeValidator, Discriminator, Tag, ValidationError
+from pydantic import BeforeValidator, Discriminator, Tag, TypeAdapter, ValidationError
 
 from onboarding import paths
 from onboarding.addresses import ENCODED_WORD, is_plain_address
@@ -425,7 +425,16 @@ class Place:
         return str(p)
 
 
-def _source(spec: SourceSpec, role: str, fields: Fields, where: str, place: Place) -> SourceConfig:
+def _source(raw: Any, role: str, base: Path, where: str, roots: tuple[Path, ...]) -> SourceConfig:
+    """One export of a seed cohort from its mapping in the file, read by its type's model."""
+    try:
+        spec = TypeAdapter(AnySource).validate_python(raw)
+    except ValidationError as exc:
+        raise config_error(exc, where) from None
+    return _export(spec, role, _fields(role, SEED), where, Place(base, roots))
+
+
+def _export(spec: SourceSpec, role: str, fields: Fields, where: str, place: Place) -> SourceConfig:
     """One export's configuration, its fields checked for its role and its path for its folder."""
     options = spec.options()
     if "path" in options:
@@ -436,7 +445,7 @@ def _source(spec: SourceSpec, role: str, fields: Fields, where: str, place: Plac
 
 
 def _journey(spec: CohortSpec, where: str, journeys: tuple[dict[str, Journey], str | None]) -> Journey:
-    known, journey_error = journeys
+    known, journey_error = {SEED_ID: SEED, **journeys[0]}, journeys[1]
     if spec.journey not in known:
         # A broken journey file stops only the cohorts that use one of its journeys.
         raise ConfigError(journey_error or f"{where}.journey: unknown journey {spec.journey!r}; known: {sorted(known)}")
@@ -464,7 +473,7 @@ def _exports(spec: CohortSpec, journey: Journey, where: str, place: Place) -> di
     customers to CSMs on."""
     given = spec.sources.given()
     _check_sources(given, journey, f"{where}.sources")
-    out = {role: _source(s, role, _fields(role, journey), f"{where}.sources.{role}", place) for role, s in given.items()}
+    out = {role: _export(s, role, _fields(role, journey), f"{where}.sources.{role}", place) for role, s in given.items()}
     missing = [k for k in journey.csm_match if "csms" in out and k not in out["csms"].attributes]
     if missing:
         raise ConfigError(f"{where}.sources.csms.columns: journey {journey.id!r} matches customers to CSMs on {missing}: "
@@ -482,7 +491,15 @@ def _email_classes(spec: CohortSpec, where: str) -> dict[str, str]:
     return {**DEFAULT_CLASSES, **classes}
 
 
-def _cohort(spec: CohortSpec, place: Place, journeys: tuple[dict[str, Journey], str | None]) -> Cohort:
+def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path, ...],
+            journeys: tuple[dict[str, Journey], str | None] = ({}, None)) -> Cohort:
+    """One cohort from its mapping in the file, ``defaults`` merged in (``where`` names it while
+    its id is unreadable), its sources read from ``base`` or one of ``roots``."""
+    merged = {**defaults, **raw} if isinstance(raw, dict) else raw
+    return _resolve(_spec(merged, _label(merged, where)), Place(base, roots), journeys)
+
+
+def _resolve(spec: CohortSpec, place: Place, journeys: tuple[dict[str, Journey], str | None]) -> Cohort:
     """The cohort as the pipeline uses it: its journey attached, its exports resolved."""
     where = f"cohort {spec.id!r}"
     journey = _journey(spec, where, journeys)
@@ -598,14 +615,13 @@ def read_cohort_file(path: str | Path | None = None) -> CohortFile:
     order: list[str] = []
     for i, raw in enumerate(doc.cohorts):
         raw = {**(doc.defaults or {}), **raw} if isinstance(raw, dict) else raw
-        raw_id = raw.get("id") if isinstance(raw, dict) else None
-        label = raw_id if isinstance(raw_id, str) and ID_RE.fullmatch(raw_id) else f"cohorts[{i}]"
+        label = _label(raw, f"cohorts[{i}]")
         try:
             found.senders[label] = _address(raw.get("sender") if isinstance(raw, dict) else None)
         except ValueError:
             pass
         try:
-            c = _cohort(_spec(raw, label, i), place, journeys)
+            c = _resolve(_spec(raw, label), place, journeys)
             if c.id in found.cohorts or c.id in found.broken:
                 raise ConfigError(f"cohort id {c.id!r} appears twice")
         except ConfigError as exc:
@@ -618,14 +634,21 @@ def read_cohort_file(path: str | Path | None = None) -> CohortFile:
     return replace(found, order=tuple(order))
 
 
-def _spec(raw: Any, label: str, index: int) -> CohortSpec:
+def _label(raw: Any, place: str) -> str:
+    """What names a cohort: its id, or its place in the file (``cohorts[1]``) while that is unreadable."""
+    raw_id = raw.get("id") if isinstance(raw, dict) else None
+    return raw_id if isinstance(raw_id, str) and ID_RE.fullmatch(raw_id) else place
+
+
+def _spec(raw: Any, label: str) -> CohortSpec:
     """One cohort's typed configuration; its mistakes named by cohort (or ``cohorts[i]``) and key."""
+    where = label if label.startswith("cohorts[") else f"cohort {label!r}"
     if not isinstance(raw, dict):
-        raise ConfigError(f"cohorts[{index}]: expected a mapping")
+        raise ConfigError(f"{where}: expected a mapping")
     try:
         return CohortSpec.model_validate(raw)
     except ValidationError as exc:
-        raise config_error(exc, label if label.startswith("cohorts[") else f"cohort {label!r}") from None
+        raise config_error(exc, where) from None
 
 
 def _document(path: Path) -> CohortsDocument:
