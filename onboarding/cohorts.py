@@ -1,11 +1,13 @@
 """Cohort configuration: one YAML file lists every cohort the pipeline runs.
 
 The file is found at ``$ONBOARDING_COHORTS_FILE`` (default ``config/cohorts.yaml`` in the
-project). Relative source paths are resolved against the file's own folder, so a config and its
-exports can move together; a path outside that folder is refused unless a ``source_roots`` entry
-allows its folder. Every problem is reported with the file, the cohort and the key it concerns;
-a value that would fail later (a number out of range, a typo'd key, two addresses where one is
-meant) is refused when the file is read. A cohort with a problem fails alone: the others run.
+project). Its shape is the typed model ``CohortsDocument`` (a cohort: ``CohortSpec``; an export:
+each source type's own model in ``onboarding.sources``), published as ``schemas/cohorts.schema.json``
+for editors. Relative source paths are resolved against the file's own folder, so a config and
+its exports can move together; a path outside that folder is refused unless a ``source_roots``
+entry allows its folder. Every problem is reported with the file, the cohort and the key it
+concerns; a value that would fail later (a number out of range, a typo'd key, two addresses where
+one is meant) is refused when the file is read. A cohort with a problem fails alone: the others run.
 """
 from __future__ import annotations
 
@@ -14,15 +16,25 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, Literal, Union
+from zoneinfo import ZoneInfo
+
+from pydantic import BeforeValidator, Discriminator, Tag, TypeAdapter, ValidationError
 
 from onboarding import paths
 from onboarding.addresses import ENCODED_WORD, is_plain_address
+from onboarding.configmodel import ID_RE, TAG, Date, FileModel, Id, Text, config_error, one_line, typed, whole
 from onboarding.consent import CLASSES, DEFAULT_CLASSES, normalise_suppression
 from onboarding.errors import ConfigError
+from onboarding.journeys import SEED, SEED_ID, Journey, journeys_from
+from onboarding.sources.config import SourceConfig, SourceSpec, TimeZone
+from onboarding.sources.csv_source import CsvSpec
+from onboarding.sources.sheet_source import SheetSpec
+from onboarding.sources.sql_source import SqlSpec
 
-WELCOME_TIMINGS = ("after_deadline", "on_completion")
+__all__ = ["Cohort", "CohortFile", "CohortSpec", "CohortsDocument", "GuardConfig", "SourceConfig", "fingerprint",
+           "load_cohorts", "read_cohort_file", "read_yaml", "select_cohorts"]
+
 # Every export a cohort may read, by role: the seed journey's signups and completions; a journey
 # cohort's signups, its long events export, ``completions`` read as a wide export (a timestamp
 # column per stage its journey names), its CSM roster (``csms``) and a support export (``queries``).
@@ -39,23 +51,12 @@ REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "comp
 # ``first_name`` the customer's emails greet them by it.
 OPTIONAL_COLUMNS = {"signups": ("signed_up_at", "first_name", "last_name", "consent"), "completions": ("name",),
                     "events": ("value", "link"), "csms": (), "queries": ("answered_at", "link")}
-# Per source type: the options it needs and those it may have.
-SOURCE_OPTIONS = {
-    "csv": (("path",), ("delimiter", "encoding", "connection")),
-    "sql": (("connection", "query"), ("parameters",)),
-    "google_sheet": (("spreadsheet",), ("worksheet", "header_row", "connection")),
-}
-_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# Each source type's model, by the ``type`` that names it (a source without ``type`` is a csv).
+SOURCE_SPECS: dict[str, type[SourceSpec]] = {s.model_fields["type"].default: s for s in (CsvSpec, SqlSpec, SheetSpec)}
 _DURATION_RE = re.compile(r"\s*(\d{1,6})\s*([dhm])\s*")
-MAX_REMINDER_DAYS = 366
 MAX_GRACE = dt.timedelta(days=366)
 MAX_FILE_BYTES = 1 << 20  # a cohort file is a few kB; a larger one is refused before it is parsed
 MAX_NESTING = 64  # a journey's stage is about six levels deep; deeper is a broken (or hostile) file
-COHORT_KEYS = ("id", "title", "deadline", "timezone", "sender", "instructor", "sources", "reminder_days_before",
-               "grace_period", "welcome_timing", "email_connection", "course_url", "next_steps", "guards",
-               "instructor_sheet", "data_team", "email_classes", "suppress", "consent_wording", "retention_days",
-               "journey")
-TOP_KEYS = ("cohorts", "defaults", "source_roots", "journeys")
 
 
 @dataclass(frozen=True)
@@ -69,33 +70,10 @@ class GuardConfig:
 
 
 @dataclass(frozen=True)
-class SourceConfig:
-    """Where one export comes from and how its columns are named."""
-
-    role: str  # one of EXPORT_ROLES
-    type: str  # csv, sql or google_sheet
-    columns: dict[str, str]  # our field -> the export's header
-    options: dict[str, Any] = field(default_factory=dict)  # type-specific (path, encoding, ...)
-    timezone: str | None = None  # for timestamps written without an offset
-    # strftime format, 'iso' or 'excel_serial', or a tuple of them tried in order; ISO 8601 when unset
-    timestamp_format: str | tuple[str, ...] | None = None
-    # A journey cohort's wide export: the timestamp fields its stages' evidence names (a cell per stage).
-    timestamps: tuple[str, ...] = ()
-    # Fields read as attributes (a CSM's language; a customer's, for ``csm_match``): text, one line.
-    attributes: tuple[str, ...] = ()
-
-    @property
-    def location(self) -> str:
-        if self.type == "sql":
-            return f"sql:{self.options.get('connection')}/{self.options.get('query')}"
-        if self.type == "google_sheet":
-            ws = self.options.get("worksheet")
-            return f"google-sheet:{self.options.get('spreadsheet')}" + (f" [{ws}]" if ws else "")
-        return str(self.options.get("path") or self.type)
-
-
-@dataclass(frozen=True)
 class Cohort:
+    """A cohort as the pipeline uses it: its file's ``CohortSpec`` with its exports resolved
+    (paths checked, fields per role) and its journey attached."""
+
     id: str
     title: str
     deadline: dt.date
@@ -123,7 +101,7 @@ class Cohort:
     events: SourceConfig | None = None  # a journey's long export: email, event, at, value
     csms: SourceConfig | None = None  # a journey's CSM roster as an export (instead of the journey file's)
     queries: SourceConfig | None = None  # a journey's support export: its customers' queries, one row each
-    journey_spec: Any = None  # the journey itself (onboarding.journeys.Journey), set when the file is read
+    journey_spec: Journey | None = None  # the journey itself (None only for a cohort built by hand: seed)
 
     @property
     def exports(self) -> tuple[SourceConfig, ...]:
@@ -157,218 +135,399 @@ class Cohort:
 
 def parse_duration(value: Any, where: str, limit: dt.timedelta = MAX_GRACE) -> dt.timedelta:
     """'36h', '2d', '90m' or 0, at most ``limit``."""
+    try:
+        return _duration(value, limit)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _duration(value: Any, limit: dt.timedelta = MAX_GRACE) -> dt.timedelta:
     if value is None or (not isinstance(value, bool) and value in (0, "0", "")):
         return dt.timedelta(0)
-    m = _DURATION_RE.fullmatch(str(value)) if not isinstance(value, bool) else None
+    m = _DURATION_RE.fullmatch(str(value)) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
     if not m:
-        raise ConfigError(f"{where}: {value!r} is not a duration like '12h', '2d' or '30m'")
+        raise ValueError(f"{value!r} is not a duration like '12h', '2d' or '30m'")
     n, unit = int(m.group(1)), m.group(2)
     duration = {"d": dt.timedelta(days=n), "h": dt.timedelta(hours=n), "m": dt.timedelta(minutes=n)}[unit]
     if duration > limit:
-        raise ConfigError(f"{where}: {value!r} is longer than {limit.days} days")
+        raise ValueError(f"{value!r} is longer than {limit.days} days")
     return duration
 
 
 def check_address(value: Any, where: str) -> str:
     """One email address, optionally with a display name ('Team <team@example.edu>'): never two,
     never an encoded word, never a line break."""
+    try:
+        return _address(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _address(value: Any) -> str:
     from email.utils import getaddresses
 
     text = str(value) if isinstance(value, str) else ""
     pairs = getaddresses([text]) if text and not any(c in text for c in "\r\n") else []
     if (len(pairs) != 1 or not is_plain_address(pairs[0][1].lower()) or ENCODED_WORD.search(text)
             or len(text) > 320):
-        raise ConfigError(f"{where}: {value!r} is not an email address (one address, optionally with a name)")
+        raise ValueError(f"{value!r} is not an email address (one address, optionally with a name)")
     return text
 
 
-def _check_tz(name: Any, where: str) -> str:
-    try:
-        ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}: unknown time zone {name!r} (use an IANA name like 'Australia/Sydney')") from None
-    return str(name)
+def _addresses(value: Any) -> tuple[str, ...]:
+    """Bare addresses (``ops@example.edu``), one or a list."""
+    if value in (None, ""):
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(a, str) and is_plain_address(a.strip().lower())
+                                              for a in items):
+        raise ValueError("expected an email address or a list of them")
+    return tuple(a.strip().lower() for a in items)
 
 
-def _source(raw: Any, role: str, base: Path, where: str, roots: tuple[Path, ...],
-            fields: tuple[tuple[str, ...], tuple[str, ...]] | None = None, wide: tuple[str, ...] = (),
-            attributes: tuple[str, ...] | None = ()) -> SourceConfig:
-    """One export's configuration. ``fields`` (required, optional) replaces the role's own (a
-    journey's wide export); ``wide`` are its timestamp fields; ``attributes`` the fields read as
-    attributes (``None``: any further field is one, as in a CSM roster)."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping with 'type' and 'columns'")
-    raw = dict(raw)
-    stype = str(raw.pop("type", "csv"))
-    columns = raw.pop("columns", None)
-    if not isinstance(columns, dict):
-        raise ConfigError(f"{where}.columns: expected a mapping of field -> export column name")
+def _share(value: Any) -> float | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1):
+        raise ValueError(f"{value!r} must be a share between 0 and 1, or null")
+    return value
+
+
+def _suppress(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list of email addresses or domains (@example.org)")
+    return tuple(normalise_suppression(str(a)) for a in value)
+
+
+def _classes(value: Any) -> dict[str, str]:
+    """Email kind -> class (the seed journey's kinds only: checked with the journey)."""
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping of email kind -> transactional or marketing")
+    if any(not isinstance(k, str) or not ID_RE.fullmatch(k) for k in value):
+        raise ValueError(f"{sorted(map(str, value))} are not all email kinds (lower-case letters, digits, '-', '_')")
+    bad = {k: v for k, v in value.items() if v not in CLASSES}
+    if bad:
+        raise ValueError(f"{bad} must each be one of {list(CLASSES)}")
+    return value
+
+
+def _spreadsheet(value: Any) -> str:
+    from onboarding.google_api import spreadsheet_key
+
+    if not isinstance(value, str) or not value:
+        raise ValueError("expected a spreadsheet id or URL")
+    spreadsheet_key(value)
+    return value
+
+
+_DURATION_SCHEMA = {"anyOf": [{"type": "string", "pattern": r"^\s*\d{1,6}\s*[dhm]\s*$"}, {"const": 0}],
+                    "$comment": "duration (like 36h, 2d or 90m)"}
+Duration = typed(dt.timedelta, _duration, _DURATION_SCHEMA)
+Address = typed(str, _address, {"type": "string", "description": "one address, optionally with a name"})
+Share = typed(float, _share, {"type": ["number", "null"], "minimum": 0, "maximum": 1})
+
+
+def _source_type(value: Any) -> str:
+    """Which source type's model reads an export (a mapping without ``type`` is a csv)."""
+    kind = value.get("type", "csv") if isinstance(value, dict) else getattr(value, "type", "csv")
+    return f"{TAG}{kind}"
+
+
+AnySource = Annotated[Union[tuple(Annotated[spec, Tag(f"{TAG}{kind}")] for kind, spec in SOURCE_SPECS.items())],
+                      Discriminator(_source_type)]
+
+
+class Guards(FileModel):
+    """Guard limits; a key set to null turns that guard off."""
+
+    max_source_age: Duration | None = dt.timedelta(hours=36)
+    """Hold when an export is older than this (null: off)."""
+    max_completion_shrink: Share = 0.2
+    """Hold when completions shrink by more than this share (null: off)."""
+    max_cancel_share: Share = 0.5
+    """Hold when more than this share would be cancelled (null: off)."""
+
+
+class InstructorSheet(FileModel):
+    """The instructor's Google Sheet: its id or URL (``instructor_sheet: <id>`` is short for
+    ``{spreadsheet: <id>}``), and the Airflow connection that writes it."""
+
+    spreadsheet: typed(str, _spreadsheet, {"type": "string", "description": "a spreadsheet id or URL"})
+    """The sheet's id or URL."""
+    connection: Text = "onboarding_google"
+    """Airflow connection with the Google credentials."""
+
+
+def _sheet_shorthand(value: Any) -> Any:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, (str, dict)):
+        raise ValueError("expected a spreadsheet id or URL, or a mapping with 'spreadsheet' (and optionally "
+                         "'connection')")
+    return {"spreadsheet": value} if isinstance(value, str) else value
+
+
+class Sources(FileModel):
+    """A cohort's exports, by role: which ones it must give depends on its journey."""
+
+    signups: AnySource
+    """Who signed up (every cohort)."""
+    completions: AnySource | None = None
+    """Completions: the seed journey's, or a journey's wide export (a timestamp column per stage)."""
+    events: AnySource | None = None
+    """A journey's long export: email, event, at, value, link."""
+    csms: AnySource | None = None
+    """A journey's CSM roster, every further column an attribute."""
+    queries: AnySource | None = None
+    """A support export: email, asked_at, answered_at, link."""
+
+    def given(self) -> dict[str, SourceSpec]:
+        return {role: getattr(self, role) for role in EXPORT_ROLES if getattr(self, role) is not None}
+
+
+class CohortSpec(FileModel):
+    """One cohort of the file, as written (``defaults`` merged in)."""
+
+    id: Id
+    """Lower-case letters, digits, '-' and '_'; names the cohort in runs, reports and the trigger form."""
+    title: one_line(200)
+    """The course's name, in every email and report (one line)."""
+    deadline: Date
+    """The last day (YYYY-MM-DD): on time means by its end in `timezone`."""
+    timezone: TimeZone
+    """IANA zone of the deadline and of timestamps written without an offset."""
+    sender: Address
+    """Who the emails come from: one address, optionally with a name."""
+    instructor: Address
+    """Receives the run summaries; one address."""
+    sources: Sources
+    """The exports it reads, by role (see "Sources")."""
+    reminder_days_before: whole(0, 366, " of days") = 3
+    """Reminders go out from this many days before the deadline."""
+    grace_period: Duration = dt.timedelta(0)
+    """Added to the deadline before anyone is cancelled (like 2h, 30m, 1d)."""
+    welcome_timing: Literal["after_deadline", "on_completion"] = "after_deadline"
+    """Welcome at once on completion, or after the deadline."""
+    email_connection: Text = "onboarding_email"
+    """Airflow connection of the email backend."""
+    course_url: Text | None = None
+    """Linked in reminders and welcomes."""
+    next_steps: list[str] = []
+    """Listed in the welcome."""
+    guards: Guards | None = None
+    """Limits that hold a run whose exports look wrong (see "Guards")."""
+    instructor_sheet: Annotated[InstructorSheet | None,
+                                BeforeValidator(_sheet_shorthand, json_schema_input_type=str | InstructorSheet)] = None
+    """The instructor's Google Sheet: its id or URL (see "The instructor's spreadsheet")."""
+    data_team: typed(tuple, _addresses, {"anyOf": [{"type": "string"},
+                                                    {"type": "array", "items": {"type": "string"}}]}) = ()
+    """Copied on held and failed runs' summaries."""
+    email_classes: typed(dict, _classes, {"type": "object", "additionalProperties": {"enum": list(CLASSES)}}) | None = None
+    """Each email kind's class, transactional or marketing (an unsubscribe stops marketing)."""
+    suppress: typed(tuple, _suppress, {"type": "array", "items": {"type": "string"}}) | None = None
+    """Addresses and @domains never emailed."""
+    consent_wording: one_line(200) | None = None
+    """The consent text's version, recorded with marketing decisions."""
+    retention_days: whole(1, 3650, " of days") = 400
+    """Run folders older than this are deleted."""
+    journey: Id = SEED_ID
+    """The journey its customers go through (`seed`: the original process)."""
+
+
+def _defaults(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError("'defaults' must be a mapping")
+    unknown = sorted(str(k) for k in value if k not in CohortSpec.keys())
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown}; known: {CohortSpec.keys()}")
+    return value
+
+
+def _roots(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(r, str) and r for r in value):
+        raise ValueError("expected a list of folders (relative to this file)")
+    return tuple(value)
+
+
+class CohortsDocument(FileModel):
+    """The cohort file: its cohorts (each read on its own, so that one bad cohort fails alone),
+    keys every cohort takes unless it sets its own, the folders besides its own that its sources
+    may read, and the journey file it names."""
+
+    cohorts: list[Any]
+    """The cohorts (each a CohortSpec, below), each read on its own: one bad cohort fails alone."""
+    defaults: typed(dict, _defaults, {"type": "object"}) | None = {}
+    """Any cohort key, applied to every cohort unless it sets its own."""
+    source_roots: typed(tuple, _roots, {"type": "array", "items": {"type": "string", "minLength": 1}}) | None = ()
+    """Folders (relative to this file) that sources may read besides this file's own."""
+    journeys: Text | None = None
+    """The journey file, beside this one (see "Journeys")."""
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The fields an export maps: those it must, those it may, those read as attributes (``None``:
+    every further field is one, as in a CSM roster), and its timestamp fields (a wide export's)."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    attributes: tuple[str, ...] | None = ()
+    timestamps: tuple[str, ...] = ()
+
+
+def _fields(role: str, journey: Journey) -> Fields:
+    """What an export of this role maps, for a cohort of this journey."""
+    seed = journey.id == SEED_ID
+    if role == "completions" and not seed:  # the wide export: a timestamp column per stage that names one
+        wide = _wide_fields(journey)
+        return Fields(("email", *wide), ("name",), timestamps=wide)
+    attributes = None if role == "csms" else journey.csm_match if role == "signups" and not seed else ()
+    return Fields(REQUIRED_COLUMNS[role], OPTIONAL_COLUMNS[role], attributes,
+                  ("asked_at", "answered_at") if role == "queries" else ())
+
+
+def _attributes(columns: dict[str, str], fields: Fields, where: str) -> tuple[str, ...]:
+    """The fields of ``columns`` read as attributes; a field it must map and does not, or one it
+    does not know, is refused."""
     if columns.get("last_name") and not columns.get("first_name"):
-        raise ConfigError(f"{where}.columns: last_name is mapped without first_name")
-    required, optional = fields or (REQUIRED_COLUMNS[role], OPTIONAL_COLUMNS[role])
+        raise ConfigError(f"{where}: last_name is mapped without first_name")
     # A whole name, or a first name (with an optional last name) to make it from.
-    missing = [c for c in required if not columns.get(c)
-               and not (c == "name" and columns.get("first_name"))]
+    missing = [c for c in fields.required if not columns.get(c) and not (c == "name" and columns.get("first_name"))]
     if missing:
-        raise ConfigError(f"{where}.columns: {', '.join(missing)} must be mapped")
+        raise ConfigError(f"{where}: {', '.join(missing)} must be mapped")
+    attributes = fields.attributes
     if attributes is None:  # a roster: every further field is an attribute of the CSM
-        attributes = tuple(sorted(set(columns) - set(required) - set(optional)))
-        bad = [a for a in attributes if not _ID_RE.fullmatch(str(a))]
+        attributes = tuple(sorted(set(columns) - set(fields.required) - set(fields.optional)))
+        bad = [a for a in attributes if not ID_RE.fullmatch(str(a))]
         if bad:
-            raise ConfigError(f"{where}.columns: {bad} are not attribute names (lower-case letters, digits, '_')")
-    unknown = set(columns) - set(required) - set(optional) - set(attributes)
+            raise ConfigError(f"{where}: {bad} are not attribute names (lower-case letters, digits, '_')")
+    known = (*fields.required, *fields.optional, *attributes)
+    unknown = set(columns) - set(known)
     if unknown:
-        raise ConfigError(f"{where}.columns: unknown field(s) {sorted(unknown)}; "
-                          f"known: {list(required + optional + tuple(attributes))}")
-    tz = raw.pop("timezone", None)
-    if tz is not None:
-        tz = _check_tz(tz, f"{where}.timezone")
-    fmt = raw.pop("timestamp_format", None)
-    if fmt is not None:
-        formats = [fmt] if isinstance(fmt, str) else fmt
-        if not isinstance(formats, list) or not formats or not all(isinstance(f, str) and f for f in formats):
-            raise ConfigError(f"{where}.timestamp_format: expected a format ('%d/%m/%Y %H:%M', 'iso', "
-                              f"'excel_serial') or a list of them")
-        fmt = formats[0] if len(formats) == 1 else tuple(formats)
-    if stype not in SOURCE_OPTIONS:
-        raise ConfigError(f"{where}.type: {stype!r} is not one of {list(SOURCE_OPTIONS)}")
-    need, allowed = SOURCE_OPTIONS[stype]
-    missing = [k for k in need if not raw.get(k)]
-    if missing:
-        raise ConfigError(f"{where}: a {stype} source needs {', '.join(repr(k) for k in missing)}")
-    unknown = set(raw) - set(need) - set(allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} for a {stype} source; "
-                          f"known: {sorted(set(need) | set(allowed))}")
-    if "path" in raw and "://" not in str(raw["path"]):
-        p = Path(os.path.expandvars(str(raw["path"])))
-        p = (p if p.is_absolute() else base / p).resolve()
-        if not any(p == r or r in p.parents for r in roots):
-            raise ConfigError(f"{where}.path: {p} is outside the cohort file's folder ({base}); list its folder "
+        raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; known: {list(known)}")
+    return tuple(a for a in attributes if a in columns)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the cohort file lies (relative paths are read from there) and the folders its sources
+    may read: its own and those ``source_roots`` lists."""
+
+    base: Path
+    roots: tuple[Path, ...]
+
+    def path(self, value: str, where: str) -> str:
+        if "://" in value:
+            return value
+        p = Path(os.path.expandvars(value))
+        p = (p if p.is_absolute() else self.base / p).resolve()
+        if not any(p == r or r in p.parents for r in self.roots):
+            raise ConfigError(f"{where}: {p} is outside the cohort file's folder ({self.base}); list its folder "
                               f"under source_roots if it may be read")
-        raw["path"] = str(p)
-    if "header_row" in raw and (not isinstance(raw["header_row"], int) or raw["header_row"] < 1):
-        raise ConfigError(f"{where}.header_row: expected a row number (1 or more)")
-    if "parameters" in raw and not isinstance(raw["parameters"], dict):
-        raise ConfigError(f"{where}.parameters: expected a mapping of query parameter -> value")
-    return SourceConfig(role=role, type=stype, columns={k: str(v) for k, v in columns.items()},
-                        options=raw, timezone=tz, timestamp_format=fmt, timestamps=tuple(wide),
-                        attributes=tuple(a for a in attributes if a in columns))
+        return str(p)
+
+
+def _source(raw: Any, role: str, base: Path, where: str, roots: tuple[Path, ...]) -> SourceConfig:
+    """One export of a seed cohort from its mapping in the file, read by its type's model."""
+    try:
+        spec = TypeAdapter(AnySource).validate_python(raw)
+    except ValidationError as exc:
+        raise config_error(exc, where) from None
+    return _export(spec, role, _fields(role, SEED), where, Place(base, roots))
+
+
+def _export(spec: SourceSpec, role: str, fields: Fields, where: str, place: Place) -> SourceConfig:
+    """One export's configuration, its fields checked for its role and its path for its folder."""
+    options = spec.options()
+    if "path" in options:
+        options["path"] = place.path(str(options["path"]), f"{where}.path")
+    attributes = _attributes(spec.columns, fields, f"{where}.columns")
+    return SourceConfig(role=role, type=spec.type, columns=spec.columns, options=options, timezone=spec.timezone,
+                        timestamp_format=spec.timestamp_format, timestamps=fields.timestamps, attributes=attributes)
+
+
+def _journey(spec: CohortSpec, where: str, journeys: tuple[dict[str, Journey], str | None]) -> Journey:
+    known, journey_error = {SEED_ID: SEED, **journeys[0]}, journeys[1]
+    if spec.journey not in known:
+        # A broken journey file stops only the cohorts that use one of its journeys.
+        raise ConfigError(journey_error or f"{where}.journey: unknown journey {spec.journey!r}; known: {sorted(known)}")
+    return known[spec.journey]
+
+
+def _check_sources(sources: dict[str, SourceSpec], journey: Journey, where: str) -> None:
+    """The cohort gives the exports its journey reads (``_roles``), and no other."""
+    roles, optional = _roles(journey)
+    if not roles <= set(sources) or not set(sources) <= roles | optional:
+        raise ConfigError(f"{where}: expected exactly {' and '.join(repr(r) for r in sorted(roles, reverse=True))}"
+                          + (f" (and optionally {sorted(optional)})" if optional else "")
+                          + ("" if journey.id == SEED_ID else f" (what journey {journey.id!r} reads)"))
+    if journey.queries is not None and not {"events", "queries"} & set(sources):
+        raise ConfigError(f"{where}: journey {journey.id!r} routes queries: give the cohort an 'events' export "
+                          f"(events {journey.queries.asked!r} and {journey.queries.answered!r}) or a 'queries' export "
+                          f"(a support export: email, asked_at, answered_at, link)")
+    if journey.csms_per_cohort and "csms" not in sources:
+        raise ConfigError(f"{where}: journey {journey.id!r} takes its CSM roster from each cohort ('csms: "
+                          f"per_cohort'): give the cohort a 'csms' source (email, name, capacity, attributes)")
+
+
+def _exports(spec: CohortSpec, journey: Journey, where: str, place: Place) -> dict[str, SourceConfig]:
+    """The cohort's exports by role; a CSM roster export maps every attribute the journey matches
+    customers to CSMs on."""
+    given = spec.sources.given()
+    _check_sources(given, journey, f"{where}.sources")
+    out = {role: _export(s, role, _fields(role, journey), f"{where}.sources.{role}", place) for role, s in given.items()}
+    missing = [k for k in journey.csm_match if "csms" in out and k not in out["csms"].attributes]
+    if missing:
+        raise ConfigError(f"{where}.sources.csms.columns: journey {journey.id!r} matches customers to CSMs on {missing}: "
+                          f"map {'it' if len(missing) == 1 else 'them'} to the roster's column(s)")
+    return out
+
+
+def _email_classes(spec: CohortSpec, where: str) -> dict[str, str]:
+    """Every kind's class: the defaults, overridden per kind (a journey's cohort may class its
+    stages' kinds too, by the kind's name: ``advanced_offer: marketing``)."""
+    classes = spec.email_classes or {}
+    unknown = sorted(set(classes) - set(DEFAULT_CLASSES))
+    if unknown and spec.journey == SEED_ID:
+        raise ConfigError(f"{where}.email_classes: unknown email kind(s) {unknown}; known: {list(DEFAULT_CLASSES)}")
+    return {**DEFAULT_CLASSES, **classes}
 
 
 def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path, ...],
-            journeys: tuple[dict, str | None] = ({}, None)) -> Cohort:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping")
-    merged = {**defaults, **raw}
-    cid = merged.get("id", "")
-    if not isinstance(cid, str) or not _ID_RE.fullmatch(cid):
-        raise ConfigError(f"{where}.id: {cid!r} must be lower-case letters, digits, '-' or '_'")
-    where = f"cohort {cid!r}"
-    unknown = sorted(set(raw) - set(COHORT_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {list(COHORT_KEYS)}")
-    for key in ("title", "deadline", "timezone", "sender", "instructor", "sources"):
-        if merged.get(key) in (None, ""):
-            raise ConfigError(f"{where}: '{key}' is required")
-    deadline = merged["deadline"]
-    if isinstance(deadline, str):
-        try:
-            deadline = dt.date.fromisoformat(deadline)
-        except ValueError:
-            raise ConfigError(f"{where}.deadline: {deadline!r} is not a date (YYYY-MM-DD)") from None
-    if isinstance(deadline, dt.datetime) or not isinstance(deadline, dt.date):
-        raise ConfigError(f"{where}.deadline: expected a date (YYYY-MM-DD); the time is always end of day")
-    days = merged.get("reminder_days_before", 3)
-    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_REMINDER_DAYS:
-        raise ConfigError(f"{where}.reminder_days_before: expected a whole number of days from 0 to "
-                          f"{MAX_REMINDER_DAYS}, not {days!r}")
-    timing = merged.get("welcome_timing", "after_deadline")
-    if timing not in WELCOME_TIMINGS:
-        raise ConfigError(f"{where}.welcome_timing: {timing!r} is not one of {WELCOME_TIMINGS}")
-    sources = merged["sources"]
-    journey = _journey_id(merged.get("journey", "seed"), f"{where}.journey")
-    known, journey_error = journeys
-    if journey != "seed" and journey not in known:
-        # A broken journey file stops only the cohorts that use one of its journeys.
-        raise ConfigError(journey_error or f"{where}.journey: unknown journey {journey!r}; known: {sorted(known)}")
-    spec = known.get(journey)
-    roles, optional_roles = _roles(spec)
-    if not isinstance(sources, dict) or not roles <= set(sources) or not set(sources) <= roles | optional_roles:
-        raise ConfigError(f"{where}.sources: expected exactly {' and '.join(repr(r) for r in sorted(roles, reverse=True))}"
-                          + (f" (and optionally {sorted(optional_roles)})" if optional_roles else "")
-                          + ("" if journey == "seed" else f" (what journey {journey!r} reads)"))
-    if spec is not None and spec.queries is not None and not {"events", "queries"} & set(sources):
-        raise ConfigError(f"{where}.sources: journey {journey!r} routes queries: give the cohort an 'events' export "
-                          f"(events {spec.queries.asked!r} and {spec.queries.answered!r}) or a 'queries' export "
-                          f"(a support export: email, asked_at, answered_at, link)")
-    if spec is not None and spec.csms_per_cohort and "csms" not in sources:
-        raise ConfigError(f"{where}.sources: journey {journey!r} takes its CSM roster from each cohort ('csms: "
-                          f"per_cohort'): give the cohort a 'csms' source (email, name, capacity, attributes)")
-    for key in ("sender", "instructor"):
-        check_address(merged[key], f"{where}.{key}")
-    if any(c in str(merged["title"]) for c in "\r\n") or len(str(merged["title"])) > 200:
-        raise ConfigError(f"{where}.title: expected one line of at most 200 characters")
+            journeys: tuple[dict[str, Journey], str | None] = ({}, None)) -> Cohort:
+    """One cohort from its mapping in the file, ``defaults`` merged in (``where`` names it while
+    its id is unreadable), its sources read from ``base`` or one of ``roots``."""
+    merged = {**defaults, **raw} if isinstance(raw, dict) else raw
+    return _resolve(_spec(merged, _label(merged, where)), Place(base, roots), journeys)
+
+
+def _resolve(spec: CohortSpec, place: Place, journeys: tuple[dict[str, Journey], str | None]) -> Cohort:
+    """The cohort as the pipeline uses it: its journey attached, its exports resolved."""
+    where = f"cohort {spec.id!r}"
+    journey = _journey(spec, where, journeys)
+    exports = _exports(spec, journey, where, place)
+    plain = spec.model_dump(include={"title", "deadline", "timezone", "sender", "instructor", "reminder_days_before",
+                                     "grace_period", "welcome_timing", "email_connection", "course_url",
+                                     "consent_wording", "retention_days", "journey", "data_team"})
     return Cohort(
-        id=cid,
-        title=str(merged["title"]),
-        deadline=deadline,
-        timezone=_check_tz(merged["timezone"], f"{where}.timezone"),
-        sender=str(merged["sender"]),
-        instructor=str(merged["instructor"]),
-        signups=_source(sources["signups"], "signups", base, f"{where}.sources.signups", roots,
-                        attributes=spec.csm_match if spec is not None and journey != "seed" else ()),
-        completions=(None if "completions" not in sources else
-                     _source(sources["completions"], "completions", base, f"{where}.sources.completions", roots)
-                     if journey == "seed" else
-                     _source(sources["completions"], "completions", base, f"{where}.sources.completions", roots,
-                             (("email", *_wide_fields(spec)), ("name",)), _wide_fields(spec))),
-        events=_source(sources["events"], "events", base, f"{where}.sources.events", roots) if "events" in sources else None,
-        csms=_roster_source(sources, spec, base, f"{where}.sources.csms", roots),
-        queries=(_source(sources["queries"], "queries", base, f"{where}.sources.queries", roots,
-                         wide=("asked_at", "answered_at")) if "queries" in sources else None),
-        reminder_days_before=days,
-        grace_period=parse_duration(merged.get("grace_period"), f"{where}.grace_period"),
-        welcome_timing=timing,
-        email_connection=str(merged.get("email_connection", "onboarding_email")),
-        course_url=merged.get("course_url"),
-        next_steps=tuple(str(s) for s in merged.get("next_steps", ()) or ()),
-        guards=_guards(merged.get("guards"), f"{where}.guards"),
-        instructor_sheet=_instructor_sheet(merged.get("instructor_sheet"), f"{where}.instructor_sheet"),
-        data_team=_addresses(merged.get("data_team"), f"{where}.data_team"),
-        email_classes=_email_classes(merged.get("email_classes"), f"{where}.email_classes", journey),
-        suppress=_suppress(merged.get("suppress"), f"{where}.suppress"),
-        consent_wording=_one_line(merged.get("consent_wording"), f"{where}.consent_wording"),
-        retention_days=_retention(merged.get("retention_days", 400), f"{where}.retention_days"),
-        journey=journey,
-    )
+        id=spec.id, **plain, signups=exports["signups"], completions=exports.get("completions"),
+        events=exports.get("events"), csms=exports.get("csms"), queries=exports.get("queries"),
+        next_steps=tuple(spec.next_steps),
+        guards=GuardConfig(**spec.guards.model_dump()) if spec.guards else GuardConfig(),
+        instructor_sheet=spec.instructor_sheet.model_dump() if spec.instructor_sheet else None,
+        email_classes=_email_classes(spec, where), suppress=spec.suppress or (), journey_spec=journey)
 
 
-def _roster_source(sources: dict, journey: Any, base: Path, where: str, roots: tuple[Path, ...]) -> SourceConfig | None:
-    """A cohort's CSM roster export: email, name, capacity, and every further column an attribute;
-    each attribute the journey matches customers on must be one of them."""
-    if "csms" not in sources:
-        return None
-    cfg = _source(sources["csms"], "csms", base, where, roots, attributes=None)
-    missing = [k for k in journey.csm_match if k not in cfg.attributes]
-    if missing:
-        raise ConfigError(f"{where}.columns: journey {journey.id!r} matches customers to CSMs on {missing}: map "
-                          f"{'it' if len(missing) == 1 else 'them'} to the roster's column(s)")
-    return cfg
-
-
-def _wide_fields(journey: Any) -> tuple[str, ...]:
+def _wide_fields(journey: Journey) -> tuple[str, ...]:
     """The timestamp columns a journey's stages read from its wide export, in stage order."""
     return tuple(dict.fromkeys(s.evidence.column for s in journey.stages if s.evidence.column))
 
 
-def _roles(journey: Any) -> tuple[set[str], set[str]]:
+def _roles(journey: Journey) -> tuple[set[str], set[str]]:
     """The exports a cohort of this journey must read, and those it may: the seed journey reads
     signups and completions; another journey signups, the events export when a stage (or its
     queries) reads events, the wide completions export when a stage reads a column, and may
     read its CSM roster from a ``csms`` export; a journey routing queries reads them from the events
     export or from a support export (``queries``)."""
-    if journey is None or journey.id == "seed":
+    if journey.id == SEED_ID:
         return {"signups", "completions"}, set()
     roles, optional = {"signups"}, {"csms"}
     if any(s.evidence.event for s in journey.stages):
@@ -378,112 +537,6 @@ def _roles(journey: Any) -> tuple[set[str], set[str]]:
     if journey.queries is not None:
         optional |= {"queries"} | ({"events"} - roles)
     return roles, optional
-
-
-def _journey_id(raw: Any, where: str) -> str:
-    if not isinstance(raw, str) or not _ID_RE.fullmatch(raw):
-        raise ConfigError(f"{where}: expected a journey id, not {raw!r}")
-    return raw
-
-
-def _retention(raw: Any, where: str) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 3650:
-        raise ConfigError(f"{where}: expected a whole number of days from 1 to 3650, not {raw!r}")
-    return raw
-
-
-def _one_line(raw: Any, where: str) -> str | None:
-    if raw is None:
-        return None
-    text = str(raw)
-    if any(c in text for c in "\r\n") or len(text) > 200:
-        raise ConfigError(f"{where}: expected one line of at most 200 characters")
-    return text
-
-
-def _email_classes(raw: Any, where: str, journey: str = "seed") -> dict[str, str]:
-    """Every kind's class: the defaults, overridden per kind (a journey's cohort may class its
-    stages' kinds too, by the kind's name: ``advanced_offer: marketing``)."""
-    defaults = DEFAULT_CLASSES
-
-    if raw is None:
-        return dict(defaults)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping of email kind -> transactional or marketing")
-    unknown = sorted(str(k) for k in set(raw) - set(defaults))
-    if unknown and journey == "seed":
-        raise ConfigError(f"{where}: unknown email kind(s) {unknown}; known: {list(defaults)}")
-    if any(not _ID_RE.fullmatch(k) for k in unknown):
-        raise ConfigError(f"{where}: {unknown} are not all email kinds (lower-case letters, digits, '-', '_')")
-    bad = {k: v for k, v in raw.items() if v not in CLASSES}
-    if bad:
-        raise ConfigError(f"{where}: {bad} must each be one of {list(CLASSES)}")
-    return {**defaults, **raw}
-
-
-def _suppress(raw: Any, where: str) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise ConfigError(f"{where}: expected a list of email addresses or domains (@example.org)")
-    try:
-        return tuple(normalise_suppression(str(a)) for a in raw)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def _instructor_sheet(raw: Any, where: str) -> dict[str, str] | None:
-    if raw in (None, ""):
-        return None
-    if isinstance(raw, str):
-        raw = {"spreadsheet": raw}
-    if not isinstance(raw, dict) or not raw.get("spreadsheet"):
-        raise ConfigError(f"{where}: expected a spreadsheet id or URL, or a mapping with 'spreadsheet' "
-                          f"(and optionally 'connection')")
-    unknown = set(raw) - {"spreadsheet", "connection"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
-    from onboarding.google_api import spreadsheet_key
-
-    try:
-        spreadsheet_key(str(raw["spreadsheet"]))
-    except ValueError as exc:
-        raise ConfigError(f"{where}.spreadsheet: {exc}") from None
-    return {"spreadsheet": str(raw["spreadsheet"]), "connection": str(raw.get("connection", "onboarding_google"))}
-
-
-def _addresses(raw: Any, where: str) -> tuple[str, ...]:
-    """Bare addresses (``ops@example.edu``), one or a list."""
-    if raw in (None, ""):
-        return ()
-    items = [raw] if isinstance(raw, str) else raw
-    if not isinstance(items, list) or not all(isinstance(a, str) and is_plain_address(a.strip().lower())
-                                              for a in items):
-        raise ConfigError(f"{where}: expected an email address or a list of them")
-    return tuple(a.strip().lower() for a in items)
-
-
-def _guards(raw: Any, where: str):
-    """Guard limits; a key set to null turns that guard off."""
-    if raw is None:
-        return GuardConfig()
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping")
-    unknown = set(raw) - {"max_source_age", "max_completion_shrink", "max_cancel_share"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
-    base = GuardConfig()
-    age = raw.get("max_source_age", "keep")
-    shares = {}
-    for key in ("max_completion_shrink", "max_cancel_share"):
-        v = raw.get(key, getattr(base, key))
-        if v is not None and not (isinstance(v, (int, float)) and 0 <= v <= 1):
-            raise ConfigError(f"{where}.{key}: {v!r} must be a share between 0 and 1, or null")
-        shares[key] = v
-    return GuardConfig(
-        max_source_age=base.max_source_age if age == "keep" else (None if age is None else
-                                                                  parse_duration(age, f"{where}.max_source_age")),
-        **shares)
 
 
 @dataclass(frozen=True)
@@ -496,7 +549,7 @@ class CohortFile:
     broken: dict[str, str]
     order: tuple[str, ...] = ()  # every cohort's id (or label), in file order
     senders: dict[str, str] = field(default_factory=dict)  # every cohort's sender that is one valid address
-    journeys: dict[str, Any] = field(default_factory=dict)  # id -> onboarding.journeys.Journey, seed included
+    journeys: dict[str, Journey] = field(default_factory=dict)  # id -> journey, seed included
 
     def sender_for(self, cohort_id: str | None) -> tuple[str | None, str | None]:
         """Who sends on a cohort's behalf when nothing else is set: its own sender, else the first
@@ -538,8 +591,12 @@ def read_yaml(path: Path) -> Any:
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
         return yaml.load(text, Loader=NoAliases)  # noqa: S506 - NoAliases is a SafeLoader
+    except ConfigError:
+        raise
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except ValueError as exc:  # a date YAML reads as one that is not (2026-02-30)
+        raise ConfigError(f"{path}: a value YAML reads as a date is not one ({exc})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:  # a shape the count above missed: still a broken file, not a crash
@@ -550,6 +607,52 @@ def read_cohort_file(path: str | Path | None = None) -> CohortFile:
     """Read and check the cohort file. A problem with the file as a whole raises ``ConfigError``;
     a problem with one cohort is recorded in ``broken`` and the others are kept."""
     path = Path(path or paths.cohorts_file())
+    doc = _document(path)
+    base = path.parent.resolve()
+    place = Place(base, (base, *((base / os.path.expandvars(r)).resolve() for r in doc.source_roots or ())))
+    journeys = _journeys(doc.journeys, path)
+    found = CohortFile(path, {}, {}, journeys=journeys[0])
+    order: list[str] = []
+    for i, raw in enumerate(doc.cohorts):
+        raw = {**(doc.defaults or {}), **raw} if isinstance(raw, dict) else raw
+        label = _label(raw, f"cohorts[{i}]")
+        try:
+            found.senders[label] = _address(raw.get("sender") if isinstance(raw, dict) else None)
+        except ValueError:
+            pass
+        try:
+            c = _resolve(_spec(raw, label), place, journeys)
+            if c.id in found.cohorts or c.id in found.broken:
+                raise ConfigError(f"cohort id {c.id!r} appears twice")
+        except ConfigError as exc:
+            if label not in found.broken:
+                order.append(label)
+            found.broken.setdefault(label, f"{path}: {exc}")
+            continue
+        found.cohorts[c.id] = c
+        order.append(c.id)
+    return replace(found, order=tuple(order))
+
+
+def _label(raw: Any, place: str) -> str:
+    """What names a cohort: its id, or its place in the file (``cohorts[1]``) while that is unreadable."""
+    raw_id = raw.get("id") if isinstance(raw, dict) else None
+    return raw_id if isinstance(raw_id, str) and ID_RE.fullmatch(raw_id) else place
+
+
+def _spec(raw: Any, label: str) -> CohortSpec:
+    """One cohort's typed configuration; its mistakes named by cohort (or ``cohorts[i]``) and key."""
+    where = label if label.startswith("cohorts[") else f"cohort {label!r}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    try:
+        return CohortSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise config_error(exc, where) from None
+
+
+def _document(path: Path) -> CohortsDocument:
+    """The file as a whole: a problem here stops every cohort."""
     try:
         doc = read_yaml(path)
     except FileNotFoundError:
@@ -557,58 +660,18 @@ def read_cohort_file(path: str | Path | None = None) -> CohortFile:
                           f"(set ONBOARDING_COHORTS_FILE to its path)") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("cohorts"), list) or not doc["cohorts"]:
         raise ConfigError(f"{path}: expected a top-level 'cohorts:' list with at least one cohort")
-    unknown = sorted(set(doc) - set(TOP_KEYS))
-    if unknown:
-        raise ConfigError(f"{path}: unknown top-level key(s) {unknown}; known: {list(TOP_KEYS)}")
-    defaults = doc.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        raise ConfigError(f"{path}: 'defaults' must be a mapping")
-    unknown = sorted(set(defaults) - set(COHORT_KEYS) - {"id"})
-    if unknown:
-        raise ConfigError(f"{path}: defaults: unknown key(s) {unknown}; known: {list(COHORT_KEYS)}")
-    roots = doc.get("source_roots") or []
-    if not isinstance(roots, list) or not all(isinstance(r, str) and r for r in roots):
-        raise ConfigError(f"{path}: source_roots: expected a list of folders (relative to this file)")
-    base = path.parent.resolve()
-    allowed = (base, *((base / os.path.expandvars(r)).resolve() for r in roots))
-    journeys, journey_error = _journeys(doc.get("journeys"), path)
-    cohorts: dict[str, Cohort] = {}
-    broken: dict[str, str] = {}
-    order: list[str] = []
-    senders: dict[str, str] = {}
-    for i, raw in enumerate(doc["cohorts"]):
-        raw_id = raw.get("id") if isinstance(raw, dict) else None
-        label = raw_id if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else f"cohorts[{i}]"
-        try:
-            senders[label] = check_address({**defaults, **(raw if isinstance(raw, dict) else {})}.get("sender"), "")
-        except ConfigError:
-            pass
-        try:
-            c = _cohort(raw, defaults, base, f"cohorts[{i}]", allowed, (journeys, journey_error))
-            if c.id in cohorts or c.id in broken:
-                raise ConfigError(f"cohort id {c.id!r} appears twice")
-            if c.journey not in journeys:
-                # A broken journey file stops only the cohorts that use one of its journeys.
-                raise ConfigError(journey_error or f"cohort {c.id!r}.journey: unknown journey {c.journey!r}; "
-                                                   f"known: {sorted(journeys)}")
-        except ConfigError as exc:
-            if label not in broken:
-                order.append(label)
-            broken.setdefault(label, f"{path}: {exc}")
-            continue
-        cohorts[c.id] = replace(c, journey_spec=journeys.get(c.journey))
-        order.append(c.id)
-    return CohortFile(path, cohorts, broken, tuple(order), senders, journeys)
+    try:
+        return CohortsDocument.model_validate(doc)
+    except ValidationError as exc:
+        raise config_error(exc, str(path), ": ") from None
 
 
-def _journeys(name: Any, path: Path) -> tuple[dict[str, Any], str | None]:
+def _journeys(name: str | None, path: Path) -> tuple[dict[str, Journey], str | None]:
     """The journeys of the file the cohort file names (``journeys: journeys.yaml``), with the
     built-in ``seed``; and, when that file is broken, why (only the cohorts using it fail)."""
-    from onboarding.journeys import SEED, SEED_ID, journeys_from
-
     if name is None:
         return {SEED_ID: SEED}, None
-    if not isinstance(name, str) or not name.strip():
+    if not name.strip():
         return {SEED_ID: SEED}, f"journeys: expected the journey file's name, got {name!r}"
     jpath = path.parent / name
     try:
@@ -646,7 +709,7 @@ def cohort_choices() -> dict[str, str]:
     try:
         doc = read_yaml(paths.cohorts_file()) or {}
         return {str(c["id"]): str(c.get("title") or c["id"]) for c in doc.get("cohorts") or []
-                if isinstance(c, dict) and isinstance(c.get("id"), str) and _ID_RE.fullmatch(c["id"])}
+                if isinstance(c, dict) and isinstance(c.get("id"), str) and ID_RE.fullmatch(c["id"])}
     except Exception:  # noqa: BLE001 - the form falls back to free text
         return {}
 

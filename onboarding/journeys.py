@@ -1,5 +1,10 @@
 """Journeys: the stages a customer goes through, defined in YAML and checked when read.
 
+The file's shape is the typed model ``JourneysDocument`` (a journey ``JourneySpec``, a stage
+``StageSpec``...), published as ``schemas/journey.schema.json``; what ties its parts together (a
+branch to a known stage, a roster for a CSM stage, reminders before due, no cycle) is checked
+after, on the typed specs, and both give the engine the frozen ``Journey`` below.
+
 A cohort names its journey (``journey:``; default ``seed``, the built-in one-stage journey that is
 the original process: complete onboarding by the deadline, reminded before it, cancelled when
 missed, welcomed when done). Other journeys live in the file the cohort file names
@@ -40,23 +45,20 @@ reminder at or after the due time.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
+from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError, model_validator
+
+from onboarding.configmodel import ID_PATTERN, TAG, Date, FileModel, Number, Text, choice, config_error, number, \
+    one_line, typed, whole
 from onboarding.errors import ConfigError
 
 SEED_ID = "seed"
-JOURNEY_KEYS = ("title", "stages", "exports", "csms", "csm_assignment", "csm_match", "emails_expire_after", "queries")
-QUERY_KEYS = ("asked", "answered", "escalate_after")
 DEFAULT_EXPIRY = dt.timedelta(days=3)
-CSM_KEYS = ("name", "email", "capacity", "attributes")
 CSM_METHODS = ("least_loaded", "round_robin")
-STAGE_KEYS = ("id", "title", "evidence", "due", "reminders", "on_missed", "emails_on_enter", "emails_on_complete",
-              "approval", "next", "assign_csm")
-EVIDENCE_KEYS = ("column", "event", "entered", "source", "score")
 APPROVERS = ("instructor", "csm")
 BRANCH_CONDITIONS = ("approved", "rejected", "passed", "failed")
 RETRY_CONDITIONS = ("rejected", "failed")  # a branch back to an earlier stage: a second try
@@ -198,6 +200,334 @@ SEED = Journey(SEED_ID, "Complete onboarding by the deadline", (
 ))
 
 
+def _attribute(value: Any) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise ValueError(f"{value!r} is not an attribute name (lower-case letters, digits, '_')")
+    return value
+
+
+def _stages(value: Any) -> Any:
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected a list of at least one stage")
+    if len(value) > MAX_STAGES:
+        raise ValueError(f"{len(value)} stages; a journey has at most {MAX_STAGES}")
+    return value
+
+
+def _journey_duration(raw: Any) -> dt.timedelta:
+    """'3d', '36h', '2w', '90m' or '1d12h'."""
+    text = str(raw).strip().lower() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
+    parts = _DURATION.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+        raise ValueError(f"{raw!r} is not a duration (like 3d, 36h, 2w or 1d12h)")
+    total = sum((int(n) * _UNITS[u] for n, u in parts), dt.timedelta(0))
+    if total <= dt.timedelta(0) or total > dt.timedelta(days=3660):
+        raise ValueError(f"{raw!r}: a duration is more than zero and at most ten years")
+    return total
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a name, got {value!r}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise ValueError(f"{value!r} is not an email kind (lower-case letters, digits, '-', '_')")
+    return value
+
+
+def _field_name(value: Any) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value) or value in ("email", "name"):
+        raise ValueError(f"{value!r} is not a field name (lower-case letters, digits, '_'): name the field, and map "
+                         f"it to the export's header in the cohort's 'completions' source")
+    return value
+
+
+def _stage_id(value: Any) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value) or value == END:
+        raise ValueError(f"expected an id (lower-case letters, digits, '-', '_'; not 'end'), got {value!r}")
+    return value
+
+
+def _on_missed(value: Any) -> str:
+    if value in ("cancel", "nothing"):
+        return value
+    if isinstance(value, dict) and set(value) == {"escalate"} and value["escalate"] in APPROVERS:
+        return f"escalate:{value['escalate']}"
+    raise ValueError(f"expected 'cancel', 'nothing' or {{escalate: csm | instructor}}, got {value!r}")
+
+
+def _attributes(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, (str, int)) and not isinstance(v, bool)
+                                              for k, v in value.items()):
+        raise ValueError("expected a mapping of names to values (language: de)")
+    return tuple(sorted((k, str(v)) for k, v in value.items()))
+
+
+def _csm_name(value: Any) -> str:
+    name = " ".join(str(value).split()) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if not name or len(name) > 200:
+        raise ValueError("expected the CSM's name (the introduction email is sent in it)")
+    return name
+
+
+def _csm_email(value: Any) -> str:
+    from onboarding.addresses import is_plain_address
+
+    email = value.strip().lower() if isinstance(value, str) else ""
+    if not is_plain_address(email):
+        raise ValueError(f"{value!r} is not one email address")
+    return email
+
+
+def _event(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected an event name")
+    return value.strip().lower()
+
+
+Duration = typed(dt.timedelta, _journey_duration, {"type": "string", "pattern": r"^(\d{1,5}[wdhm])+$",
+                                                    "$comment": "duration (like 3d, 36h, 2w or 1d12h)"})
+Name = typed(str, _name, {"type": "string", "minLength": 1})
+Kind = typed(str, _kind, {"type": "string", "pattern": ID_PATTERN})
+StageId = typed(str, _stage_id, {"type": "string", "pattern": ID_PATTERN, "not": {"const": END}})
+Event = typed(str, _event, {"type": "string", "minLength": 1})
+
+
+def _score(value: Any) -> float:
+    """``{pass_mark: <number>}``: the score the event's value must reach."""
+    try:
+        if isinstance(value, dict) and set(value) == {"pass_mark"}:
+            return number(value["pass_mark"])
+    except ValueError:
+        pass
+    raise ValueError("expected {pass_mark: <number>}")
+
+
+Score = typed(float, _score, {"type": "object", "properties": {"pass_mark": {"type": "number"}},
+                              "required": ["pass_mark"], "additionalProperties": False})
+
+
+class EvidenceSpec(FileModel):
+    """What completes a stage: exactly one of a ``column`` of the wide export, an ``event`` of the
+    long one, or ``entered: true``."""
+
+    column: typed(str, _field_name, {"type": "string", "pattern": ID_PATTERN}) | None = None
+    """A timestamp field of the wide `completions` export (mapped to its header by the cohort)."""
+    event: Name | None = None
+    """An event name of the long `events` export."""
+    entered: Literal[True] | None = None
+    """Done on entering: a step the pipeline performs."""
+    source: Name | None = None
+    """The export it is read from (only what the kind implies)."""
+    score: Score | None = None
+    """`{pass_mark: N}`: the event's value must reach it."""
+
+    @classmethod
+    def shape(cls) -> str:
+        return "expected one of {column: ...}, {event: ...} or {entered: true}"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> EvidenceSpec:
+        kinds = [k for k in ("column", "event", "entered") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"name exactly one of 'column', 'event' or 'entered' (got {kinds or 'none'})")
+        expected = {"column": "completions", "event": "events"}.get(kinds[0])
+        if self.source is not None and self.source != expected:
+            what = {"column": "a column", "event": "an event"}.get(kinds[0], "nothing")
+            raise ValueError(f"source: {what} is read from the cohort's {expected!r} export, not {self.source!r}")
+        if self.score is not None and self.event is None:
+            raise ValueError("score: a score is the value of an event; name the 'event'")
+        return self
+
+
+class DueSpec(FileModel):
+    """When a stage is due: ``{date: YYYY-MM-DD}``, ``{after: signup | entered, duration: 7d}`` or
+    ``{deadline: cohort}``."""
+
+    date: Date | None = None
+    """A fixed day."""
+    deadline: choice(("cohort",), "only 'cohort' (the cohort's deadline) is known") | None = None
+    """`cohort`: the cohort's deadline."""
+    after: choice(("signup", "entered"), "expected 'signup' or 'entered', got {value!r}") | None = None
+    """`signup` or `entered`."""
+    duration: Duration | None = None
+    """How long after (like 3d, 36h, 2w, 1d12h)."""
+
+    @classmethod
+    def shape(cls) -> str:
+        return "expected {date: YYYY-MM-DD}, {after: signup|entered, duration: 7d} or {deadline: cohort}"
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DueSpec:
+        given = sorted(self.model_fields_set)
+        for only in ("date", "deadline"):
+            if only in given and given != [only]:
+                raise ValueError(f"unknown key(s) {[k for k in given if k != only]}; known: [{only!r}]")
+        if given and given[0] not in ("date", "deadline"):
+            if self.after is None:
+                raise ValueError("after: expected 'signup' or 'entered', got None")
+            if self.duration is None:
+                raise ValueError(f"duration: how long after {self.after} (like 3d, 36h or 2w)")
+        elif not given:
+            raise ValueError(self.shape())
+        return self
+
+
+class ApprovalSpec(FileModel):
+    """Who approves the stage, and the score at which it approves itself."""
+
+    by: choice(APPROVERS)
+    """`instructor` or `csm`."""
+    auto_if_score_at_least: Number | None = None
+    """Approved without asking at this score."""
+
+    @classmethod
+    def shape(cls) -> str:
+        return "expected {by: instructor | csm}"
+
+    @classmethod
+    def missing_message(cls, missing: list[str], data: dict) -> str:
+        return f"by: expected one of {list(APPROVERS)}, got None"
+
+
+class BranchSpec(FileModel):
+    """Where a stage leads: always (no ``if``), or on a condition."""
+
+    if_: choice(BRANCH_CONDITIONS) | None = Field(None, alias="if")
+    """`approved`, `rejected`, `passed` or `failed` (none: always)."""
+    to: Text
+    """A stage id or `end`."""
+
+    @classmethod
+    def shape(cls) -> str:
+        return "expected {if: <condition>, to: <stage>}"
+
+
+def _next(value: Any) -> Any:
+    if isinstance(value, str):
+        return [{"to": value}]
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected a stage id, 'end', or a list of {if: <condition>, to: <stage>}")
+    return value
+
+
+class StageSpec(FileModel):
+    """One stage of a journey, as written (see the module's docstring)."""
+
+    id: StageId
+    """Lower-case letters, digits, '-' and '_'; not `end`."""
+    title: one_line(200) | None = None
+    """Shown in reports (default: the id)."""
+    evidence: EvidenceSpec
+    """What completes it."""
+    due: DueSpec | None = None
+    """When it is due."""
+    reminders: list[Duration] = []
+    """Durations before due."""
+    on_missed: typed(str, _on_missed, {"anyOf": [{"enum": ["cancel", "nothing"]}, {
+        "type": "object", "properties": {"escalate": {"enum": list(APPROVERS)}}, "required": ["escalate"],
+        "additionalProperties": False}]}) = "nothing"
+    """`cancel`, `nothing` or `{escalate: csm | instructor}` once overdue."""
+    emails_on_enter: list[Kind] = []
+    """Email kinds sent on entering."""
+    emails_on_complete: list[Kind] = []
+    """Email kinds sent on completing."""
+    approval: ApprovalSpec | None = None
+    """Who approves it before the customer moves on."""
+    next: Annotated[list[BranchSpec] | None,
+                    BeforeValidator(_next, json_schema_input_type=Text | list[BranchSpec])] = None
+    """A stage, `end`, or branches `[{if: ..., to: ...}]` (default: the following stage)."""
+    assign_csm: bool = False
+    """Entering it places the customer with a CSM; its evidence is `{entered: true}`."""
+
+
+class CsmSpec(FileModel):
+    """A CSM of the journey's roster."""
+
+    name: typed(str, _csm_name, {"type": "string", "minLength": 1, "maxLength": 200})
+    """The introduction email is sent in it."""
+    email: typed(str, _csm_email, {"type": "string"})
+    """One plain address."""
+    capacity: whole(1, 100_000, " of customers")
+    """Customers at once."""
+    attributes: typed(tuple, _attributes, {"type": "object", "additionalProperties": {"type": ["string", "integer"]}}) = ()
+    """Language, time zone... (`language: de`)."""
+
+    @classmethod
+    def shape(cls) -> str:
+        return "expected {name, email, capacity}"
+
+
+class QueriesSpec(FileModel):
+    """Customers' questions: the event that opens one, the one that closes it, and how long one may
+    stay open before the instructor hears of it."""
+
+    asked: Event
+    """The event that opens a query."""
+    answered: Event
+    """The event (same link) that closes it."""
+    escalate_after: Duration = dt.timedelta(days=2)
+    """Open longer than this: the instructor is told."""
+
+    @classmethod
+    def shape(cls) -> str:
+        return "expected {asked: <event>, answered: <event>, escalate_after: 2d}"
+
+    @model_validator(mode="after")
+    def _two_events(self) -> QueriesSpec:
+        if self.asked == self.answered:
+            raise ValueError("answered: must be another event than 'asked'")
+        return self
+
+
+def _roster_shape(value: Any) -> Any:
+    if value is not None and value != "per_cohort" and not isinstance(value, list):
+        raise ValueError(f"expected the roster (a list of {{name, email, capacity}}) or 'per_cohort', got {value!r}")
+    return value
+
+
+def _roster_kind(value: Any) -> str:
+    return f"{TAG}per_cohort" if value == "per_cohort" else f"{TAG}roster"
+
+
+class JourneySpec(FileModel):
+    """One journey of the file, as written."""
+
+    title: one_line(200) | None = None
+    """Shown in reports (default: the id)."""
+    stages: Annotated[list[StageSpec], Field(min_length=1, max_length=MAX_STAGES), BeforeValidator(_stages)]
+    """In order; the first is entered at signup."""
+    csms: Annotated[Annotated[Union[Annotated[list[CsmSpec], Tag(f"{TAG}roster")],
+                          Annotated[Literal["per_cohort"], Tag(f"{TAG}per_cohort")]],
+                    Discriminator(_roster_kind)] | None, BeforeValidator(_roster_shape)] = None
+    """The roster (name, email, capacity, attributes), or `per_cohort`: each cohort's `csms` export."""
+    csm_assignment: choice(CSM_METHODS) = "least_loaded"
+    """How a customer's CSM is chosen."""
+    csm_match: list[typed(str, _attribute, {"type": "string", "pattern": ID_PATTERN})] = []
+    """Attributes a CSM must share with the customer."""
+    emails_expire_after: Duration = DEFAULT_EXPIRY
+    """An email not sent within this long of becoming due is not sent at all."""
+    queries: QueriesSpec | None = None
+    """Customers' questions, routed to their CSM and escalated to the instructor."""
+
+    @classmethod
+    def shape(cls) -> str:
+        return "expected a mapping with 'stages:'"
+
+    @classmethod
+    def missing_message(cls, missing: list[str], data: dict) -> str:
+        return "stages: expected a list of at least one stage"
+
+
+class JourneysDocument(FileModel):
+    """The journey file: journeys by id."""
+
+    journeys: dict[Annotated[str, Field(pattern=ID_PATTERN)], JourneySpec]
+
+
 def journeys_from(doc: Any, path: Path) -> dict[str, Journey]:
     """The journeys of a file (``doc``: its parsed YAML), with the built-in ``seed``; any problem
     raises ``ConfigError`` naming the file, the journey, the stage and the key."""
@@ -216,100 +546,83 @@ def journeys_from(doc: Any, path: Path) -> dict[str, Journey]:
 
 
 def parse_journey(jid: str, raw: Any, where: str, source: str = "built in") -> Journey:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping with 'stages:'")
-    _unknown(raw, JOURNEY_KEYS, where)
-    stages_raw = raw.get("stages")
-    if not isinstance(stages_raw, list) or not stages_raw:
-        raise ConfigError(f"{where}: stages: expected a list of at least one stage")
-    if len(stages_raw) > MAX_STAGES:
-        raise ConfigError(f"{where}: stages: {len(stages_raw)} stages; a journey has at most {MAX_STAGES}")
-    ids: list[str] = []
-    for i, s in enumerate(stages_raw):
-        sid = s.get("id") if isinstance(s, dict) else None
-        if not isinstance(sid, str) or not _ID.fullmatch(sid) or sid == END:
-            raise ConfigError(f"{where}: stages[{i}]: id: expected an id (lower-case letters, digits, '-', '_'; "
-                              f"not 'end'), got {sid!r}")
-        if sid in ids:
-            raise ConfigError(f"{where}: stage {sid!r}: id: appears twice")
-        ids.append(sid)
-    stages = tuple(_stage(s, ids, i, f"{where}: stage {s['id']!r}") for i, s in enumerate(stages_raw))
-    per_cohort = raw.get("csms") == "per_cohort"
-    csms = () if per_cohort else _roster(raw.get("csms"), f"{where}: csms")
-    method = raw.get("csm_assignment", "least_loaded")
-    if method not in CSM_METHODS:
-        raise ConfigError(f"{where}: csm_assignment: expected one of {list(CSM_METHODS)}, got {method!r}")
-    match = tuple(_list(raw.get("csm_match"), f"{where}: csm_match"))
-    for key in match:
-        if not isinstance(key, str) or not _ID.fullmatch(key):
-            raise ConfigError(f"{where}: csm_match: {key!r} is not an attribute name (lower-case letters, digits, '_')")
-        if not per_cohort and not any(c.attribute(key) for c in csms):
-            raise ConfigError(f"{where}: csm_match: {key!r} is not an attribute of any CSM in the roster")
-    if not csms and not per_cohort:
-        for s in stages:
-            if s.assign_csm:
-                raise ConfigError(f"{where}: stage {s.id!r}: assign_csm: needs the journey's 'csms' roster "
-                                  f"(or 'csms: per_cohort' and a 'csms' source in each cohort)")
-            if s.approval_by == "csm" or s.on_missed == "escalate:csm":
-                what = "approval: by" if s.approval_by == "csm" else "on_missed: escalate"
-                raise ConfigError(f"{where}: stage {s.id!r}: {what}: 'csm' needs the journey's 'csms' roster")
-    expiry = (_duration(raw["emails_expire_after"], f"{where}: emails_expire_after") if "emails_expire_after" in raw
-              else DEFAULT_EXPIRY)
-    journey = Journey(jid, str(raw.get("title") or jid), stages, source, csms, method, match, expiry,
-                      _queries(raw.get("queries"), f"{where}: queries"), per_cohort)
+    """One journey (``raw``: its mapping in the file), checked: its shape by ``JourneySpec``, then
+    what ties its parts together (branches, rosters, reminders against due times, the graph)."""
+    try:
+        spec = JourneySpec.model_validate(raw)
+    except ValidationError as exc:
+        raise config_error(exc, where, ": ", _stage_names(raw)) from None
+    ids = [s.id for s in spec.stages]
+    for s in spec.stages:
+        if ids.count(s.id) > 1:
+            raise ConfigError(f"{where}: stage {s.id!r}: id: appears twice")
+    stages = tuple(_stage(s, ids, i, f"{where}: stage {s.id!r}") for i, s in enumerate(spec.stages))
+    per_cohort = spec.csms == "per_cohort"
+    csms = () if per_cohort else _roster(spec.csms or [], f"{where}: csms")
+    _check_csms(spec, stages, csms, where)
+    journey = Journey(jid, spec.title or jid, stages, source, csms, spec.csm_assignment, tuple(spec.csm_match),
+                      spec.emails_expire_after,
+                      Queries(**spec.queries.model_dump()) if spec.queries else None, per_cohort)
     _check_graph(journey, where)
     return journey
 
 
-def _queries(raw: Any, where: str) -> Queries | None:
-    if raw is None:
+def _stage_names(raw: Any):
+    """Names a stage in an error by its id (``stage 'details'``), or by its place while its id is
+    not one."""
+    stages = raw.get("stages") if isinstance(raw, dict) else None
+
+    def name(loc: tuple) -> str | None:
+        if len(loc) == 2 and loc[0] == "stages" and isinstance(loc[1], int) and isinstance(stages, list):
+            sid = stages[loc[1]].get("id") if isinstance(stages[loc[1]], dict) else None
+            return f"stage {sid!r}" if isinstance(sid, str) and _ID.fullmatch(sid) and sid != END else None
         return None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected {{asked: <event>, answered: <event>, escalate_after: 2d}}")
-    _unknown(raw, QUERY_KEYS, where)
-    for k in ("asked", "answered"):
-        if not isinstance(raw.get(k), str) or not raw[k].strip():
-            raise ConfigError(f"{where}: {k}: expected an event name")
-    if raw["asked"].strip().lower() == raw["answered"].strip().lower():
-        raise ConfigError(f"{where}: answered: must be another event than 'asked'")
-    return Queries(raw["asked"].strip().lower(), raw["answered"].strip().lower(),
-                   _duration(raw.get("escalate_after", "2d"), f"{where}: escalate_after"))
+    return name
 
 
-def _roster(raw: Any, where: str) -> tuple[Csm, ...]:
-    """The CSMs: name, email (one plain address), capacity (1..100,000), attributes (text values)."""
-    from onboarding.addresses import is_plain_address
-
+def _roster(specs: list[CsmSpec], where: str) -> tuple[Csm, ...]:
     out: list[Csm] = []
-    for i, c in enumerate(_list(raw, where)):
-        w = f"{where}[{i}]"
-        if not isinstance(c, dict):
-            raise ConfigError(f"{w}: expected {{name, email, capacity}}")
-        _unknown(c, CSM_KEYS, w)
-        email = str(c.get("email") or "").strip().lower()
-        if not is_plain_address(email):
-            raise ConfigError(f"{w}: email: {c.get('email')!r} is not one email address")
-        if any(x.email == email for x in out):
-            raise ConfigError(f"{w}: email: {email} appears twice")
-        capacity = c.get("capacity")
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= 100_000:
-            raise ConfigError(f"{w}: capacity: expected a whole number of customers from 1 to 100000, got {capacity!r}")
-        attrs = c.get("attributes") or {}
-        if not isinstance(attrs, dict) or not all(isinstance(k, str) and isinstance(v, (str, int)) for k, v in attrs.items()):
-            raise ConfigError(f"{w}: attributes: expected a mapping of names to values (language: de)")
-        name = " ".join(str(c.get("name") or "").split())
-        if not name or len(name) > 200:
-            raise ConfigError(f"{w}: name: expected the CSM's name (the introduction email is sent in it)")
-        out.append(Csm(name, email, capacity, tuple(sorted((k, str(v)) for k, v in attrs.items()))))
+    for i, c in enumerate(specs):
+        if any(x.email == c.email for x in out):
+            raise ConfigError(f"{where}[{i}]: email: {c.email} appears twice")
+        out.append(Csm(c.name, c.email, c.capacity, c.attributes))
     return tuple(out)
 
 
-def _stage(raw: dict, ids: list[str], index: int, where: str) -> Stage:
-    _unknown(raw, STAGE_KEYS, where)
-    evidence = _evidence(raw.get("evidence"), f"{where}: evidence")
-    due = _due(raw.get("due"), f"{where}: due")
-    reminders = tuple(_duration(r, f"{where}: reminders[{i}]") for i, r in enumerate(_list(raw.get("reminders"),
-                                                                                         f"{where}: reminders")))
+def _check_csms(spec: JourneySpec, stages: tuple[Stage, ...], csms: tuple[Csm, ...], where: str) -> None:
+    """What needs a CSM has a roster: matching on an attribute, placing a customer, a CSM's approval."""
+    per_cohort = spec.csms == "per_cohort"
+    for key in spec.csm_match:
+        if not per_cohort and not any(c.attribute(key) for c in csms):
+            raise ConfigError(f"{where}: csm_match: {key!r} is not an attribute of any CSM in the roster")
+    if csms or per_cohort:
+        return
+    for s in stages:
+        if s.assign_csm:
+            raise ConfigError(f"{where}: stage {s.id!r}: assign_csm: needs the journey's 'csms' roster "
+                              f"(or 'csms: per_cohort' and a 'csms' source in each cohort)")
+        if s.approval_by == "csm" or s.on_missed == "escalate:csm":
+            what = "approval: by" if s.approval_by == "csm" else "on_missed: escalate"
+            raise ConfigError(f"{where}: stage {s.id!r}: {what}: 'csm' needs the journey's 'csms' roster")
+
+
+def _evidence(spec: EvidenceSpec) -> Evidence:
+    return Evidence(spec.column, spec.event, spec.entered is True,
+                    spec.source or ("completions" if spec.column else "events" if spec.event else None),
+                    spec.score)
+
+
+def _due(spec: DueSpec | None) -> Due | None:
+    if spec is None:
+        return None
+    if spec.date is not None or spec.deadline is not None:
+        return Due(date=spec.date, cohort_deadline=spec.deadline is not None)
+    return Due(after=spec.after, duration=spec.duration)
+
+
+def _stage(spec: StageSpec, ids: list[str], index: int, where: str) -> Stage:
+    """A stage as the engine reads it; what one key says about another is checked here."""
+    evidence, due, reminders = _evidence(spec.evidence), _due(spec.due), tuple(spec.reminders)
     if reminders and due is None:
         raise ConfigError(f"{where}: reminders: a stage without 'due' has nothing to remind of")
     if due is not None and due.duration is not None:
@@ -318,150 +631,37 @@ def _stage(raw: dict, ids: list[str], index: int, where: str) -> Stage:
             raise ConfigError(f"{where}: reminders: {show_duration(late[0])} before due is at or before the stage is "
                               f"{'entered' if due.after == 'entered' else 'signed up for'} (due {show_duration(due.duration)} "
                               f"after it): a reminder after the due time")
-    on_missed = _on_missed(raw.get("on_missed", "nothing"), f"{where}: on_missed")
-    if on_missed != "nothing" and due is None:
+    if spec.on_missed != "nothing" and due is None:
         raise ConfigError(f"{where}: on_missed: a stage without 'due' cannot be missed")
-    approval_by, auto = _approval(raw.get("approval"), evidence, f"{where}: approval")
-    nxt = _next(raw.get("next"), ids, index, approval_by, evidence, f"{where}: next")
-    assign = raw.get("assign_csm", False)
-    if not isinstance(assign, bool):
-        raise ConfigError(f"{where}: assign_csm: expected true or false, got {assign!r}")
-    if assign and not evidence.entered:
+    approval = spec.approval
+    if approval is not None and approval.auto_if_score_at_least is not None and evidence.pass_mark is None:
+        raise ConfigError(f"{where}: approval: auto_if_score_at_least: the stage's evidence has no score")
+    approval_by = approval.by if approval else None
+    if spec.assign_csm and not evidence.entered:
         raise ConfigError(f"{where}: assign_csm: the stage is done when the customer has a CSM; its evidence "
                           f"must be {{entered: true}}")
-    return Stage(raw["id"], str(raw.get("title") or raw["id"]), evidence, due, reminders, on_missed,
-                 _kinds(raw.get("emails_on_enter"), f"{where}: emails_on_enter"),
-                 _kinds(raw.get("emails_on_complete"), f"{where}: emails_on_complete"), approval_by, auto, nxt,
-                 assign)
+    return Stage(spec.id, spec.title or spec.id, evidence, due, reminders, spec.on_missed,
+                 tuple(spec.emails_on_enter), tuple(spec.emails_on_complete), approval_by,
+                 approval.auto_if_score_at_least if approval else None,
+                 _branches(spec, ids, index, evidence, f"{where}: next"), spec.assign_csm)
 
 
-def _evidence(raw: Any, where: str) -> Evidence:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected one of {{column: ...}}, {{event: ...}} or {{entered: true}}")
-    _unknown(raw, EVIDENCE_KEYS, where)
-    kinds = [k for k in ("column", "event", "entered") if raw.get(k) not in (None, False)]
-    if len(kinds) != 1:
-        raise ConfigError(f"{where}: name exactly one of 'column', 'event' or 'entered' (got {kinds or 'none'})")
-    for k in ("column", "event", "source"):
-        if k in raw and (not isinstance(raw[k], str) or not raw[k].strip()):
-            raise ConfigError(f"{where}: {k}: expected a name, got {raw[k]!r}")
-    if "entered" in raw and raw["entered"] is not True:
-        raise ConfigError(f"{where}: entered: expected true")
-    if "column" in raw and (not _ID.fullmatch(str(raw["column"])) or raw["column"] in ("email", "name")):
-        raise ConfigError(f"{where}: column: {raw['column']!r} is not a field name (lower-case letters, digits, '_'): "
-                          f"name the field, and map it to the export's header in the cohort's 'completions' source")
-    expected = "completions" if "column" in raw else "events" if "event" in raw else None
-    if "source" in raw and raw["source"] != expected:
-        raise ConfigError(f"{where}: source: {'a column' if 'column' in raw else 'an event' if 'event' in raw else 'nothing'} "
-                          f"is read from the cohort's {expected!r} export, not {raw['source']!r}")
-    pass_mark = None
-    if "score" in raw:
-        score = raw["score"]
-        if not isinstance(score, dict) or set(score) != {"pass_mark"} or isinstance(score["pass_mark"], bool) \
-                or not isinstance(score["pass_mark"], (int, float)) or not math.isfinite(score["pass_mark"]):
-            # .nan would pass every comparison's "not below" and .inf fail everyone: a number only
-            raise ConfigError(f"{where}: score: expected {{pass_mark: <number>}}")
-        if "event" not in raw:
-            raise ConfigError(f"{where}: score: a score is the value of an event; name the 'event'")
-        pass_mark = float(score["pass_mark"])
-    return Evidence(raw.get("column"), raw.get("event"), raw.get("entered") is True,
-                    raw.get("source") or ("completions" if "column" in raw else "events" if "event" in raw else None),
-                    pass_mark)
-
-
-def _due(raw: Any, where: str) -> Due | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected {{date: YYYY-MM-DD}}, {{after: signup|entered, duration: 7d}} or "
-                          f"{{deadline: cohort}}")
-    if "date" in raw:
-        _unknown(raw, ("date",), where)
-        value = raw["date"]
-        try:
-            day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-        except ValueError:
-            raise ConfigError(f"{where}: date: {value!r} is not a date (YYYY-MM-DD)") from None
-        return Due(date=day)
-    if "deadline" in raw:
-        _unknown(raw, ("deadline",), where)
-        if raw["deadline"] != "cohort":
-            raise ConfigError(f"{where}: deadline: only 'cohort' (the cohort's deadline) is known")
-        return Due(cohort_deadline=True)
-    _unknown(raw, ("after", "duration"), where)
-    if raw.get("after") not in ("signup", "entered"):
-        raise ConfigError(f"{where}: after: expected 'signup' or 'entered', got {raw.get('after')!r}")
-    if "duration" not in raw:
-        raise ConfigError(f"{where}: duration: how long after {raw['after']} (like 3d, 36h or 2w)")
-    duration = _duration(raw["duration"], f"{where}: duration")
-    if duration <= dt.timedelta(0):
-        raise ConfigError(f"{where}: duration: must be more than zero")
-    return Due(after=raw["after"], duration=duration)
-
-
-def _duration(raw: Any, where: str) -> dt.timedelta:
-    """'3d', '36h', '2w', '90m' or '1d12h'."""
-    text = str(raw).strip().lower() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
-    parts = _DURATION.findall(text)
-    if not text or "".join(n + u for n, u in parts) != text.replace(" ", ""):
-        raise ConfigError(f"{where}: {raw!r} is not a duration (like 3d, 36h, 2w or 1d12h)")
-    total = sum((int(n) * _UNITS[u] for n, u in parts), dt.timedelta(0))
-    if total <= dt.timedelta(0) or total > dt.timedelta(days=3660):
-        raise ConfigError(f"{where}: {raw!r}: a duration is more than zero and at most ten years")
-    return total
-
-
-def _on_missed(raw: Any, where: str) -> str:
-    if raw in ("cancel", "nothing"):
-        return raw
-    if isinstance(raw, dict) and set(raw) == {"escalate"} and raw["escalate"] in APPROVERS:
-        return f"escalate:{raw['escalate']}"
-    raise ConfigError(f"{where}: expected 'cancel', 'nothing' or {{escalate: csm | instructor}}, got {raw!r}")
-
-
-def _approval(raw: Any, evidence: Evidence, where: str) -> tuple[str | None, float | None]:
-    if raw is None:
-        return None, None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected {{by: instructor | csm}}")
-    _unknown(raw, ("by", "auto_if_score_at_least"), where)
-    if raw.get("by") not in APPROVERS:
-        raise ConfigError(f"{where}: by: expected one of {list(APPROVERS)}, got {raw.get('by')!r}")
-    auto = raw.get("auto_if_score_at_least")
-    if auto is not None:
-        if isinstance(auto, bool) or not isinstance(auto, (int, float)) or not math.isfinite(auto):
-            raise ConfigError(f"{where}: auto_if_score_at_least: expected a number, got {auto!r}")
-        if evidence.pass_mark is None:
-            raise ConfigError(f"{where}: auto_if_score_at_least: the stage's evidence has no score")
-    return raw["by"], None if auto is None else float(auto)
-
-
-def _next(raw: Any, ids: list[str], index: int, approval_by: str | None, evidence: Evidence,
-          where: str) -> tuple[Branch, ...]:
-    if raw is None:
+def _branches(spec: StageSpec, ids: list[str], index: int, evidence: Evidence, where: str) -> tuple[Branch, ...]:
+    """Where the stage leads (by default: the following stage); each condition needs what decides it."""
+    if spec.next is None:
         return (Branch(None, ids[index + 1] if index + 1 < len(ids) else END),)
-    if isinstance(raw, str):
-        raw = [{"to": raw}]
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(f"{where}: expected a stage id, 'end', or a list of {{if: <condition>, to: <stage>}}")
-    out = []
-    for i, b in enumerate(raw):
-        w = f"{where}[{i}]"
-        if not isinstance(b, dict):
-            raise ConfigError(f"{w}: expected {{if: <condition>, to: <stage>}}")
-        _unknown(b, ("if", "to"), w)
-        cond, to = b.get("if"), b.get("to")
-        if cond is not None and cond not in BRANCH_CONDITIONS:
-            raise ConfigError(f"{w}: if: expected one of {list(BRANCH_CONDITIONS)}, got {cond!r}")
-        if cond in ("approved", "rejected") and approval_by is None:
+    out: list[Branch] = []
+    for i, b in enumerate(spec.next):
+        w, cond = f"{where}[{i}]", b.if_
+        if cond in ("approved", "rejected") and spec.approval is None:
             raise ConfigError(f"{w}: if: {cond!r} needs the stage to have an 'approval'")
         if cond in ("passed", "failed") and evidence.pass_mark is None:
             raise ConfigError(f"{w}: if: {cond!r} needs the stage's evidence to have a 'score'")
-        if to != END and to not in ids:
-            raise ConfigError(f"{w}: to: unknown stage {to!r}; the journey's stages: {ids} (or 'end')")
+        if b.to != END and b.to not in ids:
+            raise ConfigError(f"{w}: to: unknown stage {b.to!r}; the journey's stages: {ids} (or 'end')")
         if any(x.condition == cond for x in out):
             raise ConfigError(f"{w}: if: {cond or 'always'!r} appears twice")
-        out.append(Branch(cond, to))
+        out.append(Branch(cond, b.to))
     return tuple(out)
 
 
@@ -499,28 +699,6 @@ def _check_graph(journey: Journey, where: str) -> None:
     if stranded:
         raise ConfigError(f"{where}: stage {stranded[0]!r}: no stage leads to it (the journey starts at "
                           f"{journey.stages[0].id!r})")
-
-
-def _kinds(raw: Any, where: str) -> tuple[str, ...]:
-    kinds = _list(raw, where)
-    for k in kinds:
-        if not isinstance(k, str) or not _ID.fullmatch(k):
-            raise ConfigError(f"{where}: {k!r} is not an email kind (lower-case letters, digits, '-', '_')")
-    return tuple(kinds)
-
-
-def _list(raw: Any, where: str) -> list:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise ConfigError(f"{where}: expected a list")
-    return raw
-
-
-def _unknown(raw: dict, known: tuple[str, ...], where: str) -> None:
-    unknown = sorted(str(k) for k in set(raw) - set(known))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {list(known)}")
 
 
 def show_duration(d: dt.timedelta) -> str:

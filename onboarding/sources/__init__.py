@@ -4,8 +4,10 @@ A source does two things: ``snapshot`` copies what it reads, byte for byte, into
 (so a run can be audited and replayed: the same inputs give the same decisions), and ``read``
 turns a snapshot into a table of strings, one row per record, with the record's row number as a
 spreadsheet shows it (header is row 1). Three types: ``csv`` (a local path or an object-storage
-URL), ``sql`` (a query through an Airflow connection) and ``google_sheet`` (gspread). Adding one
-means adding a module here and a branch in ``make_source``; nothing downstream changes.
+URL), ``sql`` (a query through an Airflow connection) and ``google_sheet`` (gspread). Each module
+also holds its type's options as a typed model (``CsvSpec``...: a ``sources.config.SourceSpec``).
+Adding one means adding a module here, a branch in ``make_source`` and its model in
+``cohorts.SOURCE_SPECS``; nothing downstream changes.
 
 Sources never look up a connection: the clients they need are handed in (``SourceClients``,
 which ``onboarding.resources`` implements from Airflow's connections).
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from onboarding.cohorts import SOURCE_OPTIONS, SourceConfig
+from onboarding.sources.config import SourceConfig
 from onboarding.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -55,4 +57,4 @@ def make_source(config: SourceConfig, cohort_id: str | None = None, clients: Sou
         from onboarding.sources.sheet_source import GoogleSheetSource
 
         return GoogleSheetSource(config, clients)
-    raise DatasetError(f"{config.role} source: unknown type {config.type!r}; available: {list(SOURCE_OPTIONS)}")
+    raise DatasetError(f"{config.role} source: unknown type {config.type!r}; available: ['csv', 'sql', 'google_sheet']")

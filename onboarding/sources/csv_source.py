@@ -6,12 +6,13 @@ import datetime as dt
 import io
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from onboarding import storage
-from onboarding.cohorts import SourceConfig
+from onboarding.configmodel import Text
 from onboarding.errors import DatasetError, SourceUnavailable
 from onboarding.sources import snapshot
+from onboarding.sources.config import SourceConfig, SourceSpec
 from onboarding.sources.snapshot import Snapshot
 from onboarding.sources.table import OVERFLOW, PROBLEM, PROBLEM_COLUMN, ROW, records_to_frame
 
@@ -25,6 +26,22 @@ def _hint_delimiter(header_line: str, delimiter: str) -> str:
         if other != delimiter and header_line.count(other) >= 1 and header_line.count(delimiter) == 0:
             return f" The header row looks {name}-separated: set delimiter: {other!r} for this source."
     return ""
+
+
+class CsvSpec(SourceSpec):
+    """A csv source in the cohort file: ``path`` (relative to the cohort file's folder, ``$VARS``
+    expanded, or an object-storage URL), ``delimiter`` (default ','), ``encoding`` (default
+    UTF-8), ``connection`` (the Airflow connection of an object-storage URL)."""
+
+    type: Literal["csv"] = "csv"
+    path: Text
+    """Relative to the cohort file's folder, $VARS expanded; or an object-storage URL."""
+    delimiter: Text | None = None
+    """Default ','."""
+    encoding: Text | None = None
+    """Default utf-8 (Excel on Windows writes cp1252)."""
+    connection: Text | None = None
+    """Airflow connection of an object-storage URL."""
 
 
 class CsvSource:

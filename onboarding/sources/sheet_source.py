@@ -5,11 +5,12 @@ import datetime as dt
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from onboarding.cohorts import SourceConfig
+from onboarding.configmodel import Text, whole
 from onboarding.errors import DatasetError, SourceUnavailable
 from onboarding.sources import snapshot
+from onboarding.sources.config import SourceConfig, SourceSpec
 from onboarding.sources.snapshot import Snapshot
 from onboarding.sources.table import column_letter, records_to_frame, serial_to_datetime
 
@@ -19,6 +20,22 @@ if TYPE_CHECKING:
     from onboarding.sources import SourceClients
 
 log = logging.getLogger(__name__)
+
+
+class SheetSpec(SourceSpec):
+    """A google_sheet source in the cohort file: ``spreadsheet`` (id or URL), ``worksheet``
+    (default the first), ``header_row`` (default 1) and ``connection`` (default
+    ``onboarding_google``)."""
+
+    type: Literal["google_sheet"] = "google_sheet"
+    spreadsheet: Text
+    """Id or URL."""
+    worksheet: Text | None = None
+    """Title (default: the first)."""
+    header_row: whole(1, 1_000_000, " (a row number)") | None = None
+    """Row of the header (default 1)."""
+    connection: Text | None = None
+    """Default onboarding_google."""
 
 
 class GoogleSheetSource:

@@ -3,19 +3,39 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from onboarding import sqlfiles
-from onboarding.cohorts import SourceConfig
+from onboarding.configmodel import Text, typed
 from onboarding.errors import DatasetError, SourceUnavailable
 from onboarding.sources import snapshot
 from onboarding.sources.csv_source import read_csv_snapshot
+from onboarding.sources.config import SourceConfig, SourceSpec
 from onboarding.sources.snapshot import Snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from onboarding.sources import SourceClients
+
+
+def _parameters(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError("expected a mapping of query parameter -> value")
+    return value
+
+
+class SqlSpec(SourceSpec):
+    """A sql source in the cohort file: ``connection``, ``query`` (a file under ``include/sql/``)
+    and ``parameters`` (bind values besides ``:cohort_id``)."""
+
+    type: Literal["sql"] = "sql"
+    connection: Text
+    """Airflow connection of the database."""
+    query: Text
+    """A file under include/sql/."""
+    parameters: typed(dict, _parameters, {"type": "object"}) | None = None
+    """Bind values besides :cohort_id."""
 
 
 class SqlSource:
