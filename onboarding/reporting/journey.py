@@ -141,8 +141,11 @@ class Journey:
         last = r.get("last_run_id")
         if last:
             report = {x["run_id"]: x for x in self.store.analytics.runs(cohort_id, limit=1)}.get(last) or {}
-            if report.get("quarantined_rows"):
-                waits.append({"what": "quarantine", "text": f"{report['quarantined_rows']} export row(s) quarantined: "
+            # Counted from the run's quarantine, as the cohort's page counts it (a run that stopped
+            # before its report has no report row).
+            quarantined = self.store.analytics.quarantine_count(last, cohort_id)
+            if quarantined:
+                waits.append({"what": "quarantine", "text": f"{quarantined} export row(s) quarantined: "
                               "fix them in the export"})
             if report.get("emails_waiting") or report.get("emails_failed"):
                 waits.append({"what": "emails", "text": f"{report.get('emails_waiting') or 0} email(s) waiting, "
