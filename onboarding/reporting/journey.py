@@ -19,6 +19,8 @@ from onboarding.reporting import charts
 from onboarding.store import Store
 from onboarding.store.analytics import PAGE_SIZE, CustomerFilter
 
+FUNNEL_KEYS = ("signed_up", "reminded", "completed", "on_time", "completed_late", "missed", "pending", "held",
+               "on_time_rate")  # a cohort's standings on the Cohorts page (v_funnel's)
 SHORT_LIST = 20  # the first quarantined rows and orphans on the cohort page; the rest on their own pages
 from onboarding.times import from_iso
 
@@ -106,7 +108,7 @@ class Journey:
     def cohorts(self) -> list[dict[str, Any]]:
         """Every configured cohort and every cohort with a run: deadline, standings, the last run
         and its outcome, and what waits on a person."""
-        rows = {r["cohort_id"]: r for r in self.store.analytics.cohorts()}
+        rows = {r["cohort_id"]: r for r in self.store.analytics.cohort_runs()}
         ids = list(self.file.order if self.file else ()) + sorted(set(rows) - set(self.file.order if self.file else ()))
         out = []
         for cid in ids:
@@ -118,12 +120,19 @@ class Journey:
             if facts is None:
                 continue
             r = rows.get(cid, {})
+            counts = None
+            if r.get("decided_run_id"):  # the decided run's standings, from the kept figures
+                fig = self.figures(cid)
+                funnel = fig.get("funnel") or {}
+                r = {**r, **{k: funnel.get(k) for k in FUNNEL_KEYS}}
+                if facts.journey != "seed":
+                    counts = _journey_counts(fig.get("standings") or [])
             out.append({
                 "id": cid, "title": facts.title, "timezone": facts.timezone,
                 "deadline": _deadline_text(facts), "configured": facts.configured,
                 "row": r, "last_run": r.get("last_run_id"), "last_as_of": local(r.get("last_as_of"), facts.tz),
                 "last_status": r.get("last_status"), "last_status_text": words.run_status(r.get("last_status")),
-                "has_docs": bool(r.get("last_data_docs")),
+                "has_docs": bool(r.get("last_data_docs")), "journey_counts": counts,
                 "waits": self._waits(cid, r, facts.journey != "seed"),
             })
         return out
@@ -291,17 +300,16 @@ class Journey:
                 continue
             facts = self.facts(c["cohort_id"])
             journey = facts is not None and facts.journey != "seed"
-            standings = {x["status"]: x["n"] for x in fig.get("standings") or []}
             if journey:
-                done = standings.get("done", 0)
-                dropped = standings.get("cancelled", 0) + standings.get("rejected", 0)
+                counts = _journey_counts(fig.get("standings") or [])
+                done, dropped = counts["finished"], counts["dropped"]
                 stages = fig.get("stages") or []
                 worst = min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if stages else None
                 r = {**r, "on_time": None, "completed_late": None, "missed": None, "on_time_rate": None,
                      "median_hours": None, "p90_hours": None, "reminder_lift": None,
                      "drop_off": worst["drop_off"] if worst else None,
                      "finished": done, "dropped": dropped,
-                     "in_progress": r["signed_up"] - done - dropped - standings.get("held", 0),
+                     "in_progress": counts["in_progress"],
                      "finished_rate": done / r["signed_up"] if r["signed_up"] else None}
             else:
                 finished = (r["on_time"] or 0) + (r["completed_late"] or 0)
@@ -453,6 +461,15 @@ def _needs(rows: list[dict[str, Any]], funnel: dict[str, Any] | None, bounced: i
         out.append({"what": "bounced", "n": bounced, "text": "customer(s) whose address does not exist (a hard "
                     "bounce): ask them for another", "list": None, "page": None})
     return out
+
+
+def _journey_counts(standings: list[dict[str, Any]]) -> dict[str, int]:
+    """A journey cohort's customers by where they are: finished (done), dropped out (cancelled,
+    rejected), on hold, and in progress (in a stage: the rest)."""
+    by = {r["status"]: r["n"] for r in standings}
+    out = {"finished": by.get("done", 0), "dropped": by.get("cancelled", 0) + by.get("rejected", 0),
+           "held": by.get("held", 0)}
+    return {**out, "in_progress": sum(by.values()) - sum(out.values())}
 
 
 def _journey_reminders(rows: list[dict[str, Any]], titles: dict[str, str], tz: ZoneInfo) -> dict[str, Any]:

@@ -59,6 +59,10 @@ class Analytics:
         """Every cohort with a run: its latest run's outcome and its latest decided standings."""
         return self._s.rows("analytics_cohorts")
 
+    def cohort_runs(self) -> list[dict[str, Any]]:
+        """Every cohort with a run: its latest run's outcome and its latest decided run (no standings)."""
+        return self._s.rows("analytics_cohort_runs")
+
     def decided_cohorts(self) -> list[dict[str, Any]]:
         """Every cohort with a decided run, and that run."""
         return self._s.rows("analytics_decided_cohorts")
