@@ -190,8 +190,8 @@ class Journey:
             "funnel": a.funnel(cohort_id), "stages": a.stages(cohort_id),
             "reminder_effect": a.reminder_effect(cohort_id), "standings": a.journey_standings(cohort_id),
             "journey_reminders": a.journey_reminders(cohort_id), "hard_bounces": a.hard_bounces(cohort_id),
-            "comparison": next((r for r in a.comparison() if r["cohort_id"] == cohort_id), None),
         }
+        figures["comparison"] = _comparison_row(figures)
         from onboarding.times import iso, utcnow
 
         a.keep_figures(cohort_id, mark, json.dumps(figures, default=str), iso(utcnow()))
@@ -461,6 +461,19 @@ def _needs(rows: list[dict[str, Any]], funnel: dict[str, Any] | None, bounced: i
         out.append({"what": "bounced", "n": bounced, "text": "customer(s) whose address does not exist (a hard "
                     "bounce): ask them for another", "list": None, "page": None})
     return out
+
+
+def _comparison_row(fig: dict[str, Any]) -> dict[str, Any] | None:
+    """The cohort's row of ``v_cohort_comparison``, from the views already read for its page (the
+    view itself reads every cohort's customers again)."""
+    f = fig.get("funnel")
+    if not f:
+        return None
+    stage = next((s for s in fig.get("stages") or [] if s["stage"] == "onboarding"), {})
+    return {**{k: f.get(k) for k in ("cohort_id", "run_id", "as_of", "signed_up", "reminded", "on_time",
+                                     "completed_late", "missed", "pending", "held", "on_time_rate")},
+            "median_hours": stage.get("median_hours"), "p90_hours": stage.get("p90_hours"),
+            "drop_off": stage.get("drop_off"), "reminder_lift": (fig.get("reminder_effect") or {}).get("lift")}
 
 
 def _journey_counts(standings: list[dict[str, Any]]) -> dict[str, int]:
