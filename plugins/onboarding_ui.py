@@ -6,7 +6,9 @@ Behind Airflow's own login: every route needs a valid Airflow session (the UI's
 ``onboarding_nightly`` Dag; without them it answers 401 (no or expired credentials) or 403
 (an invalid token, or a user who may not read the Dag), and serves no customer data.
 
-Pages: the cohorts, one cohort (funnel, stages, reminder effect, customers, quarantine, runs), one
+Pages: the cohorts, one cohort (what needs her, CSMs, funnel, stages, reminders, customers filtered by standing,
+stage, CSM and what they wait for, the first quarantined rows and orphans, runs), the last run's quarantined
+rows and orphans a page at a time, one
 customer's timeline, cohorts compared, each run's GX Data Docs; and the same as JSON under
 ``/onboarding/api``. Requests about a person (erase, suppress, resend: ``POST /onboarding/api/...``)
 need the right to run the Dag (a Viewer may not). The reads are ``onboarding.reporting.journey``; this file is only the web.
@@ -117,7 +119,7 @@ def _svg(spec: dict | None) -> str:
     return charts.svg(spec) if spec else ""
 
 
-_CHARTS: dict[tuple[str, str, str], dict[str, str]] = {}  # (database, cohort, decided run) -> its charts as SVG
+_CHARTS: dict[tuple[str, str], Any] = {}  # (database, cohort, decided run) -> its charts as SVG; the comparison's
 
 
 def _cohort_charts(j, cohort_id: str, funnel: dict | None) -> dict[str, str]:
@@ -153,14 +155,48 @@ def cohorts_page(request: Request, _user=Depends(reader)):
     return _page(request, "cohorts.html", {"cohorts": journey().cohorts()})
 
 
+def customer_filter(q: str | None = Query(None, max_length=200),
+                    standing: str = Query("", max_length=200, description="a standing as stored: missed, 'details: overdue'"),
+                    stage: str = Query("", max_length=200, description="a journey stage's id: anyone in it"),
+                    csm: str = Query("", max_length=320, description="a CSM's address: their customers"),
+                    needs: str = Query("", max_length=40, description="awaiting_approval, waiting_for_csm, overdue, "
+                                       "open_query, or any: who waits on a person"),
+                    on: str = Query("", max_length=20, description="on whom they wait: instructor or csm")):
+    """The customer list's search and filters, from the page's query string."""
+    from onboarding.store.analytics import CustomerFilter
+
+    return CustomerFilter(search=q or "", standing=standing, stage=stage, csm=csm, needs=needs, waits_on=on)
+
+
 @app.get("/cohorts/{cohort_id}", response_class=HTMLResponse)
-def cohort_page(request: Request, cohort_id: str, q: str | None = Query(None, max_length=200),
+def cohort_page(request: Request, cohort_id: str, which=Depends(customer_filter),
                 page: int = Query(1, ge=1, le=1_000_000), _user=Depends(reader)):
     j = journey()
-    c = j.cohort(cohort_id, q, page)
+    c = j.cohort(cohort_id, page=page, which=which)
     if c is None:
         raise HTTPException(404, f"no cohort {cohort_id!r}")
-    return _page(request, "cohort.html", {"c": c, "svgs": _cohort_charts(j, cohort_id, c["funnel"])})
+    return _page(request, "cohort.html", {"c": c, "svgs": _cohort_charts(j, cohort_id, c["funnel"]),
+                                          "query": _query(which)})
+
+
+def _query(which) -> str:
+    """The list's filters as a query string (for its pages' links), without the page."""
+    from urllib.parse import urlencode
+
+    pairs = {"q": which.search, "standing": which.standing, "stage": which.stage, "csm": which.csm,
+             "needs": which.needs, "on": which.waits_on}
+    return urlencode({k: v for k, v in pairs.items() if v})
+
+
+@app.get("/cohorts/{cohort_id}/{what}", response_class=HTMLResponse)
+def problem_rows_page(request: Request, cohort_id: str, what: str, page: int = Query(1, ge=1, le=1_000_000),
+                      _user=Depends(reader)):
+    """The last run's quarantined rows (``quarantine``) or completions with no signup (``orphans``),
+    a page at a time."""
+    listed = journey().problem_rows(cohort_id, what, page)
+    if listed is None:
+        raise HTTPException(404, f"no list {what!r} of cohort {cohort_id!r}")
+    return _page(request, "rows.html", {"r": listed})
 
 
 # {email:path}: an address may contain '/' (the page's links encode it; the server decodes it back).
@@ -177,7 +213,16 @@ def compare_page(request: Request, _user=Depends(reader)):
     from onboarding.reporting import charts
 
     rows = journey().comparison()
-    return _page(request, "compare.html", {"rows": rows, "svg": _svg(charts.comparison_spec(rows)) if rows else ""})
+    # The chart shows the courses' standings (on time, late, missed); a journey has no deadline to
+    # be on time for. Drawn once per set of figures.
+    courses = [{k: r[k] for k in ("cohort_id", "signed_up", "on_time", "completed_late", "missed")}
+               for r in rows if not r["journey"]]
+    key = ("compare", repr(courses))
+    if key not in _CHARTS:
+        if len(_CHARTS) >= 256:
+            _CHARTS.pop(next(iter(_CHARTS)))
+        _CHARTS[key] = _svg(charts.comparison_spec(courses)) if courses else ""
+    return _page(request, "compare.html", {"rows": rows, "svg": _CHARTS[key]})
 
 
 @app.get("/cohorts/{cohort_id}/runs/{run_id}/docs/{path:path}")
@@ -352,12 +397,15 @@ def api_cohorts(_user=Depends(reader)):
 
 
 @app.get("/api/cohorts/{cohort_id}")
-def api_cohort(cohort_id: str, q: str | None = Query(None, max_length=200), page: int = Query(1, ge=1),
+def api_cohort(cohort_id: str, which=Depends(customer_filter), page: int = Query(1, ge=1),
                _user=Depends(reader)):
-    c = journey().cohort(cohort_id, q, page)
+    import dataclasses
+
+    c = journey().cohort(cohort_id, page=page, which=which)
     if c is None:
         raise HTTPException(404, f"no cohort {cohort_id!r}")
     facts = c.pop("facts")
+    c["filter"] = dataclasses.asdict(c["filter"])
     return {"cohort": {"id": facts.id, "title": facts.title, "timezone": facts.timezone,
                        "deadline": facts.deadline.isoformat()}, **c}
 

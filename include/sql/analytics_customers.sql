@@ -1,11 +1,24 @@
--- One page of a cohort's customers (latest decided run), searched by email or name (:pattern is
--- a LIKE pattern on lower-case text with '!' escaping, '%' for all), with the nights their
--- emails went out and, in a journey cohort, the CSM who looks after them.
-SELECT j.email, j.name, j.status, j.signed_up_at, j.completed_at,
-       j.reminded_at, j.cancelled_at, j.welcomed_at, a.csm_name, a.csm_email
-FROM v_customer_journey j
-LEFT JOIN csm_assignments a ON a.cohort_id = j.cohort_id AND a.email = j.email
-WHERE j.cohort_id = :cohort_id
-  AND (LOWER(j.email) LIKE :pattern ESCAPE '!' OR LOWER(j.name) LIKE :pattern ESCAPE '!')
-ORDER BY j.name, j.email
+-- One page of a cohort's customers of its latest decided run (:run_id), by name, with when they
+-- signed up (their newest signup) and, in a journey cohort, their CSM. Filters ('' for all):
+-- :pattern, a LIKE pattern on lower-case email or name ('!' escapes; '%%' for all); :standing, a
+-- standing as stored ('missed', 'details: overdue'); :stage, a LIKE pattern of a stage's standings
+-- ('details: %'); :csm, the CSM's address; :needs, what they wait for (journey_waiting's standing,
+-- 'overdue' with 'stuck', or 'any') and :waits_on, on whom (instructor, csm).
+SELECT c.email, c.name, c.status, c.completed_at,
+       (SELECT MAX(s.signed_up_at) FROM signups s
+         WHERE s.run_id = c.run_id AND s.cohort_id = c.cohort_id AND s.email = c.email) AS signed_up_at,
+       a.csm_name, a.csm_email
+FROM customer_status c
+LEFT JOIN csm_assignments a ON a.cohort_id = c.cohort_id AND a.email = c.email
+WHERE c.run_id = :run_id AND c.cohort_id = :cohort_id
+  AND (:pattern = '%%' OR LOWER(c.email) LIKE :pattern ESCAPE '!' OR LOWER(c.name) LIKE :pattern ESCAPE '!')
+  AND (:standing = '' OR c.status = :standing)
+  AND (:stage = '' OR c.status LIKE :stage ESCAPE '!')
+  AND (:csm = '' OR a.csm_email = :csm)
+  AND (:needs = '' OR EXISTS (
+        SELECT 1 FROM journey_waiting w
+        WHERE w.run_id = c.run_id AND w.cohort_id = c.cohort_id AND w.email = c.email
+          AND (:needs = 'any' OR w.standing = :needs OR (:needs = 'overdue' AND w.standing = 'stuck'))
+          AND (:waits_on = '' OR w.waits_on = :waits_on)))
+ORDER BY c.name, c.email
 LIMIT :page_size OFFSET :page_offset

@@ -17,7 +17,11 @@ from onboarding.cohorts import Cohort, CohortFile
 from onboarding import words
 from onboarding.reporting import charts
 from onboarding.store import Store
-from onboarding.store.analytics import PAGE_SIZE
+from onboarding.store.analytics import PAGE_SIZE, CustomerFilter
+
+FUNNEL_KEYS = ("signed_up", "reminded", "completed", "on_time", "completed_late", "missed", "pending", "held",
+               "on_time_rate")  # a cohort's standings on the Cohorts page (v_funnel's)
+SHORT_LIST = 20  # the first quarantined rows and orphans on the cohort page; the rest on their own pages
 from onboarding.times import from_iso
 
 DAG_ID = "onboarding_nightly"
@@ -104,7 +108,7 @@ class Journey:
     def cohorts(self) -> list[dict[str, Any]]:
         """Every configured cohort and every cohort with a run: deadline, standings, the last run
         and its outcome, and what waits on a person."""
-        rows = {r["cohort_id"]: r for r in self.store.analytics.cohorts()}
+        rows = {r["cohort_id"]: r for r in self.store.analytics.cohort_runs()}
         ids = list(self.file.order if self.file else ()) + sorted(set(rows) - set(self.file.order if self.file else ()))
         out = []
         for cid in ids:
@@ -116,18 +120,26 @@ class Journey:
             if facts is None:
                 continue
             r = rows.get(cid, {})
+            counts = None
+            if r.get("decided_run_id"):  # the decided run's standings, from the kept figures
+                fig = self.figures(cid)
+                funnel = fig.get("funnel") or {}
+                r = {**r, **{k: funnel.get(k) for k in FUNNEL_KEYS}}
+                if facts.journey != "seed":
+                    counts = _journey_counts(fig.get("standings") or [])
             out.append({
                 "id": cid, "title": facts.title, "timezone": facts.timezone,
                 "deadline": _deadline_text(facts), "configured": facts.configured,
                 "row": r, "last_run": r.get("last_run_id"), "last_as_of": local(r.get("last_as_of"), facts.tz),
                 "last_status": r.get("last_status"), "last_status_text": words.run_status(r.get("last_status")),
-                "has_docs": bool(r.get("last_data_docs")),
-                "waits": self._waits(cid, r),
+                "has_docs": bool(r.get("last_data_docs")), "journey_counts": counts,
+                "waits": self._waits(cid, r, facts.journey != "seed"),
             })
         return out
 
-    def _waits(self, cohort_id: str, r: dict[str, Any]) -> list[dict[str, str]]:
-        """What waits on a person for this cohort, most urgent first."""
+    def _waits(self, cohort_id: str, r: dict[str, Any], journey: bool = False) -> list[dict[str, str]]:
+        """What waits on a person for this cohort, most urgent first (in a journey cohort, her
+        share of the customers waiting on a person, as her summary counts them)."""
         waits = []
         status = r.get("last_status")
         if status == "held":
@@ -138,12 +150,18 @@ class Journey:
         last = r.get("last_run_id")
         if last:
             report = {x["run_id"]: x for x in self.store.analytics.runs(cohort_id, limit=1)}.get(last) or {}
-            if report.get("quarantined_rows"):
-                waits.append({"what": "quarantine", "text": f"{report['quarantined_rows']} export row(s) quarantined: "
+            # Counted from the run's quarantine, as the cohort's page counts it (a run that stopped
+            # before its report has no report row).
+            quarantined = self.store.analytics.quarantine_count(last, cohort_id)
+            if quarantined:
+                waits.append({"what": "quarantine", "text": f"{quarantined} export row(s) quarantined: "
                               "fix them in the export"})
             if report.get("emails_waiting") or report.get("emails_failed"):
                 waits.append({"what": "emails", "text": f"{report.get('emails_waiting') or 0} email(s) waiting, "
                               f"{report.get('emails_failed') or 0} failed"})
+        if journey and r.get("decided_run_id"):
+            for need in _needs(self.store.analytics.needs(r["decided_run_id"], cohort_id), None, 0, 0, 0, None):
+                waits.append({"what": need["what"], "text": f"{need['n']} {need['text']}"})
         if r.get("held"):
             waits.append({"what": "customers", "text": f"{r['held']} customer(s) on hold until their quarantined "
                           "row is fixed"})
@@ -154,44 +172,106 @@ class Journey:
         return waits
 
     # --- one cohort -----------------------------------------------------------------------------
-    def cohort(self, cohort_id: str, search: str | None = None, page: int = 1) -> dict[str, Any] | None:
+    def figures(self, cohort_id: str, latest: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The cohort's figures (funnel, stages, reminders, where customers stand, hard bounces,
+        its comparison row), computed from the views once per state of its latest decided run and
+        ledger (``mark``) and kept in ``page_figures``: the views read every customer, so a
+        request at 100,000 customers reads the kept row instead."""
+        a = self.store.analytics
+        latest = latest if latest is not None else a.latest_run(cohort_id)
+        if not latest:
+            return {}
+        mark = "|".join(str(latest.get(k) or "") for k in ("run_id", "as_of", "started_at", "status", "customers",
+                                                            "ledger_rows", "ledger_changed"))
+        kept = a.kept_figures(cohort_id)
+        if kept and kept["mark"] == mark:
+            return json.loads(kept["figures"])
+        figures = {
+            "funnel": a.funnel(cohort_id), "stages": a.stages(cohort_id),
+            "reminder_effect": a.reminder_effect(cohort_id), "standings": a.journey_standings(cohort_id),
+            "journey_reminders": a.journey_reminders(cohort_id), "hard_bounces": a.hard_bounces(cohort_id),
+        }
+        figures["comparison"] = _comparison_row(figures)
+        from onboarding.times import iso, utcnow
+
+        a.keep_figures(cohort_id, mark, json.dumps(figures, default=str), iso(utcnow()))
+        return figures
+
+    def cohort(self, cohort_id: str, search: str | None = None, page: int = 1,
+               which: CustomerFilter | None = None, list_size: int = SHORT_LIST) -> dict[str, Any] | None:
+        """One cohort's page: what needs her first (counts, each leading to its list), its CSMs,
+        funnel, stages, reminders, one page of its customers (searched and filtered), the first
+        quarantined rows and orphans of its last run, and its runs."""
         facts = self.facts(cohort_id)
         if facts is None:
             return None
         a = self.store.analytics
-        funnel = a.funnel(cohort_id)
-        stages = a.stages(cohort_id)
-        total, customers = a.customers(cohort_id, search, page)
+        which = which or CustomerFilter(search=search or "")
+        latest = a.latest_run(cohort_id)
+        fig = self.figures(cohort_id, latest)
+        funnel, stages = fig.get("funnel"), fig.get("stages") or []
+        decided = latest["run_id"] if latest else None
+        total, customers = a.customers(cohort_id, which, page, run_id=decided) if decided else (0, [])
         page_emails = a.customers_emails(cohort_id, [c["email"] for c in customers])
         runs = a.runs(cohort_id)
         last = runs[0] if runs else None
         tz = facts.tz
         titles = dict(facts.stage_titles)
+        journey = facts.journey != "seed"
+        quarantined = a.quarantine_count(last["run_id"], cohort_id) if last else 0
+        orphaned = a.orphans_count(last["run_id"], cohort_id) if last else 0
+        needs = a.needs(decided, cohort_id) if decided and journey else []
         return {
-            "facts": facts, "deadline": _deadline_text(facts),
+            "facts": facts, "deadline": _deadline_text(facts), "journey": journey,
+            "needs": _needs(needs, funnel, fig.get("hard_bounces") or 0, quarantined, orphaned, last),
+            "csms": a.csms(decided, cohort_id) if decided and journey else [],
             "funnel": funnel, "funnel_rows": _funnel_rows(funnel),
             # A journey cohort: where its customers stand, stage by stage, instead of the seed's standings.
-            "journey_rows": _journey_rows(a.journey_standings(cohort_id), facts) if facts.journey != "seed" else [],
+            "journey_rows": _journey_rows(fig.get("standings") or [], facts) if journey else [],
             "stages": [{**_stage(s), "title": titles.get(s["stage"], "")} for s in stages],
             # v_bottleneck's rule, on the stages already read: the largest drop-off, the earliest on a tie.
             "bottleneck": min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if stages else None,
-            "reminder": _reminder(a.reminder_effect(cohort_id), tz),
-            "search": search or "", "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "total": total,
+            "reminder": None if journey else _reminder(fig.get("reminder_effect"), tz),
+            "journey_reminders": _journey_reminders(fig.get("journey_reminders") or [], titles, tz) if journey else None,
+            "search": which.search, "filter": which, "filtered": which.active,
+            "filter_text": _filter_text(which, titles),
+            "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "total": total,
             "customers": [{**c, "standing": words.standing(c["status"]),
                            "emails": [{**e, "state": words.email_state(e["status"]),
                                        "sent": local(e["sent_at"], tz, "%d %b %H:%M")}
                                       for e in page_emails.get(c["email"], [])],
-                           "signed_up": local(c["signed_up_at"], tz), "completed": local(c["completed_at"], tz),
-                           "reminded": local(c["reminded_at"], tz, "%d %b"),
-                           "cancelled": local(c["cancelled_at"], tz, "%d %b"),
-                           "welcomed": local(c["welcomed_at"], tz, "%d %b")} for c in customers],
+                           "signed_up": local(c["signed_up_at"], tz), "completed": local(c["completed_at"], tz)}
+                          for c in customers],
             "runs": [{**r, "night": local(r["as_of"], tz), "status_text": words.run_status(r["status"]),
                       "error": r.get("error")} for r in runs],
             "last_run": last,
-            "quarantine": a.quarantine(last["run_id"], cohort_id) if last else [],
+            "quarantine": a.quarantine(last["run_id"], cohort_id, list_size) if last else [],
+            "quarantine_total": quarantined,
             "orphans": [{**o, "completed": local(o["completed_at"], tz)}
-                        for o in (a.orphans(last["run_id"], cohort_id) if last else [])],
+                        for o in (a.orphans(last["run_id"], cohort_id, list_size) if last else [])],
+            "orphans_total": orphaned,
         }
+
+    def problem_rows(self, cohort_id: str, what: str, page: int = 1) -> dict[str, Any] | None:
+        """One page of the last run's quarantined rows (``what='quarantine'``) or completions with
+        no signup (``'orphans'``)."""
+        facts = self.facts(cohort_id)
+        runs = self.store.analytics.runs(cohort_id, limit=1) if facts else []
+        if facts is None or what not in ("quarantine", "orphans"):
+            return None
+        a, tz = self.store.analytics, facts.tz
+        last = runs[0] if runs else None
+        total = (a.quarantine_count if what == "quarantine" else a.orphans_count)(last["run_id"], cohort_id) if last else 0
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(page, pages)
+        rows = []
+        if last:
+            offset = (page - 1) * PAGE_SIZE
+            rows = (a.quarantine(last["run_id"], cohort_id, PAGE_SIZE, offset) if what == "quarantine" else
+                    [{**o, "completed": local(o["completed_at"], tz)}
+                     for o in a.orphans(last["run_id"], cohort_id, PAGE_SIZE, offset)])
+        return {"facts": facts, "what": what, "last_run": last, "night": local(last["as_of"], tz) if last else "",
+                "rows": rows, "total": total, "page": page, "pages": pages}
 
     def charts(self, cohort_id: str) -> dict[str, dict[str, Any]]:
         """The cohort's chart specifications (funnel; completions per day)."""
@@ -208,9 +288,39 @@ class Journey:
         }
 
     def comparison(self) -> list[dict[str, Any]]:
-        return [{**r, "on_time_pct": _pct(r["on_time_rate"]), "drop_off_pct": _pct(r["drop_off"]),
-                 "median_days": _days(r["median_hours"]), "p90_days": _days(r["p90_hours"]),
-                 "lift": _ratio(r["reminder_lift"])} for r in self.store.analytics.comparison()]
+        """Every cohort with a decided run side by side, newest first, from each cohort's kept
+        figures. A journey cohort has no single deadline: its row counts those who finished the
+        journey, dropped out (cancelled, rejected) or are still in it, its drop-off is its
+        bottleneck stage's, and its on-time columns stay empty."""
+        out = []
+        for c in self.store.analytics.decided_cohorts():
+            fig = self.figures(c["cohort_id"])
+            r = fig.get("comparison")
+            if not r:
+                continue
+            facts = self.facts(c["cohort_id"])
+            journey = facts is not None and facts.journey != "seed"
+            if journey:
+                counts = _journey_counts(fig.get("standings") or [])
+                done, dropped = counts["finished"], counts["dropped"]
+                stages = fig.get("stages") or []
+                worst = min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if stages else None
+                r = {**r, "on_time": None, "completed_late": None, "missed": None, "on_time_rate": None,
+                     "median_hours": None, "p90_hours": None, "reminder_lift": None,
+                     "drop_off": worst["drop_off"] if worst else None,
+                     "finished": done, "dropped": dropped,
+                     "in_progress": counts["in_progress"],
+                     "finished_rate": done / r["signed_up"] if r["signed_up"] else None}
+            else:
+                finished = (r["on_time"] or 0) + (r["completed_late"] or 0)
+                r = {**r, "finished": finished, "dropped": r["missed"], "in_progress": r["pending"],
+                     "finished_rate": finished / r["signed_up"] if r["signed_up"] else None}
+            out.append({**r, "journey": journey, "on_time_pct": _pct(r["on_time_rate"]),
+                        "finished_pct": _pct(r["finished_rate"]), "drop_off_pct": _pct(r["drop_off"]),
+                        "median_days": _days(r["median_hours"]), "p90_days": _days(r["p90_hours"]),
+                        "lift": _ratio(r["reminder_lift"])})
+        out.sort(key=lambda r: r["cohort_id"])
+        return sorted(out, key=lambda r: r["as_of"] or "", reverse=True)  # newest first; stable: by id on a tie
 
     # --- one customer ---------------------------------------------------------------------------
     def customer(self, cohort_id: str, email: str) -> dict[str, Any] | None:
@@ -304,9 +414,98 @@ def _journey_rows(standings: list[dict[str, Any]], facts: CohortFacts) -> list[d
         if not standing:  # no longer in a stage
             stage, standing = "", stage
         rows.append({"stage": stage, "title": titles.get(stage, stage), "standing": standing.replace("_", " "),
+                     "status": r["status"],
                      "n": r["n"], "pct": _pct(r["n"] / total if total else None),
                      "key": (0 if stage else 1, order.get(stage, len(order)), stage, standing)})
     return [{k: v for k, v in r.items() if k != "key"} for r in sorted(rows, key=lambda r: r["key"])]
+
+
+NEEDS_TEXT = {  # what waits on her, as "What needs you" says it (the summary's words)
+    "awaiting_approval": "customer(s) wait for your approval",
+    "waiting_for_csm": "customer(s) wait for a customer success manager with room",
+    "overdue": "customer(s) overdue at a stage escalated to you, or rejected too often",
+    "open_query": "customer query(ies) open too long or without a CSM",
+}
+
+
+def _needs(rows: list[dict[str, Any]], funnel: dict[str, Any] | None, bounced: int, quarantined: int,
+           orphaned: int, last: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What needs her, most urgent first: each a count, what it is, and the list it leads to (the
+    query of the customer list, or another page). The journey's counts are her share of who waits
+    on a person (``waits_on = instructor``), as her summary counts them."""
+    mine: dict[str, int] = {}
+    for r in rows:
+        if r["waits_on"] == "instructor":
+            key = "overdue" if r["standing"] == "stuck" else r["standing"]
+            mine[key] = mine.get(key, 0) + r["n"]
+    out = []
+    if last and last.get("status") in ("held", "failed"):
+        out.append({"what": last["status"], "n": 1, "text": "the last run was " + (
+            "held by a guard and sent nothing" if last["status"] == "held" else "failed") +
+            (f": {last['error']}" if last.get("error") else ""), "list": None, "page": None})
+    for key, text in NEEDS_TEXT.items():
+        if mine.get(key):
+            out.append({"what": key, "n": mine[key], "text": text, "page": None,
+                        "list": {"needs": key, "on": "instructor"}, "approvals": key == "awaiting_approval"})
+    held = (funnel or {}).get("held") or 0
+    if held:
+        out.append({"what": "held", "n": held, "text": "customer(s) on hold until a quarantined row naming them is fixed",
+                    "list": {"standing": "held"}, "page": None})
+    if quarantined:
+        out.append({"what": "quarantine", "n": quarantined, "text": "quarantined export row(s) in the last run: "
+                    "fix them in the export", "list": None, "page": "quarantine"})
+    if orphaned:
+        out.append({"what": "orphans", "n": orphaned, "text": "completion(s) with no signup in the last run",
+                    "list": None, "page": "orphans"})
+    if bounced:
+        out.append({"what": "bounced", "n": bounced, "text": "customer(s) whose address does not exist (a hard "
+                    "bounce): ask them for another", "list": None, "page": None})
+    return out
+
+
+def _comparison_row(fig: dict[str, Any]) -> dict[str, Any] | None:
+    """The cohort's row of ``v_cohort_comparison``, from the views already read for its page (the
+    view itself reads every cohort's customers again)."""
+    f = fig.get("funnel")
+    if not f:
+        return None
+    stage = next((s for s in fig.get("stages") or [] if s["stage"] == "onboarding"), {})
+    return {**{k: f.get(k) for k in ("cohort_id", "run_id", "as_of", "signed_up", "reminded", "on_time",
+                                     "completed_late", "missed", "pending", "held", "on_time_rate")},
+            "median_hours": stage.get("median_hours"), "p90_hours": stage.get("p90_hours"),
+            "drop_off": stage.get("drop_off"), "reminder_lift": (fig.get("reminder_effect") or {}).get("lift")}
+
+
+def _journey_counts(standings: list[dict[str, Any]]) -> dict[str, int]:
+    """A journey cohort's customers by where they are: finished (done), dropped out (cancelled,
+    rejected), on hold, and in progress (in a stage: the rest)."""
+    by = {r["status"]: r["n"] for r in standings}
+    out = {"finished": by.get("done", 0), "dropped": by.get("cancelled", 0) + by.get("rejected", 0),
+           "held": by.get("held", 0)}
+    return {**out, "in_progress": sum(by.values()) - sum(out.values())}
+
+
+def _journey_reminders(rows: list[dict[str, Any]], titles: dict[str, str], tz: ZoneInfo) -> dict[str, Any]:
+    """A journey cohort's reminders sent so far, in all and by stage."""
+    return {"sent": sum(r["sent"] for r in rows), "customers_by_stage": sum(r["customers"] for r in rows),
+            "first": local(rows[0]["first_at"], tz) if rows else "",
+            "stages": [{**r, "title": titles.get(r["stage"], r["stage"]), "last": local(r["last_at"], tz)}
+                       for r in rows]}
+
+
+def _filter_text(which: CustomerFilter, titles: dict[str, str]) -> str:
+    """The customer list's filters in words ('' when it shows everyone)."""
+    parts = []
+    if which.needs:
+        parts.append("waiting: " + ("anything" if which.needs == "any" else which.needs.replace("_", " ")) +
+                     (f" (on the {which.waits_on})" if which.waits_on else ""))
+    if which.standing:
+        parts.append(f"standing: {which.standing.replace('_', ' ')}")
+    if which.stage:
+        parts.append(f"stage: {titles.get(which.stage, which.stage)}")
+    if which.csm:
+        parts.append(f"CSM: {which.csm}")
+    return ", ".join(parts)
 
 
 def _stage(s: dict[str, Any]) -> dict[str, Any]:

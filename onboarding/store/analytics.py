@@ -2,15 +2,44 @@
 (migrations 0007-0009: ``v_funnel``, ``v_stage_funnel``, ``v_bottleneck``, ``v_reminder_effect``,
 ``v_cohort_comparison``, on ``v_customer_journey``) and one customer's whole history.
 
-Every method reads; none writes. Lists are paged or capped, so a page costs the same for a cohort
-of 100 or of 100,000.
+Every method reads, except ``keep_figures`` (the page's derived figures, migration 0024). Lists are
+paged or capped, and the customer lists read one run's rows by index, so a page costs about the
+same for a cohort of 100 or of 100,000.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 PAGE_SIZE = 100  # customers per page of the cohort's table
 LIST_LIMIT = 200  # rows of the quarantine, orphans and runs lists on a page
+NEEDS = ("awaiting_approval", "waiting_for_csm", "overdue", "open_query", "any")  # what a customer waits for
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """Which of a cohort's customers a list shows ('' for any): a search of email or name, a
+    standing as stored ('missed', 'details: overdue'), a journey stage (any standing in it), a
+    CSM's address, what they wait for (``NEEDS``) and on whom (instructor, csm)."""
+
+    search: str = ""
+    standing: str = ""
+    stage: str = ""
+    csm: str = ""
+    needs: str = ""
+    waits_on: str = ""
+
+    def params(self) -> dict[str, str]:
+        stage = self.stage.strip()
+        for ch in "!%_":
+            stage = stage.replace(ch, "!" + ch)
+        return {"pattern": like_pattern(self.search), "standing": self.standing.strip(),
+                "stage": f"{stage}: %" if stage else "", "csm": self.csm.strip().lower(),
+                "needs": self.needs if self.needs in NEEDS else "", "waits_on": self.waits_on.strip()}
+
+    @property
+    def active(self) -> bool:
+        return any((self.search.strip(), self.standing, self.stage, self.csm, self.needs, self.waits_on))
 
 
 def like_pattern(search: str | None) -> str:
@@ -29,6 +58,14 @@ class Analytics:
     def cohorts(self) -> list[dict[str, Any]]:
         """Every cohort with a run: its latest run's outcome and its latest decided standings."""
         return self._s.rows("analytics_cohorts")
+
+    def cohort_runs(self) -> list[dict[str, Any]]:
+        """Every cohort with a run: its latest run's outcome and its latest decided run (no standings)."""
+        return self._s.rows("analytics_cohort_runs")
+
+    def decided_cohorts(self) -> list[dict[str, Any]]:
+        """Every cohort with a decided run, and that run."""
+        return self._s.rows("analytics_decided_cohorts")
 
     def funnel(self, cohort_id: str) -> dict[str, Any] | None:
         return (self._s.rows("analytics_funnel", cohort_id=cohort_id) or [None])[0]
@@ -53,14 +90,45 @@ class Analytics:
         """The cohort's completion times and reminder nights (UTC), as a table."""
         return self._s.frame("analytics_completion_times", times=("completed_at", "reminded_at"), cohort_id=cohort_id)
 
-    def customers(self, cohort_id: str, search: str | None = None, page: int = 1,
-                  page_size: int = PAGE_SIZE) -> tuple[int, list[dict[str, Any]]]:
-        """How many customers match ``search`` (email or name), and one page of them by name."""
-        pattern = like_pattern(search)
-        total = self._s.scalar("analytics_customers_count", cohort_id=cohort_id, pattern=pattern)
-        rows = self._s.rows("analytics_customers", cohort_id=cohort_id, pattern=pattern,
-                            page_size=page_size, page_offset=max(page - 1, 0) * page_size)
+    def latest_run(self, cohort_id: str) -> dict[str, Any] | None:
+        """The cohort's latest decided run, and the state of the data its figures come from."""
+        return (self._s.rows("analytics_latest_run", cohort_id=cohort_id) or [None])[0]
+
+    def kept_figures(self, cohort_id: str) -> dict[str, Any] | None:
+        return (self._s.rows("analytics_figures_get", cohort_id=cohort_id) or [None])[0]
+
+    def keep_figures(self, cohort_id: str, mark: str, figures: str, made_at: str) -> None:
+        """Keep the page's figures of a cohort for the state (``mark``) they were computed from."""
+        self._s.execute("analytics_figures_put", {"cohort_id": cohort_id, "mark": mark, "figures": figures,
+                                                  "made_at": made_at})
+
+    def customers(self, cohort_id: str, which: CustomerFilter | str | None = None, page: int = 1,
+                  page_size: int = PAGE_SIZE, run_id: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+        """How many customers of the cohort's latest decided run (or ``run_id``) match (a
+        ``CustomerFilter``, or a search text), and one page of them by name."""
+        if run_id is None:
+            run_id = (self.latest_run(cohort_id) or {}).get("run_id")
+        if run_id is None:
+            return 0, []
+        if not isinstance(which, CustomerFilter):
+            which = CustomerFilter(search=which or "")
+        params = {"cohort_id": cohort_id, "run_id": run_id, **which.params()}
+        total = self._s.scalar("analytics_customers_count", **params)
+        rows = self._s.rows("analytics_customers", **params, page_size=page_size,
+                            page_offset=max(page - 1, 0) * page_size)
         return total, rows
+
+    def needs(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
+        """Customers waiting on a person after the run, by what for and on whom."""
+        return self._s.rows("analytics_needs", run_id=run_id, cohort_id=cohort_id)
+
+    def csms(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
+        """Each CSM's customers in the run, and how many of them wait on a person."""
+        return self._s.rows("analytics_csms", run_id=run_id, cohort_id=cohort_id)
+
+    def journey_reminders(self, cohort_id: str) -> list[dict[str, Any]]:
+        """A journey cohort's reminders sent, by stage."""
+        return self._s.rows("analytics_journey_reminders", cohort_id=cohort_id)
 
     def customers_emails(self, cohort_id: str, emails: list[str]) -> dict[str, list[dict[str, Any]]]:
         """The emails of a page of customers (one query for the page), by customer."""
@@ -97,8 +165,16 @@ class Analytics:
     def runs(self, cohort_id: str, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
         return self._s.rows("analytics_runs", cohort_id=cohort_id, list_limit=limit)
 
-    def quarantine(self, run_id: str, cohort_id: str, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
-        return self._s.rows("analytics_quarantine", run_id=run_id, cohort_id=cohort_id, list_limit=limit)
+    def quarantine(self, run_id: str, cohort_id: str, limit: int = LIST_LIMIT, offset: int = 0) -> list[dict[str, Any]]:
+        return self._s.rows("analytics_quarantine", run_id=run_id, cohort_id=cohort_id, list_limit=limit,
+                            list_offset=offset)
 
-    def orphans(self, run_id: str, cohort_id: str, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
-        return self._s.rows("analytics_orphans", run_id=run_id, cohort_id=cohort_id, list_limit=limit)
+    def quarantine_count(self, run_id: str, cohort_id: str) -> int:
+        return int(self._s.scalar("analytics_quarantine_count", run_id=run_id, cohort_id=cohort_id) or 0)
+
+    def orphans(self, run_id: str, cohort_id: str, limit: int = LIST_LIMIT, offset: int = 0) -> list[dict[str, Any]]:
+        return self._s.rows("analytics_orphans", run_id=run_id, cohort_id=cohort_id, list_limit=limit,
+                            list_offset=offset)
+
+    def orphans_count(self, run_id: str, cohort_id: str) -> int:
+        return int(self._s.scalar("analytics_orphans_count", run_id=run_id, cohort_id=cohort_id) or 0)
