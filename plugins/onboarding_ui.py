@@ -8,7 +8,8 @@ Behind Airflow's own login: every route needs a valid Airflow session (the UI's
 
 Pages: the cohorts, one cohort (funnel, stages, reminder effect, customers, quarantine, runs), one
 customer's timeline, cohorts compared, each run's GX Data Docs; and the same as JSON under
-``/onboarding/api``. Requests about a person (erase, suppress, resend: ``POST /onboarding/api/...``)
+``/onboarding/api``. Requests about a person (erase, suppress, restart, resend: ``POST
+/onboarding/api/...``) and a cohort's runs (release a hold, a dry run: ``POST /onboarding/api/runs``)
 need the right to run the Dag (a Viewer may not). The reads are ``onboarding.reporting.journey``; this file is only the web.
 """
 from __future__ import annotations

@@ -132,7 +132,8 @@ class Journey:
         status = r.get("last_status")
         if status == "held":
             waits.append({"what": "held", "text": "the last run was held by a guard and sent nothing: "
-                          f"{r.get('last_error') or ''} Release it from the trigger form if the export is right."})
+                          f"{r.get('last_error') or ''} If the export is right, release it on the cohort's page "
+                          "(Release a hold) or from the trigger form."})
         elif status == "failed":
             waits.append({"what": "failed", "text": f"the last run failed: {r.get('last_error') or ''}"})
         last = r.get("last_run_id")
