@@ -307,10 +307,11 @@ def api_restart(asked: RestartAsked, user=Depends(runner)):
 
 class RunWanted(BaseModel):
     cohort: str = Field(max_length=200, description="the cohort's id")
-    action: str = Field(pattern="^(release|dry_run)$", description="release: rerun releasing the guards; "
-                        "dry_run: decide and render, send nothing")
+    action: str = Field(pattern="^(release|dry_run|resend)$", description="release: rerun releasing the guards; "
+                        "dry_run: decide and render, send nothing; resend: send a resend asked for on the page")
     release_guards: str | None = Field("all", max_length=200, description="for release: guard names, or 'all'")
     as_of: str | None = Field(None, max_length=40, description="decide as of this date or datetime (empty: now)")
+    resend_request: str | None = Field(None, max_length=40, description="for resend: the reference (resend-...)")
 
 
 @app.post("/api/runs", status_code=201)
@@ -333,6 +334,10 @@ def api_run(asked: RunWanted, user=Depends(runner)):
         raise HTTPException(400, f"cohort: no cohort {asked.cohort!r} in the cohort file")
     conf = {"cohort": asked.cohort, "as_of": (asked.as_of or "").strip() or None, "dry_run": asked.action == "dry_run",
             "release_guards": (asked.release_guards or "all") if asked.action == "release" else None}
+    if asked.action == "resend":
+        if not asked.resend_request:
+            raise HTTPException(400, "resend_request: give the reference the resend was kept under (resend-...)")
+        conf["resend_request"] = asked.resend_request
     _asked(RunParams.parse, conf)  # a guard's name, an address: refused here with the reason
     if conf["as_of"]:
         import datetime as dt
@@ -341,7 +346,7 @@ def api_run(asked: RunWanted, user=Depends(runner)):
 
         _asked(resolve_as_of, conf["as_of"], dt.datetime.now(dt.timezone.utc), "UTC", dt.time(6))
     who = _who(user)
-    what = "release the hold" if asked.action == "release" else "dry run"
+    what = {"release": "release the hold", "dry_run": "dry run", "resend": "a resend"}[asked.action]
     try:
         run = trigger_dag(DAG_ID, triggered_by=DagRunTriggeredByType.UI, triggering_user_name=who, conf=conf,
                           note=f"{what} of {asked.cohort}, asked on the Onboarding page by {who}")

@@ -321,7 +321,11 @@ def test_restart_and_runs_from_the_page_need_the_right_to_run_the_dag(ui, engine
     for body, message in (({"cohort": "nope", "action": "dry_run"}, "no cohort 'nope'"),
                           ({"cohort": "data-eng-2026-12", "action": "release", "release_guards": "sky_fell"}, "guard"),
                           ({"cohort": "data-eng-2026-12", "action": "dry_run", "as_of": "zed@x.org"}, "holds an address"),
-                          ({"cohort": "data-eng-2026-12", "action": "dry_run", "as_of": "tuesday"}, "as_of")):
+                          ({"cohort": "data-eng-2026-12", "action": "dry_run", "as_of": "tuesday"}, "as_of"),
+                          ({"cohort": "data-eng-2026-12", "action": "resend"}, "give the reference"),
+                          ({"cohort": "data-eng-2026-12", "action": "resend", "resend_request": "e@x.org"}, "address"),
+                          ({"cohort": "data-eng-2026-12", "action": "resend", "resend_request": "resend-12"},
+                           "not a resend request's reference")):
         r = ui.post("/onboarding/api/runs", json=body, headers=user)
         assert r.status_code == 400 and message in r.json()["detail"], (body, r.text)
     assert ui.post("/onboarding/api/runs", json={"cohort": "data-eng-2026-12", "action": "send_all"},
@@ -341,3 +345,10 @@ def test_restart_and_runs_from_the_page_need_the_right_to_run_the_dag(ui, engine
                             "release_guards": "shrunk_completions"}
         assert run.triggering_user_name == "ines" and logged.owner == "ines"
         assert "@" not in json.dumps(run.conf) and "@" not in (logged.extra or "")
+    # A resend kept on her page, sent by a run the page starts: its conf names the reference only.
+    ref = ui.post("/onboarding/api/resends", headers=user, json={"cohort": "data-eng-2026-12", "address": "e@x.org",
+                                                                 "kind": "welcome", "reason": "she lost it"}).json()["reference"]
+    r = ui.post("/onboarding/api/runs", json={"cohort": "data-eng-2026-12", "action": "resend", "resend_request": ref},
+                headers=user)
+    assert r.status_code == 201 and r.json()["conf"] == {"cohort": "data-eng-2026-12", "as_of": None, "dry_run": False,
+                                                         "release_guards": None, "resend_request": ref}

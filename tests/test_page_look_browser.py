@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -51,6 +52,14 @@ def _api(port, password, method, path, body=None):
         return json.load(urllib.request.urlopen(req, timeout=30))
     except urllib.error.HTTPError as exc:
         return {"status": exc.code}
+
+
+def _wait_for_dag(port, password):
+    """Until Airflow's dag processor has stored onboarding_nightly (a run can be started)."""
+    deadline = time.monotonic() + 180
+    while _api(port, password, "GET", "/api/v2/dags/onboarding_nightly").get("dag_id") != "onboarding_nightly":
+        assert time.monotonic() < deadline, "the dag processor did not parse onboarding_nightly"
+        time.sleep(2)
 
 
 def test_the_page_follows_airflows_theme_and_fits_both_widths(standalone):  # noqa: F811
@@ -157,6 +166,21 @@ def test_her_page_is_a_timeline_at_390px_and_her_emails_stop_and_restart(standal
             expect(page.locator("#stopped")).to_have_text("allowed")
             expect(page.locator("#timeline")).to_contain_text("Emails restarted in this cohort by instructor")
             page.screenshot(path=str(SHOTS / "customer-restarted-390px.png"), full_page=True)
+
+            # A resend, sent at once by a run the page starts (or later from the trigger form).
+            resend = page.locator("#resend-form")
+            resend.get_by_label("Reason").fill("she lost it")
+            resend.get_by_role("button", name="Ask for a resend").click()
+            expect(resend.locator(".answer")).to_contain_text("Resend kept: resend-", timeout=30000)
+            ref = resend.locator(".answer .reference").inner_text().removeprefix("Resend kept: ")
+            _wait_for_dag(standalone["port"], standalone["password"])
+            resend.get_by_role("button", name="Send it now (start a run)").click()
+            expect(resend.locator(".answer .started")).to_contain_text("Started: manual__", timeout=30000)
+            run_id = resend.locator(".answer .started").get_attribute("data-run")
+            run = _api(standalone["port"], standalone["password"], "GET",
+                       f"/api/v2/dags/onboarding_nightly/dagRuns/{urllib.parse.quote(run_id)}")
+            assert run["conf"]["resend_request"] == ref and "@" not in json.dumps(run["conf"])
+            assert run["triggering_user_name"] == "instructor"
         finally:
             browser.close()
 
@@ -166,10 +190,7 @@ def test_the_cohort_page_releases_a_hold_and_starts_a_dry_run(standalone):  # no
 
     port, password = standalone["port"], standalone["password"]
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while _api(port, password, "GET", "/api/v2/dags/onboarding_nightly").get("dag_id") != "onboarding_nightly":
-        assert time.monotonic() < deadline, "the dag processor did not parse onboarding_nightly"
-        time.sleep(2)
+    _wait_for_dag(port, password)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
