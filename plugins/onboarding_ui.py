@@ -10,7 +10,8 @@ Pages: the cohorts, one cohort (what needs her, CSMs, funnel, stages, reminders,
 stage, CSM and what they wait for, the first quarantined rows and orphans, runs), the last run's quarantined
 rows and orphans a page at a time, one
 customer's timeline, cohorts compared, each run's GX Data Docs; and the same as JSON under
-``/onboarding/api``. Requests about a person (erase, suppress, resend: ``POST /onboarding/api/...``)
+``/onboarding/api``. Requests about a person (erase, suppress, restart, resend: ``POST
+/onboarding/api/...``) and a cohort's runs (release a hold, a dry run: ``POST /onboarding/api/runs``)
 need the right to run the Dag (a Viewer may not). The reads are ``onboarding.reporting.journey``; this file is only the web.
 """
 from __future__ import annotations
@@ -93,7 +94,8 @@ def _templates():
 
     from onboarding.paths import TEMPLATES_DIR
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "ui"), autoescape=True)
+    # The pages by their names ("cohort.html"); a partial also by its folder ("ui/_cohort_actions.html").
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader([TEMPLATES_DIR / "ui", TEMPLATES_DIR]), autoescape=True)
     env.filters["basename"] = lambda p: PurePosixPath(str(p or "").replace("\\", "/")).name
     env.filters["segment"] = lambda v: quote(str(v), safe="@")  # one path segment: '/' encoded too
     return env
@@ -329,6 +331,77 @@ def api_suppress(asked: SuppressionAsked, user=Depends(runner)):
     kept = _asked(privacy.suppress, _store(), _asked(read_cohort_file), asked.addresses, asked.cohort, asked.note,
                   _who(user))
     return {"suppressed": kept, "cohort": asked.cohort}
+
+
+class RestartAsked(BaseModel):
+    address: str = Field(max_length=320)
+    cohort: str = Field("all", max_length=200)
+    note: str | None = Field(None, max_length=1000)
+
+
+@app.post("/api/restarts")
+def api_restart(asked: RestartAsked, user=Depends(runner)):
+    """Restart her emails: lift a manual "do not email" (never a bounce, a complaint or her own
+    unsubscribe: refused with the reason). The next run may email her again."""
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.pipeline import privacy
+
+    return _asked(privacy.restart, _store(), _asked(read_cohort_file), asked.address, asked.cohort, asked.note,
+                  _who(user))
+
+
+class RunWanted(BaseModel):
+    cohort: str = Field(max_length=200, description="the cohort's id")
+    action: str = Field(pattern="^(release|dry_run|resend)$", description="release: rerun releasing the guards; "
+                        "dry_run: decide and render, send nothing; resend: send a resend asked for on the page")
+    release_guards: str | None = Field("all", max_length=200, description="for release: guard names, or 'all'")
+    as_of: str | None = Field(None, max_length=40, description="decide as of this date or datetime (empty: now)")
+    resend_request: str | None = Field(None, max_length=40, description="for resend: the reference (resend-...)")
+
+
+@app.post("/api/runs", status_code=201)
+def api_run(asked: RunWanted, user=Depends(runner)):
+    """Start a run of the onboarding Dag for one cohort, as the trigger form would: releasing a
+    hold (the guards named) or a dry run. Its conf holds the cohort, the moment and the switches,
+    never an address (``onboarding.run.RunParams`` checks it); Airflow records who triggered it."""
+    import json
+
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.models.dag import DagModel
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from airflow.utils.types import DagRunTriggeredByType
+
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.run import RunParams
+
+    if asked.cohort not in _asked(read_cohort_file).cohorts:
+        raise HTTPException(400, f"cohort: no cohort {asked.cohort!r} in the cohort file")
+    conf = {"cohort": asked.cohort, "as_of": (asked.as_of or "").strip() or None, "dry_run": asked.action == "dry_run",
+            "release_guards": (asked.release_guards or "all") if asked.action == "release" else None}
+    if asked.action == "resend":
+        if not asked.resend_request:
+            raise HTTPException(400, "resend_request: give the reference the resend was kept under (resend-...)")
+        conf["resend_request"] = asked.resend_request
+    _asked(RunParams.parse, conf)  # a guard's name, an address: refused here with the reason
+    if conf["as_of"]:
+        import datetime as dt
+
+        from onboarding.run import resolve_as_of
+
+        _asked(resolve_as_of, conf["as_of"], dt.datetime.now(dt.timezone.utc), "UTC", dt.time(6))
+    who = _who(user)
+    what = {"release": "release the hold", "dry_run": "dry run", "resend": "a resend"}[asked.action]
+    try:
+        run = trigger_dag(DAG_ID, triggered_by=DagRunTriggeredByType.UI, triggering_user_name=who, conf=conf,
+                          note=f"{what} of {asked.cohort}, asked on the Onboarding page by {who}")
+    except Exception as exc:  # the Dag not parsed yet, a run id taken: Airflow's words
+        raise HTTPException(409, f"Airflow did not start the run: {exc}") from None
+    with create_session() as session:
+        session.add(Log(event="onboarding_page_trigger", owner=who, dag_id=DAG_ID, run_id=run.run_id,
+                        extra=json.dumps(conf)))
+        paused = bool(session.get(DagModel, DAG_ID).is_paused)
+    return {"run_id": run.run_id, "cohort": asked.cohort, "action": asked.action, "conf": conf, "paused": paused}
 
 
 @app.post("/api/resends", status_code=201)

@@ -265,11 +265,12 @@ def test_the_customer_page_has_the_three_actions_with_her_address_in_escaped_dat
     cohort from data- attributes: an address with '/', quotes or '<' stays data, never script."""
     h = ui_client.bearer(ui_client.token())
     page = ui.get("/onboarding/cohorts/c1/customers/e@x.org", headers=h).text
-    assert all(f'<form id="{f}-form"' in page for f in ("resend", "suppress", "erase"))
+    assert all(f'<form id="{f}-form"' in page for f in ("resend", "suppress", "restart", "erase"))
     assert re.search(r'<div id="actions" data-address="e@x.org" data-cohort="c1" data-api="/onboarding/api"', page)
     kinds = re.search(r'<form id="resend-form".*?</form>', page, re.S).group(0)
     assert sorted(re.findall(r'<option value="(\w+)">', kinds)) == ["cancellation", "reminder"]
-    assert "onclick" not in page.lower() and "e@x.org" not in page.split("<script>")[1]
+    scripts = [part.split("</script>")[0] for part in page.split("<script>")[1:]]
+    assert len(scripts) == 2 and "onclick" not in page.lower() and not any("e@x.org" in t for t in scripts)
     # Erasing asks a ticked box, not confirm(): Airflow's iframe (no allow-modals) answers that false.
     assert '<input type="checkbox" name="sure" required>' in page and "confirm(" not in page
     hostile = "o'brien\"/<b>x@x.org"
@@ -282,3 +283,72 @@ def test_the_customer_page_has_the_three_actions_with_her_address_in_escaped_dat
     assert r.status_code == 200, r.text[:300]
     assert 'data-address="o&#39;brien&#34;/&lt;b&gt;x@x.org"' in r.text
     assert "<b>x@x.org" not in r.text
+
+
+def test_restart_and_runs_from_the_page_need_the_right_to_run_the_dag(ui, engine, monkeypatch):
+    """Restart her emails and start a run (release a hold, a dry run) from the page's API: a Viewer
+    may not, a form's body is refused, nonsense is answered 400 with the reason; a run started
+    holds the cohort and the switches in its conf, no address, and Airflow records who asked."""
+    import json
+
+    import ui_client as uc
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.models.dagrun import DagRun
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(uc.__file__).replace("tests/ui_client.py", "config/cohorts.yaml"))
+    viewer, user = uc.bearer(uc.token("vic", role="viewer")), uc.bearer(uc.token("ines", role="user"))
+    asks = {"/onboarding/api/restarts": {"address": "e@x.org", "cohort": "all"},
+            "/onboarding/api/runs": {"cohort": "data-eng-2026-12", "action": "dry_run"}}
+    for route, body in asks.items():
+        assert ui.post(route, json=body).status_code == 401, route
+        assert ui.post(route, json=body, headers=viewer).status_code == 403, route
+        ui.cookies.set("_token", uc.token("ines", role="user"))
+        assert ui.post(route, data=body).status_code == 415, route
+        ui.cookies.clear()
+    r = ui.post("/onboarding/api/restarts", json=asks["/onboarding/api/restarts"], headers=user)
+    assert r.status_code == 400 and "her emails are not stopped" in r.json()["detail"]
+    assert ui.post("/onboarding/api/suppressions", json={"addresses": "e@x.org", "cohort": "all"},
+                   headers=user).status_code == 200
+    r = ui.post("/onboarding/api/restarts", json=asks["/onboarding/api/restarts"], headers=user)
+    assert r.status_code == 200 and r.json() == {"restarted": "e@x.org", "cohort": "*", "lifted": ["*"]}
+    with engine.connect() as conn:
+        audit = conn.execute(sa.text("SELECT action, changed_by FROM suppression_changes ORDER BY changed_at")).all()
+    assert [tuple(a) for a in audit] == [("stopped", "ines"), ("restarted", "ines")]
+
+    for body, message in (({"cohort": "nope", "action": "dry_run"}, "no cohort 'nope'"),
+                          ({"cohort": "data-eng-2026-12", "action": "release", "release_guards": "sky_fell"}, "guard"),
+                          ({"cohort": "data-eng-2026-12", "action": "dry_run", "as_of": "zed@x.org"}, "holds an address"),
+                          ({"cohort": "data-eng-2026-12", "action": "dry_run", "as_of": "tuesday"}, "as_of"),
+                          ({"cohort": "data-eng-2026-12", "action": "resend"}, "give the reference"),
+                          ({"cohort": "data-eng-2026-12", "action": "resend", "resend_request": "e@x.org"}, "address"),
+                          ({"cohort": "data-eng-2026-12", "action": "resend", "resend_request": "resend-12"},
+                           "not a resend request's reference")):
+        r = ui.post("/onboarding/api/runs", json=body, headers=user)
+        assert r.status_code == 400 and message in r.json()["detail"], (body, r.text)
+    assert ui.post("/onboarding/api/runs", json={"cohort": "data-eng-2026-12", "action": "send_all"},
+                   headers=user).status_code == 422
+    # The Dag as the dag processor would have stored it, then a release started from the page.
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=str(uc.__file__).replace("tests/ui_client.py", "dags"))
+    sync_bag_to_db(bag, "dags-folder", None)
+    r = ui.post("/onboarding/api/runs", json={"cohort": "data-eng-2026-12", "action": "release",
+                                              "release_guards": "shrunk_completions"}, headers=user)
+    assert r.status_code == 201, r.text
+    run_id = r.json()["run_id"]
+    with create_session() as session:
+        run = session.query(DagRun).filter_by(dag_id="onboarding_nightly", run_id=run_id).one()
+        logged = session.query(Log).filter_by(event="onboarding_page_trigger", run_id=run_id).one()
+        assert run.conf == {"cohort": "data-eng-2026-12", "as_of": None, "dry_run": False,
+                            "release_guards": "shrunk_completions"}
+        assert run.triggering_user_name == "ines" and logged.owner == "ines"
+        assert "@" not in json.dumps(run.conf) and "@" not in (logged.extra or "")
+    # A resend kept on her page, sent by a run the page starts: its conf names the reference only.
+    ref = ui.post("/onboarding/api/resends", headers=user, json={"cohort": "data-eng-2026-12", "address": "e@x.org",
+                                                                 "kind": "welcome", "reason": "she lost it"}).json()["reference"]
+    r = ui.post("/onboarding/api/runs", json={"cohort": "data-eng-2026-12", "action": "resend", "resend_request": ref},
+                headers=user)
+    assert r.status_code == 201 and r.json()["conf"] == {"cohort": "data-eng-2026-12", "as_of": None, "dry_run": False,
+                                                         "release_guards": None, "resend_request": ref}

@@ -216,7 +216,7 @@ def test_she_goes_from_what_needs_her_to_the_people_in_a_browser(standalone):
             card.wait_for(timeout=60000)
             assert "40 customer(s) wait for your approval" in card.inner_text()
             # A journey's card counts where its customers are (it showed on time 0, late 0, missed 0).
-            assert [card.locator(f"td[data-count={k}]").inner_text() for k in ("finished", "dropped", "in_progress")] \
+            assert [card.locator(f"[data-count={k}] b").inner_text() for k in ("finished", "dropped", "in_progress")] \
                 == ["15", "10", "102"]
             card.get_by_role("link", name="Trial accounts").click()
             needs = frame.locator("#needs")

@@ -395,7 +395,7 @@ def onboarding_page(port: int, password: str, home: Path) -> tuple[dict[str, str
             expect(frame.locator("#customer-table tr[data-email]")).to_have_count(1, timeout=60000)
             frame.locator('tr[data-email="learner0007@x.org"]').get_by_role("link").click()
             # What follows the table is there: the table is parsed whole (a large page arrives in parts).
-            frame.get_by_role("heading", name="Night by night").wait_for(timeout=60000)
+            frame.locator("#technical").wait_for(state="attached", timeout=60000)  # the end of her page
             emails = [(r.get_attribute("data-kind"), r.get_attribute("data-status"))
                       for r in frame.locator("#emails tr[data-kind]").all()]
             page.screenshot(path=str(home / "onboarding-customer.png"), full_page=True)

@@ -287,3 +287,43 @@ def test_an_erased_person_is_never_written_back(engine, cohort, tmp_path):
     assert sorted(entries) == [("bob@x.org", "c1"), ("cat@x.org", "c1"), ("dan@x.org", "c2")]
     assert len(messages) == 3 and all(m.address is None and "ann@" not in (m.detail or "") for m in messages)
     assert not address_pattern("ann@x.org").search(everything)
+
+
+def test_restarting_her_emails_lifts_a_manual_stop_only_and_says_who(engine, cohort, tmp_path):
+    """The page's "Restart her emails": a manual "do not email" is lifted, audited with who; a
+    bounce, a complaint or her own unsubscribe is refused with its reason (never undone silently),
+    and a manual stop asked over a bounce does not replace the bounce."""
+    from onboarding.cohorts import CohortFile
+    from onboarding.errors import ParamsError
+    from onboarding.pipeline import privacy
+
+    store = Store(engine)
+    found = CohortFile(tmp_path / "cohorts.yaml", {"c1": cohort}, {}, ("c1",))
+    with pytest.raises(ParamsError, match="her emails are not stopped"):
+        privacy.restart(store, found, "bob@x.org", "c1", None, "ines")
+    privacy.suppress(store, found, "bob@x.org", "c1", "asked by phone", "ines")
+    assert privacy.restart(store, found, "BOB@x.org", "c1", "she called back", "olga") == {
+        "restarted": "bob@x.org", "cohort": "c1", "lifted": ["c1"]}
+    assert store.suppressions.of_address("bob@x.org", "c1") == []
+    assert [(c["action"], c["changed_by"], c["note"]) for c in store.suppressions.changes("bob@x.org", "c1")] == [
+        ("stopped", "ines", "asked by phone"), ("restarted", "olga", "she called back")]
+    run_stages(engine, cohort, tmp_path, local(2026, 12, 2))
+    assert "bob@x.org" in sent_to(tmp_path, "reminder")  # the next run emails her again
+
+    # A hard bounce: a manual stop on top keeps the bounce, and a restart is refused, naming it.
+    store.suppressions.add("dan@x.org", "hard_bounce", "bounce", "*")
+    privacy.suppress(store, found, "dan@x.org", "all", "and do not email", "ines")
+    assert [s.reason for s in store.suppressions.of_address("dan@x.org", "c1")] == ["hard_bounce"]
+    with pytest.raises(ParamsError, match="bounced hard .* ask her for another address"):
+        privacy.restart(store, found, "dan@x.org", "all", None, "olga")
+    assert [s.reason for s in store.suppressions.of_address("dan@x.org", "c1")] == ["hard_bounce"]
+    # Her own unsubscribe is hers; a stop for every cohort is not lifted for one cohort.
+    store.suppressions.add("ann@x.org", "unsubscribed", "unsubscribe link", "c1")
+    with pytest.raises(ParamsError, match="unsubscribed herself"):
+        privacy.restart(store, found, "ann@x.org", "c1", None, "olga")
+    privacy.suppress(store, found, "eve@x.org", "all", None, "ines")
+    with pytest.raises(ParamsError, match="stopped for every cohort"):
+        privacy.restart(store, found, "eve@x.org", "c1", None, "olga")
+    store.suppressions.add("@spam.example", "manual", "page", "c1")
+    with pytest.raises(ParamsError, match="whole domain"):
+        privacy.restart(store, found, "cat@spam.example", "c1", None, "olga")

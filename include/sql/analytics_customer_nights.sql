@@ -5,6 +5,8 @@ SELECT r.run_id, r.as_of, r.status AS run_status, r.dry_run, r.inputs,
        c.name, c.status, c.completed_at,
        (SELECT MAX(s.source_row) FROM signups s
          WHERE s.run_id = r.run_id AND s.cohort_id = r.cohort_id AND s.email = :email) AS signup_row,
+       (SELECT MIN(s.signed_up_at) FROM signups s
+         WHERE s.run_id = r.run_id AND s.cohort_id = r.cohort_id AND s.email = :email) AS signed_up_at,
        (SELECT MIN(k.source_row) FROM completions k
          WHERE k.run_id = r.run_id AND k.cohort_id = r.cohort_id AND k.email = :email) AS completion_row
 FROM runs r

@@ -27,6 +27,8 @@ WHERE (LOWER(TRIM(COALESCE(email, ''))) = :address OR LOWER(TRIM(COALESCE(value,
   AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM suppressions
 WHERE address = :address AND (:scope = '*' OR cohort_id = :scope);
+DELETE FROM suppression_changes
+WHERE address = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM journey_visits
 WHERE email = :address AND (:scope = '*' OR cohort_id = :scope);
 DELETE FROM approvals

@@ -64,7 +64,52 @@ def suppress(store: Store, found: CohortFile, addresses: str | list[str], cohort
         raise ParamsError("addresses: name at least one address or @domain")
     scope = _scope(found, cohort)
     with store.transaction() as tx:
-        return [tx.suppressions.add(a, "manual", "onboarding page", scope, added_by=by, note=note) for a in wanted]
+        kept = [tx.suppressions.add(a, "manual", "onboarding page", scope, added_by=by, note=note) for a in wanted]
+        for a in kept:
+            if a:
+                tx.suppressions.log_change(a, scope, "stopped", "manual", by, note)
+        return kept
+
+
+# Why an entry other than a manual "do not email" stays when her emails are restarted.
+_NOT_LIFTED = {
+    "hard_bounce": "her address bounced hard (it does not exist): ask her for another address",
+    "complaint": "she reported an email as spam: only she can ask to hear from the course again",
+    "unsubscribed": "she unsubscribed herself (from optional emails only): only she can undo it",
+    "erased": "she was erased on request",
+}
+
+
+def restart(store: Store, found: CohortFile, address: str, cohort: str | None, note: str | None, by: str) -> dict[str, Any]:
+    """Lift a manual "do not email" for one person (in one cohort, or every cohort), so that the
+    next run may email her again. Only a manual entry is lifted; a bounce, a complaint or an
+    unsubscribe is hers, not the instructor's, and is refused with its reason (never undone
+    silently), as is a stop kept for every cohort when one cohort is named."""
+    from onboarding.addresses import is_plain_address
+
+    email = (address or "").strip().lower()
+    if not is_plain_address(email):
+        raise ParamsError("address: not an email address")
+    scope = _scope(found, cohort)
+    with store.transaction() as tx:
+        entries = tx.suppressions.of_address(email, scope)
+        others = [e for e in entries if e.reason != "manual"]
+        if others:
+            e = others[0]
+            whose = f"the domain {e.address[1:]}" if e.address.startswith("@") else "her address"
+            raise ParamsError(f"not restarted: {whose} is suppressed ({e.reason.replace('_', ' ')}, from {e.source}): "
+                              + _NOT_LIFTED.get(e.reason, "only a manual stop can be lifted here"))
+        if any(e.address.startswith("@") for e in entries):
+            raise ParamsError("not restarted: her whole domain is stopped (a do-not-email for @"
+                              f"{email.rpartition('@')[2]}); lift it with the suppression command")
+        if scope != "*" and any(e.cohort_id == "*" for e in entries):
+            raise ParamsError("not restarted: her emails are stopped for every cohort; restart them for every cohort")
+        if not entries:
+            raise ParamsError("not restarted: her emails are not stopped")
+        for e in entries:
+            tx.suppressions.remove(e.address, e.cohort_id)
+            tx.suppressions.log_change(email, e.cohort_id, "restarted", e.reason, by, note)
+    return {"restarted": email, "cohort": scope, "lifted": [e.cohort_id for e in entries]}
 
 
 def ask_resend(store: Store, found: CohortFile, cohort: str, address: str, kind: str, reason: str, by: str) -> str:

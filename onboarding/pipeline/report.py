@@ -37,7 +37,8 @@ def _journey_digests(store: Store, cohort: Cohort, ctx: RunContext, email: Calla
     found = digests.digests(store.journeys.waiting(ctx.run_id, cohort.id),
                             {c.email: c.name for c in roster(store, cohort, ctx.run_id)},
                             cohort.tz, {s.id: s.title for s in journey.stages})
-    url = f"{ctx.ui_url}/required_actions" if ctx.ui_url else None
+    # Filtered to those not answered yet: Airflow's list otherwise shows answered requests first.
+    url = f"{ctx.ui_url}/required_actions?response_received=false" if ctx.ui_url else None
     mine = found.get("instructor")
     data["needs"] += digests.needs_lines(mine, url)
     data["waits_on_you"] = list(mine.lines) if mine else []

@@ -144,7 +144,8 @@ class Journey:
         status = r.get("last_status")
         if status == "held":
             waits.append({"what": "held", "text": "the last run was held by a guard and sent nothing: "
-                          f"{r.get('last_error') or ''} Release it from the trigger form if the export is right."})
+                          f"{r.get('last_error') or ''} If the export is right, release it on the cohort's page "
+                          "(Release a hold) or from the trigger form."})
         elif status == "failed":
             waits.append({"what": "failed", "text": f"the last run failed: {r.get('last_error') or ''}"})
         last = r.get("last_run_id")
@@ -340,6 +341,7 @@ class Journey:
         for q in h["quarantine"]:
             quarantined.setdefault(q["run_id"], []).append(q)
         emails = [{**e, "state": words.email_state(e["status"]), "sent": local(e["sent_at"], tz),
+                   "kind_text": _kind(e["kind"], facts),
                    "planned": local(e["created_at"], tz)} for e in h["emails"]]
         sent_by_run: dict[str, list[dict[str, Any]]] = {}
         for e in emails:
@@ -360,8 +362,16 @@ class Journey:
             })
         # Her name as the latest night that knew her recorded it (her newest signup).
         name = h["nights"][-1]["name"] if h["nights"] else ""
+        address = email.strip().lower()
+        try:
+            stops = self.store.suppressions.of_address(address, cohort_id)
+            changes = self.store.suppressions.changes(address, cohort_id)
+        except ValueError:  # an address no suppression could name ('<' or spaces in it): none applies
+            stops, changes = [], []
         return {
-            "facts": facts, "email": email.strip().lower(), "name": name,
+            "facts": facts, "email": address, "name": name,
+            "header": _header(h["nights"], emails, stops, tz, facts),
+            "timeline": _timeline(h["nights"], nights, h["decisions"], emails, h["events"], changes, tz, facts),
             "nights": nights,
             # Quarantined rows of runs that did not know the customer (a signup row that never
             # passed): shown on their own.
@@ -377,6 +387,122 @@ class Journey:
             if r["run_id"] == run_id:
                 return r.get("data_docs")
         return None
+
+
+def _kind(kind: str, facts: CohortFacts) -> str:
+    """An email kind in plain words: a journey's ``details:details_form`` as "Tell us about your
+    team: details form"."""
+    stage, _, what = kind.rpartition(":")
+    what = what.replace("_", " ")
+    return f"{dict(facts.stage_titles).get(stage, stage.replace('_', ' '))}: {what}" if stage else what
+
+
+def _standing(status: str | None, facts: CohortFacts) -> str:
+    """A standing in plain words, a journey's ``details: in_stage`` as "Tell us about your team: in stage"."""
+    stage, _, standing = (status or "").partition(": ")
+    if standing:
+        return f"{dict(facts.stage_titles).get(stage, stage)}: {standing.replace('_', ' ')}"
+    return words.standing(status).replace("_", " ")
+
+
+def _run_words(run_id: str, dry_run: bool = False) -> str:
+    """Which kind of run it was, as she reads it (Airflow's run ids are technical)."""
+    kind = run_id.split("__", 1)[0] if "__" in run_id else ""
+    text = {"scheduled": "the nightly run", "manual": "a run someone started", "backfill": "a rerun of past nights",
+            "asset_triggered": "a run started by new data"}.get(kind, "a run")
+    return text + (", a dry run (nothing sent)" if dry_run else "")
+
+
+def _header(raw_nights: list[dict[str, Any]], emails: list[dict[str, Any]], stops, tz: ZoneInfo,
+            facts: CohortFacts) -> dict[str, Any]:
+    """Her standing now and the dates that matter, for the top of her page."""
+    last = raw_nights[-1] if raw_nights else {}
+    signed = [n["signed_up_at"] for n in raw_nights if n.get("signed_up_at")]
+    sent = [e for e in emails if e["status"] == "sent" and e["sent_at"]]
+    latest = max(sent, key=lambda e: e["sent_at"]) if sent else None
+    return {
+        "status": last.get("status") or "", "standing": _standing(last.get("status"), facts) if last else "not in an export",
+        "as_of": local(last.get("as_of"), tz, "%a %d %b %Y") if last else "",
+        "signed_up": local(min(signed), tz, "%a %d %b %Y") if signed else "",
+        "completed": local(last.get("completed_at"), tz, "%a %d %b %Y %H:%M") if last else "",
+        "deadline": _deadline_text(facts),
+        "last_email": f"{_kind(latest['kind'], facts)}, {local(latest['sent_at'], tz, '%a %d %b %Y')}" if latest else "",
+        "stopped": [{"why": s.describe(), "reason": s.reason, "cohort": s.cohort_id} for s in stops],
+    }
+
+
+_OUTCOME = {
+    "due": "to be sent", "blocked": "not sent", "failed_earlier": "not sent again (it failed on an earlier night)",
+    "moment_passed": "no longer sent (its moment had passed)", "expired": "no longer sent (its moment had passed)",
+    "held": "held (nothing sent that night)",
+}
+
+
+def _timeline(raw: list[dict[str, Any]], nights: list[dict[str, Any]], decisions: list[dict[str, Any]],
+              emails: list[dict[str, Any]], events: list[dict[str, Any]], changes: list[dict[str, Any]],
+              tz: ZoneInfo, facts: CohortFacts) -> list[dict[str, Any]]:
+    """Her story, newest first, one line per change: her standing when it changed, where her row
+    came from when that changed, each email decided (not the nights it was "already sent"), sent,
+    bounced or failed, each quarantined row, and who stopped or restarted her emails."""
+    lines: list[dict[str, Any]] = []
+
+    def add(at: str | None, text: str, cls: str = "", detail: str = "", run: dict[str, Any] | None = None) -> None:
+        lines.append({"at": at or "", "seq": len(lines), "when": local(at, tz), "text": text, "cls": cls, "detail": detail,
+                      "run_id": run["run_id"] if run else "", "run": _run_words(run["run_id"], run.get("dry_run")) if run else ""})
+
+    before: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for d in decisions:
+        by_run.setdefault(d["run_id"], []).append(d)
+    for n, view in zip(raw, nights):
+        at, run = n["as_of"], {"run_id": n["run_id"], "dry_run": bool(n["dry_run"])}
+        source = "; ".join(f"{r['role'][:-1]} row {r['row']}" + (f" of {_file_name(r['file'])}" if r["file"] else "")
+                           for r in view["rows"])
+        if not before:
+            add(at, f"First in the export: {_standing(n['status'], facts)}", "s-" + (n["status"] or ""), source, run)
+        else:
+            if n["status"] != before["status"]:
+                add(at, f"Now {_standing(n['status'], facts)}", "s-" + (n["status"] or ""), source, run)
+            elif source and before["source"] and source != before["source"]:
+                add(at, "Her row in the export changed", "", source, run)
+            if n["completed_at"] and n["completed_at"] != before["completed_at"]:
+                add(at, f"Completed {local(n['completed_at'], tz)}", "s-done", "", run)
+        for q in view["quarantine"]:
+            add(at, f"A row naming her was set aside: {q['reason']}", "s-held",
+                f"{q['source']} row {q['source_row']}, column “{q['column_name']}”", run)
+        for d in by_run.get(n["run_id"], []):
+            key = f"{d['kind']}|{d['outcome']}"
+            if d["outcome"] == "already_sent" or seen.get(d["kind"]) == key:
+                continue  # no change: the same decision as the night before
+            seen[d["kind"]] = key
+            add(at, f"{_kind(d['kind'], facts).capitalize()} email: {_OUTCOME.get(d['outcome'], d['outcome'].replace('_', ' '))}",
+                "s-failed" if d["outcome"] == "blocked" else "", d["reason"] or "", run)
+        before = {"status": n["status"], "source": source, "completed_at": n["completed_at"]}
+    for e in emails:
+        if e["status"] == "sent" and e["sent_at"]:
+            add(e["sent_at"], f"{_kind(e['kind'], facts).capitalize()} email sent" +
+                (f" again: {e['requested_reason']}" if e.get("requested_reason") else ""), "s-done",
+                "; ".join(x for x in (e.get("decided_reason"), "Gmail accepted it") if x), {"run_id": e["sent_run_id"] or "", "dry_run": False} if e["sent_run_id"] else None)
+    for ev in events:
+        event = ev["event"]
+        if event.startswith("bounced") or event in ("failed", "unconfirmed"):
+            hard = " (hard: the address does not exist)" if event == "bounced_hard" else ""
+            add(ev["at"], f"{_kind(ev['kind'], facts).capitalize()} email {words.email_state(event.split('_')[0])}{hard}",
+                "s-failed", "", {"run_id": ev["run_id"], "dry_run": False} if ev.get("run_id") else None)
+    for c in changes:
+        where = "in every cohort" if c["cohort_id"] == "*" else "in this cohort"
+        text = "Emails stopped" if c["action"] == "stopped" else "Emails restarted"
+        add(c["changed_at"], f"{text} {where} by {c['changed_by'] or 'someone'}", "s-held" if c["action"] == "stopped" else "s-done",
+            c["note"] or "")
+    # Newest first; within one moment, what followed first (a night's emails above its standing).
+    lines.sort(key=lambda x: (from_iso(x["at"]) if x["at"] else dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+                              x.pop("seq")), reverse=True)
+    return lines
+
+
+def _file_name(path: str) -> str:
+    return str(path or "").replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _nights(instants) -> list[dt.datetime]:

@@ -29,6 +29,24 @@ class Suppressions:
     def remove(self, address: str, cohort_id: str = "*") -> int:
         return self._s.execute("suppression_delete", {"address": normalise(address), "cohort_id": cohort_id or "*"})
 
+    def of_address(self, address: str, cohort_id: str = "*") -> list[Suppression]:
+        """The entries that keep one address from a cohort's emails ('*': from any cohort's): its
+        own and its domain's."""
+        kept = normalise(address)
+        return [_entry(r) for r in self._s.rows("suppressions_of_address", address=kept,
+                                                 domain="@" + kept.rpartition("@")[2], cohort_id=cohort_id or "*")]
+
+    def log_change(self, address: str, cohort_id: str, action: str, reason: str, by: str | None,
+                   note: str | None) -> None:
+        """The page's audit of a stop ('stopped') or restart ('restarted') of a person's emails."""
+        self._s.execute("suppression_change_insert", {"address": normalise(address), "cohort_id": cohort_id or "*",
+                                                      "action": action, "reason": reason, "changed_by": by,
+                                                      "note": note, "now": iso(utcnow())})
+
+    def changes(self, address: str, cohort_id: str) -> list[dict[str, Any]]:
+        """Who stopped or restarted one person's emails (for the cohort or every cohort), oldest first."""
+        return self._s.rows("suppression_changes_of", address=normalise(address), cohort_id=cohort_id)
+
     def for_cohort(self, cohort_id: str) -> list[Suppression]:
         return [_entry(r) for r in self._s.rows("suppressions_for_cohort", cohort_id=cohort_id)]
 

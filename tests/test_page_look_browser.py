@@ -1,0 +1,231 @@
+"""The Onboarding page's look and actions in a real browser (issue points 10 and 13): headless
+Chromium against ``airflow standalone`` with the plugin (the fixture of
+``test_onboarding_browser``). It follows Airflow's light/dark mode, its cards and tables fit at
+1400 px and at a phone's 390 px, her page reads as a timeline, her emails are stopped and
+restarted from it, a cohort's hold is released and a dry run started from the cohort page, and
+the Required Actions link lists the requests not answered yet. Screenshots go to
+``var/artefacts/screenshots/`` (CI keeps them).
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from test_onboarding_browser import ARGS, CHROMIUM, standalone  # noqa: F401  (the module's fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "var" / "artefacts" / "screenshots"
+pytestmark = pytest.mark.browser
+
+LUMINANCE = """(el) => { const m = getComputedStyle(el).backgroundColor.match(/\\d+(\\.\\d+)?/g).map(Number);
+                         return (0.2126 * m[0] + 0.7152 * m[1] + 0.0722 * m[2]) / 255; }"""
+
+
+def _log_in(page, base, password):
+    page.goto(f"{base}/")
+    page.get_by_label("Username").fill("instructor")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Onboarding").wait_for(timeout=60000)
+
+
+def _nothing_cut_off(page_or_frame) -> list[str]:
+    """Elements whose content is wider than their box without a scroll box of their own to show it."""
+    return page_or_frame.evaluate("""() => [...document.querySelectorAll('.card, .card *, section, h1, p, li, dl, form')]
+        .filter(e => getComputedStyle(e).overflowX === 'visible' && e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0)
+        .map(e => e.tagName + '.' + e.className)""")
+
+
+def _api(port, password, method, path, body=None):
+    token = json.load(urllib.request.urlopen(urllib.request.Request(
+        f"http://127.0.0.1:{port}/auth/token", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"username": "instructor", "password": password}).encode()), timeout=30))["access_token"]
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        return json.load(urllib.request.urlopen(req, timeout=30))
+    except urllib.error.HTTPError as exc:
+        return {"status": exc.code}
+
+
+def _wait_for_dag(port, password):
+    """Until Airflow's dag processor has stored onboarding_nightly (a run can be started)."""
+    deadline = time.monotonic() + 180
+    while _api(port, password, "GET", "/api/v2/dags/onboarding_nightly").get("dag_id") != "onboarding_nightly":
+        assert time.monotonic() < deadline, "the dag processor did not parse onboarding_nightly"
+        time.sleep(2)
+
+
+def test_the_page_follows_airflows_theme_and_fits_both_widths(standalone):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    base = f"http://127.0.0.1:{standalone['port']}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            # The browser prefers light; Airflow is set to Dark (its user menu stores "theme").
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, color_scheme="light")
+            _log_in(page, base, standalone["password"])
+            page.evaluate("localStorage.setItem('theme', 'dark')")
+            page.reload()
+            page.get_by_role("link", name="Onboarding").click()
+            frame = page.locator("iframe").first.element_handle(timeout=60000).content_frame()
+            frame.get_by_role("heading", name="Cohorts").wait_for(timeout=60000)
+            assert page.evaluate("document.documentElement.classList.contains('dark')")  # Airflow is dark
+            expect(frame.locator("html")).to_have_attribute("data-theme", "dark")
+            assert frame.locator("body").evaluate(LUMINANCE) < 0.2  # dark, not white
+            # Its font is Airflow's (read from the parent page), not a font of its own.
+            assert frame.locator("body").evaluate("e => getComputedStyle(e).fontFamily") == \
+                page.evaluate("getComputedStyle(document.body).fontFamily")
+            assert _nothing_cut_off(frame) == []
+            page.screenshot(path=str(SHOTS / "cohorts-dark.png"))
+            # Airflow switched to Light while the page is open: the page follows at once.
+            page.evaluate("document.documentElement.classList.replace('dark', 'light')")
+            expect(frame.locator("html")).to_have_attribute("data-theme", "light")
+            assert frame.locator("body").evaluate(LUMINANCE) > 0.8
+            page.evaluate("document.documentElement.classList.replace('light', 'dark')")
+            expect(frame.locator("html")).to_have_attribute("data-theme", "dark")
+
+            frame.locator('[data-cohort="c1"]').get_by_role("link", name="c1").click()
+            frame.locator("#stages").wait_for(timeout=60000)
+            assert _nothing_cut_off(frame) == []
+            page.screenshot(path=str(SHOTS / "cohort-dark.png"), full_page=True)
+
+            # Not framed (the page opened on its own) and nothing stored: the browser's preference.
+            alone = browser.new_context(color_scheme="dark", viewport={"width": 390, "height": 844})
+            alone.add_cookies(page.context.cookies())
+            phone = alone.new_page()
+            assert phone.goto(f"{base}/onboarding/").status == 200
+            expect(phone.locator("html")).to_have_attribute("data-theme", "dark")
+            # The cohort cards at 390 px: the standings wrap inside the card, nothing cut off or sideways.
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+            assert _nothing_cut_off(phone) == []
+            figures = phone.locator('[data-cohort="c1"] [data-figure]')
+            assert figures.count() == 6 and all(f.is_visible() for f in figures.all())
+            phone.screenshot(path=str(SHOTS / "cohorts-390px.png"), full_page=True)
+            light = browser.new_context(color_scheme="light", viewport={"width": 390, "height": 844})
+            light.add_cookies(page.context.cookies())
+            cohort = light.new_page()
+            assert cohort.goto(f"{base}/onboarding/cohorts/c1").status == 200
+            assert cohort.evaluate("document.documentElement.scrollWidth") <= 390
+            cohort.screenshot(path=str(SHOTS / "cohort-390px.png"), full_page=True)
+            cohort.screenshot(path=str(SHOTS / "cohort.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_her_page_is_a_timeline_at_390px_and_her_emails_stop_and_restart(standalone):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    base = f"http://127.0.0.1:{standalone['port']}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="light")
+            _log_in(page, base, standalone["password"])
+            assert page.goto(f"{base}/onboarding/cohorts/c1/customers/d@x.org").status == 200
+            # Her standing and dates on top, then what happened, newest first, in plain words.
+            standing = page.locator("#standing")
+            assert standing.locator(".status").inner_text().strip() != ""
+            assert "Signed up" in standing.inner_text() and "Last email" in standing.inner_text()
+            items = page.locator("#timeline > li")
+            assert items.count() >= 2
+            text = page.locator("#timeline").inner_text()
+            for code in ("already_sent", "manual__", "scheduled__", "_"):
+                assert code not in text, code
+            assert page.locator("#technical").get_attribute("open") is None  # the run ids and refs: folded away
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            page.screenshot(path=str(SHOTS / "customer-390px.png"), full_page=True)
+
+            # Stop her emails, then restart them: each answer says what the next run does.
+            suppress = page.locator("#suppress-form")
+            suppress.get_by_label("Note").fill("asked by phone")
+            suppress.get_by_role("button", name="Do not email her").click()
+            expect(suppress.locator(".answer")).to_contain_text("The next run sends her nothing", timeout=30000)
+            page.reload()
+            expect(page.locator("#stopped")).to_contain_text("stopped: the address is suppressed (manual")
+            # (the sample's nights are dated later than today: the line sits in time order among them)
+            expect(page.locator("#timeline")).to_contain_text("Emails stopped in this cohort by instructor")
+            restart = page.locator("#restart-form")
+            restart.get_by_label("Note").fill("she called back")
+            restart.get_by_role("button", name="Restart her emails").click()
+            expect(restart.locator(".answer")).to_contain_text("the next run may email d@x.org again in cohort c1",
+                                                               timeout=30000)
+            restart.get_by_role("button", name="Restart her emails").click()  # nothing left to lift: said so
+            expect(restart.locator(".answer")).to_contain_text("Not done: not restarted: her emails are not stopped",
+                                                               timeout=30000)
+            page.reload()
+            expect(page.locator("#stopped")).to_have_text("allowed")
+            expect(page.locator("#timeline")).to_contain_text("Emails restarted in this cohort by instructor")
+            page.screenshot(path=str(SHOTS / "customer-restarted-390px.png"), full_page=True)
+
+            # A resend, sent at once by a run the page starts (or later from the trigger form).
+            resend = page.locator("#resend-form")
+            resend.get_by_label("Reason").fill("she lost it")
+            resend.get_by_role("button", name="Ask for a resend").click()
+            expect(resend.locator(".answer")).to_contain_text("Resend kept: resend-", timeout=30000)
+            ref = resend.locator(".answer .reference").inner_text().removeprefix("Resend kept: ")
+            _wait_for_dag(standalone["port"], standalone["password"])
+            resend.get_by_role("button", name="Send it now (start a run)").click()
+            expect(resend.locator(".answer .started")).to_contain_text("Started: manual__", timeout=30000)
+            run_id = resend.locator(".answer .started").get_attribute("data-run")
+            run = _api(standalone["port"], standalone["password"], "GET",
+                       f"/api/v2/dags/onboarding_nightly/dagRuns/{urllib.parse.quote(run_id)}")
+            assert run["conf"]["resend_request"] == ref and "@" not in json.dumps(run["conf"])
+            assert run["triggering_user_name"] == "instructor"
+        finally:
+            browser.close()
+
+
+def test_the_cohort_page_releases_a_hold_and_starts_a_dry_run(standalone):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    port, password = standalone["port"], standalone["password"]
+    base = f"http://127.0.0.1:{port}"
+    _wait_for_dag(port, password)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            _log_in(page, base, password)
+            page.get_by_role("link", name="Onboarding").click()
+            frame = page.frame_locator("iframe").first
+            frame.locator('[data-cohort="c1"]').get_by_role("link", name="c1").click()
+            # c1's last run was held: the page says so and its actions are open.
+            expect(frame.locator("#held-note")).to_contain_text("held by a guard", timeout=60000)
+            release = frame.locator("#release-form")
+            release.get_by_label("Guards").select_option("shrunk_completions")
+            release.get_by_role("button", name="Release and run").click()
+            expect(release.locator(".answer")).to_contain_text("Started: manual__", timeout=30000)
+            # A new Dag is paused in this Airflow: the answer says the run waits until it is unpaused.
+            assert "The Dag is paused" in release.locator(".answer").inner_text()
+            released = release.locator(".answer p").first.inner_text().removeprefix("Started: ").rstrip(".")
+            dry = frame.locator("#dry-run-form")
+            dry.get_by_label("As of").fill("2026-11-05")
+            dry.get_by_role("button", name="Start a dry run").click()
+            expect(dry.locator(".answer")).to_contain_text("Started: manual__", timeout=30000)
+            dried = dry.locator(".answer p").first.inner_text().removeprefix("Started: ").rstrip(".")
+            page.screenshot(path=str(SHOTS / "cohort-actions.png"), full_page=True)
+            runs = {r["dag_run_id"]: r for r in _api(port, password, "GET",
+                                                     "/api/v2/dags/onboarding_nightly/dagRuns")["dag_runs"]}
+            assert runs[released]["conf"] == {"cohort": "c1", "as_of": None, "dry_run": False,
+                                              "release_guards": "shrunk_completions"}
+            assert runs[dried]["conf"] == {"cohort": "c1", "as_of": "2026-11-05", "dry_run": True, "release_guards": None}
+            assert runs[released]["triggering_user_name"] == runs[dried]["triggering_user_name"] == "instructor"
+            assert not any("@" in json.dumps(r["conf"]) for r in runs.values())
+
+            # The Required Actions link lists the requests not answered yet (Airflow's own filter).
+            link = frame.get_by_role("link", name="Approvals waiting")
+            assert link.get_attribute("href") == "/required_actions?response_received=false"
+            link.click()
+            page.wait_for_url("**/required_actions?response_received=false", timeout=30000)
+        finally:
+            browser.close()
