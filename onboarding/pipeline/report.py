@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from onboarding import storage
 from onboarding.cohorts import Cohort
+from onboarding.decisions import is_seed, journey_of
 from onboarding.delivery import messages
 from onboarding.delivery.ledger import send_one
 from onboarding.identity import EmailId
@@ -132,7 +133,7 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     data["standings"] = [(words.standing(k.removeprefix("customers_")), v) for k, v in sorted(data["counts"].items())
                          if k.startswith("customers_")]
     data["needs"] = summary.needs(data)
-    if cohort.journey != "seed":
+    if not is_seed(journey_of(cohort)):
         _journey_digests(store, cohort, ctx, email, data, send=failure is None and not ctx.dry_run)
     attached, left_out = summary.attachments([(f"{n}.csv", folder / "report" / f"{n}.csv") for n in tables],
                                              ATTACH_LIMIT)

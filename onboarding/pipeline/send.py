@@ -8,6 +8,8 @@ from onboarding import logs
 from onboarding import storage
 from onboarding.addresses import without_addresses
 from onboarding.cohorts import Cohort
+from onboarding.decisions import is_seed, journey_of
+from onboarding.decisions.run import classes_of
 from onboarding.delivery.ledger import BatchItem, Ledger, Progress, deliver_batch
 from onboarding.delivery.messages import Unsubscribe, customer_email as build_customer_email
 from onboarding.delivery.senders import SenderFactory, outbox_label, safe_part
@@ -30,8 +32,9 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
     mail to the sender's ``+unsubscribe`` address, and a one-click link on the Onboarding page's
     server when the deployment has an address (``api.base_url``) and ``unsubscribe_secret``."""
     due = store.decisions.due(ctx.run_id, cohort.id)
-    classes = _classes(cohort)
-    journey_email = _journey_emails(store, cohort, ctx) if cohort.journey != "seed" else None
+    journey = journey_of(cohort)
+    classes = classes_of(cohort, journey)
+    journey_email = None if is_seed(journey) else _journey_emails(store, cohort, ctx)
 
     def customer_email(cohort, kind, email_addr, name, ref, first_name):
         unsubscribe = _unsubscribe(cohort, ctx, classes.get(kind, "transactional"), email_addr, unsubscribe_secret)
@@ -93,15 +96,6 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
                                      f"they stay due and a retry sends them")
     _done(store, cohort, ctx)
     return tally or {"sent": 0}
-
-
-def _classes(cohort: Cohort) -> dict[str, str]:
-    """Each email kind's class (a journey's kinds are ``<stage>:<kind>``)."""
-    if cohort.journey == "seed":
-        return cohort.email_classes
-    from onboarding.decisions.journey_run import email_classes
-
-    return email_classes(cohort.journey_spec, cohort.email_classes)
 
 
 def _journey_emails(store: Store, cohort: Cohort, ctx: RunContext):
