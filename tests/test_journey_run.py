@@ -15,7 +15,8 @@ from helpers import make_cohort
 from onboarding.cohorts import read_yaml
 from onboarding.consent import Suppression
 from onboarding.decisions import FORM_KINDS, Resend
-from onboarding.decisions.run import RunFacts as JourneyFacts, decide as decide_journey
+from onboarding.decisions.facts import RunFacts as JourneyFacts
+from onboarding.decisions.run import decide as decide_journey
 from onboarding.identity import EmailId, References
 from onboarding.journeys import journeys_from
 from onboarding.reporting.digests import digests, needs_lines

@@ -34,7 +34,7 @@ from onboarding.decisions.approvals import Request, requests as approval_request
 from onboarding.decisions.csm import Newcomer, place
 from onboarding.decisions.journey import (Approval, Attempt, Facts, Settings, Timeline, approvals_by_customer,
                                           evidence_key, visit_rows, walk)
-from onboarding.decisions.run import CALLED_COLUMNS, Called, RunAsk, RunFacts, classes_of, ledger_ids
+from onboarding.decisions.facts import CALLED_COLUMNS, Called, RunAsk, RunFacts, classes_of, ledger_ids
 from onboarding.identity import EmailId
 from onboarding.journeys import Journey, show_duration, staged_attributes
 from onboarding.times import from_iso, iso
@@ -46,13 +46,6 @@ DIGEST_KINDS = ("escalation_csm", "escalation_instructor")
 def ledger_kind(stage: str, kind: str) -> str:
     """The ledger's kind of a journey email: ``<stage>:<kind>`` (``details:reminder_1``)."""
     return f"{stage}:{kind}"
-
-
-def email_classes(journey: Journey, classes: dict[str, str]) -> dict[str, str]:
-    """Each ledger kind's class, from the cohort's classes by the kind's own name (default:
-    transactional)."""
-    return {ledger_kind(s.id, k): classes.get(k, classes.get(k.split("_")[0], "transactional"))
-            for s, k in journey.email_kinds()}
 
 
 def walk_all(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> Called:

@@ -29,86 +29,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from onboarding.cohorts import Cohort
-from onboarding.consent import Suppression
-from onboarding.decisions import EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES, Resend, is_seed, journey_of
+from onboarding.decisions import EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES, Resend, is_seed
+from onboarding.decisions.facts import (DECISION_COLUMNS, SENDABLE, Called, RunAsk, RunFacts, extras,
+                                        ledger_ids)
 from onboarding.decisions.guards import Trip, check
-from onboarding.decisions.rules import decide_all
+from onboarding.decisions.journey_run import walk_all
+from onboarding.decisions.rules import seed_called
 from onboarding.decisions.suppression import apply as apply_suppressions, require_consent
 from onboarding.identity import EmailId, References
 from onboarding.journeys import Journey
 from onboarding.times import iso
-
-SENDABLE = ("due", "would_send")
-# Each decision's email by its identity's columns (``identity.EmailId``), its key and reference.
-DECISION_COLUMNS = ("email", "kind", "outcome", "reason", "email_key", "ref", "stage", "visit", "resend_run_id", "retry")
-
-
-class RunAsk(Protocol):
-    """What a run asks for (``onboarding.run.RunContext`` is one)."""
-
-    run_id: str
-    as_of: dt.datetime
-    dry_run: bool
-    kinds: tuple[str, ...]
-    release_guards: tuple[str, ...]
-    triggered_at: dt.datetime | None
-    resend: Resend | None
-
-
-def _no_ledger() -> pd.DataFrame:
-    return pd.DataFrame({"email_key": [], "recipient": [], "kind": [], "status": []}, dtype=object)
-
-
-@dataclass(frozen=True)
-class RunFacts:
-    """What the decide stage loaded for one cohort's run, whatever its journey (a fact the
-    journey does not read stays empty)."""
-
-    customers: pd.DataFrame  # email, name, first_name, consent, completed_at (UTC, NaT when none), held
-    signed_up: dict[str, dt.datetime] = field(default_factory=dict)  # email -> first signup time
-    events: list[dict[str, Any]] = field(default_factory=list)  # email, event, at (ISO), value, link
-    approvals: list[dict[str, Any]] = field(default_factory=list)  # recorded decisions (store rows)
-    assignments: list[dict[str, Any]] = field(default_factory=list)  # CSM assignments so far (store rows)
-    ledger: pd.DataFrame = field(default_factory=_no_ledger)  # the cohort's ledger: identity columns, status, bounce
-    sources: dict[str, dict] = field(default_factory=dict)  # input manifests, by role
-    now: dt.datetime | None = None  # the clock when the facts were loaded (real time, not the run's moment)
-    suppressions: tuple[Suppression, ...] = ()  # who must not be emailed (the list, and the cohort file's)
-    roster: tuple[Any, ...] | None = None  # the run's CSM roster from the cohort's export (None: the journey's)
-    refs: References | None = None  # the deployment's reference maker (due emails get theirs from it)
-    # Every event name the cohort's exports ever carried by the moment (None: not known, none assumed missing).
-    seen_events: frozenset[str] | None = None
-    orphans: list[dict[str, Any]] = field(default_factory=list)  # completions with no signup
-    completion_rows_staged: int = 0  # validated completion rows
-    completion_rows: int = 0  # the completion export's rows (valid or not)
-    completion_rows_before: int | None = None  # the same at the cohort's previous run
-
-
-@dataclass(frozen=True)
-class Called:
-    """What a journey calls for this run, before the run's own limits: each customer's standing,
-    each email the journey's rules and the ledger decide (``CALLED_COLUMNS``), the counts only
-    this journey has, and what its run writes beside the decisions."""
-
-    statuses: pd.DataFrame  # email, name, first_name, consent, completed_at, status
-    emails: pd.DataFrame  # CALLED_COLUMNS
-    classes: dict[str, str]  # each ledger kind's class (transactional, marketing)
-    counts: dict[str, Any] = field(default_factory=dict)
-    visits: list[dict[str, Any]] = field(default_factory=list)
-    assigned: list[dict[str, Any]] = field(default_factory=list)
-    requests: list[Any] = field(default_factory=list)
-    waiting: list[dict[str, Any]] = field(default_factory=list)
-
-
-# An email called for: its identity (``id``, an ``EmailId``) and the instant after which a
-# reminder of it is never sent (its stage's due time; the seed's: the cohort's deadline).
-CALLED_COLUMNS = ("email", "name", "kind", "outcome", "reason", "id", "due_at")
-
 
 @dataclass(frozen=True)
 class Decisions:
@@ -137,8 +73,6 @@ def decide(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> De
     if refusal:
         return Decisions(_empty("email", "name", "first_name", "consent", "completed_at", "status"),
                          _empty(*DECISION_COLUMNS), False, [], [], {}, refusal=refusal)
-    from onboarding.decisions.journey_run import walk_all
-
     called = (seed_called(cohort, journey, ask, facts) if is_seed(journey) else
               walk_all(cohort, journey, ask, facts))
     d = _retry_soft_bounces(called.emails, facts.ledger, cohort.id)
@@ -168,16 +102,6 @@ def decide(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> De
                      assigned=called.assigned, requests=called.requests, waiting=called.waiting)
 
 
-def classes_of(cohort: Cohort, journey: Journey) -> dict[str, str]:
-    """Each ledger kind's class (transactional or marketing): the seed's kinds are their own
-    names; a journey's ``<stage>:<kind>`` take the class of the kind's own name."""
-    if is_seed(journey):
-        return cohort.email_classes
-    from onboarding.decisions.journey_run import email_classes
-
-    return email_classes(journey, cohort.email_classes)
-
-
 def form_kind(journey: Journey, kind: str) -> str:
     """Which of the trigger form's email kinds (``decisions.FORM_KINDS``) a ledger kind is: a
     reminder, a cancellation, ``welcome`` when sent on completing its stage, else ``stage`` (a
@@ -189,21 +113,6 @@ def form_kind(journey: Journey, kind: str) -> str:
         return "cancellation"
     return "welcome" if any(s.id == (stage or s.id) and own in s.emails_on_complete for s in journey.stages) \
         else "stage"
-
-
-def seed_called(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> Called:
-    """What the seed journey calls for: its walk (``rules.walk_seed``: the engine's, once per
-    distinct completion) and the ledger's rules, over the whole cohort at once."""
-    customers, ledger = facts.customers, facts.ledger
-    status, d = decide_all(customers, cohort, ask.as_of, ledger[~extras(ledger)])
-    d["id"] = pd.Series([EmailId(cohort.id, e, k) for e, k in zip(d["email"].tolist(), d["kind"].tolist())],
-                        dtype=object)
-    d["due_at"] = cohort.deadline_at
-    statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
-                             "first_name": customers["first_name"] if "first_name" in customers else None,
-                             "consent": customers["consent"] if "consent" in customers else None,
-                             "completed_at": customers["completed_at"], "status": status})
-    return Called(statuses, d[list(CALLED_COLUMNS)], classes_of(cohort, journey), {"orphans": len(facts.orphans)})
 
 
 def _moment_passed(d: pd.DataFrame, reminders: np.ndarray, real: dt.datetime | None, tz: dt.tzinfo) -> None:
@@ -326,22 +235,6 @@ def still_sendable(d: pd.DataFrame, entry: dict[str, Any] | None) -> dict[str, A
                                        "outcome"].isin(SENDABLE).any():
         return None
     return entry
-
-
-def extras(ledger: pd.DataFrame) -> "np.ndarray":
-    """Which ledger rows are not an email's original, by their columns: resends asked for by hand
-    and bounce retries (emails of their own)."""
-    extra = np.zeros(len(ledger), dtype=bool)
-    if "resend_run_id" in ledger:
-        extra |= ledger["resend_run_id"].fillna("").astype(str).ne("").to_numpy(dtype=bool)
-    if "retry" in ledger:
-        extra |= ledger["retry"].fillna(0).astype(int).ne(0).to_numpy(dtype=bool)
-    return extra
-
-
-def ledger_ids(ledger: pd.DataFrame, cohort_id: str) -> list[EmailId]:
-    """Each ledger row's email identity, from its columns."""
-    return [EmailId.from_row({**r, "cohort_id": cohort_id}) for r in ledger.to_dict("records")]
 
 
 def _retry_soft_bounces(d: pd.DataFrame, ledger: pd.DataFrame, cohort_id: str) -> pd.DataFrame:

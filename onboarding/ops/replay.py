@@ -53,7 +53,8 @@ def replay(store: Store, cohort: Cohort, run_id: str) -> list[str]:
     # The run decided again from the replayed exports and what the state database holds of the
     # ledger, approvals and CSM assignments (the engine reads only those made by the moment).
     from onboarding.decisions import journey_of
-    from onboarding.decisions.run import RunFacts, decide
+    from onboarding.decisions.facts import RunFacts
+    from onboarding.decisions.run import decide
     from onboarding.pipeline.decide import roster
 
     facts = RunFacts(customers, scratch.staging.first_signups(run_id, cohort.id, ctx.as_of),

@@ -15,7 +15,8 @@ from onboarding import logs
 from onboarding.cohorts import EXPORT_ROLES, Cohort
 from onboarding.decisions.suppression import with_cohort_file
 from onboarding.decisions import is_seed, journey_of
-from onboarding.decisions.run import Decisions, RunFacts, decide as decide_run, held_message
+from onboarding.decisions.facts import RunFacts
+from onboarding.decisions.run import Decisions, decide as decide_run, held_message
 from onboarding.errors import DatasetError, ResendRefused
 from onboarding.pipeline.progress import record
 from onboarding.run import RunContext

@@ -9,7 +9,7 @@ from onboarding import storage
 from onboarding.addresses import without_addresses
 from onboarding.cohorts import Cohort
 from onboarding.decisions import is_seed, journey_of
-from onboarding.decisions.run import classes_of
+from onboarding.decisions.facts import classes_of
 from onboarding.delivery.ledger import BatchItem, Ledger, Progress, deliver_batch
 from onboarding.delivery.messages import Unsubscribe, customer_email as build_customer_email
 from onboarding.delivery.senders import SenderFactory, outbox_label, safe_part
