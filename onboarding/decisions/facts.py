@@ -57,8 +57,21 @@ class RunFacts:
     seen_events: frozenset[str] | None = None
     orphans: list[dict[str, Any]] = field(default_factory=list)  # completions with no signup
     completion_rows_staged: int = 0  # validated completion rows
-    completion_rows: int = 0  # the completion export's rows (valid or not)
-    completion_rows_before: int | None = None  # the same at the cohort's previous run
+    # The run's counts as its stages recorded them (``runs.counts``: each export's rows, valid or
+    # not, the quarantined rows...), and the same of the cohort's previous run that was not held
+    # (None: no such run). A guard on a figure reads it here.
+    counts: dict[str, Any] = field(default_factory=dict)
+    counts_before: dict[str, Any] | None = None
+
+    @property
+    def completion_rows(self) -> int:
+        """The completion export's rows (valid or not)."""
+        return int(self.counts.get("completion_rows") or 0)
+
+    @property
+    def completion_rows_before(self) -> int | None:
+        """The same at the cohort's previous run (None: not known)."""
+        return None if self.counts_before is None else self.counts_before.get("completion_rows")
 
 
 @dataclass(frozen=True)

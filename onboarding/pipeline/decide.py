@@ -36,7 +36,7 @@ def load_facts(store: Store, cohort: Cohort, ctx: RunContext) -> RunFacts:
     inputs = store.runs.inputs(ctx.run_id, cohort.id)
     counts = store.runs.counts(ctx.run_id, cohort.id)
     previous = store.runs.previous(cohort.id, ctx.run_id, run["started_at"]) if run else None
-    before = json.loads(previous["counts"]).get("completion_rows") if previous and previous.get("counts") else None
+    before = json.loads(previous["counts"]) if previous and previous.get("counts") else None
     walked = {} if is_seed(journey_of(cohort)) else dict(
         signed_up=store.staging.first_signups(ctx.run_id, cohort.id, ctx.as_of),
         events=store.staging.events(ctx.run_id, cohort.id, ctx.as_of),
@@ -50,8 +50,8 @@ def load_facts(store: Store, cohort: Cohort, ctx: RunContext) -> RunFacts:
         orphans=store.staging.orphans(ctx.run_id, cohort.id, ctx.as_of),
         completion_rows_staged=store.staging.completion_count(ctx.run_id, cohort.id),
         sources={r: inputs[r] for r in EXPORT_ROLES if r in inputs},
-        completion_rows=counts.get("completion_rows", 0),
-        completion_rows_before=before,
+        counts=counts,
+        counts_before=before,
         now=clock(),
         suppressions=_suppressions(store, cohort),
         refs=store.ledger.references(), **walked)
