@@ -15,7 +15,8 @@ from helpers import make_cohort
 from onboarding.cohorts import read_yaml
 from onboarding.consent import Suppression
 from onboarding.decisions import FORM_KINDS, Resend
-from onboarding.decisions.journey_run import JourneyFacts, decide_journey
+from onboarding.decisions.facts import RunFacts as JourneyFacts
+from onboarding.decisions.run import decide as decide_journey
 from onboarding.identity import EmailId, References
 from onboarding.journeys import journeys_from
 from onboarding.reporting.digests import digests, needs_lines
@@ -209,7 +210,7 @@ def test_the_trigger_forms_kinds_and_a_resend_apply_to_a_journeys_emails():
     """The form's kinds by what each email is: reminders, cancellations, welcomes (on completing a
     stage), stage emails (on entering one); the rest are not even decided. A resend names a
     journey email (``<stage>:<kind>``) that went out before, and gets a key of its own."""
-    from onboarding.decisions.journey_run import form_kind
+    from onboarding.decisions.run import form_kind
 
     assert [form_kind(SAAS, k) for k in ("details:reminder_1", "verification:cancellation",
                                           "advanced_training:advanced_certificate", "csm:csm_introduction")] == [

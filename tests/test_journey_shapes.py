@@ -176,7 +176,7 @@ def test_every_email_of_the_sample_journey_is_service_mail():
     """Point 7: each sample email asks for or reports a step of the journey (the advanced training
     is one), so none waits on marketing consent: an account without it can still finish."""
     from onboarding.cohorts import read_cohort_file
-    from onboarding.decisions.journey_run import email_classes
+    from onboarding.decisions.facts import email_classes
 
     cohort = read_cohort_file(ROOT / "config" / "journey-cohorts.yaml").cohorts["saas-2026-11"]
     classes = email_classes(cohort.journey_spec, cohort.email_classes)

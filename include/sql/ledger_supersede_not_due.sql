@@ -1,8 +1,9 @@
 -- Emails entered by an earlier run but never attempted, and not due at this run (their window
--- passed, the customer's standing changed): they will not be sent. One statement for the cohort.
+-- passed, the customer's standing changed): they will not be sent. One statement for the cohort,
+-- every customer email of any journey (not those sent once per run: summaries, digests, alerts).
 UPDATE email_ledger
 SET status = 'superseded', last_error = :reason, updated_at = :now
-WHERE cohort_id = :cohort_id AND status = 'pending' AND kind IN ('reminder', 'cancellation', 'welcome')
+WHERE cohort_id = :cohort_id AND status = 'pending' AND per_run_id = ''
   AND NOT EXISTS (
       SELECT 1 FROM decisions d
       WHERE d.run_id = :run_id AND d.cohort_id = :cohort_id AND d.email = email_ledger.recipient

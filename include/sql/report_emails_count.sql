@@ -1,2 +1,2 @@
 SELECT COUNT(*) AS n FROM email_ledger
-WHERE cohort_id = :cohort_id AND kind IN ('reminder', 'cancellation', 'welcome')
+WHERE cohort_id = :cohort_id AND per_run_id = ''

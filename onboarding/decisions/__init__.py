@@ -10,6 +10,9 @@ heavy, so the DAG file may read ``KINDS`` when Airflow parses it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from onboarding.journeys import SEED, SEED_ID, Journey
 
 KINDS = ("reminder", "cancellation", "welcome")
 # The trigger form's email kinds: the seed journey's three, and ``stage``. A journey cohort's
@@ -38,3 +41,15 @@ class Resend:
     email: str
     kind: str
     reason: str
+
+
+def journey_of(cohort: Any) -> Journey:
+    """The journey a cohort's customers go through (``cohorts.Cohort.journey_spec``; a cohort built
+    without one: the seed)."""
+    return cohort.journey_spec or SEED
+
+
+def is_seed(journey: Journey) -> bool:
+    """The built-in seed journey, the course cohort's (one stage: reminder, cancellation, welcome):
+    the one property every "is this the seed?" asks."""
+    return journey.id == SEED_ID

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from onboarding.cohorts import GuardConfig
 
@@ -29,10 +30,14 @@ class Trip:
     message: str
 
 
-def check(cfg: GuardConfig, as_of: dt.datetime, sources: dict[str, dict], completions_now: int,
-          completions_before: int | None, cancellations: int, customers: int) -> list[Trip]:
-    """The guards this run trips, given its inputs' manifests and counts."""
+def check(cfg: GuardConfig, as_of: dt.datetime, facts: Any, cancellations: int) -> list[Trip]:
+    """The guards this run trips, given the facts it loaded (``decisions.run.RunFacts``: its
+    inputs' manifests, its customers, the completion export's rows now and at the previous run)
+    and how many cancellations it would send. A new guard reads its fact here (a field of
+    ``RunFacts``, loaded by ``pipeline.decide.load_facts``) and its limit from ``GuardConfig``."""
     trips = []
+    sources, customers = facts.sources, len(facts.customers)
+    completions_now, completions_before = facts.completion_rows, facts.completion_rows_before
     if cfg.max_source_age is not None:
         for role, snap in sources.items():
             modified = snap.get("modified_at")

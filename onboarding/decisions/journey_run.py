@@ -1,7 +1,5 @@
-"""Every decision of one journey cohort's run (a cohort whose ``journey`` is not the seed), from the
-loaded facts and the run's parameters; the journey counterpart of ``decisions.run.decide_run``.
-
-In order:
+"""What a journey other than the seed calls for in one run (``walk_all``), from the loaded facts:
+the part of ``decisions.run.decide`` (the one decide path) that walks each customer. In order:
 
 1. **CSM placement**: customers who reached the journey's ``assign_csm`` stage without a CSM are
    placed (``decisions.csm.place``: within capacity, counting each CSM's customers still on their
@@ -14,76 +12,35 @@ In order:
    ``expired`` when it became due longer ago than the journey's ``emails_expire_after`` (3 days
    by default: the first night of a cohort already under way sends only what is current);
    escalations are not customer emails: they go into the CSM's or the instructor's digest;
-4. **the run's limits**, as for the seed journey: a dry run marks due emails ``would_send``; a
-   reminder is ``moment_passed`` once its stage was due in real time; suppression and consent;
-5. **the guards**: stale exports and mass cancellation hold the run's emails;
-6. **approval requests**: one per stage with customers waiting on a person
+4. **approval requests**: one per stage with customers waiting on a person
    (``decisions.approvals.requests``);
-7. **who waits on a person**: approvals, a CSM with room, overdue stages (escalated), open
+5. **who waits on a person**: approvals, a CSM with room, overdue stages (escalated), open
    queries (steps 15-16: the customer's CSM's, the instructor's once open too long): the CSMs'
    digests and the instructor's summary.
+
+The run's limits (kinds, dry run, real time, resend, suppression, consent) and the guards are
+``decisions.run``'s, the same for every journey.
 """
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from onboarding.cohorts import Cohort
-from onboarding.consent import Suppression
 from onboarding.decisions import IN_FLIGHT_STATES, SENT_STATES
 from onboarding.decisions.approvals import Request, requests as approval_requests
 from onboarding.decisions.csm import Newcomer, place
-from onboarding.decisions.guards import Trip, check
 from onboarding.decisions.journey import (Approval, Attempt, Facts, Settings, Timeline, approvals_by_customer,
                                           evidence_key, visit_rows, walk)
-from onboarding.decisions.run import (DECISION_COLUMNS, SENDABLE, RunAsk, add_resend, hold_and_reference,
-                                      identity_columns, ledger_ids, resend_refusal, still_sendable)
-from onboarding.decisions.suppression import apply as apply_suppressions, require_consent
-from onboarding.identity import EmailId, References
-from onboarding.journeys import Csm, Journey, show_duration, staged_attributes
+from onboarding.decisions.facts import CALLED_COLUMNS, Called, RunAsk, RunFacts, classes_of, ledger_ids
+from onboarding.identity import EmailId
+from onboarding.journeys import Journey, show_duration, staged_attributes
 from onboarding.times import from_iso, iso
 
 # Emails a journey calls for that go to a person of the team, not the customer: into digests.
 DIGEST_KINDS = ("escalation_csm", "escalation_instructor")
-
-
-@dataclass(frozen=True)
-class JourneyFacts:
-    """What the decide stage loaded for one journey cohort's run."""
-
-    customers: pd.DataFrame  # email, name, first_name, consent, held (the reconciled signups)
-    signed_up: dict[str, dt.datetime]  # email -> first signup time
-    events: list[dict[str, Any]]  # email, event, at (ISO), value, link
-    approvals: list[dict[str, Any]]  # recorded decisions (store rows)
-    assignments: list[dict[str, Any]]  # CSM assignments so far (store rows)
-    ledger: pd.DataFrame  # each email's identity columns, status
-    sources: dict[str, dict] = field(default_factory=dict)
-    now: dt.datetime | None = None
-    suppressions: tuple[Suppression, ...] = ()
-    roster: tuple[Csm, ...] | None = None  # the run's CSM roster from the cohort's export (None: the journey's)
-    refs: References | None = None  # the deployment's reference maker (due emails get theirs from it)
-    # Every event name the cohort's exports ever carried by the moment (None: not known, none assumed missing).
-    seen_events: frozenset[str] | None = None
-
-
-@dataclass(frozen=True)
-class JourneyDecisions:
-    statuses: pd.DataFrame  # email, name, first_name, consent, completed_at, status
-    decisions: pd.DataFrame  # DECISION_COLUMNS
-    visits: list[dict[str, Any]]
-    assigned: list[dict[str, Any]]  # new CSM assignments: email, csm_email, csm_name, assigned_at
-    requests: list[Request]
-    waiting: list[dict[str, Any]]  # who waits on a person: email, item, standing, waits_on, csm_email, since
-    enter_ledger: bool
-    trips: list[Trip]
-    held: list[Trip]
-    counts: dict[str, Any]
-    supersede_reason: str = ""
-    resend: dict[str, Any] | None = None  # the instructor's resend, entered on its own with her reason
-    refusal: tuple[str, str] | None = None  # (resend, message): the run stops, nothing decided
 
 
 def ledger_kind(stage: str, kind: str) -> str:
@@ -91,35 +48,15 @@ def ledger_kind(stage: str, kind: str) -> str:
     return f"{stage}:{kind}"
 
 
-def form_kind(journey: Journey, kind: str) -> str:
-    """Which of the trigger form's email kinds a journey email is (``decisions.FORM_KINDS``):
-    a reminder, a cancellation, ``welcome`` when sent on completing its stage, else ``stage``."""
-    stage, _, own = kind.partition(":")
-    if own.startswith("reminder_"):
-        return "reminder"
-    if own == "cancellation":
-        return "cancellation"
-    return "welcome" if any(s.id == stage and own in s.emails_on_complete for s in journey.stages) else "stage"
-
-
-def email_classes(journey: Journey, classes: dict[str, str]) -> dict[str, str]:
-    """Each ledger kind's class, from the cohort's classes by the kind's own name (default:
-    transactional)."""
-    return {ledger_kind(s.id, k): classes.get(k, classes.get(k.split("_")[0], "transactional"))
-            for s, k in journey.email_kinds()}
-
-
-def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: JourneyFacts) -> JourneyDecisions:
-    """One run's decisions for a journey cohort; see the module's docstring for the order."""
+def walk_all(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> Called:
+    """What a journey calls for this run (steps 1-3, 6 and 7 of the module's docstring): every
+    customer's walk, the CSM placements, the emails the timelines call for, the approval
+    requests and who waits on a person."""
     as_of = ask.as_of
     unseen = never_seen(journey, facts.seen_events)
     settings = Settings(cohort.deadline_at, cohort.reminder_window_start, cohort.tz,
                         never_seen=frozenset(evidence_key(s) for s in unseen))
     customers = facts.customers
-    refusal = resend_refusal(cohort.id, ask.resend, customers, facts.ledger, {})
-    if refusal:
-        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
-        return JourneyDecisions(empty, empty, [], [], [], [], False, [], [], {}, refusal=refusal)
     evidence = _evidence(journey, facts.events)
     approvals = approvals_by_customer(facts.approvals)
     assigned = {r["email"]: r for r in facts.assignments}
@@ -129,39 +66,73 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
         return Facts(facts.signed_up.get(email), evidence.get(email, {}), approvals.get(email, ()), held,
                      from_iso(str(a["assigned_at"])) if a else None)
 
-    people = list(zip(customers["email"].tolist(), customers["name"].tolist(), customers["held"].tolist()))
-    timelines = {e: walk(journey, facts_of(e, h), as_of, settings) for e, _, h in people}
+    people = list(zip(customers["email"].tolist(), customers["held"].tolist()))
+    timelines = {e: walk(journey, facts_of(e, h), as_of, settings) for e, h in people}
+    new, waiting_for_csm = _place_csms(journey, facts, timelines, assigned, as_of)
+    held_by = dict(people)
+    for row in new:  # the customers placed walk on from the CSM stage
+        timelines[row["email"]] = walk(journey, facts_of(row["email"], bool(held_by[row["email"]])), as_of, settings)
 
-    # 1. CSM placement, then the customers placed walk on from the CSM stage.
-    new: list[dict[str, Any]] = []
-    waiting_for_csm: tuple[str, ...] = ()
-    roster = journey.csms if facts.roster is None else facts.roster
-    if roster or journey.csms_per_cohort:
-        # A customer's attributes (their language, from the signup export) for ``csm_match``.
-        wants = dict(zip(customers["email"], customers["attributes"])) if "attributes" in customers else {}
-        newcomers = [Newcomer(e, t.visits[-1].entered_at or as_of, staged_attributes(wants.get(e)))
-                     for e, t in timelines.items() if t.standing == "waiting_for_csm" and e not in assigned]
-        # Capacity is customers at once: one who finished, was cancelled or rejected frees the place.
-        existing = {e: r["csm_email"] for e, r in assigned.items()
-                    if e in timelines and timelines[e].standing not in ("done", "cancelled", "rejected")}
-        last = facts.assignments[-1]["csm_email"] if facts.assignments else None
-        placement = place(roster, existing, newcomers, journey.csm_assignment, journey.csm_match, last)
-        names = {c.email: c.name for c in roster}
-        for email, csm in placement.assigned.items():
-            row = {"email": email, "csm_email": csm, "csm_name": names[csm], "assigned_at": iso(as_of)}
-            new.append(row)
-            assigned[email] = row
-        held_by = dict(zip(customers["email"], customers["held"]))
-        for email in placement.assigned:
-            timelines[email] = walk(journey, facts_of(email, bool(held_by[email])), as_of, settings)
-        waiting_for_csm = placement.waiting
-
-    # 2.-3. The emails the timelines call for.
     names = dict(zip(customers["email"], customers["name"]))
+    d = _emails(cohort, journey, facts, timelines, names, as_of)
+    waiting = _open_queries(journey, facts.events, as_of, assigned) + _waiting(timelines, assigned)
+    asked = approval_requests(journey, cohort.id, {e: (names[e], t) for e, t in timelines.items()}, cohort.tz)
+    reqs = _per_approver(journey, cohort, asked, timelines, names, assigned)
+
+    completed = {e: _last_completed(t) for e, t in timelines.items()}
+    statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
+                             "first_name": customers["first_name"] if "first_name" in customers else None,
+                             "consent": customers["consent"] if "consent" in customers else None,
+                             "completed_at": pd.to_datetime(customers["email"].map(completed), utc=True),
+                             "status": customers["email"].map(lambda e: _status(timelines[e]))})
+    counts: dict[str, Any] = {"journey": journey.id, "csm_assigned": len(new), "waiting_for_csm": len(waiting_for_csm),
+                              "approval_requests": len(reqs), "awaiting_approval": sum(len(r.people) for r in reqs),
+                              "waiting_on_a_person": len(waiting)}
+    # A stage waiting on an event no export of the cohort ever carried, with customers in it: the
+    # instructor is told (a misspelt name in the journey, or an export that lacks the column).
+    stuck_on = [f"{s.id}: event {s.evidence.event_name!r}, {n} customer(s) in the stage"
+                for s in unseen for n in [sum(t.stage == s.id for t in timelines.values())] if n]
+    if stuck_on:
+        counts["events_never_seen"] = stuck_on
+    return Called(statuses, d, classes_of(cohort, journey), counts,
+                  visit_rows(timelines, journey), new, reqs, waiting)
+
+
+def _place_csms(journey: Journey, facts: RunFacts, timelines: dict[str, Timeline], assigned: dict[str, dict],
+                as_of: dt.datetime) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """Step 1: the customers who reached the CSM stage without a CSM, placed (``assigned`` gains
+    them); returns the new placements and who still waits for a CSM."""
+    roster = journey.csms if facts.roster is None else facts.roster
+    if not (roster or journey.csms_per_cohort):
+        return [], ()
+    customers = facts.customers
+    # A customer's attributes (their language, from the signup export) for ``csm_match``.
+    wants = dict(zip(customers["email"], customers["attributes"])) if "attributes" in customers else {}
+    newcomers = [Newcomer(e, t.visits[-1].entered_at or as_of, staged_attributes(wants.get(e)))
+                 for e, t in timelines.items() if t.standing == "waiting_for_csm" and e not in assigned]
+    # Capacity is customers at once: one who finished, was cancelled or rejected frees the place.
+    existing = {e: r["csm_email"] for e, r in assigned.items()
+                if e in timelines and timelines[e].standing not in ("done", "cancelled", "rejected")}
+    last = facts.assignments[-1]["csm_email"] if facts.assignments else None
+    placement = place(roster, existing, newcomers, journey.csm_assignment, journey.csm_match, last)
+    names = {c.email: c.name for c in roster}
+    new = []
+    for email, csm in placement.assigned.items():
+        row = {"email": email, "csm_email": csm, "csm_name": names[csm], "assigned_at": iso(as_of)}
+        new.append(row)
+        assigned[email] = row
+    return new, placement.waiting
+
+
+def _emails(cohort: Cohort, journey: Journey, facts: RunFacts, timelines: dict[str, Timeline],
+            names: dict[str, str], as_of: dt.datetime) -> pd.DataFrame:
+    """Steps 2-3: every email the timelines call for (``run.CALLED_COLUMNS``), ``due`` unless the
+    ledger has it already or it is too old to send; a stage visited again (after a rejection)
+    calls for its emails again: the latest visit's stands for the kind this run."""
     due_by_visit = {(e, v.stage, v.number): v.due_at for e, t in timelines.items() for v in t.visits}
-    states = dict(zip(ledger_ids(facts.ledger, cohort.id), facts.ledger["status"].tolist())) if len(facts.ledger) else {}
+    ledger = facts.ledger
+    states = dict(zip(ledger_ids(ledger, cohort.id), ledger["status"].tolist())) if len(ledger) else {}
     rows: list[dict[str, Any]] = []
-    waiting: list[dict[str, Any]] = _open_queries(journey, facts.events, as_of, assigned)
     for email, t in timelines.items():
         for m in t.emails:
             if m.kind in DIGEST_KINDS:
@@ -176,77 +147,24 @@ def decide_journey(cohort: Cohort, journey: Journey, ask: RunAsk, facts: Journey
                              f"; due since {m.at.astimezone(cohort.tz):%Y-%m-%d %H:%M}, more than "
                              f"{show_duration(journey.emails_expire_after)} before this run: too old to send"
                              if stale else ""),
-                         "id": key, "visit_due": due_by_visit.get((email, m.stage, m.visit))})
+                         "id": key, "due_at": due_by_visit.get((email, m.stage, m.visit))})
+    d = pd.DataFrame(rows, columns=list(CALLED_COLUMNS))
+    return d.drop_duplicates(subset=["email", "kind"], keep="last").reset_index(drop=True)
+
+
+def _waiting(timelines: dict[str, Timeline], assigned: dict[str, dict]) -> list[dict[str, Any]]:
+    """Step 7: the customers waiting on a person (an approval, a CSM with room) or overdue."""
+    waiting = []
+    for email, t in timelines.items():
         if t.waits_on or t.standing in ("overdue", "stuck"):
             visit = t.visits[-1] if t.visits else None
             since = (visit.completed_at if t.standing == "awaiting_approval" else
                      visit.due_at if t.standing == "overdue" else visit.entered_at) if visit else None
-            waits_on = t.waits_on or "instructor"
-            waiting.append({"email": email, "item": t.stage or "", "standing": t.standing, "waits_on": waits_on,
+            waiting.append({"email": email, "item": t.stage or "", "standing": t.standing,
+                            "waits_on": t.waits_on or "instructor",
                             "csm_email": assigned.get(email, {}).get("csm_email"), "since": iso(since),
                             "escalated": int(t.standing in ("overdue", "stuck"))})
-    d = pd.DataFrame(rows, columns=["email", "name", "kind", "outcome", "reason", "id", "visit_due"])
-    # A stage visited again (after a rejection) calls for its emails again: the latest visit's
-    # stands for the kind this run (the first visit's went out, or is no longer current).
-    d = d.drop_duplicates(subset=["email", "kind"], keep="last").reset_index(drop=True)
-
-    # 4. The run's limits: the kinds of email the run may send (the others are not even decided).
-    d = d[d["kind"].map(lambda k: form_kind(journey, k)).isin(ask.kinds).to_numpy(dtype=bool)].reset_index(drop=True)
-    due = (d["outcome"] == "due").to_numpy()
-    if ask.dry_run:
-        d.loc[due, "outcome"] = "would_send"
-    real = max((x for x in (ask.triggered_at, facts.now) if x is not None), default=None)
-    if real is not None and len(d):
-        reminder = d["kind"].str.contains(":reminder", regex=False).to_numpy()
-        late = reminder & d["outcome"].isin(SENDABLE).to_numpy() & d["visit_due"].map(
-            lambda v: v is not None and real >= v).to_numpy(dtype=bool)
-        d.loc[late, "outcome"] = "moment_passed"
-        d.loc[late, "reason"] = ("the stage's due time had passed when this run was asked for; a reminder is never "
-                                 "sent after it")
-    d, resend = add_resend(d, customers, ask, cohort.id, facts.refs)
-    classes = email_classes(journey, cohort.email_classes)
-    d = apply_suppressions(d, list(facts.suppressions), classes, SENDABLE)
-    d = require_consent(d, customers, classes, SENDABLE, cohort.consent_wording)
-    resend = still_sendable(d, resend)
-
-    # 5. The guards.
-    sendable = d["outcome"].isin(SENDABLE).to_numpy()
-    cancellations = int((sendable & d["kind"].str.endswith(":cancellation").to_numpy()).sum()) if len(d) else 0
-    trips = check(cohort.guards, as_of, facts.sources, 0, None, cancellations, len(customers))
-    held = hold_and_reference(d, trips, ask.release_guards, facts.refs)
-
-    # 6. Approval requests: everyone waiting on a person, by stage.
-    asked = approval_requests(journey, cohort.id, {e: (names[e], t) for e, t in timelines.items()}, cohort.tz)
-    reqs = _per_approver(journey, cohort, asked, timelines, names, assigned)
-
-    completed = {e: _last_completed(t) for e, t in timelines.items()}
-    statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
-                             "first_name": customers["first_name"] if "first_name" in customers else None,
-                             "consent": customers["consent"] if "consent" in customers else None,
-                             "completed_at": pd.to_datetime(customers["email"].map(completed), utc=True),
-                             "status": customers["email"].map(lambda e: _status(timelines[e]))})
-    counts: dict[str, Any] = {"customers": len(customers), "journey": journey.id}
-    for s, n in statuses["status"].value_counts(sort=False).items():
-        counts[f"status_{s}"] = int(n)
-    for (kind, outcome), n in d.groupby(["kind", "outcome"], sort=False).size().items():
-        counts[f"{kind}_{outcome}"] = int(n)
-    counts["csm_assigned"] = len(new)
-    counts["waiting_for_csm"] = len(waiting_for_csm)
-    counts["approval_requests"] = len(reqs)
-    counts["awaiting_approval"] = sum(len(r.people) for r in reqs)
-    if held:
-        counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
-    counts["waiting_on_a_person"] = len(waiting)
-    # A stage waiting on an event no export of the cohort ever carried, with customers in it: the
-    # instructor is told (a misspelt name in the journey, or an export that lacks the column).
-    stuck_on = [f"{s.id}: event {s.evidence.event_name!r}, {n} customer(s) in the stage"
-                for s in unseen for n in [sum(t.stage == s.id for t in timelines.values())] if n]
-    if stuck_on:
-        counts["events_never_seen"] = stuck_on
-    return JourneyDecisions(statuses, identity_columns(d), visit_rows(timelines, journey), new, reqs, waiting,
-                            not ask.dry_run and not held, trips, held, counts,
-                            supersede_reason=f"no longer due as of {iso(as_of)}",
-                            resend=resend if not ask.dry_run and not held else None)
+    return waiting
 
 
 def never_seen(journey: Journey, seen: frozenset[str] | None) -> list:
@@ -329,4 +247,4 @@ def _last_completed(t: Timeline) -> dt.datetime | None:
     return max(done) if done else None
 
 
-__all__ = ["Approval", "JourneyDecisions", "JourneyFacts", "decide_journey", "ledger_kind"]
+__all__ = ["Approval", "ledger_kind", "walk_all"]

@@ -30,6 +30,9 @@ import numpy as np
 import pandas as pd
 
 from onboarding.cohorts import Cohort
+from onboarding.identity import EmailId
+from onboarding.journeys import Journey
+from onboarding.decisions.facts import CALLED_COLUMNS, Called, RunAsk, RunFacts, classes_of, extras
 from onboarding.decisions import (COMPLETED_LATE, ENDS_REMINDERS, EXCLUSIVE, HELD, IN_FLIGHT_STATES, MISSED, ON_TIME,
                                   PENDING, SENT_STATES)
 
@@ -203,3 +206,18 @@ def decide(customer: Customer, cohort: Cohort, as_of: dt.datetime, ledger: dict[
                           "status": list(ledger.values())}, dtype=object)
     _, d = decide_all(customer_frame([customer]), cohort, as_of, known)
     return [Decision(r.email, r.name, r.kind, r.outcome, r.reason) for r in d.itertuples(index=False)]
+
+
+def seed_called(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> Called:
+    """What the seed journey calls for: its walk (``rules.walk_seed``: the engine's, once per
+    distinct completion) and the ledger's rules, over the whole cohort at once."""
+    customers, ledger = facts.customers, facts.ledger
+    status, d = decide_all(customers, cohort, ask.as_of, ledger[~extras(ledger)])
+    d["id"] = pd.Series([EmailId(cohort.id, e, k) for e, k in zip(d["email"].tolist(), d["kind"].tolist())],
+                        dtype=object)
+    d["due_at"] = cohort.deadline_at
+    statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
+                             "first_name": customers["first_name"] if "first_name" in customers else None,
+                             "consent": customers["consent"] if "consent" in customers else None,
+                             "completed_at": customers["completed_at"], "status": status})
+    return Called(statuses, d[list(CALLED_COLUMNS)], classes_of(cohort, journey), {"orphans": len(facts.orphans)})

@@ -1,18 +1,24 @@
-"""Every decision of one cohort's run, from the loaded facts and the run's parameters.
+"""Every decision of one cohort's run, whatever its journey, from the loaded facts and the run's
+parameters: the one decide path.
 
-``decide_run`` is the decide stage without its input and output: the stage loads the facts from
-the state database, calls it, and stores what it returns. It applies, in order:
+``decide`` is the decide stage without its input and output: the stage loads the facts from the
+state database (``RunFacts``), calls it, and stores what it returns (``Decisions``). It applies,
+in order, the same steps to every journey:
 
-1. **refusals**: an empty completion export after the deadline (it would cancel everyone) and a
-   resend that makes no sense stop the run before anything is decided;
-2. **the rules and the ledger** (``rules.decide_all``), for the email kinds this run may send; an
-   email whose first sending bounced softly is due again, once (``_retry_soft_bounces``);
-3. **the run's own limits**: a dry run marks due emails ``would_send``; a reminder is
-   ``moment_passed`` once its deadline has passed in real time (when the run was asked for, or
-   when it decides, whichever is later: a cleared old run or a backfill keeps its old moment, and
-   must still not remind anyone after the deadline); the instructor's resend replaces the rules'
-   decision for that email; a suppressed address gets no email its entry stops (``suppressed``,
-   see ``decisions.suppression``);
+1. **refusals**: an empty completion export after the seed's deadline (it would cancel everyone)
+   and a resend that makes no sense stop the run before anything is decided;
+2. **what the journey calls for** (``Called``): the seed's rules and ledger over the whole cohort
+   at once (``seed_called``: the engine's walk once per distinct completion, ``rules.decide_all``),
+   any other journey's walk of each customer (``journey_run.walk_all``: CSM placement, the
+   emails the timelines call for, approval requests, who waits on a person); an email whose
+   first sending bounced softly is due again, once (``_retry_soft_bounces``);
+3. **the run's own limits**: the email kinds this run may send (the others are not even decided);
+   a dry run marks due emails ``would_send``; a reminder is ``moment_passed`` once its due time
+   (the seed's: the deadline) has passed in real time (when the run was asked for, or when it
+   decides, whichever is later: a cleared old run or a backfill keeps its old moment, and must
+   still not remind anyone after it); the instructor's resend replaces the rules' decision for
+   that email; a suppressed address gets no email its entry stops, a marketing email needs
+   consent (``decisions.suppression``);
 4. **the guards**: a tripped guard that is not released holds every due email (``held``);
 5. **the ledger plan**: whether the run enters its due emails in the ledger (not in a dry run,
    not when held), each due email's reference, and the resend's entry with her reason; the store
@@ -23,118 +29,117 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from onboarding.cohorts import Cohort
-from onboarding.consent import Suppression
-from onboarding.decisions import EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES, Resend
+from onboarding.decisions import EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES, Resend, is_seed
+from onboarding.decisions.facts import (DECISION_COLUMNS, SENDABLE, Called, RunAsk, RunFacts, extras,
+                                        ledger_ids)
 from onboarding.decisions.guards import Trip, check
-from onboarding.decisions.rules import decide_all
+from onboarding.decisions.journey_run import walk_all
+from onboarding.decisions.rules import seed_called
 from onboarding.decisions.suppression import apply as apply_suppressions, require_consent
 from onboarding.identity import EmailId, References
+from onboarding.journeys import Journey
 from onboarding.times import iso
 
-SENDABLE = ("due", "would_send")
-# Each decision's email by its identity's columns (``identity.EmailId``), its key and reference.
-DECISION_COLUMNS = ("email", "kind", "outcome", "reason", "email_key", "ref", "stage", "visit", "resend_run_id", "retry")
-
-
-class RunAsk(Protocol):
-    """What a run asks for (``onboarding.run.RunContext`` is one)."""
-
-    run_id: str
-    as_of: dt.datetime
-    dry_run: bool
-    kinds: tuple[str, ...]
-    release_guards: tuple[str, ...]
-    triggered_at: dt.datetime | None
-    resend: Resend | None
-
-
 @dataclass(frozen=True)
-class RunFacts:
-    """What the decide stage loaded for one cohort's run."""
+class Decisions:
+    """Every decision of one cohort's run, whatever its journey."""
 
-    customers: pd.DataFrame  # email, name, completed_at (UTC, NaT when none), held
-    ledger: pd.DataFrame  # the cohort's ledger so far: each email's identity columns, status, bounce
-    orphans: int = 0  # completions with no signup
-    completion_rows_staged: int = 0  # validated completion rows
-    sources: dict[str, dict] = field(default_factory=dict)  # input manifests, by role
-    completion_rows: int = 0  # the completion export's rows (valid or not)
-    completion_rows_before: int | None = None  # the same at the cohort's previous run
-    now: dt.datetime | None = None  # the clock when the facts were loaded (real time, not the run's moment)
-    suppressions: tuple[Suppression, ...] = ()  # who must not be emailed (the list, and the cohort file's)
-    refs: References | None = None  # the deployment's reference maker (due emails get theirs from it)
-
-
-@dataclass(frozen=True)
-class RunDecisions:
-    statuses: pd.DataFrame  # email, name, completed_at, status
-    decisions: pd.DataFrame  # email, kind, outcome, reason, email_key, ref (the reference, when due)
+    statuses: pd.DataFrame  # email, name, first_name, consent, completed_at, status
+    decisions: pd.DataFrame  # DECISION_COLUMNS (the reference, when due)
     enter_ledger: bool  # enter the due emails and supersede what is no longer due (not dry, not held)
-    resend: dict[str, Any] | None  # the instructor's resend, entered on its own with her reason
     trips: list[Trip]  # guards tripped (released or not)
     held: list[Trip]  # guards tripped and not released: nothing is sent
     counts: dict[str, Any]
     supersede_reason: str = ""
+    resend: dict[str, Any] | None = None  # the instructor's resend, entered on its own with her reason
     refusal: tuple[str, str] | None = None  # (dataset | resend, message): the run stops, nothing decided
+    orphans: list[dict[str, Any]] = field(default_factory=list)  # completions with no signup
+    visits: list[dict[str, Any]] = field(default_factory=list)  # per customer and stage visit
+    assigned: list[dict[str, Any]] = field(default_factory=list)  # new CSM assignments
+    requests: list[Any] = field(default_factory=list)  # approval requests (``decisions.approvals.Request``)
+    waiting: list[dict[str, Any]] = field(default_factory=list)  # who waits on a person
 
 
-def decide_run(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> RunDecisions:
-    """One run's decisions for one cohort; see the module's docstring for the order."""
-    customers, as_of = facts.customers, ask.as_of
-    refusal = _refusal(cohort, ask, facts)
+def decide(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> Decisions:
+    """One run's decisions for one cohort, the same steps for every journey (the seed's included);
+    see the module's docstring for the order."""
+    refusal = _refusal(cohort, journey, ask, facts)
     if refusal:
-        return RunDecisions(_empty("email", "name", "first_name", "consent", "completed_at", "status"), _empty(*DECISION_COLUMNS), False, None,
-                            [], [], {}, refusal=refusal)
-    ledger = facts.ledger
-    originals = ledger[~extras(ledger)]
-    status, d = decide_all(customers, cohort, as_of, originals)
-    d = d[d["kind"].isin(ask.kinds)].reset_index(drop=True)
-    d["id"] = pd.Series([EmailId(cohort.id, e, k) for e, k in zip(d["email"].tolist(), d["kind"].tolist())],
-                        dtype=object)
-    d = _retry_soft_bounces(d, ledger, cohort.id)
-    due = (d["outcome"] == "due").to_numpy()
+        return Decisions(_empty("email", "name", "first_name", "consent", "completed_at", "status"),
+                         _empty(*DECISION_COLUMNS), False, [], [], {}, refusal=refusal)
+    called = (seed_called(cohort, journey, ask, facts) if is_seed(journey) else
+              walk_all(cohort, journey, ask, facts))
+    d = _retry_soft_bounces(called.emails, facts.ledger, cohort.id)
+    form = d["kind"].map(lambda k: form_kind(journey, k)).to_numpy(dtype=object)
+    mine = pd.Series(form).isin(ask.kinds).to_numpy(dtype=bool)
+    d, form = d[mine].reset_index(drop=True), form[mine]
     if ask.dry_run:
-        d.loc[due, "outcome"] = "would_send"
-    real = max((t for t in (ask.triggered_at, facts.now) if t is not None), default=None)
-    if real is not None and real >= cohort.deadline_at:
-        passed = due & (d["kind"] == "reminder").to_numpy()
-        d.loc[passed, "outcome"] = "moment_passed"
-        d.loc[passed, "reason"] = (f"the deadline had passed when this run was asked for "
-                                   f"({real.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z}); a reminder is never sent "
-                                   f"after its deadline")
+        d.loc[(d["outcome"] == "due").to_numpy(), "outcome"] = "would_send"
+    _moment_passed(d, form == "reminder", max((t for t in (ask.triggered_at, facts.now) if t is not None),
+                                              default=None), cohort.tz)
+    customers = facts.customers
     d, resend_entry = add_resend(d, customers, ask, cohort.id, facts.refs)
-
     # The suppression list: a suppressed address gets no email its entry stops (the decision says
     # why, and the summary lists it), a resend included.
-    d = apply_suppressions(d, list(facts.suppressions), cohort.email_classes, SENDABLE)
-    d = require_consent(d, customers, cohort.email_classes, SENDABLE, cohort.consent_wording)
+    d = apply_suppressions(d, list(facts.suppressions), called.classes, SENDABLE)
+    d = require_consent(d, customers, called.classes, SENDABLE, cohort.consent_wording)
     resend_entry = still_sendable(d, resend_entry)
 
     sendable = d["outcome"].isin(SENDABLE).to_numpy()
-    cancellations = int((sendable & (d["kind"] == "cancellation").to_numpy()).sum())
-    trips = check(cohort.guards, as_of, {r: facts.sources[r] for r in ("signups", "completions") if r in facts.sources},
-                  facts.completion_rows, facts.completion_rows_before, cancellations, len(customers))
+    cancelling = d["kind"].map(lambda k: form_kind(journey, k) == "cancellation").to_numpy(dtype=bool)
+    trips = check(cohort.guards, ask.as_of, facts, int((sendable & cancelling).sum()))
     held = hold_and_reference(d, trips, ask.release_guards, facts.refs)
     enter = not ask.dry_run and not held
+    return Decisions(called.statuses, identity_columns(d), enter, trips, held,
+                     _counts(called, d, facts, held), supersede_reason=f"no longer due as of {iso(ask.as_of)}",
+                     resend=resend_entry if enter else None, orphans=facts.orphans, visits=called.visits,
+                     assigned=called.assigned, requests=called.requests, waiting=called.waiting)
 
-    statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
-                             "first_name": customers["first_name"] if "first_name" in customers else None,
-                             "consent": customers["consent"] if "consent" in customers else None,
-                             "completed_at": customers["completed_at"], "status": status})
-    counts: dict[str, Any] = {"customers": len(customers), "orphans": facts.orphans}
-    for s, n in pd.Series(status, dtype=object).value_counts(sort=False).items():
+
+def form_kind(journey: Journey, kind: str) -> str:
+    """Which of the trigger form's email kinds (``decisions.FORM_KINDS``) a ledger kind is: a
+    reminder, a cancellation, ``welcome`` when sent on completing its stage, else ``stage`` (a
+    journey's kinds are ``<stage>:<kind>``; the seed's are their own names)."""
+    stage, _, own = kind.rpartition(":")
+    if own == "reminder" or own.startswith("reminder_"):
+        return "reminder"
+    if own == "cancellation":
+        return "cancellation"
+    return "welcome" if any(s.id == (stage or s.id) and own in s.emails_on_complete for s in journey.stages) \
+        else "stage"
+
+
+def _moment_passed(d: pd.DataFrame, reminders: np.ndarray, real: dt.datetime | None, tz: dt.tzinfo) -> None:
+    """A reminder is ``moment_passed`` once its due time has passed in real time (when the run
+    was asked for, or when it decides, whichever is later): a cleared old run or a backfill keeps
+    its old moment, and must still not remind anyone after it (in place)."""
+    if real is None or not len(d):
+        return
+    late = reminders & d["outcome"].isin(SENDABLE).to_numpy() & d["due_at"].map(
+        lambda v: v is not None and not pd.isna(v) and real >= v).to_numpy(dtype=bool)
+    d.loc[late, "outcome"] = "moment_passed"
+    d.loc[late, "reason"] = (f"the deadline had passed when this run was asked for "
+                             f"({real.astimezone(tz):%Y-%m-%d %H:%M %Z}); a reminder is never sent after its deadline")
+
+
+def _counts(called: Called, d: pd.DataFrame, facts: RunFacts, held: list[Trip]) -> dict[str, Any]:
+    """The run's counts: customers, the journey's own, standings, each kind's outcomes, the
+    guards holding it."""
+    counts: dict[str, Any] = {"customers": len(facts.customers)}
+    for s, n in called.statuses["status"].value_counts(sort=False).items():
         counts[f"status_{s}"] = int(n)
     for (kind, outcome), n in d.groupby(["kind", "outcome"], sort=False).size().items():
         counts[f"{kind}_{outcome}"] = int(n)
+    counts.update(called.counts)
     if held:
         counts["held_by_guards"] = list(dict.fromkeys(t.guard for t in held))
-    return RunDecisions(statuses, identity_columns(d), enter, resend_entry if enter else None, trips, held,
-                        counts, supersede_reason=f"no longer due as of {iso(as_of)}")
+    return counts
 
 
 def hold_and_reference(d: pd.DataFrame, trips: list[Trip], released: tuple[str, ...], refs: References | None
@@ -173,16 +178,17 @@ def held_message(held: list[Trip]) -> str:
             + ". If the exports are right, release with the run parameter release_guards=" + ",".join(names))
 
 
-def _refusal(cohort: Cohort, ask: RunAsk, facts: RunFacts) -> tuple[str, str] | None:
+def _refusal(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> tuple[str, str] | None:
     n = len(facts.customers)
-    if n and not facts.completion_rows_staged and ask.as_of >= cohort.deadline_at:
+    if (is_seed(journey) and n and not facts.completion_rows_staged and ask.as_of >= cohort.deadline_at):
         location = cohort.completions.location
         # Say what is true: an empty export, or one whose every row was quarantined (the summary lists them).
         what = (f"none of the completion export's {facts.completion_rows} row(s) could be used (all quarantined)"
                 if facts.completion_rows else "the completion export has no records")
         return "dataset", (f"{location}: {what}; refusing to cancel all {n} customers on it. Check the export "
                            f"and rerun.")
-    return resend_refusal(cohort.id, ask.resend, facts.customers, facts.ledger)
+    # A rival (a welcome after a cancellation) exists only where the journey makes one exclusive.
+    return resend_refusal(cohort.id, ask.resend, facts.customers, facts.ledger, EXCLUSIVE if is_seed(journey) else {})
 
 
 def resend_refusal(cohort_id: str, r: Resend | None, customers: pd.DataFrame, ledger: pd.DataFrame,
@@ -229,22 +235,6 @@ def still_sendable(d: pd.DataFrame, entry: dict[str, Any] | None) -> dict[str, A
                                        "outcome"].isin(SENDABLE).any():
         return None
     return entry
-
-
-def extras(ledger: pd.DataFrame) -> "np.ndarray":
-    """Which ledger rows are not an email's original, by their columns: resends asked for by hand
-    and bounce retries (emails of their own)."""
-    extra = np.zeros(len(ledger), dtype=bool)
-    if "resend_run_id" in ledger:
-        extra |= ledger["resend_run_id"].fillna("").astype(str).ne("").to_numpy(dtype=bool)
-    if "retry" in ledger:
-        extra |= ledger["retry"].fillna(0).astype(int).ne(0).to_numpy(dtype=bool)
-    return extra
-
-
-def ledger_ids(ledger: pd.DataFrame, cohort_id: str) -> list[EmailId]:
-    """Each ledger row's email identity, from its columns."""
-    return [EmailId.from_row({**r, "cohort_id": cohort_id}) for r in ledger.to_dict("records")]
 
 
 def _retry_soft_bounces(d: pd.DataFrame, ledger: pd.DataFrame, cohort_id: str) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """Rendering and building emails.
 
-Templates live in ``include/templates/<kind>/``: ``subject.txt``, ``body.txt`` and ``body.html``
-(Jinja2; the HTML autoescaped, so a name like ``<b>Eve</b>`` shows as typed). Messages are built
+Templates live in ``include/templates/<name>/``: ``subject.txt``, ``body.txt`` and ``body.html``
+(a customer email's: its journey's, ``journeys/<journey>/<stage>/<kind>/``, or its role's default,
+``journey/<role>/``; Jinja2; the HTML autoescaped, so a name like ``<b>Eve</b>`` shows as typed). Messages are built
 with the standard library's ``EmailMessage``: names are RFC 2047-encoded when not ASCII, and no
 value can add a header, because every header value is cleaned to one line, stripped of anything
 that would read as an encoded word, and addresses go through ``headerregistry.Address``.
@@ -22,6 +23,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Any
 
 from onboarding.cohorts import Cohort
+from onboarding.decisions import journey_of
 from onboarding.errors import UnsafeMessage
 from onboarding.paths import TEMPLATES_DIR
 from onboarding.validation.values import MAX_NAME_CHARS, clean_name
@@ -184,12 +186,17 @@ def check_message(msg: EmailMessage, to_email: str, cc: tuple[str, ...] = (), se
 
 
 def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: str,
-                   first_name: str | None = None, unsubscribe: Unsubscribe | None = None) -> EmailMessage:
-    """Render one customer email of ``kind`` and build the message; a marketing kind carries how to
-    unsubscribe (headers, and a visible link or address)."""
-    content = render(kind, **email_context(cohort, name, ref, first_name), unsubscribe=unsubscribe)
-    return build_message(sender=cohort.sender, to_email=email_addr, to_name=name, content=content, ref=ref,
-                         unsubscribe=unsubscribe)
+                   first_name: str | None = None, unsubscribe: Unsubscribe | None = None,
+                   due: str | None = None, csm: Any = None) -> EmailMessage:
+    """Render one customer email of the ledger's ``kind`` (a journey's ``<stage>:<kind>``; the
+    seed journey's kinds name no stage: its one stage's) and build the message, as every
+    journey's: its stage's template (``stage_template``: the seed's are its journey's own, in
+    ``journeys/seed/onboarding/<kind>/``); a marketing kind carries how to unsubscribe (headers,
+    and a visible link or address)."""
+    journey = journey_of(cohort)
+    stage_id, _, own = kind.rpartition(":")
+    stage = journey.stage(stage_id) if stage_id else journey.stages[0]
+    return stage_email(cohort, journey, stage, own, email_addr, name, ref, due, first_name, unsubscribe, csm)
 
 
 def stage_role(stage: Any, kind: str) -> str:

@@ -4,7 +4,7 @@
 
 For auditing: the run's copied exports are checked against the sha256 recorded when they were
 read, validated and reconciled again in a scratch database, and every customer's standing and
-due emails (by the rules alone, before the ledger) are compared with what the run recorded.
+emails decided (by the one decide path, as a dry run) are compared with what the run recorded.
 Exit status 0 when identical, 1 when anything differs (each difference is printed). Nothing is
 sent and the state database is only read.
 """
@@ -21,7 +21,6 @@ from onboarding.store import Store
 def replay(store: Store, cohort: Cohort, run_id: str) -> list[str]:
     """Differences between a recorded run and its replay; empty when it decides the same."""
     from onboarding import pipeline
-    from onboarding.decisions.rules import walk_seed
     from onboarding.run import RunContext
     from onboarding.sources.snapshot import Snapshot, sha256_bytes
     from onboarding.store import db
@@ -51,26 +50,24 @@ def replay(store: Store, cohort: Cohort, run_id: str) -> list[str]:
         scratch.runs.record(run_id, cohort.id, ctx.as_of, True, "extracted", inputs=inputs)
         pipeline.validate(scratch, cohort, ctx)
     customers = scratch.staging.reconcile(run_id, cohort.id, ctx.as_of)
-    if cohort.journey != "seed":
-        # A journey's run, decided again from the replayed exports and what the state database
-        # holds of approvals and CSM assignments (the engine reads only those made by the moment).
-        from onboarding.decisions.journey_run import JourneyFacts, decide_journey
-        from onboarding.pipeline.decide import roster
+    # The run decided again from the replayed exports and what the state database holds of the
+    # ledger, approvals and CSM assignments (the engine reads only those made by the moment).
+    from onboarding.decisions import journey_of
+    from onboarding.decisions.facts import RunFacts
+    from onboarding.decisions.run import decide
+    from onboarding.pipeline.decide import roster
 
-        facts = JourneyFacts(customers, scratch.staging.first_signups(run_id, cohort.id, ctx.as_of),
-                             scratch.staging.events(run_id, cohort.id, ctx.as_of), store.journeys.approvals(cohort.id),
-                             [a for a in store.journeys.csm_assignments(cohort.id)
-                              if from_iso(str(a["assigned_at"])) <= ctx.as_of],
-                             store.ledger.states(cohort.id),
-                             # the roster the run read from its export (replayed too), else the journey's
-                             roster=roster(scratch, cohort, run_id),
-                             seen_events=store.staging.event_names(cohort.id, ctx.as_of), refs=store.ledger.references())
-        result = decide_journey(cohort, cohort.journey_spec, ctx, facts)
-        status = result.statuses["status"].to_numpy()
-        kinds = set(zip(result.decisions["email"], result.decisions["kind"]))
-    else:
-        status, kind = walk_seed(customers, cohort, ctx.as_of)
-        kinds = {(e, k) for e, k in zip(customers["email"], kind) if k}
+    facts = RunFacts(customers, scratch.staging.first_signups(run_id, cohort.id, ctx.as_of),
+                     scratch.staging.events(run_id, cohort.id, ctx.as_of), store.journeys.approvals(cohort.id),
+                     [a for a in store.journeys.csm_assignments(cohort.id) if from_iso(str(a["assigned_at"])) <= ctx.as_of],
+                     store.ledger.states(cohort.id),
+                     # the roster the run read from its export (replayed too), else the journey's
+                     roster=roster(scratch, cohort, run_id),
+                     seen_events=store.staging.event_names(cohort.id, ctx.as_of), refs=store.ledger.references(),
+                     completion_rows_staged=scratch.staging.completion_count(run_id, cohort.id))
+    result = decide(cohort, journey_of(cohort), ctx, facts)
+    status = result.statuses["status"].to_numpy()
+    kinds = set(zip(result.decisions["email"], result.decisions["kind"]))
     now = dict(zip(customers["email"], status))
     for email in sorted(set(now) | set(recorded)):
         if now.get(email) != recorded.get(email):

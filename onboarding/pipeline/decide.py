@@ -1,8 +1,9 @@
 """Stage 3, decide: load -> decide -> guard -> persist.
 
 The facts (reconciled customers, the cohort's ledger, the run's inputs and the previous run's
-counts) are loaded from the state database; ``decisions.run.decide_run`` turns them into every
-decision of the run; the decisions, the ledger plan and the superseded emails are written in one
+counts, and what the cohort's journey reads) are loaded from the state database;
+``decisions.run.decide`` (the one decide path, every journey's) turns them into every decision of
+the run; the decisions, the ledger plan and the superseded emails are written in one
 transaction, so a retry of this stage rewrites them whole.
 """
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 from onboarding import logs
 from onboarding.cohorts import EXPORT_ROLES, Cohort
 from onboarding.decisions.suppression import with_cohort_file
-from onboarding.decisions.journey_run import JourneyFacts, decide_journey as decide_journey_run
-from onboarding.decisions.run import RunFacts, decide_run, held_message
+from onboarding.decisions import is_seed, journey_of
+from onboarding.decisions.facts import RunFacts
+from onboarding.decisions.run import Decisions, decide as decide_run, held_message
 from onboarding.errors import DatasetError, ResendRefused
 from onboarding.pipeline.progress import record
 from onboarding.run import RunContext
@@ -24,26 +26,35 @@ from onboarding.times import clock
 log = logging.getLogger(__name__)
 
 
-def load_facts(store: Store, cohort: Cohort, ctx: RunContext, orphans: int) -> RunFacts:
-    """What the run decides on, as the state database holds it now."""
+def load_facts(store: Store, cohort: Cohort, ctx: RunContext) -> RunFacts:
+    """What the run decides on, as the state database holds it now: the reconciled customers,
+    the cohort's ledger, the run's inputs and the previous run's counts, and what the cohort's
+    journey reads beyond its completions (signup times, event rows, approvals, CSMs)."""
     import json
 
     run = store.runs.get(ctx.run_id, cohort.id)
     inputs = store.runs.inputs(ctx.run_id, cohort.id)
     counts = store.runs.counts(ctx.run_id, cohort.id)
     previous = store.runs.previous(cohort.id, ctx.run_id, run["started_at"]) if run else None
-    before = json.loads(previous["counts"]).get("completion_rows") if previous and previous.get("counts") else None
+    before = json.loads(previous["counts"]) if previous and previous.get("counts") else None
+    walked = {} if is_seed(journey_of(cohort)) else dict(
+        signed_up=store.staging.first_signups(ctx.run_id, cohort.id, ctx.as_of),
+        events=store.staging.events(ctx.run_id, cohort.id, ctx.as_of),
+        approvals=store.journeys.approvals(cohort.id),
+        assignments=store.journeys.csm_assignments(cohort.id),
+        roster=roster(store, cohort, ctx.run_id),
+        seen_events=store.staging.event_names(cohort.id, ctx.as_of))
     return RunFacts(
         customers=store.staging.reconcile(ctx.run_id, cohort.id, ctx.as_of),
         ledger=store.ledger.states(cohort.id),
-        orphans=orphans,
+        orphans=store.staging.orphans(ctx.run_id, cohort.id, ctx.as_of),
         completion_rows_staged=store.staging.completion_count(ctx.run_id, cohort.id),
-        sources={r: inputs[r] for r in ("signups", "completions") if r in inputs},
-        completion_rows=counts.get("completion_rows", 0),
-        completion_rows_before=before,
+        sources={r: inputs[r] for r in EXPORT_ROLES if r in inputs},
+        counts=counts,
+        counts_before=before,
         now=clock(),
         suppressions=_suppressions(store, cohort),
-        refs=store.ledger.references())
+        refs=store.ledger.references(), **walked)
 
 
 def with_resend(store: Store, cohort: Cohort, ctx: RunContext) -> RunContext:
@@ -77,43 +88,24 @@ def _suppressions(store: Store, cohort: Cohort) -> tuple:
 
 
 def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
-    """Decide the run and record every decision (a multi-stage journey's cohort: ``decide_journey``). Due emails are entered in the ledger as pending
-    (not in a dry run, nor when a guard holds the run); an email entered by an earlier run but
-    never attempted, and no longer due, is superseded."""
-    if cohort.journey != "seed":
-        return decide_journey(store, cohort, ctx)
+    """Decide the run and record every decision, whatever the cohort's journey: the standings,
+    the visits, who waits on whom, CSM placements and approval requests, all in one transaction.
+    Due emails are entered in the ledger as pending (not in a dry run, nor when a guard holds the
+    run); an email entered by an earlier run but never attempted, and no longer due, is superseded."""
+    journey = journey_of(cohort)
     ctx = with_resend(store, cohort, ctx)
+    superseded = 0
     with store.transaction() as tx:
-        orphans = tx.staging.orphans(ctx.run_id, cohort.id, ctx.as_of)
-        result = decide_run(cohort, ctx, load_facts(tx, cohort, ctx, len(orphans)))
-        superseded = 0
+        result = decide_run(cohort, journey, ctx, load_facts(tx, cohort, ctx))
         if not result.refusal:
-            tx.decisions.replace(ctx.run_id, cohort.id, result.statuses, orphans, result.decisions)
+            _write(tx, cohort, ctx, result)
             superseded = _enter(tx, cohort, ctx, result)
     if result.refusal:
         kind, message = result.refusal
         record(store, cohort, ctx, "failed", f"decide: {message}")
         raise (ResendRefused if kind == "resend" else DatasetError)(_refused(ctx, message))
-    return _recorded(store, cohort, ctx, result, superseded, cohort.id)
-
-
-def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> JourneyFacts:
-    """What a journey cohort's run decides on: the reconciled signups, when each signed up, the
-    event rows, the approvals recorded, the CSM assignments and the ledger."""
-    inputs = store.runs.inputs(ctx.run_id, cohort.id)
-    return JourneyFacts(
-        customers=store.staging.reconcile(ctx.run_id, cohort.id, ctx.as_of),
-        signed_up=store.staging.first_signups(ctx.run_id, cohort.id, ctx.as_of),
-        events=store.staging.events(ctx.run_id, cohort.id, ctx.as_of),
-        approvals=store.journeys.approvals(cohort.id),
-        assignments=store.journeys.csm_assignments(cohort.id),
-        ledger=store.ledger.states(cohort.id),
-        sources={r: inputs[r] for r in EXPORT_ROLES if r in inputs},
-        now=clock(),
-        suppressions=_suppressions(store, cohort),
-        roster=roster(store, cohort, ctx.run_id),
-        seen_events=store.staging.event_names(cohort.id, ctx.as_of),
-        refs=store.ledger.references())
+    return _recorded(store, cohort, ctx, result, superseded,
+                     cohort.id if is_seed(journey) else f"{cohort.id} (journey {journey.id})")
 
 
 def roster(store: Store, cohort: Cohort, run_id: str) -> tuple:
@@ -122,31 +114,12 @@ def roster(store: Store, cohort: Cohort, run_id: str) -> tuple:
     from onboarding.journeys import Csm, staged_attributes
 
     if cohort.csms is None:
-        return cohort.journey_spec.csms
+        return journey_of(cohort).csms
     return tuple(Csm(r["name"], r["email"], int(r["capacity"]), staged_attributes(r["attributes"]))
                  for r in store.staging.roster(run_id, cohort.id))
 
 
-def decide_journey(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
-    """Decide a journey cohort's run: its customers' visits to each stage, CSM placements, the
-    emails due (entered in the ledger as for the seed journey) and the approval requests for
-    the night, all written in one transaction."""
-    journey = cohort.journey_spec
-    superseded = 0
-    ctx = with_resend(store, cohort, ctx)
-    with store.transaction() as tx:
-        result = decide_journey_run(cohort, journey, ctx, load_journey_facts(tx, cohort, ctx))
-        if not result.refusal:
-            _write_journey(tx, cohort, ctx, result)
-            superseded = _enter(tx, cohort, ctx, result)
-    if result.refusal:
-        _, message = result.refusal
-        record(store, cohort, ctx, "failed", f"decide: {message}")
-        raise ResendRefused(_refused(ctx, message))
-    return _recorded(store, cohort, ctx, result, superseded, f"{cohort.id} (journey {journey.id})")
-
-
-def _enter(tx: Store, cohort: Cohort, ctx: RunContext, result: Any) -> int:
+def _enter(tx: Store, cohort: Cohort, ctx: RunContext, result: Decisions) -> int:
     """Enter the run's due emails (and the instructor's resend) in the ledger as pending, unless
     the run may not send (a dry run, a guard's hold); returns how many earlier entries were
     superseded, first: the emails about to be entered are due, so never among them."""
@@ -159,9 +132,10 @@ def _enter(tx: Store, cohort: Cohort, ctx: RunContext, result: Any) -> int:
     return superseded
 
 
-def _write_journey(tx: Store, cohort: Cohort, ctx: RunContext, result: Any) -> None:
-    """A journey run's decisions, visits, who waits on whom, CSM placements and approval requests."""
-    tx.decisions.replace(ctx.run_id, cohort.id, result.statuses, [], result.decisions)
+def _write(tx: Store, cohort: Cohort, ctx: RunContext, result: Decisions) -> None:
+    """A run's decisions and orphans, visits, who waits on whom, CSM placements and approval
+    requests (the seed journey has none of the last four: its rows are cleared all the same)."""
+    tx.decisions.replace(ctx.run_id, cohort.id, result.statuses, result.orphans, result.decisions)
     tx.journeys.replace_visits(ctx.run_id, cohort.id, result.visits)
     tx.journeys.replace_waiting(ctx.run_id, cohort.id, result.waiting)
     if not ctx.dry_run:
@@ -172,7 +146,7 @@ def _write_journey(tx: Store, cohort: Cohort, ctx: RunContext, result: Any) -> N
          "people": [w.email for w in r.people], "lines": r.lines} for r in result.requests])
 
 
-def _recorded(store: Store, cohort: Cohort, ctx: RunContext, result: Any, superseded: int,
+def _recorded(store: Store, cohort: Cohort, ctx: RunContext, result: Decisions, superseded: int,
               label: str) -> dict[str, Any]:
     """Record the run's guards and its standing (held, or decided with its counts), and log it."""
     counts = {**result.counts, "superseded": superseded}

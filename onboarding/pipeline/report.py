@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from onboarding import storage
 from onboarding.cohorts import Cohort
+from onboarding.decisions import is_seed, journey_of
 from onboarding.delivery import messages
 from onboarding.delivery.ledger import send_one
 from onboarding.identity import EmailId
@@ -87,6 +88,31 @@ def failure_of(run: dict[str, Any], unconfirmed: int = 0) -> str | None:
     return text
 
 
+def _write_sheet(cohort: Cohort, ctx: RunContext, tables: dict[str, Any], data: dict[str, Any],
+                 sheets: Callable[[str], Any] | None) -> str | None:
+    """Her Google Sheet, when the cohort has one and the run decided (a run that stopped before
+    deciding has no statuses: it must not blank her sheet). ``data`` gets what the summary says
+    of it; returns the error to raise once the summary is sent (None: nothing to raise)."""
+    data["sheet"] = data["sheet_error"] = None
+    decided = (data["run"].get("status") or "") in ("decided", "held", "sent", "done", "dry_run")
+    if not (cohort.instructor_sheet and not ctx.dry_run and decided):
+        return None
+    try:
+        if sheets is None:
+            raise ValueError("no Google Sheets client was handed to the report")
+        client = sheets(cohort.instructor_sheet["connection"])
+        data["sheet"] = sheet.write_sheet(client, cohort.instructor_sheet["spreadsheet"], cohort.id, tables)
+        log.info("cohort %s: instructor's sheet updated: %s", cohort.id, data["sheet"])
+    except SheetTooLarge as exc:  # told to her; retrying cannot help, so the task goes on
+        data["sheet_error"] = f"too large for a Google Sheet: {exc}"
+        log.warning("cohort %s: instructor's sheet not updated: %s", cohort.id, exc)
+    except Exception as exc:  # noqa: BLE001 - reported to her, then raised by the report
+        data["sheet_error"] = f"{type(exc).__name__}: {exc}"
+        log.error("cohort %s: instructor's sheet not updated: %s", cohort.id, data["sheet_error"])
+        return data["sheet_error"]
+    return None
+
+
 def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], SenderFactory],
            sheets: Callable[[str], Any] | None = None, failure: str | None = None) -> dict[str, Any]:
     """Her spreadsheet (CSV files in the run folder, and her Google Sheet when configured), then
@@ -111,29 +137,13 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     tables = sheet.build(store, cohort, ctx.run_id, dry_run=ctx.dry_run)
     folder = ctx.folder(cohort.id)
     data["report_files"] = sheet.write_csv(tables, folder / "report")
-    data["sheet"] = data["sheet_error"] = sheet_error = None
-    decided = (data["run"].get("status") or "") in ("decided", "held", "sent", "done", "dry_run")
-    if cohort.instructor_sheet and not ctx.dry_run and decided:
-        # A run that stopped before deciding has no statuses: it must not blank her sheet.
-        try:
-            if sheets is None:
-                raise ValueError("no Google Sheets client was handed to the report")
-            client = sheets(cohort.instructor_sheet["connection"])
-            data["sheet"] = sheet.write_sheet(client, cohort.instructor_sheet["spreadsheet"], cohort.id, tables)
-            log.info("cohort %s: instructor's sheet updated: %s", cohort.id, data["sheet"])
-        except SheetTooLarge as exc:  # told to her; retrying cannot help, so the task goes on
-            data["sheet_error"] = f"too large for a Google Sheet: {exc}"
-            log.warning("cohort %s: instructor's sheet not updated: %s", cohort.id, exc)
-        except Exception as exc:  # noqa: BLE001 - reported to her, then raised below
-            sheet_error = f"{type(exc).__name__}: {exc}"
-            data["sheet_error"] = sheet_error
-            log.error("cohort %s: instructor's sheet not updated: %s", cohort.id, sheet_error)
+    sheet_error = _write_sheet(cohort, ctx, tables, data, sheets)
     data["story"] = summary.run_story(cohort, ctx.as_of, ctx.run_type, ctx.triggered_by, ctx.dry_run)
     data["page_url"] = f"{ctx.ui_url}/onboarding/cohorts/{quote(cohort.id)}" if ctx.ui_url else None
     data["standings"] = [(words.standing(k.removeprefix("customers_")), v) for k, v in sorted(data["counts"].items())
                          if k.startswith("customers_")]
     data["needs"] = summary.needs(data)
-    if cohort.journey != "seed":
+    if not is_seed(journey_of(cohort)):
         _journey_digests(store, cohort, ctx, email, data, send=failure is None and not ctx.dry_run)
     attached, left_out = summary.attachments([(f"{n}.csv", folder / "report" / f"{n}.csv") for n in tables],
                                              ATTACH_LIMIT)

@@ -8,6 +8,8 @@ from onboarding import logs
 from onboarding import storage
 from onboarding.addresses import without_addresses
 from onboarding.cohorts import Cohort
+from onboarding.decisions import journey_of
+from onboarding.decisions.facts import classes_of
 from onboarding.delivery.ledger import BatchItem, Ledger, Progress, deliver_batch
 from onboarding.delivery.messages import Unsubscribe, customer_email as build_customer_email
 from onboarding.delivery.senders import SenderFactory, outbox_label, safe_part
@@ -30,14 +32,12 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
     mail to the sender's ``+unsubscribe`` address, and a one-click link on the Onboarding page's
     server when the deployment has an address (``api.base_url``) and ``unsubscribe_secret``."""
     due = store.decisions.due(ctx.run_id, cohort.id)
-    classes = _classes(cohort)
-    journey_email = _journey_emails(store, cohort, ctx) if cohort.journey != "seed" else None
+    classes = classes_of(cohort, journey_of(cohort))
+    journey_email = _journey_emails(store, cohort, ctx)
 
     def customer_email(cohort, kind, email_addr, name, ref, first_name):
         unsubscribe = _unsubscribe(cohort, ctx, classes.get(kind, "transactional"), email_addr, unsubscribe_secret)
-        if journey_email is not None:
-            return journey_email(kind, email_addr, name, ref, first_name, unsubscribe)
-        return build_customer_email(cohort, kind, email_addr, name, ref, first_name, unsubscribe)
+        return journey_email(kind, email_addr, name, ref, first_name, unsubscribe)
 
     if ctx.dry_run:
         preview = ctx.folder(cohort.id) / "preview"
@@ -95,24 +95,14 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
     return tally or {"sent": 0}
 
 
-def _classes(cohort: Cohort) -> dict[str, str]:
-    """Each email kind's class (a journey's kinds are ``<stage>:<kind>``)."""
-    if cohort.journey == "seed":
-        return cohort.email_classes
-    from onboarding.decisions.journey_run import email_classes
-
-    return email_classes(cohort.journey_spec, cohort.email_classes)
-
-
 def _journey_emails(store: Store, cohort: Cohort, ctx: RunContext):
-    """Builds a journey cohort's emails: the stage's templates, its due time as this run saw it,
-    and the customer's CSM."""
+    """Builds a cohort's emails, whatever its journey: the stage's templates, its due time as this
+    run saw it, and the customer's CSM (the seed journey has neither: its run records no visits
+    and places nobody)."""
     from types import SimpleNamespace
 
-    from onboarding.delivery.messages import stage_email
     from onboarding.times import from_iso
 
-    journey = cohort.journey_spec
     due_at = {}
     for v in store.journeys.visits(ctx.run_id, cohort.id):  # in visit order: the last visit's due time stays
         due_at[(v["email"], v["stage"])] = v["due_at"]
@@ -120,12 +110,10 @@ def _journey_emails(store: Store, cohort: Cohort, ctx: RunContext):
             for r in store.journeys.csm_assignments(cohort.id)}
 
     def build(kind: str, email_addr: str, name: str, ref: str, first_name: str | None, unsubscribe):
-        stage_id, own = kind.split(":", 1)
-        stage = journey.stage(stage_id)
-        when = due_at.get((email_addr, stage_id))
+        when = due_at.get((email_addr, kind.rpartition(":")[0]))
         due = f"{from_iso(when).astimezone(cohort.tz):%A %d %B %Y, %H:%M} ({cohort.timezone})" if when else None
-        return stage_email(cohort, journey, stage, own, email_addr, name, ref, due, first_name, unsubscribe,
-                           csms.get(email_addr))
+        return build_customer_email(cohort, kind, email_addr, name, ref, first_name, unsubscribe, due,
+                                    csms.get(email_addr))
 
     return build
 

@@ -10,6 +10,7 @@ from typing import Any
 from onboarding import logs
 from onboarding import storage
 from onboarding.cohorts import Cohort
+from onboarding.decisions import is_seed, journey_of
 from onboarding.errors import DatasetError
 from onboarding.journeys import column_event
 from onboarding.pipeline.progress import record
@@ -47,7 +48,7 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
         raise
     docs = _data_docs(validator, results_dir, ctx, cohort)
     su = out["signups"]
-    if cohort.journey == "seed":
+    if is_seed(journey_of(cohort)):
         co = check_completions_against_signups(su, out["completions"], cohort.timezone)
         quarantined = su.quarantined + co.quarantined
         store.staging.replace(ctx.run_id, cohort.id, su.frame, co.frame, quarantined)

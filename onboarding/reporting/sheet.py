@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator
 
 from onboarding import storage, words
 from onboarding.cohorts import Cohort
+from onboarding.decisions import is_seed, journey_of
 from onboarding.errors import SheetTooLarge
 from onboarding.store import Store
 
@@ -71,7 +72,7 @@ def build(store: Store, cohort: Cohort, run_id: str, dry_run: bool = False) -> d
 
         return Table(name, HEADERS[name], count, read)
 
-    status = (reader("status", _status_rows) if cohort.journey == "seed" else
+    status = (reader("status", _status_rows) if is_seed(journey_of(cohort)) else
               _renamed(reader("journey_status", _journey_status_rows), "status"))
     tables = {"status": status, "emails": reader("emails", _email_rows),
               "quarantine": reader("quarantine", _quarantine_rows)}
