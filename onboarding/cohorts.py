@@ -97,7 +97,7 @@ class Cohort:
     suppress: tuple[str, ...] = ()  # addresses or '@domains' never emailed (the file's own suppression list)
     consent_wording: str | None = None  # the version of the consent text the signup form showed
     retention_days: int = 400  # run folders (input snapshots, reports) older than this are deleted
-    journey: str = "seed"  # the journey its customers go through (onboarding.journeys); seed: the original process
+    journey: str = SEED_ID  # the journey its customers go through (onboarding.journeys); seed: the original process
     events: SourceConfig | None = None  # a journey's long export: email, event, at, value
     csms: SourceConfig | None = None  # a journey's CSM roster as an export (instead of the journey file's)
     queries: SourceConfig | None = None  # a journey's support export: its customers' queries, one row each
@@ -721,7 +721,7 @@ def fingerprint(cohort: Cohort) -> dict:
     from dataclasses import asdict
 
     out = json.loads(json.dumps(asdict(cohort), default=str))
-    if out.get("journey") == "seed":
+    if out.get("journey") == SEED_ID:
         # Runs recorded before journeys existed have no such key: the seed journey is what they ran.
         del out["journey"]
         out.pop("journey_spec", None)

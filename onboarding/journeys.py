@@ -175,6 +175,12 @@ class Journey:
     # capacity, attribute columns), read with the cohort's other exports every night.
     csms_per_cohort: bool = False
 
+    @property
+    def is_seed(self) -> bool:
+        """The built-in seed journey, the course cohort's (one stage: reminder, cancellation,
+        welcome): the one property every "is this the seed?" asks."""
+        return self.id == SEED_ID
+
     def stage(self, stage_id: str) -> Stage:
         return next(s for s in self.stages if s.id == stage_id)
 

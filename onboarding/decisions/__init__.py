@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from onboarding.journeys import SEED, SEED_ID, Journey
+from onboarding.journeys import SEED, Journey
 
 KINDS = ("reminder", "cancellation", "welcome")
 # The trigger form's email kinds: the seed journey's three, and ``stage``. A journey cohort's
@@ -50,6 +50,5 @@ def journey_of(cohort: Any) -> Journey:
 
 
 def is_seed(journey: Journey) -> bool:
-    """The built-in seed journey, the course cohort's (one stage: reminder, cancellation, welcome):
-    the one property every "is this the seed?" asks."""
-    return journey.id == SEED_ID
+    """The built-in seed journey, the course cohort's (``Journey.is_seed``)."""
+    return journey.is_seed

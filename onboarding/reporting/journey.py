@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from onboarding.cohorts import Cohort, CohortFile
+from onboarding.journeys import SEED_ID
 from onboarding import words
 from onboarding.reporting import charts
 from onboarding.store import Store
@@ -39,8 +40,13 @@ class CohortFacts:
     deadline_at: dt.datetime
     reminder_days_before: int
     configured: bool
-    journey: str = "seed"
+    journey: str = SEED_ID
     stage_titles: tuple[tuple[str, str], ...] = ()  # a journey's stages in order: (id, title)
+
+    @property
+    def is_seed(self) -> bool:
+        """A course cohort's facts (the seed journey's), which have no stages of their own to show."""
+        return self.journey == SEED_ID
 
     @property
     def tz(self) -> ZoneInfo:
@@ -51,7 +57,7 @@ class CohortFacts:
         spec = cohort.journey_spec
         return cls(cohort.id, cohort.title, cohort.timezone, cohort.deadline, cohort.deadline_at,
                    cohort.reminder_days_before, True, cohort.journey,
-                   tuple((s.id, s.title) for s in spec.stages) if spec is not None and cohort.journey != "seed" else ())
+                   tuple((s.id, s.title) for s in spec.stages) if spec is not None and not spec.is_seed else ())
 
     @classmethod
     def recorded(cls, cohort_id: str, inputs: str | None) -> "CohortFacts":
@@ -63,7 +69,7 @@ class CohortFacts:
             if deadline != dt.date.min else dt.datetime.min.replace(tzinfo=dt.timezone.utc)
         spec = c.get("journey_spec") or {}
         return cls(cohort_id, c.get("title") or cohort_id, tz, deadline, end,
-                   int(c.get("reminder_days_before") or 0), False, c.get("journey") or "seed",
+                   int(c.get("reminder_days_before") or 0), False, c.get("journey") or SEED_ID,
                    tuple((s["id"], s.get("title") or s["id"]) for s in spec.get("stages") or ()
                          if isinstance(s, dict) and s.get("id")))
 
@@ -125,7 +131,7 @@ class Journey:
                 fig = self.figures(cid)
                 funnel = fig.get("funnel") or {}
                 r = {**r, **{k: funnel.get(k) for k in FUNNEL_KEYS}}
-                if facts.journey != "seed":
+                if not facts.is_seed:
                     counts = _journey_counts(fig.get("standings") or [])
             out.append({
                 "id": cid, "title": facts.title, "timezone": facts.timezone,
@@ -133,7 +139,7 @@ class Journey:
                 "row": r, "last_run": r.get("last_run_id"), "last_as_of": local(r.get("last_as_of"), facts.tz),
                 "last_status": r.get("last_status"), "last_status_text": words.run_status(r.get("last_status")),
                 "has_docs": bool(r.get("last_data_docs")), "journey_counts": counts,
-                "waits": self._waits(cid, r, facts.journey != "seed"),
+                "waits": self._waits(cid, r, not facts.is_seed),
             })
         return out
 
@@ -218,7 +224,7 @@ class Journey:
         last = runs[0] if runs else None
         tz = facts.tz
         titles = dict(facts.stage_titles)
-        journey = facts.journey != "seed"
+        journey = not facts.is_seed
         quarantined = a.quarantine_count(last["run_id"], cohort_id) if last else 0
         orphaned = a.orphans_count(last["run_id"], cohort_id) if last else 0
         needs = a.needs(decided, cohort_id) if decided and journey else []
@@ -283,7 +289,7 @@ class Journey:
         times = self.store.analytics.completion_times(cohort_id)
         return {
             "funnel": (charts.stage_funnel_spec(self.store.analytics.stages(cohort_id), dict(facts.stage_titles))
-                       if facts.journey != "seed" else charts.funnel_spec(funnel)),
+                       if not facts.is_seed else charts.funnel_spec(funnel)),
             "completions": charts.completions_spec(charts.per_day(times["completed_at"], facts.tz),
                                                    _nights(times["reminded_at"]), facts.deadline_at, facts.tz),
         }
@@ -300,7 +306,7 @@ class Journey:
             if not r:
                 continue
             facts = self.facts(c["cohort_id"])
-            journey = facts is not None and facts.journey != "seed"
+            journey = facts is not None and not facts.is_seed
             if journey:
                 counts = _journey_counts(fig.get("standings") or [])
                 done, dropped = counts["finished"], counts["dropped"]
