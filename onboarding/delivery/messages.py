@@ -64,6 +64,8 @@ def _env():
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates change with a deployment, not during a run: no stat of four files per email.
+        auto_reload=False,
     )
     # The same words everywhere she reads (email, CSV, sheet, page); a file by its name only,
     # never a server's path.
