@@ -139,7 +139,8 @@ class Built:
         self._raw = None
 
     def keys(self) -> list[str]:
-        return [line.split(b":", 1)[0].decode("ascii", "replace") for line in self._head]
+        lines = b"".join(self._head).split(b"\r\n")
+        return [line.split(b":", 1)[0].decode("ascii", "replace") for line in lines if line and line[:1] not in b" \t"]
 
 
 Message = EmailMessage | Built
