@@ -84,8 +84,10 @@ def render(kind: str, **context: Any) -> Rendered:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def parse_sender(value: str) -> Address:
-    """'Course Team <team@example.edu>' or a bare address, as a header-safe Address."""
+    """'Course Team <team@example.edu>' or a bare address, as a header-safe Address (once per
+    sender: every email of a cohort asks)."""
     pairs = getaddresses([value])
     if len(pairs) != 1 or "@" not in pairs[0][1]:
         raise ValueError(f"sender {value!r} is not one email address")
