@@ -4,6 +4,7 @@ Gmail tests use the real google-api-python-client against the local fake Google 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import pytest
 import sqlalchemy as sa
@@ -11,9 +12,9 @@ import sqlalchemy as sa
 from helpers import make_cohort
 from onboarding.backoff import RetryPolicy
 from onboarding.identity import EmailId, References
-from onboarding.delivery.ledger import Ledger, deliver_one
+from onboarding.delivery.ledger import BatchItem, Ledger, deliver_batch, deliver_one
 from onboarding.delivery.messages import customer_email
-from onboarding.delivery.senders import GmailSender, OutboxSender, outbox_label
+from onboarding.delivery.senders import OUTBOX_BATCH, GmailSender, OutboxSender, outbox_factory, outbox_label
 from onboarding.google_api import gmail_service
 from onboarding.store import Store
 from onboarding.times import iso, utcnow
@@ -155,3 +156,84 @@ def test_bad_credentials_stop_with_an_error_that_hides_the_secret(engine, fake_g
         deliver_one(Ledger(Store(engine), "run1", "run1"), sender, key, builder("a@x.org", key), FAST)
     assert "wrong-secret-value" not in str(err.value)
     assert ledger_row(engine, key)["status"] == "claimed" and not fake_google.sent
+
+
+def _plan_many(engine, n):
+    store = Store(engine)
+    addrs = [f"l{i:04d}@x.org" for i in range(n)]
+    keys = [store.ledger.plan_one(EmailId(COHORT.id, a, "reminder"), "r1", REFS, "N")["email_key"] for a in addrs]
+    return [BatchItem(k, builder(a, k)) for a, k in zip(addrs, keys)]
+
+
+def _events(engine, keys):
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT email_key, event FROM ledger_events")).all()
+    return Counter((k, e) for k, e in rows if k in keys)
+
+
+def test_the_outbox_sends_a_chunk_at_a_time_each_email_once_with_every_ledger_step(engine, tmp_path):
+    """The outbox's chunks write the ledger once per step for many emails, yet every email has
+    its own claimed, drafted and sent event and row, and goes out once."""
+    items = _plan_many(engine, OUTBOX_BATCH + 50)
+    factory = outbox_factory(tmp_path / "outbox", concurrency=2)
+    out = deliver_batch(Ledger(Store(engine), "run1", "run1"), factory, items, FAST)
+    keys = {i.email_key for i in items}
+    assert [o.status for o in out] == ["sent"] * len(items) and [o.email_key for o in out] == [i.email_key for i in items]
+    assert len(list((tmp_path / "outbox").rglob("*.eml"))) == len(items)
+    assert not list((tmp_path / "outbox" / ".drafts").rglob("*.eml"))
+    events = _events(engine, keys)
+    assert {events[(k, e)] for k in keys for e in ("claimed", "drafted", "sent")} == {1}
+    assert {ledger_row(engine, k)["status"] for k in keys} == {"sent"}
+    again = deliver_batch(Ledger(Store(engine), "run2", "run2"), factory, items, FAST)
+    assert {o.status for o in again} == {"skipped"}
+    assert len(list((tmp_path / "outbox").rglob("*.eml"))) == len(items)
+
+
+KILLED_MID_CHUNK = """
+import os, signal, sys
+sys.path[:0] = {paths!r}
+from test_delivery import COHORT, FAST, REFS, builder
+from onboarding.delivery.ledger import BatchItem, Ledger, deliver_batch
+from onboarding.delivery.senders import OutboxSender, SenderFactory, OUTBOX_BATCH
+from onboarding.delivery.quota import Limits
+from onboarding.store import Store, db
+
+class Dying(OutboxSender):
+    sent = 0
+    def send_draft(self, draft_id):
+        if Dying.sent == {kill_after}:
+            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no ledger write: as the OOM killer does
+        Dying.sent += 1
+        return super().send_draft(draft_id)
+
+items = [BatchItem(k, builder(a, k)) for a, k in {pairs!r}]
+factory = SenderFactory(lambda _p: Dying({root!r}), "outbox", Limits(0, 10**9, 1), batch=OUTBOX_BATCH)
+deliver_batch(Ledger(Store(db.make_engine({url!r})), "try1", "r1"), factory, items, FAST)
+"""
+
+
+def test_a_send_killed_mid_chunk_is_finished_by_the_retry_without_a_duplicate(engine, tmp_path):
+    """SIGKILLed after some of a chunk's drafts were sent but before the chunk's sends were
+    recorded: Airflow's retry (a new owner, the same run) finds those in the outbox (recovered),
+    sends the drafted rest, and no email goes twice or is lost."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    items = _plan_many(engine, OUTBOX_BATCH + 30)
+    tests = Path(__file__).resolve().parent
+    code = KILLED_MID_CHUNK.format(paths=[str(tests), str(tests.parent)], kill_after=OUTBOX_BATCH // 2,
+                                   pairs=[(f"l{i:04d}@x.org", it.email_key) for i, it in enumerate(items)],
+                                   root=str(tmp_path / "outbox"), url=engine.url.render_as_string(hide_password=False))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    keys = {i.email_key for i in items}
+    assert {ledger_row(engine, k)["status"] for k in keys} == {"drafted", "pending"}  # the sends went unrecorded
+    assert len(list((tmp_path / "outbox").glob("*/*/*.eml"))) == OUTBOX_BATCH // 2
+    out = deliver_batch(Ledger(Store(engine), "try2", "r1"), outbox_factory(tmp_path / "outbox"), items, FAST)
+    counts = Counter(o.status for o in out)
+    assert counts == {"recovered": OUTBOX_BATCH // 2, "sent": len(items) - OUTBOX_BATCH // 2}
+    files = list((tmp_path / "outbox").glob("*/*/*.eml"))
+    assert len(files) == len(items) == len({f.name for f in files})
+    assert not list((tmp_path / "outbox" / ".drafts").rglob("*.eml"))
+    assert {ledger_row(engine, k)["status"] for k in keys} == {"sent"}

@@ -49,3 +49,30 @@ def test_each_kind_names_the_cohort_deadline_and_reference():
     assert "Friday 04 December 2026, 23:59 (Australia/Sydney)" in text
     welcome = parse(customer_email(cohort, "welcome", "a@x.org", "Ann", "r")).get_body(("plain",)).get_content()
     assert "- Join the chat" in welcome
+
+
+def test_the_byte_scan_refuses_what_a_mail_program_would_read_as_more():
+    """``check_message`` scans the bytes instead of parsing them: a bare line feed, a header in a
+    part the code did not set, an 8-bit header, a second To, an address with an encoded word or a
+    group are each refused, while the message as built passes."""
+    import pytest
+
+    from onboarding.delivery.messages import Built, check_message
+    from onboarding.errors import UnsafeMessage
+
+    good = bytes(customer_email(make_cohort(), "reminder", "a@x.org", "Ann", "onb-1"))
+    check_message(Built({}, [good[:-2]], b""), "a@x.org")
+    head, body = good.split(b"\r\n\r\n", 1)
+    bad = {
+        "bare LF": head + b"\nBcc: e@evil.example\r\n\r\n" + body,
+        "part header": head + b"\r\n\r\n" + body.replace(b"Content-Transfer-Encoding", b"X-Evil: 1\r\nContent-Transfer-Encoding", 1),
+        "8-bit": head.replace(b"To: Ann", "To: Änn".encode("utf-8")) + b"\r\n\r\n" + body,
+        "twice": head + b"\r\nTo: e@evil.example\r\n\r\n" + body,
+        "encoded word": head.replace(b"<a@x.org>", b"<=?utf-8?q?e=40evil.example?=a@x.org>") + b"\r\n\r\n" + body,
+        "group": head.replace(b"To: Ann <a@x.org>", b"To: friends: a@x.org, e@evil.example;") + b"\r\n\r\n" + body,
+        "second address": head.replace(b"<a@x.org>", b"<a@x.org>, e@evil.example") + b"\r\n\r\n" + body,
+    }
+    for why, raw in bad.items():
+        with pytest.raises(UnsafeMessage):
+            check_message(Built({}, [raw], b""), "a@x.org")
+            pytest.fail(why)

@@ -27,10 +27,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any, Callable
 
 from onboarding.backoff import RetryPolicy
+from onboarding.delivery.messages import Message
 from onboarding.delivery.senders import Sender, SenderFactory
 from onboarding.errors import PermanentError, Throttled, TransientError, UnsafeMessage
 from onboarding.store import Store
@@ -71,13 +71,26 @@ class Ledger:
     def release(self, key: str, error: str) -> None:
         self.store.ledger.release(key, self.owner, self.run_id, error)
 
+    def claim_many(self, keys: list[str], backend: str, lease_seconds: int) -> dict[str, dict]:
+        return self.store.ledger.claim_many(keys, self.owner, self.run_id, backend, lease_seconds)
 
-def deliver_one(ledger: Ledger, sender: Sender, key: str, build: Callable[[], tuple[EmailMessage, str]],
-                policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep) -> Outcome:
-    """Deliver one ledger email, at most once, retrying temporary refusals within ``policy``."""
+    def drafted_many(self, drafts: dict[str, str]) -> None:
+        if drafts:
+            self.store.ledger.drafted_many(drafts, self.owner, self.run_id)
+
+    def sent_many(self, sent: dict[str, str | None]) -> None:
+        if sent:
+            self.store.ledger.sent_many(sent, self.owner, self.run_id)
+
+
+def deliver_one(ledger: Ledger, sender: Sender, key: str, build: Callable[[], tuple[Message, str]],
+                policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep, row: dict | None = None) -> Outcome:
+    """Deliver one ledger email, at most once, retrying temporary refusals within ``policy``.
+    ``row``: the email's row when this owner has just claimed it (a batch claim)."""
     last_error = ""
     for attempt in range(policy.attempts):
-        row = ledger.claim(key, sender.account, policy.lease_seconds)
+        if row is None or attempt:
+            row = ledger.claim(key, sender.account, policy.lease_seconds)
         if row is None:
             return Outcome(key, "skipped", "not claimable: sent, final, or being sent by another worker")
         try:
@@ -135,10 +148,69 @@ def _attempt(ledger: Ledger, sender: Sender, row: dict, build) -> Outcome:
     return Outcome(key, "sent", "", message_id)
 
 
+def deliver_chunk(ledger: Ledger, sender: Sender, items: list["BatchItem"], policy: RetryPolicy) -> list[Outcome]:
+    """Deliver several emails with the steps of ``deliver_one`` taken for all of them at once, the
+    ledger written once per step: claim them all; build and draft each; record the drafts; send
+    each; record them sent. Each email's ledger row is still written before the step that needs
+    it (claimed before its draft exists, drafted before it is sent) and after the step it
+    records, so a crash anywhere leaves every email where ``deliver_one`` would (the next attempt
+    asks the provider first). An email attempted before, or one whose step raises, goes through
+    ``deliver_one`` on its own, after what the chunk did is recorded."""
+    rows = ledger.claim_many([i.email_key for i in items], sender.account, policy.lease_seconds)
+    outcomes: dict[str, Outcome] = {}
+    try:
+        alone: list[BatchItem] = []  # delivered one at a time, after the chunk's steps are recorded
+        fresh: list[tuple[BatchItem, Any, str]] = []
+        for item in items:
+            row = rows.get(item.email_key)
+            if row is None:
+                outcomes[item.email_key] = Outcome(item.email_key, "skipped",
+                                                   "not claimable: sent, final, or being sent by another worker")
+            elif row["attempts"] > 1 or row["status"] != "claimed" or row["draft_id"]:
+                alone.append(item)
+            else:
+                try:
+                    msg, label = item.build()
+                except UnsafeMessage as exc:
+                    error = f"not sent: unsafe message: {exc}"
+                    ledger.final(item.email_key, "failed", error)
+                    outcomes[item.email_key] = Outcome(item.email_key, "failed", error)
+                    continue
+                except Exception:  # noqa: BLE001 - that email on its own, with deliver_one's handling
+                    alone.append(item)
+                    continue
+                fresh.append((item, msg, label))
+        drafts: dict[str, str] = {}
+        try:
+            for item, msg, label in fresh:
+                drafts[item.email_key] = sender.create_draft(msg, label)
+        except Exception:  # noqa: BLE001 - those not drafted go on their own
+            alone += [item for item, _, _ in fresh if item.email_key not in drafts]
+        ledger.drafted_many(drafts)
+        sent: dict[str, str | None] = {}
+        try:
+            for key, draft_id in drafts.items():
+                sent[key] = sender.send_draft(draft_id)
+        except Exception:  # noqa: BLE001 - those not sent go on their own
+            alone += [item for item, _, _ in fresh if item.email_key in drafts and item.email_key not in sent]
+        ledger.sent_many(sent)
+        outcomes.update((k, Outcome(k, "sent", "", m)) for k, m in sent.items())
+        for item in alone:
+            # Given back first: the next claim sees an attempt was made and asks the provider.
+            ledger.release(item.email_key, "delivered on its own after its batch")
+            outcomes[item.email_key] = deliver_one(ledger, sender, item.email_key, item.build, policy)
+    except BaseException as exc:
+        # As deliver_one: give back what is not done, and stop; the next attempt asks the provider.
+        for key in rows.keys() - outcomes.keys():
+            ledger.release(key, f"{type(exc).__name__}: {exc}")
+        raise
+    return [outcomes[i.email_key] for i in items]
+
+
 @dataclass
 class BatchItem:
     email_key: str
-    build: Callable[[], tuple[EmailMessage, str]]
+    build: Callable[[], tuple[Message, str]]
 
 
 @dataclass(frozen=True)
@@ -200,10 +272,28 @@ def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem]
                 allowance += 1  # nothing went out: the slot is free again
         return out
 
-    def counted(item: BatchItem) -> Outcome:
-        out = one(item)
+    def chunk(part: list[BatchItem]) -> list[Outcome]:
+        """A batching sender's chunk: the allowance it may use taken at once, what it did not use
+        given back."""
+        nonlocal allowance
         with lock:
-            counts[out.status] = counts.get(out.status, 0) + 1
+            if not stop and allowance <= 0:
+                stop.append(f"daily cap of {factory.limits.daily_cap} emails in 24 hours reached")
+            take = 0 if stop else min(allowance, len(part))
+            allowance -= take
+            if take < len(part) and not stop:
+                stop.append(f"daily cap of {factory.limits.daily_cap} emails in 24 hours reached")
+        if not hasattr(local, "sender"):
+            local.sender = factory()
+        outs = deliver_chunk(ledger, local.sender, part[:take], policy) if take else []
+        with lock:
+            allowance += sum(o.status in ("skipped", "waiting", "failed") for o in outs)
+        return outs + [Outcome(i.email_key, "waiting", stop[0], stopped=True) for i in part[take:]]
+
+    def tally(outs: list[Outcome]) -> None:
+        with lock:
+            for out in outs:
+                counts[out.status] = counts.get(out.status, 0) + 1
             now = time.monotonic()
             due = progress is not None and now - last_report[0] >= PROGRESS_SECONDS
             if due:
@@ -211,10 +301,24 @@ def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem]
                 snapshot = Progress(sum(counts.values()), len(items), dict(counts), now - started)
         if due:
             progress(snapshot)
+
+    def counted(item: BatchItem) -> Outcome:
+        out = one(item)
+        tally([out])
         return out
 
+    def counted_chunk(part: list[BatchItem]) -> list[Outcome]:
+        outs = chunk(part)
+        tally(outs)
+        return outs
+
+    size = factory.batch
     with ThreadPoolExecutor(max_workers=factory.limits.concurrency, thread_name_prefix="send") as pool:
-        outcomes = list(pool.map(counted, items))
+        if size > 1:
+            parts = [items[i:i + size] for i in range(0, len(items), size)]
+            outcomes = [o for outs in pool.map(counted_chunk, parts) for o in outs]
+        else:
+            outcomes = list(pool.map(counted, items))
     if progress is not None and items:
         progress(Progress(len(items), len(items), dict(counts), time.monotonic() - started))
     ledger.store.ledger.note({o.email_key: o.detail for o in outcomes if o.status == "waiting"})
@@ -222,7 +326,7 @@ def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem]
 
 
 def send_one(store: Store, factory: SenderFactory, owner: str, run_id: str, key: str,
-             build: Callable[[], tuple[EmailMessage, str]]) -> Outcome:
+             build: Callable[[], tuple[Message, str]]) -> Outcome:
     """Deliver one email entered in the ledger (``store.ledger.plan_one``, which gives its key and
     reference), at most once: the instructor's summary, a digest, a failure alert."""
     return deliver_one(Ledger(store, owner, run_id), factory(), key, build, factory.limits.retry_policy())

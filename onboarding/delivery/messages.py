@@ -2,20 +2,27 @@
 
 Templates live in ``include/templates/<name>/``: ``subject.txt``, ``body.txt`` and ``body.html``
 (a customer email's: its journey's, ``journeys/<journey>/<stage>/<kind>/``, or its role's default,
-``journey/<role>/``; Jinja2; the HTML autoescaped, so a name like ``<b>Eve</b>`` shows as typed). Messages are built
-with the standard library's ``EmailMessage``: names are RFC 2047-encoded when not ASCII, and no
-value can add a header, because every header value is cleaned to one line, stripped of anything
-that would read as an encoded word, and addresses go through ``headerregistry.Address``.
+``journey/<role>/``; Jinja2; the HTML autoescaped, so a name like ``<b>Eve</b>`` shows as typed). A
+customer's email is written directly as bytes (``Built``): every header value is cleaned to one
+line and stripped of anything that would read as an encoded word, names are atoms, one quoted
+string or RFC 2047 encoded words, the two parts quoted-printable; the From and Subject lines are
+made once per sender and subject, not per customer. The instructor's summary and alerts (copies,
+charts, attachments) are built with the standard library's ``EmailMessage``.
 
-Then every built message is read back as a mail program would read it (``check_message``): it
-must have exactly the recipients it was built for, no header the code did not set, and no line
-longer than SMTP allows (998 bytes). A message that fails is never sent (``UnsafeMessage``).
+Then every built message's bytes are scanned as a mail program reads them (``check_message``,
+no parse with the email package): it must have exactly the recipients it was built for, no header
+the code did not set, 7-bit CRLF lines and none longer than SMTP allows (998 bytes). A message
+that fails is never sent (``UnsafeMessage``).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import email.policy
 import functools
+import random
+import re
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -59,6 +66,8 @@ def _env():
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates change with a deployment, not during a run: no stat of four files per email.
+        auto_reload=False,
     )
     # The same words everywhere she reads (email, CSV, sheet, page); a file by its name only,
     # never a server's path.
@@ -77,8 +86,10 @@ def render(kind: str, **context: Any) -> Rendered:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def parse_sender(value: str) -> Address:
-    """'Course Team <team@example.edu>' or a bare address, as a header-safe Address."""
+    """'Course Team <team@example.edu>' or a bare address, as a header-safe Address (once per
+    sender: every email of a cohort asks)."""
     pairs = getaddresses([value])
     if len(pairs) != 1 or "@" not in pairs[0][1]:
         raise ValueError(f"sender {value!r} is not one email address")
@@ -107,15 +118,157 @@ class Unsubscribe:
         return f"{link}, <{self.url}>" if self.url else link
 
 
+class Built:
+    """A customer email as built: its header lines and body, ready to go as bytes. ``msg[name]``
+    gives a header's value as set (None if absent); ``msg[name] = value`` adds one more header line
+    (as ``EmailMessage`` does), which ``check_message`` then refuses."""
+
+    def __init__(self, values: dict[str, str], head: list[bytes], body: bytes):
+        self._values, self._head, self._body = values, head, body
+        self._raw: bytes | None = None
+
+    def __bytes__(self) -> bytes:
+        if self._raw is None:
+            self._raw = b"".join(self._head) + b"\r\n" + self._body
+        return self._raw
+
+    as_bytes = __bytes__
+
+    def __getitem__(self, name: str) -> str | None:
+        return next((v for k, v in self._values.items() if k.lower() == name.lower()), None)
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._head.append(f"{name}: {value}\r\n".encode("utf-8"))
+        self._values.setdefault(name, value)
+        self._raw = None
+
+    def keys(self) -> list[str]:
+        lines = b"".join(self._head).split(b"\r\n")
+        return [line.split(b":", 1)[0].decode("ascii", "replace") for line in lines if line and line[:1] not in b" \t"]
+
+
+Message = EmailMessage | Built
+
+_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/^_`{|}~-]+)*")
+_PRINTABLE = re.compile(r"[ -~]*")
+_WORD_BYTES = 45  # base64 of 45 bytes is 60 characters: an encoded word within RFC 2047's 75
+
+
+def _encoded_words(text: str) -> list[str]:
+    """``text`` as RFC 2047 encoded words (UTF-8, base64), none longer than 75 characters and
+    none splitting a character."""
+    words, chunk = [], b""
+    for ch in text:
+        b = ch.encode("utf-8")
+        if len(chunk) + len(b) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += b
+    words.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words if w]
+
+
+def _fold(name: str, words: list[str]) -> bytes:
+    """A header line of ``words`` separated by spaces, folded before a word that would take the
+    line past 78 characters (folding only adds a line break before a space; reading removes it)."""
+    lines, line = [], f"{name}:"
+    for w in words:
+        if len(line) + 1 + len(w) > 78 and line != f"{name}:":
+            lines.append(line)
+            line = ""
+        line += " " + w
+    lines.append(line)
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def _phrase(text: str) -> list[str]:
+    """A display name as header words: atoms as they are, other printable ASCII as one quoted
+    string, anything else as encoded words. ``text`` is already one line without ``=?``."""
+    if _ATOMS.fullmatch(text):
+        return text.split(" ")
+    if _PRINTABLE.fullmatch(text):
+        return ['"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"']
+    return _encoded_words(text)
+
+
+def _mailbox_header(name: str, display: str, addr: str) -> bytes:
+    return _fold(name, [*_phrase(display), f"<{addr}>"] if display else [addr])
+
+
+def _unstructured(name: str, text: str) -> bytes:
+    return _fold(name, [w for w in text.split(" ") if w] if _PRINTABLE.fullmatch(text) else _encoded_words(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _from_header(sender: str) -> tuple[bytes, str, str]:
+    """A sender's From line, address and domain: once per sender, not per email."""
+    frm = parse_sender(sender)
+    return _mailbox_header("From", frm.display_name, frm.addr_spec), frm.addr_spec, frm.domain
+
+
+@functools.lru_cache(maxsize=1024)
+def _subject_header(subject: str) -> bytes:
+    """A Subject line: rendered per kind, so mostly the same for every customer of a run."""
+    return _unstructured("Subject", subject)
+
+
+def _qp(text: str) -> bytes:
+    """A text part's body, quoted-printable (7-bit clean for any relay), its lines ending CRLF."""
+    body = binascii.b2a_qp(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8"), istext=True)
+    return body.replace(b"\n", b"\r\n")
+
+
+_PART = b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+
+
 def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered, ref: str,
                   date: dt.datetime | None = None, cc: tuple[str, ...] = (),
                   images: dict[str, bytes] | None = None,
                   attachments: list[tuple[str, bytes]] | None = None,
-                  unsubscribe: Unsubscribe | None = None) -> EmailMessage:
+                  unsubscribe: Unsubscribe | None = None) -> Message:
     """One email with a plain-text and an HTML part, addressed to exactly one recipient (the
     instructor's summary may copy the data team). ``images`` are PNGs the HTML shows inline as
     ``cid:<name>@onboarding`` (the text part carries the same numbers); ``attachments`` are CSV
-    files by name."""
+    files by name.
+
+    A customer's email (no copy, image or attachment) is written directly: its header lines from
+    the cleaned values (From and Subject once per sender and subject), its two parts
+    quoted-printable. The instructor's summary and alerts are built with ``EmailMessage``. Either
+    way ``check_message`` scans the bytes before the message is returned."""
+    if cc or images or attachments:
+        msg = _email_message(sender=sender, to_email=to_email, to_name=to_name, content=content, ref=ref,
+                             date=date, cc=cc, images=images, attachments=attachments, unsubscribe=unsubscribe)
+        check_message(msg, to_email, cc, parse_sender(sender).addr_spec)
+        return msg
+    from_line, from_addr, from_domain = _from_header(sender)
+    subject = header_text(content.subject, 250)
+    when = format_datetime(date or dt.datetime.now(dt.timezone.utc))
+    message_id = make_msgid(idstring=ref, domain=from_domain)
+    values = {"From": sender, "To": to_email, "Subject": subject, "Date": when, "Message-ID": message_id,
+              REF_HEADER: ref}
+    head = [from_line, _mailbox_header("To", header_text(to_name), to_email), _subject_header(subject),
+            _unstructured("Date", when), _unstructured("Message-ID", message_id), _unstructured(REF_HEADER, ref)]
+    if unsubscribe is not None:
+        # Gmail and Yahoo's bulk-sender rules: marketing mail names its unsubscribe, one click when it can.
+        values["List-Unsubscribe"] = unsubscribe.header(ref)
+        head.append(_fold("List-Unsubscribe", values["List-Unsubscribe"].split(" ")))
+        if unsubscribe.url:
+            values["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            head.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+    # Quoted-printable never holds "==", so the boundary cannot occur in a part.
+    boundary = f"==============={random.randrange(10**18, 10**19)}==".encode("ascii")
+    head.append(b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="' + boundary + b'"\r\n')
+    body = b"".join((b"--", boundary, b"\r\n", _PART % b"plain", _qp(content.text), b"\r\n--", boundary, b"\r\n",
+                     _PART % b"html", _qp(content.html), b"\r\n--", boundary, b"--\r\n"))
+    msg = Built(values, head, body)
+    check_message(msg, to_email, cc, from_addr)
+    return msg
+
+
+def _email_message(*, sender: str, to_email: str, to_name: str, content: Rendered, ref: str,
+                   date: dt.datetime | None, cc: tuple[str, ...], images: dict[str, bytes] | None,
+                   attachments: list[tuple[str, bytes]] | None, unsubscribe: Unsubscribe | None) -> EmailMessage:
+    """The instructor's summary and alerts (copies, inline charts, attachments), by ``EmailMessage``."""
     frm = parse_sender(sender)
     user, domain = to_email.rsplit("@", 1)
     msg = EmailMessage(policy=email.policy.SMTP)
@@ -128,11 +281,9 @@ def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered
     msg["Message-ID"] = make_msgid(idstring=ref, domain=frm.domain)
     msg[REF_HEADER] = ref
     if unsubscribe is not None:
-        # Gmail and Yahoo's bulk-sender rules: marketing mail names its unsubscribe, one click when it can.
         msg["List-Unsubscribe"] = unsubscribe.header(ref)
         if unsubscribe.url:
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    # Quoted-printable keeps the message 7-bit clean for any relay, whatever the names hold.
     msg.set_content(content.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(content.html, subtype="html", charset="utf-8", cte="quoted-printable")
     if images:
@@ -143,51 +294,109 @@ def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered
     for name, data in attachments or ():
         # UTF-8 with a byte-order mark, as the report files are written (Excel then reads them right).
         msg.add_attachment(data, maintype="text", subtype="csv", filename=name, params={"charset": "utf-8"})
-    check_message(msg, to_email, cc, frm.addr_spec)
     return msg
 
 
-def check_message(msg: EmailMessage, to_email: str, cc: tuple[str, ...] = (), sender: str | None = None) -> None:
-    """Read the message back as a mail program would, and refuse it (``UnsafeMessage``) unless it
-    goes to exactly ``to_email`` (and ``cc``), from ``sender``, with only the headers this module
-    sets, each once, and no line longer than 998 bytes."""
+_HEADER_NAME = re.compile(rb"([!-9;-~]+):")
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
+_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
+_PLAIN_ADDR = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
+                         r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+# One mailbox of an address list: a display name (atoms and encoded words, or one quoted string)
+# before <addr-spec>, or a bare addr-spec; no comments, groups or routes.
+_MAILBOX = re.compile(rf'[ \t]*(?:(?:[{_ATEXT}]+(?:[ \t]+[{_ATEXT}]+)*|"(?:[^"\\\r\n]|\\[ -~])*")?'
+                      r'[ \t]*<([^<>\s]+)>|([^<>\s,;:"()\[\]\\]+))[ \t]*(?:,|$)')
+
+
+def _header_block(block: bytes, allowed: set[str], where: str) -> dict[str, str]:
+    """The headers of a block of header lines, unfolded, by lower-case name; refused unless every
+    line is a header or its continuation, every name is ``allowed`` and none comes twice."""
+    found: dict[str, str] = {}
+    last = None
+    for line in block.split(b"\r\n") if block else []:
+        if line[:1] in (b" ", b"\t") and last is not None:
+            found[last] += line.decode("ascii")
+            continue
+        m = _HEADER_NAME.match(line)
+        if m is None:
+            raise UnsafeMessage(f"{where} has a line among its headers that is not a header")
+        name = m.group(1).decode("ascii").lower()
+        if name not in allowed:
+            raise UnsafeMessage(f"{where} has header(s) the code did not set: {[name]}")
+        if name in found:
+            raise UnsafeMessage(f"{where} has header(s) more than once: {[name]}")
+        found[name], last = line[m.end():].decode("ascii"), name
+    return found
+
+
+def _parts(headers: dict[str, str], body: bytes, allowed: set[str], depth: int = 0) -> None:
+    """Every part of a multipart body, and of its parts, carries only ``allowed`` headers, each once."""
+    ctype = headers.get("content-type", "")
+    if not ctype.strip().lower().startswith("multipart/"):
+        return
+    m = _BOUNDARY.search(ctype)
+    if m is None or depth > 5:
+        raise UnsafeMessage("a part of the message cannot be read back")
+    delimiter = b"\r\n--" + m.group(1).encode("ascii")
+    for chunk in (b"\r\n" + body).split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        block, _, content = chunk.partition(b"\r\n")[2].partition(b"\r\n\r\n")
+        _parts(_header_block(block, allowed, "a part of the message"), content, allowed, depth + 1)
+
+
+def _addresses(headers: dict[str, str], name: str) -> list[str]:
+    """The addresses of an address header as a mail program reads them, lower-case; refused
+    (``UnsafeMessage``) unless it is plain mailboxes with plain addresses."""
+    value = headers.get(name.lower())
+    if value is None:
+        return []
+    found, pos = [], 0
+    while pos < len(value):
+        m = _MAILBOX.match(value, pos)
+        if m is None or m.end() == pos:
+            raise UnsafeMessage(f"the message's {name} header cannot be read back")
+        addr = m.group(1) or m.group(2)
+        if "=?" in addr or not _PLAIN_ADDR.fullmatch(addr):
+            # An encoded word in an address is decoded by mail programs into another address.
+            raise UnsafeMessage(f"the message's {name} header holds an address that does not read back as "
+                                f"written: the message would go to it, not only to the intended recipient")
+        found.append(addr.lower())
+        pos = m.end()
+    return found
+
+
+def check_message(msg: Message, to_email: str, cc: tuple[str, ...] = (), sender: str | None = None) -> None:
+    """Read the message's bytes as a mail program would, and refuse it (``UnsafeMessage``) unless
+    it goes to exactly ``to_email`` (and ``cc``), from ``sender``, with only the headers this module
+    sets, each once (in its parts only theirs), 7-bit lines ending CRLF, none longer than 998 bytes.
+    A scan of the bytes, not a parse with the email package: a header is a line that starts with
+    a name and a colon, an address header plain mailboxes with plain ``local@domain`` addresses."""
     raw = bytes(msg)
-    for number, line in enumerate(raw.split(b"\r\n"), start=1):
-        if len(line) > MAX_LINE_BYTES:
-            raise UnsafeMessage(f"line {number} of the message is {len(line)} bytes (at most {MAX_LINE_BYTES})")
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    if not raw.isascii():
+        raise UnsafeMessage("the message has 8-bit bytes (headers and parts must be encoded)")
+    if raw.count(b"\n") != raw.count(b"\r\n") or raw.count(b"\r") != raw.count(b"\r\n"):
+        raise UnsafeMessage("the message has a line break that is not CRLF")
+    lines = raw.split(b"\r\n")
+    longest = max(map(len, lines))
+    if longest > MAX_LINE_BYTES:
+        number = next(n for n, line in enumerate(lines, start=1) if len(line) == longest)
+        raise UnsafeMessage(f"line {number} of the message is {longest} bytes (at most {MAX_LINE_BYTES})")
+    block, _, body = raw.partition(b"\r\n\r\n")
     allowed = {h.lower() for h in HEADERS}
-    names = [k.lower() for k in parsed.keys()]
-    unknown = sorted(set(names) - allowed)
-    if unknown:
-        raise UnsafeMessage(f"the message has header(s) the code did not set: {unknown}")
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise UnsafeMessage(f"the message has header(s) more than once: {twice}")
-    part_allowed = allowed | {h.lower() for h in PART_HEADERS}
-    for part in parsed.walk():
-        if part is not parsed and set(k.lower() for k in part.keys()) - part_allowed:
-            raise UnsafeMessage("a part of the message has a header the code did not set")
-
-    def addresses(header: str) -> list[str]:
-        try:
-            value = parsed[header]
-            return [a.addr_spec.lower() for a in value.addresses] if value is not None else []
-        except Exception as exc:  # noqa: BLE001 - a header a mail program cannot read is not safe to send
-            # e.g. encoded words that decode to a group ("Bcc: x@y;"): the email package itself fails.
-            raise UnsafeMessage(f"the message's {header} header cannot be read back ({type(exc).__name__})") from None
-
-    if addresses("To") != [to_email.lower()]:
-        raise UnsafeMessage(f"the message would go to {addresses('To')}, not only to the intended recipient")
-    if addresses("Cc") != [a.lower() for a in cc]:
-        raise UnsafeMessage(f"the message would be copied to {addresses('Cc')}, not exactly {list(cc)}")
-    if sender is not None and addresses("From") != [sender.lower()]:
-        raise UnsafeMessage(f"the message would be from {addresses('From')}, not {sender}")
+    headers = _header_block(block, allowed, "the message")
+    _parts(headers, body, allowed | {h.lower() for h in PART_HEADERS})
+    if _addresses(headers, "To") != [to_email.lower()]:
+        raise UnsafeMessage("the message would go to another address, not only to the intended recipient")
+    if _addresses(headers, "Cc") != [a.lower() for a in cc]:
+        raise UnsafeMessage(f"the message would be copied to {_addresses(headers, 'Cc')}, not exactly {list(cc)}")
+    if sender is not None and _addresses(headers, "From") != [sender.lower()]:
+        raise UnsafeMessage(f"the message would be from {_addresses(headers, 'From')}, not {sender}")
 
 
 def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: str,
                    first_name: str | None = None, unsubscribe: Unsubscribe | None = None,
-                   due: str | None = None, csm: Any = None) -> EmailMessage:
+                   due: str | None = None, csm: Any = None) -> Message:
     """Render one customer email of the ledger's ``kind`` (a journey's ``<stage>:<kind>``; the
     seed journey's kinds name no stage: its one stage's) and build the message, as every
     journey's: its stage's template (``stage_template``: the seed's are its journey's own, in
@@ -221,7 +430,7 @@ def stage_template(journey_id: str, stage: Any, kind: str) -> str:
 
 def stage_email(cohort: Cohort, journey: Any, stage: Any, kind: str, email_addr: str, name: str, ref: str,
                 due: str | None = None, first_name: str | None = None,
-                unsubscribe: Unsubscribe | None = None, csm: Any = None) -> EmailMessage:
+                unsubscribe: Unsubscribe | None = None, csm: Any = None) -> Message:
     """Render and build one email of a journey's stage (``due``: the stage's due time as the
     customer reads it), with the same safety checks as every customer email. ``csm`` (the
     customer's CSM: ``name``, ``email``) is named in the templates; the emails of the stage that

@@ -8,14 +8,13 @@ import base64
 import datetime as dt
 import os
 import re
-from email.message import EmailMessage
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from onboarding.backoff import retry_after_seconds
 from onboarding.delivery.feedback import SCREEN_HEADERS
-from onboarding.delivery.messages import REF_HEADER
+from onboarding.delivery.messages import REF_HEADER, Message
 from onboarding.delivery.quota import GMAIL_COSTS, Limits, Pacer
 from onboarding.errors import PermanentError, TransientError
 
@@ -72,7 +71,7 @@ class Sender(Protocol):
 
     def draft_exists(self, draft_id: str) -> bool: ...
 
-    def create_draft(self, msg: EmailMessage, label: str) -> str: ...
+    def create_draft(self, msg: Message, label: str) -> str: ...
 
     def send_draft(self, draft_id: str) -> str: ...
 
@@ -120,12 +119,15 @@ class OutboxSender:
     def draft_exists(self, draft_id: str) -> bool:
         return (self.drafts / draft_id).exists()
 
-    def create_draft(self, msg: EmailMessage, label: str) -> str:
+    def create_draft(self, msg: Message, label: str) -> str:
         draft_id = f"{label}.{msg[REF_HEADER]}.eml"
         path = self.drafts / draft_id
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.part")
-        tmp.write_bytes(bytes(msg))
+        try:
+            tmp.write_bytes(bytes(msg))
+        except FileNotFoundError:  # the folder is made when first needed, not checked for every email
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(bytes(msg))
         os.replace(tmp, path)
         return draft_id
 
@@ -153,18 +155,26 @@ class OutboxSender:
 
     def send_draft(self, draft_id: str) -> str:
         dest = self.root / draft_id
-        dest.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.replace(self.drafts / draft_id, dest)
         except FileNotFoundError:
-            raise TransientError(f"draft {draft_id} is gone") from None
+            if not (self.drafts / draft_id).exists():
+                raise TransientError(f"draft {draft_id} is gone") from None
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.drafts / draft_id, dest)
         return draft_id
 
 
 def outbox_factory(root: str | Path, concurrency: int = 1) -> "SenderFactory":
     """The local outbox: no quota, no daily cap."""
     return SenderFactory(lambda _pacer: OutboxSender(root), "outbox",
-                         Limits(units_per_minute=0, daily_cap=10**9, concurrency=concurrency))
+                         Limits(units_per_minute=0, daily_cap=10**9, concurrency=concurrency), batch=OUTBOX_BATCH)
+
+
+# Emails the outbox takes a chunk at a time (``ledger.deliver_chunk``): a file each, the ledger
+# written once per step for the chunk. Gmail sends one at a time: its pacing, not our writes,
+# sets its pace.
+OUTBOX_BATCH = 200
 
 
 def outbox_label(cohort_id: str, kind: str, recipient: str) -> str:
@@ -177,8 +187,8 @@ class SenderFactory:
     """Makes a sender per sending thread (HTTP clients are not shared between threads), all
     sharing one pacer, for one account with its limits."""
 
-    def __init__(self, make: Callable[[Pacer], Sender], account: str, limits: Limits):
-        self.make, self.account, self.limits = make, account, limits
+    def __init__(self, make: Callable[[Pacer], Sender], account: str, limits: Limits, batch: int = 1):
+        self.make, self.account, self.limits, self.batch = make, account, limits, batch
         self.pacer = Pacer(limits.units_per_minute)
 
     def __call__(self) -> Sender:
@@ -259,7 +269,7 @@ class GmailSender:
                 return False
             raise _classify(exc) from exc
 
-    def create_draft(self, msg: EmailMessage, label: str) -> str:
+    def create_draft(self, msg: Message, label: str) -> str:
         raw = base64.urlsafe_b64encode(bytes(msg)).decode("ascii")
         res = self._call(self.service.users().drafts().create(userId=self.user, body={"message": {"raw": raw}}),
                          "drafts.create")

@@ -150,11 +150,13 @@ def _read_fast(text: str, header: list[str], delimiter: str, where: str, role: s
 
     if not any(h.strip() for h in header):
         return records_to_frame([header], where, role)  # says: no header row
-    try:
-        df = pd.read_csv(io.StringIO(text), sep=delimiter, header=0, dtype=object, keep_default_na=False,
-                         na_filter=False, skip_blank_lines=False, engine="c")
-    except (pd.errors.ParserError, ValueError):
-        return None
+    df = _read_arrow(text, delimiter, len(header))
+    if df is None:
+        try:
+            df = pd.read_csv(io.StringIO(text), sep=delimiter, header=0, dtype=object, keep_default_na=False,
+                             na_filter=False, skip_blank_lines=False, engine="c")
+        except (pd.errors.ParserError, ValueError):
+            return None
     if len(df.columns) != len(header):
         return None
     df = df.fillna("")
@@ -176,3 +178,32 @@ def _read_fast(text: str, header: list[str], delimiter: str, where: str, role: s
     df[PROBLEM_COLUMN] = None
     df[PROBLEM] = None
     return df
+
+
+def _read_arrow(text: str, delimiter: str, width: int) -> "pd.DataFrame | None":
+    """The export read by Arrow's multithreaded CSV reader, every cell the text as written (no
+    null, no type guessed, quoted line breaks kept). ``None`` when Arrow is not installed or the
+    file is not a plain rectangle of records (a short, long or blank record): pandas' C parser,
+    then the careful reader, take over and say the same as they always have."""
+    try:
+        import pyarrow as pa
+        from pyarrow import csv as pacsv
+    except ImportError:
+        return None
+    data = text.encode("utf-8")
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
+                                             escape_char=False, newlines_in_values=True,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[],
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException, ValueError):
+        return None
+    if table.num_rows < 2 or table.num_columns != width:
+        return None
+    # The header is read as a record (a quoted header may span lines), then left out.
+    return table.slice(1).to_pandas(types_mapper=lambda _t: None).astype(object)

@@ -115,6 +115,39 @@ class Store:
         with self.connection() as conn:
             return conn.execute(db.sql(name), params).rowcount
 
+    def each(self, name: str, params: list[dict[str, Any]]) -> list[int]:
+        """Run a one-statement file once per parameter set, in one transaction, through the
+        driver's cursor (no per-statement overhead of SQLAlchemy): the rows each run changed."""
+        if not params:
+            return []
+        sql, order = sqlfiles.positional(name, "format" if self.dialect == "postgresql" else "qmark")
+        counts = []
+        with self.connection() as conn:
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                for p in params:
+                    cur.execute(sql, tuple(p[k] for k in order))
+                    counts.append(cur.rowcount)
+            finally:
+                cur.close()
+        return counts
+
+    def lookup(self, name: str, params: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        """A one-row query run once per parameter set through the driver's cursor, like ``each``:
+        each set's row, or None."""
+        sql, order = sqlfiles.positional(name, "format" if self.dialect == "postgresql" else "qmark")
+        found: list[dict[str, Any] | None] = []
+        with self.connection() as conn:
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                for p in params:
+                    cur.execute(sql, tuple(p[k] for k in order))
+                    row = cur.fetchone()
+                    found.append(None if row is None else dict(zip([d[0] for d in cur.description], row)))
+            finally:
+                cur.close()
+        return found
+
     def bulk(self, name: str, rows: "pd.DataFrame") -> int:
         """Insert many rows at once: ``rows`` has a column per parameter of ``insert_<name>.sql``.
         PostgreSQL streams them through ``copy_<name>.sql`` (COPY, CSV, in chunks); SQLite runs the

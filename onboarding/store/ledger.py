@@ -136,3 +136,46 @@ class LedgerTable:
 
     def release(self, key: str, owner: str, run_id: str, error: str) -> None:
         self.transition("ledger_release", "released", key, owner, run_id, error, error=error)
+
+    # The same transitions for a batch of emails (the local outbox sends a chunk at a time): one
+    # transaction per step for all of them instead of one per email; each email's row and event
+    # exactly as its own ``transition`` writes them.
+    def transitions(self, name: str, event: str, changes: list[dict[str, Any]], owner: str, run_id: str,
+                    tx=None) -> list[str]:
+        """``transition`` for several emails in one transaction (``tx``'s, when given): each change
+        an ``email_key``, its event's ``detail`` and the statement's parameters. The keys whose row
+        changed."""
+        if tx is None:
+            with self._s.transaction() as tx:
+                return self.transitions(name, event, changes, owner, run_id, tx)
+        now = iso(utcnow())
+        params = [{**c, "owner": owner, "now": now, "run_id": run_id} for c in changes]
+        for p in params:
+            p["detail"] = redact(p.get("detail"))
+            if "error" in p:
+                p["error"] = redact(p["error"])
+        changed = [p for p, n in zip(params, tx.each(name, params)) if n]
+        tx.execute("ledger_event", [{"email_key": p["email_key"], "at": now, "event": event, "run_id": run_id,
+                                     "detail": p["detail"]} for p in changed])
+        return [p["email_key"] for p in changed]
+
+    def claim_many(self, keys: list[str], owner: str, run_id: str, backend: str,
+                   lease_seconds: int) -> dict[str, dict[str, Any]]:
+        """``claim`` for several emails at once: the rows taken, by key (one that another worker
+        has, or that is done, is not among them)."""
+        lease = iso(utcnow() + dt.timedelta(seconds=lease_seconds))
+        with self._s.transaction() as tx:
+            taken = self.transitions("ledger_claim", "claimed", [
+                {"email_key": k, "detail": owner, "lease_until": lease, "backend": backend} for k in keys],
+                owner, run_id, tx)
+            return {k: r for k, r in zip(taken, tx.lookup("ledger_get", [{"email_key": k} for k in taken]))}
+
+    def drafted_many(self, drafts: dict[str, str], owner: str, run_id: str) -> None:
+        """``drafted`` for several emails: their draft ids, by key."""
+        self.transitions("ledger_mark_drafted", "drafted", [{"email_key": k, "detail": d, "draft_id": d}
+                                                            for k, d in drafts.items()], owner, run_id)
+
+    def sent_many(self, sent: dict[str, str | None], owner: str, run_id: str) -> None:
+        """``sent`` for several emails: the provider's message ids, by key."""
+        self.transitions("ledger_mark_sent", "sent", [{"email_key": k, "detail": m, "message_id": m}
+                                                      for k, m in sent.items()], owner, run_id)
