@@ -66,6 +66,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from onboarding.approval_operator import ApprovalRequestOperator
 from onboarding.cohorts import cohort_choices
 from onboarding.decisions import FORM_KINDS
+from onboarding.decisions.guards import GUARD_TITLES, GUARDS
 
 # The instructor's time zone and the time of the nightly run in it. Overridable per deployment.
 NIGHTLY_TZ = os.environ.get("ONBOARDING_TIMEZONE", "Australia/Sydney")
@@ -116,28 +117,31 @@ def alert_data_team(context):
                                    "(YYYY-MM-DDTHH:MM, in the instructor's time zone unless it has an offset). "
                                    "Empty: the run's own date.",
                        pattern=r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"),
-        "release_guards": Param(None, type=["null", "string"], title="Release guards",
-                                description="Send although these guards tripped (comma-separated: stale_source, "
-                                            "shrunk_completions, mass_cancellation, or 'all'). Only after checking "
-                                            "the exports; the run records the release."),
+        "release_guards": Param([], type=["null", "array"], title="Release guards",
+                                description="Send although these guards held the run (only after checking the exports; "
+                                            "the run records the release). Its summary names the guard that held it.",
+                                examples=[*GUARDS, "all"], items={"type": "string", "enum": [*GUARDS, "all"]},
+                                values_display=GUARD_TITLES),
         "dry_run": Param(False, type="boolean", title="Dry run",
                          description="Decide and render every email, send nothing; the summary lists what "
                                      "would have gone out."),
+        # Short labels: the chosen ones stand side by side in the field, on a phone too.
         "kinds": Param(list(FORM_KINDS), type="array", title="Email kinds",
                        description="Which kinds of email this run may send (the others are not even decided). "
-                                   "A journey's emails count by what they are: reminders, cancellations, "
-                                   "welcomes (sent on completing a stage) and stage emails (on entering one).",
+                                   "A course cohort sends reminders, cancellations and welcomes; a journey's "
+                                   "emails count by what they are: welcomes are sent on completing a stage, "
+                                   "stage emails on entering one. A run limited to kinds its cohort never sends "
+                                   "is refused.",
                        examples=list(FORM_KINDS), items={"type": "string", "enum": list(FORM_KINDS)}, minItems=1,
                        values_display={"reminder": "Reminders", "cancellation": "Cancellations",
-                                       "welcome": "Welcomes (on completing a stage)",
-                                       "stage": "Stage emails (journeys: on entering a stage)"}),
+                                       "welcome": "Welcomes", "stage": "Stage emails"}),
         "resend_request": Param(None, type=["null", "string"], title="Resend request",
-                                description="Send one customer's email again: ask for it on the Onboarding page "
-                                            "(Resend, or POST /onboarding/api/resends with the cohort, the address, "
-                                            "the email and why), then give the reference it answers (resend-...) "
-                                            "here with the customer's cohort. Addresses are never typed here: Airflow "
-                                            "keeps a run's parameters in its own database, where an erasure cannot "
-                                            "reach. Erasing or suppressing someone is done on the Onboarding page too.",
+                                description="Send one customer's email again: ask for it on her page (Onboarding, "
+                                            "her cohort, her name, Actions, Resend an email), then paste the "
+                                            "reference it answers (resend-...) here. The reference names her cohort: "
+                                            "leave Cohort as it is (or choose hers). Addresses are never typed here: "
+                                            "Airflow keeps a run's parameters in its own database, where an erasure "
+                                            "cannot reach. Do not email her and Erase her are on her page too.",
                                 pattern=r"^resend-[0-9a-fA-F]{16}$", section="Resend one email"),
     },
 )

@@ -29,8 +29,16 @@ def _stop_on_bad_input(fn):
         from onboarding import redaction
         from onboarding.errors import StopRun
 
+        from onboarding.errors import ParamsError
+
         try:
             return fn(*args, **kwargs)
+        except ParamsError as exc:
+            # Her own request made no sense: one line saying why, first in the task's log, and no
+            # chained traceback of our code under Airflow's (it would bury the reason).
+            reason = redaction.redact(str(exc))
+            log.error("The run was refused, nothing was sent: %s", reason)
+            raise AirflowFailException(f"The run was refused, nothing was sent: {reason}") from None
         except StopRun as exc:
             raise AirflowFailException(redaction.redact(str(exc))) from redaction.scrub_exception(exc)
         except Exception as exc:
@@ -80,10 +88,16 @@ def plan(context: Mapping[str, Any], nightly_tz: str, nightly_time: dt.time) -> 
     from airflow.configuration import conf
 
     run_type = getattr(dag_run, "run_type", None)
+    ui_url, assumed = run.ui_address(conf.get("api", "base_url", fallback=None), conf.get("api", "port", fallback=None))
+
+    def resend_cohort(reference: str) -> str | None:
+        found_request = _resources().store().resends.get(reference)
+        return found_request["cohort_id"] if found_request else None
+
     ids, ctx = run.plan(found, params, context["run_id"], logical, dag_run.run_after or logical, nightly_tz,
                         nightly_time, run_type=str(getattr(run_type, "value", run_type) or "") or None,
                         triggered_by=getattr(dag_run, "triggering_user_name", None),
-                        ui_url=conf.get("api", "base_url", fallback=None))
+                        ui_url=ui_url, ui_url_assumed=assumed, resend_cohort=resend_cohort)
     for cid in ids:
         if cid in found.broken:
             # It fails alone, in its own tasks (and alerts the data team); the others run.

@@ -127,6 +127,7 @@ class RunContext:
     run_type: str | None = None
     triggered_by: str | None = None
     ui_url: str | None = None  # the Airflow UI's address (api.base_url), for links in emails
+    ui_url_assumed: bool = False  # no api.base_url is configured: ui_url is the local UI's (``ui_address``)
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), "dry_run": self.dry_run,
@@ -134,7 +135,8 @@ class RunContext:
                 "kinds": list(self.kinds),
                 "triggered_at": self.triggered_at.isoformat() if self.triggered_at else None,
                 "resend_request": self.resend_request,
-                "run_type": self.run_type, "triggered_by": self.triggered_by, "ui_url": self.ui_url}
+                "run_type": self.run_type, "triggered_by": self.triggered_by, "ui_url": self.ui_url,
+                "ui_url_assumed": self.ui_url_assumed}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunContext":
@@ -142,7 +144,8 @@ class RunContext:
                    release_guards=tuple(d.get("release_guards", ())), kinds=tuple(d.get("kinds") or FORM_KINDS),
                    triggered_at=dt.datetime.fromisoformat(d["triggered_at"]) if d.get("triggered_at") else None,
                    resend_request=d.get("resend_request"),
-                   run_type=d.get("run_type"), triggered_by=d.get("triggered_by"), ui_url=d.get("ui_url"))
+                   run_type=d.get("run_type"), triggered_by=d.get("triggered_by"), ui_url=d.get("ui_url"),
+                   ui_url_assumed=bool(d.get("ui_url_assumed")))
 
     def fields(self, cohort_id: str | None = None, **more: Any) -> dict[str, Any]:
         """The run's fields for a structured log line (``logs.event(log, level, text, **ctx.fields(...))``):
@@ -198,20 +201,57 @@ def resolve_as_of(value: str | None, logical_date: dt.datetime, tz: str, run_tim
     return moment.astimezone(dt.timezone.utc)
 
 
+def ui_address(base_url: str | None, port: Any = None) -> tuple[str, bool]:
+    """The Airflow UI's address for the links in emails (a link in an email cannot be relative):
+    ``api.base_url`` when the deployment sets it; otherwise the local UI's, as
+    ``scripts/airflow-ui.sh`` starts it (``http://localhost:<api port>``). The flag says it was
+    assumed, and the summary says so."""
+    if (base_url or "").strip():
+        return base_url.strip().rstrip("/"), False
+    return f"http://localhost:{port or 8080}", True
+
+
+def sendable_kinds(cohort: Any) -> tuple[str, ...]:
+    """The form's email kinds a cohort can send at all: a course cohort (the seed journey) has no
+    stage emails; a multi-stage journey has all four."""
+    return KINDS if getattr(cohort, "journey", "seed") == "seed" else FORM_KINDS
+
+
 def plan(found: CohortFile, params: RunParams, run_id: str, logical_date: dt.datetime,
          triggered_at: dt.datetime, nightly_tz: str, nightly_time: dt.time, run_type: str | None = None,
-         triggered_by: str | None = None, ui_url: str | None = None) -> tuple[list[str], RunContext]:
+         triggered_by: str | None = None, ui_url: str | None = None, ui_url_assumed: bool = False,
+         resend_cohort: Any = None) -> tuple[list[str], RunContext]:
     """The cohorts a run handles (their ids, in file order; a cohort whose configuration is broken
-    is among them, to fail alone) and the context they share, from the parsed form."""
+    is among them, to fail alone) and the context they share, from the parsed form.
+
+    ``resend_cohort`` answers the cohort a resend request was asked for in (None: no such request):
+    the request names its cohort, so the form's resend needs no cohort beside it (the form's
+    sections fold each other away); a cohort chosen as well must be the request's."""
+    cohort = params.cohort
+    if params.resend_request and resend_cohort is not None:
+        owner = resend_cohort(params.resend_request)
+        if owner is None:
+            raise ParamsError(f"resend_request {params.resend_request}: no such request (ask for the resend on the "
+                              "customer's page: Onboarding, her cohort, her name, Actions; an erasure removes her "
+                              "requests)")
+        if cohort in (None, "", "all"):
+            cohort = owner
+        elif cohort != owner:
+            raise ParamsError(f"resend_request {params.resend_request} was asked for in cohort {owner}, not {cohort}: "
+                              f"choose {owner} (or All cohorts) as the cohort")
     try:
-        chosen = select_cohorts({cid: cid for cid in found.order}, params.cohort)
+        chosen = select_cohorts({cid: cid for cid in found.order}, cohort)
     except ConfigError as exc:
         raise ParamsError(str(exc)) from None
     if params.resend_request and len(chosen) != 1:
         raise ParamsError("resend: pick the customer's cohort (not 'all') to resend an email")
+    usable = [cid for cid in chosen if cid not in found.cohorts or set(params.kinds) & set(sendable_kinds(found.cohorts[cid]))]
+    if chosen and not usable and not params.resend_request:
+        raise ParamsError(f"kinds: {', '.join(chosen)} send(s) no {' or '.join(params.kinds)} email: a course cohort "
+                          f"sends reminders, cancellations and welcomes; stage emails are a multi-stage journey's")
     ctx = RunContext(run_id=run_id, as_of=resolve_as_of(params.as_of, logical_date, nightly_tz, nightly_time),
                      dry_run=params.dry_run, release_guards=params.release_guards, kinds=params.kinds,
                      triggered_at=triggered_at.astimezone(dt.timezone.utc),
                      resend_request=params.resend_request, run_type=run_type, triggered_by=triggered_by,
-                     ui_url=(ui_url or "").rstrip("/") or None)
+                     ui_url=(ui_url or "").rstrip("/") or None, ui_url_assumed=ui_url_assumed)
     return chosen, ctx

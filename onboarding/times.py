@@ -22,6 +22,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def sent_clock() -> dt.datetime:
+    """When the ledger records an email as sent: the wall clock. The demo, replaying past nights,
+    also sets ``ONBOARDING_SIMULATED_SINCE`` (the real moment it began the night): there an email
+    is sent on the replayed night's clock (``ONBOARDING_SIMULATED_NOW``, running on from then),
+    not on the day the demo happens to run."""
+    import os
+
+    since = os.environ.get("ONBOARDING_SIMULATED_SINCE")
+    if not since or not os.environ.get("ONBOARDING_SIMULATED_NOW"):
+        return utcnow()
+    return clock() + (utcnow() - dt.datetime.fromisoformat(since))
+
+
 def clock() -> dt.datetime:
     """The real time, as the rules that depend on it read it (no reminder once its deadline has
     passed in real time). The demo and the tests that replay past nights set

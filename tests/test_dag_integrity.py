@@ -64,7 +64,19 @@ def test_nightly_dag_settings(dagbag):
     # No address either (erase, suppress, resend are asked for on the Onboarding page): Airflow keeps
     # a run's parameters in its own database, where an erasure cannot reach.
     assert set(dag.params.keys()) == {"cohort", "as_of", "dry_run", "release_guards", "kinds", "resend_request"}
-    assert "/onboarding/api/resends" in dag.params.get_param("resend_request").description
+    assert "Resend an email" in dag.params.get_param("resend_request").description
+    # Guards are chosen from a list, by what they mean (the value is the name the summary gives);
+    # a name that is none of them is refused when the run is asked for, not by the run.
+    guards = dag.params.get_param("release_guards")
+    assert guards.schema["items"]["enum"] == ["stale_source", "shrunk_completions", "mass_cancellation", "all"]
+    assert guards.schema["values_display"]["mass_cancellation"] == "Too many cancellations (mass_cancellation)"
+    assert guards.resolve(["stale_source", "all"]) == ["stale_source", "all"] and guards.resolve(None) is None
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        guards.resolve(["stale"])
+    # Short labels, so the chosen kinds fit side by side in the field on a phone.
+    assert all(len(label) <= 14 for label in dag.params.get_param("kinds").schema["values_display"].values())
     # The form offers the configured cohorts, and every email kind, by name.
     assert dag.params.get_param("cohort").schema["enum"] == ["all", "data-eng-2026-12", "ux-2026-12"]
     assert dag.params["kinds"] == ["reminder", "cancellation", "welcome", "stage"]

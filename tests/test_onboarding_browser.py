@@ -2,7 +2,8 @@
 LocalExecutor on SQLite, no PostgreSQL or Redis) started on a free port with this project's
 plugins folder, and headless Chromium logging in, opening "Onboarding" in Airflow's navigation,
 reading the cohort's funnel (the hand-worked cohort of ``analytics_cohort.py``), searching a
-customer and opening her timeline; and the page and the summary email at a phone's 375 px width.
+customer and opening her timeline; and the page at a phone's 375 px width (the summary email on a
+phone: ``test_summary_browser.py``).
 Screenshots go to ``var/test-artifacts/``.
 
 Needs Debian's Chromium (``scripts/install-chromium.sh``): skipped where it is missing, except in
@@ -180,32 +181,3 @@ def test_the_instructor_finds_her_cohort_and_a_customer_in_airflow(standalone):
     print(f"\nairflow standalone up in {standalone['start_seconds']:.0f}s; cohort page opened in {load:.2f}s; "
           f"screenshots in {ARTIFACTS}")
 
-
-def test_the_summary_email_reads_on_a_phone(engine, tmp_path):
-    """Her summary (a real run of the stages, with quarantined rows and orphans) at 375 px:
-    what needs her comes first, and nothing is wider than the screen."""
-    _need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    from helpers import csv_cohort, local, run_stages
-
-    (tmp_path / "signups.csv").write_text(
-        "Email,Name,When\n" + "".join(f"learner{i}@a-rather-long-domain-name.example.org,Learner With A Long Name {i},"
-                                      f"2026-11-01T10:00\n" for i in range(60))
-        + "bad-address,Carl,2026-11-01T12:00\n")
-    (tmp_path / "completions.csv").write_text("user_email,completed_at\nstranger@x.org,2026-11-21T01:00:00Z\n")
-    ctx, _ = run_stages(engine, csv_cohort(tmp_path), tmp_path, local(2026, 12, 2))
-    html = ctx.folder("c1") / "summary.html"
-    text = html.read_text()
-    assert text.index("What needs you") < text.index("Customers") < text.index("Emails sent this run")
-    assert "/" + tmp_path.name not in text  # no server path in what she reads
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            phone = browser.new_page(viewport={"width": 375, "height": 800})
-            phone.goto(html.as_uri())
-            assert phone.evaluate("document.documentElement.scrollWidth") <= 375
-            phone.screenshot(path=str(ARTIFACTS / "summary-375px.png"), full_page=True)
-        finally:
-            browser.close()

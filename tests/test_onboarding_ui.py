@@ -83,7 +83,10 @@ def test_the_cohort_page_funnel_stages_reminder_and_search(ui):
     assert page.status_code == 200
     assert page.text.count("<svg") == 2  # the funnel and completions-per-day charts
     text = _text(page.text)
-    assert "bottleneck" in text and "1.75x the rate before" in text
+    # One stage (the seed journey): nothing to call its bottleneck. Seven people: the lift's caveat.
+    assert "bottleneck" not in text and "1.75x the rate before" in text
+    assert api["reminder"]["lift_caveat"].startswith("Only 3 completions are compared")
+    assert "Only 3 completions are compared" in text and "may be chance" in text  # shown beside the lift
     # Each customer's row names their emails: kind, state, why, and the provider's id.
     row = re.search(r'<tr data-email="e@x.org">(.*?)</tr>', page.text, re.S).group(1)
     assert sorted(re.findall(r'data-kind="(\w+)"', row)) == ["cancellation", "reminder"]

@@ -315,3 +315,33 @@ def test_run_folders_past_their_retention_are_deleted_and_the_rest_kept(engine, 
     assert not folders["old"].exists() and folders["recent"].exists() and folders["older"].exists()
     assert store.runs.get("old", "c1")["status"] == "done"  # the run's record stays in the database
     assert pipeline.housekeep(store, [short, other], str(tmp_path / "runs"), now) == {"c1": 0, "c2": 0}
+
+
+def test_the_demos_nights_leave_each_task_its_log_where_airflows_ui_reads_it(tmp_path):
+    """dag.test() runs the tasks in the demo's own process; the night's output is split at each
+    task's start into the task log files Airflow's UI opens (its default file layout), a task
+    started twice (a retry) into two tries."""
+    from airflow.configuration import conf
+
+    from onboarding.ops.demo import write_task_logs
+
+    night = tmp_path / "2026-12-05.log"
+    night.write_text(
+        "DAG bundles loaded\n"
+        "... [DAG TEST] starting task_id=plan map_index=-1 [airflow.sdk.definitions.dag]\n"
+        "run manual__x decides as of Sat 05 Dec 2026\n"
+        "... [DAG TEST] starting task_id=cohort.send map_index=1 [airflow.sdk.definitions.dag]\n"
+        "cohort ux: 24 sent\n"
+        "... [DAG TEST] starting task_id=cohort.send map_index=1 [airflow.sdk.definitions.dag]\n"
+        "cohort ux: nothing left to send\n")
+    written = write_task_logs(night, "onboarding_nightly", "manual__2026-12-05T06:00:00+11:00", tmp_path / "logs")
+    run = tmp_path / "logs" / "dag_id=onboarding_nightly" / "run_id=manual__2026-12-05T06:00:00+11:00"
+    assert written == [run / "task_id=plan" / "attempt=1.log",
+                       run / "task_id=cohort.send" / "map_index=1" / "attempt=1.log",
+                       run / "task_id=cohort.send" / "map_index=1" / "attempt=2.log"]
+    assert written[0].read_text().splitlines()[1] == "run manual__x decides as of Sat 05 Dec 2026"
+    assert "24 sent" in written[1].read_text() and "24 sent" not in written[2].read_text()
+    assert "DAG bundles loaded" not in "".join(p.read_text() for p in written)  # not any task's
+    # The layout is Airflow's own default, which the UI reads the files by.
+    assert conf.get("logging", "log_filename_template").startswith(
+        "dag_id={{ ti.dag_id }}/run_id={{ ti.run_id }}/task_id={{ ti.task_id }}/")

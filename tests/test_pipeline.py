@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import email
 import email.policy
 import json
@@ -408,27 +409,74 @@ def test_a_resend_that_makes_no_sense_is_refused_and_sends_nothing(engine, cohor
     # An address where the reference goes is refused without being repeated (it reaches the logs).
     ({"resend_request": "bob@x.org"}, "resend_request: holds an address; the trigger form takes none"),
     ({"resend_request": "resend-xyz"}, "resend_request: 'resend-xyz' is not a resend request's reference"),
-    ({"cohort": "all", "resend_request": "resend-0123456789abcdef"}, "pick the customer's cohort"),
+    # A reference no request has: refused in the run's first task, whatever the cohort.
+    ({"cohort": "all", "resend_request": "resend-0123456789abcdef"}, "resend-0123456789abcdef: no such request"),
+    ({"resend_request": "resend-0123456789abcdef"}, "resend-0123456789abcdef: no such request"),
     ({"kinds": ["reminder", "postcard"]}, "kinds: unknown email kind(s) ['postcard']"),
+    # A course cohort has no stage emails: a run limited to them would decide nothing.
+    ({"kinds": ["stage"]}, "stage emails are a multi-stage journey's"),
     # The form's former address boxes, sent through the REST API's conf: refused, pointing at the page.
     ({"suppress": "ann@x.org"}, "suppress: the trigger form takes no addresses"),
     ({"erase": "ann@x.org", "erase_reason": "asked by phone"}, "POST /onboarding/api/erasures"),
     ({"resend_customer": "bob@x.org", "resend_kind": "welcome", "resend_reason": "lost it"},
      "POST /onboarding/api/resends"),
 ])
-def test_form_params_that_make_no_sense_fail_the_run_at_once(params, message):
+def test_form_params_that_make_no_sense_fail_the_run_at_once(params, message, state_conn, capsys, caplog):
     from airflow.sdk.exceptions import AirflowFailException
-
-    from types import SimpleNamespace
 
     from onboarding import airflow_tasks
 
     params = {"cohort": "data-eng-2026-12", **params}
-    context = {"params": params, "run_id": "manual__x", "logical_date": local(2026, 12, 2),
-               "dag_run": SimpleNamespace(run_after=local(2026, 12, 2))}
     with pytest.raises(AirflowFailException) as err:
-        airflow_tasks.plan(context, "Australia/Sydney", dt.time(6))
+        airflow_tasks.plan(_plan_context(params), "Australia/Sydney", dt.time(6))
     assert message in str(err.value)
+    # One line saying why, in the first task's log, and no traceback of ours chained under it.
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    out = capsys.readouterr()  # Airflow's logging may have been set up to print, or not yet
+    lines = [r.getMessage() for r in caplog.records if "The run was refused" in r.getMessage()] + [
+        line for line in (out.out + out.err).splitlines() if re.search(r"\[error\s*\] The run was refused", line)]
+    assert lines and all("The run was refused, nothing was sent: " in line and message in line and "@" not in line
+                         for line in lines)
+
+
+def _plan_context(params):
+    from types import SimpleNamespace
+
+    return {"params": params, "run_id": "manual__x", "logical_date": local(2026, 12, 2),
+            "dag_run": SimpleNamespace(run_after=local(2026, 12, 2))}
+
+
+@pytest.fixture
+def state_conn(tmp_path, monkeypatch):
+    """The state database the plan task reads resend requests from (as the Airflow connection)."""
+    import json
+
+    from onboarding.store import db as state
+
+    eng = state.make_engine(f"sqlite:///{tmp_path / 'plan-state.db'}")
+    state.migrate(eng)
+    monkeypatch.setenv("AIRFLOW_CONN_ONBOARDING_STATE", json.dumps({"conn_type": "sqlite",
+                                                                     "host": str(tmp_path / "plan-state.db")}))
+    yield eng
+    eng.dispose()
+
+
+def test_a_resend_reference_names_its_cohort_so_the_form_needs_no_cohort_beside_it(state_conn):
+    """The form's "Resend one email" section folds the cohort away: the reference alone picks the
+    request's cohort; a different cohort chosen beside it is refused, naming the right one."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from onboarding import airflow_tasks
+    from onboarding.store import Store
+
+    ref = Store(state_conn).resends.add("ux-2026-12", "mia@x.org", "welcome", "she deleted it", "instructor")
+    (item,) = airflow_tasks.plan(_plan_context({"cohort": "all", "resend_request": ref}), "Australia/Sydney",
+                                 dt.time(6))
+    assert item["cohort_id"] == "ux-2026-12" and item["ctx"]["resend_request"] == ref
+    with pytest.raises(AirflowFailException) as err:
+        airflow_tasks.plan(_plan_context({"cohort": "data-eng-2026-12", "resend_request": ref}),
+                           "Australia/Sydney", dt.time(6))
+    assert f"{ref} was asked for in cohort ux-2026-12, not data-eng-2026-12: choose ux-2026-12" in str(err.value)
 
 
 # --- how customer emails read ---------------------------------------------------------------------

@@ -22,6 +22,11 @@ from typing import Any
 from onboarding.cohorts import GuardConfig
 
 GUARDS = ("stale_source", "shrunk_completions", "mass_cancellation")
+# What the trigger form shows for each guard (its value stays the name the summary gives).
+GUARD_TITLES = {"stale_source": "An export is stale (stale_source)",
+                "shrunk_completions": "The completions shrank (shrunk_completions)",
+                "mass_cancellation": "Too many cancellations (mass_cancellation)",
+                "all": "All guards"}
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ as Airflow would, and print per run date what was decided and sent.
 
 Each night is a real ``dag.test()`` run of ``onboarding_nightly`` (Airflow's own in-process
 runner, against the SQLite metadata database), with emails written to the outbox folder as .eml
-files. Airflow's task logs for each night go to ``var/demo-logs/<date>.log``. The last night is
-run twice, to show that a rerun of the same date sends nothing new.
+files. Each night's output goes to ``var/demo-logs/<date>.log``, and each task's part of it to the
+task log Airflow's UI opens (under ``$AIRFLOW_HOME/logs``). The last night is run twice, to show
+that a rerun of the same date sends nothing new; each run (a night's, its rerun, the journey
+sample's) is a run of its own in Airflow.
 
 Then the journey sample (config/journey-cohorts.yaml: a SaaS product onboarding accounts in 19
 steps) over the same nights: each night's run ends without waiting on its approval requests, which
@@ -21,6 +23,7 @@ import argparse
 import contextlib
 import datetime as dt
 import os
+import re
 import shutil
 import sys
 import time
@@ -49,6 +52,49 @@ def _output_to(path: Path):
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+# dag.test() runs each task in this process and logs to its output; Airflow's UI reads a task's
+# log from its file under the logs folder. The night's output is split there, task by task, at
+# the line dag.test() writes as each task starts.
+TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(?P<task>\S+) map_index=(?P<map>-?\d+)")
+
+
+def write_task_logs(night_log: Path, dag_id: str, run_id: str, logs_folder: Path | None = None) -> list[Path]:
+    """Each task's part of ``night_log`` as the task log Airflow's UI opens for the run
+    (``[logging] log_filename_template`` under ``base_log_folder``): a try per start of the task."""
+    from airflow.configuration import conf
+
+    base = Path(logs_folder or conf.get("logging", "base_log_folder"))
+    parts: list[tuple[str, int, list[str]]] = []
+    for line in night_log.read_text(errors="replace").splitlines(keepends=True):
+        start = TASK_START.search(line)
+        if start:
+            parts.append((start["task"], int(start["map"]), []))
+        if parts:
+            parts[-1][2].append(line)
+    tries: dict[tuple[str, int], int] = {}
+    written = []
+    for task, map_index, lines in parts:
+        tries[task, map_index] = attempt = tries.get((task, map_index), 0) + 1
+        path = (base / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task}"
+                / (f"map_index={map_index}" if map_index >= 0 else "") / f"attempt={attempt}.log")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(lines))
+        written.append(path)
+    return written
+
+
+def _simulate(night: dt.datetime | None) -> None:
+    """Live in the replayed night's time (None: back to today's): the rules that read the clock
+    (no reminder after its deadline) see that night, and the ledger records an email as sent on
+    it (``times.sent_clock``), not on the day the demo runs."""
+    if night is None:
+        os.environ.pop("ONBOARDING_SIMULATED_NOW", None)
+        os.environ.pop("ONBOARDING_SIMULATED_SINCE", None)
+        return
+    os.environ["ONBOARDING_SIMULATED_NOW"] = night.isoformat()
+    os.environ["ONBOARDING_SIMULATED_SINCE"] = dt.datetime.now(dt.timezone.utc).isoformat()
 
 
 def _load_dag(dag_id: str = "onboarding_nightly"):
@@ -92,6 +138,8 @@ def print_night(day: dt.date, as_of: dt.datetime, run_id: str, state_ok: str) ->
 
 
 JOURNEY_COHORTS = paths.PROJECT_ROOT / "config" / "journey-cohorts.yaml"
+JOURNEY_LATER = dt.timedelta(minutes=1)  # the journey's nightly run is asked for after the courses'
+RERUN_LATER = dt.timedelta(hours=1)  # the last night is rerun by hand an hour later
 
 
 def per_kind(emails: list[Path]) -> str:
@@ -145,14 +193,22 @@ def journey_nights(nights: list[dt.date], run_time: dt.time, tz, logs: Path, out
           f"answers each night's approval requests through Airflow's REST API")
     failed = 0
     for day in nights:
-        logical = dt.datetime.combine(day, run_time, tz)
-        os.environ["ONBOARDING_SIMULATED_NOW"] = logical.isoformat()
+        nightly = dt.datetime.combine(day, run_time, tz)
+        # A run of its own in Airflow, a minute after the course cohorts' (Airflow names a run by
+        # when it was asked for, and dag.test() replaces a run of the same date), deciding as of
+        # the same nightly moment.
+        asked_at = nightly + JOURNEY_LATER
+        _simulate(asked_at)
         with _output_to(logs / f"{day}-journey.log"):
-            dr = dag.test(logical_date=logical, run_after=logical)  # ends without waiting on the approver
+            dr = dag.test(logical_date=asked_at, run_after=asked_at,  # ends without waiting on the approver
+                          run_conf={"as_of": nightly.isoformat()})
         with _output_to(logs / f"{day}-journey-approvals.log"), \
                 Approver(api, {"Authorization": f"Bearer {token}"}) as person:
             asked = run_approvals(approvals, dr.run_id)  # the night's requests, answered meanwhile
-        del os.environ["ONBOARDING_SIMULATED_NOW"]
+        _simulate(None)
+        write_task_logs(logs / f"{day}-journey.log", dag.dag_id, dr.run_id)
+        if asked is not None:
+            write_task_logs(logs / f"{day}-journey-approvals.log", approvals.dag_id, asked.run_id)
         state = str(getattr(dr.state, "value", dr.state))
         failed += state != "success" or bool(person.errors)
         failed += asked is not None and str(getattr(asked.state, "value", asked.state)) != "success"
@@ -192,14 +248,17 @@ def main(argv: list[str] | None = None) -> int:
     for i, day in enumerate(nights + nights[-1:]):
         logical = dt.datetime.combine(day, run_time, tz)
         rerun = i == len(nights)
-        asked = logical + dt.timedelta(hours=1 if rerun else 0)
+        asked = logical + (RERUN_LATER if rerun else dt.timedelta(0))
         # Each night lives in its own time: rules that read the clock (no reminder after its
         # deadline) see the night being replayed, not today.
-        os.environ["ONBOARDING_SIMULATED_NOW"] = asked.isoformat()
-        with _output_to(logs / f"{day}{'-rerun' if rerun else ''}.log"):
-            # Asked for when the scheduler would (the night's time); the rerun an hour later, by hand.
-            dr = dag.test(logical_date=logical, run_after=asked)
-        del os.environ["ONBOARDING_SIMULATED_NOW"]
+        _simulate(asked)
+        night_log = logs / f"{day}{'-rerun' if rerun else ''}.log"
+        with _output_to(night_log):
+            # Asked for when the scheduler would (the night's time); the rerun an hour later, by
+            # hand, as of the same night (a run of its own: the night's first run stays in Airflow).
+            dr = dag.test(logical_date=asked, run_after=asked, run_conf={"as_of": logical.isoformat()})
+        _simulate(None)
+        write_task_logs(night_log, dag.dag_id, dr.run_id)
         state = str(getattr(dr.state, "value", dr.state))
         failed += state != "success"
         print_night(day, logical, dr.run_id, state + (", a rerun of the same date" if rerun else ""))

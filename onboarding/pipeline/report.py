@@ -140,8 +140,12 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     sheet_error = _write_sheet(cohort, ctx, tables, data, sheets)
     data["story"] = summary.run_story(cohort, ctx.as_of, ctx.run_type, ctx.triggered_by, ctx.dry_run)
     data["page_url"] = f"{ctx.ui_url}/onboarding/cohorts/{quote(cohort.id)}" if ctx.ui_url else None
+    data["ui_url"], data["ui_url_assumed"] = ctx.ui_url, ctx.ui_url_assumed
+    data["show"], data["chart_width"] = summary.SHOWN, charts_width()
     data["standings"] = [(words.standing(k.removeprefix("customers_")), v) for k, v in sorted(data["counts"].items())
                          if k.startswith("customers_")]
+    data["standings_short"] = [(words.standing_short(k.removeprefix("customers_")), v)
+                               for k, v in sorted(data["counts"].items()) if k.startswith("customers_")]
     data["needs"] = summary.needs(data)
     if not is_seed(journey_of(cohort)):
         _journey_digests(store, cohort, ctx, email, data, send=failure is None and not ctx.dry_run)
@@ -184,6 +188,12 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
         raise SheetNotUpdated(f"cohort {cohort.id}: the instructor's Google Sheet was not updated: {sheet_error}")
     return {"summary": sent.status, **data["counts"], **({"sheet": data["sheet"]} if data["sheet"] else {}),
             **outcome}
+
+
+def charts_width() -> int:
+    from onboarding.reporting.charts import EMAIL_WIDTH
+
+    return EMAIL_WIDTH
 
 
 def _charts(data: dict[str, Any], store: Store, cohort: Cohort, with_history: bool) -> dict[str, bytes]:

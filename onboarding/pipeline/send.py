@@ -129,7 +129,7 @@ def _unsubscribe(cohort: Cohort, ctx: RunContext, email_class: str, email_addr: 
     if email_class != "marketing":
         return None
     url = (f"{ctx.ui_url}/onboarding/unsubscribe?t={quote(unsubscribe_token(secret, cohort.id, email_addr))}"
-           if ctx.ui_url and secret else None)
+           if ctx.ui_url and not ctx.ui_url_assumed and secret else None)  # a customer's link: only a configured address
     return Unsubscribe(unsubscribe_mailto(parse_sender(cohort.sender).addr_spec), url)
 
 

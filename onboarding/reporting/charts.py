@@ -117,6 +117,22 @@ def comparison_spec(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ).properties(width=WIDTH, title="Cohorts compared").to_dict(validate=False)
 
 
+# An email's chart, whole (axes and labels included), is this wide: the summary shows it at this
+# width, not shrunk, so its text is read at EMAIL_FONT px on a phone (390 px less the margins).
+EMAIL_WIDTH = 340
+EMAIL_FONT = 14
+
+
+def for_email(spec: dict[str, Any]) -> dict[str, Any]:
+    """A chart for the summary email: its whole image ``EMAIL_WIDTH`` wide (Vega-Lite's ``fit``
+    autosize), with text at ``EMAIL_FONT`` px. An image wider than the mail's column is shrunk by
+    the mail client, and its 10 px labels with it."""
+    font = {"labelFontSize": EMAIL_FONT, "titleFontSize": EMAIL_FONT}
+    return {**spec, "width": EMAIL_WIDTH, "autosize": {"type": "fit-x", "contains": "padding"},
+            "config": {**spec.get("config", {}), "axis": font, "legend": font,
+                       "title": {"fontSize": EMAIL_FONT + 2}, "text": {"fontSize": EMAIL_FONT}}}
+
+
 def svg(spec: dict[str, Any]) -> str:
     """The chart as an SVG document, for a web page."""
     import vl_convert as vlc

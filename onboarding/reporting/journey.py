@@ -237,7 +237,8 @@ class Journey:
             "journey_rows": _journey_rows(fig.get("standings") or [], facts) if journey else [],
             "stages": [{**_stage(s), "title": titles.get(s["stage"], "")} for s in stages],
             # v_bottleneck's rule, on the stages already read: the largest drop-off, the earliest on a tie.
-            "bottleneck": min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if stages else None,
+            # A one-stage journey (the seed) has no stage to compare with: none is "the bottleneck".
+            "bottleneck": min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if len(stages) > 1 else None,
             "reminder": None if journey else _reminder(fig.get("reminder_effect"), tz),
             "journey_reminders": _journey_reminders(fig.get("journey_reminders") or [], titles, tz) if journey else None,
             "search": which.search, "filter": which, "filtered": which.active,
@@ -648,7 +649,12 @@ def _stage(s: dict[str, Any]) -> dict[str, Any]:
 def _reminder(r: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] | None:
     if not r:
         return None
+    compared = (r.get("completed_7d_before") or 0) + (r.get("completed_48h_after") or 0)
     return {**r, "night": local(r["reminder_at"], tz), "lift_text": _ratio(r["lift"]),
+            # A ratio of a few dozen completions moves a lot by chance: say so beside it.
+            "lift_caveat": (f"Only {compared} completions are compared (reminders to {r.get('reminded') or 0} "
+                            "customers): a difference this size may be chance."
+                            if r.get("lift") is not None and compared < FEW_COMPARED else None),
             "per_day_before_text": f"{r['per_day_before']:.1f}", "per_day_after_text": f"{r['per_day_after']:.1f}"}
 
 
@@ -659,8 +665,15 @@ def _row_ref(manifest: dict[str, Any], role: str, row: int) -> dict[str, Any]:
             "sha256": manifest.get("sha256") or ""}
 
 
+# Fewer completions than this around a reminder make its lift a guess (the page says so).
+FEW_COMPARED = 100
+
+
 def _pct(x: float | None) -> str:
-    return "" if x is None else f"{100 * x:.0f}%"
+    """A share as a whole percentage; one above nought never reads 0% (1 on hold of 308: "<1%")."""
+    if x is None:
+        return ""
+    return "<1%" if 0 < x < 0.005 else f"{100 * x:.0f}%"
 
 
 def _days(hours: float | None) -> str:

@@ -14,6 +14,9 @@ from onboarding.times import from_iso
 
 _PROBLEM_STATES = ("failed", "unconfirmed", "claimed", "drafted", "pending")
 LISTS = ("sent", "would_send", "waiting", "blocked", "suppressed")
+# How many people of each list the HTML summary names (read on a phone); the text part names up to
+# ``LIST_LIMIT``, and every list is whole in the attached CSVs and on the Onboarding page.
+SHOWN = 5
 
 
 def local_time(value: str | None, cohort: Cohort) -> str | None:
@@ -210,11 +213,11 @@ def charts_for(data: dict[str, Any], store: Store, cohort: Cohort, with_history:
     funnel["signed_up"] = sum(funnel.values())
     if not funnel["signed_up"]:
         return {}
-    specs = {"funnel": charts.funnel_spec(funnel, steps=charts.STANDING_STEPS)}
+    specs = {"funnel": charts.for_email(charts.funnel_spec(funnel, steps=charts.STANDING_STEPS))}
     if with_history:
         times = store.analytics.completion_times(cohort.id)
         if len(times):
             nights = sorted({t.to_pydatetime() for t in times["reminded_at"].dropna()})
-            specs["completions"] = charts.completions_spec(
-                charts.per_day(times["completed_at"], cohort.tz), nights, cohort.deadline_at, cohort.tz)
+            specs["completions"] = charts.for_email(charts.completions_spec(
+                charts.per_day(times["completed_at"], cohort.tz), nights, cohort.deadline_at, cohort.tz))
     return charts.pngs_apart(specs)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from onboarding.identity import IDENTITY_DEFAULTS, EmailId, References
 from onboarding.redaction import redact
-from onboarding.times import iso, utcnow
+from onboarding.times import iso, sent_clock, utcnow
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,7 +129,8 @@ class LedgerTable:
         self.transition("ledger_mark_drafted", "drafted", key, owner, run_id, draft_id, draft_id=draft_id)
 
     def sent(self, key: str, owner: str, run_id: str, message_id: str | None, how: str = "sent") -> None:
-        self.transition("ledger_mark_sent", how, key, owner, run_id, message_id, message_id=message_id)
+        self.transition("ledger_mark_sent", how, key, owner, run_id, message_id, message_id=message_id,
+                        sent_at=iso(sent_clock()))
 
     def final(self, key: str, owner: str, run_id: str, status: str, error: str) -> None:
         self.transition("ledger_mark_final", status, key, owner, run_id, error, status=status, error=error)
