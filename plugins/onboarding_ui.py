@@ -378,7 +378,9 @@ def api_run(asked: RunWanted, user=Depends(runner)):
     if asked.cohort not in _asked(read_cohort_file).cohorts:
         raise HTTPException(400, f"cohort: no cohort {asked.cohort!r} in the cohort file")
     conf = {"cohort": asked.cohort, "as_of": (asked.as_of or "").strip() or None, "dry_run": asked.action == "dry_run",
-            "release_guards": (asked.release_guards or "all") if asked.action == "release" else None}
+            # The form's param is a list of guard names (Airflow checks each against its enum).
+            "release_guards": [g.strip() for g in (asked.release_guards or "all").split(",") if g.strip()]
+            if asked.action == "release" else None}
     if asked.action == "resend":
         if not asked.resend_request:
             raise HTTPException(400, "resend_request: give the reference the resend was kept under (resend-...)")

@@ -211,7 +211,7 @@ def test_a_held_run_fails_tells_everyone_and_never_becomes_the_baseline(airflow_
         (summary,) = [m for m in new if "onboarding run as of" in m["subject"]]
         assert summary["subject"].startswith("[HELD]") and "data@example.edu" in summary["cc"]
         assert "shrunk_completions: the completion export has 15 rows, 22 at the previous run" in summary["text"]
-        assert "release_guards=shrunk_completions" in summary["text"]
+        assert "Release guards: shrunk_completions" in summary["text"]
         assert any(m["subject"].startswith("[Airflow FAILED]") and "cohort.report" in m["subject"] for m in new)
         with state_db(airflow_env).connect() as conn:
             rec = conn.execute(sa.text("SELECT status, guards_tripped FROM run_reports WHERE run_id = :r"),

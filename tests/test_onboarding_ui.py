@@ -345,7 +345,7 @@ def test_restart_and_runs_from_the_page_need_the_right_to_run_the_dag(ui, engine
         run = session.query(DagRun).filter_by(dag_id="onboarding_nightly", run_id=run_id).one()
         logged = session.query(Log).filter_by(event="onboarding_page_trigger", run_id=run_id).one()
         assert run.conf == {"cohort": "data-eng-2026-12", "as_of": None, "dry_run": False,
-                            "release_guards": "shrunk_completions"}
+                            "release_guards": ["shrunk_completions"]}
         assert run.triggering_user_name == "ines" and logged.owner == "ines"
         assert "@" not in json.dumps(run.conf) and "@" not in (logged.extra or "")
     # A resend kept on her page, sent by a run the page starts: its conf names the reference only.

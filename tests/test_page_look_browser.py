@@ -217,7 +217,7 @@ def test_the_cohort_page_releases_a_hold_and_starts_a_dry_run(standalone):  # no
             runs = {r["dag_run_id"]: r for r in _api(port, password, "GET",
                                                      "/api/v2/dags/onboarding_nightly/dagRuns")["dag_runs"]}
             assert runs[released]["conf"] == {"cohort": "c1", "as_of": None, "dry_run": False,
-                                              "release_guards": "shrunk_completions"}
+                                              "release_guards": ["shrunk_completions"]}
             assert runs[dried]["conf"] == {"cohort": "c1", "as_of": "2026-11-05", "dry_run": True, "release_guards": None}
             assert runs[released]["triggering_user_name"] == runs[dried]["triggering_user_name"] == "instructor"
             assert not any("@" in json.dumps(r["conf"]) for r in runs.values())

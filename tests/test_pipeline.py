@@ -190,7 +190,7 @@ def test_guards_hold_a_run_and_a_release_sends_it(engine, cohort, tmp_path):
     assert "THIS RUN WAS HELD AND SENT NOTHING TO CUSTOMERS" in summary
     assert "stale_source: the completions export" in summary and "72 hours" in summary
     assert "mass_cancellation: this run would cancel 1 of 3 customers (33%; limit 30%)" in summary
-    assert "release_guards=stale_source,mass_cancellation" in summary
+    assert "Release guards: stale_source, mass_cancellation" in summary
     with engine.connect() as conn:
         outcomes = conn.execute(sa.text("SELECT DISTINCT outcome FROM decisions WHERE run_id = 'held-run'")).scalars().all()
         assert conn.execute(sa.text("SELECT COUNT(*) FROM email_ledger WHERE kind <> 'summary'")).scalar() == 0

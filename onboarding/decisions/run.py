@@ -175,7 +175,8 @@ def held_message(held: list[Trip]) -> str:
     """What the instructor reads about a held run, with how to release it."""
     names = list(dict.fromkeys(t.guard for t in held))
     return ("held by guard(s), nothing sent: " + "; ".join(f"{t.guard}: {t.message}" for t in held)
-            + ". If the exports are right, release with the run parameter release_guards=" + ",".join(names))
+            + ". If the exports are right, release it: the cohort's Onboarding page, Release a hold, or the"
+            " trigger form's Release guards: " + ", ".join(names))
 
 
 def _refusal(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> tuple[str, str] | None:
