@@ -118,13 +118,15 @@ def load_journey_facts(store: Store, cohort: Cohort, ctx: RunContext) -> Journey
 
 def roster(store: Store, cohort: Cohort, run_id: str) -> tuple:
     """The CSMs of a journey cohort's run: the roster its ``csms`` export gave that run, else the
-    journey file's."""
+    journey file's; a CSM erased (from the cohort or all) is no longer on it, wherever still listed."""
     from onboarding.journeys import Csm, staged_attributes
 
     if cohort.csms is None:
-        return cohort.journey_spec.csms
-    return tuple(Csm(r["name"], r["email"], int(r["capacity"]), staged_attributes(r["attributes"]))
-                 for r in store.staging.roster(run_id, cohort.id))
+        listed = cohort.journey_spec.csms
+    else:
+        listed = tuple(Csm(r["name"], r["email"], int(r["capacity"]), staged_attributes(r["attributes"]))
+                       for r in store.staging.roster(run_id, cohort.id))
+    return tuple(c for c in listed if not store.erasures.erased(c.email, cohort.id))
 
 
 def decide_journey(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
