@@ -149,6 +149,28 @@ def leave_out_erased(store: Store, cohort_id: str, inputs: dict[str, dict]) -> t
     return out, total
 
 
+def without_staff(value: Any, matcher: Callable[[str], bool] | None) -> Any:
+    """A run's record of its cohort's configuration (``cohorts.fingerprint``) without the people
+    erased (its instructor, a CSM of its journey file): their address, and each text of an entry
+    whose ``email`` is theirs (a CSM's name), read ``[erased]``; the configuration keeps its shape."""
+    if matcher is None:
+        return value
+    if isinstance(value, dict):
+        if isinstance(value.get("email"), str) and matcher(value["email"]):  # a person's entry (a CSM)
+            return {k: "[erased]" if isinstance(v, str) else v for k, v in value.items()}
+        return {k: without_staff(v, matcher) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_staff(v, matcher) for v in value]
+    return "[erased]" if isinstance(value, str) and matcher(value) else value
+
+
+def recorded_fingerprint(store: Store, cohort: Cohort) -> dict:
+    """The cohort's configuration as a run records it: without anyone erased from it."""
+    from onboarding.cohorts import fingerprint
+
+    return without_staff(fingerprint(cohort), erased_matcher(store, cohort.id))
+
+
 def scrub_text(text: str, token: re.Pattern) -> str:
     """A stored text without the address (it reads ``[erased]`` where the address was)."""
     return token.sub("[erased]", text)
@@ -181,6 +203,10 @@ def _erase_files(store: Store, runs: list[dict[str, Any]], runs_base: str, token
                 inputs[role], changed = snap.to_dict(), True
                 counts["snapshots_rewritten"] += 1
                 counts["snapshot_rows_removed"] += n
+        if "cohort" in inputs:  # the configuration the run used: her entry in it (instructor, CSM)
+            cleaned = without_staff(inputs["cohort"], lambda cell: bool(token.search(cell)))
+            changed = changed or cleaned != inputs["cohort"]
+            inputs["cohort"] = cleaned
         if changed:
             store.erasures.set_inputs(run["run_id"], run["cohort_id"], inputs)
         folder = base / run["cohort_id"] / run_slug(run["run_id"])
