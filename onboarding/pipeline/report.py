@@ -143,7 +143,10 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     entry = store.ledger.plan_one(EmailId(cohort.id, cohort.instructor, "summary", per_run_id=ctx.run_id),
                                   ctx.run_id, store.ledger.references())
     if entry is None:  # the instructor was erased: the run goes on, nothing goes to her, her record says so
-        return _summary_to_nobody(store, cohort, ctx, data, failure)
+        outcome = _summary_to_nobody(store, cohort, ctx, data, failure)
+        if sheet_error:  # as below: the retry rewrites her sheet
+            raise SheetNotUpdated(f"cohort {cohort.id}: the instructor's Google Sheet was not updated: {sheet_error}")
+        return outcome
     key, ref = entry["email_key"], entry["ref"]
     content = messages.render("summary", **data, ref=ref, dry_run=ctx.dry_run, as_of=ctx.as_of, cohort=cohort,
                               run_id=ctx.run_id)
