@@ -11,6 +11,10 @@ record with a salted hash of the address, and a suppression entry under the same
 later export naming them is recognised, their rows left out of its snapshot, and they are never
 emailed again.
 
+Staff (a CSM, a cohort's instructor): their own rows go as anyone's, but the customers' rows and
+report lines that name them are the customers': kept, with the address and names read
+``[erased]``; the customers placed with a CSM go back to waiting for one (README, "Erasing staff").
+
 Erasing from one cohort leaves what is kept for every cohort (a suppression entry for all cohorts,
 such as a hard bounce's, and mailbox records tied to no cohort): erase from everything for those.
 
