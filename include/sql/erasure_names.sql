@@ -9,5 +9,6 @@ SELECT DISTINCT name FROM (
     UNION SELECT first_name FROM customer_status WHERE email = :address AND (:scope = '*' OR cohort_id = :scope)
     UNION SELECT recipient_name FROM email_ledger WHERE recipient = :address AND (:scope = '*' OR cohort_id = :scope)
     UNION SELECT name FROM csm_roster WHERE email = :address AND (:scope = '*' OR cohort_id = :scope)
+    UNION SELECT csm_name FROM csm_assignments WHERE csm_email = :address AND (:scope = '*' OR cohort_id = :scope)
 ) AS known
 WHERE name IS NOT NULL AND name <> ''

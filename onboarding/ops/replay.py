@@ -14,7 +14,8 @@ import argparse
 import sys
 import tempfile
 
-from onboarding.cohorts import Cohort, fingerprint
+from onboarding.cohorts import Cohort
+from onboarding.pipeline.erasure import recorded_fingerprint
 from onboarding.store import Store
 
 
@@ -33,7 +34,8 @@ def replay(store: Store, cohort: Cohort, run_id: str) -> list[str]:
     recorded_kinds = store.decisions.kinds(run_id, cohort.id)
     inputs = store.runs.inputs(run_id, cohort.id)
     diffs = []
-    if inputs.get("cohort") and inputs["cohort"] != fingerprint(cohort):
+    # Compared as runs record it: without anyone erased since (an erased instructor, CSM).
+    if inputs.get("cohort") and inputs["cohort"] != recorded_fingerprint(store, cohort):
         diffs.append("the cohort configuration has changed since the run; replaying with the current one")
     for role in (c.role for c in cohort.exports):
         snap = inputs.get(role)

@@ -110,13 +110,16 @@ def decide(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
 
 def roster(store: Store, cohort: Cohort, run_id: str) -> tuple:
     """The CSMs of a journey cohort's run: the roster its ``csms`` export gave that run, else the
-    journey file's."""
+    journey file's; a CSM erased (from the cohort or all) is no longer on it, wherever still listed."""
     from onboarding.journeys import Csm, staged_attributes
 
     if cohort.csms is None:
-        return journey_of(cohort).csms
-    return tuple(Csm(r["name"], r["email"], int(r["capacity"]), staged_attributes(r["attributes"]))
-                 for r in store.staging.roster(run_id, cohort.id))
+        listed = journey_of(cohort).csms
+    else:
+        listed = tuple(Csm(r["name"], r["email"], int(r["capacity"]), staged_attributes(r["attributes"]))
+                       for r in store.staging.roster(run_id, cohort.id))
+    # An erased CSM still listed in the journey file or the roster export is never placed again.
+    return tuple(c for c in listed if not store.erasures.erased(c.email, cohort.id))
 
 
 def _enter(tx: Store, cohort: Cohort, ctx: RunContext, result: Decisions) -> int:

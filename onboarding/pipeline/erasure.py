@@ -11,6 +11,10 @@ record with a salted hash of the address, and a suppression entry under the same
 later export naming them is recognised, their rows left out of its snapshot, and they are never
 emailed again.
 
+Staff (a CSM, a cohort's instructor): their own rows go as anyone's, but the customers' rows and
+report lines that name them are the customers': kept, with the address and names read
+``[erased]``; the customers placed with a CSM go back to waiting for one (README, "Erasing staff").
+
 Erasing from one cohort leaves what is kept for every cohort (a suppression entry for all cohorts,
 such as a hard bounce's, and mailbox records tied to no cohort): erase from everything for those.
 
@@ -73,24 +77,53 @@ def erase(store: Store, address: str, scope: str, cohorts: dict[str, Cohort], ru
     if scope != "*" and scope not in cohorts:
         raise ValueError(f"no cohort {scope!r} in the cohort file; erase from one of {sorted(cohorts)} or all")
     erasure_id = "erasure-" + uuid.uuid4().hex[:12]
-    token = address_pattern(address)
+    staff = staff_names(store, address, scope, cohorts)
+    token = address_pattern(address) if staff is None else staff_pattern(address, staff)
     now = dt.datetime.now(dt.timezone.utc)
     note = {"erasure": erasure_id, "at": iso(now)}
     runs = store.erasures.runs(scope)
     # Files first: a crash half-way leaves the rows that say who to erase, and the command can be
     # run again; the database rows go last, in one transaction.
-    files = _erase_files(store, runs, runs_base, token, note)
+    files = _erase_files(store, runs, runs_base, token, note, keep_lines=staff is not None)
     files["outbox_emails_deleted"] = sum(_erase_outbox(o, scope, address, token) for o in outboxes)
     with store.transaction() as tx:
-        names = tx.erasures.names(address, scope)  # before their rows go: the reason is kept without them
+        # Before their rows go: the reason is kept without them.
+        names = sorted(set(tx.erasures.names(address, scope)) | set(staff or ()))
         rows = tx.erasures.delete_person(address, scope, lambda text: scrub_text(text, token),
-                                         lambda text: scrub_text(without_lines(text, token), token))
+                                         lambda text: scrub_text(without_lines(text, token), token),
+                                         placeholder=f"[erased {erasure_id}]")
+        for name in staff or ():  # texts naming a CSM without her address (a digest's line in a run record)
+            tx.erasures.rewrite_texts(name, scope, lambda text: scrub_text(text, token), rows)
         digest = tx.erasures.suppress(address, scope, requested_by, erasure_id)
         counts = {"rows": rows, **files}
         tx.erasures.record(erasure_id, digest, scope, requested_by, reason, counts, names)
     counts["sheets_rewritten"] = _rewrite_sheets(store, runs, cohorts, scope, sheets)
     log.info("erasure %s (%s): %s", erasure_id, "every cohort" if scope == "*" else f"cohort {scope}", counts)
     return {"erasure_id": erasure_id, "hash": digest, "scope": scope, **counts}
+
+
+def staff_names(store: Store, address: str, scope: str, cohorts: dict[str, Cohort]) -> list[str] | None:
+    """The names of a staff member (a CSM of a journey file or a roster export, a cohort's
+    instructor) in ``scope``, or None when the address is no one's staff. Her erasure takes her
+    out of the customers' rows and reports rather than deleting them: they are the customers'."""
+    found = store.erasures.staff_names(address, scope)
+    names, listed = set(found or ()), False
+    for cohort in cohorts.values():
+        if scope != "*" and cohort.id != scope:
+            continue
+        listed = listed or (cohort.instructor or "").lower() == address
+        for csm in (cohort.journey_spec.csms if cohort.journey_spec else ()):
+            if csm.email.lower() == address:
+                names.add(csm.name)
+                listed = True
+    return sorted(n for n in names if n.strip()) if found is not None or listed else None
+
+
+def staff_pattern(address: str, names: list[str]) -> re.Pattern:
+    """Her address as a whole token, or any of her names as whole words, in any case."""
+    parts = [address_pattern(address).pattern] + [rf"(?<!\w){re.escape(n.strip())}(?!\w)" for n in names
+                                                   if len(n.strip()) >= 3]
+    return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
 
 
 def erased_matcher(store: Store, cohort_id: str) -> Callable[[str], bool] | None:
@@ -120,6 +153,28 @@ def leave_out_erased(store: Store, cohort_id: str, inputs: dict[str, dict]) -> t
     return out, total
 
 
+def without_staff(value: Any, matcher: Callable[[str], bool] | None) -> Any:
+    """A run's record of its cohort's configuration (``cohorts.fingerprint``) without the people
+    erased (its instructor, a CSM of its journey file): their address, and each text of an entry
+    whose ``email`` is theirs (a CSM's name), read ``[erased]``; the configuration keeps its shape."""
+    if matcher is None:
+        return value
+    if isinstance(value, dict):
+        if isinstance(value.get("email"), str) and matcher(value["email"]):  # a person's entry (a CSM)
+            return {k: "[erased]" if isinstance(v, str) else v for k, v in value.items()}
+        return {k: without_staff(v, matcher) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_staff(v, matcher) for v in value]
+    return "[erased]" if isinstance(value, str) and matcher(value) else value
+
+
+def recorded_fingerprint(store: Store, cohort: Cohort) -> dict:
+    """The cohort's configuration as a run records it: without anyone erased from it."""
+    from onboarding.cohorts import fingerprint
+
+    return without_staff(fingerprint(cohort), erased_matcher(store, cohort.id))
+
+
 def scrub_text(text: str, token: re.Pattern) -> str:
     """A stored text without the address (it reads ``[erased]`` where the address was)."""
     return token.sub("[erased]", text)
@@ -132,7 +187,7 @@ def without_lines(text: str, token: re.Pattern) -> str:
 
 # --- run folders -----------------------------------------------------------------------------------
 def _erase_files(store: Store, runs: list[dict[str, Any]], runs_base: str, token: re.Pattern,
-                 note: dict) -> dict[str, int]:
+                 note: dict, keep_lines: bool = False) -> dict[str, int]:
     from onboarding.run import run_slug
 
     counts = {"snapshots_rewritten": 0, "snapshot_rows_removed": 0, "report_files_rewritten": 0,
@@ -152,13 +207,17 @@ def _erase_files(store: Store, runs: list[dict[str, Any]], runs_base: str, token
                 inputs[role], changed = snap.to_dict(), True
                 counts["snapshots_rewritten"] += 1
                 counts["snapshot_rows_removed"] += n
+        if "cohort" in inputs:  # the configuration the run used: her entry in it (instructor, CSM)
+            cleaned = without_staff(inputs["cohort"], lambda cell: bool(token.search(cell)))
+            changed = changed or cleaned != inputs["cohort"]
+            inputs["cohort"] = cleaned
         if changed:
             store.erasures.set_inputs(run["run_id"], run["cohort_id"], inputs)
         folder = base / run["cohort_id"] / run_slug(run["run_id"])
         for path in _files(folder):
             if path.parent.name == "inputs" and path.name.split(".")[0] in EXPORT_ROLES:
                 continue  # the snapshots and their manifests: done above
-            outcome = _erase_file(path, token)
+            outcome = _erase_file(path, token, keep_lines)
             if outcome:
                 counts[outcome] += 1
     return counts
@@ -171,8 +230,9 @@ def _files(folder: Any) -> list[Any]:
         return []
 
 
-def _erase_file(path: Any, token: re.Pattern) -> str | None:
-    """Rewrite (or delete) one report file that quotes the person; which, or None if it did not."""
+def _erase_file(path: Any, token: re.Pattern, keep_lines: bool = False) -> str | None:
+    """Rewrite (or delete) one report file that quotes the person; which, or None if it did not.
+    ``keep_lines`` (staff): a line or row naming her is a customer's, kept with her replaced."""
     name = path.name.lower()
     data = path.read_bytes()
     if name.endswith(".eml"):
@@ -184,7 +244,9 @@ def _erase_file(path: Any, token: re.Pattern) -> str | None:
     text = data.decode("utf-8", "surrogateescape")
     if not token.search(text):
         return None
-    if name.endswith(".csv"):
+    if keep_lines:
+        new = scrub_text(text, token)
+    elif name.endswith(".csv"):
         new = csv_without_rows(data, lambda cell: bool(token.search(cell)))[0].decode("utf-8", "surrogateescape")
     elif name.endswith(".json"):
         try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from onboarding.cohorts import Cohort, fingerprint
+from onboarding.cohorts import Cohort
 from onboarding.errors import DatasetError
-from onboarding.pipeline.erasure import leave_out_erased
+from onboarding.pipeline.erasure import leave_out_erased, recorded_fingerprint
 from onboarding.pipeline.progress import record
 from onboarding.run import RunContext
 from onboarding.sources import SourceClients, make_source
@@ -34,7 +34,7 @@ def extract(store: Store, cohort: Cohort, ctx: RunContext, clients: SourceClient
     inputs, left_out = leave_out_erased(store, cohort.id, inputs)
     if left_out:
         log.info("cohort %s: %d row(s) of people erased earlier left out of the copies", cohort.id, left_out)
-    record(store, cohort, ctx, "extracted", inputs={**inputs, "cohort": fingerprint(cohort)},
+    record(store, cohort, ctx, "extracted", inputs={**inputs, "cohort": recorded_fingerprint(store, cohort)},
            counts={"erased_rows_left_out": left_out} if left_out else None)
     log.info("cohort %s: inputs copied to %s", cohort.id, ctx.folder(cohort.id) / "inputs")
     return {role: {"sha256": snap["sha256"], "size_bytes": snap["size_bytes"]} for role, snap in inputs.items()}

@@ -52,8 +52,8 @@ def _journey_digests(store: Store, cohort: Cohort, ctx: RunContext, email: Calla
             continue
         entry = store.ledger.plan_one(EmailId(cohort.id, who, "digest", per_run_id=ctx.run_id), ctx.run_id,
                                       store.ledger.references())
-        if entry is None:  # the CSM was erased from the cohort: nothing goes to them
-            data["digests"][who] = "not sent (erased)"
+        if entry is None:  # the CSM was erased from the cohort: nothing goes to them, her address kept nowhere
+            data["digests"]["[erased]"] = "not sent (its recipient was erased)"
             continue
         ref = entry["ref"]
         content = messages.render("digest", digest=digest, cohort=cohort, as_of=ctx.as_of, ref=ref, approvals_url=url)
@@ -157,6 +157,11 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     # Entered before it is written, so the summary carries the reference the ledger keeps for it.
     entry = store.ledger.plan_one(EmailId(cohort.id, cohort.instructor, "summary", per_run_id=ctx.run_id),
                                   ctx.run_id, store.ledger.references())
+    if entry is None:  # the instructor was erased: the run goes on, nothing goes to her, her record says so
+        outcome = _summary_to_nobody(store, cohort, ctx, data, failure)
+        if sheet_error:  # as below: the retry rewrites her sheet
+            raise SheetNotUpdated(f"cohort {cohort.id}: the instructor's Google Sheet was not updated: {sheet_error}")
+        return outcome
     key, ref = entry["email_key"], entry["ref"]
     content = messages.render("summary", **data, ref=ref, dry_run=ctx.dry_run, as_of=ctx.as_of, cohort=cohort,
                               run_id=ctx.run_id)
@@ -194,6 +199,18 @@ def charts_width() -> int:
     from onboarding.reporting.charts import EMAIL_WIDTH
 
     return EMAIL_WIDTH
+
+
+def _summary_to_nobody(store: Store, cohort: Cohort, ctx: RunContext, data: dict[str, Any],
+                       failure: str | None) -> dict[str, Any]:
+    """The run of a cohort whose instructor was erased: no summary is written or sent (it would
+    be to her); the run ends as it stands and the data team's record says why, naming nobody."""
+    log.warning("cohort %s: no summary: its recipient (the cohort's instructor) was erased", cohort.id)
+    if failure is None:
+        record(store, cohort, ctx, "dry_run" if ctx.dry_run else "done")
+    _record_for_data_team(store, cohort, ctx, data, "NOT SENT (its recipient, the instructor, was erased)")
+    return {"summary": "not sent (recipient erased)", **data["counts"],
+            **({"sheet": data["sheet"]} if data["sheet"] else {}), "failure": failure, "held": data["held"]}
 
 
 def _charts(data: dict[str, Any], store: Store, cohort: Cohort, with_history: bool) -> dict[str, bytes]:

@@ -41,11 +41,20 @@ class Erasures:
         """The names the person goes by in the rows an erasure of ``scope`` removes."""
         return sorted({r["name"] for r in self._s.rows("erasure_names", address=address, scope=scope) if r["name"]})
 
+    def staff_names(self, address: str, scope: str) -> list[str] | None:
+        """The names a CSM goes by in the state database (a roster export's, her placements'), or
+        None when the address is nobody's CSM there."""
+        found = self._s.rows("erasure_staff", address=address, scope=scope)
+        return sorted({r["name"] for r in found if r["name"]}) if found else None
+
     def delete_person(self, address: str, scope: str, scrub: Callable[[str], str],
-                      scrub_listing: Callable[[str], str] | None = None) -> dict[str, int]:
+                      scrub_listing: Callable[[str], str] | None = None,
+                      placeholder: str = "[erased]") -> dict[str, int]:
         """Delete every row holding the address (in one cohort, or '*': all), and pass every stored
         text quoting it through ``scrub`` (an approval request from before its people had rows of
-        their own through ``scrub_listing``, which takes out her line); returns the rows per table."""
+        their own through ``scrub_listing``, which takes out her line); returns the rows per table.
+        Staff: her customers' placements go, and what is kept for them (her approval requests, the
+        answers she gave) reads ``placeholder`` where her address was, ``scrub`` on their texts."""
         counts: dict[str, int] = {}
         for r in self._s.rows("erasure_listed_requests", address=address, scope=scope):
             self._s.execute("erasure_set_request_body", {"run_id": r["run_id"], "cohort_id": r["cohort_id"],
@@ -54,20 +63,33 @@ class Erasures:
             counts["approval_requests (text)"] = counts.get("approval_requests (text)", 0) + 1
         with self._s.connection() as conn:
             for text, stmt in zip(sqlfiles.load("erase_person"), db.script("erase_person")):
-                table = re.search(r"DELETE FROM\s+(\w+)", text).group(1)
-                n = conn.execute(stmt, {"address": address, "scope": scope}).rowcount
-                if n:
-                    counts[table] = counts.get(table, 0) + n
-        # A prefilter only (the address as a literal: its % and _ escaped); ``scrub`` matches it
+                verb, table = re.search(r"(DELETE FROM|UPDATE|INSERT INTO)\s+(\w+)", text).groups()
+                n = conn.execute(stmt, {"address": address, "scope": scope, "placeholder": placeholder}).rowcount
+                if n and verb != "INSERT INTO":  # a request moved under the placeholder counts once, as updated
+                    key = table if verb == "DELETE FROM" else f"{table} (placeholder)"
+                    counts[key] = counts.get(key, 0) + n
+        for r in self._s.rows("erasure_staff_requests", placeholder=placeholder):
+            subject, body = scrub(r["subject"]), scrub(r["body"])
+            if (subject, body) != (r["subject"], r["body"]):
+                self._s.execute("erasure_set_request_text", {**{k: r[k] for k in ("run_id", "cohort_id", "stage",
+                                                                                  "approver")},
+                                                             "subject": subject, "body": body})
+                counts["approval_requests (text)"] = counts.get("approval_requests (text)", 0) + 1
+        self.rewrite_texts(address, scope, scrub, counts)
+        return counts
+
+    def rewrite_texts(self, needle: str, scope: str, scrub: Callable[[str], str], counts: dict[str, int]) -> None:
+        """Pass the stored texts quoting ``needle`` (an address, or a staff member's name) through
+        ``scrub``: a run's error, the data team's run record; counted into ``counts``."""
+        # A prefilter only (the needle as a literal: its % and _ escaped); ``scrub`` matches it
         # whole before anything is rewritten.
-        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", address) + "%"
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", needle.lower()) + "%"
         for r in self._s.rows("erasure_texts", pattern=pattern, scope=scope):
             cleaned = scrub(r["text"])
             if cleaned != r["text"]:
                 name = "erasure_set_run_error" if r["tbl"] == "runs" else "erasure_set_report_record"
                 self._s.execute(name, {"text": cleaned, "run_id": r["run_id"], "cohort_id": r["cohort_id"]})
                 counts[f"{r['tbl']} (text)"] = counts.get(f"{r['tbl']} (text)", 0) + 1
-        return counts
 
     def suppress(self, address: str, scope: str, by: str | None, erasure_id: str) -> str:
         """Suppress the person under the salted hash of their address; returns the hash."""
