@@ -12,7 +12,7 @@ rows and orphans a page at a time, one
 customer's timeline, cohorts compared, each run's GX Data Docs; and the same as JSON under
 ``/onboarding/api``. Requests about a person (erase, suppress, restart, resend: ``POST
 /onboarding/api/...``) and a cohort's runs (release a hold, a dry run: ``POST /onboarding/api/runs``)
-need the right to run the Dag (a Viewer may not). The reads are ``onboarding.reporting.journey``; this file is only the web.
+need the right to run the Dag (a Viewer may not). The reads are ``onboarding.reporting.page``; this file is only the web.
 """
 from __future__ import annotations
 
@@ -79,13 +79,13 @@ def _store():
 def journey():
     """The reads for this request: the state database and the cohort file as it is now."""
     from onboarding.cohorts import ConfigError, read_cohort_file
-    from onboarding.reporting.journey import Journey
+    from onboarding.reporting.page import PageReads
 
     try:
         cohort_file = read_cohort_file()
     except ConfigError:
         cohort_file = None  # the page still shows every cohort that ran, from what its runs recorded
-    return Journey(_store(), cohort_file)
+    return PageReads(_store(), cohort_file)
 
 
 @functools.cache

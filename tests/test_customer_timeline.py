@@ -8,7 +8,7 @@ from helpers import csv_cohort, local, run_stages, world_clock
 
 
 def test_her_page_reads_newest_first_one_line_per_change_in_plain_words(engine, tmp_path):
-    from onboarding.reporting.journey import Journey
+    from onboarding.reporting.page import PageReads
     from onboarding.store import Store
 
     (tmp_path / "signups.csv").write_text("Email,Name,When\nann@x.org,Ann Lee,2026-11-01T10:00\n"
@@ -21,7 +21,7 @@ def test_her_page_reads_newest_first_one_line_per_change_in_plain_words(engine, 
         run_stages(engine, cohort, tmp_path, local(2026, 12, 3), "manual__2026-12-03T06:00:00+11:00")
     with world_clock("2026-12-06T07:00:00+11:00"):
         run_stages(engine, cohort, tmp_path, local(2026, 12, 6), "scheduled__2026-12-05T19:00:00+00:00")
-    p = Journey(Store(engine), None).customer("c1", "Ann@x.org")
+    p = PageReads(Store(engine), None).customer("c1", "Ann@x.org")
 
     assert p["header"]["standing"] == "missed the deadline" and p["header"]["signed_up"] == "Sun 01 Nov 2026"
     assert p["header"]["last_email"].startswith("cancellation, ") and p["header"]["stopped"] == []
@@ -47,7 +47,7 @@ def test_her_page_reads_newest_first_one_line_per_change_in_plain_words(engine, 
 def test_her_stops_and_restarts_are_on_her_page_with_who(engine, tmp_path):
     from onboarding.cohorts import CohortFile
     from onboarding.pipeline import privacy
-    from onboarding.reporting.journey import Journey
+    from onboarding.reporting.page import PageReads
     from onboarding.store import Store
 
     (tmp_path / "signups.csv").write_text("Email,Name,When\nann@x.org,Ann Lee,2026-11-01T10:00\n")
@@ -57,9 +57,9 @@ def test_her_stops_and_restarts_are_on_her_page_with_who(engine, tmp_path):
     store = Store(engine)
     found = CohortFile(tmp_path / "cohorts.yaml", {"c1": cohort}, {}, ("c1",))
     privacy.suppress(store, found, "ann@x.org", "c1", "asked by phone", "ines")
-    p = Journey(store, None).customer("c1", "ann@x.org")
+    p = PageReads(store, None).customer("c1", "ann@x.org")
     assert [s["reason"] for s in p["header"]["stopped"]] == ["manual"]
     assert p["timeline"][0]["text"] == "Emails stopped in this cohort by ines" and p["timeline"][0]["detail"] == "asked by phone"
     privacy.restart(store, found, "ann@x.org", "c1", "she called back", "olga")
-    p = Journey(store, None).customer("c1", "ann@x.org")
+    p = PageReads(store, None).customer("c1", "ann@x.org")
     assert p["header"]["stopped"] == [] and p["timeline"][0]["text"] == "Emails restarted in this cohort by olga"

@@ -521,3 +521,17 @@ def test_a_last_name_needs_a_first_name(tmp_path):
     with pytest.raises(ConfigError, match="last_name is mapped without first_name"):
         _source({"type": "csv", "path": "s.csv", "columns": {"email": "E", "name": "N", "last_name": "L"}},
                 "signups", tmp_path, "cohorts[0].sources.signups", (tmp_path,))
+
+
+def test_the_night_leaves_the_pages_figures_computed_for_her_first_look(engine, cohort, tmp_path):
+    """The report computes the Onboarding page's figures for its run, so her first look after the
+    night reads them (at 100,000 customers computing them took seconds) instead of recomputing."""
+    from onboarding.reporting.page import PageReads
+
+    run(engine, cohort, tmp_path, local(2026, 12, 2), "night-1")
+    store = Store(engine)
+    kept = store.analytics.kept_figures("c1")
+    assert kept is not None
+    figures = PageReads(store, None).figures("c1")
+    assert store.analytics.kept_figures("c1") == kept  # read, not made again: still the night's row
+    assert figures == json.loads(kept["figures"]) and figures["funnel"]["reminded"] == 1  # Bob

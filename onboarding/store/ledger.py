@@ -178,5 +178,6 @@ class LedgerTable:
 
     def sent_many(self, sent: dict[str, str | None], owner: str, run_id: str) -> None:
         """``sent`` for several emails: the provider's message ids, by key."""
-        self.transitions("ledger_mark_sent", "sent", [{"email_key": k, "detail": m, "message_id": m}
+        at = iso(sent_clock())
+        self.transitions("ledger_mark_sent", "sent", [{"email_key": k, "detail": m, "message_id": m, "sent_at": at}
                                                       for k, m in sent.items()], owner, run_id)

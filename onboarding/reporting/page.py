@@ -93,7 +93,7 @@ def local(value: str | None, tz: ZoneInfo, fmt: str = "%a %d %b %Y %H:%M") -> st
     return from_iso(value).astimezone(tz).strftime(fmt)
 
 
-class Journey:
+class PageReads:
     """The Onboarding page's reads, for one state database and one cohort file."""
 
     def __init__(self, store: Store, cohort_file: CohortFile | None):
