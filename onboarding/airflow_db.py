@@ -71,7 +71,7 @@ def erase_person(address: str, names: Iterable[str], scope: str) -> dict[str, in
     from airflow.utils.session import create_session
 
     token, named = _patterns(address, names)
-    counts = {"approval_requests": 0, "audit_log_entries": 0}
+    counts = {"approval_requests": 0, "audit_log_entries": 0, "task_labels": 0, "xcoms": 0}
 
     def mentions(*values: Any) -> bool:
         text = json.dumps(values, default=str)
@@ -96,4 +96,30 @@ def erase_person(address: str, names: Iterable[str], scope: str) -> dict[str, in
             if mentions(entry.extra):
                 entry.extra = _json_text(entry.extra, token, named)
                 counts["audit_log_entries"] += 1
+        counts["task_labels"], counts["xcoms"] = _scrub_task_records(session, scope, token, named, mentions)
     return counts
+
+
+DAGS = ("onboarding_nightly", "onboarding_approvals")
+
+
+def _scrub_task_records(session: Any, scope: str, token: re.Pattern, named: list[re.Pattern],
+                        mentions: Any) -> tuple[int, int]:
+    """The grid's labels (``rendered_map_index``) and the XComs of the onboarding Dags: today they
+    name a request's approver by a pseudonym, but runs from before that named a CSM by her address."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+
+    labels = xcoms = 0
+    for ti in session.query(TaskInstance).filter(TaskInstance.dag_id.in_(DAGS),
+                                                TaskInstance._rendered_map_index.isnot(None)):
+        label = ti._rendered_map_index
+        if (scope == "*" or label.startswith(f"{scope} ")) and mentions(label):
+            ti._rendered_map_index = without_person(label, token, named)
+            labels += 1
+    for x in session.query(XComModel).filter(XComModel.dag_id.in_(DAGS)):
+        value = x.value
+        if (scope == "*" or scope in json.dumps(value, default=str)) and mentions(value):
+            x.value = _json_text(value, token, named) if isinstance(value, str) else without_person(value, token, named)
+            xcoms += 1
+    return labels, xcoms

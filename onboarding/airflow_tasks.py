@@ -205,48 +205,71 @@ def approval_requests(items: list[dict], context: Mapping[str, Any] | None = Non
 
     ctx = RunContext.from_dict(items[0]["ctx"])
     wanted = {i["cohort_id"] for i in items}
-    # Only each request's name: the approval task reads the rest (XComs stay small).
-    return [{k: r[k] for k in REQUEST_KEY} for r in _resources().store().journeys.requests(ctx.run_id)
-            if r["cohort_id"] in wanted]
+    return [k for k in _request_keys(ctx.run_id) if k["cohort_id"] in wanted]
 
 
 REQUEST_KEY = ("run_id", "cohort_id", "stage", "approver")
 
 
+def _request_keys(run_id: str) -> list[dict]:
+    """Each request of the run by its name only (XComs stay small), the approver a pseudonym:
+    a CSM's address would otherwise stand in Airflow's XComs and grid, where her erasure cannot
+    reach (README, "Privacy and deliverability")."""
+    store = _resources().store()
+    refs = store.ledger.references()
+    return [_key(r, refs) for r in store.journeys.requests(run_id)]
+
+
+def _key(request: Mapping[str, Any], refs: Any) -> dict:
+    approver = request["approver"]
+    named = approver if approver == "instructor" else f"csm-{refs.pseudonym(approver)}"
+    return {"run_id": request["run_id"], "cohort_id": request["cohort_id"], "stage": request["stage"],
+            "approver": named}
+
+
 def approval_requests_of(run_id: str) -> list[dict]:
     """The approval requests a nightly run made (its run id, from the approvals run's conf), one
     ``approve`` task each; none when the run made none or named no run."""
-    if not run_id:
-        return []
-    return [{k: r[k] for k in REQUEST_KEY} for r in _resources().store().journeys.requests(run_id)]
+    return _request_keys(run_id) if run_id else []
 
 
 def approval_request(key: Mapping[str, Any]) -> dict:
-    """One approval request in full (subject, body, options, people, the run's moment), by its name."""
-    for r in _resources().store().journeys.requests(key["run_id"]):
-        if all(r[k] == key[k] for k in REQUEST_KEY):
+    """One approval request in full (subject, body, options, people, the run's moment), by its name
+    (the approver's pseudonym; a key made before pseudonyms names the approver itself)."""
+    store = _resources().store()
+    refs = store.ledger.references()
+    for r in store.journeys.requests(key["run_id"]):
+        if all(r[k] == key[k] for k in REQUEST_KEY[:3]) and key["approver"] in (r["approver"], _key(r, refs)["approver"]):
             return r
     from onboarding.errors import StopRun
 
     raise StopRun(f"approval request {dict(key)} is no longer in the state database")
 
 
-def label_approval(request: dict) -> None:
-    """Name the approval task instance by its cohort, stage and approver in the grid."""
-    _label(f"{request['cohort_id']} · {request['stage']} · {request['approver']}")
+def request_label(key: Mapping[str, Any]) -> str:
+    """The request as the grid and the task log name it: cohort, stage, approver's pseudonym."""
+    return f"{key['cohort_id']} · {key['stage']} · {key['approver']}"
 
 
-def record_approvals(request: dict, answer: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> dict:
+def label_approval(key: Mapping[str, Any]) -> None:
+    """Name the approval task instance by its cohort, stage and approver (pseudonym) in the grid."""
+    _label(request_label(key))
+
+
+def record_approvals(request: dict, answer: Mapping[str, Any], context: Mapping[str, Any] | None = None,
+                     label: str = "") -> dict:
     """The approver's answer (the HITL operator's result) recorded as decisions with their
-    author; an unanswered request (closed by its timeout) records nothing. Problems with the
+    author; an unanswered request (closed by its timeout) records nothing. ``label`` names the
+    request in the task log (never the subject: it names the CSM). Problems with the
     answer (a line naming nobody waiting) are logged; what is clear is recorded."""
     from onboarding.decisions.approvals import Request, Waiting, approval_rows, decisions
     from onboarding.times import iso
 
+    label = label or f"{request['cohort_id']} · {request['stage']}"
     who = answer.get("responded_by_user") or {}
     by = who.get("name") or who.get("id")
     if not by:
-        log.info("approval request %s closed without an answer; its customers stay waiting", request["subject"])
+        log.info("approval request %s closed without an answer; its customers stay waiting", label)
         return {"recorded": 0, "answered": False}
     from onboarding.times import clock
 
@@ -272,8 +295,8 @@ def record_approvals(request: dict, answer: Mapping[str, Any], context: Mapping[
                             iso(at))
     for p in problems:
         # The task log is Airflow's, out of an erasure's reach: the line says which, not whom.
-        log.warning("approval request %s: %s (not recorded)", request["subject"], ADDRESS.sub("<address>", p))
-    log.info("approval request %s answered by %s: %d approved, %d rejected", request["subject"], by,
+        log.warning("approval request %s: %s (not recorded)", label, ADDRESS.sub("<address>", p))
+    log.info("approval request %s answered by %s: %d approved, %d rejected", label, by,
              sum(d.approval.decision == "approved" for d in decided),
              sum(d.approval.decision == "rejected" for d in decided))
     # The return value is an XCom, kept in Airflow's database: counts only, no addresses.

@@ -46,7 +46,7 @@ class ApprovalRequestOperator(HITLOperator):
 
         full = approval_request(self.request)
         self.subject, self.body, self.options = full["subject"], full["body"], [*full["options"], NOBODY]
-        label_approval(full)
+        label_approval(self.request)
         return full
 
     def execute(self, context):
@@ -54,8 +54,9 @@ class ApprovalRequestOperator(HITLOperator):
         return super().execute(context)
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
-        from onboarding.airflow_tasks import record_approvals
+        from onboarding.airflow_tasks import record_approvals, request_label
 
         full = self._load()
         answer = super().execute_complete(context, event)
-        return {**record_approvals(full, answer, context), "chosen": len(answer["chosen_options"])}
+        return {**record_approvals(full, answer, context, label=request_label(self.request)),
+                "chosen": len(answer["chosen_options"])}

@@ -150,3 +150,44 @@ def test_an_erased_instructor_gets_no_summary_and_the_night_completes(trial, air
     (rec,) = rows("SELECT record FROM run_reports WHERE run_id = :r", r=run2)
     assert "NOT SENT (its recipient, the instructor, was erased)" in rec["record"]
     assert not _hits(lead, _database_text()) and not _hits(lead, _files_text(airflow_env / "data"))
+
+
+def test_airflows_database_names_a_csm_by_a_pseudonym_and_her_erasure_reaches_it(trial, airflow_env, fake_google):
+    """Her approval request waits in an approvals run: the grid's label and the XComs that map the
+    request name her approver by a pseudonym (``csm-`` and 10 hex), never her address; the request
+    itself (Airflow's human-in-the-loop row) names her until she is erased, then nowhere in
+    Airflow's database does her name or address stand."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    import ui_client
+    from onboarding.ops.approver import Approver
+    from privacy_trial import grep_metadata_database
+
+    approvals = DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_approvals"]
+    api = ui_client.client()
+    headers = ui_client.bearer(ui_client.token("lena.approver", role="admin"))
+    # "Nobody tonight": Bob stays waiting on her; the answer stands in the audit log as hers to scrub.
+    with Approver(api, headers, policy=lambda r: ([o for o in r["options"] if "<" not in o][:1], "")) as person:
+        state, run1 = run_night(trial, dt.date(2026, 11, 28), approvals=approvals)
+    assert state == "success" and not person.errors
+    assert [a["subject"] for a in person.answered if PRIYA_NAME in a["subject"]]  # her request, answered
+    her = grep_metadata_database([PRIYA, "priya"])
+    assert "hitl_detail.subject" in her  # the request names her, as its approver reads it
+    assert not [k for k in her if k.startswith(("task_instance.", "xcom."))], her
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        (asked,) = [r.run_id for r in session.query(DagRun).filter(DagRun.dag_id == "onboarding_approvals")
+                    if (r.conf or {}).get("nightly_run_id") == run1]
+        tis = session.query(TaskInstance).filter(TaskInstance.dag_id == "onboarding_approvals",
+                                                 TaskInstance.task_id == "approve", TaskInstance.run_id == asked).all()
+        labels = [ti.rendered_map_index for ti in tis]
+        assert any(re.fullmatch(r"\S+ · training · csm-[0-9a-f]{10}", label or "") for label in labels), labels
+        # A run from before pseudonyms labelled her request with her address: the erasure reaches it too.
+        tis[0]._rendered_map_index = f"{tis[0].rendered_map_index.rsplit(' · ', 1)[0]} · {PRIYA}"
+
+    result = _erase(PRIYA, f"{PRIYA_NAME} left the company")
+    assert result["approval_requests_scrubbed"]["approval_requests"] >= 1
+    assert grep_metadata_database([PRIYA, "priya"]) == {}
