@@ -441,6 +441,11 @@ def test_celery_stack_decides_a_200k_cohort_without_large_xcom(stack, fake_googl
         runs = api("GET", "/api/v2/dags/onboarding_nightly/dagRuns")["dag_runs"]
         if runs and runs[0]["state"] in ("success", "failed"):
             break
+        if time.monotonic() - started > 900 and runs:
+            tis = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{runs[0]['dag_run_id']}/taskInstances")
+            raise AssertionError("the run did not finish in 900 s; its tasks: " + str(
+                {t["task_id"]: (t["state"], t["start_date"], round(t.get("duration") or 0, 1))
+                 for t in tis["task_instances"]}))
         assert time.monotonic() - started < 900, f"the run did not finish: {runs}"
         time.sleep(3)
     run = runs[0]
