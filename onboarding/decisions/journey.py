@@ -186,8 +186,7 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
         done_at_entry = (completed is not None and entered is not None and completed <= entered
                          and not stage.evidence.entered)
         if not done_at_entry:
-            for kind in stage.emails_on_enter:
-                emails.append(Email(stage.id, kind, number, f"entered {stage.title}", since))
+            emails += [Email(stage.id, kind, number, f"entered {stage.title}", since) for kind in stage.emails_on_enter]
         if completed is None:
             return _not_done(journey, stage, number, entered, due_at, as_of, settings, visits, emails)
         late = due_at is not None and completed >= due_at
@@ -207,8 +206,7 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
                                     link=link))
                 return Timeline(tuple(visits), "awaiting_approval", stage.id, tuple(emails), stage.approval_by)
             branches = journey.following(stage.id)
-            passed = branches.get("passed", branches.get(None)) if stage.evidence.pass_mark is not None \
-                else branches.get(None)
+            passed = _after_passing(stage, branches)
             if decision is True:
                 visits.append(Visit(stage.id, number, entered, due_at, completed, score,
                                     "completed_late" if late else "completed", link=link))
@@ -222,18 +220,29 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
                 approved_at = at if verdict == "approved" else None
                 completed = at
             if approved_at is not None:
-                # On completing: once done and, when the stage needs one, approved.
-                for kind in stage.emails_on_complete:
-                    if not settings.complete_emails_at_due or stage.due is None or not stage.due.cohort_deadline \
-                            or as_of >= due_at:
-                        emails.append(Email(stage.id, kind, number, "completed on time" if not late else "completed",
-                                            max(approved_at, due_at) if settings.complete_emails_at_due and due_at
-                                            else approved_at))
+                emails += _completing_emails(stage, number, late, approved_at, due_at, as_of, settings)
         if nxt is None or nxt == END:
             # The journey ends here: finished, unless it ends on a rejection or a failed attempt.
             return Timeline(tuple(visits), "rejected" if visits[-1].outcome in ("rejected", "failed") else "done",
                             None, tuple(emails))
         stage, entered = journey.stage(nxt), completed
+
+
+def _after_passing(stage: Stage, branches: dict[str | None, str]) -> str | None:
+    """Where a stage done (and approved) leads: a scored stage's ``passed`` branch, else its plain next."""
+    return branches.get("passed", branches.get(None)) if stage.evidence.pass_mark is not None else branches.get(None)
+
+
+def _completing_emails(stage: Stage, number: int, late: bool, approved_at: dt.datetime, due_at, as_of,
+                       settings: Settings) -> list[Email]:
+    """The emails on completing a stage, once it is done and, when it needs one, approved; the
+    seed journey's welcome with ``welcome_timing: after_deadline`` waits for the deadline."""
+    at_due = settings.complete_emails_at_due and stage.due is not None and stage.due.cohort_deadline
+    if at_due and as_of < due_at:
+        return []
+    at = max(approved_at, due_at) if settings.complete_emails_at_due and due_at else approved_at
+    return [Email(stage.id, kind, number, "completed on time" if not late else "completed", at)
+            for kind in stage.emails_on_complete]
 
 
 def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_of, settings: Settings,
