@@ -48,7 +48,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError, model_validator
 
@@ -331,9 +331,7 @@ class EvidenceSpec(FileModel):
     score: Score | None = None
     """`{pass_mark: N}`: the event's value must reach it."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected one of {column: ...}, {event: ...} or {entered: true}"
+    SHAPE: ClassVar[str] = "expected one of {column: ...}, {event: ...} or {entered: true}"
 
     @model_validator(mode="after")
     def _one_kind(self) -> EvidenceSpec:
@@ -362,9 +360,7 @@ class DueSpec(FileModel):
     duration: Duration | None = None
     """How long after (like 3d, 36h, 2w, 1d12h)."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected {date: YYYY-MM-DD}, {after: signup|entered, duration: 7d} or {deadline: cohort}"
+    SHAPE: ClassVar[str] = "expected {date: YYYY-MM-DD}, {after: signup|entered, duration: 7d} or {deadline: cohort}"
 
     @model_validator(mode="after")
     def _one_form(self) -> DueSpec:
@@ -378,7 +374,7 @@ class DueSpec(FileModel):
             if self.duration is None:
                 raise ValueError(f"duration: how long after {self.after} (like 3d, 36h or 2w)")
         elif not given:
-            raise ValueError(self.shape())
+            raise ValueError(self.SHAPE)
         return self
 
 
@@ -390,9 +386,7 @@ class ApprovalSpec(FileModel):
     auto_if_score_at_least: Number | None = None
     """Approved without asking at this score."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected {by: instructor | csm}"
+    SHAPE: ClassVar[str] = "expected {by: instructor | csm}"
 
     @classmethod
     def missing_message(cls, missing: list[str], data: dict) -> str:
@@ -407,9 +401,7 @@ class BranchSpec(FileModel):
     to: Text
     """A stage id or `end`."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected {if: <condition>, to: <stage>}"
+    SHAPE: ClassVar[str] = "expected {if: <condition>, to: <stage>}"
 
 
 def _next(value: Any) -> Any:
@@ -462,9 +454,7 @@ class CsmSpec(FileModel):
     attributes: typed(tuple, _attributes, {"type": "object", "additionalProperties": {"type": ["string", "integer"]}}) = ()
     """Language, time zone... (`language: de`)."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected {name, email, capacity}"
+    SHAPE: ClassVar[str] = "expected {name, email, capacity}"
 
 
 class QueriesSpec(FileModel):
@@ -478,9 +468,7 @@ class QueriesSpec(FileModel):
     escalate_after: Duration = dt.timedelta(days=2)
     """Open longer than this: the instructor is told."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected {asked: <event>, answered: <event>, escalate_after: 2d}"
+    SHAPE: ClassVar[str] = "expected {asked: <event>, answered: <event>, escalate_after: 2d}"
 
     @model_validator(mode="after")
     def _two_events(self) -> QueriesSpec:
@@ -519,9 +507,7 @@ class JourneySpec(FileModel):
     queries: QueriesSpec | None = None
     """Customers' questions, routed to their CSM and escalated to the instructor."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected a mapping with 'stages:'"
+    SHAPE: ClassVar[str] = "expected a mapping with 'stages:'"
 
     @classmethod
     def missing_message(cls, missing: list[str], data: dict) -> str:
