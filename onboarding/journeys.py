@@ -57,6 +57,15 @@ from onboarding.configmodel import ID_PATTERN, TAG, Date, FileModel, Number, Tex
 from onboarding.errors import ConfigError
 
 SEED_ID = "seed"
+# The two kinds of email the engine names itself (every other kind is named by its stage's
+# ``emails_on_enter`` / ``emails_on_complete``): a stage's cancellation when it is missed with
+# ``on_missed: cancel``, and the seed journey's one reminder from the cohort's reminder window
+# (other journeys' reminders are ``reminder_1``, ``reminder_2``... before due).
+CANCELLATION = "cancellation"
+REMINDER = "reminder"
+# What an email does in its stage, whatever its kind's name: which default template it falls back
+# on, which of the trigger form's kinds it is, the seed's reason for sending it.
+ENTER, COMPLETE = "enter", "complete"
 DEFAULT_EXPIRY = dt.timedelta(days=3)
 CSM_METHODS = ("least_loaded", "round_robin")
 APPROVERS = ("instructor", "csm")
@@ -125,6 +134,25 @@ class Stage:
     next: tuple[Branch, ...] = ()
     assign_csm: bool = False  # entering it places the customer with a CSM; done once they have one
 
+    def kinds(self) -> tuple[str, ...]:
+        """Every email the stage may send, in the order a customer meets them: on entering, its
+        reminders (the seed's one: ``reminder``), its cancellation, on completing."""
+        reminders = (REMINDER,) if self.reminders is None else tuple(
+            f"{REMINDER}_{i}" for i in range(1, len(self.reminders) + 1))
+        return (*self.emails_on_enter, *reminders, *((CANCELLATION,) if self.on_missed == "cancel" else ()),
+                *self.emails_on_complete)
+
+    def role(self, kind: str) -> str | None:
+        """What an email of the stage does (``ENTER``, ``COMPLETE``, ``REMINDER``, ``CANCELLATION``);
+        None when the stage sends no such email."""
+        if kind in self.emails_on_enter:
+            return ENTER
+        if kind in self.emails_on_complete:
+            return COMPLETE
+        if kind == CANCELLATION or kind.startswith(REMINDER):
+            return REMINDER if kind.startswith(REMINDER) else CANCELLATION
+        return None
+
 
 @dataclass(frozen=True)
 class Csm:
@@ -185,11 +213,21 @@ class Journey:
         return next(s for s in self.stages if s.id == stage_id)
 
     def email_kinds(self) -> tuple[tuple[Stage, str], ...]:
-        """Every email the journey may send, per stage and kind (its ledger kind is
-        ``<stage>:<kind>``): on entering, on completing, its reminders, its cancellation."""
-        return tuple((s, k) for s in self.stages for k in (
-            *s.emails_on_enter, *s.emails_on_complete, *(f"reminder_{i}" for i in range(1, len(s.reminders or ()) + 1)),
-            *(("cancellation",) if s.on_missed == "cancel" else ())))
+        """Every email the journey may send, per stage and kind (``Stage.kinds``), stage by stage."""
+        return tuple((s, k) for s in self.stages for k in s.kinds())
+
+    def ledger_kind(self, stage: Stage, kind: str) -> str:
+        """The ledger's name of a stage's email: ``<stage>:<kind>``; the seed's name no stage (it has one)."""
+        return kind if self.is_seed else f"{stage.id}:{kind}"
+
+    def ledger_kinds(self) -> tuple[str, ...]:
+        """Every email the journey may send, by its ledger name, in ``email_kinds``' order: the
+        seed's are its status tab's email columns and its trigger form's resend choices."""
+        return tuple(self.ledger_kind(s, k) for s, k in self.email_kinds())
+
+    def kinds_by_role(self, role: str) -> tuple[str, ...]:
+        """The ledger names of its emails that do ``role`` (``COMPLETE``: the seed's welcome)."""
+        return tuple(self.ledger_kind(s, k) for s, k in self.email_kinds() if s.role(k) == role)
 
     def following(self, stage_id: str) -> dict[str | None, str]:
         """Where a stage leads, by condition (None: unconditionally)."""
@@ -532,7 +570,7 @@ def journeys_from(doc: Any, path: Path) -> dict[str, Journey]:
         if not isinstance(jid, str) or not _ID.fullmatch(jid):
             raise ConfigError(f"{where}: a journey id is lower-case letters, digits, '-' and '_'")
         if jid == SEED_ID:
-            raise ConfigError(f"{where}: 'seed' is the built-in journey; name yours otherwise")
+            raise ConfigError(f"{where}: {SEED_ID!r} is the built-in journey; name yours otherwise")
         out[jid] = parse_journey(jid, raw, where, str(path))
     return out
 

@@ -47,7 +47,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from onboarding.journeys import END, Journey, Stage
+from onboarding.journeys import CANCELLATION, END, REMINDER, Journey, Stage
 from onboarding.times import from_iso
 
 MAX_VISITS = 50  # a customer rejected over and over stops here (and waits on a person)
@@ -196,7 +196,7 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
             nxt = journey.following(stage.id).get("failed")
         elif late and stage.on_missed == "cancel":
             visits.append(Visit(stage.id, number, entered, due_at, completed, score, "completed_late"))
-            emails.append(Email(stage.id, "cancellation", number,
+            emails.append(Email(stage.id, CANCELLATION, number,
                                 f"completed after the due time ({_local(completed, settings)})", completed))
             return Timeline(tuple(visits), "cancelled", None, tuple(emails))
         else:
@@ -254,7 +254,7 @@ def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_o
             # stage cannot tell who did it, so nobody is cancelled; the instructor is told.
             return Timeline(tuple(visits), "overdue", stage.id, tuple(emails), "instructor")
         if stage.on_missed == "cancel":
-            emails.append(Email(stage.id, "cancellation", number, "not completed by the due time", due_at))
+            emails.append(Email(stage.id, CANCELLATION, number, "not completed by the due time", due_at))
             return Timeline(tuple(visits), "cancelled", None, tuple(emails))
         waits = stage.on_missed.split(":", 1)[1] if stage.on_missed.startswith("escalate:") else None
         if waits:
@@ -263,13 +263,13 @@ def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_o
     visits.append(Visit(stage.id, number, entered, due_at))
     if stage.reminders is None:  # the seed journey: one reminder, from the cohort's window
         if as_of >= settings.reminder_window_start:
-            emails.append(Email(stage.id, "reminder", number,
+            emails.append(Email(stage.id, REMINDER, number,
                                 f"not complete; reminder window opened {_local(settings.reminder_window_start, settings)}",
                                 settings.reminder_window_start))
     elif due_at is not None:
         for i, offset in enumerate(sorted(stage.reminders, reverse=True), 1):
             if as_of >= due_at - offset:
-                emails.append(Email(stage.id, f"reminder_{i}", number, f"due {_local(due_at, settings)}",
+                emails.append(Email(stage.id, f"{REMINDER}_{i}", number, f"due {_local(due_at, settings)}",
                                     due_at - offset))
     return Timeline(tuple(visits), "in_stage", stage.id, tuple(emails))
 
