@@ -76,8 +76,17 @@ def customers_of(frame: pd.DataFrame) -> list[Customer]:
             for r in frame.itertuples(index=False)]
 
 
-def walk_seed(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def walk_seed(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's standing and the kind of the (last) email due ('' for none), before the
+    ledger: ``seed_emails`` one row per customer (the built-in seed calls for one email at most)."""
+    status, who, kind, _ = seed_emails(customers, cohort, as_of)
+    last = np.full(len(customers), "", dtype=object)
+    last[who] = kind
+    return status, last
+
+
+def seed_emails(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each customer's standing (held, on time, completed late, pending, missed) and the emails
     due before the ledger, as (standings, the customer of each email (row number), its kind, the
     walk's reason): the seed journey (``journey_of(cohort)``, ``onboarding.journeys.SEED``) walked
@@ -152,7 +161,7 @@ def decide_all(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime, ledg
     reason.
     """
     journey = journey_of(cohort)
-    status, who, kind, walked = walk_seed(customers, cohort, as_of)
+    status, who, kind, walked = seed_emails(customers, cohort, as_of)
     reason = _with_reasons(customers, status, who, kind, walked, cohort)
     d = pd.DataFrame({"email": customers["email"].to_numpy()[who], "name": customers["name"].to_numpy()[who],
                       "kind": kind, "reason": reason})
@@ -214,7 +223,7 @@ def standing(customer: Customer, cohort: Cohort, as_of: dt.datetime) -> str:
 def due_kinds(customer: Customer, cohort: Cohort, as_of: dt.datetime) -> list[tuple[str, str]]:
     """The kinds of email the rules call for at ``as_of``, each with the reason, before the ledger."""
     frame = customer_frame([customer])
-    status, who, kind, walked = walk_seed(frame, cohort, as_of)
+    status, who, kind, walked = seed_emails(frame, cohort, as_of)
     reason = _with_reasons(frame, status, who, kind, walked, cohort)
     return [(str(k), str(r)) for k, r in zip(kind, reason)]
 
@@ -228,7 +237,7 @@ def decide(customer: Customer, cohort: Cohort, as_of: dt.datetime, ledger: dict[
 
 
 def seed_called(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> Called:
-    """What the seed journey calls for: its walk (``rules.walk_seed``: the engine's, once per
+    """What the seed journey calls for: its walk (``rules.seed_emails``: the engine's, once per
     distinct completion) and the ledger's rules, over the whole cohort at once."""
     customers, ledger = facts.customers, facts.ledger
     status, d = decide_all(customers, cohort, ask.as_of, ledger[~extras(ledger)])
