@@ -24,13 +24,17 @@ from pydantic import BeforeValidator, Discriminator, Tag, TypeAdapter, Validatio
 from onboarding import paths
 from onboarding.addresses import ENCODED_WORD, is_plain_address
 from onboarding.configmodel import ID_RE, TAG, Date, FileModel, Id, Text, config_error, one_line, typed, whole
-from onboarding.consent import CLASSES, DEFAULT_CLASSES, normalise_suppression
+from onboarding.consent import CLASSES, TRANSACTIONAL, normalise_suppression
 from onboarding.errors import ConfigError
 from onboarding.journeys import SEED, SEED_ID, Journey, journeys_from
 from onboarding.sources.config import SourceConfig, SourceSpec, TimeZone
 from onboarding.sources.csv_source import CsvSpec
 from onboarding.sources.sheet_source import SheetSpec
 from onboarding.sources.sql_source import SqlSpec
+
+# Every email of the seed journey (``journeys.SEED``) is what the customer's own signup asks for,
+# unless the cohort file classes it otherwise (``email_classes``).
+DEFAULT_CLASSES = {kind: TRANSACTIONAL for kind in SEED.ledger_kinds()}
 
 __all__ = ["Cohort", "CohortFile", "CohortSpec", "CohortsDocument", "GuardConfig", "SourceConfig", "fingerprint",
            "load_cohorts", "read_cohort_file", "read_yaml", "select_cohorts"]
@@ -375,7 +379,7 @@ class Fields:
 
 def _fields(role: str, journey: Journey) -> Fields:
     """What an export of this role maps, for a cohort of this journey."""
-    seed = journey.id == SEED_ID
+    seed = journey.is_seed
     if role == "completions" and not seed:  # the wide export: a timestamp column per stage that names one
         wide = _wide_fields(journey)
         return Fields(("email", *wide), ("name",), timestamps=wide)
@@ -458,7 +462,7 @@ def _check_sources(sources: dict[str, SourceSpec], journey: Journey, where: str)
     if not roles <= set(sources) or not set(sources) <= roles | optional:
         raise ConfigError(f"{where}: expected exactly {' and '.join(repr(r) for r in sorted(roles, reverse=True))}"
                           + (f" (and optionally {sorted(optional)})" if optional else "")
-                          + ("" if journey.id == SEED_ID else f" (what journey {journey.id!r} reads)"))
+                          + ("" if journey.is_seed else f" (what journey {journey.id!r} reads)"))
     if journey.queries is not None and not {"events", "queries"} & set(sources):
         raise ConfigError(f"{where}: journey {journey.id!r} routes queries: give the cohort an 'events' export "
                           f"(events {journey.queries.asked!r} and {journey.queries.answered!r}) or a 'queries' export "
@@ -527,7 +531,7 @@ def _roles(journey: Journey) -> tuple[set[str], set[str]]:
     queries) reads events, the wide completions export when a stage reads a column, and may
     read its CSM roster from a ``csms`` export; a journey routing queries reads them from the events
     export or from a support export (``queries``)."""
-    if journey.id == SEED_ID:
+    if journey.is_seed:
         return {"signups", "completions"}, set()
     roles, optional = {"signups"}, {"csms"}
     if any(s.evidence.event for s in journey.stages):

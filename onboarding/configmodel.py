@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema, model_validator
 
@@ -34,10 +34,7 @@ class FileModel(BaseModel):
         """Said after "unknown key(s) [...]" (' for a csv source')."""
         return ""
 
-    @classmethod
-    def shape(cls) -> str:
-        """What the value must look like, said when it is not a mapping at all."""
-        return "expected a mapping"
+    SHAPE: ClassVar[str] = "expected a mapping"  # what the value must look like, said when it is not a mapping at all
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -51,7 +48,7 @@ class FileModel(BaseModel):
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise ValueError(cls.shape())
+            raise ValueError(cls.SHAPE)
         unknown = sorted(str(k) for k in data if k not in cls.keys())
         if unknown:
             raise ValueError(f"unknown key(s) {unknown}{cls.what()}; known: {cls.keys()}")

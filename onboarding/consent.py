@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 REASONS = ("manual", "unsubscribed", "hard_bounce", "complaint", "erased")
 CLASSES = ("transactional", "marketing")
-DEFAULT_CLASSES = {"reminder": "transactional", "cancellation": "transactional", "welcome": "transactional"}
+TRANSACTIONAL = CLASSES[0]  # every kind's class unless the cohort file says otherwise
 
 
 ERASED_PREFIX = "sha256:"

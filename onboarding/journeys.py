@@ -48,7 +48,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError, model_validator
 
@@ -57,6 +57,15 @@ from onboarding.configmodel import ID_PATTERN, TAG, Date, FileModel, Number, Tex
 from onboarding.errors import ConfigError
 
 SEED_ID = "seed"
+# The two kinds of email the engine names itself (every other kind is named by its stage's
+# ``emails_on_enter`` / ``emails_on_complete``): a stage's cancellation when it is missed with
+# ``on_missed: cancel``, and the seed journey's one reminder from the cohort's reminder window
+# (other journeys' reminders are ``reminder_1``, ``reminder_2``... before due).
+CANCELLATION = "cancellation"
+REMINDER = "reminder"
+# What an email does in its stage, whatever its kind's name: which default template it falls back
+# on, which of the trigger form's kinds it is, the seed's reason for sending it.
+ENTER, COMPLETE = "enter", "complete"
 DEFAULT_EXPIRY = dt.timedelta(days=3)
 CSM_METHODS = ("least_loaded", "round_robin")
 APPROVERS = ("instructor", "csm")
@@ -125,6 +134,25 @@ class Stage:
     next: tuple[Branch, ...] = ()
     assign_csm: bool = False  # entering it places the customer with a CSM; done once they have one
 
+    def kinds(self) -> tuple[str, ...]:
+        """Every email the stage may send, in the order a customer meets them: on entering, its
+        reminders (the seed's one: ``reminder``), its cancellation, on completing."""
+        reminders = (REMINDER,) if self.reminders is None else tuple(
+            f"{REMINDER}_{i}" for i in range(1, len(self.reminders) + 1))
+        return (*self.emails_on_enter, *reminders, *((CANCELLATION,) if self.on_missed == "cancel" else ()),
+                *self.emails_on_complete)
+
+    def role(self, kind: str) -> str | None:
+        """What an email of the stage does (``ENTER``, ``COMPLETE``, ``REMINDER``, ``CANCELLATION``);
+        None when the stage sends no such email."""
+        if kind in self.emails_on_enter:
+            return ENTER
+        if kind in self.emails_on_complete:
+            return COMPLETE
+        if kind == CANCELLATION or kind.startswith(REMINDER):
+            return REMINDER if kind.startswith(REMINDER) else CANCELLATION
+        return None
+
 
 @dataclass(frozen=True)
 class Csm:
@@ -185,11 +213,21 @@ class Journey:
         return next(s for s in self.stages if s.id == stage_id)
 
     def email_kinds(self) -> tuple[tuple[Stage, str], ...]:
-        """Every email the journey may send, per stage and kind (its ledger kind is
-        ``<stage>:<kind>``): on entering, on completing, its reminders, its cancellation."""
-        return tuple((s, k) for s in self.stages for k in (
-            *s.emails_on_enter, *s.emails_on_complete, *(f"reminder_{i}" for i in range(1, len(s.reminders or ()) + 1)),
-            *(("cancellation",) if s.on_missed == "cancel" else ())))
+        """Every email the journey may send, per stage and kind (``Stage.kinds``), stage by stage."""
+        return tuple((s, k) for s in self.stages for k in s.kinds())
+
+    def ledger_kind(self, stage: Stage, kind: str) -> str:
+        """The ledger's name of a stage's email: ``<stage>:<kind>``; the seed's name no stage (it has one)."""
+        return kind if self.is_seed else f"{stage.id}:{kind}"
+
+    def ledger_kinds(self) -> tuple[str, ...]:
+        """Every email the journey may send, by its ledger name, in ``email_kinds``' order: the
+        seed's are its status tab's email columns and its trigger form's resend choices."""
+        return tuple(self.ledger_kind(s, k) for s, k in self.email_kinds())
+
+    def kinds_by_role(self, role: str) -> tuple[str, ...]:
+        """The ledger names of its emails that do ``role`` (``COMPLETE``: the seed's welcome)."""
+        return tuple(self.ledger_kind(s, k) for s, k in self.email_kinds() if s.role(k) == role)
 
     def following(self, stage_id: str) -> dict[str | None, str]:
         """Where a stage leads, by condition (None: unconditionally)."""
@@ -331,9 +369,7 @@ class EvidenceSpec(FileModel):
     score: Score | None = None
     """`{pass_mark: N}`: the event's value must reach it."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected one of {column: ...}, {event: ...} or {entered: true}"
+    SHAPE: ClassVar[str] = "expected one of {column: ...}, {event: ...} or {entered: true}"
 
     @model_validator(mode="after")
     def _one_kind(self) -> EvidenceSpec:
@@ -362,9 +398,7 @@ class DueSpec(FileModel):
     duration: Duration | None = None
     """How long after (like 3d, 36h, 2w, 1d12h)."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected {date: YYYY-MM-DD}, {after: signup|entered, duration: 7d} or {deadline: cohort}"
+    SHAPE: ClassVar[str] = "expected {date: YYYY-MM-DD}, {after: signup|entered, duration: 7d} or {deadline: cohort}"
 
     @model_validator(mode="after")
     def _one_form(self) -> DueSpec:
@@ -378,7 +412,7 @@ class DueSpec(FileModel):
             if self.duration is None:
                 raise ValueError(f"duration: how long after {self.after} (like 3d, 36h or 2w)")
         elif not given:
-            raise ValueError(self.shape())
+            raise ValueError(self.SHAPE)
         return self
 
 
@@ -390,9 +424,7 @@ class ApprovalSpec(FileModel):
     auto_if_score_at_least: Number | None = None
     """Approved without asking at this score."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected {by: instructor | csm}"
+    SHAPE: ClassVar[str] = "expected {by: instructor | csm}"
 
     @classmethod
     def missing_message(cls, missing: list[str], data: dict) -> str:
@@ -407,9 +439,7 @@ class BranchSpec(FileModel):
     to: Text
     """A stage id or `end`."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected {if: <condition>, to: <stage>}"
+    SHAPE: ClassVar[str] = "expected {if: <condition>, to: <stage>}"
 
 
 def _next(value: Any) -> Any:
@@ -462,9 +492,7 @@ class CsmSpec(FileModel):
     attributes: typed(tuple, _attributes, {"type": "object", "additionalProperties": {"type": ["string", "integer"]}}) = ()
     """Language, time zone... (`language: de`)."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected {name, email, capacity}"
+    SHAPE: ClassVar[str] = "expected {name, email, capacity}"
 
 
 class QueriesSpec(FileModel):
@@ -478,9 +506,7 @@ class QueriesSpec(FileModel):
     escalate_after: Duration = dt.timedelta(days=2)
     """Open longer than this: the instructor is told."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected {asked: <event>, answered: <event>, escalate_after: 2d}"
+    SHAPE: ClassVar[str] = "expected {asked: <event>, answered: <event>, escalate_after: 2d}"
 
     @model_validator(mode="after")
     def _two_events(self) -> QueriesSpec:
@@ -519,9 +545,7 @@ class JourneySpec(FileModel):
     queries: QueriesSpec | None = None
     """Customers' questions, routed to their CSM and escalated to the instructor."""
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected a mapping with 'stages:'"
+    SHAPE: ClassVar[str] = "expected a mapping with 'stages:'"
 
     @classmethod
     def missing_message(cls, missing: list[str], data: dict) -> str:
@@ -546,7 +570,7 @@ def journeys_from(doc: Any, path: Path) -> dict[str, Journey]:
         if not isinstance(jid, str) or not _ID.fullmatch(jid):
             raise ConfigError(f"{where}: a journey id is lower-case letters, digits, '-' and '_'")
         if jid == SEED_ID:
-            raise ConfigError(f"{where}: 'seed' is the built-in journey; name yours otherwise")
+            raise ConfigError(f"{where}: {SEED_ID!r} is the built-in journey; name yours otherwise")
         out[jid] = parse_journey(jid, raw, where, str(path))
     return out
 

@@ -16,7 +16,7 @@ from onboarding import paths
 from onboarding.addresses import is_plain_address
 from onboarding.cohorts import CohortFile, select_cohorts
 from onboarding.decisions.guards import released
-from onboarding.decisions import FORM_KINDS, JOURNEY_KIND, KINDS, Resend
+from onboarding.decisions import FORM_KINDS, JOURNEY_KIND, KINDS, Resend, form_kinds, journey_of
 from onboarding.errors import ConfigError, ParamsError
 
 
@@ -212,9 +212,10 @@ def ui_address(base_url: str | None, port: Any = None) -> tuple[str, bool]:
 
 
 def sendable_kinds(cohort: Any) -> tuple[str, ...]:
-    """The form's email kinds a cohort can send at all: a course cohort (the seed journey) has no
-    stage emails; a multi-stage journey has all four."""
-    return KINDS if getattr(cohort, "journey", "seed") == "seed" else FORM_KINDS
+    """The form's email kinds a cohort can send at all: a course cohort's, from the seed journey's
+    definition (no stage emails); a multi-stage journey has all four."""
+    journey = journey_of(cohort)
+    return form_kinds(journey) if journey.is_seed else FORM_KINDS
 
 
 def plan(found: CohortFile, params: RunParams, run_id: str, logical_date: dt.datetime,

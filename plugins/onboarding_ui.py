@@ -98,6 +98,9 @@ def _templates():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader([TEMPLATES_DIR / "ui", TEMPLATES_DIR]), autoescape=True)
     env.filters["basename"] = lambda p: PurePosixPath(str(p or "").replace("\\", "/")).name
     env.filters["segment"] = lambda v: quote(str(v), safe="@")  # one path segment: '/' encoded too
+    from onboarding.decisions.guards import GUARD_LABELS
+
+    env.globals["guard_labels"] = GUARD_LABELS  # Release a hold's choices, as the guards define them
     return env
 
 

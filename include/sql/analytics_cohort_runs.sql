@@ -1,6 +1,6 @@
 -- The Cohorts page: every cohort with a run, its latest run of any kind (held, failed, done; not
 -- dry runs), that run's Data Docs, and its latest decided run (whose standings are the page's kept
--- figures: analytics_cohorts.sql reads them from v_funnel, every customer, on each request).
+-- figures: Analytics.cohorts adds them from v_funnel, every customer, on each request).
 SELECT lr.cohort_id, lr.run_id AS last_run_id, lr.as_of AS last_as_of, lr.status AS last_status,
        lr.error AS last_error, rep.data_docs AS last_data_docs, d.run_id AS decided_run_id
 FROM (

@@ -27,6 +27,9 @@ GUARD_TITLES = {"stale_source": "An export is stale (stale_source)",
                 "shrunk_completions": "The completions shrank (shrunk_completions)",
                 "mass_cancellation": "Too many cancellations (mass_cancellation)",
                 "all": "All guards"}
+# What the Onboarding page's Release a hold offers for each guard.
+GUARD_LABELS = {"stale_source": "stale export", "shrunk_completions": "completions shrank",
+                "mass_cancellation": "too many cancellations"}
 
 
 @dataclass(frozen=True)

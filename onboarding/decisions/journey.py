@@ -47,7 +47,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from onboarding.journeys import END, Journey, Stage
+from onboarding.journeys import CANCELLATION, END, REMINDER, Journey, Stage
 from onboarding.times import from_iso
 
 MAX_VISITS = 50  # a customer rejected over and over stops here (and waits on a person)
@@ -186,8 +186,7 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
         done_at_entry = (completed is not None and entered is not None and completed <= entered
                          and not stage.evidence.entered)
         if not done_at_entry:
-            for kind in stage.emails_on_enter:
-                emails.append(Email(stage.id, kind, number, f"entered {stage.title}", since))
+            emails += [Email(stage.id, kind, number, f"entered {stage.title}", since) for kind in stage.emails_on_enter]
         if completed is None:
             return _not_done(journey, stage, number, entered, due_at, as_of, settings, visits, emails)
         late = due_at is not None and completed >= due_at
@@ -197,7 +196,7 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
             nxt = journey.following(stage.id).get("failed")
         elif late and stage.on_missed == "cancel":
             visits.append(Visit(stage.id, number, entered, due_at, completed, score, "completed_late"))
-            emails.append(Email(stage.id, "cancellation", number,
+            emails.append(Email(stage.id, CANCELLATION, number,
                                 f"completed after the due time ({_local(completed, settings)})", completed))
             return Timeline(tuple(visits), "cancelled", None, tuple(emails))
         else:
@@ -207,8 +206,7 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
                                     link=link))
                 return Timeline(tuple(visits), "awaiting_approval", stage.id, tuple(emails), stage.approval_by)
             branches = journey.following(stage.id)
-            passed = branches.get("passed", branches.get(None)) if stage.evidence.pass_mark is not None \
-                else branches.get(None)
+            passed = _after_passing(stage, branches)
             if decision is True:
                 visits.append(Visit(stage.id, number, entered, due_at, completed, score,
                                     "completed_late" if late else "completed", link=link))
@@ -222,18 +220,29 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
                 approved_at = at if verdict == "approved" else None
                 completed = at
             if approved_at is not None:
-                # On completing: once done and, when the stage needs one, approved.
-                for kind in stage.emails_on_complete:
-                    if not settings.complete_emails_at_due or stage.due is None or not stage.due.cohort_deadline \
-                            or as_of >= due_at:
-                        emails.append(Email(stage.id, kind, number, "completed on time" if not late else "completed",
-                                            max(approved_at, due_at) if settings.complete_emails_at_due and due_at
-                                            else approved_at))
+                emails += _completing_emails(stage, number, late, approved_at, due_at, as_of, settings)
         if nxt is None or nxt == END:
             # The journey ends here: finished, unless it ends on a rejection or a failed attempt.
             return Timeline(tuple(visits), "rejected" if visits[-1].outcome in ("rejected", "failed") else "done",
                             None, tuple(emails))
         stage, entered = journey.stage(nxt), completed
+
+
+def _after_passing(stage: Stage, branches: dict[str | None, str]) -> str | None:
+    """Where a stage done (and approved) leads: a scored stage's ``passed`` branch, else its plain next."""
+    return branches.get("passed", branches.get(None)) if stage.evidence.pass_mark is not None else branches.get(None)
+
+
+def _completing_emails(stage: Stage, number: int, late: bool, approved_at: dt.datetime, due_at, as_of,
+                       settings: Settings) -> list[Email]:
+    """The emails on completing a stage, once it is done and, when it needs one, approved; the
+    seed journey's welcome with ``welcome_timing: after_deadline`` waits for the deadline."""
+    at_due = settings.complete_emails_at_due and stage.due is not None and stage.due.cohort_deadline
+    if at_due and as_of < due_at:
+        return []
+    at = max(approved_at, due_at) if settings.complete_emails_at_due and due_at else approved_at
+    return [Email(stage.id, kind, number, "completed on time" if not late else "completed", at)
+            for kind in stage.emails_on_complete]
 
 
 def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_of, settings: Settings,
@@ -245,7 +254,7 @@ def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_o
             # stage cannot tell who did it, so nobody is cancelled; the instructor is told.
             return Timeline(tuple(visits), "overdue", stage.id, tuple(emails), "instructor")
         if stage.on_missed == "cancel":
-            emails.append(Email(stage.id, "cancellation", number, "not completed by the due time", due_at))
+            emails.append(Email(stage.id, CANCELLATION, number, "not completed by the due time", due_at))
             return Timeline(tuple(visits), "cancelled", None, tuple(emails))
         waits = stage.on_missed.split(":", 1)[1] if stage.on_missed.startswith("escalate:") else None
         if waits:
@@ -254,13 +263,13 @@ def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_o
     visits.append(Visit(stage.id, number, entered, due_at))
     if stage.reminders is None:  # the seed journey: one reminder, from the cohort's window
         if as_of >= settings.reminder_window_start:
-            emails.append(Email(stage.id, "reminder", number,
+            emails.append(Email(stage.id, REMINDER, number,
                                 f"not complete; reminder window opened {_local(settings.reminder_window_start, settings)}",
                                 settings.reminder_window_start))
     elif due_at is not None:
         for i, offset in enumerate(sorted(stage.reminders, reverse=True), 1):
             if as_of >= due_at - offset:
-                emails.append(Email(stage.id, f"reminder_{i}", number, f"due {_local(due_at, settings)}",
+                emails.append(Email(stage.id, f"{REMINDER}_{i}", number, f"due {_local(due_at, settings)}",
                                     due_at - offset))
     return Timeline(tuple(visits), "in_stage", stage.id, tuple(emails))
 

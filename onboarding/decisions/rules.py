@@ -31,10 +31,10 @@ import pandas as pd
 
 from onboarding.cohorts import Cohort
 from onboarding.identity import EmailId
-from onboarding.journeys import Journey
+from onboarding.journeys import CANCELLATION, COMPLETE, REMINDER, Journey
 from onboarding.decisions.facts import CALLED_COLUMNS, Called, RunAsk, RunFacts, classes_of, extras
-from onboarding.decisions import (COMPLETED_LATE, ENDS_REMINDERS, EXCLUSIVE, HELD, IN_FLIGHT_STATES, MISSED, ON_TIME,
-                                  PENDING, SENT_STATES)
+from onboarding.decisions import (COMPLETED_LATE, HELD, IN_FLIGHT_STATES, MISSED, ON_TIME, PENDING, SENT_STATES,
+                                  ends_reminders, journey_of, rivals)
 
 
 @dataclass(frozen=True)
@@ -77,32 +77,47 @@ def customers_of(frame: pd.DataFrame) -> list[Customer]:
 
 
 def walk_seed(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
-    """Each customer's standing (held, on time, completed late, pending, missed) and the kind of
-    email due ('' for none) before the ledger: the seed journey (``onboarding.journeys.SEED``)
-    walked by the journey engine, as every journey is. Customers with the same facts have the
-    same timeline, so each distinct (completion, held) is walked once."""
-    from onboarding.decisions.journey import Attempt, Facts, Settings, evidence_key, walk
-    from onboarding.journeys import SEED
+    """Each customer's standing and the kind of the (last) email due ('' for none), before the
+    ledger: ``seed_emails`` one row per customer (the built-in seed calls for one email at most)."""
+    status, who, kind, _ = seed_emails(customers, cohort, as_of)
+    last = np.full(len(customers), "", dtype=object)
+    last[who] = kind
+    return status, last
 
+
+def seed_emails(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer's standing (held, on time, completed late, pending, missed) and the emails
+    due before the ledger, as (standings, the customer of each email (row number), its kind, the
+    walk's reason): the seed journey (``journey_of(cohort)``, ``onboarding.journeys.SEED``) walked
+    by the journey engine, as every journey is. Customers with the same facts have the same
+    timeline, so each distinct (completion, held) is walked once."""
+    from onboarding.decisions.journey import Attempt, Facts, Settings, evidence_key, walk
+
+    journey = journey_of(cohort)
     settings = Settings(cohort.deadline_at, cohort.reminder_window_start, cohort.tz,
                         complete_emails_at_due=cohort.welcome_timing == "after_deadline")
-    key = evidence_key(SEED.stages[0])
+    key = evidence_key(journey.stages[0])
     n = len(customers)
     status = np.empty(n, dtype=object)
-    kind = np.empty(n, dtype=object)
+    emails: list[tuple[tuple[str, str], ...]] = []
     done = customers["completed_at"]
     times = done.dt.to_pydatetime() if n else []
-    known: dict[tuple[Any, bool], tuple[str, str]] = {}
+    known: dict[tuple[Any, bool], tuple[str, tuple[tuple[str, str], ...]]] = {}
     for i, (t, held) in enumerate(zip(times, customers["held"].to_numpy(dtype=bool).tolist())):
         completed = None if pd.isna(t) else t
         got = known.get((completed, held))
         if got is None:
-            timeline = walk(SEED, Facts(None, {key: (Attempt(completed),)} if completed else {}, held=held), as_of,
+            timeline = walk(journey, Facts(None, {key: (Attempt(completed),)} if completed else {}, held=held), as_of,
                             settings)
             got = known[(completed, held)] = (_seed_standing(timeline),
-                                              timeline.emails[-1].kind if timeline.emails else "")
-        status[i], kind[i] = got
-    return status, kind
+                                              tuple((e.kind, e.reason) for e in timeline.emails))
+        status[i] = got[0]
+        emails.append(got[1])
+    who = np.repeat(np.arange(n), [len(e) for e in emails]) if n else np.empty(0, dtype=int)
+    kind = np.array([k for e in emails for k, _ in e], dtype=object)
+    reason = np.array([r for e in emails for _, r in e], dtype=object)
+    return status, who, kind, reason
 
 
 def _seed_standing(timeline: Any) -> str:
@@ -116,21 +131,22 @@ def _seed_standing(timeline: Any) -> str:
     return PENDING
 
 
-def _with_reasons(customers: pd.DataFrame, status: np.ndarray, kind: np.ndarray, cohort: Cohort
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Each due email's reason, in the instructor's words (the late's completion time in UTC)."""
-    n = len(customers)
-    late = status == COMPLETED_LATE
-    late_reason = np.full(n, "", dtype=object)
+def _with_reasons(customers: pd.DataFrame, status: np.ndarray, who: np.ndarray, kind: np.ndarray,
+                  walked: np.ndarray, cohort: Cohort) -> np.ndarray:
+    """Each due email's reason, in the instructor's words, by what the email does (its stage's
+    role; the late's completion time in UTC); an email on entering keeps the walk's."""
+    stage = journey_of(cohort).stages[0]
+    role = pd.Series(kind, dtype=object).map({k: stage.role(k) for k in set(kind.tolist())}).to_numpy(dtype=object)
+    late = status[who] == COMPLETED_LATE if len(who) else np.zeros(0, dtype=bool)
+    late_reason = np.full(len(who), "", dtype=object)
     if late.any():
-        when = customers["completed_at"][late].dt.strftime("%Y-%m-%d %H:%M")
+        when = customers["completed_at"].iloc[who[late]].dt.strftime("%Y-%m-%d %H:%M")
         late_reason[late] = ("completed after the deadline (" + when + " UTC)").to_numpy()
-    conditions = [kind == "reminder", (kind == "cancellation") & ~late, (kind == "cancellation") & late,
-                  kind == "welcome"]
-    reason = np.select(conditions, [
+    cancelling = role == CANCELLATION
+    conditions = [role == REMINDER, cancelling & ~late, cancelling & late, role == COMPLETE]
+    return np.select(conditions, [
         f"not complete; reminder window opened {cohort.reminder_window_start:%Y-%m-%d %H:%M %Z}",
-        "no completion by the deadline", late_reason, "completed on time"], "").astype(object)
-    return kind, reason
+        "no completion by the deadline", late_reason, "completed on time"], walked).astype(object)
 
 
 def decide_all(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime, ledger: pd.DataFrame
@@ -139,25 +155,23 @@ def decide_all(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime, ledg
 
     ``ledger`` holds the cohort's emails so far (``recipient``, ``kind``, ``status``). An email
     already sent (or possibly sent) is not sent again; a welcome is blocked once a cancellation
-    went out, and the reverse, so a late correction to an export cannot give a customer both; a
-    reminder's moment has passed once either went out.
+    went out, and the reverse (``decisions.rivals``), so a late correction to an export cannot give
+    a customer both; a reminder's moment has passed once either went out.
     The decisions table has one row per email the rules call for: email, name, kind, outcome,
     reason.
     """
-    status, kind = walk_seed(customers, cohort, as_of)
-    kind, reason = _with_reasons(customers, status, kind, cohort)
-    wanted = kind != ""
-    d = pd.DataFrame({"email": customers["email"].to_numpy()[wanted], "name": customers["name"].to_numpy()[wanted],
-                      "kind": kind[wanted], "reason": reason[wanted]})
+    journey = journey_of(cohort)
+    status, who, kind, walked = seed_emails(customers, cohort, as_of)
+    reason = _with_reasons(customers, status, who, kind, walked, cohort)
+    d = pd.DataFrame({"email": customers["email"].to_numpy()[who], "name": customers["name"].to_numpy()[who],
+                      "kind": kind, "reason": reason})
     known = ledger.loc[:, ["recipient", "kind", "status"]].rename(columns={"recipient": "email"})
     own = d.merge(known, on=["email", "kind"], how="left")["status"].to_numpy(dtype=object)
-    rival_kind = d["kind"].map(EXCLUSIVE)
-    rival = pd.DataFrame({"email": d["email"], "kind": rival_kind}).merge(
-        known, on=["email", "kind"], how="left")["status"].to_numpy(dtype=object)
+    rival_kind, rival = _rival_sent(d, known, rivals(journey))
     sent = pd.Series(own).isin(SENT_STATES).to_numpy()
     failed = own == "failed"
-    blocked = pd.Series(rival).isin(SENT_STATES + IN_FLIGHT_STATES).to_numpy()
-    ended = _ending(d, known)
+    blocked = rival_kind != ""
+    ended = _ending(d, known, ends_reminders(journey))
     d["outcome"] = np.select([sent, failed, ended != "", blocked],
                              ["already_sent", "failed_earlier", "moment_passed", "blocked"], "due")
     kinds = d["kind"].to_numpy(dtype=object)
@@ -166,20 +180,34 @@ def decide_all(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime, ledg
         [kinds + " " + own.astype(str) + " earlier",
          "refused for good by the mail provider earlier; see the ledger",
          "no reminder after the customer's " + ended + " went out",
-         "a " + rival_kind.to_numpy(dtype=object).astype(str) + " was already " + rival.astype(str)
-         + " for this customer; needs the instructor"],
+         "a " + rival_kind + " was already " + rival + " for this customer; needs the instructor"],
         d["reason"].to_numpy(dtype=object)).astype(object)
     return status, d
 
 
-def _ending(d: pd.DataFrame, known: pd.DataFrame) -> np.ndarray:
-    """For each reminder, the cancellation or welcome that already went out (or may have) to that
-    customer ('' when none): after it, a reminder is wrong."""
+def _rival_sent(d: pd.DataFrame, known: pd.DataFrame, rival_kinds: dict[str, tuple[str, ...]]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """For each email, the first of its rivals that went out to that customer (or may have, or is
+    being sent), and its ledger status ('' for none)."""
+    kind, status = np.full(len(d), "", dtype=object), np.full(len(d), "", dtype=object)
+    taken = known[known["status"].isin(SENT_STATES + IN_FLIGHT_STATES)]
+    for i in range(max(map(len, rival_kinds.values()), default=0)):
+        candidate = d["kind"].map(lambda k: rival_kinds.get(k, ())[i] if i < len(rival_kinds.get(k, ())) else None)
+        found = pd.DataFrame({"email": d["email"], "kind": candidate}).merge(
+            taken, on=["email", "kind"], how="left")["status"].to_numpy(dtype=object)
+        first = (kind == "") & pd.notna(found)
+        kind[first], status[first] = candidate.to_numpy(dtype=object)[first], found[first]
+    return kind, status
+
+
+def _ending(d: pd.DataFrame, known: pd.DataFrame, ending: tuple[str, ...]) -> np.ndarray:
+    """For each reminder, the cancellation or welcome (``ending``) that already went out (or may
+    have) to that customer ('' when none): after it, a reminder is wrong."""
     out = np.full(len(d), "", dtype=object)
-    reminders = (d["kind"] == "reminder").to_numpy()
+    reminders = (d["kind"] == REMINDER).to_numpy()
     if not reminders.any():
         return out
-    gone = known[known["kind"].isin(ENDS_REMINDERS) & known["status"].isin(SENT_STATES + IN_FLIGHT_STATES)]
+    gone = known[known["kind"].isin(ending) & known["status"].isin(SENT_STATES + IN_FLIGHT_STATES)]
     if gone.empty:
         return out
     first = gone.sort_values("kind").drop_duplicates("email").set_index("email")["kind"]
@@ -195,9 +223,9 @@ def standing(customer: Customer, cohort: Cohort, as_of: dt.datetime) -> str:
 def due_kinds(customer: Customer, cohort: Cohort, as_of: dt.datetime) -> list[tuple[str, str]]:
     """The kinds of email the rules call for at ``as_of``, each with the reason, before the ledger."""
     frame = customer_frame([customer])
-    status, kind = walk_seed(frame, cohort, as_of)
-    kind, reason = _with_reasons(frame, status, kind, cohort)
-    return [(str(kind[0]), str(reason[0]))] if kind[0] else []
+    status, who, kind, walked = seed_emails(frame, cohort, as_of)
+    reason = _with_reasons(frame, status, who, kind, walked, cohort)
+    return [(str(k), str(r)) for k, r in zip(kind, reason)]
 
 
 def decide(customer: Customer, cohort: Cohort, as_of: dt.datetime, ledger: dict[str, str]) -> list[Decision]:
@@ -209,7 +237,7 @@ def decide(customer: Customer, cohort: Cohort, as_of: dt.datetime, ledger: dict[
 
 
 def seed_called(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> Called:
-    """What the seed journey calls for: its walk (``rules.walk_seed``: the engine's, once per
+    """What the seed journey calls for: its walk (``rules.seed_emails``: the engine's, once per
     distinct completion) and the ledger's rules, over the whole cohort at once."""
     customers, ledger = facts.customers, facts.ledger
     status, d = decide_all(customers, cohort, ask.as_of, ledger[~extras(ledger)])

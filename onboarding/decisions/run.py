@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from onboarding.cohorts import Cohort
-from onboarding.decisions import EXCLUSIVE, IN_FLIGHT_STATES, SENT_STATES, Resend, is_seed
+from onboarding.decisions import (CANCELLATION, IN_FLIGHT_STATES, REMINDER, SENT_STATES, Resend, form_kind,
+                                  is_seed, rivals)
 from onboarding.decisions.facts import (DECISION_COLUMNS, SENDABLE, Called, RunAsk, RunFacts, extras,
                                         ledger_ids)
 from onboarding.decisions.guards import Trip, check
@@ -81,7 +82,7 @@ def decide(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> De
     d, form = d[mine].reset_index(drop=True), form[mine]
     if ask.dry_run:
         d.loc[(d["outcome"] == "due").to_numpy(), "outcome"] = "would_send"
-    _moment_passed(d, form == "reminder", max((t for t in (ask.triggered_at, facts.now) if t is not None),
+    _moment_passed(d, form == REMINDER, max((t for t in (ask.triggered_at, facts.now) if t is not None),
                                               default=None), cohort.tz)
     customers = facts.customers
     d, resend_entry = add_resend(d, customers, ask, cohort.id, facts.refs)
@@ -92,7 +93,7 @@ def decide(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> De
     resend_entry = still_sendable(d, resend_entry)
 
     sendable = d["outcome"].isin(SENDABLE).to_numpy()
-    cancelling = d["kind"].map(lambda k: form_kind(journey, k) == "cancellation").to_numpy(dtype=bool)
+    cancelling = d["kind"].map(lambda k: form_kind(journey, k) == CANCELLATION).to_numpy(dtype=bool)
     trips = check(cohort.guards, ask.as_of, facts, int((sendable & cancelling).sum()))
     held = hold_and_reference(d, trips, ask.release_guards, facts.refs)
     enter = not ask.dry_run and not held
@@ -100,19 +101,6 @@ def decide(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> De
                      _counts(called, d, facts, held), supersede_reason=f"no longer due as of {iso(ask.as_of)}",
                      resend=resend_entry if enter else None, orphans=facts.orphans, visits=called.visits,
                      assigned=called.assigned, requests=called.requests, waiting=called.waiting)
-
-
-def form_kind(journey: Journey, kind: str) -> str:
-    """Which of the trigger form's email kinds (``decisions.FORM_KINDS``) a ledger kind is: a
-    reminder, a cancellation, ``welcome`` when sent on completing its stage, else ``stage`` (a
-    journey's kinds are ``<stage>:<kind>``; the seed's are their own names)."""
-    stage, _, own = kind.rpartition(":")
-    if own == "reminder" or own.startswith("reminder_"):
-        return "reminder"
-    if own == "cancellation":
-        return "cancellation"
-    return "welcome" if any(s.id == (stage or s.id) and own in s.emails_on_complete for s in journey.stages) \
-        else "stage"
 
 
 def _moment_passed(d: pd.DataFrame, reminders: np.ndarray, real: dt.datetime | None, tz: dt.tzinfo) -> None:
@@ -189,11 +177,11 @@ def _refusal(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> 
         return "dataset", (f"{location}: {what}; refusing to cancel all {n} customers on it. Check the export "
                            f"and rerun.")
     # A rival (a welcome after a cancellation) exists only where the journey makes one exclusive.
-    return resend_refusal(cohort.id, ask.resend, facts.customers, facts.ledger, EXCLUSIVE if is_seed(journey) else {})
+    return resend_refusal(cohort.id, ask.resend, facts.customers, facts.ledger, rivals(journey) if is_seed(journey) else {})
 
 
 def resend_refusal(cohort_id: str, r: Resend | None, customers: pd.DataFrame, ledger: pd.DataFrame,
-                   exclusive: dict[str, str] = EXCLUSIVE) -> tuple[str, str] | None:
+                   exclusive: dict[str, tuple[str, ...]] | None = None) -> tuple[str, str] | None:
     """Why the instructor's resend cannot be done, or None: the customer must be in this run's
     exports, the email must have gone out to them before, and no rival email (a welcome after a
     cancellation) may have."""
@@ -207,8 +195,8 @@ def resend_refusal(cohort_id: str, r: Resend | None, customers: pd.DataFrame, le
         return "resend", (f"resend: no {r.kind} went out to {r.email} before (ledger: {mine.get(r.kind) or 'none'}); "
                           f"a resend only sends again an email that was sent. Rerun without resend to send what "
                           f"is due")
-    rival = exclusive.get(r.kind)
-    if rival and mine.get(rival) in SENT_STATES + IN_FLIGHT_STATES:
+    rival = next((k for k in (exclusive or {}).get(r.kind, ()) if mine.get(k) in SENT_STATES + IN_FLIGHT_STATES), None)
+    if rival:
         return "resend", f"resend: {r.email} was sent a {rival} ({mine[rival]}); a {r.kind} would contradict it"
     return None
 

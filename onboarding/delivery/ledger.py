@@ -232,6 +232,67 @@ class Progress:
 
 
 PROGRESS_SECONDS = 30.0  # a long send says how far it has got at least this often
+NOTHING_WENT_OUT = ("skipped", "waiting", "failed")  # outcomes that used none of the daily cap
+
+
+class _Allowance:
+    """What the account may still send under its rolling 24-hour cap, shared by a batch's threads:
+    taken before sending, given back for what did not go out. Once the batch stops (the cap
+    reached, a long throttle) it gives nothing, and says why (the first reason)."""
+
+    def __init__(self, left: int, cap: int):
+        self.left = left
+        self.cap = cap
+        self.lock = threading.Lock()
+        self.stopped: str | None = None
+
+    def take(self, wanted: int) -> int:
+        """How many of ``wanted`` sends may go out now; falling short of them stops the batch."""
+        with self.lock:
+            if self.stopped is None and self.left <= 0:
+                self.stopped = f"daily cap of {self.cap} emails in 24 hours reached"
+            took = 0 if self.stopped else min(self.left, wanted)
+            self.left -= took
+            if took < wanted and self.stopped is None:
+                self.stopped = f"daily cap of {self.cap} emails in 24 hours reached"
+            return took
+
+    def give_back(self, outcomes: list[Outcome]) -> None:
+        """Nothing went out for these: their slots are free again."""
+        with self.lock:
+            self.left += sum(o.status in NOTHING_WENT_OUT for o in outcomes)
+
+    def stop(self, reason: str) -> None:
+        with self.lock:
+            self.stopped = self.stopped or reason
+
+
+class _Tally:
+    """The batch's outcomes counted as they come, heard by ``progress`` every ``PROGRESS_SECONDS``
+    (and once at the end)."""
+
+    def __init__(self, total: int, progress: Callable[[Progress], None] | None):
+        self.total, self.progress = total, progress
+        self.counts: dict[str, int] = {}
+        self.started = self.last_report = time.monotonic()
+        self.lock = threading.Lock()
+
+    def add(self, outs: list[Outcome]) -> list[Outcome]:
+        with self.lock:
+            for out in outs:
+                self.counts[out.status] = self.counts.get(out.status, 0) + 1
+            now = time.monotonic()
+            due = self.progress is not None and now - self.last_report >= PROGRESS_SECONDS
+            if due:
+                self.last_report = now
+                snapshot = Progress(sum(self.counts.values()), self.total, dict(self.counts), now - self.started)
+        if due:
+            self.progress(snapshot)
+        return outs
+
+    def end(self) -> None:
+        if self.progress is not None and self.total:
+            self.progress(Progress(self.total, self.total, dict(self.counts), time.monotonic() - self.started))
 
 
 def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem],
@@ -242,85 +303,43 @@ def deliver_batch(ledger: Ledger, factory: SenderFactory, items: list[BatchItem]
     Whatever is not attempted stays due for the next run, with the reason noted in the ledger.
     ``progress`` hears how far it has got every ``PROGRESS_SECONDS`` (and once at the end)."""
     policy = policy or factory.limits.retry_policy()
-    started = time.monotonic()
-    counts: dict[str, int] = {}
-    last_report = [started]
-    allowance = factory.limits.daily_cap - ledger.store.ledger.sent_since(
-        factory.account, utcnow() - dt.timedelta(hours=24))
-    lock = threading.Lock()
-    stop: list[str] = []  # the reason the batch stopped, once it has
+    tally = _Tally(len(items), progress)
+    allowance = _Allowance(factory.limits.daily_cap - ledger.store.ledger.sent_since(
+        factory.account, utcnow() - dt.timedelta(hours=24)), factory.limits.daily_cap)
     local = threading.local()
 
-    def one(item: BatchItem) -> Outcome:
-        nonlocal allowance
-        with lock:
-            if not stop and allowance <= 0:
-                stop.append(f"daily cap of {factory.limits.daily_cap} emails in 24 hours reached")
-            if stop:
-                return Outcome(item.email_key, "waiting", stop[0], stopped=True)
-            allowance -= 1
+    def sender() -> Sender:
         if not hasattr(local, "sender"):
             local.sender = factory()
+        return local.sender
+
+    def one(item: BatchItem) -> list[Outcome]:
+        if not allowance.take(1):
+            return [Outcome(item.email_key, "waiting", allowance.stopped, stopped=True)]
         try:
-            out = deliver_one(ledger, local.sender, item.email_key, item.build, policy)
+            out = deliver_one(ledger, sender(), item.email_key, item.build, policy)
         except Throttled as exc:
-            with lock:
-                stop.append(str(exc))
-            return Outcome(item.email_key, "waiting", str(exc), stopped=True)
-        if out.status in ("skipped", "waiting", "failed"):
-            with lock:
-                allowance += 1  # nothing went out: the slot is free again
-        return out
+            allowance.stop(str(exc))
+            return [Outcome(item.email_key, "waiting", str(exc), stopped=True)]
+        allowance.give_back([out])
+        return [out]
 
     def chunk(part: list[BatchItem]) -> list[Outcome]:
         """A batching sender's chunk: the allowance it may use taken at once, what it did not use
         given back."""
-        nonlocal allowance
-        with lock:
-            if not stop and allowance <= 0:
-                stop.append(f"daily cap of {factory.limits.daily_cap} emails in 24 hours reached")
-            take = 0 if stop else min(allowance, len(part))
-            allowance -= take
-            if take < len(part) and not stop:
-                stop.append(f"daily cap of {factory.limits.daily_cap} emails in 24 hours reached")
-        if not hasattr(local, "sender"):
-            local.sender = factory()
-        outs = deliver_chunk(ledger, local.sender, part[:take], policy) if take else []
-        with lock:
-            allowance += sum(o.status in ("skipped", "waiting", "failed") for o in outs)
-        return outs + [Outcome(i.email_key, "waiting", stop[0], stopped=True) for i in part[take:]]
-
-    def tally(outs: list[Outcome]) -> None:
-        with lock:
-            for out in outs:
-                counts[out.status] = counts.get(out.status, 0) + 1
-            now = time.monotonic()
-            due = progress is not None and now - last_report[0] >= PROGRESS_SECONDS
-            if due:
-                last_report[0] = now
-                snapshot = Progress(sum(counts.values()), len(items), dict(counts), now - started)
-        if due:
-            progress(snapshot)
-
-    def counted(item: BatchItem) -> Outcome:
-        out = one(item)
-        tally([out])
-        return out
-
-    def counted_chunk(part: list[BatchItem]) -> list[Outcome]:
-        outs = chunk(part)
-        tally(outs)
-        return outs
+        take = allowance.take(len(part))
+        outs = deliver_chunk(ledger, sender(), part[:take], policy) if take else []
+        allowance.give_back(outs)
+        return outs + [Outcome(i.email_key, "waiting", allowance.stopped, stopped=True) for i in part[take:]]
 
     size = factory.batch
     with ThreadPoolExecutor(max_workers=factory.limits.concurrency, thread_name_prefix="send") as pool:
         if size > 1:
             parts = [items[i:i + size] for i in range(0, len(items), size)]
-            outcomes = [o for outs in pool.map(counted_chunk, parts) for o in outs]
+            outcomes = [o for outs in pool.map(lambda part: tally.add(chunk(part)), parts) for o in outs]
         else:
-            outcomes = list(pool.map(counted, items))
-    if progress is not None and items:
-        progress(Progress(len(items), len(items), dict(counts), time.monotonic() - started))
+            outcomes = [o for outs in pool.map(lambda item: tally.add(one(item)), items) for o in outs]
+    tally.end()
     ledger.store.ledger.note({o.email_key: o.detail for o in outcomes if o.status == "waiting"})
     return outcomes
 

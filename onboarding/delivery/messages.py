@@ -411,13 +411,10 @@ def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: s
 def stage_role(stage: Any, kind: str) -> str:
     """Which default a journey email falls back on: ``enter`` (an email on entering the stage),
     ``complete``, ``reminder`` (``reminder_1``, ``reminder_2``...) or ``cancellation``."""
-    if kind in stage.emails_on_enter:
-        return "enter"
-    if kind in stage.emails_on_complete:
-        return "complete"
-    if kind == "cancellation" or kind.startswith("reminder"):
-        return "reminder" if kind.startswith("reminder") else "cancellation"
-    raise ValueError(f"stage {stage.id!r} sends no email {kind!r}")
+    role = stage.role(kind)
+    if role is None:
+        raise ValueError(f"stage {stage.id!r} sends no email {kind!r}")
+    return role
 
 
 def stage_template(journey_id: str, stage: Any, kind: str) -> str:

@@ -122,7 +122,7 @@ def print_night(day: dt.date, as_of: dt.datetime, run_id: str, state_ok: str) ->
                                                               f"deadline passed {-days} day(s) ago")
         print(f"  [{cohort.id}] {when}")
         print(f"    {summary.one_line(cohort, data)}")
-        for kind in ("reminder", "cancellation", "welcome"):
+        for kind in summary.named_kinds(cohort):
             names = [d["name"] for d in data["sent"] if d["kind"] == kind]
             n = data["by_kind"]["sent"].get(kind, 0)
             if n:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def describe(journey) -> list[str]:
@@ -91,25 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     from onboarding.errors import ConfigError
     from onboarding.journeys import journeys_from
 
-    try:
-        journeys = journeys_from(read_yaml(args.file), args.file)
-    except FileNotFoundError:
-        print(f"error: {args.file}: no such file", file=sys.stderr)
-        return 2
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    journeys = _read(args.file, lambda: journeys_from(read_yaml(args.file), args.file), ConfigError)
+    if journeys is None:
         return 2
     for j in journeys.values():
         print("\n".join(describe(j)))
     if args.export is None:
         return 0
-    try:
-        names = export_event_names(args.export, args.event_column)
-    except FileNotFoundError:
-        print(f"error: {args.export}: no such file", file=sys.stderr)
-        return 2
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
+    names = _read(args.export, lambda: export_event_names(args.export, args.event_column), KeyError)
+    if names is None:
         return 2
     missing = [line for j in journeys.values() for line in missing_events(j, names)]
     print(f"{args.export}: {len(names)} event name(s)" + (": every stage's event is there" if not missing else ""))
@@ -118,5 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if missing else 0
 
 
+def _read(path: Path, read: Any, refused: type[Exception]) -> Any:
+    """What ``read()`` gives, or None once the reason it could not read ``path`` is on stderr (no
+    such file, or ``refused``: a broken journey file, an export without the event column)."""
+    try:
+        return read()
+    except FileNotFoundError:
+        print(f"error: {path}: no such file", file=sys.stderr)
+    except refused as exc:
+        print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+    return None
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

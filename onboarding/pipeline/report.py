@@ -125,28 +125,13 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
     raised after it is sent, so the task fails and its retry rewrites the sheet. The result's
     ``failure`` (and ``held``) say whether the cohort's run got through.
     """
-    run = store.runs.get(ctx.run_id, cohort.id)
-    if not failure and run.get("status") == "decided" and not run.get("dry_run"):
-        states = store.ledger.states(cohort.id)
-        failure = failure_of(run, int(states["status"].isin(["claimed", "drafted"]).sum()) if len(states) else 0)
-    failure = failure or failure_of(run)
-    if failure and run.get("status") not in ("failed", "held"):
-        # The run's record says it failed, and why, as a stage's own failure would have.
-        record(store, cohort, ctx, "failed", failure)
+    failure = _how_it_ended(store, cohort, ctx, failure)
     data = summary.collect(store, cohort, ctx.run_id, failure)
     tables = sheet.build(store, cohort, ctx.run_id, dry_run=ctx.dry_run)
     folder = ctx.folder(cohort.id)
     data["report_files"] = sheet.write_csv(tables, folder / "report")
     sheet_error = _write_sheet(cohort, ctx, tables, data, sheets)
-    data["story"] = summary.run_story(cohort, ctx.as_of, ctx.run_type, ctx.triggered_by, ctx.dry_run)
-    data["page_url"] = f"{ctx.ui_url}/onboarding/cohorts/{quote(cohort.id)}" if ctx.ui_url else None
-    data["ui_url"], data["ui_url_assumed"] = ctx.ui_url, ctx.ui_url_assumed
-    data["show"], data["chart_width"] = summary.SHOWN, charts_width()
-    data["standings"] = [(words.standing(k.removeprefix("customers_")), v) for k, v in sorted(data["counts"].items())
-                         if k.startswith("customers_")]
-    data["standings_short"] = [(words.standing_short(k.removeprefix("customers_")), v)
-                               for k, v in sorted(data["counts"].items()) if k.startswith("customers_")]
-    data["needs"] = summary.needs(data)
+    _what_she_reads(data, cohort, ctx)
     if not is_seed(journey_of(cohort)):
         _journey_digests(store, cohort, ctx, email, data, send=failure is None and not ctx.dry_run)
     attached, left_out = summary.attachments([(f"{n}.csv", folder / "report" / f"{n}.csv") for n in tables],
@@ -194,6 +179,34 @@ def report(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Se
         raise SheetNotUpdated(f"cohort {cohort.id}: the instructor's Google Sheet was not updated: {sheet_error}")
     return {"summary": sent.status, **data["counts"], **({"sheet": data["sheet"]} if data["sheet"] else {}),
             **outcome}
+
+
+def _how_it_ended(store: Store, cohort: Cohort, ctx: RunContext, failure: str | None) -> str | None:
+    """Why the cohort's run did not get through (``failure_of``; a decided run's emails left
+    half-way counted), or None; a run that failed without saying so is recorded failed, and why,
+    as a stage's own failure would have."""
+    run = store.runs.get(ctx.run_id, cohort.id)
+    if not failure and run.get("status") == "decided" and not run.get("dry_run"):
+        states = store.ledger.states(cohort.id)
+        failure = failure_of(run, int(states["status"].isin(["claimed", "drafted"]).sum()) if len(states) else 0)
+    failure = failure or failure_of(run)
+    if failure and run.get("status") not in ("failed", "held"):
+        record(store, cohort, ctx, "failed", failure)
+    return failure
+
+
+def _what_she_reads(data: dict[str, Any], cohort: Cohort, ctx: RunContext) -> None:
+    """The summary's framing (in place): which run this was and why, where her page is, the
+    standings in her words, and what needs her."""
+    data["story"] = summary.run_story(cohort, ctx.as_of, ctx.run_type, ctx.triggered_by, ctx.dry_run)
+    data["page_url"] = f"{ctx.ui_url}/onboarding/cohorts/{quote(cohort.id)}" if ctx.ui_url else None
+    data["ui_url"], data["ui_url_assumed"] = ctx.ui_url, ctx.ui_url_assumed
+    data["show"], data["chart_width"] = summary.SHOWN, charts_width()
+    standings = [(k.removeprefix("customers_"), v) for k, v in sorted(data["counts"].items())
+                 if k.startswith("customers_")]
+    data["standings"] = [(words.standing(k), v) for k, v in standings]
+    data["standings_short"] = [(words.standing_short(k), v) for k, v in standings]
+    data["needs"] = summary.needs(data)
 
 
 def _warm_page(store: Store, cohort: Cohort) -> None:

@@ -8,7 +8,7 @@ from onboarding import logs
 from onboarding import storage
 from onboarding.addresses import without_addresses
 from onboarding.cohorts import Cohort
-from onboarding.decisions import journey_of
+from onboarding.decisions import REMINDER, journey_of
 from onboarding.decisions.facts import classes_of
 from onboarding.delivery.ledger import BatchItem, Ledger, Progress, deliver_batch
 from onboarding.delivery.messages import Unsubscribe, customer_email as build_customer_email
@@ -55,14 +55,14 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
         return {"would_send": len(due), "preview": storage.display(preview)}
     tally: dict[str, int] = {}
     now = clock()
-    if now >= cohort.deadline_at and any(r["kind"] == "reminder" for r in due):
+    if now >= cohort.deadline_at and any(r["kind"] == REMINDER for r in due):
         # Decided in time but sent late (a send task retried for hours, a cleared old run): a
         # reminder is never sent after its deadline.
-        late = [r["email_key"] for r in due if r["kind"] == "reminder"]
+        late = [r["email_key"] for r in due if r["kind"] == REMINDER]
         tally["superseded"] = store.ledger.supersede(late, f"its deadline passed before it could be sent "
                                                            f"({now.astimezone(cohort.tz):%Y-%m-%d %H:%M %Z})")
         log.warning("cohort %s: %d reminder(s) not sent: the deadline has passed", cohort.id, len(late))
-        due = [r for r in due if r["kind"] != "reminder"]
+        due = [r for r in due if r["kind"] != REMINDER]
     due, suppressed = _not_suppressed(store, cohort, due, classes)
     if suppressed:
         tally["suppressed"] = suppressed

@@ -26,15 +26,17 @@ from typing import Any, Callable, Iterator
 
 from onboarding import storage, words
 from onboarding.cohorts import Cohort
-from onboarding.decisions import is_seed, journey_of
+from onboarding.decisions import journey_of
 from onboarding.errors import SheetTooLarge
+from onboarding.journeys import Journey
 from onboarding.store import Store
 
 log = logging.getLogger(__name__)
 
 TABLES = ("status", "emails", "quarantine")
 HEADERS = {
-    "status": ["Email", "Name", "Status", "Completed at", "Signed up at", "Reminder", "Cancellation", "Welcome"],
+    # A course cohort's status tab: then a column per email kind of the seed journey (``status_header``).
+    "status": ["Email", "Name", "Status", "Completed at", "Signed up at"],
     "emails": ["Sent at", "Kind", "Recipient", "Name", "Status", "Sent by run", "Decided by run", "Gmail message id",
                "Attempts", "Last error"],
     "quarantine": ["Source", "File", "Row", "Column", "Value", "Reason", "Email"],
@@ -62,27 +64,50 @@ def build(store: Store, cohort: Cohort, run_id: str, dry_run: bool = False) -> d
     """The three tables of one cohort's run, read from the database when written; a dry run's
     list of what would have been sent comes first (``would_send``)."""
 
-    def reader(name: str, format_chunk) -> Table:
+    def reader(name: str, format_chunk, header: list[str], per_customer: bool = False) -> Table:
         count, _ = store.reports.table(name, run_id, cohort.id)
 
         def read() -> Iterator[list[list[str]]]:
             _, chunks = store.reports.table(name, run_id, cohort.id)
-            for chunk in chunks:
+            for chunk in (_per_customer(chunks) if per_customer else chunks):
                 yield format_chunk(chunk, cohort)
 
-        return Table(name, HEADERS[name], count, read)
+        return Table(name, header, count, read)
 
-    status = (reader("status", _status_rows) if is_seed(journey_of(cohort)) else
-              _renamed(reader("journey_status", _journey_status_rows), "status"))
-    tables = {"status": status, "emails": reader("emails", _email_rows),
-              "quarantine": reader("quarantine", _quarantine_rows)}
-    return {"would_send": reader("would_send", _would_send_rows), **tables} if dry_run else tables
+    journey = journey_of(cohort)
+    # One query for every journey's tab; its columns: a course cohort's emails by kind (its
+    # journey's kinds name no stage), a journey cohort's stage, due time and CSM.
+    status = (reader("status", _status_rows, status_header(journey), per_customer=True) if journey.is_seed else
+              reader("status", _journey_status_rows, HEADERS["journey_status"], per_customer=True))
+    tables = {"status": status, "emails": reader("emails", _email_rows, HEADERS["emails"]),
+              "quarantine": reader("quarantine", _quarantine_rows, HEADERS["quarantine"])}
+    return {"would_send": reader("would_send", _would_send_rows, HEADERS["would_send"]), **tables} if dry_run else tables
 
 
-def _renamed(table: Table, name: str) -> Table:
-    """The same table under the tab (and CSV) name the instructor knows."""
-    table.name = name
-    return table
+def status_header(journey: Journey) -> list[str]:
+    """A course cohort's status tab's header: the customer, then a column per email kind of its
+    journey (the seed's, from its definition: Reminder, Cancellation, Welcome)."""
+    return HEADERS["status"] + [kind.replace("_", " ").capitalize() for kind in journey.ledger_kinds()]
+
+
+def _per_customer(chunks: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+    """The status query's rows (one per customer and email kind, a customer's together) as one
+    row per customer, with ``emails``: kind -> (status, sent_at); a customer's rows may straddle
+    two chunks, so the last customer of a chunk waits for the next."""
+    pending: dict[str, Any] | None = None
+    for chunk in chunks:
+        done = []
+        for r in chunk:
+            if pending is None or pending["email"] != r["email"]:
+                if pending is not None:
+                    done.append(pending)
+                pending = {**r, "emails": {}}
+            if r["kind"] is not None:
+                pending["emails"][r["kind"]] = (r["email_status"], r["email_sent_at"])
+        if done:
+            yield done
+    if pending is not None:
+        yield [pending]
 
 
 def _journey_status_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]:
@@ -102,18 +127,18 @@ def _local_times(values: list[str | None], cohort: Cohort) -> list[str]:
 
 
 def _status_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]:
-    times = {k: _local_times([r[k] for r in chunk], cohort) for k in (
-        "completed_at", "signed_up_at", "reminder_sent_at", "cancellation_sent_at", "welcome_sent_at")}
+    kinds = journey_of(cohort).ledger_kinds()
+    times = {k: _local_times([r[k] for r in chunk], cohort) for k in ("completed_at", "signed_up_at")}
+    sent_at = {k: _local_times([r["emails"].get(k, (None, None))[1] for r in chunk], cohort) for k in kinds}
 
     def email(i: int, kind: str) -> str:
-        status = chunk[i][f"{kind}_status"]
+        status = chunk[i]["emails"].get(kind, (None, None))[0]
         if not status:
             return ""
-        sent_at = times[f"{kind}_sent_at"][i]
-        return f"sent {sent_at}" if status == "sent" and sent_at else status
+        return f"sent {sent_at[kind][i]}" if status == "sent" and sent_at[kind][i] else status
 
     return [[r["email"], r["name"], words.standing_short(r["status"]), times["completed_at"][i],
-             times["signed_up_at"][i], email(i, "reminder"), email(i, "cancellation"), email(i, "welcome")]
+             times["signed_up_at"][i], *(email(i, k) for k in kinds)]
             for i, r in enumerate(chunk)]
 
 

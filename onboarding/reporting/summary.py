@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from onboarding.cohorts import Cohort
+from onboarding.decisions import journey_of
 from onboarding.delivery import feedback
 from onboarding.store import Store
 from onboarding.store.reports import LIST_LIMIT
@@ -96,6 +97,13 @@ def _category(o: dict[str, Any], run_id: str) -> str | None:
     return None
 
 
+def named_kinds(cohort: Cohort) -> tuple[str, ...]:
+    """The email kinds a run's one line counts by name: a course cohort's (the seed journey's, from
+    its definition); a journey cohort's emails are counted in its summary by stage."""
+    journey = journey_of(cohort)
+    return journey.ledger_kinds() if journey.is_seed else ()
+
+
 def one_line(cohort: Cohort, data: dict[str, Any]) -> str:
     """The run in one line, for logs and the demo."""
     c = data["counts"]
@@ -105,7 +113,7 @@ def one_line(cohort: Cohort, data: dict[str, Any]) -> str:
     standing = ", ".join(f"{k.removeprefix('customers_')} {v}" for k, v in sorted(c.items())
                          if k.startswith("customers_"))
     parts = [f"{cohort.id}: {standing or 'no customers'}"]
-    for kind in ("reminder", "cancellation", "welcome"):
+    for kind in named_kinds(cohort):
         sent = data["by_kind"]["sent"].get(kind, 0)
         would = data["by_kind"]["would_send"].get(kind, 0)
         if sent or would:

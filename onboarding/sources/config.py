@@ -84,9 +84,7 @@ class SourceSpec(FileModel):
     def what(cls) -> str:
         return f" for a {cls.model_fields['type'].default} source"
 
-    @classmethod
-    def shape(cls) -> str:
-        return "expected a mapping with 'type' and 'columns'"
+    SHAPE: ClassVar[str] = "expected a mapping with 'type' and 'columns'"
 
     @classmethod
     def missing_message(cls, missing: list[str], data: dict) -> str:

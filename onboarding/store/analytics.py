@@ -51,13 +51,23 @@ def like_pattern(search: str | None) -> str:
     return f"%{text}%"
 
 
+# A cohort's standings as ``v_funnel`` counts them (``funnel``), beside its runs in ``cohorts``.
+FUNNEL = ("signed_up", "reminded", "completed", "on_time", "completed_late", "missed", "pending", "held",
+          "on_time_rate")
+
+
 class Analytics:
     def __init__(self, store):
         self._s = store
 
     def cohorts(self) -> list[dict[str, Any]]:
-        """Every cohort with a run: its latest run's outcome and its latest decided standings."""
-        return self._s.rows("analytics_cohorts")
+        """Every cohort with a run: its latest run's outcome (``cohort_runs``) and its latest
+        decided standings (``funnel``; None where it has none)."""
+        out = []
+        for r in self.cohort_runs():
+            funnel = self.funnel(r["cohort_id"]) or {}
+            out.append({**r, **{k: funnel.get(k) for k in FUNNEL}})
+        return out
 
     def cohort_runs(self) -> list[dict[str, Any]]:
         """Every cohort with a run: its latest run's outcome and its latest decided run (no standings)."""
@@ -113,10 +123,12 @@ class Analytics:
         if not isinstance(which, CustomerFilter):
             which = CustomerFilter(search=which or "")
         params = {"cohort_id": cohort_id, "run_id": run_id, **which.params()}
-        total = self._s.scalar("analytics_customers_count", **params)
         rows = self._s.rows("analytics_customers", **params, page_size=page_size,
                             page_offset=max(page - 1, 0) * page_size)
-        return total, rows
+        if not rows and page > 1:  # a page past the last: the count comes with the first row
+            first = self._s.rows("analytics_customers", **params, page_size=1, page_offset=0)
+            return (first[0]["total"] if first else 0), []
+        return (rows[0]["total"] if rows else 0), [{k: v for k, v in r.items() if k != "total"} for r in rows]
 
     def needs(self, run_id: str, cohort_id: str) -> list[dict[str, Any]]:
         """Customers waiting on a person after the run, by what for and on whom."""
