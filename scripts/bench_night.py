@@ -54,14 +54,57 @@ def night(n: int) -> dict:
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "tasks": tasks}
 
 
+class Sampler:
+    """Where a night's wall time goes, in every thread (the send task's threads too, which cProfile
+    does not see): each thread's stack every 10 ms, written as collapsed stacks (one line per
+    distinct stack and its sample count, as flame graph tools read them)."""
+
+    def __init__(self, out: Path, interval: float = 0.01):
+        import collections
+        import threading
+
+        self.out, self.interval, self.counts = out, interval, collections.Counter()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = self.thread.ident
+        while not self.done.wait(self.interval):
+            for ident, frame in sys._current_frames().items():
+                if ident == me:
+                    continue
+                stack = []
+                while frame is not None:
+                    code = frame.f_code
+                    stack.append(f"{Path(code.co_filename).name}:{code.co_name}")
+                    frame = frame.f_back
+                self.counts[";".join(reversed(stack))] += 1
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+        self.out.write_text("".join(f"{stack} {n}\n" for stack, n in self.counts.most_common()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--profile", action="store_true",
+                    help="sample every thread's stack every 10 ms; writes var/bench/night-N/night.stacks")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(night(args.child)), flush=True)
+        if os.environ.get("BENCH_PROFILE"):
+            with Sampler(Path(os.environ["BENCH_PROFILE"])):
+                result = night(args.child)
+        else:
+            result = night(args.child)
+        print("RESULT " + json.dumps(result), flush=True)
         return
     results = []
     for n in [int(x) for x in args.sizes.split(",")]:
@@ -77,6 +120,8 @@ def main() -> None:
                "AIRFLOW_CONN_ONBOARDING_STATE": json.dumps({"conn_type": "sqlite", "host": str(work / "state.db")}),
                "AIRFLOW_CONN_ONBOARDING_EMAIL": json.dumps({"conn_type": "generic", "extra": {
                    "backend": "outbox", "path": str(work / "outbox")}})}
+        if args.profile:
+            env["BENCH_PROFILE"] = str(work / "night.stacks")
         migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True)
         if migrate.returncode:
             raise SystemExit(migrate.stdout.decode()[-2000:] + migrate.stderr.decode()[-2000:])

@@ -73,6 +73,7 @@ def _env():
     # never a server's path.
     env.filters.update(standing=words.standing, email_state=words.email_state,
                        basename=lambda p: PurePath(str(p or "").replace("\\", "/")).name)
+    env.own_templates = {}  # stage_template's lookups: a journey's own template folder exists or not
     return env
 
 
@@ -422,7 +423,12 @@ def stage_template(journey_id: str, stage: Any, kind: str) -> str:
     journey has its own, else the default for its role (``journey/<role>/``): a journey needs no
     template to start with."""
     own = f"journeys/{journey_id}/{stage.id}/{kind}"
-    return own if (TEMPLATES_DIR / own / "subject.txt").is_file() else f"journey/{stage_role(stage, kind)}"
+    # Looked up once per template environment (templates change with a deployment, not during a
+    # run, as the environment's own cache assumes): not a stat of the disk for every email.
+    found = _env().own_templates
+    if own not in found:
+        found[own] = (TEMPLATES_DIR / own / "subject.txt").is_file()
+    return own if found[own] else f"journey/{stage_role(stage, kind)}"
 
 
 def stage_email(cohort: Cohort, journey: Any, stage: Any, kind: str, email_addr: str, name: str, ref: str,

@@ -119,11 +119,15 @@ def _journey_status_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[li
 
 def _local_times(values: list[str | None], cohort: Cohort) -> list[str]:
     """Stored UTC times as the instructor reads them (in the cohort's zone), a chunk at a time."""
+    import numpy as np
     import pandas as pd
 
-    times = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
-    text = times.dt.tz_convert(cohort.tz).dt.strftime("%Y-%m-%d %H:%M %Z")
-    return text.where(times.notna(), "").tolist()
+    # Each distinct time formatted once (formatting is per element, and a chunk of sends shares
+    # its sent_at): the codes put them back in place, a missing time (code -1) as "".
+    codes, distinct = pd.factorize(pd.Series(values, dtype=object))
+    times = pd.to_datetime(pd.Series(distinct, dtype=object), utc=True, format="ISO8601")
+    text = times.dt.tz_convert(cohort.tz).dt.strftime("%Y-%m-%d %H:%M %Z").where(times.notna(), "")
+    return np.append(text.to_numpy(dtype=object), "")[codes].tolist()
 
 
 def _status_rows(chunk: list[dict[str, Any]], cohort: Cohort) -> list[list[str]]:
