@@ -85,3 +85,52 @@ def test_customer_history(cohort):
     assert [n["run_id"] for n in h["nights"]] == ["r0", "r1", "r2"]
     assert [n["status"] for n in h["nights"]] == ["missed", "missed", "missed"]
     assert sorted(e["kind"] for e in h["emails"]) == ["cancellation", "reminder"]
+
+
+@pytest.mark.postgres
+def test_postgresql_plans_the_stage_funnel_on_every_customer(tmp_path):
+    """PostgreSQL must know how many customers a course cohort's stage rows hold: it guessed one
+    (the 'no journey visits' test read a windowed view it could not estimate) and joined 200,000
+    customers' signups on the run alone, so the night's page figures ran for hours. The plan's row
+    estimate is checked on a 3,000-customer cohort the pipeline loaded, and the page's figures
+    come back inside a statement timeout."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from conftest import _postgres_database
+    from onboarding.reporting.page import PageReads
+    from onboarding.store import db
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bench_pipeline", root / "scripts" / "bench_pipeline.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    folder = bench.generate(3000)
+    gen = _postgres_database()
+    url = next(gen)
+    try:
+        for name in ("migrate", "extract", "validate", "decide"):
+            bench.stage(name, folder, url, tmp_path / "runs", "bench")
+        store = Store(db.make_engine(url))
+        customers = store.analytics.funnel("bench")["signed_up"]
+        with store.connection() as conn:
+            (plan,) = conn.execute(sa.text(
+                "EXPLAIN (FORMAT JSON) SELECT * FROM v_stage_funnel WHERE cohort_id = 'bench'")).scalar()
+
+        def nodes(node):
+            yield node
+            for child in node.get("Plans", []):
+                yield from nodes(child)
+
+        (append,) = [n for n in nodes(plan["Plan"]) if n["Node Type"] == "Append"]
+        assert append["Plan Rows"] >= customers / 2, (append["Plan Rows"], customers)
+        with store.bounded(30) as tx:
+            (stage,) = PageReads(tx, None).figures("bench")["stages"]
+        assert stage["entered"] == customers
+        with pytest.raises(sa.exc.OperationalError, match="statement timeout"), store.bounded(1) as tx:
+            with tx.connection() as conn:
+                conn.execute(sa.text("SELECT pg_sleep(3)"))
+        store.engine.dispose()
+    finally:
+        next(gen, None)

@@ -209,6 +209,10 @@ def _what_she_reads(data: dict[str, Any], cohort: Cohort, ctx: RunContext) -> No
     data["needs"] = summary.needs(data)
 
 
+# A page figure slower than this is left to her first look: the night never waits on it.
+PAGE_WARM_SECONDS = 120
+
+
 def _warm_page(store: Store, cohort: Cohort) -> None:
     """Compute the Onboarding page's figures for this run now, while the night runs, so the
     instructor's first look after it does not wait for them (at 100,000 customers the views read
@@ -216,7 +220,8 @@ def _warm_page(store: Store, cohort: Cohort) -> None:
     from onboarding.reporting.page import PageReads
 
     try:
-        PageReads(store, None).figures(cohort.id)
+        with store.bounded(PAGE_WARM_SECONDS) as tx:
+            PageReads(tx, None).figures(cohort.id)
     except Exception as exc:  # noqa: BLE001 - the page computes them on first look instead
         log.warning("cohort %s: the page's figures were not computed ahead: %s", cohort.id, type(exc).__name__)
 

@@ -82,6 +82,15 @@ class Store:
             yield Store(self.engine, conn)
 
     @contextlib.contextmanager
+    def bounded(self, seconds: int) -> Iterator["Store"]:
+        """A transaction whose every statement is cut off after ``seconds`` on PostgreSQL (SQLite has
+        no statement timeout): for work that can be done later and must never hold the night."""
+        with self.transaction() as tx:
+            if self.dialect == "postgresql":
+                tx.rows("statement_timeout", ms=str(int(seconds * 1000)))
+            yield tx
+
+    @contextlib.contextmanager
     def connection(self) -> Iterator[sa.Connection]:
         """The transaction's connection, or a new one committed at the end (for the tables)."""
         if self._conn is not None:
