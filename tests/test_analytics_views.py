@@ -37,8 +37,49 @@ def test_stage_funnel_time_in_stage_and_bottleneck(cohort):
     assert s["conversion"] == pytest.approx(4 / 7) and s["drop_off"] == pytest.approx(1 / 7)
     assert s["median_hours"] == pytest.approx(48, abs=1e-6)
     assert s["p90_hours"] == pytest.approx(120, abs=1e-6)
-    b = cohort.analytics.bottleneck("c1")
-    assert (b["stage"], b["dropped"]) == ("onboarding", 1)
+    assert (s["timed"], s["done_before_open"]) == (4, 0)
+    # One stage has no other to compare with: it is never "the bottleneck" (issue 23.11).
+    assert cohort.analytics.bottleneck("c1") is None
+
+
+def _journey(engine, cohort_id: str, visits: list[tuple]) -> None:
+    """A journey cohort's latest run with these visits: (email, stage, order, outcome, entered, completed)."""
+    day = "2026-12-{:02d}T{:02d}:00:00.000000Z".format
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO runs (run_id, cohort_id, as_of, dry_run, status, started_at, updated_at) "
+                             "VALUES ('j', :c, :t, 0, 'done', :t, :t)"), {"c": cohort_id, "t": day(20, 0)})
+        for email, stage, order, outcome, entered, completed in visits:
+            conn.execute(sa.text(
+                "INSERT INTO journey_visits (run_id, cohort_id, email, stage, visit, entered_at, completed_at, outcome, "
+                "stage_order) VALUES ('j', :c, :e, :s, 1, :en, :co, :o, :n)"),
+                {"c": cohort_id, "e": email, "s": stage, "en": day(*entered), "o": outcome, "n": order,
+                 "co": day(*completed) if completed else None})
+
+
+def test_a_journey_stage_is_timed_over_those_who_did_it_after_it_opened(engine):
+    """Known event times: a step done before its stage opened (a backlog seen at once) counts as
+    completed but is not timed as 0 hours; the bottleneck is the stage losing the largest share."""
+    _journey(engine, "j1", [
+        ("a@x.org", "verify", 1, "completed", (1, 0), (1, 6)), ("b@x.org", "verify", 1, "completed", (1, 0), (1, 12)),
+        ("c@x.org", "verify", 1, "completed", (1, 0), (2, 0)), ("d@x.org", "verify", 1, "missed", (1, 0), None),
+        # b did the training on the 1st, before its stage opened on the 3rd (approved late)
+        ("a@x.org", "train", 2, "approved", (1, 6), (3, 6)), ("b@x.org", "train", 2, "completed", (3, 0), (1, 18)),
+        ("c@x.org", "train", 2, "missed", (2, 0), None)])
+    stages = {s["stage"]: s for s in Store(engine).analytics.stages("j1")}
+    train = stages["train"]
+    assert (train["entered"], train["completed"], train["timed"], train["done_before_open"]) == (3, 2, 1, 1)
+    assert train["median_hours"] == pytest.approx(48, abs=1e-6) and train["p90_hours"] == pytest.approx(48, abs=1e-6)
+    assert stages["verify"]["median_hours"] == pytest.approx(12, abs=1e-6)  # 6, 12, 24: the 2nd
+    b = Store(engine).analytics.bottleneck("j1")
+    assert (b["stage"], b["dropped"]) == ("train", 1)  # 1 of 3 lost, against verify's 1 of 4
+
+
+def test_a_one_stage_journey_and_a_journey_that_lost_nobody_have_no_bottleneck(engine):
+    _journey(engine, "j2", [("a@x.org", "only", 1, "completed", (1, 0), (2, 0)),
+                            ("b@x.org", "only", 1, "missed", (1, 0), None)])
+    _journey(engine, "j3", [("a@x.org", "one", 1, "completed", (1, 0), (2, 0)),
+                            ("a@x.org", "two", 2, "completed", (2, 0), (2, 5))])
+    assert Store(engine).analytics.bottleneck("j2") is None and Store(engine).analytics.bottleneck("j3") is None
 
 
 def test_reminder_effect_is_timed_by_the_night_that_sent_it(cohort):
@@ -49,6 +90,8 @@ def test_reminder_effect_is_timed_by_the_night_that_sent_it(cohort):
     assert r["per_day_after"] == pytest.approx(0.5)
     assert r["per_day_before"] == pytest.approx(2 / 7)
     assert r["lift"] == pytest.approx(1.75)
+    # 2 completions before, 1 after: fewer than 30 on a side, not a reliable figure.
+    assert (r["few_completions"], r["reliable_from"]) == (1, 30)
     assert cohort.analytics.reminder_effect("c2") is None  # never reminded: no row
 
 
@@ -62,7 +105,7 @@ def test_customer_journey_and_comparison(cohort):
     rows = {r["cohort_id"]: r for r in cohort.analytics.comparison()}
     assert set(rows) == {"c1", "c2"}
     assert rows["c1"]["median_hours"] == pytest.approx(48, abs=1e-6)
-    assert rows["c1"]["reminder_lift"] == pytest.approx(1.75)
+    assert rows["c1"]["reminder_lift"] == pytest.approx(1.75) and rows["c1"]["lift_few_completions"] == 1
     assert (rows["c2"]["signed_up"], rows["c2"]["missed"], rows["c2"]["reminder_lift"]) == (1, 1, None)
 
 

@@ -76,3 +76,26 @@ def test_the_byte_scan_refuses_what_a_mail_program_would_read_as_more():
         with pytest.raises(UnsafeMessage):
             check_message(Built({}, [raw], b""), "a@x.org")
             pytest.fail(why)
+
+
+def test_an_email_is_dated_by_the_clock_the_ledger_sends_it_on(monkeypatch):
+    """Issue 23.11 (e): the demo replays past nights (``ONBOARDING_SIMULATED_NOW``, and the real
+    moment the night began, ``..._SINCE``); its emails are dated on that night, as the ledger's
+    sent_at is, not by the machine's clock. Elsewhere (no ``..._SINCE``) the wall clock dates them."""
+    import datetime as dt
+    import email.utils
+
+    from onboarding.delivery.messages import Rendered, build_message
+
+    def date_of(**extra):
+        msg = build_message(sender="Course <course@example.edu>", to_email="ann@x.org", to_name="Ann",
+                            content=Rendered("Hello", "text", "<p>html</p>"), ref="onb-0123456789abcdef0123", **extra)
+        return email.utils.parsedate_to_datetime(msg["Date"])
+
+    monkeypatch.setenv("ONBOARDING_SIMULATED_NOW", "2026-11-30T19:00:00+00:00")
+    monkeypatch.setenv("ONBOARDING_SIMULATED_SINCE", dt.datetime.now(dt.timezone.utc).isoformat())
+    night = dt.datetime(2026, 11, 30, 19, tzinfo=dt.timezone.utc)
+    for extra in ({}, {"cc": ("team@example.edu",)}):  # a customer's email; a summary with its copy
+        assert night <= date_of(**extra) < night + dt.timedelta(minutes=5), extra
+    monkeypatch.delenv("ONBOARDING_SIMULATED_SINCE")
+    assert abs(date_of() - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=5)

@@ -101,6 +101,29 @@ def test_advanced_training_only_after_initial_training_was_approved():
     assert ("advanced_training", "advanced_certificate", 1) in kinds(approved)
 
 
+def test_each_visit_is_dated_by_what_happened_not_by_the_night_that_saw_it():
+    """Issue 23.11: a backlog seen at once (the approval and the CSM's placement on later nights)
+    dates each visit by its export row or the approver's answer, not by the moment the walk reached
+    it; the walk itself, its due times and its emails go on from the entry as before."""
+    night = t(10, 19)  # the run that placed her with a CSM: nothing of hers happened then
+    rows = dict(email_verified=[t(1, 11)], details_submitted=[t(1, 12)], initial_quiz_completed=[(t(2), 88.0)],
+                profile_completed=[t(3)], tool_integrated=[t(11)], product_explored=[t(12, 9)])
+    facts = Facts(t(1), ev(**rows), (Approval("details", "approved", t(9, 8), "instructor"),), csm_assigned_at=night)
+    out = walk(SAAS, facts, t(12, 19), SET)
+    assert {v.stage: (v.entered_at, v.completed_at, v.outcome, v.decided_at) for v in out.visits} == {
+        "verification": (t(1), t(1, 11), "completed", None),
+        "details": (t(1, 11), t(9, 8), "approved", t(9, 8)),  # approval-gated: done at the answer
+        "csm": (t(9, 8), night, "completed", None),  # done on placement, by that night's run
+        "initial_training": (night, t(2), "approved", t(2)),  # the rule answers as the score arrives
+        "profile": (night, t(3), "completed", None),  # done before it opened: its own row's time
+        "integrations": (night, t(11), "completed", None),  # done after it opened: 15 hours in it
+        "exploration": (t(11), t(12, 9), "completed", None),
+        "advanced_training": (t(12, 9), None, "in_progress", None)}
+    # No "please do it" email for the steps already done when their stage opened, as before.
+    assert kinds(out) == [("verification", "verification", 1), ("details", "details_form", 1),
+                          ("csm", "csm_introduction", 1), ("advanced_training", "advanced_offer", 1)]
+
+
 def test_a_day_counts_as_a_day_when_the_clocks_change():
     # Sydney moves its clocks forward on Sunday 4 October 2026.
     start = dt.datetime(2026, 10, 2, 10, 0, tzinfo=SYD)
@@ -184,8 +207,15 @@ def test_any_history_gives_an_orderly_timeline(events, approvals, as_of_h, csm_h
     entered = [v.entered_at for v in out.visits]
     assert entered == sorted(entered) and all(e <= as_of for e in entered)
     assert all(v.completed_at is None or v.completed_at <= as_of for v in out.visits)
-    # Nothing is done before it is entered (evidence from earlier completes it on entering).
-    assert all(v.completed_at is None or v.entered_at is None or v.completed_at >= v.entered_at for v in out.visits)
+    # A visit is dated by what happened (an export row, an approver's answer, its entry, the CSM's
+    # placement), never by the run's moment; only a row from before the stage opened dates it earlier.
+    happened = ({a.at for attempts in facts.evidence.values() for a in attempts} | {a.at for a in facts.approvals}
+                | {v.entered_at for v in out.visits} | {facts.csm_assigned_at})
+    for v in out.visits:
+        assert v.completed_at is None or v.completed_at in happened, v
+        if v.completed_at is not None and v.entered_at is not None and v.completed_at < v.entered_at:
+            assert v.outcome in ("completed", "completed_late", "approved", "failed", "awaiting_approval"), v
+            assert v.completed_at in {a.at for attempts in facts.evidence.values() for a in attempts}, v
     assert out.standing in ("in_stage", "overdue", "awaiting_approval", "done", "cancelled", "rejected", "stuck",
                             "waiting_for_csm")
     if out.standing == "waiting_for_csm":  # the CSM's introduction waits for the CSM

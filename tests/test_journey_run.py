@@ -235,3 +235,33 @@ def test_the_trigger_forms_kinds_and_a_resend_apply_to_a_journeys_emails():
     stranger = decide_journey(cohort(), SAAS, Ask(t(0.05), resend=Resend("x@y.org", "verification:verification",
                                                                          "just because")), facts(people(1)))
     assert "not a customer of cohort c1" in stranger.refusal[1]
+
+
+def test_a_backlog_seen_on_one_night_keeps_its_own_days():
+    """Issue 23.11 (a), a shape of its own: four accounts whose steps all happened before the
+    cohort's first run. That run places them with a CSM (its moment, t(1.5)); their visits and
+    their latest completions keep the days of their export rows and approvals, not the run's."""
+    events, approvals = approved_details(4, t(0.25))
+    for i in range(4):
+        e = f"p{i}@x.org"
+        events += [{"email": e, "event": "initial_quiz_completed", "at": iso(t(0.3 + i / 10)), "value": 90.0,
+                    "link": None},  # 90: approved by the rule (85)
+                   {"email": e, "event": "profile_completed", "at": iso(t(0.6 + i / 10)), "value": None, "link": None}]
+    out = decide_journey(cohort(), SAAS, Ask(t(1.5)), facts(people(4), events, approvals))
+    assert len(out.assigned) == 4  # placed by this run
+    done = {(v["email"], v["stage"]): v for v in out.visits}
+    for i in range(4):
+        e = f"p{i}@x.org"
+        assert done[(e, "details")]["completed_at"] == iso(t(0.25))  # the approver's answer
+        assert done[(e, "csm")]["completed_at"] == iso(t(1.5))  # done on placement, by this run
+        assert (done[(e, "initial_training")]["completed_at"], done[(e, "initial_training")]["decided_at"]) == (
+            iso(t(0.3 + i / 10)), iso(t(0.3 + i / 10)))  # the rule answered as the score came
+        assert done[(e, "profile")]["completed_at"] == iso(t(0.6 + i / 10))  # before it opened: its row's day
+        assert done[(e, "profile")]["entered_at"] == iso(t(1.5))
+    # Her latest completion is her own latest step (never the CSM's placement): four days, no spike.
+    latest = dict(zip(out.statuses["email"], out.statuses["completed_at"]))
+    assert sorted(latest.values()) == [pd.Timestamp(t(0.6 + i / 10)) for i in range(4)]
+    # The emails are the walk's as before: each stage's email entered in the last 3 days, but no
+    # training enrolment for a quiz already taken when its stage opened.
+    assert set(out.decisions[out.decisions["outcome"] == "due"]["kind"]) == {
+        "verification:verification", "details:details_form", "csm:csm_introduction"}

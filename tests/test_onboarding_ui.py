@@ -83,10 +83,14 @@ def test_the_cohort_page_funnel_stages_reminder_and_search(ui):
     assert page.status_code == 200
     assert page.text.count("<svg") == 2  # the funnel and completions-per-day charts
     text = _text(page.text)
-    # One stage (the seed journey): nothing to call its bottleneck. Seven people: the lift's caveat.
-    assert "bottleneck" not in text and "1.75x the rate before" in text
-    assert api["reminder"]["lift_caveat"].startswith("Only 3 completions are compared")
-    assert "Only 3 completions are compared" in text and "may be chance" in text  # shown beside the lift
+    # One stage (the seed journey): nothing to call its bottleneck, and the page says why.
+    assert api["bottleneck"] is None and 's-held">bottleneck' not in page.text
+    assert "One stage: no other to compare it with, so no bottleneck is named." in text
+    # Seven people (2 completions before the reminder, 1 after): the lift carries its caveat.
+    assert "1.75x the rate before" in text
+    assert api["reminder"]["lift_caveat"] == ("Few people, not a reliable figure: 2 completions in the 7 days before "
+                                              "and 1 in the 48 hours after (fewer than 30 on either side).")
+    assert api["reminder"]["lift_caveat"] in text  # shown beside the lift
     # Each customer's row names their emails: kind, state, why, and the provider's id.
     row = re.search(r'<tr data-email="e@x.org">(.*?)</tr>', page.text, re.S).group(1)
     assert sorted(re.findall(r'data-kind="(\w+)"', row)) == ["cancellation", "reminder"]
@@ -112,8 +116,28 @@ def test_the_comparison(ui):
     h = ui_client.bearer(ui_client.token())
     rows = {r["cohort_id"]: r for r in ui.get("/onboarding/api/comparison", headers=h).json()}
     assert (rows["c1"]["on_time_pct"], rows["c1"]["median_days"], rows["c1"]["lift"]) == ("43%", "2.0 d", "1.75x")
+    assert rows["c1"]["lift_caveat"] == "few people, not a reliable figure" and rows["c2"]["lift_caveat"] is None
     page = ui.get("/onboarding/compare", headers=h)
     assert page.status_code == 200 and "<svg" in page.text and 'data-cohort="c2"' in page.text
+    cell = re.search(r'<tr data-cohort="c1".*?</tr>', page.text, re.S).group(0)
+    assert "1.75x" in cell and "few people, not a reliable figure" in _text(cell)  # beside the lift
+
+
+def test_one_customer_on_hold_of_hundreds_is_never_shown_as_none(ui, engine):
+    """Issue 23.11: 1 on hold of 307 is 0.3%, shown "<1%" (never "0%"); all but one, ">99%"."""
+    with engine.begin() as conn:  # 300 more on time in c1's latest run: 1 held of 307
+        conn.execute(sa.text("INSERT INTO customer_status (run_id, cohort_id, email, name, completed_at, status) "
+                             "VALUES ('r1', 'c1', :e, 'N', '2026-11-02T00:00:00.000000Z', 'on_time')"),
+                     [{"e": f"n{i}@x.org"} for i in range(300)])
+    h = ui_client.bearer(ui_client.token())
+    api = ui.get("/onboarding/api/cohorts/c1", headers=h).json()
+    rows = {r["key"]: (r["n"], r["pct"]) for r in api["funnel_rows"]}
+    assert rows["held"] == (1, "<1%") and rows["missed"] == (1, "<1%") and rows["on_time"] == (303, "99%")
+    assert '<td class="n">&lt;1%</td>' in ui.get("/onboarding/cohorts/c1", headers=h).text
+    from onboarding.reporting.page import _pct
+
+    assert [_pct(x) for x in (0, 1 / 308, 0.005, 0.01, 0.125, 0.5, 307 / 308, 1)] == [
+        "0%", "<1%", "<1%", "1%", "13%", "50%", ">99%", "100%"]
 
 
 def test_data_docs_are_served_from_the_run_folder_and_nothing_else(ui, engine, tmp_path):

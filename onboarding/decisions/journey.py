@@ -51,6 +51,7 @@ from onboarding.journeys import CANCELLATION, END, REMINDER, Journey, Stage
 from onboarding.times import from_iso
 
 MAX_VISITS = 50  # a customer rejected over and over stops here (and waits on a person)
+RULE = "rule"  # who decided an approval made by auto_if_score_at_least
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,13 @@ class Settings:
 
 @dataclass(frozen=True)
 class Visit:
+    """One visit of a stage. ``completed_at`` is when the customer did it, as the export row that
+    did it is dated (a failed, late or waiting attempt: that row's time); approved by a person:
+    the answer's time; by ``auto_if_score_at_least``: the scored row's; a stage done on entering
+    (the CSM's): the entry, or the placement. Never the run's moment for a row's step: a row from
+    before the stage opened keeps its time (earlier than ``entered_at``), while the walk goes on
+    from the entry, so the emails and due times do not depend on it."""
+
     stage: str
     number: int  # 1 for the first visit, 2 after a rejection...
     entered_at: dt.datetime | None
@@ -190,32 +198,36 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
         if completed is None:
             return _not_done(journey, stage, number, entered, due_at, as_of, settings, visits, emails)
         late = due_at is not None and completed >= due_at
+        # A visit is recorded as done when its export row says (``tried``), not when the walk
+        # let the stage open: a step done before it opened keeps its own time (see ``Visit``).
         if failed:
-            visits.append(Visit(stage.id, number, entered, due_at, completed, score, "failed", link=link))
+            visits.append(Visit(stage.id, number, entered, due_at, tried, score, "failed", link=link))
             failed_at[key] = tried
             nxt = journey.following(stage.id).get("failed")
         elif late and stage.on_missed == "cancel":
-            visits.append(Visit(stage.id, number, entered, due_at, completed, score, "completed_late"))
+            visits.append(Visit(stage.id, number, entered, due_at, tried, score, "completed_late"))
             emails.append(Email(stage.id, CANCELLATION, number,
                                 f"completed after the due time ({_local(completed, settings)})", completed))
             return Timeline(tuple(visits), "cancelled", None, tuple(emails))
         else:
             decision = _approval(stage, facts, completed, score, as_of, decided.get(stage.id))
             if decision is None:
-                visits.append(Visit(stage.id, number, entered, due_at, completed, score, "awaiting_approval",
+                visits.append(Visit(stage.id, number, entered, due_at, tried, score, "awaiting_approval",
                                     link=link))
                 return Timeline(tuple(visits), "awaiting_approval", stage.id, tuple(emails), stage.approval_by)
             branches = journey.following(stage.id)
             passed = _after_passing(stage, branches)
             if decision is True:
-                visits.append(Visit(stage.id, number, entered, due_at, completed, score,
+                visits.append(Visit(stage.id, number, entered, due_at, tried, score,
                                     "completed_late" if late else "completed", link=link))
                 nxt = passed
                 approved_at = completed
             else:
                 verdict, at, by = decision
                 decided[stage.id] = at
-                visits.append(Visit(stage.id, number, entered, due_at, completed, score, verdict, at, by, link))
+                answered = tried if by == RULE else at  # the rule answers as the score arrives
+                visits.append(Visit(stage.id, number, entered, due_at, answered if verdict == "approved" else tried,
+                                    score, verdict, answered, by, link))
                 nxt = branches.get(verdict) or (passed if verdict == "approved" else None)
                 approved_at = at if verdict == "approved" else None
                 completed = at
@@ -342,7 +354,7 @@ def _approval(stage: Stage, facts: Facts, completed, score, as_of, after: dt.dat
     if stage.approval_by is None:
         return True
     if stage.auto_approve_at is not None and score is not None and score >= stage.auto_approve_at:
-        return "approved", completed, "rule"
+        return "approved", completed, RULE
     for a in sorted(facts.approvals, key=lambda a: (a.at, a.decision)):
         if a.stage == stage.id and completed <= a.at <= as_of and a.decision in ("approved", "rejected") \
                 and (after is None or a.at > after):

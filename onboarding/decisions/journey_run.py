@@ -79,7 +79,7 @@ def walk_all(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> 
     asked = approval_requests(journey, cohort.id, {e: (names[e], t) for e, t in timelines.items()}, cohort.tz)
     reqs = _per_approver(journey, cohort, asked, timelines, names, assigned)
 
-    completed = {e: _last_completed(t) for e, t in timelines.items()}
+    completed = {e: _last_completed(t, journey) for e, t in timelines.items()}
     statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
                              "first_name": customers["first_name"] if "first_name" in customers else None,
                              "consent": customers["consent"] if "consent" in customers else None,
@@ -242,8 +242,11 @@ def _status(t: Timeline) -> str:
     return f"{t.stage}: {t.standing}" if t.stage and t.standing != "held" else t.standing
 
 
-def _last_completed(t: Timeline) -> dt.datetime | None:
-    done = [v.completed_at for v in t.visits if v.completed_at is not None]
+def _last_completed(t: Timeline, journey: Journey) -> dt.datetime | None:
+    """Her latest step as its export row or the approver's answer dates it: a stage done on
+    entering (the CSM's, done when a night's run placed her) is no step of hers."""
+    done = [v.completed_at for v in t.visits
+            if v.completed_at is not None and not journey.stage(v.stage).evidence.entered]
     return max(done) if done else None
 
 

@@ -33,6 +33,7 @@ from onboarding.cohorts import Cohort
 from onboarding.decisions import journey_of
 from onboarding.errors import UnsafeMessage
 from onboarding.paths import TEMPLATES_DIR
+from onboarding.times import sent_clock
 from onboarding.validation.values import MAX_NAME_CHARS, clean_name
 
 REF_HEADER = "X-Onboarding-Ref"
@@ -243,7 +244,8 @@ def build_message(*, sender: str, to_email: str, to_name: str, content: Rendered
         return msg
     from_line, from_addr, from_domain = _from_header(sender)
     subject = header_text(content.subject, 250)
-    when = format_datetime(date or dt.datetime.now(dt.timezone.utc))
+    # Dated as the ledger dates its sending (the wall clock; a replayed night's, in the demo).
+    when = format_datetime(date or sent_clock())
     message_id = make_msgid(idstring=ref, domain=from_domain)
     values = {"From": sender, "To": to_email, "Subject": subject, "Date": when, "Message-ID": message_id,
               REF_HEADER: ref}
@@ -278,7 +280,7 @@ def _email_message(*, sender: str, to_email: str, to_name: str, content: Rendere
     if cc:
         msg["Cc"] = [Address(username=a.rsplit("@", 1)[0], domain=a.rsplit("@", 1)[1]) for a in cc]
     msg["Subject"] = header_text(content.subject, 250)
-    msg["Date"] = format_datetime(date or dt.datetime.now(dt.timezone.utc))
+    msg["Date"] = format_datetime(date or sent_clock())
     msg["Message-ID"] = make_msgid(idstring=ref, domain=frm.domain)
     msg[REF_HEADER] = ref
     if unsubscribe is not None:

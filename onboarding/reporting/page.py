@@ -188,8 +188,8 @@ class PageReads:
         latest = latest if latest is not None else a.latest_run(cohort_id)
         if not latest:
             return {}
-        mark = "|".join(str(latest.get(k) or "") for k in ("run_id", "as_of", "started_at", "status", "customers",
-                                                            "ledger_rows", "ledger_changed"))
+        mark = FIGURES_VERSION + "|" + "|".join(str(latest.get(k) or "") for k in (
+            "run_id", "as_of", "started_at", "status", "customers", "ledger_rows", "ledger_changed"))
         kept = a.kept_figures(cohort_id)
         if kept and kept["mark"] == mark:
             return json.loads(kept["figures"])
@@ -236,9 +236,8 @@ class PageReads:
             # A journey cohort: where its customers stand, stage by stage, instead of the seed's standings.
             "journey_rows": _journey_rows(fig.get("standings") or [], facts) if journey else [],
             "stages": [{**_stage(s), "title": titles.get(s["stage"], "")} for s in stages],
-            # v_bottleneck's rule, on the stages already read: the largest drop-off, the earliest on a tie.
-            # A one-stage journey (the seed) has no stage to compare with: none is "the bottleneck".
-            "bottleneck": min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if len(stages) > 1 else None,
+            "bottleneck": bottleneck(stages),
+            "bottleneck_note": _bottleneck_note(stages),
             "reminder": None if journey else _reminder(fig.get("reminder_effect"), tz),
             "journey_reminders": _journey_reminders(fig.get("journey_reminders") or [], titles, tz) if journey else None,
             "search": which.search, "filter": which, "filtered": which.active,
@@ -312,6 +311,7 @@ class PageReads:
                 counts = _journey_counts(fig.get("standings") or [])
                 done, dropped = counts["finished"], counts["dropped"]
                 stages = fig.get("stages") or []
+                # The stage losing the most (the bottleneck; of one stage, that one's drop-off).
                 worst = min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if stages else None
                 r = {**r, "on_time": None, "completed_late": None, "missed": None, "on_time_rate": None,
                      "median_hours": None, "p90_hours": None, "reminder_lift": None,
@@ -326,7 +326,9 @@ class PageReads:
             out.append({**r, "journey": journey, "on_time_pct": _pct(r["on_time_rate"]),
                         "finished_pct": _pct(r["finished_rate"]), "drop_off_pct": _pct(r["drop_off"]),
                         "median_days": _days(r["median_hours"]), "p90_days": _days(r["p90_hours"]),
-                        "lift": _ratio(r["reminder_lift"])})
+                        "lift": _ratio(r["reminder_lift"]),
+                        "lift_caveat": FEW_TEXT if r["reminder_lift"] is not None and _few(
+                            fig.get("reminder_effect")) else None})
         out.sort(key=lambda r: r["cohort_id"])
         return sorted(out, key=lambda r: r["as_of"] or "", reverse=True)  # newest first; stable: by id on a tie
 
@@ -606,7 +608,8 @@ def _comparison_row(fig: dict[str, Any]) -> dict[str, Any] | None:
     return {**{k: f.get(k) for k in ("cohort_id", "run_id", "as_of", "signed_up", "reminded", "on_time",
                                      "completed_late", "missed", "pending", "held", "on_time_rate")},
             "median_hours": stage.get("median_hours"), "p90_hours": stage.get("p90_hours"),
-            "drop_off": stage.get("drop_off"), "reminder_lift": (fig.get("reminder_effect") or {}).get("lift")}
+            "drop_off": stage.get("drop_off"), "reminder_lift": (fig.get("reminder_effect") or {}).get("lift"),
+            "lift_few_completions": (fig.get("reminder_effect") or {}).get("few_completions")}
 
 
 def _journey_counts(standings: list[dict[str, Any]]) -> dict[str, int]:
@@ -642,19 +645,42 @@ def _filter_text(which: CustomerFilter, titles: dict[str, str]) -> str:
 
 
 def _stage(s: dict[str, Any]) -> dict[str, Any]:
+    """A stage's row; its times are over the completers who did it after it opened, and the row
+    says how many did it before (a backlog seen at once: no time in the stage to measure)."""
+    before = s.get("done_before_open") or 0
     return {**s, "conversion_pct": _pct(s["conversion"]), "drop_off_pct": _pct(s["drop_off"]),
-            "median_days": _days(s["median_hours"]), "p90_days": _days(s["p90_hours"])}
+            "median_days": _days(s["median_hours"]), "p90_days": _days(s["p90_hours"]),
+            "timed_note": (f"times of {s.get('timed') or 0}; {before} had done it before the stage opened"
+                           if before else "")}
+
+
+def bottleneck(stages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """v_bottleneck's rule, on the stages already read: of more than one stage, the one losing the
+    largest share of those who entered it (the earliest on a tie); none when no stage lost anyone.
+    One stage (a course) has nothing to compare with, so it is never "the bottleneck"."""
+    if len(stages) < 2:
+        return None
+    worst = min(stages, key=lambda s: (-s["drop_off"], s["stage_order"]))
+    return worst if worst["drop_off"] > 0 else None
+
+
+def _bottleneck_note(stages: list[dict[str, Any]]) -> str:
+    if len(stages) == 1:
+        return "One stage: no other to compare it with, so no bottleneck is named."
+    if stages and bottleneck(stages) is None:
+        return "No stage lost anyone: no bottleneck."
+    return ""
 
 
 def _reminder(r: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] | None:
     if not r:
         return None
-    compared = (r.get("completed_7d_before") or 0) + (r.get("completed_48h_after") or 0)
     return {**r, "night": local(r["reminder_at"], tz), "lift_text": _ratio(r["lift"]),
-            # A ratio of a few dozen completions moves a lot by chance: say so beside it.
-            "lift_caveat": (f"Only {compared} completions are compared (reminders to {r.get('reminded') or 0} "
-                            "customers): a difference this size may be chance."
-                            if r.get("lift") is not None and compared < FEW_COMPARED else None),
+            # A ratio of a handful of completions moves a lot by chance: say so beside it.
+            "lift_caveat": (f"{FEW_TEXT.capitalize()}: {r.get('completed_7d_before') or 0} completions in the 7 days before "
+                            f"and {r.get('completed_48h_after') or 0} in the 48 hours after (fewer than "
+                            f"{r.get('reliable_from') or FEW_COMPLETIONS} on either side)."
+                            if r.get("lift") is not None and _few(r) else None),
             "per_day_before_text": f"{r['per_day_before']:.1f}", "per_day_after_text": f"{r['per_day_after']:.1f}"}
 
 
@@ -665,15 +691,31 @@ def _row_ref(manifest: dict[str, Any], role: str, row: int) -> dict[str, Any]:
             "sha256": manifest.get("sha256") or ""}
 
 
-# Fewer completions than this around a reminder make its lift a guess (the page says so).
-FEW_COMPARED = 100
+# Fewer completions than this in either window around a reminder make its lift a guess
+# (v_reminder_effect's few_completions, migration 0031; its reliable_from column says the same).
+FEW_COMPLETIONS = 30
+FEW_TEXT = "few people, not a reliable figure"
+# Figures kept in page_figures by an older rule are worked out again (0031 added columns).
+FIGURES_VERSION = "2"
+
+
+def _few(r: dict[str, Any] | None) -> bool:
+    """The view's rule (``few_completions``): fewer than 30 completions before or after."""
+    if not r:
+        return False
+    if r.get("few_completions") is not None:
+        return bool(r["few_completions"])
+    return min(r.get("completed_7d_before") or 0, r.get("completed_48h_after") or 0) < FEW_COMPLETIONS
 
 
 def _pct(x: float | None) -> str:
-    """A share as a whole percentage; one above nought never reads 0% (1 on hold of 308: "<1%")."""
+    """A share as a whole percentage; one above nought never reads 0% (1 on hold of 308: "<1%"),
+    nor one short of all 100% (307 of 308: ">99%")."""
     if x is None:
         return ""
-    return "<1%" if 0 < x < 0.005 else f"{100 * x:.0f}%"
+    if 0 < x < 0.01 or 0.99 < x < 1:
+        return "<1%" if x < 0.5 else ">99%"
+    return f"{int(100 * x + 0.5)}%"  # half up: Python's round() takes 0.5 to 0
 
 
 def _days(hours: float | None) -> str:
