@@ -50,7 +50,9 @@ is none) is refused by the form's *Trigger* at once, with the reason, before any
 Otherwise a rerun never sends an email that was already sent.
 
 **When something fails**: a task that fails for good (after its retries) emails the data team
-once, with the DAG, task, run and a link to its log. Each cohort's `report` task logs a
+once, with the DAG, task, run and a link to its log. A run refused at its start (a conf that
+reached it without the form's check, e.g. from the CLI) emails the cohort's instructor too, the
+reason in one sentence. Each cohort's `report` task logs a
 `RUN SUMMARY` block (decisions and emails per kind, quarantined rows, guards, Gmail errors) and
 writes the same to the state database's `run_reports` table; `validate` logs where the run's GX
 Data Docs are.

@@ -372,7 +372,8 @@ class RunWanted(BaseModel):
 def api_run(asked: RunWanted, user=Depends(runner)):
     """Start a run of the onboarding Dag for one cohort, as the trigger form would: releasing a
     hold (the guards named) or a dry run. Its conf holds the cohort, the moment and the switches,
-    never an address (``onboarding.run.RunParams`` checks it); Airflow records who triggered it."""
+    never an address (``onboarding.run.refusal`` checks it as the trigger form's pre-check does); Airflow
+    records who triggered it."""
     import json
 
     from airflow.api.common.trigger_dag import trigger_dag
@@ -382,7 +383,6 @@ def api_run(asked: RunWanted, user=Depends(runner)):
     from airflow.utils.types import DagRunTriggeredByType
 
     from onboarding.cohorts import read_cohort_file
-    from onboarding.run import RunParams
 
     if asked.cohort not in _asked(read_cohort_file).cohorts:
         raise HTTPException(400, f"cohort: no cohort {asked.cohort!r} in the cohort file")
@@ -394,13 +394,11 @@ def api_run(asked: RunWanted, user=Depends(runner)):
         if not asked.resend_request:
             raise HTTPException(400, "resend_request: give the reference the resend was kept under (resend-...)")
         conf.update(resend=True, resend_request=asked.resend_request)
-    _asked(RunParams.parse, conf)  # a guard's name, an address: refused here with the reason
-    if conf["as_of"]:
-        import datetime as dt
-
-        from onboarding.run import resolve_as_of
-
-        _asked(resolve_as_of, conf["as_of"], dt.datetime.now(dt.timezone.utc), "UTC", dt.time(6))
+    # Checked as the trigger form's request is (a guard's name, an address, a date, the reference
+    # unknown or of another cohort): refused here with the reason, no run made.
+    reason = _check_conf(conf)
+    if reason:
+        raise HTTPException(400, reason)
     who = _who(user)
     what = {"release": "release the hold", "dry_run": "dry run", "resend": "a resend"}[asked.action]
     try:

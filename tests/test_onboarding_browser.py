@@ -97,10 +97,10 @@ def test_the_instructor_finds_her_cohort_and_a_customer_in_airflow(standalone):
             resend.get_by_label("Email").select_option("reminder")
             resend.get_by_label("Reason").fill("she lost it")
             resend.get_by_role("button", name="Ask for a resend").click()
-            expect(resend.locator(".answer")).to_contain_text("Resend request = resend-", timeout=30000)
+            expect(resend.locator(".answer")).to_contain_text("Resend reference = resend-", timeout=30000)
             answer = resend.locator(".answer").inner_text()
             ref = re.search(r"Resend kept: (resend-[0-9a-f]{16})", answer).group(1)
-            assert f"Cohort = c1 and Resend request = {ref}" in answer
+            assert f"Cohort = c1, Resend one email ticked and Resend reference = {ref}" in answer
             assert resend.get_by_role("link", name="Open the Dag (then press Trigger)").get_attribute("href") == \
                 "/dags/onboarding_nightly"
             suppress = frame.locator("#suppress-form")

@@ -356,6 +356,12 @@ def test_restart_and_runs_from_the_page_need_the_right_to_run_the_dag(ui, engine
     assert r.status_code == 201 and r.json()["conf"] == {"cohort": "data-eng-2026-12", "as_of": None, "dry_run": False,
                                                          "release_guards": None, "resend": True,
                                                          "resend_request": ref}
+    # A reference of another cohort is refused as the trigger form's would be: no run made.
+    other = ui.post("/onboarding/api/resends", headers=user, json={"cohort": "ux-2026-12", "address": "e@x.org",
+                                                                   "kind": "welcome", "reason": "lost it"}).json()["reference"]
+    r = ui.post("/onboarding/api/runs", json={"cohort": "data-eng-2026-12", "action": "resend", "resend_request": other},
+                headers=user)
+    assert r.status_code == 400 and f"{other} was asked for in cohort ux-2026-12" in r.json()["detail"]
 
 
 def test_a_trigger_that_its_run_would_refuse_is_answered_400_before_the_run_exists(ui, engine, monkeypatch):
