@@ -31,7 +31,7 @@ the next night acts on it; an unanswered request closes before the next night, d
 
 **Erasure, suppression, resends**: asked for on the Onboarding page (its API), never in this form,
 so that no address reaches Airflow's database: an erasure forgets the person at once (rows,
-snapshots, reports, approval requests); a resend gets a reference that *Resend request* names.
+snapshots, reports, approval requests); a resend gets a reference that *Resend reference* names.
 
 **Guards**: before anything is sent, a cohort is *held* (nothing sent, the instructor told,
 the task failed) when an export is stale, the completion list shrank sharply since the last
@@ -43,12 +43,16 @@ alone means that date's nightly run); `dry_run` decides and renders everything a
 `release_guards` releases a held run once the exports are checked; `kinds` limits the email kinds;
 a reminder is never sent once its deadline has passed (nor after the customer's cancellation or
 welcome), whatever date a rerun is as of;
-*Resend request* sends one customer's email again (asked for on the Onboarding page), with the
-reason recorded in the ledger.
+*Resend one email* with its *Resend reference* sends one customer's email again (asked for on the
+Onboarding page), with the reason recorded in the ledger. A trigger that makes no sense (a resend
+without its reference, a reference of another cohort, a kind the cohort does not send, a date that
+is none) is refused by the form's *Trigger* at once, with the reason, before any run exists.
 Otherwise a rerun never sends an email that was already sent.
 
 **When something fails**: a task that fails for good (after its retries) emails the data team
-once, with the DAG, task, run and a link to its log. Each cohort's `report` task logs a
+once, with the DAG, task, run and a link to its log. A run refused at its start (a conf that
+reached it without the form's check, e.g. from the CLI) emails the cohort's instructor too, the
+reason in one sentence. Each cohort's `report` task logs a
 `RUN SUMMARY` block (decisions and emails per kind, quarantined rows, guards, Gmail errors) and
 writes the same to the state database's `run_reports` table; `validate` logs where the run's GX
 Data Docs are.
@@ -64,9 +68,10 @@ from airflow.sdk import Param, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from onboarding.approval_operator import ApprovalRequestOperator
-from onboarding.cohorts import cohort_choices
+from onboarding.cohorts import cohort_choices, cohort_journeys
 from onboarding.decisions import FORM_KINDS
 from onboarding.decisions.guards import GUARD_TITLES, GUARDS
+from onboarding.run import form_kinds_help
 
 # The instructor's time zone and the time of the nightly run in it. Overridable per deployment.
 NIGHTLY_TZ = os.environ.get("ONBOARDING_TIMEZONE", "Australia/Sydney")
@@ -125,24 +130,26 @@ def alert_data_team(context):
         "dry_run": Param(False, type="boolean", title="Dry run",
                          description="Decide and render every email, send nothing; the summary lists what "
                                      "would have gone out."),
-        # Short labels: the chosen ones stand side by side in the field, on a phone too.
-        "kinds": Param(list(FORM_KINDS), type="array", title="Email kinds",
-                       description="Which kinds of email this run may send (the others are not even decided). "
-                                   "A course cohort sends reminders, cancellations and welcomes; a journey's "
-                                   "emails count by what they are: welcomes are sent on completing a stage, "
-                                   "stage emails on entering one. A run limited to kinds its cohort never sends "
-                                   "is refused.",
-                       examples=list(FORM_KINDS), items={"type": "string", "enum": list(FORM_KINDS)}, minItems=1,
+        # Short labels: the chosen ones stand side by side in the field, on a phone too. Empty: every
+        # kind of the cohort (a course cohort has no stage emails; picking one for it is refused).
+        "kinds": Param([], type=["null", "array"], title="Email kinds",
+                       description=form_kinds_help(cohort_journeys()),
+                       examples=list(FORM_KINDS), items={"type": "string", "enum": list(FORM_KINDS)},
                        values_display={"reminder": "Reminders", "cancellation": "Cancellations",
                                        "welcome": "Welcomes", "stage": "Stage emails"}),
-        "resend_request": Param(None, type=["null", "string"], title="Resend request",
-                                description="Send one customer's email again: ask for it on her page (Onboarding, "
-                                            "her cohort, her name, Actions, Resend an email), then paste the "
-                                            "reference it answers (resend-...) here. The reference names her cohort: "
-                                            "leave Cohort as it is (or choose hers). Addresses are never typed here: "
-                                            "Airflow keeps a run's parameters in its own database, where an erasure "
-                                            "cannot reach. Do not email her and Erase her are on her page too.",
-                                pattern=r"^resend-[0-9a-fA-F]{16}$", section="Resend one email"),
+        # The resend's tick-box and its reference in the form's one section, beside the cohort: a
+        # section of their own would fold the cohort away when opened (Airflow opens one at a time).
+        "resend": Param(False, type="boolean", title="Resend one email",
+                        description="Tick to send one customer's email again (she deleted it, say), then paste "
+                                    "its reference below."),
+        "resend_request": Param(None, type=["null", "string"], title="Resend reference",
+                                description="The reference her page gives: Onboarding, her cohort, her name, "
+                                            "Actions, Resend an email (resend- and 16 characters). It names her "
+                                            "cohort, so Cohort may stay All cohorts (another cohort is refused). "
+                                            "No addresses here: Airflow keeps what this form holds, where an "
+                                            "erasure cannot reach. Do not email her and Erase her are buttons "
+                                            "on her page too.",
+                                pattern=r"^resend-[0-9a-fA-F]{16}$"),
     },
 )
 def onboarding_nightly():

@@ -37,8 +37,8 @@ def _stop_on_bad_input(fn):
             # Her own request made no sense: one line saying why, first in the task's log, and no
             # chained traceback of our code under Airflow's (it would bury the reason).
             reason = redaction.redact(str(exc))
-            log.error("The run was refused, nothing was sent: %s", reason)
-            raise AirflowFailException(f"The run was refused, nothing was sent: {reason}") from None
+            log.error("%s%s", REFUSED, reason)
+            raise AirflowFailException(f"{REFUSED}{reason}") from None
         except StopRun as exc:
             raise AirflowFailException(redaction.redact(str(exc))) from redaction.scrub_exception(exc)
         except Exception as exc:
@@ -61,6 +61,9 @@ def _label(cohort_id: str) -> None:
 
 
 MAP_LABEL = "onboarding_cohort"
+# How a run refused at its start says so (its one log line, the failure's message): the failure
+# alert then goes to the cohort's instructor too, whose request it was.
+REFUSED = "The run was refused, nothing was sent: "
 # The Airflow variable signing one-click unsubscribe links (the Onboarding page checks them with it).
 UNSUBSCRIBE_SECRET = "onboarding_unsubscribe_secret"
 # An address in a text bound for Airflow's task log (which an erasure does not reach).
@@ -346,13 +349,28 @@ def _alert(context: Mapping[str, Any]) -> None:
     except ConfigError:
         found = None
     exc = context.get("exception")
+    refused = ti.task_id == "plan" and str(exc or "").startswith(REFUSED)
+    if refused:
+        cohort_id = _refused_cohort(context.get("params") or {}, found)
     failure = alerts.Failure(
         dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
         map_index=ti.map_index if ti.map_index is not None else -1, try_number=ti.try_number,
         max_tries=getattr(ti, "max_tries", None) or ti.try_number, log_url=ti.log_url,
-        error=redact(f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc or "see the log")),
-        failed_at=dt.datetime.now(dt.timezone.utc), cohort_id=cohort_id)
+        error=redact(str(exc)[len(REFUSED):] if refused else f"{type(exc).__name__}: {exc}"
+                     if isinstance(exc, BaseException) else str(exc or "see the log")),
+        failed_at=dt.datetime.now(dt.timezone.utc), cohort_id=cohort_id, refused=refused)
     res = _resources()
     alerts.deliver(failure, found.cohorts.get(cohort_id) if found else None,
                    found.sender_for(cohort_id) if found else (None, None), res.variable("onboarding_alert_to"),
                    res.variable("onboarding_alert_from"), res.store, res.email)
+
+
+def _refused_cohort(params: Mapping[str, Any], found) -> str | None:
+    """The cohort a refused run was asked for: the form's Cohort, else the one its resend reference
+    names (None for all cohorts: the data team alone hears of it)."""
+    cohort = params.get("cohort")
+    if found is not None and cohort in found.cohorts:
+        return cohort
+    reference = str(params.get("resend_request") or "").strip().lower()
+    request = _resources().store().resends.get(reference) if reference else None
+    return request["cohort_id"] if request and found is not None and request["cohort_id"] in found.cohorts else None

@@ -718,6 +718,19 @@ def cohort_choices() -> dict[str, str]:
         return {}
 
 
+def cohort_journeys() -> dict[str, str]:
+    """Cohort id -> the journey its customers go through (``SEED_ID``: a course cohort), for the
+    trigger form's Email kinds label (read when the DAG file is parsed: only YAML, as
+    ``cohort_choices``). Empty if the file cannot be read."""
+    try:
+        doc = read_yaml(paths.cohorts_file()) or {}
+        default = (doc.get("defaults") or {}).get("journey") or SEED_ID
+        return {str(c["id"]): str(c.get("journey") or default) for c in doc.get("cohorts") or []
+                if isinstance(c, dict) and isinstance(c.get("id"), str) and ID_RE.fullmatch(c["id"])}
+    except Exception:  # noqa: BLE001 - the label then speaks of course and journey cohorts in general
+        return {}
+
+
 def fingerprint(cohort: Cohort) -> dict:
     """The cohort's configuration as a run used it, recorded with the run's inputs (a replay says
     when it has changed since)."""

@@ -29,7 +29,7 @@ class RunParams:
     as_of: str | None = None  # a date or datetime; None: the run's own moment
     dry_run: bool = False
     release_guards: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = FORM_KINDS
+    kinds: tuple[str, ...] = ()  # the form's email kinds chosen; empty: every kind the cohort sends
     resend_request: str | None = None  # a resend asked for on the Onboarding page, by its reference
 
     @classmethod
@@ -37,7 +37,7 @@ class RunParams:
         """The form's values as one typed object; a value that makes no sense raises ``ParamsError``
         naming the parameter."""
         p = dict(params or {})
-        kinds = tuple(p.get("kinds") or FORM_KINDS)
+        kinds = tuple(p.get("kinds") or ())
         unknown = set(kinds) - set(FORM_KINDS)
         if unknown:
             raise ParamsError(f"kinds: unknown email kind(s) {sorted(unknown)}; known: {list(FORM_KINDS)}")
@@ -52,9 +52,13 @@ class RunParams:
         if address_in(p):
             raise ParamsError(f"{address_in(p)}: holds an address; the trigger form takes none (erase, suppress and "
                               "resend are asked for on the Onboarding page)")
+        reference = _resend_request(p.get("resend_request"))
+        if p.get("resend") and not reference:
+            raise ParamsError("Resend one email is ticked but Resend reference is empty: paste the reference her page "
+                              "gave (resend-...), or untick Resend one email.")
         return cls(cohort=p.get("cohort") or None, as_of=p.get("as_of") or None, dry_run=bool(p.get("dry_run")),
                    release_guards=release, kinds=tuple(k for k in FORM_KINDS if k in kinds),
-                   resend_request=_resend_request(p.get("resend_request")))
+                   resend_request=reference)
 
 
 # The trigger form's former address parameters, and where each is asked for now.
@@ -86,7 +90,7 @@ def _resend_request(reference: str | None) -> str | None:
         return None
     if not RESEND_REFERENCE.fullmatch(text):
         raise ParamsError(f"resend_request: {reference!r} is not a resend request's reference (resend- and 16 hex "
-                          "digits, as the Onboarding page gave it)")
+                          "digits, as the Onboarding page gave it).")
     return text
 
 
@@ -194,8 +198,8 @@ def resolve_as_of(value: str | None, logical_date: dt.datetime, tz: str, run_tim
         else:
             moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ParamsError(f"as_of {value!r} is neither a date (2026-12-05) nor a datetime "
-                          f"(2026-12-05T06:00 or with an offset)") from None
+        raise ParamsError(f"As of: {value!r} is neither a date (2026-12-05) nor a datetime "
+                          f"(2026-12-05T06:00, or with an offset).") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz))
     return moment.astimezone(dt.timezone.utc)
@@ -232,27 +236,79 @@ def plan(found: CohortFile, params: RunParams, run_id: str, logical_date: dt.dat
     if params.resend_request and resend_cohort is not None:
         owner = resend_cohort(params.resend_request)
         if owner is None:
-            raise ParamsError(f"resend_request {params.resend_request}: no such request (ask for the resend on the "
-                              "customer's page: Onboarding, her cohort, her name, Actions; an erasure removes her "
-                              "requests)")
+            raise ParamsError(f"Resend reference {params.resend_request}: no such request; ask for the resend on her "
+                              "page (Onboarding, her cohort, her name, Actions), which gives the reference (an "
+                              "erasure removes her requests).")
         if cohort in (None, "", "all"):
             cohort = owner
         elif cohort != owner:
-            raise ParamsError(f"resend_request {params.resend_request} was asked for in cohort {owner}, not {cohort}: "
-                              f"choose {owner} (or All cohorts) as the cohort")
+            raise ParamsError(f"Resend reference {params.resend_request} was asked for in cohort {owner}, not {cohort}: "
+                              f"choose {owner} (or All cohorts) as the Cohort.")
     try:
         chosen = select_cohorts({cid: cid for cid in found.order}, cohort)
     except ConfigError as exc:
         raise ParamsError(str(exc)) from None
     if params.resend_request and len(chosen) != 1:
         raise ParamsError("resend: pick the customer's cohort (not 'all') to resend an email")
-    usable = [cid for cid in chosen if cid not in found.cohorts or set(params.kinds) & set(sendable_kinds(found.cohorts[cid]))]
-    if chosen and not usable and not params.resend_request:
-        raise ParamsError(f"kinds: {', '.join(chosen)} send(s) no {' or '.join(params.kinds)} email: a course cohort "
-                          f"sends reminders, cancellations and welcomes; stage emails are a multi-stage journey's")
+    _check_kinds(found, chosen, params)
     ctx = RunContext(run_id=run_id, as_of=resolve_as_of(params.as_of, logical_date, nightly_tz, nightly_time),
-                     dry_run=params.dry_run, release_guards=params.release_guards, kinds=params.kinds,
+                     dry_run=params.dry_run, release_guards=params.release_guards, kinds=params.kinds or FORM_KINDS,
                      triggered_at=triggered_at.astimezone(dt.timezone.utc),
                      resend_request=params.resend_request, run_type=run_type, triggered_by=triggered_by,
                      ui_url=(ui_url or "").rstrip("/") or None, ui_url_assumed=ui_url_assumed)
     return chosen, ctx
+
+
+KIND_WORDS = {"reminder": "reminders", "cancellation": "cancellations", "welcome": "welcomes",
+              "stage": "stage emails"}
+
+
+def _check_kinds(found: CohortFile, chosen: list[str], params: RunParams) -> None:
+    """The form's Email kinds must be the chosen cohort's: a course cohort sends reminders,
+    cancellations and welcomes, never a journey's stage emails. For several cohorts, at least one
+    of them must send one of the kinds (each sends the ones it has)."""
+    if not params.kinds or params.resend_request:
+        return
+    mine = {cid: sendable_kinds(found.cohorts[cid]) for cid in chosen if cid in found.cohorts}
+    if len(chosen) == 1 and chosen[0] in mine:
+        missing = [k for k in params.kinds if k not in mine[chosen[0]]]
+        if missing:
+            raise ParamsError(f"Email kinds: {chosen[0]} sends {_words(mine[chosen[0]])}, not {_words(missing)}; "
+                              "leave Email kinds empty for all of its kinds.")
+    elif chosen and mine and not any(set(params.kinds) & set(kinds) for kinds in mine.values()):
+        raise ParamsError(f"Email kinds: {', '.join(chosen)} send(s) no {_words(params.kinds, 'or')}: a course cohort "
+                          "sends reminders, cancellations and welcomes; stage emails are a multi-stage journey's.")
+
+
+def _words(kinds, last: str = "and") -> str:
+    words = [KIND_WORDS.get(k, k) for k in kinds]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+def form_kinds_help(journeys: Mapping[str, str]) -> str:
+    """The trigger form's Email kinds help: which kinds belong to which cohort (``journeys``: cohort
+    id -> its journey, ``cohorts.cohort_journeys``), in her words."""
+    from onboarding.journeys import SEED_ID
+
+    courses = [cid for cid, j in journeys.items() if j == SEED_ID]
+    others = {j: [cid for cid, jj in journeys.items() if jj == j] for j in journeys.values() if j != SEED_ID}
+    named = f" ({', '.join(courses)})" if courses else ""
+    parts = [f"Course cohorts{named}: reminders, cancellations, welcomes"]
+    parts += [f"journey {j} ({', '.join(ids)}): reminders, cancellations, welcomes (on completing a stage), "
+              "stage emails (on entering one)" for j, ids in others.items()] or [
+        "a journey cohort: those and stage emails (sent on entering a stage)"]
+    return ("Leave empty to send every kind the cohort sends; pick some to send only those. " + "; ".join(parts)
+            + ". A kind the chosen cohort does not send is refused.")
+
+
+def refusal(conf: Any, found: CohortFile, resend_cohort, moment: dt.datetime) -> str | None:
+    """Why a trigger of the nightly Dag with this conf would be refused at its start (one sentence
+    naming the field), or None: the same checks as ``plan``, run by the api-server before the run
+    exists (plugins/onboarding_ui.py), so a mistake is answered at once, to her, not in a failed
+    run's log. ``moment`` stands for the run's date (only whether ``as_of`` reads matters here)."""
+    try:
+        plan(found, RunParams.parse(conf if isinstance(conf, dict) else {}), "check", moment, moment, "UTC",
+             dt.time(6), resend_cohort=resend_cohort)
+    except ParamsError as exc:
+        return str(exc)
+    return None

@@ -259,10 +259,9 @@ def data_docs(cohort_id: str, run_id: str, path: str, _user=Depends(reader)):
 # Asked for here, never in the trigger form: Airflow keeps a run's parameters in its own database,
 # where an erasure cannot reach; here the address goes to the state database only. The logic is
 # onboarding.pipeline.privacy; each request is audited there with the Airflow user who asked.
-async def runner(request: Request) -> Any:
+async def _run_user(request: Request) -> Any:
     """The Airflow user of the request, who must be allowed to run the onboarding Dag (a Viewer may
-    not): 401 without a valid session or token, 403 otherwise. A JSON body only: a page elsewhere
-    cannot post a form here with the user's session cookie."""
+    not): 401 without a valid session or token, 403 otherwise."""
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
     from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
@@ -271,6 +270,13 @@ async def runner(request: Request) -> Any:
     if not get_auth_manager().is_authorized_dag(method="POST", access_entity=DagAccessEntity.RUN,
                                                 details=DagDetails(id=DAG_ID), user=user):
         raise HTTPException(status_code=403, detail=f"not allowed to run the {DAG_ID} Dag")
+    return user
+
+
+async def runner(request: Request) -> Any:
+    """The Airflow user of the request, who must be allowed to run the onboarding Dag (``_run_user``).
+    A JSON body only: a page elsewhere cannot post a form here with the user's session cookie."""
+    user = await _run_user(request)
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise HTTPException(status_code=415, detail="send the request as JSON")
     return user
@@ -366,7 +372,8 @@ class RunWanted(BaseModel):
 def api_run(asked: RunWanted, user=Depends(runner)):
     """Start a run of the onboarding Dag for one cohort, as the trigger form would: releasing a
     hold (the guards named) or a dry run. Its conf holds the cohort, the moment and the switches,
-    never an address (``onboarding.run.RunParams`` checks it); Airflow records who triggered it."""
+    never an address (``onboarding.run.refusal`` checks it as the trigger form's pre-check does); Airflow
+    records who triggered it."""
     import json
 
     from airflow.api.common.trigger_dag import trigger_dag
@@ -376,7 +383,6 @@ def api_run(asked: RunWanted, user=Depends(runner)):
     from airflow.utils.types import DagRunTriggeredByType
 
     from onboarding.cohorts import read_cohort_file
-    from onboarding.run import RunParams
 
     if asked.cohort not in _asked(read_cohort_file).cohorts:
         raise HTTPException(400, f"cohort: no cohort {asked.cohort!r} in the cohort file")
@@ -387,14 +393,12 @@ def api_run(asked: RunWanted, user=Depends(runner)):
     if asked.action == "resend":
         if not asked.resend_request:
             raise HTTPException(400, "resend_request: give the reference the resend was kept under (resend-...)")
-        conf["resend_request"] = asked.resend_request
-    _asked(RunParams.parse, conf)  # a guard's name, an address: refused here with the reason
-    if conf["as_of"]:
-        import datetime as dt
-
-        from onboarding.run import resolve_as_of
-
-        _asked(resolve_as_of, conf["as_of"], dt.datetime.now(dt.timezone.utc), "UTC", dt.time(6))
+        conf.update(resend=True, resend_request=asked.resend_request)
+    # Checked as the trigger form's request is (a guard's name, an address, a date, the reference
+    # unknown or of another cohort): refused here with the reason, no run made.
+    reason = _check_conf(conf)
+    if reason:
+        raise HTTPException(400, reason)
     who = _who(user)
     what = {"release": "release the hold", "dry_run": "dry run", "resend": "a resend"}[asked.action]
     try:
@@ -502,16 +506,21 @@ def api_comparison(_user=Depends(reader)):
     return journey().comparison()
 
 
-# --- no address in a run's conf (a root middleware of the api-server) --------------------------------
+# --- no address in a run's conf, no run that would be refused (a root middleware of the api-server) ---
 # Airflow stores a triggered run's conf (dag_run.conf) and logs the request (the audit log) in its
 # own database, where an erasure cannot reach. The form has no parameter that takes an address, but
 # the REST API takes any conf: a trigger or backfill of the onboarding Dag whose conf holds one is
 # answered 400 here, before Airflow's route (its access check and audit log) sees the request.
+# Then, for a user who may run the Dag, the conf is checked as the run's first task would check it
+# (a resend without its reference, a reference unknown or of another cohort, a kind the cohort does
+# not send, an As of that is no date): refused 400 with the reason, which the trigger form shows
+# her, before the run exists; a failed run would tell the data team, in a log, hours later.
 _RUN_POSTS = re.compile(rf"/api/v2/(dags/{DAG_ID}/dagRuns|backfills(/dry_run)?)/?$")
 
 
 class NoAddressInRunConf:
-    """ASGI middleware: refuse a run's conf holding an address (``onboarding.run.address_in``)."""
+    """ASGI middleware: refuse a run's conf holding an address (``onboarding.run.address_in``), or
+    one its run would refuse (``onboarding.run.refusal``)."""
 
     def __init__(self, app):
         self.app = app
@@ -527,13 +536,17 @@ class NoAddressInRunConf:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        refused = _address_param(body, backfill="backfills" in scope["path"])
+        conf = _run_conf(body, backfill="backfills" in scope["path"])
+        refused = _address_param(conf)
         if refused:
             response = JSONResponse({"detail": f"conf parameter {refused!r} holds an address: the {DAG_ID} Dag "
                                      "takes none (Airflow would keep it). Erase, suppress or resend on the "
                                      "Onboarding page: POST /onboarding/api/erasures, /suppressions, /resends."},
                                     status_code=400)
             return await response(scope, receive, send)
+        reason = await _refusal(scope, conf)
+        if reason:
+            return await JSONResponse({"detail": reason}, status_code=400)(scope, receive, send)
         sent = False
 
         async def replay():
@@ -546,18 +559,63 @@ class NoAddressInRunConf:
         return await self.app(scope, replay, send)
 
 
-def _address_param(body: bytes, backfill: bool) -> str | None:
-    import json
+_NO_CONF = object()  # not a trigger of this Dag (not JSON, another Dag's backfill): Airflow's to answer
 
-    from onboarding.run import address_in
+
+def _run_conf(body: bytes, backfill: bool) -> Any:
+    """The conf of a trigger (``conf``) or backfill (``dag_run_conf``) of the onboarding Dag."""
+    import json
 
     try:
         data = json.loads(body or b"{}")
     except ValueError:
-        return None  # not JSON: Airflow refuses it itself
+        return _NO_CONF  # not JSON: Airflow refuses it itself
     if not isinstance(data, dict) or (backfill and data.get("dag_id") != DAG_ID):
+        return _NO_CONF
+    return data.get("dag_run_conf" if backfill else "conf")
+
+
+def _address_param(conf: Any) -> str | None:
+    from onboarding.run import address_in
+
+    return None if conf is _NO_CONF else address_in(conf)
+
+
+async def _refusal(scope, conf: Any) -> str | None:
+    """Why the run of this conf would be refused at its start, asked only for a user who may run the
+    Dag: anyone else gets Airflow's own 401 or 403, and learns nothing of the state database."""
+    from starlette.concurrency import run_in_threadpool
+
+    if conf is _NO_CONF:
         return None
-    return address_in(data.get("dag_run_conf" if backfill else "conf"))
+    try:
+        await _run_user(Request(scope))
+    except HTTPException:
+        return None
+    return await run_in_threadpool(_check_conf, conf)
+
+
+def _check_conf(conf: Any) -> str | None:
+    import datetime as dt
+    import logging
+
+    from onboarding.cohorts import ConfigError, read_cohort_file
+    from onboarding.run import refusal
+
+    try:
+        found = read_cohort_file()
+    except ConfigError:
+        return None  # a broken cohort file: the run reports it (and alerts the data team)
+
+    def owner(reference: str) -> str | None:
+        request = _store().resends.get(reference)
+        return request["cohort_id"] if request else None
+
+    try:
+        return refusal(conf, found, owner, dt.datetime.now(dt.timezone.utc))
+    except Exception:  # noqa: BLE001 - the state database unreachable: the run's plan checks again
+        logging.getLogger(__name__).exception("the trigger's conf could not be checked; Airflow takes it")
+        return None
 
 
 class OnboardingPlugin(AirflowPlugin):
@@ -566,4 +624,5 @@ class OnboardingPlugin(AirflowPlugin):
     # The page inside Airflow's UI: a navigation entry that shows /onboarding/ in the UI's frame.
     external_views = [{"name": "Onboarding", "href": f"{PREFIX}/", "url_route": "onboarding",
                        "destination": "nav", "icon": None}]
-    fastapi_root_middlewares = [{"middleware": NoAddressInRunConf, "name": "No address in the onboarding Dag's conf"}]
+    fastapi_root_middlewares = [{"middleware": NoAddressInRunConf,
+                                 "name": "No address in the onboarding Dag's conf, no run it would refuse"}]

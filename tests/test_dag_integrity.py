@@ -63,7 +63,8 @@ def test_nightly_dag_settings(dagbag):
     # No "send past-due reminders": a reminder is never sent after its deadline (issue 10).
     # No address either (erase, suppress, resend are asked for on the Onboarding page): Airflow keeps
     # a run's parameters in its own database, where an erasure cannot reach.
-    assert set(dag.params.keys()) == {"cohort", "as_of", "dry_run", "release_guards", "kinds", "resend_request"}
+    assert set(dag.params.keys()) == {"cohort", "as_of", "dry_run", "release_guards", "kinds", "resend",
+                                      "resend_request"}
     assert "Resend an email" in dag.params.get_param("resend_request").description
     # Guards are chosen from a list, by what they mean (the value is the name the summary gives);
     # a name that is none of them is refused when the run is asked for, not by the run.
@@ -77,12 +78,31 @@ def test_nightly_dag_settings(dagbag):
         guards.resolve(["stale"])
     # Short labels, so the chosen kinds fit side by side in the field on a phone.
     assert all(len(label) <= 14 for label in dag.params.get_param("kinds").schema["values_display"].values())
-    # The form offers the configured cohorts, and every email kind, by name.
+    # The form offers the configured cohorts, and every email kind, by name; none chosen means every
+    # kind of the cohort, and the label says which kinds are whose (a course cohort: no stage emails).
     assert dag.params.get_param("cohort").schema["enum"] == ["all", "data-eng-2026-12", "ux-2026-12"]
-    assert dag.params["kinds"] == ["reminder", "cancellation", "welcome", "stage"]
+    kinds = dag.params.get_param("kinds")
+    assert kinds.schema["items"]["enum"] == ["reminder", "cancellation", "welcome", "stage"] and dag.params["kinds"] == []
+    assert ("Course cohorts (data-eng-2026-12, ux-2026-12): reminders, cancellations, welcomes; "
+            "a journey cohort: those and stage emails") in kinds.description
     for name in ("cohort", "as_of", "dry_run", "release_guards"):
         assert dag.params.get_param(name).description
     assert dag.params["dry_run"] is False
+    # The resend's tick-box and its reference stand in the form's one section with the cohort (a
+    # section of their own would fold the cohort away when opened: Airflow opens one at a time).
+    assert dag.params["resend"] is False
+    assert not [n for n in dag.params.keys() if dag.params.get_param(n).schema.get("section")]
+
+
+def test_no_field_help_sends_her_to_a_command(dagbag):
+    """The trigger form's help is for the instructor: plain words and the Onboarding page's buttons,
+    never a Python command."""
+    for dag_id in ("onboarding_nightly", "onboarding_approvals"):
+        params = dagbag.dags[dag_id].params
+        for name in params.keys():
+            param = params.get_param(name)
+            text = f"{param.schema.get('title', '')} {param.description or ''}".lower()
+            assert "python" not in text and "-m onboarding" not in text, (dag_id, name, text)
 
 
 def test_every_task_retries(dagbag):

@@ -123,7 +123,7 @@ _RUNS = itertools.count()
 def run_night(dag, night, asked_later=dt.timedelta(0), **conf):
     # Always the full conf: dag.test() keeps the previous run's params on a reused DAG object.
     conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
-            "kinds": ["reminder", "cancellation", "welcome"], "resend_request": None, **conf}
+            "kinds": ["reminder", "cancellation", "welcome"], "resend": False, "resend_request": None, **conf}
     # As the scheduler runs it: the night's run is asked for at its own time (run_after), not now;
     # a second apart per call, so that each call is a run of its own (its run id comes from it).
     moment = dt.datetime.combine(night, dt.time(6), SYD)
@@ -297,6 +297,27 @@ def test_broken_export_fails_the_cohort_and_sends_it_nothing(airflow_db, airflow
     # The other cohort ran as usual; the broken one sent nothing to customers.
     assert not any(a.endswith("@uni.edu.au") and "Data Engineering" in s for a, s in to)
     assert any(a == "ux.lead@example.edu" for a, _ in to)
+
+
+def test_a_run_refused_at_its_start_tells_her_in_one_line_and_the_data_team_too(airflow_db, airflow_env, fake_google,
+                                                                               nightly_dag, monkeypatch):
+    """A trigger that makes no sense and did not come through the api-server (the CLI, dag.test) is
+    still refused by the run's first task: nothing decided or sent, and the alert goes to the
+    cohort's instructor, whose request it was, with the data team copied: the reason in one
+    sentence, no traceback."""
+    monkeypatch.setenv("AIRFLOW_VAR_ONBOARDING_ALERT_TO", "oncall@example.edu")
+    state, run_id = run_night(nightly_dag, dt.date(2026, 12, 5), cohort="data-eng-2026-12", kinds=["stage"])
+    assert state == "failed"
+    (alert,) = fake_google.sent.values()  # nothing else: no customer email, no summary
+    assert alert["subject"].strip() == f"[Run refused] onboarding_nightly (data-eng-2026-12): nothing was sent, run {run_id}"
+    assert addr(alert["to"]) == "instructor@example.edu" and "oncall@example.edu" in (alert["cc"] or "")
+    reason = ("Email kinds: data-eng-2026-12 sends reminders, cancellations and welcomes, not stage emails; leave "
+              "Email kinds empty for all of its kinds.")
+    text = alert["text"].replace("\r\n", "\n")
+    assert f"nothing was sent:\n\n  {reason}\n" in text
+    assert "Traceback" not in text and "AirflowFailException" not in text
+    with airflow_glue_engine().connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM runs WHERE run_id = :r"), {"r": run_id}).scalar() == 0
 
 
 def test_the_dag_reads_bounces_before_the_cohorts_decide(airflow_db, airflow_env, fake_google, nightly_dag):

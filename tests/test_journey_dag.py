@@ -43,7 +43,8 @@ def run_night(dag, night: dt.date, approvals=None, **conf):
     """One night's nightly run; with ``approvals`` (the approvals Dag), then the approvals run it
     triggered (answered meanwhile by whoever is answering), as the scheduler would start it."""
     conf = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": None,
-            "kinds": ["reminder", "cancellation", "welcome", "stage"], "resend_request": None, **conf}
+            "kinds": ["reminder", "cancellation", "welcome", "stage"], "resend": False, "resend_request": None,
+            **conf}
     moment = dt.datetime.combine(night, dt.time(6), ZoneInfo("Australia/Sydney"))
     asked = moment + dt.timedelta(seconds=next(_RUNS))
     with world_clock(asked.isoformat()):

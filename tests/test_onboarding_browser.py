@@ -12,39 +12,21 @@ CI, where it fails.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 import analytics_cohort
-from helpers import free_port, stop_group
+from browser_support import ARGS, ARTIFACTS, CHROMIUM, airflow_standalone, need_chromium
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = ROOT / "var" / "test-artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 pytestmark = pytest.mark.browser
-
-
-def _need_chromium():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium not found at {CHROMIUM} (CI must have it)")
-        pytest.skip(f"Chromium not found at {CHROMIUM} (scripts/install-chromium.sh)")
 
 
 @pytest.fixture(scope="module")
 def standalone(tmp_path_factory):
     """``airflow standalone`` with the plugin, its state database holding the hand-worked cohort."""
-    _need_chromium()
+    need_chromium()
     home = tmp_path_factory.mktemp("standalone")
     from onboarding.store import db
 
@@ -61,38 +43,8 @@ def standalone(tmp_path_factory):
         "sources": {"signups": {"type": "csv", "path": str(home / "c1.csv"), "columns": {"email": "Email", "name": "Name"}},
                     "completions": {"type": "csv", "path": str(home / "c1.csv"),
                                     "columns": {"email": "Email", "completed_at": "Done"}}}}]}))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
-    env.update({
-        "AIRFLOW_HOME": str(home / "airflow"), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "instructor:user",  # may run the Dag: her page's requests need it
-        "AIRFLOW__API_AUTH__JWT_SECRET": "browser-test-" + os.urandom(16).hex(),
-        "AIRFLOW_CONN_ONBOARDING_STATE": json.dumps({"conn_type": "sqlite", "host": str(state)}),
-        "ONBOARDING_COHORTS_FILE": str(home / "cohorts.yaml"), "ONBOARDING_DATA_DIR": str(home / "data"),
-        "GX_ANALYTICS_ENABLED": "false", "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-    })
-    log = open(home / "standalone.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    passwords = home / "airflow" / "simple_auth_manager_passwords.json.generated"
-    started = time.monotonic()
-    try:
-        while True:
-            assert proc.poll() is None, (home / "standalone.log").read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2)
-                if passwords.exists():
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() - started < 240, "airflow standalone did not start"
-            time.sleep(1)
-        yield {"port": port, "password": json.loads(passwords.read_text())["instructor"], "home": home,
-               "start_seconds": time.monotonic() - started}
-    finally:
-        stop_group(proc, log)
+    with airflow_standalone(home, state, home / "cohorts.yaml", timeout=240) as started:
+        yield started
 
 
 def test_the_instructor_finds_her_cohort_and_a_customer_in_airflow(standalone):
@@ -145,10 +97,10 @@ def test_the_instructor_finds_her_cohort_and_a_customer_in_airflow(standalone):
             resend.get_by_label("Email").select_option("reminder")
             resend.get_by_label("Reason").fill("she lost it")
             resend.get_by_role("button", name="Ask for a resend").click()
-            expect(resend.locator(".answer")).to_contain_text("Resend request = resend-", timeout=30000)
+            expect(resend.locator(".answer")).to_contain_text("Resend reference = resend-", timeout=30000)
             answer = resend.locator(".answer").inner_text()
             ref = re.search(r"Resend kept: (resend-[0-9a-f]{16})", answer).group(1)
-            assert f"Cohort = c1 and Resend request = {ref}" in answer
+            assert f"Cohort = c1, Resend one email ticked and Resend reference = {ref}" in answer
             assert resend.get_by_role("link", name="Open the Dag (then press Trigger)").get_attribute("href") == \
                 "/dags/onboarding_nightly"
             suppress = frame.locator("#suppress-form")

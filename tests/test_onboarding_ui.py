@@ -348,7 +348,7 @@ def test_restart_and_runs_from_the_page_need_the_right_to_run_the_dag(ui, engine
     for body, message in (({"cohort": "nope", "action": "dry_run"}, "no cohort 'nope'"),
                           ({"cohort": "data-eng-2026-12", "action": "release", "release_guards": "sky_fell"}, "guard"),
                           ({"cohort": "data-eng-2026-12", "action": "dry_run", "as_of": "zed@x.org"}, "holds an address"),
-                          ({"cohort": "data-eng-2026-12", "action": "dry_run", "as_of": "tuesday"}, "as_of"),
+                          ({"cohort": "data-eng-2026-12", "action": "dry_run", "as_of": "tuesday"}, "As of"),
                           ({"cohort": "data-eng-2026-12", "action": "resend"}, "give the reference"),
                           ({"cohort": "data-eng-2026-12", "action": "resend", "resend_request": "e@x.org"}, "address"),
                           ({"cohort": "data-eng-2026-12", "action": "resend", "resend_request": "resend-12"},
@@ -378,4 +378,71 @@ def test_restart_and_runs_from_the_page_need_the_right_to_run_the_dag(ui, engine
     r = ui.post("/onboarding/api/runs", json={"cohort": "data-eng-2026-12", "action": "resend", "resend_request": ref},
                 headers=user)
     assert r.status_code == 201 and r.json()["conf"] == {"cohort": "data-eng-2026-12", "as_of": None, "dry_run": False,
-                                                         "release_guards": None, "resend_request": ref}
+                                                         "release_guards": None, "resend": True,
+                                                         "resend_request": ref}
+    # A reference of another cohort is refused as the trigger form's would be: no run made.
+    other = ui.post("/onboarding/api/resends", headers=user, json={"cohort": "ux-2026-12", "address": "e@x.org",
+                                                                   "kind": "welcome", "reason": "lost it"}).json()["reference"]
+    r = ui.post("/onboarding/api/runs", json={"cohort": "data-eng-2026-12", "action": "resend", "resend_request": other},
+                headers=user)
+    assert r.status_code == 400 and f"{other} was asked for in cohort ux-2026-12" in r.json()["detail"]
+
+
+def test_a_trigger_that_its_run_would_refuse_is_answered_400_before_the_run_exists(ui, engine, monkeypatch):
+    """POST /api/v2/dags/onboarding_nightly/dagRuns (the trigger form's request) with a conf the run's
+    first task would refuse is answered 400 by the plugin's root middleware, with one plain sentence
+    naming the field, and no run is made: a resend ticked without its reference, a reference no
+    request has or one of another cohort, an email kind the chosen cohort does not send, an As of
+    that is no date. A user who may not run the Dag gets Airflow's own 403 (the state database is
+    not read for him); a conf that makes sense makes its run."""
+    import ui_client as uc
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(uc.__file__).replace("tests/ui_client.py", "config/cohorts.yaml"))
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(DagBag(dag_folder=str(uc.__file__).replace("tests/ui_client.py", "dags")), "dags-folder", None)
+    user = uc.bearer(uc.token("ines", role="user"))
+    ref = ui.post("/onboarding/api/resends", headers=user, json={"cohort": "ux-2026-12", "address": "e@x.org",
+                                                                 "kind": "welcome", "reason": "she lost it"}).json()["reference"]
+    form = {"cohort": "all", "as_of": None, "dry_run": False, "release_guards": [], "kinds": [], "resend": False,
+            "resend_request": None}  # every param, as the form posts them
+
+    def runs():
+        with create_session() as session:
+            return {r.run_id: r.conf for r in session.query(DagRun).filter_by(dag_id="onboarding_nightly")}
+
+    before = runs()
+
+    def trigger(headers=user, **chosen):
+        return ui.post("/api/v2/dags/onboarding_nightly/dagRuns", headers=headers,
+                       json={"logical_date": None, "conf": {**form, **chosen}})
+
+    for chosen, sentence in (
+            ({"resend": True}, "Resend one email is ticked but Resend reference is empty: paste the reference her "
+                               "page gave (resend-...), or untick Resend one email."),
+            ({"resend": True, "resend_request": "resend-0123456789abcdef"},
+             "Resend reference resend-0123456789abcdef: no such request; ask for the resend on her page"),
+            ({"cohort": "data-eng-2026-12", "resend": True, "resend_request": ref},
+             f"Resend reference {ref} was asked for in cohort ux-2026-12, not data-eng-2026-12: choose ux-2026-12 "
+             "(or All cohorts) as the Cohort."),
+            ({"cohort": "data-eng-2026-12", "kinds": ["reminder", "stage"]},
+             "Email kinds: data-eng-2026-12 sends reminders, cancellations and welcomes, not stage emails; leave "
+             "Email kinds empty for all of its kinds."),
+            ({"as_of": "2026-02-30"}, "As of: '2026-02-30' is neither a date (2026-12-05) nor a datetime"),
+            ({"as_of": "2026-12-05T25:00"}, "As of: '2026-12-05T25:00' is neither a date")):
+        r = trigger(**chosen)
+        assert r.status_code == 400, (chosen, r.text)
+        detail = r.json()["detail"]
+        assert detail.startswith(sentence) and "\n" not in detail and "Traceback" not in detail, (chosen, detail)
+    assert runs() == before
+    # Someone who may not run the Dag learns nothing from the state database: Airflow answers him.
+    assert trigger(uc.bearer(uc.token("vic", role="viewer")), resend=True, resend_request=ref).status_code == 403
+    assert trigger({}, resend=True, resend_request=ref).status_code == 401
+    # Her reference alone names her cohort: the run is made, its conf as she sent it.
+    r = trigger(resend=True, resend_request=ref)
+    assert r.status_code == 200, r.text
+    (made,) = set(runs()) - set(before)
+    assert runs()[made]["resend_request"] == ref and runs()[made]["resend"] is True

@@ -10,13 +10,7 @@ Chromium (``airflow standalone``, marked ``browser``) as she clicks through it.
 """
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -25,7 +19,7 @@ import sqlalchemy as sa
 import analytics_cohort
 import journey_page_cohort as jc
 import ui_client
-from helpers import free_port, stop_group
+from browser_support import ARGS, ARTIFACTS, CHROMIUM, airflow_standalone, log_in, need_chromium
 
 C = jc.COHORT
 
@@ -149,9 +143,7 @@ def test_the_kept_figures_follow_the_ledger(ui, engine):
 @pytest.fixture(scope="module")
 def standalone(tmp_path_factory):
     """``airflow standalone`` with the plugin, its state database holding both cohorts."""
-    from test_onboarding_browser import ROOT, _need_chromium
-
-    _need_chromium()
+    need_chromium()
     home = tmp_path_factory.mktemp("lists")
     from onboarding.store import db
 
@@ -161,44 +153,13 @@ def standalone(tmp_path_factory):
     analytics_cohort.write(engine)
     jc.write(engine)
     engine.dispose()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
-    env.update({
-        "AIRFLOW_HOME": str(home / "airflow"), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "instructor:user",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "lists-test-" + os.urandom(16).hex(),
-        "AIRFLOW_CONN_ONBOARDING_STATE": json.dumps({"conn_type": "sqlite", "host": str(state)}),
-        "ONBOARDING_COHORTS_FILE": str(home / "no-such-cohorts.yaml"), "ONBOARDING_DATA_DIR": str(home / "data"),
-        "GX_ANALYTICS_ENABLED": "false", "PATH": f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}",
-    })
-    log = open(home / "standalone.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    passwords = home / "airflow" / "simple_auth_manager_passwords.json.generated"
-    started = time.monotonic()
-    try:
-        while True:
-            assert proc.poll() is None, (home / "standalone.log").read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2)
-                if passwords.exists():
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() - started < 300, "airflow standalone did not start"
-            time.sleep(1)
-        yield {"port": port, "password": json.loads(passwords.read_text())["instructor"]}
-    finally:
-        stop_group(proc, log)
+    with airflow_standalone(home, state, home / "no-such-cohorts.yaml") as started:
+        yield started
 
 
 @pytest.mark.browser
 def test_she_goes_from_what_needs_her_to_the_people_in_a_browser(standalone):
     from playwright.sync_api import expect, sync_playwright
-
-    from test_onboarding_browser import ARGS, ARTIFACTS, CHROMIUM
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base = f"http://127.0.0.1:{standalone['port']}"
@@ -206,10 +167,7 @@ def test_she_goes_from_what_needs_her_to_the_people_in_a_browser(standalone):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{base}/")
-            page.get_by_label("Username").fill("instructor")
-            page.get_by_label("Password").fill(standalone["password"])
-            page.get_by_role("button", name="Sign in").click()
+            log_in(page, base, standalone["password"])
             page.get_by_role("link", name="Onboarding").click()  # Airflow's own navigation
             frame = page.frame_locator("iframe").first
             card = frame.locator(f'[data-cohort="{C}"]')

@@ -9,29 +9,17 @@ the Required Actions link lists the requests not answered yet. Screenshots go to
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from test_onboarding_browser import ARGS, CHROMIUM, standalone  # noqa: F401  (the module's fixture)
+from browser_support import ARGS, CHROMIUM, PHONE, SHOTS, api, log_in, wait_for_dag
+from test_onboarding_browser import standalone  # noqa: F401  (the module's fixture)
 
-ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "var" / "artefacts" / "screenshots"
 pytestmark = pytest.mark.browser
 
 LUMINANCE = """(el) => { const m = getComputedStyle(el).backgroundColor.match(/\\d+(\\.\\d+)?/g).map(Number);
                          return (0.2126 * m[0] + 0.7152 * m[1] + 0.0722 * m[2]) / 255; }"""
-
-
-def _log_in(page, base, password):
-    page.goto(f"{base}/")
-    page.get_by_label("Username").fill("instructor")
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Onboarding").wait_for(timeout=60000)
 
 
 def _nothing_cut_off(page_or_frame) -> list[str]:
@@ -39,27 +27,6 @@ def _nothing_cut_off(page_or_frame) -> list[str]:
     return page_or_frame.evaluate("""() => [...document.querySelectorAll('.card, .card *, section, h1, p, li, dl, form')]
         .filter(e => getComputedStyle(e).overflowX === 'visible' && e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0)
         .map(e => e.tagName + '.' + e.className)""")
-
-
-def _api(port, password, method, path, body=None):
-    token = json.load(urllib.request.urlopen(urllib.request.Request(
-        f"http://127.0.0.1:{port}/auth/token", method="POST", headers={"Content-Type": "application/json"},
-        data=json.dumps({"username": "instructor", "password": password}).encode()), timeout=30))["access_token"]
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
-                                 data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    try:
-        return json.load(urllib.request.urlopen(req, timeout=30))
-    except urllib.error.HTTPError as exc:
-        return {"status": exc.code}
-
-
-def _wait_for_dag(port, password):
-    """Until Airflow's dag processor has stored onboarding_nightly (a run can be started)."""
-    deadline = time.monotonic() + 180
-    while _api(port, password, "GET", "/api/v2/dags/onboarding_nightly").get("dag_id") != "onboarding_nightly":
-        assert time.monotonic() < deadline, "the dag processor did not parse onboarding_nightly"
-        time.sleep(2)
 
 
 def test_the_page_follows_airflows_theme_and_fits_both_widths(standalone):  # noqa: F811
@@ -72,7 +39,7 @@ def test_the_page_follows_airflows_theme_and_fits_both_widths(standalone):  # no
         try:
             # The browser prefers light; Airflow is set to Dark (its user menu stores "theme").
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, color_scheme="light")
-            _log_in(page, base, standalone["password"])
+            log_in(page, base, standalone["password"])
             page.evaluate("localStorage.setItem('theme', 'dark')")
             page.reload()
             page.get_by_role("link", name="Onboarding").click()
@@ -130,7 +97,7 @@ def test_her_page_is_a_timeline_at_390px_and_her_emails_stop_and_restart(standal
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="light")
-            _log_in(page, base, standalone["password"])
+            log_in(page, base, standalone["password"])
             assert page.goto(f"{base}/onboarding/cohorts/c1/customers/d@x.org").status == 200
             # Her standing and dates on top, then what happened, newest first, in plain words.
             standing = page.locator("#standing")
@@ -173,11 +140,11 @@ def test_her_page_is_a_timeline_at_390px_and_her_emails_stop_and_restart(standal
             resend.get_by_role("button", name="Ask for a resend").click()
             expect(resend.locator(".answer")).to_contain_text("Resend kept: resend-", timeout=30000)
             ref = resend.locator(".answer .reference").inner_text().removeprefix("Resend kept: ")
-            _wait_for_dag(standalone["port"], standalone["password"])
+            wait_for_dag(standalone["port"], standalone["password"])
             resend.get_by_role("button", name="Send it now (start a run)").click()
             expect(resend.locator(".answer .started")).to_contain_text("Started: manual__", timeout=30000)
             run_id = resend.locator(".answer .started").get_attribute("data-run")
-            run = _api(standalone["port"], standalone["password"], "GET",
+            run = api(standalone["port"], standalone["password"], "GET",
                        f"/api/v2/dags/onboarding_nightly/dagRuns/{urllib.parse.quote(run_id)}")
             assert run["conf"]["resend_request"] == ref and "@" not in json.dumps(run["conf"])
             assert run["triggering_user_name"] == "instructor"
@@ -190,12 +157,12 @@ def test_the_cohort_page_releases_a_hold_and_starts_a_dry_run(standalone):  # no
 
     port, password = standalone["port"], standalone["password"]
     base = f"http://127.0.0.1:{port}"
-    _wait_for_dag(port, password)
+    wait_for_dag(port, password)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            _log_in(page, base, password)
+            log_in(page, base, password)
             page.get_by_role("link", name="Onboarding").click()
             frame = page.frame_locator("iframe").first
             frame.locator('[data-cohort="c1"]').get_by_role("link", name="c1").click()
@@ -214,7 +181,7 @@ def test_the_cohort_page_releases_a_hold_and_starts_a_dry_run(standalone):  # no
             expect(dry.locator(".answer")).to_contain_text("Started: manual__", timeout=30000)
             dried = dry.locator(".answer p").first.inner_text().removeprefix("Started: ").rstrip(".")
             page.screenshot(path=str(SHOTS / "cohort-actions.png"), full_page=True)
-            runs = {r["dag_run_id"]: r for r in _api(port, password, "GET",
+            runs = {r["dag_run_id"]: r for r in api(port, password, "GET",
                                                      "/api/v2/dags/onboarding_nightly/dagRuns")["dag_runs"]}
             assert runs[released]["conf"] == {"cohort": "c1", "as_of": None, "dry_run": False,
                                               "release_guards": ["shrunk_completions"]}
@@ -229,3 +196,58 @@ def test_the_cohort_page_releases_a_hold_and_starts_a_dry_run(standalone):  # no
             page.wait_for_url("**/required_actions?response_received=false", timeout=30000)
         finally:
             browser.close()
+
+
+def test_the_trigger_form_fits_a_phone_with_the_resend_beside_the_cohort(standalone):  # noqa: F811
+    """The trigger form at 390 px (issue 23 point 8): Email kinds, with every kind chosen, stays
+    inside the screen (nothing scrolls sideways); the resend's tick-box and its reference stand in
+    the one section that holds the cohort (a section of their own folded the cohort away when
+    opened); and a resend ticked without its reference is answered in the form with the reason,
+    before any run exists."""
+    from playwright.sync_api import expect, sync_playwright
+
+    port, password = standalone["port"], standalone["password"]
+    base = f"http://127.0.0.1:{port}"
+    wait_for_dag(port, password)
+    before = {r["dag_run_id"] for r in api(port, password, "GET", "/api/v2/dags/onboarding_nightly/dagRuns")["dag_runs"]}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport=PHONE)
+            log_in(page, base, password)
+            page.goto(f"{base}/dags/onboarding_nightly")
+            page.get_by_role("button", name="Trigger").first.click()
+            form = page.locator("[role=dialog][aria-modal=true]")
+
+            def label(text):
+                return form.locator("label", has_text=text)
+
+            label("Email kinds").wait_for(timeout=60000)
+            # Every kind chosen (the most the field ever holds), each from the field's own menu.
+            kinds = form.locator(f'[id="{label("Email kinds").get_attribute("for")}"]')
+            for choice in ("Reminders", "Cancellations", "Welcomes", "Stage emails"):
+                kinds.click()
+                page.get_by_role("option", name=choice).click()
+                page.keyboard.press("Tab")
+            field = label("Email kinds").locator("xpath=ancestor::*[@data-part='root'][1]")
+            assert field.inner_text().count("\n") >= 4 and "Stage emails" in field.inner_text()
+            box = field.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+            assert field.evaluate("e => e.scrollWidth <= e.clientWidth")
+            assert form.evaluate("e => e.scrollWidth <= e.clientWidth")
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            assert "Course cohorts (c1): reminders, cancellations, welcomes" in field.inner_text()
+            # The resend's two fields in the cohort's section: nothing she needs folds away.
+            section = label("Resend one email").locator("xpath=ancestor::*[@data-part='item'][1]")
+            labels = [t.split("\n")[0].strip() for t in section.locator("label").all_inner_texts()]
+            assert {"Cohort", "Resend one email", "Resend reference"} <= set(labels), labels
+            page.screenshot(path=str(SHOTS / "trigger-form-390px.png"), full_page=True)
+            # Ticked, no reference: the form shows why, and no run is made.
+            label("Resend one email").click()
+            form.get_by_role("button", name="Trigger").click()
+            expect(form).to_contain_text("Resend one email is ticked but Resend reference is empty", timeout=30000)
+        finally:
+            browser.close()
+    after = {r["dag_run_id"] for r in api(port, password, "GET", "/api/v2/dags/onboarding_nightly/dagRuns")["dag_runs"]}
+    assert after == before

@@ -413,8 +413,14 @@ def test_a_resend_that_makes_no_sense_is_refused_and_sends_nothing(engine, cohor
     ({"cohort": "all", "resend_request": "resend-0123456789abcdef"}, "resend-0123456789abcdef: no such request"),
     ({"resend_request": "resend-0123456789abcdef"}, "resend-0123456789abcdef: no such request"),
     ({"kinds": ["reminder", "postcard"]}, "kinds: unknown email kind(s) ['postcard']"),
-    # A course cohort has no stage emails: a run limited to them would decide nothing.
-    ({"kinds": ["stage"]}, "stage emails are a multi-stage journey's"),
+    # A course cohort has no stage emails: a run limited to them would decide nothing; one asking for
+    # them beside its own kinds is refused too, naming the field and the cohort's kinds.
+    ({"kinds": ["stage"]}, "Email kinds: data-eng-2026-12 sends reminders, cancellations and welcomes, not stage emails"),
+    ({"kinds": ["reminder", "stage"]}, "Email kinds: data-eng-2026-12 sends reminders, cancellations and welcomes"),
+    ({"cohort": "all", "kinds": ["stage"]}, "stage emails are a multi-stage journey's"),
+    # Resend one email ticked, no reference: refused at once, saying which field is empty.
+    ({"resend": True}, "Resend one email is ticked but Resend reference is empty"),
+    ({"as_of": "2026-02-30"}, "As of: '2026-02-30' is neither a date"),
     # The form's former address boxes, sent through the REST API's conf: refused, pointing at the page.
     ({"suppress": "ann@x.org"}, "suppress: the trigger form takes no addresses"),
     ({"erase": "ann@x.org", "erase_reason": "asked by phone"}, "POST /onboarding/api/erasures"),

@@ -15,26 +15,14 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import os
 from pathlib import Path
 
 import pytest
 
+from browser_support import ARGS, CHROMIUM, PHONE, SHOTS, need_chromium
 from helpers import csv_cohort, local
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = ROOT / "var" / "artefacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
 pytestmark = pytest.mark.browser
-
-
-def _need_chromium():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium not found at {CHROMIUM} (CI must have it)")
-        pytest.skip(f"Chromium not found at {CHROMIUM} (scripts/install-chromium.sh)")
 
 
 def deciding_night(tmp_path: Path, customers: int) -> None:
@@ -100,15 +88,15 @@ def on_a_phone(html: str, screenshot: str | None = None) -> dict:
                 firstHeading: document.querySelector('h3').innerText,
             })""")
             if screenshot:
-                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SCREENSHOTS / screenshot), full_page=True)
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SHOTS / screenshot), full_page=True)
             return seen
         finally:
             browser.close()
 
 
 def test_the_deciding_nights_summary_is_short_on_a_phone_and_its_links_work(engine, tmp_path):
-    _need_chromium()
+    need_chromium()
     deciding_night(tmp_path, 300)
     msg = run_night(engine, tmp_path, local(2026, 12, 5))
     text = msg.get_body(("plain",)).get_content()
@@ -134,7 +122,7 @@ def test_the_deciding_nights_summary_is_short_on_a_phone_and_its_links_work(engi
 def test_a_summary_whose_tables_are_too_large_to_attach_does_not_say_they_are(engine, tmp_path, monkeypatch):
     """A large cohort's CSVs stay in the run folder: the summary sends her to the Onboarding page,
     never to a file she does not have."""
-    _need_chromium()
+    need_chromium()
     import importlib
 
     monkeypatch.setattr(importlib.import_module("onboarding.pipeline.report"), "ATTACH_LIMIT", 1)  # as a 10,000-customer cohort's tables are
@@ -150,7 +138,7 @@ def test_a_summary_whose_tables_are_too_large_to_attach_does_not_say_they_are(en
 
 @pytest.mark.slow
 def test_a_ten_thousand_customer_summary_is_as_short(engine, tmp_path):
-    _need_chromium()
+    need_chromium()
     deciding_night(tmp_path, 10_000)
     msg = run_night(engine, tmp_path, local(2026, 12, 5))
     seen = on_a_phone(as_a_mail_client_shows_it(msg), "summary-10k-390px.png")

@@ -1,4 +1,5 @@
-"""Alerting the data team when a task fails for good.
+"""Alerting the data team when a task fails for good (and the cohort's instructor when the run
+she asked for was refused at its start: the reason in one sentence, no traceback).
 
 Airflow calls the DAG's ``on_failure_callback`` only when a task has no retries left (a retry
 calls ``on_retry_callback``, which we do not set), so a task that fails twice and then succeeds
@@ -39,6 +40,7 @@ class Failure:
     error: str
     failed_at: dt.datetime
     cohort_id: str | None = None
+    refused: bool = False  # the run was refused at its start (her request made no sense): she is told too
 
     @property
     def key(self) -> str:
@@ -75,6 +77,9 @@ def deliver(failure: Failure, cohort: Cohort | None, fallback: tuple[str | None,
     cohort id); the alert then says so, so that a cohort whose own configuration is broken still
     reaches the data team."""
     to = recipients(alert_to, cohort.data_team if cohort else ())
+    if failure.refused and cohort:
+        # Her own request was refused: she is the one who can put it right, so she is told first.
+        to = list(dict.fromkeys([cohort.instructor.lower(), *to]))
     sender, whose_id = (alert_from, None) if alert_from else fallback
     note = None
     if not alert_from and sender:
