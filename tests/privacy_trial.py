@@ -60,7 +60,7 @@ def _nights(dag, nights, conf_for, approver_headers, api):
     runs = []
     for i, night in enumerate(nights):
         # Always the whole form: dag.test() keeps the previous run's params on a reused DAG object.
-        conf = {**{k: None for k in dag.params}, "cohort": "all", "dry_run": False,
+        conf = {**{k: None for k in dag.params}, "cohort": "all", "dry_run": False, "resend": False,
                 "kinds": ["reminder", "cancellation", "welcome", "stage"], **conf_for(night)}
         moment = dt.datetime.combine(night, dt.time(6), ZoneInfo("Australia/Sydney"))
         asked = moment + dt.timedelta(seconds=i)
@@ -186,7 +186,7 @@ def main(work: Path, gmail_extra: str, db_url: str | None) -> dict:
     ref = asked.json()["reference"]
     erasure = {"address": address, "cohort": "all", "reason": "asked by email, ticket 4711"}
     result["viewer_erase_status"] = api.post("/onboarding/api/erasures", headers=viewer, json=erasure).status_code
-    second = _nights(dag, nights[1:], lambda n: {"resend_request": ref}, admin, api)
+    second = _nights(dag, nights[1:], lambda n: {"resend": True, "resend_request": ref}, admin, api)
     before = _her_requests(address)
     erased = api.post("/onboarding/api/erasures", headers=admin, json=erasure)
     assert erased.status_code == 200, erased.text
