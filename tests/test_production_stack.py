@@ -222,7 +222,8 @@ def test_celery_stack_manual_run_survives_a_killed_worker(stack, fake_google):
     # The exports change: the deadline is now two days away, so every customer is due a reminder.
     write_cohort(home.parent, days_to_deadline=2)
     body = ui_form_body(api, "onboarding_nightly", cohort="e2e-cohort")
-    assert body["conf"]["kinds"] == ["reminder", "cancellation", "welcome", "stage"] and body["conf"]["dry_run"] is False
+    # Email kinds left empty: every kind the cohort sends.
+    assert body["conf"]["kinds"] == [] and body["conf"]["dry_run"] is False
 
     engine = sa.create_engine(stack["state_db"])
     roots = {int((home / "pids" / f"worker{i}.pid").read_text()): f"worker{i}" for i in (1, 2)}
@@ -317,7 +318,8 @@ def test_celery_stack_manual_run_survives_a_killed_worker(stack, fake_google):
     texts, cohorts = trigger_form_texts(stack["port"], password, home / "trigger-form.png")
     for label in ("Cohort", "As of", "Dry run", "Email kinds", "Release guards",
                   "Resend one email", "Resend reference",
-                  "The cohort to run, or all of them.", "Reminders", "Cancellations", "Welcomes"):
+                  "The cohort to run, or all of them.", "Leave empty to send every kind the cohort sends",
+                  "Course cohorts (e2e-cohort): reminders, cancellations, welcomes"):
         assert label in texts, f"{label!r} not on the trigger form"
     assert cohorts == ["All cohorts", "End-to-end Cohort"]
 
