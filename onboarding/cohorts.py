@@ -706,29 +706,34 @@ def select_cohorts(cohorts: dict[str, Any], wanted: str | None) -> list[Any]:
     return [cohorts[i] for i in ids]
 
 
+def _form_entries() -> tuple[list[dict[str, Any]], str]:
+    """The cohort file's entries with a valid id, and the journey a cohort without one goes through,
+    for the trigger form (read when the DAG file is parsed, as Airflow's own params example reads
+    its choices; only YAML, no connection). Raises if the file cannot be read."""
+    doc = read_yaml(paths.cohorts_file()) or {}
+    entries = [c for c in doc.get("cohorts") or []
+               if isinstance(c, dict) and isinstance(c.get("id"), str) and ID_RE.fullmatch(c["id"])]
+    return entries, (doc.get("defaults") or {}).get("journey") or SEED_ID
+
+
 def cohort_choices() -> dict[str, str]:
-    """Cohort id -> title, for the trigger form's drop-down (read when the DAG file is parsed, as
-    Airflow's own params example reads its choices; only YAML, no connection). Empty if the file
-    cannot be read: the run itself then reports the configuration error."""
+    """Cohort id -> title, for the trigger form's drop-down. Empty if the file cannot be read: the
+    run itself then reports the configuration error."""
     try:
-        doc = read_yaml(paths.cohorts_file()) or {}
-        return {str(c["id"]): str(c.get("title") or c["id"]) for c in doc.get("cohorts") or []
-                if isinstance(c, dict) and isinstance(c.get("id"), str) and ID_RE.fullmatch(c["id"])}
+        entries, _ = _form_entries()
     except Exception:  # noqa: BLE001 - the form falls back to free text
         return {}
+    return {str(c["id"]): str(c.get("title") or c["id"]) for c in entries}
 
 
 def cohort_journeys() -> dict[str, str]:
     """Cohort id -> the journey its customers go through (``SEED_ID``: a course cohort), for the
-    trigger form's Email kinds label (read when the DAG file is parsed: only YAML, as
-    ``cohort_choices``). Empty if the file cannot be read."""
+    trigger form's Email kinds label. Empty if the file cannot be read."""
     try:
-        doc = read_yaml(paths.cohorts_file()) or {}
-        default = (doc.get("defaults") or {}).get("journey") or SEED_ID
-        return {str(c["id"]): str(c.get("journey") or default) for c in doc.get("cohorts") or []
-                if isinstance(c, dict) and isinstance(c.get("id"), str) and ID_RE.fullmatch(c["id"])}
+        entries, default = _form_entries()
     except Exception:  # noqa: BLE001 - the label then speaks of course and journey cohorts in general
         return {}
+    return {str(c["id"]): str(c.get("journey") or default) for c in entries}
 
 
 def fingerprint(cohort: Cohort) -> dict:

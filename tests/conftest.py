@@ -73,6 +73,12 @@ def _postgres_database():
         admin.dispose()
 
 
+@pytest.fixture
+def pg_url():
+    """The URL of a fresh PostgreSQL database for one test (not migrated), dropped afterwards."""
+    yield from _postgres_database()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request, tmp_path):
     """A migrated state database: every test using it runs on SQLite and on PostgreSQL."""

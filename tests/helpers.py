@@ -169,3 +169,15 @@ def stop_group(proc, log=None) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     if log is not None:
         log.close()
+
+
+def bench_pipeline():
+    """scripts/bench_pipeline.py as a module: its generator of realistic exports at any size
+    (``generate(n)``, cached under var/bench) and its stages run as Airflow's tasks run them."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_pipeline", Path(__file__).resolve().parents[1] / "scripts" / "bench_pipeline.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench

@@ -131,31 +131,22 @@ def test_customer_history(cohort):
 
 
 @pytest.mark.postgres
-def test_postgresql_plans_the_stage_funnel_on_every_customer(tmp_path):
+def test_postgresql_plans_the_stage_funnel_on_every_customer(pg_url, tmp_path):
     """PostgreSQL must know how many customers a course cohort's stage rows hold: it guessed one
     (the 'no journey visits' test read a windowed view it could not estimate) and joined 200,000
     customers' signups on the run alone, so the night's page figures ran for hours. The plan's row
     estimate is checked on a 3,000-customer cohort the pipeline loaded, and the page's figures
     come back inside a statement timeout."""
-    import importlib.util
-    import json
-    from pathlib import Path
-
-    from conftest import _postgres_database
+    from helpers import bench_pipeline
     from onboarding.reporting.page import PageReads
     from onboarding.store import db
 
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("bench_pipeline", root / "scripts" / "bench_pipeline.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = bench_pipeline()
     folder = bench.generate(3000)
-    gen = _postgres_database()
-    url = next(gen)
+    store = Store(db.make_engine(pg_url))
     try:
         for name in ("migrate", "extract", "validate", "decide"):
-            bench.stage(name, folder, url, tmp_path / "runs", "bench")
-        store = Store(db.make_engine(url))
+            bench.stage(name, folder, pg_url, tmp_path / "runs", "bench")
         customers = store.analytics.funnel("bench")["signed_up"]
         with store.connection() as conn:
             (plan,) = conn.execute(sa.text(
@@ -174,6 +165,5 @@ def test_postgresql_plans_the_stage_funnel_on_every_customer(tmp_path):
         with pytest.raises(sa.exc.OperationalError, match="statement timeout"), store.bounded(1) as tx:
             with tx.connection() as conn:
                 conn.execute(sa.text("SELECT pg_sleep(3)"))
-        store.engine.dispose()
     finally:
-        next(gen, None)
+        store.engine.dispose()  # before the fixture drops its database

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from helpers import Api, free_port, learner_cohort_file
+from helpers import Api, bench_pipeline, free_port, learner_cohort_file
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.stack, pytest.mark.postgres]
@@ -411,14 +411,9 @@ def test_celery_stack_decides_a_200k_cohort_without_large_xcom(stack, fake_googl
     """The production shape at scale: a cohort of 200,000 signups and 160,000 completions goes
     through extract, validate, decide and report on Celery workers and PostgreSQL, its deadline a
     month away (so nobody is emailed but the instructor), passing only small values between tasks."""
-    import importlib.util
-
     import yaml
 
-    spec = importlib.util.spec_from_file_location("bench_pipeline", ROOT / "scripts" / "bench_pipeline.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    data = bench.generate(BIG)
+    data = bench_pipeline().generate(BIG)
     deadline = dt.datetime.now(SYD).date() + dt.timedelta(days=30)
     cfg = yaml.safe_load((data / "cohorts.yaml").read_text())
     big = {**cfg["cohorts"][0], "id": "big-cohort", "title": "Big Cohort", "deadline": deadline.isoformat()}

@@ -311,8 +311,7 @@ class PageReads:
                 counts = _journey_counts(fig.get("standings") or [])
                 done, dropped = counts["finished"], counts["dropped"]
                 stages = fig.get("stages") or []
-                # The stage losing the most (the bottleneck; of one stage, that one's drop-off).
-                worst = min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if stages else None
+                worst = _losing_most(stages)  # the bottleneck's drop-off; of one stage, that one's
                 r = {**r, "on_time": None, "completed_late": None, "missed": None, "on_time_rate": None,
                      "median_hours": None, "p90_hours": None, "reminder_lift": None,
                      "drop_off": worst["drop_off"] if worst else None,
@@ -327,8 +326,8 @@ class PageReads:
                         "finished_pct": _pct(r["finished_rate"]), "drop_off_pct": _pct(r["drop_off"]),
                         "median_days": _days(r["median_hours"]), "p90_days": _days(r["p90_hours"]),
                         "lift": _ratio(r["reminder_lift"]),
-                        "lift_caveat": FEW_TEXT if r["reminder_lift"] is not None and _few(
-                            fig.get("reminder_effect")) else None})
+                        "lift_caveat": FEW_TEXT if r["reminder_lift"] is not None and r.get("lift_few_completions")
+                        else None})
         out.sort(key=lambda r: r["cohort_id"])
         return sorted(out, key=lambda r: r["as_of"] or "", reverse=True)  # newest first; stable: by id on a tie
 
@@ -660,8 +659,13 @@ def bottleneck(stages: list[dict[str, Any]]) -> dict[str, Any] | None:
     One stage (a course) has nothing to compare with, so it is never "the bottleneck"."""
     if len(stages) < 2:
         return None
-    worst = min(stages, key=lambda s: (-s["drop_off"], s["stage_order"]))
+    worst = _losing_most(stages)
     return worst if worst["drop_off"] > 0 else None
+
+
+def _losing_most(stages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The stage losing the largest share of those who entered it, the earliest on a tie."""
+    return min(stages, key=lambda s: (-s["drop_off"], s["stage_order"])) if stages else None
 
 
 def _bottleneck_note(stages: list[dict[str, Any]]) -> str:
@@ -679,8 +683,8 @@ def _reminder(r: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] | None:
             # A ratio of a handful of completions moves a lot by chance: say so beside it.
             "lift_caveat": (f"{FEW_TEXT.capitalize()}: {r.get('completed_7d_before') or 0} completions in the 7 days before "
                             f"and {r.get('completed_48h_after') or 0} in the 48 hours after (fewer than "
-                            f"{r.get('reliable_from') or FEW_COMPLETIONS} on either side)."
-                            if r.get("lift") is not None and _few(r) else None),
+                            f"{r['reliable_from']} on either side)."
+                            if r.get("lift") is not None and r.get("few_completions") else None),
             "per_day_before_text": f"{r['per_day_before']:.1f}", "per_day_after_text": f"{r['per_day_after']:.1f}"}
 
 
@@ -691,21 +695,11 @@ def _row_ref(manifest: dict[str, Any], role: str, row: int) -> dict[str, Any]:
             "sha256": manifest.get("sha256") or ""}
 
 
-# Fewer completions than this in either window around a reminder make its lift a guess
-# (v_reminder_effect's few_completions, migration 0031; its reliable_from column says the same).
-FEW_COMPLETIONS = 30
+# A lift over fewer completions than v_reminder_effect's reliable_from (30) in either window is a
+# guess: the view says so (few_completions, migration 0031), the page says it in words.
 FEW_TEXT = "few people, not a reliable figure"
 # Figures kept in page_figures by an older rule are worked out again (0031 added columns).
 FIGURES_VERSION = "2"
-
-
-def _few(r: dict[str, Any] | None) -> bool:
-    """The view's rule (``few_completions``): fewer than 30 completions before or after."""
-    if not r:
-        return False
-    if r.get("few_completions") is not None:
-        return bool(r["few_completions"])
-    return min(r.get("completed_7d_before") or 0, r.get("completed_48h_after") or 0) < FEW_COMPLETIONS
 
 
 def _pct(x: float | None) -> str:
