@@ -31,13 +31,16 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(json.loads((ROOT / "schemas" / name).read_text()))
 
 
-def test_the_schemas_and_the_readme_reference_are_generated_from_the_models_and_fresh():
+def test_the_schemas_and_the_docs_reference_are_generated_from_the_models_and_fresh():
     assert schema.main(["--check"]) == 0, "run: python -m onboarding.ops.schema"
     for path, text in schema.outputs().items():
         assert path.read_text(encoding="utf-8") == text
-    readme = (ROOT / "README.md").read_text()
-    assert "| `reminder_days_before` | whole number | `3` |" in readme  # a cohort key, from CohortSpec
-    assert "| `header_row` |" in readme and "| `auto_if_score_at_least` |" in readme  # a source type's, a stage's
+    cohorts = (ROOT / "docs" / "reference" / "cohort-file.md").read_text()
+    journeys = (ROOT / "docs" / "journeys" / "reference.md").read_text()
+    assert "| `reminder_days_before` | whole number | `3` |" in cohorts  # a cohort key, from CohortSpec
+    assert "| `header_row` |" in cohorts and "| `auto_if_score_at_least` |" in journeys  # a source type's, a stage's
+    assert "### CsvSpec" in cohorts and "### StageSpec" in journeys  # each model a heading the guides link to
+    assert {ROOT / "docs" / "reference" / "cohort-file.md", ROOT / "docs" / "journeys" / "reference.md"} <= set(schema.outputs())
 
 
 @pytest.mark.parametrize("sample", SAMPLES)

@@ -114,9 +114,10 @@ def test_the_journey_check_refuses_a_score_that_is_not_a_number(tmp_path, capsys
     assert str(bad) in err and ("expected {pass_mark: <number>}" in err or "expected a number" in err), err
 
 
-def test_the_cohort_param_takes_what_the_readme_says_and_refuses_a_list():
+def test_the_cohort_param_takes_what_the_guide_says_and_refuses_a_list():
     """The trigger form's (and the REST API's) cohort is `all` or one cohort of the file, as the
-    README's table says; a comma-separated list is refused when the run is asked for."""
+    instructor's guide's table of the form says; a comma-separated list is refused when the run is
+    asked for."""
     from pathlib import Path
 
     from airflow.dag_processing.dagbag import DagBag
@@ -127,5 +128,5 @@ def test_the_cohort_param_takes_what_the_readme_says_and_refuses_a_list():
     assert param.resolve("all") == "all" and param.resolve("ux-2026-12") == "ux-2026-12"
     with pytest.raises(ParamValidationError):
         param.resolve("data-eng-2026-12,ux-2026-12")
-    (row,) = [line for line in (root / "README.md").read_text().splitlines() if line.startswith("| `cohort` |")]
+    (row,) = [line for line in (root / "docs" / "instructor.md").read_text().splitlines() if line.startswith("| `cohort` |")]
     assert "one cohort per run" in row and "comma-separated list is refused" in row
