@@ -1,5 +1,5 @@
 """An erasure in Airflow's own metadata database: the one place the pipeline's data about a
-customer reaches it is the journey's approval requests (README, "Privacy and deliverability").
+customer reaches it is the journey's approval requests (docs/privacy.md).
 
 A request (Airflow's human-in-the-loop task) lists each waiting customer as "Name <address>": in
 its options, its body's table, the approver's answer (the ticked options, one ``address: reason``

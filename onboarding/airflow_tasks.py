@@ -217,7 +217,7 @@ REQUEST_KEY = ("run_id", "cohort_id", "stage", "approver")
 def _request_keys(run_id: str) -> list[dict]:
     """Each request of the run by its name only (XComs stay small), the approver a pseudonym:
     a CSM's address would otherwise stand in Airflow's XComs and grid, where her erasure cannot
-    reach (README, "Privacy and deliverability")."""
+    reach (docs/privacy.md)."""
     store = _resources().store()
     refs = store.ledger.references()
     return [_key(r, refs) for r in store.journeys.requests(run_id)]

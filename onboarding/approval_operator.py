@@ -1,5 +1,5 @@
 """The approval request as an Airflow task: Airflow's human-in-the-loop operator, one task
-instance per cohort, stage and approver each night (README, "Journeys: approvals").
+instance per cohort, stage and approver each night (docs/journeys/index.md, "How an approver answers").
 
 The approver answers under Browse > Required Actions (or through the REST API): they tick the
 customers they approve and write one ``address: reason`` line under *Reject* for each customer

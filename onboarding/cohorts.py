@@ -45,9 +45,9 @@ __all__ = ["Cohort", "CohortFile", "CohortSpec", "CohortsDocument", "GuardConfig
 EXPORT_ROLES = ("signups", "completions", "events", "csms", "queries")
 # The fields each source must map, and the ones it may map.
 REQUIRED_COLUMNS = {"signups": ("email", "name"), "completions": ("email", "completed_at"),
-                    # A journey's long export: one row per thing a customer did (README, "Journeys").
+                    # A journey's long export: one row per thing a customer did (docs/journeys/index.md).
                     "events": ("email", "event", "at"),
-                    # A journey's CSM roster (README, "How CSMs are assigned"); other columns are attributes.
+                    # A journey's CSM roster (docs/journeys/index.md, "How CSMs are assigned"); other columns are attributes.
                     "csms": ("email", "name", "capacity"),
                     # A support export: one row per ticket, a journey's queries (steps 15-16).
                     "queries": ("email", "asked_at")}

@@ -7,7 +7,7 @@ Connections are looked up only when a client is first needed (never at DAG parse
 Airflow's task SDK, which reads ``AIRFLOW_CONN_<ID>`` environment variables, any configured
 secrets backend and the metadata database. Tests may hand in connections of their own.
 
-Connections (see README, "Configuration reference"):
+Connections (see docs/reference/environment.md):
 - ``onboarding_state``: the state database. ``sqlite`` (host = path of the database file) or
   ``postgres`` (host, port, login, password, schema = database name).
 - ``onboarding_email`` (or a cohort's ``email_connection``): where emails go. Extra

@@ -112,7 +112,8 @@ def _page(request: Request, template: str, context: dict[str, Any], status: int 
     root = _root(request)
     started = request.scope.get("onboarding_started", time.perf_counter())
     html = _templates().get_template(template).render(
-        base=root, airflow=root[: -len(PREFIX)] if root.endswith(PREFIX) else "", dag_id=DAG_ID, **context)
+        base=root, airflow=root[: -len(PREFIX)] if root.endswith(PREFIX) else "", dag_id=DAG_ID,
+        guide=f"{root}/guide/{GUIDE_PAGES.get(template, 'instructor/')}", **context)
     ms = (time.perf_counter() - started) * 1000
     return HTMLResponse(html, status_code=status, headers={"Server-Timing": f"render;dur={ms:.1f}",
                                                            "Cache-Control": "no-store"})
@@ -255,6 +256,57 @@ def data_docs(cohort_id: str, run_id: str, path: str, _user=Depends(reader)):
                                                     "Content-Security-Policy": "frame-ancestors 'self'"})
 
 
+# --- the guide: the documentation site (docs/, built by scripts/docs.sh into var/site/) ---------------
+# Each page links to the guide's section for it (the instructor's guide, docs/instructor.md).
+GUIDE_PAGES = {"cohorts.html": "instructor/#the-onboarding-page", "cohort.html": "instructor/#the-onboarding-page",
+               "customer.html": "instructor/#see-one-customer", "rows.html": "instructor/#fix-a-quarantined-row",
+               "compare.html": "instructor/#the-onboarding-page"}
+
+
+def guide_site() -> Path:
+    """Where scripts/docs.sh builds the site (``ONBOARDING_GUIDE_SITE`` to serve another build)."""
+    import os
+
+    from onboarding.paths import PROJECT_ROOT
+
+    return Path(os.environ.get("ONBOARDING_GUIDE_SITE") or PROJECT_ROOT / "var" / "site")
+
+
+@app.get("/guide", include_in_schema=False)
+def guide_root(request: Request, _user=Depends(reader)):
+    return Response(status_code=307, headers={"Location": f"{_root(request)}/guide/"})
+
+
+@app.get("/guide/{path:path}", include_in_schema=False)
+def guide(request: Request, path: str, _user=Depends(reader)):
+    """A file of the built guide (its pages link to each other relatively, so it works under any
+    prefix); when the site is not built, a page saying how to build it."""
+    site = guide_site().resolve()
+    if not (site / "index.html").is_file():
+        return _page(request, "message.html", {
+            "heading": "The guide is not built yet",
+            "text": "Build it once on the api-server's machine with: bash scripts/docs.sh "
+                    "(it writes var/site/; then reload this page). Its pages are also in the docs/ folder "
+                    "of the project, readable as they are."}, status=404)
+    parts = PurePosixPath(path).parts
+    if any(not c.isprintable() for c in path) or any(p in ("..", ".") or p.startswith("/") for p in parts):
+        raise HTTPException(404, "no such page of the guide")
+    target = site.joinpath(*parts)
+    if target.is_dir():
+        if path and not path.endswith("/"):  # a page's folder: its relative links need the slash
+            return Response(status_code=307, headers={"Location": f"{_root(request)}/guide/{path}/"})
+        target = target / "index.html"
+    try:
+        if not target.resolve().is_relative_to(site):
+            raise HTTPException(404, "no such page of the guide")
+        data = target.read_bytes()
+    except (OSError, ValueError):
+        raise HTTPException(404, "no such page of the guide") from None
+    kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    return Response(data, media_type=kind, headers={"X-Content-Type-Options": "nosniff",
+                                                    "Content-Security-Policy": "frame-ancestors 'self'"})
+
+
 # --- requests about a person: erase, suppress, resend (users who may run the Dag) -------------------
 # Asked for here, never in the trigger form: Airflow keeps a run's parameters in its own database,
 # where an erasure cannot reach; here the address goes to the state database only. The logic is
@@ -317,7 +369,7 @@ def _who(user: Any) -> str:
 
 @app.post("/api/erasures")
 def api_erase(asked: ErasureAsked, user=Depends(runner)):
-    """Erase one person now (README, "Privacy and deliverability"): from the state database, the run
+    """Erase one person now (docs/privacy.md): from the state database, the run
     folders, the reports and the approval requests in Airflow's database. Cannot be undone."""
     from onboarding import airflow_db, paths
     from onboarding.cohorts import read_cohort_file

@@ -138,7 +138,7 @@ def main() -> None:
         for task, seconds, state in r["tasks"]:
             if seconds >= 0.5:
                 print(f"    {task:<40} {seconds:8.1f} s  {state}")
-    # The README's table, as printed here.
+    # docs/benchmarks.md's table, as printed here.
     print("\n| Signups | Night (s) | Emails | Peak MB | Slowest tasks (s) |")
     print("|---:|---:|---:|---:|---|")
     for r in results:

@@ -228,7 +228,7 @@ def main() -> None:
                   f"{floors[0]:.2f}/{floors[1]:.2f}", flush=True)
             rows.append({"signups": n, "backend": backend, "floor_s": fl_t, "floor_mb": fl_m, "project_s": total,
                          "project_mb": peak, "stages": stages, "floors_s": floors})
-    # The README's table, as printed here (paste it; never edit its figures by hand).
+    # docs/benchmarks.md's table, as printed here (paste it; never edit its figures by hand).
     print("\n| Signups | State DB | Floor (s / MB) | Project (s / MB) | Time x | Memory x | extract / validate / decide (s) |")
     print("|---:|---|---:|---:|---:|---:|---|")
     for r in rows:

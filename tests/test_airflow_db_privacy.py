@@ -1,4 +1,4 @@
-"""Erasure reaches Airflow's own database (README, "Privacy and deliverability"): after nights in
+"""Erasure reaches Airflow's own database (docs/privacy.md): after nights in
 which a journey customer was emailed, listed on an approval request the approver answered and
 sent an email again (asked for on the Onboarding page, named by reference in the trigger form),
 she is erased through the Onboarding page's API; then every column of every table of Airflow's

@@ -4,7 +4,7 @@ driven through the REST API as the UI's buttons drive it (issue 23, points 1-3):
 
 - the script derives the execution API's address from its port: tasks run (before, every task
   failed with "Connection refused" on 8080), and it prints a login that works;
-- a run triggered on the paused Dag waits Queued until the Dag is unpaused (the README's advice);
+- a run triggered on the paused Dag waits Queued until the Dag is unpaused (the instructor's guide's advice, docs/instructor.md);
 - while a night's approval request waits unanswered, a dry run and a rerun of the nightly Dag
   complete (before, they sat Queued behind the run holding the request, for up to 20 hours).
 
@@ -118,7 +118,7 @@ def test_the_script_on_another_port_runs_tasks_and_nobody_waits_on_an_approver(l
     night = api.trigger(as_of="2026-11-28")
     time.sleep(20)  # several scheduler loops
     assert api.state("onboarding_nightly", night) == "queued"
-    # ... until the Dag is unpaused, as the README says: then it runs.
+    # ... until the Dag is unpaused, as the instructor's guide says: then it runs.
     api("PATCH", "/api/v2/dags/onboarding_nightly", {"is_paused": False})
     assert api.wait("onboarding_nightly", night, time.monotonic() + 600) == "success"
     tis = api("GET", f"/api/v2/dags/onboarding_nightly/dagRuns/{quote(night)}/taskInstances")["task_instances"]

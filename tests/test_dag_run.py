@@ -38,7 +38,7 @@ EMAIL_OK = re.compile(r"^[a-z0-9'_+-]+(\.[a-z0-9'_+-]+)*@[a-z0-9-]+(\.[a-z0-9-]+
 
 
 def expected_emails(cohorts=tuple(COHORTS)) -> dict[dt.date, set[tuple[str, str]]]:
-    """The oracle: (recipient, kind) per night, from the CSVs and the rules as the README states them."""
+    """The oracle: (recipient, kind) per night, from the CSVs and the rules as docs/how-it-works.md states them."""
     out = {n: set() for n in NIGHTS}
     for cid in cohorts:
         folder, tzname, deadline, grace, timing, (se, sn, sw, sfmt), (ce, cw) = COHORTS[cid]

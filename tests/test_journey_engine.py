@@ -143,12 +143,12 @@ def test_a_customer_rejected_again_and_again_stops_and_waits_on_a_person():
     assert out.standing == "stuck" and out.waits_on == "instructor" and len(out.visits) == MAX_VISITS
 
 
-# --- the seed journey decides as the README states the rules ------------------------------------
+# --- the seed journey decides as docs/how-it-works.md states the rules ------------------------------------
 ZONES = ["Australia/Sydney", "America/New_York", "Europe/London", "UTC", "Pacific/Chatham"]
 
 
 def _rules_as_stated(customers: list[Customer], cohort, as_of) -> list[tuple[str, str]]:
-    """The oracle: README's "How it decides", restated plainly per customer (standing, kind due)."""
+    """The oracle: docs/how-it-works.md's "How it decides", restated plainly per customer (standing, kind due)."""
     out = []
     for c in customers:
         if c.held:
@@ -174,7 +174,7 @@ def _rules_as_stated(customers: list[Customer], cohort, as_of) -> list[tuple[str
 def test_the_seed_journey_decides_exactly_as_the_rules_are_stated(zone, deadline_day, grace_h, reminder_days, timing,
                                                                   anchor, as_of_h, people):
     """The seed journey, walked by the engine for a whole cohort (``rules.walk_seed``, what the
-    decide stage runs), decides for every customer what README's rules say."""
+    decide stage runs), decides for every customer what those rules say."""
     cohort = make_cohort(deadline=dt.date(2026, 3, deadline_day), timezone=zone,
                          grace_period=dt.timedelta(hours=grace_h), reminder_days_before=reminder_days,
                          welcome_timing=timing)

@@ -1,4 +1,4 @@
-"""What a journey cohort may read beside the events export (README, "Journeys"): a stage done by
+"""What a journey cohort may read beside the events export (docs/journeys/index.md): a stage done by
 a timestamp column of a wide ``completions`` export, its CSM roster from a ``csms`` export, each
 customer's language from the signup export, matched to a CSM's (``csm_match``), and its queries
 from a support export (``queries``). Through every

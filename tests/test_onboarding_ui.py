@@ -15,7 +15,7 @@ import ui_client
 ROUTES = ["/onboarding/", "/onboarding/cohorts/c1", "/onboarding/cohorts/c1/customers/e@x.org",
           "/onboarding/compare", "/onboarding/api/cohorts", "/onboarding/api/cohorts/c1",
           "/onboarding/api/cohorts/c1/customers/e@x.org", "/onboarding/api/comparison",
-          "/onboarding/cohorts/c1/runs/r1/docs/index.html"]
+          "/onboarding/cohorts/c1/runs/r1/docs/index.html", "/onboarding/guide/instructor/"]
 
 
 @pytest.fixture
@@ -446,3 +446,75 @@ def test_a_trigger_that_its_run_would_refuse_is_answered_400_before_the_run_exis
     assert r.status_code == 200, r.text
     (made,) = set(runs()) - set(before)
     assert runs()[made]["resend_request"] == ref and runs()[made]["resend"] is True
+
+
+@pytest.fixture(scope="module")
+def built_guide(tmp_path_factory):
+    """The documentation site as scripts/docs.sh builds it (strict), into a folder of the test's."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    site = tmp_path_factory.mktemp("guide") / "site"
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)], cwd=root,
+                   env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, check=True, capture_output=True, timeout=300)
+    return site
+
+
+def _follow_to_heading(ui, h, href: str) -> None:
+    """The link resolves on the api-server: its page is served, with the heading it points at."""
+    path, _, anchor = href.partition("#")
+    page = ui.get(path, headers=h)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), (href, page.status_code)
+    assert f'id="{anchor}"' in page.text, href
+    css = re.search(r'href="([^"]+\.css)"', page.text)[1]  # its styles, relative to the page
+    from urllib.parse import urljoin
+
+    assert ui.get(urljoin(path, css), headers=h).headers["content-type"].startswith("text/css")
+
+
+def test_every_page_links_to_its_section_of_the_guide_served_beside_it(ui, engine, monkeypatch, tmp_path, built_guide):
+    """Issue 27: the Onboarding page's pages link to the instructor's guide at the section about
+    them; the plugin serves the built site behind the same login, and says how to build it when it
+    is not built."""
+    h = ui_client.bearer(ui_client.token(role="viewer"))
+    monkeypatch.setenv("ONBOARDING_GUIDE_SITE", str(tmp_path / "not-built"))
+    missing = ui.get("/onboarding/guide/instructor/", headers={**h, "Accept": "text/html"})
+    assert missing.status_code == 404 and "bash scripts/docs.sh" in missing.text
+    monkeypatch.setenv("ONBOARDING_GUIDE_SITE", str(built_guide))
+    wanted = {"/onboarding/": "the-onboarding-page", "/onboarding/cohorts/c1": "the-onboarding-page",
+              "/onboarding/cohorts/c1/customers/e@x.org": "see-one-customer",
+              "/onboarding/cohorts/c1/quarantine": "fix-a-quarantined-row", "/onboarding/compare": "the-onboarding-page"}
+    for route, anchor in wanted.items():
+        page = ui.get(route, headers=h)
+        assert page.status_code == 200, route
+        (href,) = re.findall(r'id="guide-link" href="([^"]+)"', page.text)
+        assert href == f"/onboarding/guide/instructor/#{anchor}", (route, href)
+        _follow_to_heading(ui, h, href)
+    # The site's own pages and search index are there; nothing outside it is.
+    assert ui.get("/onboarding/guide/", headers=h).status_code == 200
+    assert ui.get("/onboarding/guide/search/search_index.json", headers=h).status_code == 200
+    moved = ui.get("/onboarding/guide/privacy", headers=h, follow_redirects=False)
+    assert moved.status_code == 307 and moved.headers["location"] == "/onboarding/guide/privacy/"
+    (built_guide.parent / "secret.txt").write_text("not yours")
+    for sneaky in ("../secret.txt", "..%2Fsecret.txt", "%2e%2e/secret.txt", "instructor/../../secret.txt"):
+        r = ui.get(f"/onboarding/guide/{sneaky}", headers=h)
+        assert r.status_code == 404 and "not yours" not in r.text, sneaky
+
+
+def test_the_summary_links_to_the_guide_and_the_link_resolves(ui, engine, monkeypatch, tmp_path, built_guide):
+    """The summary email's footer links to the instructor's guide (absolute, like its other links),
+    at the section for the night it reports: how to read it, or how to release a hold."""
+    from helpers import local
+    from test_summary_browser import deciding_night, run_night
+
+    deciding_night(tmp_path, 40)
+    msg = run_night(engine, tmp_path, local(2026, 12, 5))
+    html, text = msg.get_body(("html",)).get_content(), msg.get_body(("plain",)).get_content()
+    link = "http://localhost:8080/onboarding/guide/instructor/#the-summary-email"  # no api.base_url: the local UI's
+    assert f'href="{link}"' in html and link in text
+    monkeypatch.setenv("ONBOARDING_GUIDE_SITE", str(built_guide))
+    _follow_to_heading(ui, ui_client.bearer(ui_client.token(role="viewer")), link.removeprefix("http://localhost:8080"))
+    _follow_to_heading(ui, ui_client.bearer(ui_client.token(role="viewer")), "/onboarding/guide/instructor/#release-a-hold")

@@ -1,4 +1,4 @@
-"""Erasing staff (README "Privacy and deliverability"): a CSM erased mid-journey leaves no copy of
+"""Erasing staff (docs/privacy.md, "Erasing staff"): a CSM erased mid-journey leaves no copy of
 her address or name in the state database, the run folders or the outbox; her customers go back
 to waiting for a CSM and are placed with another the next night, even while the roster export
 still lists her, and nothing is sent to her again. An erased instructor: the next night runs to

@@ -11,7 +11,7 @@ salted hash of the address, and a suppression under that hash: a later export na
 recognised and their rows left out, so they are never emailed again. They leave the approval
 requests in Airflow's database too, where this machine reaches it (Airflow's configuration). The
 Onboarding page's API does the same from the Airflow UI (POST /onboarding/api/erasures). See
-README, "Privacy and deliverability".
+docs/privacy.md.
 """
 from __future__ import annotations
 

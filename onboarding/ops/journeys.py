@@ -6,7 +6,7 @@
 Exit status 0 when every journey is valid (each is printed), 2 with the problem (file, journey,
 stage and key) otherwise. With ``--export`` (an events export, CSV), each event name a journey's
 stages wait on that the export never carries is listed (a misspelt ``acount_verified``), and the
-exit status is 1 when there is one. See README, "Journeys".
+exit status is 1 when there is one. See docs/journeys/index.md.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ emailed again.
 
 Staff (a CSM, a cohort's instructor): their own rows go as anyone's, but the customers' rows and
 report lines that name them are the customers': kept, with the address and names read
-``[erased]``; the customers placed with a CSM go back to waiting for one (README, "Erasing staff").
+``[erased]``; the customers placed with a CSM go back to waiting for one (docs/privacy.md, "Erasing staff").
 
 Erasing from one cohort leaves what is kept for every cohort (a suppression entry for all cohorts,
 such as a hard bounce's, and mailbox records tied to no cohort): erase from everything for those.

@@ -200,6 +200,8 @@ def _what_she_reads(data: dict[str, Any], cohort: Cohort, ctx: RunContext) -> No
     standings in her words, and what needs her."""
     data["story"] = summary.run_story(cohort, ctx.as_of, ctx.run_type, ctx.triggered_by, ctx.dry_run)
     data["page_url"] = f"{ctx.ui_url}/onboarding/cohorts/{quote(cohort.id)}" if ctx.ui_url else None
+    # The instructor's guide, served by the Onboarding plugin beside her page (docs/instructor.md).
+    data["guide_url"] = f"{ctx.ui_url}/onboarding/guide/instructor/" if ctx.ui_url else None
     data["ui_url"], data["ui_url_assumed"] = ctx.ui_url, ctx.ui_url_assumed
     data["show"], data["chart_width"] = summary.SHOWN, charts_width()
     standings = [(k.removeprefix("customers_"), v) for k, v in sorted(data["counts"].items())
