@@ -164,7 +164,7 @@ def test_the_simulator_equals_the_nightly_dag_run_by_dag_test(airflow_db, airflo
                                                              tmp_path):
     """Dan through the real Dag (``dag.test()``, emails through the fake Gmail server): he
     verifies late (after the first reminder) and submits his details, then waits on the instructor."""
-    events = [["dan@x.org", "email_verified", "2026-12-02T12:00:00Z", "", ""],
+    events = [["dan@x.org", "email_verified", "2026-12-02T20:00:00Z", "", ""],
               ["dan@x.org", "details_submitted", "2026-12-03T12:00:00Z", "", "https://forms.example.com/d"],
               ["eve@x.org", "email_verified", "2026-12-01T09:00:00Z", "", ""]]
     folder = tmp_path / "exports"
@@ -191,3 +191,177 @@ def test_the_simulator_equals_the_nightly_dag_run_by_dag_test(airflow_db, airflo
     assert said[-1][1] == "details: awaiting_approval"
     subjects = [m["subject"] for m in fake_google.sent.values() if "dan@x.org" in m["to"]]
     assert len(subjects) == 3
+
+
+# --- the simulator's invariants over generated histories (Hypothesis) -------------------------------
+def _sample():
+    from onboarding.cohorts import read_cohort_file
+
+    cohort = read_cohort_file(ROOT / "config" / "journey-cohorts.yaml").cohorts["saas-2026-11"]
+    return cohort, cohort.journey_spec
+
+
+SIGNED = dt.datetime(2026, 12, 1, 10, tzinfo=dt.timezone.utc)
+
+
+def test_generated_histories_walk_as_the_engine_walks_and_send_each_email_once():
+    """For any history of the sample journey's events and answers: each night's standing is the
+    engine's walk of her facts at that moment (her CSM placed when the simulated night placed
+    her); every email goes once per visit; a reminder only while she is in its stage, never once
+    overdue; a cancellation exactly when the journey is cancelled; nothing after the journey ends."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    from onboarding.decisions.journey import Attempt, Facts, Settings, approvals_by_customer, evidence_key, walk
+    from onboarding.decisions.simulate import nightly_moments
+    from onboarding.pipeline.simulate import CustomerFile, simulate_file
+    from onboarding.times import iso
+
+    cohort, journey = _sample()
+    names = [s.evidence.event for s in journey.stages if s.evidence.event]
+    approving = [s.id for s in journey.stages if s.approval_by]
+    hours = st.integers(min_value=1, max_value=24 * 24)
+    event = st.tuples(st.sampled_from(names), hours, st.one_of(st.none(), st.integers(0, 100)))
+    answer = st.tuples(st.sampled_from(approving), st.sampled_from(["approved", "rejected"]), hours)
+
+    # A diligent start (verified, details in, approved) on some histories, so the later stages are reached.
+    diligent = ([("email_verified", 2, None), ("details_submitted", 5, None)], [("details", "approved", 30)])
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(event, max_size=8), st.lists(answer, max_size=3), st.booleans())
+    def check(rows, answers, keen):
+        email = "gen@x.org"
+        if keen:
+            rows, answers = rows + diligent[0], answers + diligent[1]
+        events = tuple(sorted(({"email": email, "event": e, "at": iso(SIGNED + dt.timedelta(hours=h)),
+                                "value": None if v is None else float(v), "link": None} for e, h, v in rows),
+                              key=lambda r: r["at"]))
+        approvals = tuple({"email": email, "stage": s, "decision": d, "decided_at": iso(SIGNED + dt.timedelta(hours=h)),
+                           "decided_by": "gen", "reason": None} for s, d, h in answers)
+        customer = CustomerFile(email, SIGNED, events, approvals)
+        first = dt.date(2026, 12, 2)
+        nights = simulate_file(cohort, journey, customer, SIGNED, first, first + dt.timedelta(days=27), SYDNEY,
+                               RUN_TIME)
+        assert nights and all(not n.ended for n in nights[:-1])
+        placed_at = next((n.moment for n in nights if n.csm), None)
+        keys = {s.id: evidence_key(s) for s in journey.stages}
+        evidence: dict[str, list] = {}
+        for r in events:
+            for s in journey.stages:
+                if s.evidence.event == r["event"]:
+                    evidence.setdefault(keys[s.id], []).append(Attempt(dt.datetime.fromisoformat(r["at"]), r["value"]))
+        facts = Facts(SIGNED, {k: tuple(v) for k, v in evidence.items()},
+                      approvals_by_customer(list(approvals)).get(email, ()), False, placed_at)
+        rules = Settings(cohort.deadline_at, cohort.reminder_window_start, cohort.tz)
+        sent: list[str] = []
+        for n in nights:
+            t = walk(journey, facts, n.moment, rules)
+            assert (t.stage, t.standing) == (n.stage, n.standing), n
+            for kind in n.sent:
+                stage, _, own = kind.partition(":")
+                if own.startswith("reminder"):
+                    assert (n.stage, n.standing) == (stage, "in_stage"), n
+            assert ("cancellation" in " ".join(n.sent)) == (n.standing == "cancelled"), n
+            sent += n.sent
+        rejected = {s: sum(1 for a in approvals if a["stage"] == s and a["decision"] == "rejected") for s in approving}
+        for kind in set(sent):
+            stage = kind.partition(":")[0]
+            assert sent.count(kind) <= 1 + rejected.get(stage, 0), (kind, sent)
+        assert nights_are_nightly(nights, first)
+        reached.update(n.stage for n in nights)
+
+    reached: set = set()
+
+    def nights_are_nightly(nights, first):
+        return [n.moment for n in nights] == nightly_moments(first, first + dt.timedelta(days=len(nights) - 1),
+                                                             ZoneInfo(SYDNEY), RUN_TIME)
+
+    check()
+    assert {"verification", "details", "initial_training"} <= reached  # the histories reach past the approval
+
+
+# --- hostile events files: refused whole, with the file, row and column, exit status 2 ----------------
+HOSTILE = {
+    "a date that is none": (["her@x.org", "email_verified", "2026-13-45T25:00", "", ""], "Occurred At", "timestamp"),
+    "a formula as a score": (["her@x.org", "initial_quiz_completed", "2026-12-02T10:00:00Z", "=1+1", ""],
+                             "Score", "not a number"),
+    "a formula as an event": (["her@x.org", '=HYPERLINK("http://evil.example","x")', "2026-12-02T10:00:00Z", "", ""],
+                              "Event", "not an event name"),
+    "a control character": (["her@x.org", "email\x07verified", "2026-12-02T10:00:00Z", "", ""], "Event",
+                            "not an event name"),
+    "HTML as a link": (["her@x.org", "details_submitted", "2026-12-02T10:00:00Z", "", "<script>alert(1)</script>"],
+                       "Link", ""),
+    "an encoded word as the address": (["=?utf-8?b?aGVyQHgub3Jn?=", "email_verified", "2026-12-02T10:00:00Z", "", ""],
+                                       "User Email", ""),
+    "a path as an answer's stage": (["her@x.org", "approved:../../etc/passwd", "2026-12-02T10:00:00Z", "", ""], "Event",
+                                    ""),
+    "an answer for no stage": (["her@x.org", "approved:nosuch", "2026-12-02T10:00:00Z", "", ""], "Event",
+                               "names no stage"),
+    "another customer's row": (["him@x.org", "email_verified", "2026-12-02T10:00:00Z", "", ""], "User Email",
+                               "another customer"),
+}
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    from onboarding.ops.journeys import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+COMMAND = ("simulate", "saas-onboarding", "--cohorts", str(ROOT / "config" / "journey-cohorts.yaml"),
+           "--signed-up-at", "2026-12-01T09:00", "--to", "2026-12-05")
+
+
+@pytest.mark.parametrize("what", list(HOSTILE))
+def test_a_hostile_events_file_is_refused_naming_file_row_and_column(tmp_path, what):
+    row, column, reason = HOSTILE[what]
+    path = tmp_path / "her.csv"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows([HEADER, ["her@x.org", "signed_up", "2026-12-01T09:00:00Z", "", ""], row])
+    code, out, err = _run(*COMMAND, "--customer-events", str(path))
+    assert code == 2 and out == "", (what, out)
+    assert str(path) in err and "row 3" in err and f"column '{column}'" in err and reason in err, (what, err)
+    assert "\x07" not in err and "<script>" not in err  # the refusal never echoes the hostile cell
+
+
+def test_a_huge_wrong_or_missing_events_file_is_refused_with_exit_status_2(tmp_path):
+    huge = tmp_path / "huge.csv"
+    with open(huge, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(HEADER)
+        for i in range(30_000):
+            w.writerow(["her@x.org", "logged_in", f"2026-12-01T{i % 24:02d}:00:00Z", "", ""])
+    code, _, err = _run(*COMMAND, "--customer-events", str(huge))
+    assert code == 2 and str(huge) in err and "at most 1,000,000" in err
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("Who,What,When\nher@x.org,email_verified,2026-12-01T10:00:00Z\n")
+    code, _, err = _run(*COMMAND, "--customer-events", str(wrong))
+    assert code == 2 and str(wrong) in err and "row 1" in err and "Who, What, When" in err and "Occurred At" in err
+    code, _, err = _run(*COMMAND, "--customer-events", str(tmp_path / "none.csv"))
+    assert code == 2 and "no such file" in err
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("User Email,Event,Occurred At\nher@x.org,caf\xe9,2026-12-01T10:00:00Z\n".encode("latin-1"))
+    code, _, err = _run(*COMMAND, "--customer-events", str(latin))
+    assert code == 2 and str(latin) in err and "line 2" in err
+
+
+def test_the_command_prints_each_night_with_its_moment_in_the_cohorts_zone(tmp_path):
+    path = tmp_path / "her.csv"
+    path.write_text("email,event,at\nher@x.org,signed_up,2026-12-01T09:00:00Z\n"
+                    "her@x.org,email_verified,2026-12-03T10:00:00Z\n")
+    code, out, err = _run("simulate", "saas-onboarding", "--cohorts", str(ROOT / "config" / "journey-cohorts.yaml"),
+                          "--customer-events", str(path), "--to", "2026-12-06", "--every-night")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "times in Europe/London" in lines[0] and "06:00 Australia/Sydney" in lines[1]
+    nights = [l for l in lines if l[:3] in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")]
+    # 06:00 in Sydney is 19:00 the evening before in London (GMT, December).
+    assert [l[:21] for l in nights] == ["Tue 01 Dec 2026 19:00", "Wed 02 Dec 2026 19:00", "Thu 03 Dec 2026 19:00",
+                                        "Fri 04 Dec 2026 19:00", "Sat 05 Dec 2026 19:00"]
+    assert "sends verification:verification" in nights[0] and "sends verification:reminder_1" in nights[1]
+    assert "sends details:details_form" in nights[2]

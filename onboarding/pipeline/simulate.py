@@ -125,8 +125,9 @@ def _columns(path: Path, cohort: Cohort) -> dict[str, str]:
     import csv
 
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            header = [h.strip() for h in next(csv.reader(fh), [])]
+        with open(path, "rb") as fh:  # the header alone: a later line's problem is the CSV reader's to name
+            first = fh.readline().decode("utf-8-sig")
+        header = [h.strip() for h in next(csv.reader([first]), [])]
     except (UnicodeDecodeError, csv.Error) as exc:
         raise EventsFileError(f"{path}: row 1: not a readable CSV header ({exc})") from None
     for mapping in ([dict(cohort.events.columns)] if cohort.events else []) + [PLAIN]:
