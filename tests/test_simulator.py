@@ -365,3 +365,42 @@ def test_the_command_prints_each_night_with_its_moment_in_the_cohorts_zone(tmp_p
                                         "Fri 04 Dec 2026 19:00", "Sat 05 Dec 2026 19:00"]
     assert "sends verification:verification" in nights[0] and "sends verification:reminder_1" in nights[1]
     assert "sends details:details_form" in nights[2]
+
+
+def test_her_page_says_what_the_next_nights_will_do_and_they_do_it(airflow_db, engine, tmp_path, monkeypatch):
+    """Fay verified and never sends her details: after two real nights, her page's "what happens
+    next" (the state database's facts, read only) lists the details reminders and the escalation
+    on their nights; the next real nights then do exactly that."""
+    import ui_client
+    from onboarding.cohorts import read_cohort_file
+    from onboarding.pipeline.simulate import what_next
+
+    events = [["fay@x.org", "email_verified", "2026-12-01T08:00:00Z", "", ""]]
+    cohorts = cohort_file(tmp_path, [["2026-11-30 10:00", "Fay Gold", "fay@x.org", "no", "en"]], events)
+    store = run_pipeline_nights(engine, tmp_path, cohorts, dt.date(2026, 12, 1), dt.date(2026, 12, 2))
+    cohort = read_cohort_file(cohorts).cohorts["sim-1"]
+    before = engine.connect().execute(__import__("sqlalchemy").text(
+        "SELECT (SELECT COUNT(*) FROM email_ledger), (SELECT COUNT(*) FROM decisions), "
+        "(SELECT COUNT(*) FROM csm_assignments)")).one()
+    predicted = what_next(store, cohort, "Fay@x.org", nights=7)
+    after = engine.connect().execute(__import__("sqlalchemy").text(
+        "SELECT (SELECT COUNT(*) FROM email_ledger), (SELECT COUNT(*) FROM decisions), "
+        "(SELECT COUNT(*) FROM csm_assignments)")).one()
+    assert tuple(before) == tuple(after)  # read only
+    assert [n.moment for n in predicted] == nights(dt.date(2026, 12, 3), dt.date(2026, 12, 9))
+    sends = [k for n in predicted for k in n.sent]
+    assert sends == ["details:reminder_1", "details:reminder_2"]
+    assert predicted[-1].standing == "overdue" and predicted[-1].waits_on == "instructor"
+
+    monkeypatch.setenv("AIRFLOW_CONN_ONBOARDING_STATE", ui_client.state_connection(engine))
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(cohorts))
+    ui, h = ui_client.client(), ui_client.bearer(ui_client.token())
+    page = ui.get("/onboarding/cohorts/sim-1/customers/fay@x.org", headers=h)
+    assert page.status_code == 200 and "What happens next if nothing changes" in page.text
+    assert 'data-sent="details:reminder_1"' in page.text
+    api = ui.get("/onboarding/api/cohorts/sim-1/customers/fay@x.org", headers=h).json()["next"]
+    assert [k for n in api for k in n["sent"]][:2] == ["details:reminder_1", "details:reminder_2"]
+
+    run_pipeline_nights(engine, tmp_path, cohorts, dt.date(2026, 12, 3), dt.date(2026, 12, 9))
+    did = real(store, "fay@x.org")[2:]
+    assert [(n.moment, f"{n.stage}: {n.standing}", sorted(n.sent)) for n in predicted] == did
