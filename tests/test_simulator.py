@@ -404,3 +404,15 @@ def test_her_page_says_what_the_next_nights_will_do_and_they_do_it(airflow_db, e
     run_pipeline_nights(engine, tmp_path, cohorts, dt.date(2026, 12, 3), dt.date(2026, 12, 9))
     did = real(store, "fay@x.org")[2:]
     assert [(n.moment, f"{n.stage}: {n.standing}", sorted(n.sent)) for n in predicted] == did
+
+
+def test_the_managers_page_pastes_what_the_command_prints():
+    """docs/journeys/simulator.md shows the sample customer's nights as the command prints them."""
+    doc = (ROOT / "docs" / "journeys" / "simulator.md").read_text()
+    sample = str(ROOT / "docs" / "journeys" / "sample-customer-events.csv")
+    base = ("simulate", "saas-onboarding", "--customer-events", sample, "--cohorts",
+            str(ROOT / "config" / "journey-cohorts.yaml"), "--attribute", "language=en")
+    for extra in (("--to", "2026-12-31"), ("--approvals", "approve", "--to", "2027-01-15")):
+        code, out, err = _run(*base, *extra)
+        assert code == 0, err
+        assert out.strip() in doc, out

@@ -13,8 +13,7 @@ cohort's events export's (``User Email, Event, Occurred At, Score, Link`` in the
 product's events:
 
 - ``signed_up``: when the account was made (the journey starts then), unless ``--signed-up-at``;
-- ``approved:<stage>`` / ``rejected:<stage>``: the approver's answer for that stage, at ``at``
-  (the ``link`` cell, if any, is the rejection's reason).
+- ``approved:<stage>`` / ``rejected:<stage>``: the approver's answer for that stage, at ``at``.
 """
 from __future__ import annotations
 
@@ -109,7 +108,7 @@ def read_events_file(path: Path, cohort: Cohort, journey: Journey) -> CustomerFi
                 raise EventsFileError(f"{path}: row {int(r['row'])}, column {columns['event']!r}: {event!r} names no "
                                       f"stage of journey {journey.id} (its stages: {', '.join(sorted(stages))})")
             approvals.append({"email": email, "stage": stage, "decision": answer, "decided_at": iso(at),
-                              "decided_by": "the events file", "reason": r.get("link") or None})
+                              "decided_by": "the events file", "reason": None})
         else:
             events.append({"email": email, "event": event, "at": iso(at), "value": r.get("value"),
                            "link": r.get("link")})
