@@ -39,6 +39,7 @@ MAX_ROWS = 5_000
 PLAIN = {"email": "email", "event": "event", "at": "at", "value": "value", "link": "link"}
 SIGNED_UP = "signed_up"
 ANSWERS = ("approved", "rejected")
+WHOLE_COHORT = 2_000  # the page simulates a cohort this large whole, while her CSM placement is ahead
 
 
 class EventsFileError(ValueError):
@@ -199,13 +200,29 @@ def what_next(store, cohort: Cohort, email: str, nights: int = 14) -> list[Night
     placed = any(a["email"] == address for a in store.journeys.csm_assignments(cohort.id))
     alone = placed or not any(s.assign_csm for s in journey.stages)
 
-    def at(moment: dt.datetime) -> RunFacts:
-        facts = load_facts(store, cohort, RunContext(str(latest["run_id"]), moment))
-        return _only(facts, address) if alone else facts
-
-    if not (at(moments[-1]).customers["email"] == address).any():
+    # Loaded once, as of the last night (the page stays fast); each night then keeps the rows at
+    # or before its moment, as the decide stage's queries would have read them that night.
+    loaded = load_facts(store, cohort, RunContext(str(latest["run_id"]), moments[-1]))
+    if not (loaded.customers["email"] == address).any():
         return None
-    return simulate(cohort, journey, at, address, moments)
+    # Past WHOLE_COHORT customers the page would be slow: she is simulated alone, and the CSM
+    # she gets is then the one she would get were she the only customer waiting (the others'
+    # places are not counted).
+    loaded = _only(loaded, address) if alone or len(loaded.customers) > WHOLE_COHORT else loaded
+    return simulate(cohort, journey, lambda m: _as_of(loaded, m, store.staging.event_names(cohort.id, m)),
+                    address, moments)
+
+
+def _as_of(facts: RunFacts, moment: dt.datetime, seen: frozenset[str]) -> RunFacts:
+    """Facts loaded as of a later moment, as of ``moment``: the signups and event rows at or
+    before it (a customer whose every signup is later is not yet one), the event names seen by then."""
+    from onboarding.times import from_iso
+
+    signed = {e: t for e, t in facts.signed_up.items() if t <= moment}
+    known = [e not in facts.signed_up or e in signed for e in facts.customers["email"].tolist()]
+    return dataclasses.replace(facts, customers=facts.customers[known].reset_index(drop=True), signed_up=signed,
+                               events=[r for r in facts.events if from_iso(str(r["at"])) <= moment],
+                               seen_events=seen)
 
 
 def _only(facts: RunFacts, email: str) -> RunFacts:
@@ -214,4 +231,5 @@ def _only(facts: RunFacts, email: str) -> RunFacts:
         facts, customers=facts.customers[(facts.customers["email"] == email).to_numpy()].reset_index(drop=True),
         signed_up={e: t for e, t in facts.signed_up.items() if e == email},
         events=[r for r in facts.events if r["email"] == email],
-        approvals=[r for r in facts.approvals if r["email"] == email])
+        approvals=[r for r in facts.approvals if r["email"] == email],
+        ledger=facts.ledger[(facts.ledger["recipient"] == email).to_numpy()].reset_index(drop=True))
