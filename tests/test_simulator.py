@@ -416,3 +416,26 @@ def test_the_managers_page_pastes_what_the_command_prints():
         code, out, err = _run(*base, *extra)
         assert code == 0, err
         assert out.strip() in doc, out
+
+
+def test_a_draft_journey_is_simulated_with_a_cohorts_settings_before_any_cohort_follows_it(tmp_path):
+    """A manager drafting a journey: ``--journeys`` her draft, ``--cohort`` whose settings to borrow."""
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(yaml.safe_dump({"journeys": {"trial": {"title": "Free trial", "stages": [
+        {"id": "activate", "title": "Activate", "emails_on_enter": ["welcome_pack"], "evidence": {"event": "activated"},
+         "due": {"after": "entered", "duration": "5d"}, "reminders": ["3d"], "on_missed": "cancel"},
+        {"id": "invite", "title": "Invite your team", "evidence": {"event": "teammate_invited"},
+         "due": {"after": "entered", "duration": "7d"}, "reminders": ["2d"], "on_missed": "nothing"}]}}}))
+    path = tmp_path / "her.csv"
+    path.write_text("email,event,at\nher@x.org,signed_up,2026-12-01T09:00:00Z\nher@x.org,activated,2026-12-04T09:00:00Z\n"
+                    "her@x.org,teammate_invited,2026-12-06T09:00:00Z\n")
+    code, out, err = _run("simulate", "trial", "--journeys", str(draft), "--cohorts",
+                          str(ROOT / "config" / "journey-cohorts.yaml"), "--cohort", "saas-2026-11",
+                          "--customer-events", str(path))
+    assert code == 0, err
+    # Activate: due 6 Dec 09:00, its reminder 3 days before (3 Dec 09:00: the night of 3 Dec 19:00).
+    assert "Tue 01 Dec 2026 19:00  activate: in stage; sends activate:welcome_pack" in out
+    assert "Thu 03 Dec 2026 19:00  activate: in stage; sends activate:reminder_1" in out
+    assert "Sun 06 Dec 2026 19:00  done" in out and "The journey ends: done." in out
+    code, _, err = _run("simulate", "nope", "--journeys", str(draft), "--customer-events", str(path))
+    assert code == 2 and "no journey 'nope'" in err and "trial" in err
