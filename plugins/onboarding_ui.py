@@ -221,7 +221,10 @@ def _what_next(reads, cohort_id: str, email: str) -> list[dict[str, Any]] | None
     from onboarding.pipeline.simulate import what_next
 
     cohort = reads.file.cohorts.get(cohort_id) if reads.file else None
-    nights = what_next(reads.store, cohort, email) if cohort is not None else None
+    try:
+        nights = what_next(reads.store, cohort, email) if cohort is not None else None
+    except ValueError:  # a night that would refuse to run (decisions.simulate): her history still shows
+        return None
     if not nights:
         return None
     out: list[dict[str, Any]] = []
