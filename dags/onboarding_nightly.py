@@ -71,11 +71,10 @@ from onboarding.approval_operator import ApprovalRequestOperator
 from onboarding.cohorts import cohort_choices, cohort_journeys
 from onboarding.decisions import FORM_KINDS
 from onboarding.decisions.guards import GUARD_TITLES, GUARDS
-from onboarding.run import form_kinds_help
+from onboarding.run import form_kinds_help, nightly_schedule
 
 # The instructor's time zone and the time of the nightly run in it. Overridable per deployment.
-NIGHTLY_TZ = os.environ.get("ONBOARDING_TIMEZONE", "Australia/Sydney")
-NIGHTLY_TIME = dt.time.fromisoformat(os.environ.get("ONBOARDING_RUN_TIME", "06:00"))
+NIGHTLY_TZ, NIGHTLY_TIME = nightly_schedule()
 RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("ONBOARDING_RETRY_DELAY_SECONDS", "120")))
 # The trigger form's cohort drop-down (read from the cohort file: YAML only, no connection).
 COHORTS = cohort_choices()

@@ -181,6 +181,14 @@ def run_slug(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)
 
 
+def nightly_schedule() -> tuple[str, dt.time]:
+    """The nightly run's time zone and its time there (``ONBOARDING_TIMEZONE``, default
+    Australia/Sydney; ``ONBOARDING_RUN_TIME``, default 06:00): the Dag's cron, and so each
+    nightly run's moment (a night's ``as_of``)."""
+    return (os.environ.get("ONBOARDING_TIMEZONE", "Australia/Sydney"),
+            dt.time.fromisoformat(os.environ.get("ONBOARDING_RUN_TIME", "06:00")))
+
+
 def resolve_as_of(value: str | None, logical_date: dt.datetime, tz: str, run_time: dt.time) -> dt.datetime:
     """The moment a run decides at: the ``as_of`` param if given, else the run's logical date.
 

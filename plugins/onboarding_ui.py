@@ -208,10 +208,34 @@ def problem_rows_page(request: Request, cohort_id: str, what: str, page: int = Q
 # {email:path}: an address may contain '/' (the page's links encode it; the server decodes it back).
 @app.get("/cohorts/{cohort_id}/customers/{email:path}", response_class=HTMLResponse)
 def customer_page(request: Request, cohort_id: str, email: str, _user=Depends(reader)):
-    p = journey().customer(cohort_id, email)
+    reads = journey()
+    p = reads.customer(cohort_id, email)
     if p is None:
         raise HTTPException(404, f"no customer {email!r} in cohort {cohort_id!r}")
-    return _page(request, "customer.html", {"p": p})
+    return _page(request, "customer.html", {"p": p, "next": _what_next(reads, cohort_id, email)})
+
+
+def _what_next(reads, cohort_id: str, email: str) -> list[dict[str, Any]] | None:
+    """Her next nights if nothing changes (a journey cohort in the cohort file, with a decided run):
+    the nightly run's own decisions, simulated night by night (``pipeline.simulate.what_next``),
+    read only; quiet nights folded into the night before."""
+    from onboarding.pipeline.simulate import what_next
+
+    cohort = reads.file.cohorts.get(cohort_id) if reads.file else None
+    try:
+        nights = what_next(reads.store, cohort, email) if cohort is not None else None
+    except ValueError:  # a night that would refuse to run (decisions.simulate): her history still shows
+        return None
+    if not nights:
+        return None
+    out: list[dict[str, Any]] = []
+    for n in nights:
+        if out and n.same_as(out[-1]["night"]):
+            out[-1]["until"] = f"{n.moment.astimezone(cohort.tz):%a %d %b %Y %H:%M}"
+            continue
+        out.append({"night": n, "when": f"{n.moment.astimezone(cohort.tz):%a %d %b %Y %H:%M}", "until": None,
+                    "where": n.where(), "what": n.what(), "sent": list(n.sent)})
+    return out
 
 
 @app.get("/compare", response_class=HTMLResponse)
@@ -546,10 +570,14 @@ def api_cohort(cohort_id: str, which=Depends(customer_filter), page: int = Query
 
 @app.get("/api/cohorts/{cohort_id}/customers/{email:path}")
 def api_customer(cohort_id: str, email: str, _user=Depends(reader)):
-    p = journey().customer(cohort_id, email)
+    reads = journey()
+    p = reads.customer(cohort_id, email)
     if p is None:
         raise HTTPException(404, f"no customer {email!r} in cohort {cohort_id!r}")
     p.pop("facts")
+    nights = _what_next(reads, cohort_id, email)
+    p["next"] = [{k: v for k, v in n.items() if k != "night"} | {"moment": n["night"].moment.isoformat()}
+                 for n in nights] if nights else None
     return p
 
 

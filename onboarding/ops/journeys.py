@@ -7,10 +7,22 @@ Exit status 0 when every journey is valid (each is printed), 2 with the problem 
 stage and key) otherwise. With ``--export`` (an events export, CSV), each event name a journey's
 stages wait on that the export never carries is listed (a misspelt ``acount_verified``), and the
 exit status is 1 when there is one. See docs/journeys/index.md.
+
+Simulate what a journey will do to one customer, night by night (docs/journeys/simulator.md):
+
+    python -m onboarding.ops.journeys simulate saas-onboarding --customer-events her-events.csv \
+        --cohorts config/journey-cohorts.yaml [--cohort saas-2026-11] [--journeys config/journeys.yaml] \
+        [--signed-up-at 2026-11-20T09:00] [--from 2026-11-21 --to 2026-12-31] [--approvals approve] \
+        [--consent] [--attribute language=de] [--every-night]
+
+Each nightly run's moment (in the cohort's zone), her stage and standing, and every email that
+night's run sends her, from the nightly run's own decide path. Exit status 0, or 2 with the
+problem (the events file's row and column) on stderr.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file", type=Path)
     check.add_argument("--export", type=Path, help="an events export (CSV): list the event names it lacks")
     check.add_argument("--event-column", help="the export's event column (default: the header 'Event')")
+    _simulate_parser(sub)
     args = ap.parse_args(argv)
+    if args.command == "simulate":
+        return simulate_command(args)
     from onboarding.cohorts import read_yaml
     from onboarding.errors import ConfigError
     from onboarding.journeys import journeys_from
@@ -119,6 +134,143 @@ def _read(path: Path, read: Any, refused: type[Exception]) -> Any:
     except refused as exc:
         print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
     return None
+
+
+def _simulate_parser(sub) -> None:
+    sim = sub.add_parser("simulate", help="what a journey does to one customer, night by night")
+    sim.add_argument("journey", help="the journey's id (saas-onboarding)")
+    sim.add_argument("--customer-events", type=Path, required=True,
+                     help="one customer's events (CSV: the cohort's events export's columns, or email,event,at,"
+                          "value,link); rows signed_up, approved:<stage>, rejected:<stage> too")
+    sim.add_argument("--journeys", type=Path, help="the journey file (default: the cohort file's)")
+    sim.add_argument("--cohorts", type=Path, help="the cohort file (default: $ONBOARDING_COHORTS_FILE or "
+                                                  "config/cohorts.yaml)")
+    sim.add_argument("--cohort", help="whose time zone, deadline, email classes and suppressions to use "
+                                      "(default: the first cohort following the journey)")
+    sim.add_argument("--signed-up-at", help="when she signed up (ISO 8601; without an offset: the cohort's "
+                                            "zone); default: the file's signed_up row")
+    sim.add_argument("--from", dest="first", type=dt.date.fromisoformat,
+                     help="the first night (the Dag's date; default: the first nightly run after signup)")
+    sim.add_argument("--to", dest="last", type=dt.date.fromisoformat, help="the last night (default: 60 nights on)")
+    sim.add_argument("--approvals", choices=("file", "approve"), default="file",
+                     help="file: only the file's approved:/rejected: rows answer (default); approve: every "
+                          "approval request is approved an hour after the night that asks it")
+    sim.add_argument("--consent", action="store_true", help="she consented to marketing emails")
+    sim.add_argument("--attribute", action="append", default=[], metavar="KEY=VALUE",
+                     help="her signup's attributes, for a journey's csm_match (language=de)")
+    sim.add_argument("--every-night", action="store_true", help="print quiet nights too (default: folded)")
+
+
+def simulate_command(args) -> int:
+    """The ``simulate`` subcommand: exit 0 with the nights printed, 2 with the problem on stderr."""
+    from onboarding.cohorts import read_cohort_file, read_yaml
+    from onboarding.errors import ConfigError
+    from onboarding.journeys import journeys_from
+    from onboarding.paths import cohorts_file
+    from onboarding.pipeline.simulate import EventsFileError, read_events_file, simulate_file
+    from onboarding.run import nightly_schedule
+
+    try:
+        found = read_cohort_file(args.cohorts or cohorts_file())
+        if args.journeys:
+            journeys = journeys_from(read_yaml(args.journeys), args.journeys)
+        else:
+            journeys = dict(found.journeys or {})
+        if args.journey not in journeys:
+            raise ConfigError(f"no journey {args.journey!r} in {args.journeys or found.path} "
+                              f"(its journeys: {', '.join(journeys) or 'none'})")
+        journey = journeys[args.journey]
+        cohort = _simulated_cohort(found, args.cohort, journey.id)
+        attributes = dict(_attribute(a) for a in args.attribute)
+        customer = read_events_file(args.customer_events, cohort, journey)
+        signed = _moment(args.signed_up_at, cohort.tz) if args.signed_up_at else customer.signed_up_at
+        if signed is None:
+            raise ConfigError(f"{args.customer_events}: when did she sign up? Give --signed-up-at, or a row with the "
+                              f"event signed_up")
+        if args.first and args.last and args.last < args.first:
+            raise ConfigError("--to is before --from")
+        tz, run_time = nightly_schedule()
+        nights = simulate_file(cohort, journey, customer, signed, args.first, args.last, tz, run_time,
+                               "approve" if args.approvals == "approve" else None, args.consent, attributes)
+    except FileNotFoundError as exc:
+        print(f"error: {exc.filename}: no such file", file=sys.stderr)
+        return 2
+    except (ConfigError, EventsFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(night_lines(nights, customer.email, signed, cohort, journey, tz, run_time, args.every_night)))
+    return 0
+
+
+def _simulated_cohort(found, cohort_id: str | None, journey_id: str):
+    """The cohort whose settings the simulation uses: the one named, else the first following the journey."""
+    from onboarding.errors import ConfigError
+
+    if cohort_id:
+        if cohort_id not in found.cohorts:
+            raise ConfigError(f"no cohort {cohort_id!r} in {found.path}" + (
+                f": {found.broken[cohort_id]}" if cohort_id in found.broken else ""))
+        return found.cohorts[cohort_id]
+    for c in found.cohorts.values():
+        if c.journey == journey_id:
+            return c
+    raise ConfigError(f"no cohort of {found.path} follows journey {journey_id!r}: name one with --cohort (its time "
+                      f"zone, deadline and email classes are used), or give --cohorts")
+
+
+def _attribute(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise ValueError(f"--attribute {text!r}: give KEY=VALUE (language=de)")
+    return key.strip(), value.strip()
+
+
+def _moment(text: str, tz) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--signed-up-at {text!r}: not an ISO 8601 time (2026-11-20T09:00)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(dt.timezone.utc)
+
+
+def night_lines(nights, email: str, signed: dt.datetime, cohort, journey, tz: str, run_time: dt.time,
+                every_night: bool = False) -> list[str]:
+    """The simulated nights as a manager reads them: one line per night (quiet nights folded)."""
+    zone = cohort.tz
+    titles = {s.id: s.title for s in journey.stages}
+    lines = [f"Journey {journey.id} ({journey.title}) for {email}, with cohort {cohort.id}'s settings; "
+             f"times in {cohort.timezone}",
+             f"Signed up {signed.astimezone(zone):%a %d %b %Y %H:%M}; the nightly run: {run_time:%H:%M} {tz}",
+             ""]
+    folded: list = []
+
+    def flush() -> None:
+        if len(folded) > 1:
+            lines.append(f"  ... the same each night until {folded[-1].moment.astimezone(zone):%a %d %b %Y %H:%M}, "
+                         f"nothing sent ({len(folded)} nights)")
+        elif folded:
+            lines.append(_night_line(folded[0], zone, titles))
+        folded.clear()
+
+    previous = None
+    for n in nights:
+        if not every_night and previous is not None and n.same_as(previous):
+            folded.append(n)
+            continue
+        flush()
+        lines.append(_night_line(n, zone, titles))
+        previous = n
+    flush()
+    last = nights[-1] if nights else None
+    if last is not None:
+        lines.append("")
+        lines.append(f"The journey ends: {last.standing}." if last.ended else
+                     f"After the last night simulated: {last.where()}.")
+    return lines
+
+
+def _night_line(n, zone, titles: dict[str, str]) -> str:
+    return "; ".join([f"{n.moment.astimezone(zone):%a %d %b %Y %H:%M}  {n.where()}", *n.what()])
 
 
 if __name__ == "__main__":
