@@ -175,3 +175,26 @@ def test_every_sql_example_runs_on_a_freshly_migrated_state_database(tmp_path):
                 conn.execute(statement).fetchall()
             except sqlite3.Error as e:
                 pytest.fail(f"{page}: {e}\n{statement}")
+
+
+@pytest.mark.slow
+def test_the_quick_start_shows_what_the_demo_prints(fresh_copy):
+    """The README's quick start, run as a newcomer runs it (``bash scripts/demo.sh`` in a fresh
+    copy): the two totals it shows are the lines the demo prints, and the nights it quotes are there."""
+    done = subprocess.run(["bash", "scripts/demo.sh"], cwd=fresh_copy, env=_env(), capture_output=True, text=True,
+                          timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    printed = done.stdout.splitlines()
+    readme = (ROOT / "README.md").read_text()
+    totals = [line for line in printed if re.match(r"^\d+ (journey )?emails in var/outbox: ", line)]
+    assert len(totals) == 2, totals
+    for line in totals:
+        assert f"\n{line}\n" in readme, f"the demo printed {line!r}; the README's quick start says otherwise"
+    for quoted in ("=== Sat 05 Dec 2026 nightly run (success) ===",
+                   "=== Sun 06 Dec 2026 nightly run (success, a rerun of the same date) ===",
+                   "=== Sat 28 Nov 2026 journey run (success) ===",
+                   "data-eng-2026-12: completed_late 3, held 1, missed 115, on_time 189; cancellations sent 118; "
+                   "welcomes sent 189; quarantined rows 9, orphans 4",
+                   "skipped 307 email(s) already sent on an earlier night"):
+        assert quoted in {line.strip() for line in printed}, quoted
+        assert quoted in readme, quoted
