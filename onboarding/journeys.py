@@ -88,6 +88,13 @@ class Evidence:
     entered: bool = False  # done on entering (a step the pipeline performs itself)
     source: str | None = None  # the export's role (default: completions for a column, events for an event)
     pass_mark: float | None = None  # a score the event's value must reach
+    # Named evidences: done at the last one needed (``all``) or the first (``any``).
+    need: str | None = None  # all | any; None: one plain evidence (the fields above)
+    parts: tuple[Part, ...] = ()
+
+    def units(self) -> tuple[Evidence, ...]:
+        """The plain evidences it is made of: itself, or each named part's."""
+        return tuple(p.evidence for p in self.parts) if self.need else (self,)
 
     @property
     def event_name(self) -> str | None:
@@ -95,6 +102,14 @@ class Evidence:
         export the rows its cells become (``completions/<column>``: '/' is never in an event
         name of the events export, so the two never mix)."""
         return self.event.lower() if self.event else column_event(self.column) if self.column else None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One named evidence of an ``all``/``any`` stage (a tool connected: ``calendar``)."""
+
+    name: str
+    evidence: Evidence
 
 
 def column_event(column: str) -> str:
@@ -133,6 +148,9 @@ class Stage:
     auto_approve_at: float | None = None
     next: tuple[Branch, ...] = ()
     assign_csm: bool = False  # entering it places the customer with a CSM; done once they have one
+    # Offered, not required: undone when due, it is skipped (no cancel, no escalation) and the
+    # walk goes on by its plain ``next``.
+    optional: bool = False
 
     def kinds(self) -> tuple[str, ...]:
         """Every email the stage may send, in the order a customer meets them: on entering, its
@@ -354,9 +372,54 @@ Score = typed(float, _score, {"type": "object", "properties": {"pass_mark": {"ty
                               "required": ["pass_mark"], "additionalProperties": False})
 
 
+MAX_PARTS = 20
+
+
+def _part_name(value: Any) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise ValueError(f"{value!r} is not a name (lower-case letters, digits, '-', '_'; like calendar)")
+    return value
+
+
+class PartSpec(FileModel):
+    """One named evidence of ``all:`` / ``any:``: its name and a ``column`` or an ``event``."""
+
+    name: typed(str, _part_name, {"type": "string", "pattern": ID_PATTERN})
+    """Shown per customer ("3 of 5: calendar, notes, chat")."""
+    column: typed(str, _field_name, {"type": "string", "pattern": ID_PATTERN}) | None = None
+    """A timestamp field of the wide `completions` export."""
+    event: Name | None = None
+    """An event name of the long `events` export."""
+    score: Score | None = None
+    """`{pass_mark: N}`: only an event whose value reaches it counts."""
+
+    SHAPE: ClassVar[str] = "expected {name: <name>, event: <event>} or {name: <name>, column: <field>}"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PartSpec:
+        if (self.column is None) == (self.event is None):
+            raise ValueError(f"{self.name}: name exactly one of 'column' or 'event'")
+        if self.score is not None and self.event is None:
+            raise ValueError(f"{self.name}: score: a score is the value of an event; name the 'event'")
+        return self
+
+
+def _parts(value: Any) -> Any:
+    if not isinstance(value, list) or len(value) < 2:
+        raise ValueError("expected a list of at least two named evidences ({name: ..., event: ...})")
+    if len(value) > MAX_PARTS:
+        raise ValueError(f"{len(value)} named evidences; at most {MAX_PARTS}")
+    return value
+
+
+Parts = Annotated[list[PartSpec], BeforeValidator(_parts, json_schema_input_type=list[PartSpec]),
+                  Field(min_length=2, max_length=MAX_PARTS)]
+
+
 class EvidenceSpec(FileModel):
     """What completes a stage: exactly one of a ``column`` of the wide export, an ``event`` of the
-    long one, or ``entered: true``."""
+    long one, ``entered: true``, or several named evidences: ``all:`` of them (done at the last)
+    or ``any:`` of them (done at the first)."""
 
     column: typed(str, _field_name, {"type": "string", "pattern": ID_PATTERN}) | None = None
     """A timestamp field of the wide `completions` export (mapped to its header by the cohort)."""
@@ -368,14 +431,29 @@ class EvidenceSpec(FileModel):
     """The export it is read from (only what the kind implies)."""
     score: Score | None = None
     """`{pass_mark: N}`: the event's value must reach it."""
+    all_: Parts | None = Field(None, alias="all")
+    """Named evidences, every one needed: done at the last."""
+    any_: Parts | None = Field(None, alias="any")
+    """Named evidences, one is enough: done at the first (the others still counted)."""
 
-    SHAPE: ClassVar[str] = "expected one of {column: ...}, {event: ...} or {entered: true}"
+    SHAPE: ClassVar[str] = "expected one of {column: ...}, {event: ...}, {entered: true}, {all: [...]} or {any: [...]}"
 
     @model_validator(mode="after")
     def _one_kind(self) -> EvidenceSpec:
-        kinds = [k for k in ("column", "event", "entered") if getattr(self, k) is not None]
+        kinds = [k for k in ("column", "event", "entered", "all_", "any_") if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError(f"name exactly one of 'column', 'event' or 'entered' (got {kinds or 'none'})")
+            raise ValueError(f"name exactly one of 'column', 'event', 'entered', 'all' or 'any' "
+                             f"(got {[k.rstrip('_') for k in kinds] or 'none'})")
+        parts = self.all_ or self.any_
+        if parts is not None:
+            if self.source is not None or self.score is not None:
+                raise ValueError(f"{'source' if self.source is not None else 'score'}: give it on each named evidence "
+                                 f"of '{kinds[0].rstrip('_')}', not on the stage's evidence")
+            names = [p.name for p in parts]
+            twice = next((n for n in names if names.count(n) > 1), None)
+            if twice:
+                raise ValueError(f"{kinds[0].rstrip('_')}: name {twice!r} appears twice")
+            return self
         expected = {"column": "completions", "event": "events"}.get(kinds[0])
         if self.source is not None and self.source != expected:
             what = {"column": "a column", "event": "an event"}.get(kinds[0], "nothing")
@@ -478,6 +556,8 @@ class StageSpec(FileModel):
     """A stage, `end`, or branches `[{if: ..., to: ...}]` (default: the following stage)."""
     assign_csm: bool = False
     """Entering it places the customer with a CSM; its evidence is `{entered: true}`."""
+    optional: bool = False
+    """Offered, not required: undone at its `due` time it is skipped (no cancel, no escalation)."""
 
 
 class CsmSpec(FileModel):
@@ -637,6 +717,11 @@ def _check_csms(spec: JourneySpec, stages: tuple[Stage, ...], csms: tuple[Csm, .
 
 
 def _evidence(spec: EvidenceSpec) -> Evidence:
+    parts = spec.all_ or spec.any_
+    if parts is not None:
+        return Evidence(need="all" if spec.all_ else "any", parts=tuple(
+            Part(p.name, Evidence(p.column, p.event, source="completions" if p.column else "events",
+                                  pass_mark=p.score)) for p in parts))
     return Evidence(spec.column, spec.event, spec.entered is True,
                     spec.source or ("completions" if spec.column else "events" if spec.event else None),
                     spec.score)
@@ -670,10 +755,30 @@ def _stage(spec: StageSpec, ids: list[str], index: int, where: str) -> Stage:
     if spec.assign_csm and not evidence.entered:
         raise ConfigError(f"{where}: assign_csm: the stage is done when the customer has a CSM; its evidence "
                           f"must be {{entered: true}}")
+    branches = _branches(spec, ids, index, evidence, f"{where}: next")
+    if spec.optional:
+        _check_optional(spec, evidence, branches, where)
     return Stage(spec.id, spec.title or spec.id, evidence, due, reminders, spec.on_missed,
                  tuple(spec.emails_on_enter), tuple(spec.emails_on_complete), approval_by,
                  approval.auto_if_score_at_least if approval else None,
-                 _branches(spec, ids, index, evidence, f"{where}: next"), spec.assign_csm)
+                 branches, spec.assign_csm, spec.optional)
+
+
+def _check_optional(spec: StageSpec, evidence: Evidence, branches: tuple[Branch, ...], where: str) -> None:
+    """An optional stage needs a ``due`` time (when it is skipped) and a plain ``next`` (where a
+    skipped stage leads); being skipped is its only way of being missed."""
+    if spec.due is None:
+        raise ConfigError(f"{where}: optional: an optional stage needs 'due': it is skipped when that passes undone")
+    if spec.on_missed != "nothing":
+        shown = spec.on_missed.replace(":", ": ")
+        raise ConfigError(f"{where}: on_missed: {shown!r} contradicts 'optional: true' (an optional stage undone "
+                          f"when due is skipped, never cancelled or escalated); remove one of them")
+    if evidence.entered or spec.assign_csm:
+        raise ConfigError(f"{where}: optional: a stage done on entering ({'assign_csm' if spec.assign_csm else 'entered: true'}) "
+                          f"cannot be skipped")
+    if not any(b.condition is None for b in branches):
+        raise ConfigError(f"{where}: next: an optional stage needs a branch without 'if' (where it leads when "
+                          f"skipped), like {{to: <stage>}}")
 
 
 def _branches(spec: StageSpec, ids: list[str], index: int, evidence: Evidence, where: str) -> tuple[Branch, ...]:

@@ -31,6 +31,7 @@ LAST = ["Schmidt", "Meyer", "Brown", "Clarke", "Novak", "Fischer", "Evans", "Hug
         "Patel", "Okafor", "Murphy", "Becker", "Rossi", "Dubois", "Jensen", "Silva", "Young", "Hall"]
 COMPANIES = ["acme.io", "northwind.de", "globex.co.uk", "initech.com", "umbrella.eu", "hooli.com", "stark.dev"]
 N = 240
+TOOLS = ["calendar", "project_management", "notes", "communication", "social"]
 START = dt.datetime(2026, 10, 26, 8, 0, tzinfo=TZ)
 
 
@@ -95,8 +96,10 @@ def main() -> None:
             ev("query_asked", quiz + asked, link=ticket)
             if rng.random() < 0.6:  # the CSM answers most within a few days; the rest stay open
                 ev("query_answered", quiz + asked + rng.uniform(0.2, 4), link=ticket)
-        for _ in range(rng.randint(0, 3)):
-            ev("tool_integrated", quiz + rng.uniform(3, 9))
+        # 13: each tool connected is an event of its own kind; which kinds, from the account's
+        # number (no draw of its own, so every other row stays as it was).
+        for k in range(rng.randint(0, 3)):
+            ev(f"{TOOLS[(i + 2 * k) % len(TOOLS)]}_integrated", quiz + rng.uniform(3, 9))
         if rng.random() < 0.8:
             ev("product_explored", quiz + rng.uniform(5, 12))
         # 18 advanced training quiz (pass 75, automatic at 90).

@@ -89,7 +89,7 @@ def test_an_overdue_stage_escalates_and_the_customer_stays():
 
 def test_advanced_training_only_after_initial_training_was_approved():
     quiz = dict(email_verified=[t(1, 11)], details_submitted=[t(1, 12)], initial_quiz_completed=[(t(2), 75.0)],
-                profile_completed=[t(3)], tool_integrated=[t(4)], product_explored=[t(5)],
+                profile_completed=[t(3)], notes_integrated=[t(4)], product_explored=[t(5)],
                 advanced_quiz_completed=[(t(6), 95.0)])
     approvals = (Approval("details", "approved", t(1, 13), "instructor"),)
     waiting = walk(SAAS, Facts(t(1), ev(**quiz), approvals, csm_assigned_at=t(1, 13)), t(10), SET)
@@ -107,7 +107,7 @@ def test_each_visit_is_dated_by_what_happened_not_by_the_night_that_saw_it():
     it; the walk itself, its due times and its emails go on from the entry as before."""
     night = t(10, 19)  # the run that placed her with a CSM: nothing of hers happened then
     rows = dict(email_verified=[t(1, 11)], details_submitted=[t(1, 12)], initial_quiz_completed=[(t(2), 88.0)],
-                profile_completed=[t(3)], tool_integrated=[t(11)], product_explored=[t(12, 9)])
+                profile_completed=[t(3)], notes_integrated=[t(11)], product_explored=[t(12, 9)])
     facts = Facts(t(1), ev(**rows), (Approval("details", "approved", t(9, 8), "instructor"),), csm_assigned_at=night)
     out = walk(SAAS, facts, t(12, 19), SET)
     assert {v.stage: (v.entered_at, v.completed_at, v.outcome, v.decided_at) for v in out.visits} == {
@@ -120,8 +120,10 @@ def test_each_visit_is_dated_by_what_happened_not_by_the_night_that_saw_it():
         "exploration": (t(11), t(12, 9), "completed", None),
         "advanced_training": (t(12, 9), None, "in_progress", None)}
     # No "please do it" email for the steps already done when their stage opened, as before.
+    # Exploration (optional, step 14) opened on 11 Nov and was done a day later: its tips were due.
     assert kinds(out) == [("verification", "verification", 1), ("details", "details_form", 1),
-                          ("csm", "csm_introduction", 1), ("advanced_training", "advanced_offer", 1)]
+                          ("csm", "csm_introduction", 1), ("exploration", "exploration_tips", 1),
+                          ("advanced_training", "advanced_offer", 1)]
 
 
 def test_a_day_counts_as_a_day_when_the_clocks_change():
@@ -189,7 +191,7 @@ def test_the_seed_journey_decides_exactly_as_the_rules_are_stated(zone, deadline
 
 @hsettings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.sampled_from(["email_verified", "details_submitted", "initial_quiz_completed",
-                                        "profile_completed", "tool_integrated", "product_explored",
+                                        "profile_completed", "notes_integrated", "product_explored",
                                         "advanced_quiz_completed"]),
                        st.lists(st.tuples(st.integers(0, 60 * 24), st.one_of(st.none(), st.floats(0, 100))),
                                 max_size=3)),

@@ -47,7 +47,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from onboarding.journeys import CANCELLATION, END, REMINDER, Journey, Stage
+from onboarding.journeys import CANCELLATION, END, REMINDER, Evidence, Journey, Stage
 from onboarding.times import from_iso
 
 MAX_VISITS = 50  # a customer rejected over and over stops here (and waits on a person)
@@ -114,6 +114,9 @@ class Visit:
     decided_at: dt.datetime | None = None
     decided_by: str | None = None
     link: str | None = None
+    # A stage of named evidences (``all``/``any``): the names the customer has done as of the run
+    # (in the journey's order), counted on for "3 of 5"; None for a stage of one evidence.
+    evidence_done: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,10 @@ def visit_rows(timelines: Mapping[str, Timeline], journey: Journey | None = None
     return [{"email": email, "stage": v.stage, "visit": v.number, "entered_at": iso(v.entered_at),
              "due_at": iso(v.due_at), "completed_at": iso(v.completed_at), "score": v.score, "outcome": v.outcome,
              "decided_at": iso(v.decided_at), "decided_by": v.decided_by, "link": v.link,
-             "stage_order": order.get(v.stage)}
+             "stage_order": order.get(v.stage),
+             "evidence_done": None if v.evidence_done is None else ", ".join(v.evidence_done),
+             "evidence_of": len(journey.stage(v.stage).evidence.parts) if journey and v.evidence_done is not None
+             else None}
             for email, t in timelines.items() for v in t.visits]
 
 
@@ -158,12 +164,38 @@ def approvals_by_customer(rows: list[dict]) -> dict[str, tuple[Approval, ...]]:
 
 def evidence_key(stage: Stage) -> str:
     """Which rows complete a stage: ``<source>:<column>`` or ``<source>:event:<name>``."""
-    ev = stage.evidence
+    return unit_key(stage.evidence)
+
+
+def unit_key(ev: Evidence) -> str:
+    """Which rows are one plain evidence (a stage's, or one named evidence of an ``all``/``any``)."""
     return f"{ev.source}:{ev.column}" if ev.column else f"{ev.source}:event:{ev.event}" if ev.event else ""
 
 
+def unseeable(stage: Stage, never_seen: frozenset[str]) -> bool:
+    """Nobody can do the stage because the rows it needs were never in any export: its one event
+    never seen; of ``all``, any one never seen; of ``any``, every one never seen."""
+    keys = [unit_key(u) for u in stage.evidence.units() if u.event]
+    if not keys:
+        return False
+    unseen = [k in never_seen for k in keys]
+    return any(unseen) if stage.evidence.need == "all" else all(unseen)
+
+
 def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings) -> Timeline:
-    """The customer's timeline through ``journey`` as of ``as_of``."""
+    """The customer's timeline through ``journey`` as of ``as_of``; a visit of a stage of named
+    evidences carries which of them the customer has done as of then."""
+    t = _walk(journey, facts, as_of, settings)
+    if not any(s.evidence.need for s in journey.stages):
+        return t
+    from dataclasses import replace
+
+    visits = tuple(replace(v, evidence_done=_done_parts(journey.stage(v.stage), facts, v.entered_at, v.number, as_of))
+                   if journey.stage(v.stage).evidence.need else v for v in t.visits)
+    return replace(t, visits=visits)
+
+
+def _walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings) -> Timeline:
     if facts.held:
         return Timeline((), "held", journey.stages[0].id, ())
     visits: list[Visit] = []
@@ -190,6 +222,17 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
         retry = bool(visits) and visits[-1].stage == stage.id and visits[-1].outcome == "failed"
         completed, tried, score, failed, link = _completion(stage, facts, entered, number, as_of,
                                                             failed_at.get(key), retry)
+        if stage.optional and due_at is not None and as_of >= due_at and (completed is None or completed >= due_at):
+            # Offered, not required: undone when due, the stage is skipped (no cancel, no
+            # escalation, and no email of it any more: its moment has passed) and the walk goes on
+            # from the due time. A row after due is too late to count: the walk had moved on,
+            # whatever night it arrived.
+            visits.append(Visit(stage.id, number, entered, due_at, outcome="skipped"))
+            nxt = journey.following(stage.id).get(None)
+            if nxt is None or nxt == END:
+                return Timeline(tuple(visits), "done", None, tuple(emails))
+            stage, entered = journey.stage(nxt), due_at
+            continue
         # A step already done when the stage opens needs no "please do it" email.
         done_at_entry = (completed is not None and entered is not None and completed <= entered
                          and not stage.evidence.entered)
@@ -261,7 +304,7 @@ def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_o
               visits: list[Visit], emails: list[Email]) -> Timeline:
     if due_at is not None and as_of >= due_at:
         visits.append(Visit(stage.id, number, entered, due_at, outcome="missed"))
-        if stage.on_missed == "cancel" and evidence_key(stage) in settings.never_seen:
+        if stage.on_missed == "cancel" and unseeable(stage, settings.never_seen):
             # Nobody's export ever carried the event (a misspelt name, a missing export): the
             # stage cannot tell who did it, so nobody is cancelled; the instructor is told.
             return Timeline(tuple(visits), "overdue", stage.id, tuple(emails), "instructor")
@@ -314,6 +357,8 @@ def _completion(stage: Stage, facts: Facts, entered, number: int, as_of, failed_
     all None (failed False) when not yet. ``failed_at``: the last failed attempt of this evidence,
     only later ones count; ``retry``: this visit is the second try after that failure (an
     attempt between the failure and re-entering counts, completing the stage on entering)."""
+    if stage.evidence.need:
+        return _named_completion(stage, facts, entered, number, as_of)
     if stage.evidence.entered:
         start = entered if entered is not None else as_of
         if stage.assign_csm and facts.csm_assigned_at is not None:
@@ -346,6 +391,32 @@ def _completion(stage: Stage, facts: Facts, entered, number: int, as_of, failed_
         if branches_on_fail:
             return a.at, a.at, a.value, True, a.link
     return None, None, None, False, None
+
+
+def _part_first(part: Evidence, facts: Facts, entered, number: int, as_of) -> Attempt | None:
+    """The first row of one named evidence that counts for this visit: at or before the moment,
+    passing its mark if it has one; on a second visit, from re-entering on."""
+    rows = [a for a in facts.evidence.get(unit_key(part), ()) if a.at <= as_of
+            and (number == 1 or entered is None or a.at >= entered)
+            and (part.pass_mark is None or (a.value is not None and a.value >= part.pass_mark))]
+    return min(rows, key=lambda a: (a.at, a.link or "")) if rows else None
+
+
+def _done_parts(stage: Stage, facts: Facts, entered, number: int, as_of) -> tuple[str, ...]:
+    """The named evidences of the stage done in this visit as of the moment, in the journey's order."""
+    return tuple(p.name for p in stage.evidence.parts if _part_first(p.evidence, facts, entered, number, as_of))
+
+
+def _named_completion(stage: Stage, facts: Facts, entered, number: int, as_of):
+    """``all``: done at the last named evidence needed; ``any``: at the first. Rows from before
+    the stage opened complete it on entering, as a plain evidence's do."""
+    firsts = [a for p in stage.evidence.parts for a in [_part_first(p.evidence, facts, entered, number, as_of)]]
+    got = [a for a in firsts if a is not None]
+    if not got or (stage.evidence.need == "all" and len(got) < len(firsts)):
+        return None, None, None, False, None
+    deciding = max(got, key=lambda a: a.at) if stage.evidence.need == "all" else min(got, key=lambda a: a.at)
+    completed = deciding.at if entered is None else max(deciding.at, entered)
+    return completed, deciding.at, None, False, deciding.link
 
 
 def _approval(stage: Stage, facts: Facts, completed, score, as_of, after: dt.datetime | None = None):

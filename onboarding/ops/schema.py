@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from onboarding.cohorts import SOURCE_SPECS, CohortsDocument, CohortSpec, Guards, InstructorSheet, Sources
 from onboarding.journeys import (ApprovalSpec, BranchSpec, CsmSpec, DueSpec, EvidenceSpec, JourneysDocument,
-                                 JourneySpec, QueriesSpec, StageSpec)
+                                 JourneySpec, PartSpec, QueriesSpec, StageSpec)
 from onboarding.paths import PROJECT_ROOT as ROOT
 
 SCHEMAS = ROOT / "schemas"
@@ -28,7 +28,7 @@ END = "<!-- END generated: {} -->"
 # The README's tables, per part: the models, in the order a reader meets them.
 TABLES = {
     "cohort file": (CohortsDocument, CohortSpec, Guards, InstructorSheet, Sources, *SOURCE_SPECS.values()),
-    "journey file": (JourneySpec, StageSpec, EvidenceSpec, DueSpec, ApprovalSpec, BranchSpec, CsmSpec, QueriesSpec),
+    "journey file": (JourneySpec, StageSpec, EvidenceSpec, PartSpec, DueSpec, ApprovalSpec, BranchSpec, CsmSpec, QueriesSpec),
 }
 
 
