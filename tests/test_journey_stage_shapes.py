@@ -328,3 +328,111 @@ def test_the_checker_describes_the_new_shapes_in_words(capsys):
             "calendar = event 'calendar_integrated' in events") in out
     assert "exploration: optional (skipped, without penalty, when due passes undone)" in out
     assert "skipped: on to advanced_training" in out
+
+
+# --- the sample's steps 12-14 through the real DAG ---------------------------------------------
+
+COHORTS = """
+journeys: journeys.yaml
+cohorts:
+  - id: steps-2026-11
+    title: Steps 12-14, November 2026
+    journey: steps
+    deadline: 2026-12-31
+    timezone: Europe/London
+    sender: "Northwind Onboarding <onboarding@northwind.example>"
+    instructor: lead@example.com
+    guards: {max_source_age: null, max_completion_shrink: null}
+    sources:
+      signups: {type: csv, path: signups.csv, columns: {email: Email, name: Name, signed_up_at: Created}}
+      events: {type: csv, path: events.csv, columns: {email: Email, event: Event, at: At}}
+"""
+SIGNUPS = """Email,Name,Created
+ann@x.org,Ann Alder,2026-11-20 09:00
+bob@x.org,Bob Birch,2026-11-20 09:00
+cai@x.org,Cai Cole,2026-11-20 09:00
+dee@x.org,Dee Dunn,2026-11-20 09:00
+"""
+# Ann did steps 12-14 (two tools); Bob connected his calendar two days ago; Cai connected one tool
+# and never explores (skipped on 5 Dec); Dee set up her profile only. Rows in no particular order.
+EVENTS = """Email,Event,At
+ann@x.org,notes_integrated,2026-11-23 10:00
+ann@x.org,profile_completed,2026-11-21 10:00
+ann@x.org,calendar_integrated,2026-11-22 10:00
+ann@x.org,product_explored,2026-11-24 10:00
+bob@x.org,profile_completed,2026-11-25 10:00
+bob@x.org,calendar_integrated,2026-11-26 10:00
+cai@x.org,social_integrated,2026-11-21 11:00
+cai@x.org,profile_completed,2026-11-21 10:00
+dee@x.org,profile_completed,2026-11-21 10:00
+"""
+
+
+def _steps_journey() -> str:
+    """The sample journey's steps 12-14 exactly as config/journeys.yaml writes them (its roster for
+    the CSM escalations), then a last step of go-live."""
+    raw = yaml.safe_load((ROOT / "config" / "journeys.yaml").read_text())["journeys"]["saas-onboarding"]
+    stages = [s for s in raw["stages"] if s["id"] in ("profile", "integrations", "exploration")]
+    stages[-1] = {**stages[-1], "next": "golive"}
+    stages.append({"id": "golive", "title": "Go live", "evidence": {"event": "went_live"}})
+    return yaml.safe_dump({"journeys": {"steps": {"title": "Steps 12-14", "csms": raw["csms"], "stages": stages}}})
+
+
+@pytest.mark.dagrun
+def test_the_sample_steps_12_to_14_act_through_the_dag(airflow_db, airflow_env, fake_google, monkeypatch, tmp_path):
+    from test_journey_dag import rows, run_night
+    from airflow.dag_processing.dagbag import DagBag
+
+    for name, text in {"cohorts.yaml": COHORTS, "journeys.yaml": _steps_journey(), "signups.csv": SIGNUPS,
+                       "events.csv": EVENTS}.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(tmp_path / "cohorts.yaml"))
+    dag = DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_nightly"]
+    runs = {}
+    for night in (dt.date(2026, 11, 28), dt.date(2026, 11, 30), dt.date(2026, 12, 6)):
+        state, runs[night] = run_night(dag, night, cohort="steps-2026-11")
+        assert state == "success", night
+
+    def sent(kind):
+        return sorted((r["recipient"], r["decided_run_id"]) for r in rows(
+            "SELECT recipient, decided_run_id FROM email_ledger WHERE cohort_id = 'steps-2026-11' AND kind = :k "
+            "AND status = 'sent'", k=kind))
+
+    def visits(night):
+        return {(r["email"], r["stage"]): r for r in rows(
+            "SELECT email, stage, outcome, evidence_done, evidence_of, stage_order FROM journey_visits "
+            "WHERE run_id = :r", r=runs[night])}
+
+    first = visits(dt.date(2026, 11, 28))
+    # Step 13, any of five tools: done at the first, the count of each kept ("2 of 5").
+    assert {e: (first[(e, "integrations")]["outcome"], first[(e, "integrations")]["evidence_done"])
+            for e in ("ann@x.org", "bob@x.org", "cai@x.org")} == {
+        "ann@x.org": ("completed", "calendar, notes"), "bob@x.org": ("completed", "calendar"),
+        "cai@x.org": ("completed", "social")}
+    assert first[("dee@x.org", "integrations")]["evidence_done"] == "" and \
+        {r["evidence_of"] for k, r in first.items() if k[1] == "integrations"} == {5}
+    assert first[("ann@x.org", "profile")]["evidence_of"] is None  # a stage of one evidence: no count
+    # Step 14, optional: Bob entered it two days ago and gets its tips; Ann explored already.
+    assert sent("exploration:exploration_tips") == [("bob@x.org", runs[dt.date(2026, 11, 28)])]
+    # Cai is reminded a week before it is due (28 Nov), then skipped on 5 Dec without penalty;
+    # Bob, in it since 26 Nov, is reminded on 3 Dec (the night of 6 Dec sends it).
+    assert sent("exploration:reminder_1") == [("bob@x.org", runs[dt.date(2026, 12, 6)]),
+                                              ("cai@x.org", runs[dt.date(2026, 11, 30)])]
+    last = visits(dt.date(2026, 12, 6))
+    assert last[("cai@x.org", "exploration")]["outcome"] == "skipped"
+    assert last[("cai@x.org", "golive")]["outcome"] == "in_progress"
+    assert last[("ann@x.org", "exploration")]["outcome"] == "completed"
+    status = {r["email"]: r["status"] for r in rows("SELECT email, status FROM customer_status WHERE run_id = :r",
+                                                     r=runs[dt.date(2026, 12, 6)])}
+    assert status["cai@x.org"] == "golive: in_stage" and status["bob@x.org"] == "exploration: in_stage"
+    assert not rows("SELECT recipient FROM email_ledger WHERE cohort_id = 'steps-2026-11' AND kind LIKE '%cancellation'")
+    # The customer's page shows her count of tools, night by night, once per change.
+    import ui_client
+
+    api, viewer = ui_client.client(), ui_client.bearer(ui_client.token("instructor"))
+    page = api.get("/onboarding/api/cohorts/steps-2026-11/customers/ann@x.org", headers=viewer).json()
+    lines = [x["text"] for x in page["timeline"] if "Connect your tools" in x["text"]]
+    assert lines == ["Connect your tools: 2 of 5 done (calendar, notes)"], lines
+    html = api.get("/onboarding/cohorts/steps-2026-11/customers/ann@x.org",
+                   headers={**viewer, "accept": "text/html"}).text
+    assert "Connect your tools: 2 of 5 done (calendar, notes)" in html
