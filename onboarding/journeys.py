@@ -151,6 +151,11 @@ class Stage:
     # Offered, not required: undone when due, it is skipped (no cancel, no escalation) and the
     # walk goes on by its plain ``next``.
     optional: bool = False
+    # Side by side: a ``together`` stage names its members (stages of the journey, each with its
+    # own evidence, due time, emails and approval), entered at once; it is done when all of them
+    # are (the join) and leads on by its ``next``. A member names its group.
+    members: tuple[str, ...] = ()
+    group: str | None = None
 
     def kinds(self) -> tuple[str, ...]:
         """Every email the stage may send, in the order a customer meets them: on entering, its
@@ -528,6 +533,12 @@ def _next(value: Any) -> Any:
     return value
 
 
+def _members(value: Any) -> Any:
+    if value is not None and (not isinstance(value, list) or len(value) < 2):
+        raise ValueError("expected a list of at least two member stages (each with its id and evidence)")
+    return value
+
+
 class StageSpec(FileModel):
     """One stage of a journey, as written (see the module's docstring)."""
 
@@ -535,8 +546,8 @@ class StageSpec(FileModel):
     """Lower-case letters, digits, '-' and '_'; not `end`."""
     title: one_line(200) | None = None
     """Shown in reports (default: the id)."""
-    evidence: EvidenceSpec
-    """What completes it."""
+    evidence: EvidenceSpec | None = None
+    """What completes it (required, except of a `together` stage)."""
     due: DueSpec | None = None
     """When it is due."""
     reminders: list[Duration] = []
@@ -558,6 +569,30 @@ class StageSpec(FileModel):
     """Entering it places the customer with a CSM; its evidence is `{entered: true}`."""
     optional: bool = False
     """Offered, not required: undone at its `due` time it is skipped (no cancel, no escalation)."""
+    together: Annotated[list[StageSpec] | None, Field(min_length=2, max_length=MAX_STAGES),
+                        BeforeValidator(_members)] = None
+    """Member stages run side by side, entered at once; the journey goes on (`next`) when all are done."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _evidence_or_members(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("together") in (None, "") and data.get("evidence") in (None, ""):
+            raise ValueError("'evidence' is required")
+        return data
+
+    @model_validator(mode="after")
+    def _group_keys(self) -> StageSpec:
+        if self.together is None:
+            return self
+        given = [k for k in ("evidence", "due", "reminders", "emails_on_enter", "emails_on_complete", "approval",
+                             "assign_csm", "optional", "on_missed") if k in self.model_fields_set]
+        if given:
+            raise ValueError(f"{given[0]}: a 'together' stage is done when all its members are; give "
+                             f"'{given[0]}' to each member that needs it")
+        nested = next((m.id for m in self.together if m.together is not None), None)
+        if nested:
+            raise ValueError(f"together: member {nested!r} is itself a 'together' stage; list its members here instead")
+        return self
 
 
 class CsmSpec(FileModel):
@@ -663,10 +698,15 @@ def parse_journey(jid: str, raw: Any, where: str, source: str = "built in") -> J
     except ValidationError as exc:
         raise config_error(exc, where, ": ", _stage_names(raw)) from None
     ids = [s.id for s in spec.stages]
-    for s in spec.stages:
-        if ids.count(s.id) > 1:
-            raise ConfigError(f"{where}: stage {s.id!r}: id: appears twice")
-    stages = tuple(_stage(s, ids, i, f"{where}: stage {s.id!r}") for i, s in enumerate(spec.stages))
+    every = [x.id for s in spec.stages for x in (s, *(s.together or ()))]
+    for sid in every:
+        if every.count(sid) > 1:
+            raise ConfigError(f"{where}: stage {sid!r}: id: appears twice")
+    stages: list[Stage] = []
+    for i, s in enumerate(spec.stages):
+        stages.append(_stage(s, ids, i, f"{where}: stage {s.id!r}"))
+        stages += [_member(m, s.id, f"{where}: stage {s.id!r}: stage {m.id!r}") for m in s.together or ()]
+    stages = tuple(stages)
     per_cohort = spec.csms == "per_cohort"
     csms = () if per_cohort else _roster(spec.csms or [], f"{where}: csms")
     _check_csms(spec, stages, csms, where)
@@ -683,10 +723,15 @@ def _stage_names(raw: Any):
     stages = raw.get("stages") if isinstance(raw, dict) else None
 
     def name(loc: tuple) -> str | None:
+        item: Any = None
         if len(loc) == 2 and loc[0] == "stages" and isinstance(loc[1], int) and isinstance(stages, list):
-            sid = stages[loc[1]].get("id") if isinstance(stages[loc[1]], dict) else None
-            return f"stage {sid!r}" if isinstance(sid, str) and _ID.fullmatch(sid) and sid != END else None
-        return None
+            item = stages[loc[1]]
+        elif len(loc) == 4 and loc[0] == "stages" and loc[2] == "together" and isinstance(loc[3], int) \
+                and isinstance(stages, list) and isinstance(stages[loc[1]], dict) \
+                and isinstance(stages[loc[1]].get("together"), list):
+            item = stages[loc[1]]["together"][loc[3]]  # a member: named by its own id
+        sid = item.get("id") if isinstance(item, dict) else None
+        return f"stage {sid!r}" if isinstance(sid, str) and _ID.fullmatch(sid) and sid != END else None
     return name
 
 
@@ -735,8 +780,28 @@ def _due(spec: DueSpec | None) -> Due | None:
     return Due(after=spec.after, duration=spec.duration)
 
 
-def _stage(spec: StageSpec, ids: list[str], index: int, where: str) -> Stage:
+def _member(spec: StageSpec, group: str, where: str) -> Stage:
+    """A member of a ``together`` stage: a stage of its own, entered with its group; done, it waits
+    at the join, so its ``next`` may only be a second try (on ``rejected``/``failed``, to itself)."""
+    for i, b in enumerate(spec.next or ()):
+        if b.if_ not in RETRY_CONDITIONS or b.to not in (spec.id, END):
+            raise ConfigError(f"{where}: next[{i}]: a member of {group!r} goes on with its group when all members "
+                              f"are done; its 'next' may only be a second try ({{if: rejected, to: {spec.id}}}) "
+                              f"or {{if: rejected, to: end}}; give the way on to {group!r}")
+    if spec.assign_csm:
+        raise ConfigError(f"{where}: assign_csm: a CSM is placed in a stage of its own, not side by side")
+    stage = _stage(spec, [spec.id], 0, where, member=True)
+    from dataclasses import replace
+
+    return replace(stage, next=tuple(b for b in stage.next if b.condition is not None), group=group)
+
+
+def _stage(spec: StageSpec, ids: list[str], index: int, where: str, member: bool = False) -> Stage:
     """A stage as the engine reads it; what one key says about another is checked here."""
+    if spec.together is not None:
+        return Stage(spec.id, spec.title or spec.id, Evidence(), next=_branches(spec, ids, index, Evidence(),
+                                                                               f"{where}: next"),
+                     members=tuple(m.id for m in spec.together))
     evidence, due, reminders = _evidence(spec.evidence), _due(spec.due), tuple(spec.reminders)
     if reminders and due is None:
         raise ConfigError(f"{where}: reminders: a stage without 'due' has nothing to remind of")
@@ -757,7 +822,7 @@ def _stage(spec: StageSpec, ids: list[str], index: int, where: str) -> Stage:
                           f"must be {{entered: true}}")
     branches = _branches(spec, ids, index, evidence, f"{where}: next")
     if spec.optional:
-        _check_optional(spec, evidence, branches, where)
+        _check_optional(spec, evidence, branches if not member else (Branch(None, END),), where)
     return Stage(spec.id, spec.title or spec.id, evidence, due, reminders, spec.on_missed,
                  tuple(spec.emails_on_enter), tuple(spec.emails_on_complete), approval_by,
                  approval.auto_if_score_at_least if approval else None,
@@ -804,6 +869,11 @@ def _check_graph(journey: Journey, where: str) -> None:
     """No cycle, except a second try (a branch on ``rejected``/``failed`` back to an earlier
     stage), and every stage reachable from the first."""
     order = {s.id: i for i, s in enumerate(journey.stages)}
+    for s in journey.stages:
+        for b in s.next:
+            if b.to != END and journey.stage(b.to).members and order[b.to] <= order[s.id]:
+                raise ConfigError(f"{where}: stage {s.id!r}: next: {b.to!r} runs its members side by side once; a "
+                                  f"second try is each member's own ({{if: rejected, to: <member>}})")
     edges = {s.id: [b.to for b in s.next if b.to != END and not (b.condition in RETRY_CONDITIONS
                                                                  and order[b.to] <= order[s.id])]
              for s in journey.stages}
@@ -829,7 +899,7 @@ def _check_graph(journey: Journey, where: str) -> None:
         if node in reached:
             continue
         reached.add(node)
-        todo += [b.to for b in journey.stage(node).next if b.to != END]
+        todo += [b.to for b in journey.stage(node).next if b.to != END] + list(journey.stage(node).members)
     stranded = [s.id for s in journey.stages if s.id not in reached]
     if stranded:
         raise ConfigError(f"{where}: stage {stranded[0]!r}: no stage leads to it (the journey starts at "

@@ -76,7 +76,9 @@ def test_details_are_rejected_resubmitted_approved_late_and_training_is_approved
     done = walk(SAAS, facts, t(15), SET)
     training = next(v for v in done.visits if v.stage == "initial_training")
     assert (training.outcome, training.score, training.decided_by) == ("approved", 91.0, "rule")
-    assert done.stage == "profile" and done.visits[-1].entered_at == t(14)
+    # On to steps 12 and 13, side by side (the group 'setup'), both entered at the approval.
+    assert done.stage == "setup" and [(v.stage, v.entered_at) for v in done.visits[-2:]] == [
+        ("profile", t(14)), ("integrations", t(14))]
 
 
 def test_an_overdue_stage_escalates_and_the_customer_stays():
@@ -216,7 +218,9 @@ def test_any_history_gives_an_orderly_timeline(events, approvals, as_of_h, csm_h
     for v in out.visits:
         assert v.completed_at is None or v.completed_at in happened, v
         if v.completed_at is not None and v.entered_at is not None and v.completed_at < v.entered_at:
-            assert v.outcome in ("completed", "completed_late", "approved", "failed", "awaiting_approval"), v
+            # (rejected too: a row from before the stage opened, its approver's "no" after it opened)
+            assert v.outcome in ("completed", "completed_late", "approved", "failed", "awaiting_approval",
+                                 "rejected"), v
             assert v.completed_at in {a.at for attempts in facts.evidence.values() for a in attempts}, v
     assert out.standing in ("in_stage", "overdue", "awaiting_approval", "done", "cancelled", "rejected", "stuck",
                             "waiting_for_csm")

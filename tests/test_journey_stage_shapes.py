@@ -1,6 +1,7 @@
 """The stage shapes of issue 25 in the one engine: a stage done by several named evidences (``all``
-of them, at the last; ``any``, at the first; each customer's count kept per visit) and an optional
-stage (offered with its emails, skipped without penalty when its due time passes undone). Each
+of them, at the last; ``any``, at the first; each customer's count kept per visit), an optional
+stage (offered with its emails, skipped without penalty when its due time passes undone), and
+stages side by side (``together``: entered at once, the walk goes on when all are done). Each
 shape as a pure function of the facts, a second scenario of another shape (rows out of order,
 all at once, a rejection and a second try, a step done late), the checker's refusals naming file,
 journey, stage and key, hostile names, and the sample's steps 12-14 through the real DAG."""
@@ -243,6 +244,136 @@ def test_the_sample_steps_12_to_14_as_configured():
     assert after.stage == "advanced_training" and not [e for e in after.emails if e.stage == "exploration"]
 
 
+# --- side by side and join --------------------------------------------------------------------
+
+TOGETHER = journey("""
+stages:
+  - id: setup
+    title: Set up your account
+    together:
+      - id: profile
+        emails_on_enter: [profile_invite]
+        evidence: {event: profile_completed}
+        due: {after: entered, duration: 7d}
+        reminders: [3d]
+        approval: {by: instructor}
+        next: [{if: rejected, to: profile}]
+      - id: tools
+        emails_on_enter: [tools_invite]
+        evidence:
+          any:
+            - {name: calendar, event: calendar_integrated}
+            - {name: notes, event: notes_integrated}
+        due: {after: entered, duration: 5d}
+        on_missed: cancel
+  - id: explore
+    emails_on_enter: [explore_tips]
+    evidence: {event: product_explored}
+""")
+
+
+def test_members_are_entered_at_once_and_the_journey_goes_on_when_all_are_done():
+    rows = ev(profile_completed=[t(2)], notes_integrated=[t(3)])
+    waiting = walk(TOGETHER, Facts(t(1), rows), t(3, 12), SET)
+    # The profile waits on its approver; the tools went on regardless (done on 3 Nov).
+    assert (waiting.stage, waiting.standing, waiting.waits_on) == ("setup", "awaiting_approval", "instructor")
+    assert [(v.stage, v.entered_at, v.outcome) for v in waiting.visits] == [
+        ("profile", t(1), "awaiting_approval"), ("tools", t(1), "completed")]
+    assert kinds(waiting) == [("profile", "profile_invite", 1), ("tools", "tools_invite", 1)]
+    joined = walk(TOGETHER, Facts(t(1), rows, (Approval("profile", "approved", t(4), "lena"),)), t(5), SET)
+    assert [(v.stage, v.outcome) for v in joined.visits] == [
+        ("profile", "approved"), ("tools", "completed"), ("explore", "in_progress")]
+    assert joined.visits[-1].entered_at == t(4)  # the join: when the last member was done (the approval)
+    assert (joined.stage, joined.standing) == ("explore", "in_stage")
+    # The approval request names the member waiting, whatever the other member does.
+    from onboarding.decisions.approvals import requests
+
+    (req,) = requests(TOGETHER, "c1", {"ann@x.org": ("Ann", waiting)}, UTC)
+    assert req.stage == "profile" and [w.email for w in req.people] == ["ann@x.org"]
+
+
+def test_a_members_cancel_cancels_and_a_rejected_member_tries_again_alone():
+    """A second scenario: the tools never connected (cancel at 6 Nov) while the profile was fine;
+    then, another customer, the profile rejected and sent again while the tools were done long ago."""
+    gone = walk(TOGETHER, Facts(t(1), ev(profile_completed=[t(2)]), (Approval("profile", "approved", t(2, 12), "x"),)),
+                t(7), SET)
+    assert gone.standing == "cancelled" and gone.stage is None
+    assert [(e.stage, e.kind) for e in gone.emails if e.kind == "cancellation"] == [("tools", "cancellation")]
+    rows = ev(profile_completed=[t(2), t(5)], calendar_integrated=[t(1, 12)])
+    decided = (Approval("profile", "rejected", t(3), "lena", "no photo"), Approval("profile", "approved", t(6), "lena"))
+    retry = walk(TOGETHER, Facts(t(1), rows, decided), t(5, 12), SET)
+    assert [(v.stage, v.number, v.outcome) for v in retry.visits] == [
+        ("profile", 1, "rejected"), ("profile", 2, "awaiting_approval"), ("tools", 1, "completed")]
+    assert ("profile", "profile_invite", 2) in kinds(retry) and retry.stage == "setup"
+    done = walk(TOGETHER, Facts(t(1), rows, decided), t(7), SET)
+    assert done.stage == "explore" and done.visits[-1].entered_at == t(6)
+    # The same rows in another order, and all at once: the same walk.
+    shuffled = {k: tuple(reversed(v)) for k, v in rows.items()}
+    assert walk(TOGETHER, Facts(t(1), shuffled, tuple(reversed(decided))), t(7), SET) == done
+
+
+def test_an_optional_member_skipped_waits_at_the_join():
+    j = journey("""
+stages:
+  - id: both
+    together:
+      - id: a
+        evidence: {event: a_done}
+      - id: b
+        optional: true
+        evidence: {event: b_done}
+        due: {after: entered, duration: 3d}
+  - id: next_one
+    evidence: {event: n}
+""")
+    out = walk(j, Facts(t(1), ev(a_done=[t(2)])), t(5), SET)
+    assert [(v.stage, v.outcome) for v in out.visits] == [("a", "completed"), ("b", "skipped"), ("next_one", "in_progress")]
+    assert out.visits[-1].entered_at == t(4)  # the join: b's due time, the later of the two
+
+
+@pytest.mark.parametrize("body, says", [
+    ("    together: [{id: p, evidence: {event: p}, next: z}, {id: q, evidence: {event: q}}]",
+     "stage 'setup': stage 'p': next[0]: a member of 'setup' goes on with its group"),
+    ("    due: {after: entered, duration: 3d}\n    together: [{id: p, evidence: {event: p}}, {id: q, evidence: {event: q}}]",
+     "stage 'setup': due: a 'together' stage is done when all its members are"),
+    ("    evidence: {event: x}\n    together: [{id: p, evidence: {event: p}}, {id: q, evidence: {event: q}}]",
+     "stage 'setup': evidence: a 'together' stage is done when all its members are"),
+    ("    together: [{id: p, evidence: {event: p}}]", "stage 'setup': together: expected a list of at least two member stages"),
+    ("    together: [{id: p}, {id: q, evidence: {event: q}}]", "stage 'setup': stage 'p': 'evidence' is required"),
+    ("    together: [{id: p, evidence: {event: p}}, {id: z, evidence: {event: q}}]", "stage 'z': id: appears twice"),
+    ("    together: [{id: p, evidence: {event: p}}, {id: q, together: [{id: r, evidence: {event: r}}, "
+     "{id: s, evidence: {event: s}}]}]", "together: member 'q' is itself a 'together' stage"),
+    ("    together: [{id: p, evidence: {entered: true}, assign_csm: true}, {id: q, evidence: {event: q}}]",
+     "stage 'setup': stage 'p': assign_csm: a CSM is placed in a stage of its own"),
+])
+def test_the_checker_refuses_a_bad_together_stage(body, says):
+    text = f"stages:\n  - id: setup\n{body}\n  - id: z\n    evidence: {{event: done}}\n"
+    message = refused(text)
+    assert message.startswith("journeys.yaml: journey 'j'") and says in message, message
+
+
+def test_a_second_try_back_to_a_together_stage_is_refused_and_members_cannot_be_led_to():
+    back = refused("""
+stages:
+  - id: setup
+    together: [{id: p, evidence: {event: p}}, {id: q, evidence: {event: q}}]
+  - id: check
+    evidence: {event: c}
+    approval: {by: instructor}
+    next: [{if: approved, to: end}, {if: rejected, to: setup}]
+""")
+    assert "stage 'check': next: 'setup' runs its members side by side once" in back
+    into = refused("""
+stages:
+  - id: first
+    evidence: {event: f}
+    next: q
+  - id: setup
+    together: [{id: p, evidence: {event: p}}, {id: q, evidence: {event: q}}]
+""")
+    assert "stage 'first': next[0]: to: unknown stage 'q'" in into
+
+
 # --- the checker -------------------------------------------------------------------------------
 
 def refused(text: str) -> str:
@@ -372,7 +503,7 @@ def _steps_journey() -> str:
     """The sample journey's steps 12-14 exactly as config/journeys.yaml writes them (its roster for
     the CSM escalations), then a last step of go-live."""
     raw = yaml.safe_load((ROOT / "config" / "journeys.yaml").read_text())["journeys"]["saas-onboarding"]
-    stages = [s for s in raw["stages"] if s["id"] in ("profile", "integrations", "exploration")]
+    stages = [s for s in raw["stages"] if s["id"] in ("setup", "exploration")]  # setup: steps 12 and 13
     stages[-1] = {**stages[-1], "next": "golive"}
     stages.append({"id": "golive", "title": "Go live", "evidence": {"event": "went_live"}})
     return yaml.safe_dump({"journeys": {"steps": {"title": "Steps 12-14", "csms": raw["csms"], "stages": stages}}})

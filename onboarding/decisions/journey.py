@@ -195,7 +195,12 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
     return replace(t, visits=visits)
 
 
-def _walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings) -> Timeline:
+_SIGNUP = object()  # a walk that starts at the customer's signup (a group's members start at its entry)
+# Of a group's members not yet done, the one whose standing the customer shows: the most urgent.
+_URGENCY = ("overdue", "awaiting_approval", "in_stage")
+
+
+def _walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings, start=_SIGNUP) -> Timeline:
     if facts.held:
         return Timeline((), "held", journey.stages[0].id, ())
     visits: list[Visit] = []
@@ -205,11 +210,33 @@ def _walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings
     failed_at: dict[str, dt.datetime] = {}
     # Per stage, the last decision followed: a second visit waits for a later one.
     decided: dict[str, dt.datetime] = {}
-    stage, entered = journey.stages[0], facts.signed_up_at
+    stage, entered = journey.stages[0], facts.signed_up_at if start is _SIGNUP else start
     while True:
         number = counts[stage.id] = counts.get(stage.id, 0) + 1
         if len(visits) >= MAX_VISITS:
             return Timeline(tuple(visits), "stuck", stage.id, tuple(emails), "instructor")
+        if stage.members:
+            # Side by side: each member walked as a stage of its own from the group's entry; the
+            # customer shows the group as her stage until all are done (the join), then goes on.
+            from dataclasses import replace
+
+            parts = [_walk(replace(journey, stages=(journey.stage(m),)), facts, as_of, settings, entered)
+                     for m in stage.members]
+            visits += [v for p in parts for v in p.visits]
+            emails += [e for p in parts for e in p.emails]
+            ended = next((p for p in parts if p.standing in ("cancelled", "rejected", "stuck")), None)
+            if ended is not None:  # a member's cancel cancels; a rejection with no second try ends it
+                return Timeline(tuple(visits), ended.standing, stage.id if ended.standing == "stuck" else None,
+                                tuple(emails), ended.waits_on)
+            open_ = [p for p in parts if p.standing != "done"]
+            if open_:  # a member waiting on an approver blocks no other member, only the join
+                lead = min(open_, key=lambda p: _URGENCY.index(p.standing) if p.standing in _URGENCY else len(_URGENCY))
+                return Timeline(tuple(visits), lead.standing, stage.id, tuple(emails), lead.waits_on)
+            nxt = journey.following(stage.id).get(None)
+            if nxt is None or nxt == END:
+                return Timeline(tuple(visits), "done", None, tuple(emails))
+            stage, entered = journey.stage(nxt), _joined_at(parts)
+            continue
         due_at = _due(stage, entered, facts.signed_up_at, settings)
         if stage.assign_csm and (facts.csm_assigned_at is None or facts.csm_assigned_at > as_of):
             # Placed with a CSM by the decide stage (onboarding.decisions.csm); until then the
@@ -281,6 +308,17 @@ def _walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings
             return Timeline(tuple(visits), "rejected" if visits[-1].outcome in ("rejected", "failed") else "done",
                             None, tuple(emails))
         stage, entered = journey.stage(nxt), completed
+
+
+def _joined_at(parts: list[Timeline]) -> dt.datetime | None:
+    """When the last member of a group was done, as the walk moves on from each: its approval, its
+    completion (not before it was entered), or, skipped, its due time."""
+    moments = []
+    for p in parts:
+        v = p.visits[-1]
+        done = v.due_at if v.outcome == "skipped" else v.decided_at if v.outcome == "approved" else v.completed_at
+        moments += [m for m in (done, v.entered_at) if m is not None]
+    return max(moments) if moments else None
 
 
 def _after_passing(stage: Stage, branches: dict[str | None, str]) -> str | None:

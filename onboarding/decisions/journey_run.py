@@ -91,7 +91,7 @@ def walk_all(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> 
     # A stage waiting on an event no export of the cohort ever carried, with customers in it: the
     # instructor is told (a misspelt name in the journey, or an export that lacks the column).
     stuck_on = [f"{s.id}: event {_unseen_names(s, unseen_keys)}, {n} customer(s) in the stage"
-                for s in unseen for n in [sum(t.stage == s.id for t in timelines.values())] if n]
+                for s in unseen for n in [sum(t.stage in (s.id, s.group) for t in timelines.values())] if n]
     if stuck_on:
         counts["events_never_seen"] = stuck_on
     return Called(statuses, d, classes_of(cohort, journey), counts,
@@ -157,7 +157,9 @@ def _waiting(timelines: dict[str, Timeline], assigned: dict[str, dict]) -> list[
     waiting = []
     for email, t in timelines.items():
         if t.waits_on or t.standing in ("overdue", "stuck"):
-            visit = t.visits[-1] if t.visits else None
+            # The visit the standing is about (side by side: the member showing it), else the last.
+            want = {"awaiting_approval": "awaiting_approval", "overdue": "missed"}.get(t.standing)
+            visit = next((v for v in reversed(t.visits) if v.outcome == want), t.visits[-1] if t.visits else None)
             since = (visit.completed_at if t.standing == "awaiting_approval" else
                      visit.due_at if t.standing == "overdue" else visit.entered_at) if visit else None
             waiting.append({"email": email, "item": t.stage or "", "standing": t.standing,

@@ -20,7 +20,8 @@ def describe(journey) -> list[str]:
     """A journey in words, one line per stage."""
     from onboarding.journeys import show_duration
 
-    lines = [f"{journey.id}: {journey.title} ({len(journey.stages)} stages)"]
+    # The stages a customer does: a 'together' stage is its members' (counted, not itself).
+    lines = [f"{journey.id}: {journey.title} ({sum(not s.members for s in journey.stages)} stages)"]
     if journey.csms:
         roster = ", ".join(f"{c.name} <{c.email}> (up to {c.capacity}" + "".join(f", {k} {v}" for k, v in c.attributes)
                            + ")" for c in journey.csms)
@@ -29,7 +30,16 @@ def describe(journey) -> list[str]:
     elif journey.csms_per_cohort:
         lines.append(f"  CSMs from each cohort's 'csms' export, {journey.csm_assignment.replace('_', ' ')}"
                      + (f", matching {', '.join(journey.csm_match)}" if journey.csm_match else ""))
-    for i, s in enumerate(journey.stages, 1):
+    number = 0
+    for s in journey.stages:
+        if s.group is None:
+            number += 1
+        if s.members:
+            lines.append(f"  {number}. {s.id}: side by side: {', '.join(s.members)}, entered together; the journey "
+                         f"goes on when all are done (a member's cancel cancels, one waiting on an approver holds "
+                         f"only the join); then " + "; ".join(b.to for b in s.next))
+            continue
+        i = f"{number}.{journey.stage(s.group).members.index(s.id) + 1}" if s.group else number
         done = _done_by(s.evidence)
         if s.optional:
             done = "optional (skipped, without penalty, when due passes undone); " + done
@@ -41,7 +51,8 @@ def describe(journey) -> list[str]:
         elif s.reminders is None:
             parts.append("reminders from the cohort's reminder_days_before")
         if s.optional:
-            parts.append("skipped: on to " + next(b.to for b in s.next if b.condition is None))
+            parts.append("skipped: " + ("waits at the join" if s.group else
+                                        "on to " + next(b.to for b in s.next if b.condition is None)))
         if s.on_missed != "nothing":
             parts.append(f"missed: {s.on_missed.replace(':', ' to ')}")
         if s.approval_by:
@@ -51,7 +62,9 @@ def describe(journey) -> list[str]:
             parts.append("on entering: " + ", ".join(s.emails_on_enter))
         if s.emails_on_complete:
             parts.append("on completing: " + ", ".join(s.emails_on_complete))
-        parts.append("then " + "; ".join(f"{b.to}" if b.condition is None else f"if {b.condition}: {b.to}"
+        parts.append(f"then the join of {s.group}" + "".join(f"; if {b.condition}: {b.to}" for b in s.next)
+                     if s.group else
+                     "then " + "; ".join(f"{b.to}" if b.condition is None else f"if {b.condition}: {b.to}"
                                          for b in s.next))
         lines.append("; ".join(parts))
     return lines

@@ -110,7 +110,9 @@ def _yaml(value: object) -> str:
 
 def table(model: type[BaseModel]) -> list[str]:
     """One model as a Markdown table: key, type, default, what it is."""
-    props = model.model_json_schema(ref_template="#/$defs/{model}")["properties"]
+    schema = model.model_json_schema(ref_template="#/$defs/{model}")
+    # A model that contains itself (a stage's 'together' members) is a reference into its $defs.
+    props = (schema if "properties" in schema else schema["$defs"][schema["$ref"].rsplit("/", 1)[-1]])["properties"]
     doc = " ".join((model.__doc__ or "").split())
     lines = [f"**{model.__name__}**: {doc}", "", "| key | type | default | what |", "| --- | --- | --- | --- |"]
     for name, field in model.model_fields.items():
