@@ -41,6 +41,14 @@ customer is placed with a CSM (its evidence ``entered: true``: done once they ha
 stage and the key: an unknown key, a branch to an unknown stage, a cycle (a branch back to an
 earlier stage is allowed only on ``rejected`` or ``failed``: a second try, not a loop), a
 reminder at or after the due time.
+
+Three more shapes (docs/journeys/shapes.md): an evidence of several **named evidences**,
+``{all: [...]}`` (done at the last) or ``{any: [...]}`` (done at the first), each ``{name, event |
+column, score?}``; an **optional** stage (``optional: true``: needs ``due``, refuses ``on_missed``
+other than ``nothing``; undone when due it is skipped and the walk goes on by its plain ``next``);
+and stages **side by side**, ``together: [<member stages>]``, entered at once, the journey going
+on by the group's ``next`` when every member is done (a member's ``next`` may only be a second
+try). Members are stages of the journey (``Journey.stages`` lists a group, then its members).
 """
 from __future__ import annotations
 

@@ -5,7 +5,10 @@ in stages (config/journeys.yaml, journey ``saas-onboarding``; cohort file config
 - signups.csv: the product's account export, 240 accounts signing up from 26 Oct to 4 Dec 2026
   (Europe/London), with a marketing-consent column and the account's language (CSMs are matched on it);
 - events.csv: the product's activity export in the long shape (one row per thing an account did:
-  ``User Email, Event, Occurred At, Score, Link``), over the same five weeks and a few days more.
+  ``User Email, Event, Occurred At, Score, Link``), over the same five weeks and a few days more;
+  each tool an account connects (step 13) is an event of its kind: ``calendar_integrated``,
+  ``project_management_integrated``, ``notes_integrated``, ``communication_integrated``,
+  ``social_integrated``.
 
 The mess real data has is planted on purpose: addresses never verified, verified too late, details
 never submitted, details submitted incomplete (the approver rejects them; some send them again),

@@ -557,6 +557,13 @@ def test_the_sample_steps_12_to_14_act_through_the_dag(airflow_db, airflow_env, 
                                                      r=runs[dt.date(2026, 12, 6)])}
     assert status["cai@x.org"] == "golive: in_stage" and status["bob@x.org"] == "exploration: in_stage"
     assert not rows("SELECT recipient FROM email_ledger WHERE cohort_id = 'steps-2026-11' AND kind LIKE '%cancellation'")
+    # The analytics: Cai's skipped step is 'skipped' (not 'open'), so the funnel does not count her
+    # as still in the stage; Bob is.
+    assert rows("SELECT outcome FROM v_stage_events WHERE cohort_id = 'steps-2026-11' AND email = 'cai@x.org' "
+                "AND stage = 'exploration'") == [{"outcome": "skipped"}]
+    (funnel,) = rows("SELECT entered, completed, dropped, still_open FROM v_stage_funnel "
+                     "WHERE cohort_id = 'steps-2026-11' AND stage = 'exploration'")
+    assert funnel == {"entered": 3, "completed": 1, "dropped": 0, "still_open": 1}
     # The customer's page shows her count of tools, night by night, once per change.
     import ui_client
 

@@ -37,6 +37,15 @@ The rules, stage by stage (``onboarding.journeys`` defines the stages):
   stop in, not of every stage passed through. On completing: once it is completed and, when
   it needs an approval, approved (never before: a certificate follows the approval); the seed
   journey's welcome, with ``welcome_timing: after_deadline``, once the deadline passed.
+- Named evidences (``all``/``any``): each part's first row that counts (at or before the
+  moment; its pass mark, if any; on a second visit, from re-entering); ``all`` is done at the
+  last part, ``any`` at the first; every visit carries the parts done as of the moment.
+- Optional: undone at its due time (or done only after it), the stage is ``skipped``: no
+  cancel, no escalation, no email of it any more; the walk goes on from the due time.
+- Side by side (``together``): each member is walked as a stage of its own from the group's
+  entry; a member cancelled, rejected for good or stuck ends the journey so; while one is not
+  done the customer stands in the group (the most urgent member's standing); when all are, the
+  walk goes on from the moment the last was done (approved; skipped: its due time).
 - A cancel stage whose event was never seen in any export of the cohort (``Settings.never_seen``:
   a misspelt event name, an export that lacks it) is not cancelled when missed: the customer
   is overdue and waits on the instructor. Unreadable evidence holds the customer (``Facts.held``).

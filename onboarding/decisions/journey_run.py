@@ -91,7 +91,8 @@ def walk_all(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> 
     # A stage waiting on an event no export of the cohort ever carried, with customers in it: the
     # instructor is told (a misspelt name in the journey, or an export that lacks the column).
     stuck_on = [f"{s.id}: event {_unseen_names(s, unseen_keys)}, {n} customer(s) in the stage"
-                for s in unseen for n in [sum(t.stage in (s.id, s.group) for t in timelines.values())] if n]
+                for s in unseen for n in [sum(t.stage is not None and t.stage in (s.id, s.group)
+                                        for t in timelines.values())] if n]
     if stuck_on:
         counts["events_never_seen"] = stuck_on
     return Called(statuses, d, classes_of(cohort, journey), counts,
