@@ -352,6 +352,14 @@ def test_the_checker_refuses_a_bad_together_stage(body, says):
     assert message.startswith("journeys.yaml: journey 'j'") and says in message, message
 
 
+@pytest.mark.parametrize("member", ["../../etc/passwd", "<b>x</b>", "=cmd|' /C calc'!A0", "end", "a\u202eb", "Profile"])
+def test_hostile_member_ids_are_refused_naming_the_group(member):
+    text = yaml.safe_dump({"stages": [{"id": "setup", "together": [{"id": member, "evidence": {"event": "p"}},
+                                                                    {"id": "q", "evidence": {"event": "q"}}]}]})
+    message = refused(text)
+    assert message.startswith("journeys.yaml: journey 'j': stage 'setup': together[0]: id:"), message
+
+
 def test_a_second_try_back_to_a_together_stage_is_refused_and_members_cannot_be_led_to():
     back = refused("""
 stages:
