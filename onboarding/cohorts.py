@@ -522,7 +522,7 @@ def _resolve(spec: CohortSpec, place: Place, journeys: tuple[dict[str, Journey],
 
 def _wide_fields(journey: Journey) -> tuple[str, ...]:
     """The timestamp columns a journey's stages read from its wide export, in stage order."""
-    return tuple(dict.fromkeys(s.evidence.column for s in journey.stages if s.evidence.column))
+    return tuple(dict.fromkeys(u.column for s in journey.stages for u in s.evidence.units() if u.column))
 
 
 def _roles(journey: Journey) -> tuple[set[str], set[str]]:
@@ -534,7 +534,7 @@ def _roles(journey: Journey) -> tuple[set[str], set[str]]:
     if journey.is_seed:
         return {"signups", "completions"}, set()
     roles, optional = {"signups"}, {"csms"}
-    if any(s.evidence.event for s in journey.stages):
+    if any(u.event for s in journey.stages for u in s.evidence.units()):
         roles.add("events")
     if _wide_fields(journey):
         roles.add("completions")

@@ -41,6 +41,14 @@ customer is placed with a CSM (its evidence ``entered: true``: done once they ha
 stage and the key: an unknown key, a branch to an unknown stage, a cycle (a branch back to an
 earlier stage is allowed only on ``rejected`` or ``failed``: a second try, not a loop), a
 reminder at or after the due time.
+
+Three more shapes (docs/journeys/shapes.md): an evidence of several **named evidences**,
+``{all: [...]}`` (done at the last) or ``{any: [...]}`` (done at the first), each ``{name, event |
+column, score?}``; an **optional** stage (``optional: true``: needs ``due``, refuses ``on_missed``
+other than ``nothing``; undone when due it is skipped and the walk goes on by its plain ``next``);
+and stages **side by side**, ``together: [<member stages>]``, entered at once, the journey going
+on by the group's ``next`` when every member is done (a member's ``next`` may only be a second
+try). Members are stages of the journey (``Journey.stages`` lists a group, then its members).
 """
 from __future__ import annotations
 
@@ -88,6 +96,13 @@ class Evidence:
     entered: bool = False  # done on entering (a step the pipeline performs itself)
     source: str | None = None  # the export's role (default: completions for a column, events for an event)
     pass_mark: float | None = None  # a score the event's value must reach
+    # Named evidences: done at the last one needed (``all``) or the first (``any``).
+    need: str | None = None  # all | any; None: one plain evidence (the fields above)
+    parts: tuple[Part, ...] = ()
+
+    def units(self) -> tuple[Evidence, ...]:
+        """The plain evidences it is made of: itself, or each named part's."""
+        return tuple(p.evidence for p in self.parts) if self.need else (self,)
 
     @property
     def event_name(self) -> str | None:
@@ -95,6 +110,14 @@ class Evidence:
         export the rows its cells become (``completions/<column>``: '/' is never in an event
         name of the events export, so the two never mix)."""
         return self.event.lower() if self.event else column_event(self.column) if self.column else None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One named evidence of an ``all``/``any`` stage (a tool connected: ``calendar``)."""
+
+    name: str
+    evidence: Evidence
 
 
 def column_event(column: str) -> str:
@@ -133,6 +156,14 @@ class Stage:
     auto_approve_at: float | None = None
     next: tuple[Branch, ...] = ()
     assign_csm: bool = False  # entering it places the customer with a CSM; done once they have one
+    # Offered, not required: undone when due, it is skipped (no cancel, no escalation) and the
+    # walk goes on by its plain ``next``.
+    optional: bool = False
+    # Side by side: a ``together`` stage names its members (stages of the journey, each with its
+    # own evidence, due time, emails and approval), entered at once; it is done when all of them
+    # are (the join) and leads on by its ``next``. A member names its group.
+    members: tuple[str, ...] = ()
+    group: str | None = None
 
     def kinds(self) -> tuple[str, ...]:
         """Every email the stage may send, in the order a customer meets them: on entering, its
@@ -354,9 +385,54 @@ Score = typed(float, _score, {"type": "object", "properties": {"pass_mark": {"ty
                               "required": ["pass_mark"], "additionalProperties": False})
 
 
+MAX_PARTS = 20
+
+
+def _part_name(value: Any) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise ValueError(f"{value!r} is not a name (lower-case letters, digits, '-', '_'; like calendar)")
+    return value
+
+
+class PartSpec(FileModel):
+    """One named evidence of ``all:`` / ``any:``: its name and a ``column`` or an ``event``."""
+
+    name: typed(str, _part_name, {"type": "string", "pattern": ID_PATTERN})
+    """Shown per customer ("3 of 5: calendar, notes, chat")."""
+    column: typed(str, _field_name, {"type": "string", "pattern": ID_PATTERN}) | None = None
+    """A timestamp field of the wide `completions` export."""
+    event: Name | None = None
+    """An event name of the long `events` export."""
+    score: Score | None = None
+    """`{pass_mark: N}`: only an event whose value reaches it counts."""
+
+    SHAPE: ClassVar[str] = "expected {name: <name>, event: <event>} or {name: <name>, column: <field>}"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PartSpec:
+        if (self.column is None) == (self.event is None):
+            raise ValueError(f"{self.name}: name exactly one of 'column' or 'event'")
+        if self.score is not None and self.event is None:
+            raise ValueError(f"{self.name}: score: a score is the value of an event; name the 'event'")
+        return self
+
+
+def _parts(value: Any) -> Any:
+    if not isinstance(value, list) or len(value) < 2:
+        raise ValueError("expected a list of at least two named evidences ({name: ..., event: ...})")
+    if len(value) > MAX_PARTS:
+        raise ValueError(f"{len(value)} named evidences; at most {MAX_PARTS}")
+    return value
+
+
+Parts = Annotated[list[PartSpec], BeforeValidator(_parts, json_schema_input_type=list[PartSpec]),
+                  Field(min_length=2, max_length=MAX_PARTS)]
+
+
 class EvidenceSpec(FileModel):
     """What completes a stage: exactly one of a ``column`` of the wide export, an ``event`` of the
-    long one, or ``entered: true``."""
+    long one, ``entered: true``, or several named evidences: ``all:`` of them (done at the last)
+    or ``any:`` of them (done at the first)."""
 
     column: typed(str, _field_name, {"type": "string", "pattern": ID_PATTERN}) | None = None
     """A timestamp field of the wide `completions` export (mapped to its header by the cohort)."""
@@ -368,14 +444,29 @@ class EvidenceSpec(FileModel):
     """The export it is read from (only what the kind implies)."""
     score: Score | None = None
     """`{pass_mark: N}`: the event's value must reach it."""
+    all_: Parts | None = Field(None, alias="all")
+    """Named evidences, every one needed: done at the last."""
+    any_: Parts | None = Field(None, alias="any")
+    """Named evidences, one is enough: done at the first (the others still counted)."""
 
-    SHAPE: ClassVar[str] = "expected one of {column: ...}, {event: ...} or {entered: true}"
+    SHAPE: ClassVar[str] = "expected one of {column: ...}, {event: ...}, {entered: true}, {all: [...]} or {any: [...]}"
 
     @model_validator(mode="after")
     def _one_kind(self) -> EvidenceSpec:
-        kinds = [k for k in ("column", "event", "entered") if getattr(self, k) is not None]
+        kinds = [k for k in ("column", "event", "entered", "all_", "any_") if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError(f"name exactly one of 'column', 'event' or 'entered' (got {kinds or 'none'})")
+            raise ValueError(f"name exactly one of 'column', 'event', 'entered', 'all' or 'any' "
+                             f"(got {[k.rstrip('_') for k in kinds] or 'none'})")
+        parts = self.all_ or self.any_
+        if parts is not None:
+            if self.source is not None or self.score is not None:
+                raise ValueError(f"{'source' if self.source is not None else 'score'}: give it on each named evidence "
+                                 f"of '{kinds[0].rstrip('_')}', not on the stage's evidence")
+            names = [p.name for p in parts]
+            twice = next((n for n in names if names.count(n) > 1), None)
+            if twice:
+                raise ValueError(f"{kinds[0].rstrip('_')}: name {twice!r} appears twice")
+            return self
         expected = {"column": "completions", "event": "events"}.get(kinds[0])
         if self.source is not None and self.source != expected:
             what = {"column": "a column", "event": "an event"}.get(kinds[0], "nothing")
@@ -450,6 +541,12 @@ def _next(value: Any) -> Any:
     return value
 
 
+def _members(value: Any) -> Any:
+    if value is not None and (not isinstance(value, list) or len(value) < 2):
+        raise ValueError("expected a list of at least two member stages (each with its id and evidence)")
+    return value
+
+
 class StageSpec(FileModel):
     """One stage of a journey, as written (see the module's docstring)."""
 
@@ -457,8 +554,8 @@ class StageSpec(FileModel):
     """Lower-case letters, digits, '-' and '_'; not `end`."""
     title: one_line(200) | None = None
     """Shown in reports (default: the id)."""
-    evidence: EvidenceSpec
-    """What completes it."""
+    evidence: EvidenceSpec | None = None
+    """What completes it (required, except of a `together` stage)."""
     due: DueSpec | None = None
     """When it is due."""
     reminders: list[Duration] = []
@@ -478,6 +575,32 @@ class StageSpec(FileModel):
     """A stage, `end`, or branches `[{if: ..., to: ...}]` (default: the following stage)."""
     assign_csm: bool = False
     """Entering it places the customer with a CSM; its evidence is `{entered: true}`."""
+    optional: bool = False
+    """Offered, not required: undone at its `due` time it is skipped (no cancel, no escalation)."""
+    together: Annotated[list[StageSpec] | None, Field(min_length=2, max_length=MAX_STAGES),
+                        BeforeValidator(_members)] = None
+    """Member stages run side by side, entered at once; the journey goes on (`next`) when all are done."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _evidence_or_members(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("together") in (None, "") and data.get("evidence") in (None, ""):
+            raise ValueError("'evidence' is required")
+        return data
+
+    @model_validator(mode="after")
+    def _group_keys(self) -> StageSpec:
+        if self.together is None:
+            return self
+        given = [k for k in ("evidence", "due", "reminders", "emails_on_enter", "emails_on_complete", "approval",
+                             "assign_csm", "optional", "on_missed") if k in self.model_fields_set]
+        if given:
+            raise ValueError(f"{given[0]}: a 'together' stage is done when all its members are; give "
+                             f"'{given[0]}' to each member that needs it")
+        nested = next((m.id for m in self.together if m.together is not None), None)
+        if nested:
+            raise ValueError(f"together: member {nested!r} is itself a 'together' stage; list its members here instead")
+        return self
 
 
 class CsmSpec(FileModel):
@@ -583,10 +706,15 @@ def parse_journey(jid: str, raw: Any, where: str, source: str = "built in") -> J
     except ValidationError as exc:
         raise config_error(exc, where, ": ", _stage_names(raw)) from None
     ids = [s.id for s in spec.stages]
-    for s in spec.stages:
-        if ids.count(s.id) > 1:
-            raise ConfigError(f"{where}: stage {s.id!r}: id: appears twice")
-    stages = tuple(_stage(s, ids, i, f"{where}: stage {s.id!r}") for i, s in enumerate(spec.stages))
+    every = [x.id for s in spec.stages for x in (s, *(s.together or ()))]
+    for sid in every:
+        if every.count(sid) > 1:
+            raise ConfigError(f"{where}: stage {sid!r}: id: appears twice")
+    stages: list[Stage] = []
+    for i, s in enumerate(spec.stages):
+        stages.append(_stage(s, ids, i, f"{where}: stage {s.id!r}"))
+        stages += [_member(m, s.id, f"{where}: stage {s.id!r}: stage {m.id!r}") for m in s.together or ()]
+    stages = tuple(stages)
     per_cohort = spec.csms == "per_cohort"
     csms = () if per_cohort else _roster(spec.csms or [], f"{where}: csms")
     _check_csms(spec, stages, csms, where)
@@ -603,10 +731,15 @@ def _stage_names(raw: Any):
     stages = raw.get("stages") if isinstance(raw, dict) else None
 
     def name(loc: tuple) -> str | None:
+        item: Any = None
         if len(loc) == 2 and loc[0] == "stages" and isinstance(loc[1], int) and isinstance(stages, list):
-            sid = stages[loc[1]].get("id") if isinstance(stages[loc[1]], dict) else None
-            return f"stage {sid!r}" if isinstance(sid, str) and _ID.fullmatch(sid) and sid != END else None
-        return None
+            item = stages[loc[1]]
+        elif len(loc) == 4 and loc[0] == "stages" and loc[2] == "together" and isinstance(loc[3], int) \
+                and isinstance(stages, list) and isinstance(stages[loc[1]], dict) \
+                and isinstance(stages[loc[1]].get("together"), list):
+            item = stages[loc[1]]["together"][loc[3]]  # a member: named by its own id
+        sid = item.get("id") if isinstance(item, dict) else None
+        return f"stage {sid!r}" if isinstance(sid, str) and _ID.fullmatch(sid) and sid != END else None
     return name
 
 
@@ -637,6 +770,11 @@ def _check_csms(spec: JourneySpec, stages: tuple[Stage, ...], csms: tuple[Csm, .
 
 
 def _evidence(spec: EvidenceSpec) -> Evidence:
+    parts = spec.all_ or spec.any_
+    if parts is not None:
+        return Evidence(need="all" if spec.all_ else "any", parts=tuple(
+            Part(p.name, Evidence(p.column, p.event, source="completions" if p.column else "events",
+                                  pass_mark=p.score)) for p in parts))
     return Evidence(spec.column, spec.event, spec.entered is True,
                     spec.source or ("completions" if spec.column else "events" if spec.event else None),
                     spec.score)
@@ -650,8 +788,28 @@ def _due(spec: DueSpec | None) -> Due | None:
     return Due(after=spec.after, duration=spec.duration)
 
 
-def _stage(spec: StageSpec, ids: list[str], index: int, where: str) -> Stage:
+def _member(spec: StageSpec, group: str, where: str) -> Stage:
+    """A member of a ``together`` stage: a stage of its own, entered with its group; done, it waits
+    at the join, so its ``next`` may only be a second try (on ``rejected``/``failed``, to itself)."""
+    for i, b in enumerate(spec.next or ()):
+        if b.if_ not in RETRY_CONDITIONS or b.to not in (spec.id, END):
+            raise ConfigError(f"{where}: next[{i}]: a member of {group!r} goes on with its group when all members "
+                              f"are done; its 'next' may only be a second try ({{if: rejected, to: {spec.id}}}) "
+                              f"or {{if: rejected, to: end}}; give the way on to {group!r}")
+    if spec.assign_csm:
+        raise ConfigError(f"{where}: assign_csm: a CSM is placed in a stage of its own, not side by side")
+    stage = _stage(spec, [spec.id], 0, where, member=True)
+    from dataclasses import replace
+
+    return replace(stage, next=tuple(b for b in stage.next if b.condition is not None), group=group)
+
+
+def _stage(spec: StageSpec, ids: list[str], index: int, where: str, member: bool = False) -> Stage:
     """A stage as the engine reads it; what one key says about another is checked here."""
+    if spec.together is not None:
+        return Stage(spec.id, spec.title or spec.id, Evidence(), next=_branches(spec, ids, index, Evidence(),
+                                                                               f"{where}: next"),
+                     members=tuple(m.id for m in spec.together))
     evidence, due, reminders = _evidence(spec.evidence), _due(spec.due), tuple(spec.reminders)
     if reminders and due is None:
         raise ConfigError(f"{where}: reminders: a stage without 'due' has nothing to remind of")
@@ -670,10 +828,30 @@ def _stage(spec: StageSpec, ids: list[str], index: int, where: str) -> Stage:
     if spec.assign_csm and not evidence.entered:
         raise ConfigError(f"{where}: assign_csm: the stage is done when the customer has a CSM; its evidence "
                           f"must be {{entered: true}}")
+    branches = _branches(spec, ids, index, evidence, f"{where}: next")
+    if spec.optional:
+        _check_optional(spec, evidence, branches if not member else (Branch(None, END),), where)
     return Stage(spec.id, spec.title or spec.id, evidence, due, reminders, spec.on_missed,
                  tuple(spec.emails_on_enter), tuple(spec.emails_on_complete), approval_by,
                  approval.auto_if_score_at_least if approval else None,
-                 _branches(spec, ids, index, evidence, f"{where}: next"), spec.assign_csm)
+                 branches, spec.assign_csm, spec.optional)
+
+
+def _check_optional(spec: StageSpec, evidence: Evidence, branches: tuple[Branch, ...], where: str) -> None:
+    """An optional stage needs a ``due`` time (when it is skipped) and a plain ``next`` (where a
+    skipped stage leads); being skipped is its only way of being missed."""
+    if spec.due is None:
+        raise ConfigError(f"{where}: optional: an optional stage needs 'due': it is skipped when that passes undone")
+    if spec.on_missed != "nothing":
+        shown = spec.on_missed.replace(":", ": ")
+        raise ConfigError(f"{where}: on_missed: {shown!r} contradicts 'optional: true' (an optional stage undone "
+                          f"when due is skipped, never cancelled or escalated); remove one of them")
+    if evidence.entered or spec.assign_csm:
+        raise ConfigError(f"{where}: optional: a stage done on entering ({'assign_csm' if spec.assign_csm else 'entered: true'}) "
+                          f"cannot be skipped")
+    if not any(b.condition is None for b in branches):
+        raise ConfigError(f"{where}: next: an optional stage needs a branch without 'if' (where it leads when "
+                          f"skipped), like {{to: <stage>}}")
 
 
 def _branches(spec: StageSpec, ids: list[str], index: int, evidence: Evidence, where: str) -> tuple[Branch, ...]:
@@ -699,6 +877,11 @@ def _check_graph(journey: Journey, where: str) -> None:
     """No cycle, except a second try (a branch on ``rejected``/``failed`` back to an earlier
     stage), and every stage reachable from the first."""
     order = {s.id: i for i, s in enumerate(journey.stages)}
+    for s in journey.stages:
+        for b in s.next:
+            if b.to != END and journey.stage(b.to).members and order[b.to] <= order[s.id]:
+                raise ConfigError(f"{where}: stage {s.id!r}: next: {b.to!r} runs its members side by side once; a "
+                                  f"second try is each member's own ({{if: rejected, to: <member>}})")
     edges = {s.id: [b.to for b in s.next if b.to != END and not (b.condition in RETRY_CONDITIONS
                                                                  and order[b.to] <= order[s.id])]
              for s in journey.stages}
@@ -724,7 +907,7 @@ def _check_graph(journey: Journey, where: str) -> None:
         if node in reached:
             continue
         reached.add(node)
-        todo += [b.to for b in journey.stage(node).next if b.to != END]
+        todo += [b.to for b in journey.stage(node).next if b.to != END] + list(journey.stage(node).members)
     stranded = [s.id for s in journey.stages if s.id not in reached]
     if stranded:
         raise ConfigError(f"{where}: stage {stranded[0]!r}: no stage leads to it (the journey starts at "

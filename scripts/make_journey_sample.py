@@ -5,7 +5,10 @@ in stages (config/journeys.yaml, journey ``saas-onboarding``; cohort file config
 - signups.csv: the product's account export, 240 accounts signing up from 26 Oct to 4 Dec 2026
   (Europe/London), with a marketing-consent column and the account's language (CSMs are matched on it);
 - events.csv: the product's activity export in the long shape (one row per thing an account did:
-  ``User Email, Event, Occurred At, Score, Link``), over the same five weeks and a few days more.
+  ``User Email, Event, Occurred At, Score, Link``), over the same five weeks and a few days more;
+  each tool an account connects (step 13) is an event of its kind: ``calendar_integrated``,
+  ``project_management_integrated``, ``notes_integrated``, ``communication_integrated``,
+  ``social_integrated``.
 
 The mess real data has is planted on purpose: addresses never verified, verified too late, details
 never submitted, details submitted incomplete (the approver rejects them; some send them again),
@@ -31,6 +34,7 @@ LAST = ["Schmidt", "Meyer", "Brown", "Clarke", "Novak", "Fischer", "Evans", "Hug
         "Patel", "Okafor", "Murphy", "Becker", "Rossi", "Dubois", "Jensen", "Silva", "Young", "Hall"]
 COMPANIES = ["acme.io", "northwind.de", "globex.co.uk", "initech.com", "umbrella.eu", "hooli.com", "stark.dev"]
 N = 240
+TOOLS = ["calendar", "project_management", "notes", "communication", "social"]
 START = dt.datetime(2026, 10, 26, 8, 0, tzinfo=TZ)
 
 
@@ -95,8 +99,10 @@ def main() -> None:
             ev("query_asked", quiz + asked, link=ticket)
             if rng.random() < 0.6:  # the CSM answers most within a few days; the rest stay open
                 ev("query_answered", quiz + asked + rng.uniform(0.2, 4), link=ticket)
-        for _ in range(rng.randint(0, 3)):
-            ev("tool_integrated", quiz + rng.uniform(3, 9))
+        # 13: each tool connected is an event of its own kind; which kinds, from the account's
+        # number (no draw of its own, so every other row stays as it was).
+        for k in range(rng.randint(0, 3)):
+            ev(f"{TOOLS[(i + 2 * k) % len(TOOLS)]}_integrated", quiz + rng.uniform(3, 9))
         if rng.random() < 0.8:
             ev("product_explored", quiz + rng.uniform(5, 12))
         # 18 advanced training quiz (pass 75, automatic at 90).

@@ -46,7 +46,9 @@ def test_every_email_of_the_sample_renders_with_the_defaults():
         if kind.startswith("reminder") or kind in stage.emails_on_enter and stage.due:
             assert "04 December 2026" in text, (stage.id, kind)
         seen += 1
-    assert seen == 16  # 5 emails on entering, 1 on completing, 9 reminders, 1 cancellation
+    # 6 emails on entering, 1 on completing, 10 reminders, 1 cancellation (step 14's tips and
+    # reminder came with issue 25: the optional exploration stage)
+    assert seen == 18
 
 
 def test_a_journeys_own_template_wins_for_its_stage_and_kind():

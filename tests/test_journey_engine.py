@@ -76,7 +76,9 @@ def test_details_are_rejected_resubmitted_approved_late_and_training_is_approved
     done = walk(SAAS, facts, t(15), SET)
     training = next(v for v in done.visits if v.stage == "initial_training")
     assert (training.outcome, training.score, training.decided_by) == ("approved", 91.0, "rule")
-    assert done.stage == "profile" and done.visits[-1].entered_at == t(14)
+    # On to steps 12 and 13, side by side (the group 'setup'), both entered at the approval.
+    assert done.stage == "setup" and [(v.stage, v.entered_at) for v in done.visits[-2:]] == [
+        ("profile", t(14)), ("integrations", t(14))]
 
 
 def test_an_overdue_stage_escalates_and_the_customer_stays():
@@ -89,7 +91,7 @@ def test_an_overdue_stage_escalates_and_the_customer_stays():
 
 def test_advanced_training_only_after_initial_training_was_approved():
     quiz = dict(email_verified=[t(1, 11)], details_submitted=[t(1, 12)], initial_quiz_completed=[(t(2), 75.0)],
-                profile_completed=[t(3)], tool_integrated=[t(4)], product_explored=[t(5)],
+                profile_completed=[t(3)], notes_integrated=[t(4)], product_explored=[t(5)],
                 advanced_quiz_completed=[(t(6), 95.0)])
     approvals = (Approval("details", "approved", t(1, 13), "instructor"),)
     waiting = walk(SAAS, Facts(t(1), ev(**quiz), approvals, csm_assigned_at=t(1, 13)), t(10), SET)
@@ -107,7 +109,7 @@ def test_each_visit_is_dated_by_what_happened_not_by_the_night_that_saw_it():
     it; the walk itself, its due times and its emails go on from the entry as before."""
     night = t(10, 19)  # the run that placed her with a CSM: nothing of hers happened then
     rows = dict(email_verified=[t(1, 11)], details_submitted=[t(1, 12)], initial_quiz_completed=[(t(2), 88.0)],
-                profile_completed=[t(3)], tool_integrated=[t(11)], product_explored=[t(12, 9)])
+                profile_completed=[t(3)], notes_integrated=[t(11)], product_explored=[t(12, 9)])
     facts = Facts(t(1), ev(**rows), (Approval("details", "approved", t(9, 8), "instructor"),), csm_assigned_at=night)
     out = walk(SAAS, facts, t(12, 19), SET)
     assert {v.stage: (v.entered_at, v.completed_at, v.outcome, v.decided_at) for v in out.visits} == {
@@ -120,8 +122,10 @@ def test_each_visit_is_dated_by_what_happened_not_by_the_night_that_saw_it():
         "exploration": (t(11), t(12, 9), "completed", None),
         "advanced_training": (t(12, 9), None, "in_progress", None)}
     # No "please do it" email for the steps already done when their stage opened, as before.
+    # Exploration (optional, step 14) opened on 11 Nov and was done a day later: its tips were due.
     assert kinds(out) == [("verification", "verification", 1), ("details", "details_form", 1),
-                          ("csm", "csm_introduction", 1), ("advanced_training", "advanced_offer", 1)]
+                          ("csm", "csm_introduction", 1), ("exploration", "exploration_tips", 1),
+                          ("advanced_training", "advanced_offer", 1)]
 
 
 def test_a_day_counts_as_a_day_when_the_clocks_change():
@@ -189,7 +193,7 @@ def test_the_seed_journey_decides_exactly_as_the_rules_are_stated(zone, deadline
 
 @hsettings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.sampled_from(["email_verified", "details_submitted", "initial_quiz_completed",
-                                        "profile_completed", "tool_integrated", "product_explored",
+                                        "profile_completed", "notes_integrated", "product_explored",
                                         "advanced_quiz_completed"]),
                        st.lists(st.tuples(st.integers(0, 60 * 24), st.one_of(st.none(), st.floats(0, 100))),
                                 max_size=3)),
@@ -214,7 +218,9 @@ def test_any_history_gives_an_orderly_timeline(events, approvals, as_of_h, csm_h
     for v in out.visits:
         assert v.completed_at is None or v.completed_at in happened, v
         if v.completed_at is not None and v.entered_at is not None and v.completed_at < v.entered_at:
-            assert v.outcome in ("completed", "completed_late", "approved", "failed", "awaiting_approval"), v
+            # (rejected too: a row from before the stage opened, its approver's "no" after it opened)
+            assert v.outcome in ("completed", "completed_late", "approved", "failed", "awaiting_approval",
+                                 "rejected"), v
             assert v.completed_at in {a.at for attempts in facts.evidence.values() for a in attempts}, v
     assert out.standing in ("in_stage", "overdue", "awaiting_approval", "done", "cancelled", "rejected", "stuck",
                             "waiting_for_csm")

@@ -11,7 +11,13 @@ checked against the engine's promises:
   stage's approval; no cancellation for a customer held by an unreadable cell, or at a stage
   whose event no export carries;
 - at most one email per key (stage, kind, visit); the same night walked again, or with the
-  rows in another order, decides the same.
+  rows in another order, decides the same;
+- the new shapes (issue 25): a stage of named evidences is done only with all of them (``all``)
+  or one (``any``), and its count is what the rows say; no reminder on or after a visit's due
+  time; an optional stage undone when due is skipped, never cancelled or escalated, and sends
+  nothing once skipped; stages side by side (``together``) are entered at once and the walk goes
+  past them (the join) only when every member is done, never before the last was; a member missed
+  with ``on_missed: cancel`` cancels.
 
 Bounded so CI stays fast: 150 journeys x histories, 14 nights each (about 5 s on one core),
 and 100 journeys for the complete and rejected customers."""
@@ -22,7 +28,8 @@ import random
 
 from hypothesis import HealthCheck, assume, given, settings as hsettings, strategies as st
 
-from onboarding.decisions.journey import MAX_VISITS, Approval, Attempt, Facts, Settings, evidence_key, walk
+from onboarding.decisions.journey import (MAX_VISITS, Approval, Attempt, Facts, Settings, evidence_key, unit_key,
+                                          unseeable, walk)
 from onboarding.errors import ConfigError
 from onboarding.journeys import END, Journey, parse_journey
 
@@ -39,10 +46,31 @@ def journeys(draw) -> Journey:
     n = draw(st.integers(1, 5))
     stages = []
     for i in range(n):
-        kind = draw(st.sampled_from(["event", "event", "score", "entered"]))
+        if draw(st.integers(0, 4)) == 0:  # side by side: two or three members, each a stage of its own
+            members = []
+            for j in range(draw(st.integers(2, 3))):
+                m: dict = {"id": f"s{i}m{j}", "evidence": {"event": f"e{i}m{j}"}}
+                if draw(st.booleans()):
+                    m["due"] = {"after": "entered", "duration": f"{draw(st.integers(1, 6))}d"}
+                    m["on_missed"] = draw(st.sampled_from(["cancel", "nothing", "optional"]))
+                    if m["on_missed"] == "optional":
+                        m["on_missed"], m["optional"] = "nothing", True
+                if draw(st.booleans()):
+                    m["emails_on_enter"] = [f"open{i}m{j}"]
+                if draw(st.booleans()):
+                    m["approval"] = {"by": "instructor"}
+                    m["next"] = [{"if": "rejected", "to": draw(st.sampled_from([m["id"], END]))}]
+                members.append(m)
+            stages.append({"id": f"s{i}", "together": members})
+            continue
+        kind = draw(st.sampled_from(["event", "event", "score", "entered", "all", "any"]))
         s: dict = {"id": f"s{i}"}
         if kind == "entered":
             s["evidence"] = {"entered": True}
+        elif kind in ("all", "any"):
+            s["evidence"] = {kind: [{"name": f"p{j}", "event": f"e{i}p{j}",
+                                     **({"score": {"pass_mark": 70}} if draw(st.booleans()) else {})}
+                                    for j in range(draw(st.integers(2, 3)))]}
         else:
             s["evidence"] = {"event": f"e{i}"}
             if kind == "score":
@@ -53,6 +81,8 @@ def journeys(draw) -> Journey:
             if days > 1 and draw(st.booleans()):
                 s["reminders"] = ["1d"]
             s["on_missed"] = draw(st.sampled_from(["cancel", "nothing"]))
+            if s["on_missed"] == "nothing" and draw(st.booleans()):
+                s["optional"] = True
         if draw(st.booleans()):
             s["emails_on_enter"] = [f"open{i}"]
         if draw(st.booleans()):
@@ -72,7 +102,7 @@ def journeys(draw) -> Journey:
             branches.append({"if": "passed", "to": draw(st.sampled_from(targets))})
             branches.append({"if": "failed", "to": draw(st.sampled_from(back))})
         if branches:
-            if draw(st.booleans()):
+            if s.get("optional") or draw(st.booleans()):  # a skipped stage leads on by its plain next
                 branches.append({"to": targets[0]})
             s["next"] = branches
         stages.append(s)
@@ -96,17 +126,18 @@ def histories(draw, journey: Journey):
     approvals = []
     unseen = set()
     for s in journey.stages:
-        if s.evidence.entered:
+        if s.evidence.entered or s.members:
             continue
-        key = evidence_key(s)
-        times = draw(st.lists(st.floats(0, NIGHTS, allow_nan=False), max_size=4))
-        rows = [Attempt(at(d), float(draw(st.sampled_from([40, 70, 95]))) if s.evidence.pass_mark is not None else None)
-                for d in times]
-        rows += rows[:draw(st.integers(0, len(rows)))]  # the same rows twice
-        if rows:
-            evidence[key] = tuple(rows)
-        elif s.on_missed == "cancel" and draw(st.booleans()):
-            unseen.add(key)
+        for u in s.evidence.units():  # the stage's evidence, or each of its named ones
+            key = unit_key(u)
+            times = draw(st.lists(st.floats(0, NIGHTS, allow_nan=False), max_size=4))
+            rows = [Attempt(at(d), float(draw(st.sampled_from([40, 70, 95]))) if u.pass_mark is not None else None)
+                    for d in times]
+            rows += rows[:draw(st.integers(0, len(rows)))]  # the same rows twice
+            if rows:
+                evidence[key] = tuple(rows)
+            elif s.on_missed == "cancel" and draw(st.booleans()):
+                unseen.add(key)
         if s.approval_by:
             for d in draw(st.lists(st.floats(0, NIGHTS, allow_nan=False), max_size=3)):
                 approvals.append(Approval(s.id, draw(st.sampled_from(["approved", "rejected"])), at(d), "lena"))
@@ -139,6 +170,36 @@ def check_night(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Se
     keys = [(e.stage, e.kind, e.visit) for e in t.emails]
     assert len(keys) == len(set(keys)), keys
     visit = {(v.stage, v.number): v for v in t.visits}
+    for g in (s for s in journey.stages if s.members):
+        mine = [k for k, v in enumerate(t.visits) if journey.stage(v.stage).group == g.id]
+        if mine and mine[-1] + 1 < len(t.visits):  # the walk went past the group: the join
+            last = {v.stage: v for v in t.visits[:mine[-1] + 1] if journey.stage(v.stage).group == g.id}
+            assert set(last) == set(g.members) and all(
+                v.outcome in ("completed", "completed_late", "approved", "skipped") for v in last.values()), t
+            joined = t.visits[mine[-1] + 1].entered_at
+            for v in last.values():
+                done = v.due_at if v.outcome == "skipped" else v.decided_at or v.completed_at
+                assert joined is None or done is None or joined >= done, (joined, v)
+        if mine:
+            entries = {v.entered_at for v in t.visits if journey.stage(v.stage).group == g.id and v.number == 1}
+            assert len(entries) == 1, entries  # entered at once
+    for v in t.visits:
+        stage = journey.stage(v.stage)
+        if stage.group and v.outcome == "missed" and stage.on_missed == "cancel" \
+                and not unseeable(stage, settings.never_seen):
+            assert t.standing == "cancelled", t  # a member's cancel cancels
+        if v.outcome == "skipped":  # only an optional stage, undone at its due time, is skipped
+            assert stage.optional and as_of >= v.due_at and v.completed_at is None, v
+            assert not [e for e in t.emails if (e.stage, e.visit) == (v.stage, v.number)], (v, t.emails)
+        if stage.optional:
+            assert v.outcome not in ("missed", "overdue"), v
+        if stage.evidence.need:  # the count is the rows': each named evidence done counted once
+            parts = [p.name for p in stage.evidence.parts]
+            assert v.evidence_done is not None and set(v.evidence_done) <= set(parts), v
+            if v.outcome in ("completed", "completed_late", "approved", "awaiting_approval"):
+                assert v.evidence_done and (stage.evidence.need == "any" or list(v.evidence_done) == parts), v
+        else:
+            assert v.evidence_done is None, v
     for e in t.emails:
         stage = journey.stage(e.stage)
         v = visit[(e.stage, e.visit)]
@@ -149,7 +210,10 @@ def check_night(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Se
             if stage.approval_by:
                 assert v.outcome == "approved" and e.at >= v.decided_at, (e, v)
         if e.kind == "cancellation":
-            assert evidence_key(stage) not in settings.never_seen or v.outcome == "completed_late", (e, v)
+            assert not unseeable(stage, settings.never_seen) or v.outcome == "completed_late", (e, v)
+            assert not stage.optional, (e, v)
+        if e.kind.startswith("reminder_"):  # never on or after the due time it reminds of
+            assert v.due_at is not None and e.at < v.due_at and as_of < v.due_at, (e, v)
     if t.stage is None and t.standing not in ("cancelled",):
         assert t.standing == ("rejected" if t.visits[-1].outcome in ("rejected", "failed") else "done"), t
     return t
@@ -169,8 +233,8 @@ def _perfect(journey: Journey, reject: str | None = None) -> Facts:
     """A customer who does every step the hour after signing up (a passing score) and is approved
     (or, at ``reject``, rejected) an hour later."""
     signed = at(1)
-    evidence = {evidence_key(s): (Attempt(signed + dt.timedelta(minutes=30), 80.0),) for s in journey.stages
-                if not s.evidence.entered}
+    evidence = {unit_key(u): (Attempt(signed + dt.timedelta(minutes=30), 80.0),) for s in journey.stages
+                if not s.evidence.entered for u in s.evidence.units()}
     approvals = tuple(Approval(s.id, "rejected" if s.id == reject else "approved", signed + dt.timedelta(hours=1), "lena")
                       for s in journey.stages if s.approval_by)
     return Facts(signed, evidence, approvals)
@@ -186,4 +250,6 @@ def test_a_customer_who_completes_every_stage_ends_done_and_one_rejected_to_end_
         if s.approval_by and journey.following(s.id).get("rejected") == END and s.id in {v.stage for v in done.visits}:
             out = walk(journey, _perfect(journey, reject=s.id), at(3), SET)
             if s.auto_approve_at is None:
-                assert (out.standing, out.visits[-1].stage, out.visits[-1].outcome) == ("rejected", s.id, "rejected")
+                # (side by side, the rejected member's visit need not be the last one written)
+                mine = [v for v in out.visits if v.stage == s.id]
+                assert (out.standing, mine[-1].outcome) == ("rejected", "rejected"), out

@@ -126,7 +126,7 @@ def test_marketing_needs_consent_and_suppression_stops_it():
     journey = SAAS
     e = "p0@x.org"
     quiz = dict(email_verified=0.1, details_submitted=0.2, initial_quiz_completed=(2, 95), profile_completed=3,
-                tool_integrated=4, product_explored=5)
+                notes_integrated=4, product_explored=5)
     events = [{"email": e, "event": k, "at": iso(t(v[0] if isinstance(v, tuple) else v)),
                "value": v[1] if isinstance(v, tuple) else None, "link": None} for k, v in quiz.items()]
     approvals = [{"email": e, "stage": "details", "decision": "approved", "decided_at": iso(t(1)), "decided_by": "lena",
@@ -184,7 +184,7 @@ def test_a_customer_who_finished_frees_their_csm_place():
     journey = replace(SAAS, csms=one, csm_match=())
     c = replace(cohort(), journey_spec=journey)
     events, approvals = approved_details(2, t(1))
-    done = dict(initial_quiz_completed=(2, 95), profile_completed=3, tool_integrated=4, product_explored=5,
+    done = dict(initial_quiz_completed=(2, 95), profile_completed=3, notes_integrated=4, product_explored=5,
                 advanced_quiz_completed=(6, 99))
     events += [{"email": "p0@x.org", "event": k, "at": iso(t(v[0] if isinstance(v, tuple) else v)),
                 "value": v[1] if isinstance(v, tuple) else None, "link": None} for k, v in done.items()]

@@ -35,8 +35,12 @@ def test_the_sample_journey_reads_as_the_19_steps():
     journeys = journeys_from(_sample(), SAMPLE)
     assert set(journeys) == {"seed", "saas-onboarding"}
     j = journeys["saas-onboarding"]
-    assert [s.id for s in j.stages] == ["verification", "details", "csm", "initial_training", "profile",
+    assert [s.id for s in j.stages] == ["verification", "details", "csm", "initial_training", "setup", "profile",
                                         "integrations", "exploration", "advanced_training"]
+    # Steps 12 and 13 side by side (issue 25), step 13 any of five tools, step 14 optional.
+    assert j.stage("setup").members == ("profile", "integrations") and j.following("setup") == {None: "exploration"}
+    assert j.stage("integrations").evidence.need == "any" and len(j.stage("integrations").evidence.parts) == 5
+    assert j.stage("exploration").optional
     details = j.stage("details")
     assert details.approval_by == "instructor" and j.following("details") == {"approved": "csm", "rejected": "details"}
     assert details.on_missed == "escalate:instructor" and details.reminders == (dt.timedelta(days=3), dt.timedelta(days=1))
@@ -79,7 +83,7 @@ J = ("journeys", "saas-onboarding", "stages")
 @pytest.mark.parametrize("path, value, message", [
     ((*J, 1, "next", 0, "to"), "csn", "journey 'saas-onboarding': stage 'details': next[0]: to: unknown stage 'csn'"),
     ((*J, 4, "next"), "verification",
-     "stage 'profile': next: a cycle (verification -> details -> csm -> initial_training -> profile -> verification)"),
+     "stage 'setup': next: a cycle (verification -> details -> csm -> initial_training -> setup -> verification)"),
     ((*J, 0, "reminders"), ["2d", "3d"], "stage 'verification': reminders: 3d before due is at or before the stage "
                                          "is entered (due 3d after it): a reminder after the due time"),
     ((*J, 0, "reminders"), ["2 days"], "stage 'verification': reminders[0]: '2 days' is not a duration"),
@@ -90,14 +94,14 @@ J = ("journeys", "saas-onboarding", "stages")
     ((*J, 2, "next"), [{"if": "approved", "to": "profile"}], "stage 'csm': next[0]: if: 'approved' needs the stage "
                                                              "to have an 'approval'"),
     ((*J, 3, "approval", "by"), "manager", "stage 'initial_training': approval: by: expected one of"),
-    ((*J, 5, "on_missed"), "cancell", "stage 'integrations': on_missed: expected 'cancel', 'nothing' or"),
+    ((*J, 4, "together", 1, "on_missed"), "cancell", "stage 'integrations': on_missed: expected 'cancel', 'nothing' or"),
     ((*J, 1, "id"), "verification", "stage 'verification': id: appears twice"),
-    ((*J, 6, "evidence"), {"event": "explored", "score": {"pass_mark": "high"}},
+    ((*J, 5, "evidence"), {"event": "explored", "score": {"pass_mark": "high"}},
      "stage 'exploration': evidence: score: expected {pass_mark: <number>}"),
     ((*J, 2, "title"), "Your CSM", None),  # (control: a valid change)
     ((*J, 2, "reminders"), ["1d"], "stage 'csm': reminders: a stage without 'due' has nothing to remind of"),
     ((*J, 3, "next"), [{"if": "approved", "to": "advanced_training"}, {"if": "rejected", "to": "initial_training"}],
-     "stage 'profile': no stage leads to it"),
+     "stage 'setup': no stage leads to it"),
 ])
 def test_every_mistake_is_named_by_file_journey_stage_and_key(tmp_path, path, value, message):
     doc = _set(_sample(), path, value)
@@ -195,7 +199,7 @@ def test_a_stage_done_by_a_column_needs_the_cohorts_wide_export_mapping_it(tmp_p
     ``completions`` source maps it to its header; without that source, or with the field unmapped,
     the cohort is refused naming what is missing (not run with a stage that could never complete)."""
     doc = _sample()
-    doc["journeys"]["saas-onboarding"]["stages"][4]["evidence"] = {"column": "profile_done_at"}
+    doc["journeys"]["saas-onboarding"]["stages"][4]["together"][0]["evidence"] = {"column": "profile_done_at"}
     (tmp_path / "journeys.yaml").write_text(yaml.safe_dump(doc))
     cohorts = yaml.safe_load((ROOT / "config" / "journey-cohorts.yaml").read_text())
     cohorts["journeys"] = "journeys.yaml"
@@ -230,7 +234,7 @@ def test_a_stage_done_by_a_column_needs_the_cohorts_wide_export_mapping_it(tmp_p
 ])
 def test_a_stages_evidence_names_a_field_of_the_export_it_is_read_from(evidence, message):
     doc = _sample()
-    doc["journeys"]["saas-onboarding"]["stages"][4]["evidence"] = evidence
+    doc["journeys"]["saas-onboarding"]["stages"][4]["together"][0]["evidence"] = evidence
     with pytest.raises(ConfigError) as err:
         journeys_from(doc, Path("j.yaml"))
     assert "stage 'profile': evidence: " + message in str(err.value)

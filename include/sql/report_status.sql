@@ -22,7 +22,7 @@ FROM (
     LEFT JOIN (
         SELECT email, MAX(entered_at) AS entered_at, MAX(due_at) AS due_at
         FROM journey_visits
-        WHERE run_id = :run_id AND cohort_id = :cohort_id AND outcome NOT IN ('completed', 'completed_late', 'approved')
+        WHERE run_id = :run_id AND cohort_id = :cohort_id AND outcome NOT IN ('completed', 'completed_late', 'approved', 'skipped')
         GROUP BY email
     ) v ON v.email = cs.email
     LEFT JOIN csm_assignments a ON a.cohort_id = cs.cohort_id AND a.email = cs.email

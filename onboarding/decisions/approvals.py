@@ -63,11 +63,13 @@ def requests(journey: Journey, cohort_id: str, timelines: Mapping[str, tuple[str
     (name, timeline)), customers in the order they completed the stage."""
     by_stage: dict[str, list[Waiting]] = {}
     for email, (name, timeline) in timelines.items():
-        if timeline.standing != "awaiting_approval" or not timeline.visits:
-            continue
-        visit = timeline.visits[-1]
-        by_stage.setdefault(visit.stage, []).append(
-            Waiting(email, name, visit.completed_at, visit.score, (links or {}).get(email) or visit.link))
+        # The visit waiting on its approver: the last one, or, side by side, any member's (one
+        # waiting blocks no other member); a visit answered since is no longer waiting.
+        for visit in timeline.visits:
+            if visit.outcome != "awaiting_approval" or timeline.standing in ("cancelled", "rejected", "held"):
+                continue
+            by_stage.setdefault(visit.stage, []).append(
+                Waiting(email, name, visit.completed_at, visit.score, (links or {}).get(email) or visit.link))
     out = []
     for stage_id, people in by_stage.items():
         stage = journey.stage(stage_id)

@@ -37,6 +37,15 @@ The rules, stage by stage (``onboarding.journeys`` defines the stages):
   stop in, not of every stage passed through. On completing: once it is completed and, when
   it needs an approval, approved (never before: a certificate follows the approval); the seed
   journey's welcome, with ``welcome_timing: after_deadline``, once the deadline passed.
+- Named evidences (``all``/``any``): each part's first row that counts (at or before the
+  moment; its pass mark, if any; on a second visit, from re-entering); ``all`` is done at the
+  last part, ``any`` at the first; every visit carries the parts done as of the moment.
+- Optional: undone at its due time (or done only after it), the stage is ``skipped``: no
+  cancel, no escalation, no email of it any more; the walk goes on from the due time.
+- Side by side (``together``): each member is walked as a stage of its own from the group's
+  entry; a member cancelled, rejected for good or stuck ends the journey so; while one is not
+  done the customer stands in the group (the most urgent member's standing); when all are, the
+  walk goes on from the moment the last was done (approved; skipped: its due time).
 - A cancel stage whose event was never seen in any export of the cohort (``Settings.never_seen``:
   a misspelt event name, an export that lacks it) is not cancelled when missed: the customer
   is overdue and waits on the instructor. Unreadable evidence holds the customer (``Facts.held``).
@@ -47,7 +56,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from onboarding.journeys import CANCELLATION, END, REMINDER, Journey, Stage
+from onboarding.journeys import CANCELLATION, END, REMINDER, Evidence, Journey, Stage
 from onboarding.times import from_iso
 
 MAX_VISITS = 50  # a customer rejected over and over stops here (and waits on a person)
@@ -114,6 +123,9 @@ class Visit:
     decided_at: dt.datetime | None = None
     decided_by: str | None = None
     link: str | None = None
+    # A stage of named evidences (``all``/``any``): the names the customer has done as of the run
+    # (in the journey's order), counted on for "3 of 5"; None for a stage of one evidence.
+    evidence_done: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +155,10 @@ def visit_rows(timelines: Mapping[str, Timeline], journey: Journey | None = None
     return [{"email": email, "stage": v.stage, "visit": v.number, "entered_at": iso(v.entered_at),
              "due_at": iso(v.due_at), "completed_at": iso(v.completed_at), "score": v.score, "outcome": v.outcome,
              "decided_at": iso(v.decided_at), "decided_by": v.decided_by, "link": v.link,
-             "stage_order": order.get(v.stage)}
+             "stage_order": order.get(v.stage),
+             "evidence_done": None if v.evidence_done is None else ", ".join(v.evidence_done),
+             "evidence_of": len(journey.stage(v.stage).evidence.parts) if journey and v.evidence_done is not None
+             else None}
             for email, t in timelines.items() for v in t.visits]
 
 
@@ -158,12 +173,43 @@ def approvals_by_customer(rows: list[dict]) -> dict[str, tuple[Approval, ...]]:
 
 def evidence_key(stage: Stage) -> str:
     """Which rows complete a stage: ``<source>:<column>`` or ``<source>:event:<name>``."""
-    ev = stage.evidence
+    return unit_key(stage.evidence)
+
+
+def unit_key(ev: Evidence) -> str:
+    """Which rows are one plain evidence (a stage's, or one named evidence of an ``all``/``any``)."""
     return f"{ev.source}:{ev.column}" if ev.column else f"{ev.source}:event:{ev.event}" if ev.event else ""
 
 
+def unseeable(stage: Stage, never_seen: frozenset[str]) -> bool:
+    """Nobody can do the stage because the rows it needs were never in any export: its one event
+    never seen; of ``all``, any one never seen; of ``any``, every one never seen."""
+    keys = [unit_key(u) for u in stage.evidence.units() if u.event]
+    if not keys:
+        return False
+    unseen = [k in never_seen for k in keys]
+    return any(unseen) if stage.evidence.need == "all" else all(unseen)
+
+
 def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings) -> Timeline:
-    """The customer's timeline through ``journey`` as of ``as_of``."""
+    """The customer's timeline through ``journey`` as of ``as_of``; a visit of a stage of named
+    evidences carries which of them the customer has done as of then."""
+    t = _walk(journey, facts, as_of, settings)
+    if not any(s.evidence.need for s in journey.stages):
+        return t
+    from dataclasses import replace
+
+    visits = tuple(replace(v, evidence_done=_done_parts(journey.stage(v.stage), facts, v.entered_at, v.number, as_of))
+                   if journey.stage(v.stage).evidence.need else v for v in t.visits)
+    return replace(t, visits=visits)
+
+
+_SIGNUP = object()  # a walk that starts at the customer's signup (a group's members start at its entry)
+# Of a group's members not yet done, the one whose standing the customer shows: the most urgent.
+_URGENCY = ("overdue", "awaiting_approval", "in_stage")
+
+
+def _walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings, start=_SIGNUP) -> Timeline:
     if facts.held:
         return Timeline((), "held", journey.stages[0].id, ())
     visits: list[Visit] = []
@@ -173,11 +219,33 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
     failed_at: dict[str, dt.datetime] = {}
     # Per stage, the last decision followed: a second visit waits for a later one.
     decided: dict[str, dt.datetime] = {}
-    stage, entered = journey.stages[0], facts.signed_up_at
+    stage, entered = journey.stages[0], facts.signed_up_at if start is _SIGNUP else start
     while True:
         number = counts[stage.id] = counts.get(stage.id, 0) + 1
         if len(visits) >= MAX_VISITS:
             return Timeline(tuple(visits), "stuck", stage.id, tuple(emails), "instructor")
+        if stage.members:
+            # Side by side: each member walked as a stage of its own from the group's entry; the
+            # customer shows the group as her stage until all are done (the join), then goes on.
+            from dataclasses import replace
+
+            parts = [_walk(replace(journey, stages=(journey.stage(m),)), facts, as_of, settings, entered)
+                     for m in stage.members]
+            visits += [v for p in parts for v in p.visits]
+            emails += [e for p in parts for e in p.emails]
+            ended = next((p for p in parts if p.standing in ("cancelled", "rejected", "stuck")), None)
+            if ended is not None:  # a member's cancel cancels; a rejection with no second try ends it
+                return Timeline(tuple(visits), ended.standing, stage.id if ended.standing == "stuck" else None,
+                                tuple(emails), ended.waits_on)
+            open_ = [p for p in parts if p.standing != "done"]
+            if open_:  # a member waiting on an approver blocks no other member, only the join
+                lead = min(open_, key=lambda p: _URGENCY.index(p.standing) if p.standing in _URGENCY else len(_URGENCY))
+                return Timeline(tuple(visits), lead.standing, stage.id, tuple(emails), lead.waits_on)
+            nxt = journey.following(stage.id).get(None)
+            if nxt is None or nxt == END:
+                return Timeline(tuple(visits), "done", None, tuple(emails))
+            stage, entered = journey.stage(nxt), _joined_at(parts)
+            continue
         due_at = _due(stage, entered, facts.signed_up_at, settings)
         if stage.assign_csm and (facts.csm_assigned_at is None or facts.csm_assigned_at > as_of):
             # Placed with a CSM by the decide stage (onboarding.decisions.csm); until then the
@@ -190,6 +258,17 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
         retry = bool(visits) and visits[-1].stage == stage.id and visits[-1].outcome == "failed"
         completed, tried, score, failed, link = _completion(stage, facts, entered, number, as_of,
                                                             failed_at.get(key), retry)
+        if stage.optional and due_at is not None and as_of >= due_at and (completed is None or completed >= due_at):
+            # Offered, not required: undone when due, the stage is skipped (no cancel, no
+            # escalation, and no email of it any more: its moment has passed) and the walk goes on
+            # from the due time. A row after due is too late to count: the walk had moved on,
+            # whatever night it arrived.
+            visits.append(Visit(stage.id, number, entered, due_at, outcome="skipped"))
+            nxt = journey.following(stage.id).get(None)
+            if nxt is None or nxt == END:
+                return Timeline(tuple(visits), "done", None, tuple(emails))
+            stage, entered = journey.stage(nxt), due_at
+            continue
         # A step already done when the stage opens needs no "please do it" email.
         done_at_entry = (completed is not None and entered is not None and completed <= entered
                          and not stage.evidence.entered)
@@ -240,6 +319,17 @@ def walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings)
         stage, entered = journey.stage(nxt), completed
 
 
+def _joined_at(parts: list[Timeline]) -> dt.datetime | None:
+    """When the last member of a group was done, as the walk moves on from each: its approval, its
+    completion (not before it was entered), or, skipped, its due time."""
+    moments = []
+    for p in parts:
+        v = p.visits[-1]
+        done = v.due_at if v.outcome == "skipped" else v.decided_at if v.outcome == "approved" else v.completed_at
+        moments += [m for m in (done, v.entered_at) if m is not None]
+    return max(moments) if moments else None
+
+
 def _after_passing(stage: Stage, branches: dict[str | None, str]) -> str | None:
     """Where a stage done (and approved) leads: a scored stage's ``passed`` branch, else its plain next."""
     return branches.get("passed", branches.get(None)) if stage.evidence.pass_mark is not None else branches.get(None)
@@ -261,7 +351,7 @@ def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_o
               visits: list[Visit], emails: list[Email]) -> Timeline:
     if due_at is not None and as_of >= due_at:
         visits.append(Visit(stage.id, number, entered, due_at, outcome="missed"))
-        if stage.on_missed == "cancel" and evidence_key(stage) in settings.never_seen:
+        if stage.on_missed == "cancel" and unseeable(stage, settings.never_seen):
             # Nobody's export ever carried the event (a misspelt name, a missing export): the
             # stage cannot tell who did it, so nobody is cancelled; the instructor is told.
             return Timeline(tuple(visits), "overdue", stage.id, tuple(emails), "instructor")
@@ -314,6 +404,8 @@ def _completion(stage: Stage, facts: Facts, entered, number: int, as_of, failed_
     all None (failed False) when not yet. ``failed_at``: the last failed attempt of this evidence,
     only later ones count; ``retry``: this visit is the second try after that failure (an
     attempt between the failure and re-entering counts, completing the stage on entering)."""
+    if stage.evidence.need:
+        return _named_completion(stage, facts, entered, number, as_of)
     if stage.evidence.entered:
         start = entered if entered is not None else as_of
         if stage.assign_csm and facts.csm_assigned_at is not None:
@@ -346,6 +438,32 @@ def _completion(stage: Stage, facts: Facts, entered, number: int, as_of, failed_
         if branches_on_fail:
             return a.at, a.at, a.value, True, a.link
     return None, None, None, False, None
+
+
+def _part_first(part: Evidence, facts: Facts, entered, number: int, as_of) -> Attempt | None:
+    """The first row of one named evidence that counts for this visit: at or before the moment,
+    passing its mark if it has one; on a second visit, from re-entering on."""
+    rows = [a for a in facts.evidence.get(unit_key(part), ()) if a.at <= as_of
+            and (number == 1 or entered is None or a.at >= entered)
+            and (part.pass_mark is None or (a.value is not None and a.value >= part.pass_mark))]
+    return min(rows, key=lambda a: (a.at, a.link or "")) if rows else None
+
+
+def _done_parts(stage: Stage, facts: Facts, entered, number: int, as_of) -> tuple[str, ...]:
+    """The named evidences of the stage done in this visit as of the moment, in the journey's order."""
+    return tuple(p.name for p in stage.evidence.parts if _part_first(p.evidence, facts, entered, number, as_of))
+
+
+def _named_completion(stage: Stage, facts: Facts, entered, number: int, as_of):
+    """``all``: done at the last named evidence needed; ``any``: at the first. Rows from before
+    the stage opened complete it on entering, as a plain evidence's do."""
+    firsts = [a for p in stage.evidence.parts for a in [_part_first(p.evidence, facts, entered, number, as_of)]]
+    got = [a for a in firsts if a is not None]
+    if not got or (stage.evidence.need == "all" and len(got) < len(firsts)):
+        return None, None, None, False, None
+    deciding = max(got, key=lambda a: a.at) if stage.evidence.need == "all" else min(got, key=lambda a: a.at)
+    completed = deciding.at if entered is None else max(deciding.at, entered)
+    return completed, deciding.at, None, False, deciding.link
 
 
 def _approval(stage: Stage, facts: Facts, completed, score, as_of, after: dt.datetime | None = None):

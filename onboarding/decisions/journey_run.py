@@ -33,7 +33,7 @@ from onboarding.decisions import IN_FLIGHT_STATES, SENT_STATES
 from onboarding.decisions.approvals import Request, requests as approval_requests
 from onboarding.decisions.csm import Newcomer, place
 from onboarding.decisions.journey import (Approval, Attempt, Facts, Settings, Timeline, approvals_by_customer,
-                                          evidence_key, visit_rows, walk)
+                                          unit_key, unseeable, visit_rows, walk)
 from onboarding.decisions.facts import CALLED_COLUMNS, Called, RunAsk, RunFacts, classes_of, ledger_ids
 from onboarding.identity import EmailId
 from onboarding.journeys import Journey, show_duration, staged_attributes
@@ -53,9 +53,9 @@ def walk_all(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> 
     customer's walk, the CSM placements, the emails the timelines call for, the approval
     requests and who waits on a person."""
     as_of = ask.as_of
-    unseen = never_seen(journey, facts.seen_events)
-    settings = Settings(cohort.deadline_at, cohort.reminder_window_start, cohort.tz,
-                        never_seen=frozenset(evidence_key(s) for s in unseen))
+    unseen_keys = unseen_evidence(journey, facts.seen_events)
+    unseen = [s for s in journey.stages if unseeable(s, unseen_keys)]
+    settings = Settings(cohort.deadline_at, cohort.reminder_window_start, cohort.tz, never_seen=unseen_keys)
     customers = facts.customers
     evidence = _evidence(journey, facts.events)
     approvals = approvals_by_customer(facts.approvals)
@@ -90,8 +90,9 @@ def walk_all(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> 
                               "waiting_on_a_person": len(waiting)}
     # A stage waiting on an event no export of the cohort ever carried, with customers in it: the
     # instructor is told (a misspelt name in the journey, or an export that lacks the column).
-    stuck_on = [f"{s.id}: event {s.evidence.event_name!r}, {n} customer(s) in the stage"
-                for s in unseen for n in [sum(t.stage == s.id for t in timelines.values())] if n]
+    stuck_on = [f"{s.id}: event {_unseen_names(s, unseen_keys)}, {n} customer(s) in the stage"
+                for s in unseen for n in [sum(t.stage is not None and t.stage in (s.id, s.group)
+                                        for t in timelines.values())] if n]
     if stuck_on:
         counts["events_never_seen"] = stuck_on
     return Called(statuses, d, classes_of(cohort, journey), counts,
@@ -157,7 +158,9 @@ def _waiting(timelines: dict[str, Timeline], assigned: dict[str, dict]) -> list[
     waiting = []
     for email, t in timelines.items():
         if t.waits_on or t.standing in ("overdue", "stuck"):
-            visit = t.visits[-1] if t.visits else None
+            # The visit the standing is about (side by side: the member showing it), else the last.
+            want = {"awaiting_approval": "awaiting_approval", "overdue": "missed"}.get(t.standing)
+            visit = next((v for v in reversed(t.visits) if v.outcome == want), t.visits[-1] if t.visits else None)
             since = (visit.completed_at if t.standing == "awaiting_approval" else
                      visit.due_at if t.standing == "overdue" else visit.entered_at) if visit else None
             waiting.append({"email": email, "item": t.stage or "", "standing": t.standing,
@@ -167,11 +170,18 @@ def _waiting(timelines: dict[str, Timeline], assigned: dict[str, dict]) -> list[
     return waiting
 
 
-def never_seen(journey: Journey, seen: frozenset[str] | None) -> list:
-    """The stages done by an event (of the events export) that none of ``seen`` is."""
+def unseen_evidence(journey: Journey, seen: frozenset[str] | None) -> frozenset[str]:
+    """The evidence keys of the journey's events (a stage's, or a named evidence's) that none of
+    ``seen`` is (``decisions.journey.unseeable`` says which stages they hold)."""
     if seen is None:
-        return []
-    return [s for s in journey.stages if s.evidence.event and s.evidence.event_name not in seen]
+        return frozenset()
+    return frozenset(unit_key(u) for s in journey.stages for u in s.evidence.units()
+                     if u.event and u.event_name not in seen)
+
+
+def _unseen_names(stage, unseen_keys: frozenset[str]) -> str:
+    """The stage's events no export carried, as the instructor's summary names them."""
+    return ", ".join(repr(u.event_name) for u in stage.evidence.units() if u.event and unit_key(u) in unseen_keys)
 
 
 def _open_queries(journey: Journey, events: list[dict[str, Any]], as_of: dt.datetime,
@@ -226,8 +236,9 @@ def _evidence(journey: Journey, events: list[dict[str, Any]]) -> dict[str, dict[
     attempts, under the evidence key of every stage that reads them."""
     keys_of: dict[str, list[str]] = {}
     for s in journey.stages:
-        if s.evidence.event_name:  # an event, or a column of the wide export (its cells are event rows)
-            keys_of.setdefault(s.evidence.event_name, []).append(evidence_key(s))
+        for u in s.evidence.units():  # a stage's one evidence, or each of its named ones
+            if u.event_name:  # an event, or a column of the wide export (its cells are event rows)
+                keys_of.setdefault(u.event_name, []).append(unit_key(u))
     out: dict[str, dict[str, list[Attempt]]] = {}
     for r in events:
         for key in keys_of.get(r["event"], ()):

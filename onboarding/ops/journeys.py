@@ -32,7 +32,8 @@ def describe(journey) -> list[str]:
     """A journey in words, one line per stage."""
     from onboarding.journeys import show_duration
 
-    lines = [f"{journey.id}: {journey.title} ({len(journey.stages)} stages)"]
+    # The stages a customer does: a 'together' stage is its members' (counted, not itself).
+    lines = [f"{journey.id}: {journey.title} ({sum(not s.members for s in journey.stages)} stages)"]
     if journey.csms:
         roster = ", ".join(f"{c.name} <{c.email}> (up to {c.capacity}" + "".join(f", {k} {v}" for k, v in c.attributes)
                            + ")" for c in journey.csms)
@@ -41,12 +42,19 @@ def describe(journey) -> list[str]:
     elif journey.csms_per_cohort:
         lines.append(f"  CSMs from each cohort's 'csms' export, {journey.csm_assignment.replace('_', ' ')}"
                      + (f", matching {', '.join(journey.csm_match)}" if journey.csm_match else ""))
-    for i, s in enumerate(journey.stages, 1):
-        ev = s.evidence
-        done = (f"done by column {ev.column} of {ev.source}" if ev.column else
-                f"done by event {ev.event!r} in {ev.source}" if ev.event else "done on entering")
-        if ev.pass_mark is not None:
-            done += f", score >= {ev.pass_mark:g}"
+    number = 0
+    for s in journey.stages:
+        if s.group is None:
+            number += 1
+        if s.members:
+            lines.append(f"  {number}. {s.id}: side by side: {', '.join(s.members)}, entered together; the journey "
+                         f"goes on when all are done (a member's cancel cancels, one waiting on an approver holds "
+                         f"only the join); then " + "; ".join(b.to for b in s.next))
+            continue
+        i = f"{number}.{journey.stage(s.group).members.index(s.id) + 1}" if s.group else number
+        done = _done_by(s.evidence)
+        if s.optional:
+            done = "optional (skipped, without penalty, when due passes undone); " + done
         due = ("the cohort's deadline" if s.due and s.due.cohort_deadline else f"{s.due.date}" if s.due and s.due.date
                else f"{show_duration(s.due.duration)} after {s.due.after}" if s.due else "no due time")
         parts = [f"  {i}. {s.id}: {done}; due {due}"]
@@ -54,6 +62,9 @@ def describe(journey) -> list[str]:
             parts.append("reminders " + ", ".join(show_duration(r) for r in s.reminders) + " before")
         elif s.reminders is None:
             parts.append("reminders from the cohort's reminder_days_before")
+        if s.optional:
+            parts.append("skipped: " + ("waits at the join" if s.group else
+                                        "on to " + next(b.to for b in s.next if b.condition is None)))
         if s.on_missed != "nothing":
             parts.append(f"missed: {s.on_missed.replace(':', ' to ')}")
         if s.approval_by:
@@ -63,16 +74,29 @@ def describe(journey) -> list[str]:
             parts.append("on entering: " + ", ".join(s.emails_on_enter))
         if s.emails_on_complete:
             parts.append("on completing: " + ", ".join(s.emails_on_complete))
-        parts.append("then " + "; ".join(f"{b.to}" if b.condition is None else f"if {b.condition}: {b.to}"
+        parts.append(f"then the join of {s.group}" + "".join(f"; if {b.condition}: {b.to}" for b in s.next)
+                     if s.group else
+                     "then " + "; ".join(f"{b.to}" if b.condition is None else f"if {b.condition}: {b.to}"
                                          for b in s.next))
         lines.append("; ".join(parts))
     return lines
 
 
+def _done_by(ev) -> str:
+    """What completes a stage, in words: one evidence, or named ones (all of them, or any one)."""
+    if ev.need:
+        return (f"done when {'all' if ev.need == 'all' else 'any one'} of {len(ev.parts)} named evidences "
+                f"{'are' if ev.need == 'all' else 'is'} done (each customer's count is kept: "
+                + ", ".join(f"{p.name} = {_done_by(p.evidence).removeprefix('done by ')}" for p in ev.parts) + ")")
+    done = (f"done by column {ev.column} of {ev.source}" if ev.column else
+            f"done by event {ev.event!r} in {ev.source}" if ev.event else "done on entering")
+    return done + (f", score >= {ev.pass_mark:g}" if ev.pass_mark is not None else "")
+
+
 def missing_events(journey, names: set[str]) -> list[str]:
-    """The journey's stages whose event (of the events export) is none of ``names``, in words."""
-    return [f"{journey.id}: stage {s.id!r} waits on event {s.evidence.event_name!r}, which the export never carries"
-            for s in journey.stages if s.evidence.event and s.evidence.event_name not in names]
+    """The journey's events (a stage's, or a named evidence's) that none of ``names`` is, in words."""
+    return [f"{journey.id}: stage {s.id!r} waits on event {u.event_name!r}, which the export never carries"
+            for s in journey.stages for u in s.evidence.units() if u.event and u.event_name not in names]
 
 
 def export_event_names(path: Path, column: str | None) -> set[str]:

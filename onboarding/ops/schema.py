@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from onboarding.cohorts import SOURCE_SPECS, CohortsDocument, CohortSpec, Guards, InstructorSheet, Sources
 from onboarding.journeys import (ApprovalSpec, BranchSpec, CsmSpec, DueSpec, EvidenceSpec, JourneysDocument,
-                                 JourneySpec, QueriesSpec, StageSpec)
+                                 JourneySpec, PartSpec, QueriesSpec, StageSpec)
 from onboarding.paths import PROJECT_ROOT as ROOT
 
 SCHEMAS = ROOT / "schemas"
@@ -33,7 +33,7 @@ PAGES = {"cohort file": ROOT / "docs" / "reference" / "cohort-file.md",
          "journey file": ROOT / "docs" / "journeys" / "reference.md"}
 TABLES = {
     "cohort file": (CohortsDocument, CohortSpec, Guards, InstructorSheet, Sources, *SOURCE_SPECS.values()),
-    "journey file": (JourneySpec, StageSpec, EvidenceSpec, DueSpec, ApprovalSpec, BranchSpec, CsmSpec, QueriesSpec),
+    "journey file": (JourneySpec, StageSpec, EvidenceSpec, PartSpec, DueSpec, ApprovalSpec, BranchSpec, CsmSpec, QueriesSpec),
 }
 
 
@@ -116,7 +116,9 @@ def _yaml(value: object) -> str:
 def table(model: type[BaseModel]) -> list[str]:
     """One model as a Markdown section: its name as a heading (a page links to it by
     ``#<model name in lower case>``), what it is, and a table: key, type, default, what."""
-    props = model.model_json_schema(ref_template="#/$defs/{model}")["properties"]
+    schema = model.model_json_schema(ref_template="#/$defs/{model}")
+    # A model that contains itself (a stage's 'together' members) is a reference into its $defs.
+    props = (schema if "properties" in schema else schema["$defs"][schema["$ref"].rsplit("/", 1)[-1]])["properties"]
     doc = " ".join((model.__doc__ or "").split())
     lines = [f"### {model.__name__}", "", doc, "", "| key | type | default | what |", "| --- | --- | --- | --- |"]
     for name, field in model.model_fields.items():

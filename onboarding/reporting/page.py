@@ -379,7 +379,8 @@ class PageReads:
         return {
             "facts": facts, "email": address, "name": name,
             "header": _header(h["nights"], emails, stops, tz, facts),
-            "timeline": _timeline(h["nights"], nights, h["decisions"], emails, h["events"], changes, tz, facts),
+            "timeline": _timeline(h["nights"], nights, h["decisions"], emails, h["events"], changes, tz, facts,
+                                  h.get("progress", [])),
             "nights": nights,
             # Quarantined rows of runs that did not know the customer (a signup row that never
             # passed): shown on their own.
@@ -448,10 +449,11 @@ _OUTCOME = {
 
 def _timeline(raw: list[dict[str, Any]], nights: list[dict[str, Any]], decisions: list[dict[str, Any]],
               emails: list[dict[str, Any]], events: list[dict[str, Any]], changes: list[dict[str, Any]],
-              tz: ZoneInfo, facts: CohortFacts) -> list[dict[str, Any]]:
+              tz: ZoneInfo, facts: CohortFacts, progress: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     """Her story, newest first, one line per change: her standing when it changed, where her row
     came from when that changed, each email decided (not the nights it was "already sent"), sent,
-    bounced or failed, each quarantined row, and who stopped or restarted her emails."""
+    bounced or failed, each quarantined row, who stopped or restarted her emails, and how many of
+    a stage's named evidences she had done when that changed ("Connect your tools: 3 of 5")."""
     lines: list[dict[str, Any]] = []
 
     def add(at: str | None, text: str, cls: str = "", detail: str = "", run: dict[str, Any] | None = None) -> None:
@@ -487,6 +489,15 @@ def _timeline(raw: list[dict[str, Any]], nights: list[dict[str, Any]], decisions
             add(at, f"{_kind(d['kind'], facts).capitalize()} email: {_OUTCOME.get(d['outcome'], d['outcome'].replace('_', ' '))}",
                 "s-failed" if d["outcome"] == "blocked" else "", d["reason"] or "", run)
         before = {"status": n["status"], "source": source, "completed_at": n["completed_at"]}
+    shown: dict[tuple[str, int], str] = {}
+    for p in progress:
+        done = [x for x in (p["evidence_done"] or "").split(", ") if x]
+        if shown.get((p["stage"], p["visit"])) == p["evidence_done"]:
+            continue  # the same count as the night before
+        shown[(p["stage"], p["visit"])] = p["evidence_done"]
+        title = dict(facts.stage_titles).get(p["stage"], p["stage"].replace("_", " "))
+        add(p["as_of"], f"{title}: {len(done)} of {p['evidence_of']} done" + (f" ({', '.join(done)})" if done else ""),
+            "", "", {"run_id": p["run_id"], "dry_run": False})
     for e in emails:
         if e["status"] == "sent" and e["sent_at"]:
             add(e["sent_at"], f"{_kind(e['kind'], facts).capitalize()} email sent" +

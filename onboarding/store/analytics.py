@@ -168,6 +168,7 @@ class Analytics:
             "events": self._s.rows("analytics_customer_events", **params),
             "quarantine": self._s.rows("analytics_customer_quarantine", **params),
             "csm": self._s.rows("analytics_customer_csm", **params),
+            "progress": self._s.rows("analytics_customer_progress", **params),
         }
 
     def hard_bounces(self, cohort_id: str) -> int:

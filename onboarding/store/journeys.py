@@ -16,7 +16,8 @@ class JourneyTables:
         """Write a run's visits (``visit_rows``), replacing what an earlier try wrote."""
         with self._s.transaction() as tx:
             tx.execute("journey_visits_delete", {"run_id": run_id, "cohort_id": cohort_id})
-            tx.execute("journey_visit_insert", [{"link": None, "stage_order": None, **r, "run_id": run_id, "cohort_id": cohort_id}
+            tx.execute("journey_visit_insert", [{"link": None, "stage_order": None, "evidence_done": None,
+                                                 "evidence_of": None, **r, "run_id": run_id, "cohort_id": cohort_id}
                                                 for r in rows])
         return len(rows)
 
