@@ -216,6 +216,13 @@ def check_night(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Se
             assert v.due_at is not None and e.at < v.due_at and as_of < v.due_at, (e, v)
     if t.stage is None and t.standing not in ("cancelled",):
         assert t.standing == ("rejected" if t.visits[-1].outcome in ("rejected", "failed") else "done"), t
+    if t.standing in ("cancelled", "rejected"):
+        # Nothing after the end: a member side by side with the one that ended the journey sends
+        # no reminder or opening email dated after that moment.
+        ending = t.visits[-1]
+        end = (next(e.at for e in t.emails if e.kind == "cancellation") if t.standing == "cancelled"
+               else ending.decided_at or ending.completed_at)
+        assert all(e.at is None or end is None or e.at <= end for e in t.emails), t
     return t
 
 

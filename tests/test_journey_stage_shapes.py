@@ -582,3 +582,34 @@ def test_the_sample_steps_12_to_14_act_through_the_dag(airflow_db, airflow_env, 
     html = api.get("/onboarding/cohorts/steps-2026-11/customers/ann@x.org",
                    headers={**viewer, "accept": "text/html"}).text
     assert "Connect your tools: 2 of 5 done (calendar, notes)" in html
+
+
+def test_a_member_that_ends_the_journey_stops_the_others_emails_at_that_moment():
+    """A third shape of ending: one member cancelled on its due day while the other still had a
+    reminder ahead. The reminder due after the cancellation is never called for, the other member
+    stands as it stood at the cancellation, and the cancelling member is the last visit."""
+    j = journey("""
+stages:
+  - id: both
+    together:
+      - id: verify
+        evidence: {event: verified}
+        due: {after: entered, duration: 2d}
+        on_missed: cancel
+      - id: docs
+        emails_on_enter: [docs_invite]
+        evidence: {event: docs_sent}
+        due: {after: entered, duration: 9d}
+        reminders: [5d, 1d]
+""")
+    gone = walk(j, Facts(t(1)), t(12), SET)
+    assert gone.standing == "cancelled" and gone.stage is None
+    assert gone.visits[-1].stage == "verify" and gone.visits[-1].outcome == "missed"
+    cancelled_at = next(e.at for e in gone.emails if e.kind == "cancellation")
+    assert cancelled_at == t(3)
+    # The invite went on entering; the reminders (5d and 1d before 10 Nov) fall after 3 Nov: none.
+    assert [(e.stage, e.kind) for e in gone.emails] == [("docs", "docs_invite"), ("verify", "cancellation")]
+    assert all(e.at <= cancelled_at for e in gone.emails)
+    # Before the cancellation, nothing of it: the other member is simply in its stage.
+    before = walk(j, Facts(t(1)), t(2), SET)
+    assert before.standing == "in_stage" and before.stage == "both"

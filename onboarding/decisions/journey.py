@@ -231,12 +231,22 @@ def _walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings
 
             parts = [_walk(replace(journey, stages=(journey.stage(m),)), facts, as_of, settings, entered)
                      for m in stage.members]
-            visits += [v for p in parts for v in p.visits]
-            emails += [e for p in parts for e in p.emails]
-            ended = next((p for p in parts if p.standing in ("cancelled", "rejected", "stuck")), None)
+            ended = min((p for p in parts if p.standing in ("cancelled", "rejected", "stuck")),
+                        key=lambda p: _ended_at(p) or as_of, default=None)
             if ended is not None:  # a member's cancel cancels; a rejection with no second try ends it
+                # The journey ends there for every member: the others stand as they stood at that
+                # moment (no reminder of theirs after a cancellation), and the member that ended it
+                # is the last visit, as in a journey one stage at a time.
+                end = _ended_at(ended)
+                others = [p if end is None or end >= as_of else
+                          _walk(replace(journey, stages=(journey.stage(m),)), facts, end, settings, entered)
+                          for p, m in zip(parts, stage.members) if p is not ended]
+                visits += [v for p in others for v in p.visits] + list(ended.visits)
+                emails += [e for p in others for e in p.emails] + list(ended.emails)
                 return Timeline(tuple(visits), ended.standing, stage.id if ended.standing == "stuck" else None,
                                 tuple(emails), ended.waits_on)
+            visits += [v for p in parts for v in p.visits]
+            emails += [e for p in parts for e in p.emails]
             open_ = [p for p in parts if p.standing != "done"]
             if open_:  # a member waiting on an approver blocks no other member, only the join
                 lead = min(open_, key=lambda p: _URGENCY.index(p.standing) if p.standing in _URGENCY else len(_URGENCY))
@@ -328,6 +338,16 @@ def _joined_at(parts: list[Timeline]) -> dt.datetime | None:
         done = v.due_at if v.outcome == "skipped" else v.decided_at if v.outcome == "approved" else v.completed_at
         moments += [m for m in (done, v.entered_at) if m is not None]
     return max(moments) if moments else None
+
+
+def _ended_at(t: Timeline) -> dt.datetime | None:
+    """When a member's walk ended the journey: its cancellation's moment, or the rejection (or
+    failed attempt) it ends on; None when it has no moment (stuck)."""
+    if t.standing == "cancelled":
+        return next((e.at for e in reversed(t.emails) if e.kind == CANCELLATION), None)
+    if t.standing == "rejected" and t.visits:
+        return t.visits[-1].decided_at or t.visits[-1].completed_at
+    return None
 
 
 def _after_passing(stage: Stage, branches: dict[str | None, str]) -> str | None:
