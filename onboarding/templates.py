@@ -272,3 +272,14 @@ def check_templates(cohort: Any, journey: Any) -> list[str]:
                     except Exception as exc:  # noqa: BLE001 - any error a template raises, reported by file
                         problems.append(f"{name}: does not render for {stage.id}:{kind} ({type(exc).__name__}: {exc})")
     return list(dict.fromkeys(problems))
+
+
+def missing_variants(journey: Any, lang: str, folder: str | None = None) -> list[tuple[str, str]]:
+    """The emails of ``journey`` that have no ``lang`` variant, each with the template it falls
+    back on (``journey/enter``: written in English): ``[(ledger kind, fallback folder)]``."""
+    out = []
+    for stage, kind in journey.email_kinds():
+        choice = choose_template(journey.id, stage, kind, lang, folder)
+        if choice.language != lang:
+            out.append((journey.ledger_kind(stage, kind), choice.path))
+    return out
