@@ -136,9 +136,19 @@ class Cohort:
         return dt.datetime.combine(day, dt.time(0), self.tz)
 
     def deadline_display(self) -> str:
-        """The deadline as the customer reads it: the last day, in the cohort's zone."""
+        """The deadline as the instructor reads it: the last day, in the cohort's zone, its names in
+        the cohort's ``locale`` (customers' emails write it in their own language)."""
+        from onboarding.languages import locale_language, long_datetime
+
         end = self.deadline_at - dt.timedelta(microseconds=1)
-        return f"{end:%A %d %B %Y}, {end:%H:%M} ({self.timezone})"
+        return f"{long_datetime(end, locale_language(self.locale))} ({self.timezone})"
+
+    def local_time(self, when: dt.datetime, fmt: str) -> str:
+        """``when`` in the cohort's zone as ``strftime(fmt)`` writes it, the day and month names in
+        the cohort's ``locale`` (the instructor's summary)."""
+        from onboarding.languages import locale_language, strftime
+
+        return strftime(when.astimezone(self.tz), fmt, locale_language(self.locale))
 
 
 def parse_duration(value: Any, where: str, limit: dt.timedelta = MAX_GRACE) -> dt.timedelta:

@@ -203,3 +203,30 @@ def test_journeys_check_lists_the_missing_variants_and_their_fallback(capsys, tm
     (tmp_path / "out").symlink_to("/etc")
     assert main(["check", str(ROOT / "config" / "journeys.yaml"), "--languages", "de", "--templates", str(tmp_path)]) == 2
     assert "a link leading out" in capsys.readouterr().err
+
+
+def test_a_cohorts_locale_writes_the_summarys_and_the_pages_dates():
+    from onboarding.reporting.page import CohortFacts, _deadline_text, local
+
+    german, english = make_cohort(locale="de-DE"), make_cohort()
+    when = dt.datetime(2026, 12, 1, 19, 30, tzinfo=dt.timezone.utc)  # Wed 2 Dec, 06:30 in Sydney
+    assert german.deadline_display() == "Freitag, 4. Dezember 2026, 23:59 Uhr (Australia/Sydney)"
+    assert english.deadline_display() == "Friday 04 December 2026, 23:59 (Australia/Sydney)"  # as always
+    assert german.local_time(when, "%a %d %b %Y %H:%M %Z") == "Mi. 02 Dez. 2026 06:30 AEDT"
+    assert english.local_time(when, "%a %d %b %Y %H:%M %Z") == "Wed 02 Dec 2026 06:30 AEDT"
+    facts, plain = CohortFacts.of(german), CohortFacts.of(english)
+    assert local(when.isoformat(), facts.zone) == "Mi. 02 Dez. 2026 06:30"
+    assert local(when.isoformat(), plain.zone) == local(when.isoformat(), plain.tz) == "Wed 02 Dec 2026 06:30"
+    assert _deadline_text(facts) == "Fr. 04 Dez. 2026 23:59 (Australia/Sydney)"
+    assert CohortFacts.recorded("c1", '{"cohort": {"timezone": "UTC", "locale": "de-DE"}}').zone.lang == "de"
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "fr"])
+def test_the_table_of_names_is_whole(lang):
+    from onboarding.languages import _SHORT_DAYS, _SHORT_MONTHS, NAMES
+
+    days, months = NAMES[lang]
+    assert len(days) == len(set(days)) == 7 and len(months) == len(set(months)) == 12
+    if lang != "en":
+        assert len(_SHORT_DAYS[lang]) == 7 and len(_SHORT_MONTHS[lang]) == 12
+        assert all("%" not in w for w in (*days, *months, *_SHORT_DAYS[lang], *_SHORT_MONTHS[lang]))
