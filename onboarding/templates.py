@@ -264,7 +264,8 @@ def check_templates(cohort: Any, journey: Any) -> list[str]:
                     try:
                         env.get_template(name).render(**context, subject_line="")
                     except jinja2.TemplateNotFound as exc:
-                        problems.append(f"{name}: missing (needs {exc.name}) for {stage.id}:{kind}")
+                        problems.append(f"{name}: missing, for {stage.id}:{kind}" if exc.name == name else
+                                        f"{name}: needs {exc.name}, which is missing (for {stage.id}:{kind})")
                     except jinja2.TemplateSyntaxError as exc:
                         problems.append(f"{exc.filename or name}: line {exc.lineno}: {exc.message}")
                     except TemplateRefused as exc:
