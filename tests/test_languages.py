@@ -230,3 +230,13 @@ def test_the_table_of_names_is_whole(lang):
     if lang != "en":
         assert len(_SHORT_DAYS[lang]) == 7 and len(_SHORT_MONTHS[lang]) == 12
         assert all("%" not in w for w in (*days, *months, *_SHORT_DAYS[lang], *_SHORT_MONTHS[lang]))
+
+
+def test_the_load_check_renders_with_what_the_pipeline_gives_the_templates():
+    """The sample data a template folder is checked with has every key a real email gives."""
+    from onboarding.delivery.messages import email_context
+    from onboarding.templates import sample_context
+
+    cohort = make_cohort()
+    real = {*email_context(cohort, "Ann", "onb-0123456789abcdef0123"), "journey", "stage", "due", "unsubscribe", "csm"}
+    assert set(sample_context(cohort, SEED, SEED.stages[0], "de")) == real

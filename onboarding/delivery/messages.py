@@ -2,7 +2,8 @@
 
 Templates live in ``include/templates/<name>/``: ``subject.txt``, ``body.txt`` and ``body.html``
 (a customer email's: its journey's, ``journeys/<journey>/<stage>/<kind>/``, or its role's default,
-``journey/<role>/``; Jinja2; the HTML autoescaped, so a name like ``<b>Eve</b>`` shows as typed). A
+``journey/<role>/``; in the customer's language when it has that variant, ``<lang>/``: see
+``onboarding.templates``; Jinja2; the HTML autoescaped, so a name like ``<b>Eve</b>`` shows as typed). A
 customer's email is written directly as bytes (``Built``): every header value is cleaned to one
 line and stripped of anything that would read as an encoded word, names are atoms, one quoted
 string or RFC 2047 encoded words, the two parts quoted-printable; the From and Subject lines are
