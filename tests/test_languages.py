@@ -240,3 +240,19 @@ def test_the_load_check_renders_with_what_the_pipeline_gives_the_templates():
     cohort = make_cohort()
     real = {*email_context(cohort, "Ann", "onb-0123456789abcdef0123"), "journey", "stage", "due", "unsubscribe", "csm"}
     assert set(sample_context(cohort, SEED, SEED.stages[0], "de")) == real
+
+
+def test_no_template_is_read_through_dotdot_or_a_link_even_past_the_load_check(tmp_path):
+    import jinja2
+
+    from onboarding.templates import TemplateRefused, _env
+
+    (tmp_path / "secret.txt").write_text("the server's secret")
+    folder = tmp_path / "my-templates"
+    (folder / "journey").mkdir(parents=True)
+    (folder / "journey" / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    env = _env(str(folder))
+    with pytest.raises(jinja2.TemplateNotFound):
+        env.get_template("../secret.txt")
+    with pytest.raises(TemplateRefused, match="leads out of the template folder"):
+        env.get_template("journey/leak.txt")
