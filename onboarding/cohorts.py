@@ -27,6 +27,7 @@ from onboarding.configmodel import ID_RE, TAG, Date, FileModel, Id, Text, config
 from onboarding.consent import CLASSES, TRANSACTIONAL, normalise_suppression
 from onboarding.errors import ConfigError
 from onboarding.journeys import SEED, SEED_ID, Journey, journeys_from
+from onboarding.languages import NAMES as DATE_LANGUAGES, normalise_language
 from onboarding.sources.config import SourceConfig, SourceSpec, TimeZone
 from onboarding.sources.csv_source import CsvSpec
 from onboarding.sources.sheet_source import SheetSpec
@@ -57,6 +58,7 @@ OPTIONAL_COLUMNS = {"signups": ("signed_up_at", "first_name", "last_name", "cons
                     "events": ("value", "link"), "csms": (), "queries": ("answered_at", "link")}
 # Each source type's model, by the ``type`` that names it (a source without ``type`` is a csv).
 SOURCE_SPECS: dict[str, type[SourceSpec]] = {s.model_fields["type"].default: s for s in (CsvSpec, SqlSpec, SheetSpec)}
+LANGUAGE = "language"  # the customer attribute that chooses their emails' language
 _DURATION_RE = re.compile(r"\s*(\d{1,6})\s*([dhm])\s*")
 MAX_GRACE = dt.timedelta(days=366)
 MAX_FILE_BYTES = 1 << 20  # a cohort file is a few kB; a larger one is refused before it is parsed
@@ -106,6 +108,8 @@ class Cohort:
     csms: SourceConfig | None = None  # a journey's CSM roster as an export (instead of the journey file's)
     queries: SourceConfig | None = None  # a journey's support export: its customers' queries, one row each
     journey_spec: Journey | None = None  # the journey itself (None only for a cohort built by hand: seed)
+    locale: str | None = None  # the instructor's summary and page write dates in it ('de-DE'); None: English
+    templates: str | None = None  # the cohort file's template folder (absolute), searched before the built-in
 
     @property
     def exports(self) -> tuple[SourceConfig, ...]:
@@ -132,9 +136,19 @@ class Cohort:
         return dt.datetime.combine(day, dt.time(0), self.tz)
 
     def deadline_display(self) -> str:
-        """The deadline as the customer reads it: the last day, in the cohort's zone."""
+        """The deadline as the instructor reads it: the last day, in the cohort's zone, its names in
+        the cohort's ``locale`` (customers' emails write it in their own language)."""
+        from onboarding.languages import locale_language, long_datetime
+
         end = self.deadline_at - dt.timedelta(microseconds=1)
-        return f"{end:%A %d %B %Y}, {end:%H:%M} ({self.timezone})"
+        return f"{long_datetime(end, locale_language(self.locale))} ({self.timezone})"
+
+    def local_time(self, when: dt.datetime, fmt: str) -> str:
+        """``when`` in the cohort's zone as ``strftime(fmt)`` writes it, the day and month names in
+        the cohort's ``locale`` (the instructor's summary)."""
+        from onboarding.languages import locale_language, strftime
+
+        return strftime(when.astimezone(self.tz), fmt, locale_language(self.locale))
 
 
 def parse_duration(value: Any, where: str, limit: dt.timedelta = MAX_GRACE) -> dt.timedelta:
@@ -211,6 +225,15 @@ def _classes(value: Any) -> dict[str, str]:
     if bad:
         raise ValueError(f"{bad} must each be one of {list(CLASSES)}")
     return value
+
+
+def _locale(value: Any) -> str:
+    """A locale whose dates the summary and the page can write (``de-DE``, ``de``, ``en``)."""
+    lang = normalise_language(value)
+    if lang is None or lang not in DATE_LANGUAGES:
+        raise ValueError(f"{value!r} is not a locale the reports can write dates in; known: "
+                         f"{sorted(DATE_LANGUAGES)} (like de-DE)")
+    return value.strip()
 
 
 def _spreadsheet(value: Any) -> str:
@@ -334,6 +357,8 @@ class CohortSpec(FileModel):
     """Run folders older than this are deleted."""
     journey: Id = SEED_ID
     """The journey its customers go through (`seed`: the original process)."""
+    locale: typed(str, _locale, {"type": "string", "pattern": r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8}){0,3}$"}) | None = None
+    """The instructor's summary and the Onboarding page write dates in this locale (like de-DE; default English)."""
 
 
 def _defaults(value: Any) -> dict:
@@ -364,6 +389,8 @@ class CohortsDocument(FileModel):
     """Folders (relative to this file) that sources may read besides this file's own."""
     journeys: Text | None = None
     """The journey file, beside this one (see "Journeys")."""
+    templates: Text | None = None
+    """A template folder (relative to this file) searched before the built-in templates (see docs/journeys/languages.md)."""
 
 
 @dataclass(frozen=True)
@@ -383,7 +410,9 @@ def _fields(role: str, journey: Journey) -> Fields:
     if role == "completions" and not seed:  # the wide export: a timestamp column per stage that names one
         wide = _wide_fields(journey)
         return Fields(("email", *wide), ("name",), timestamps=wide)
-    attributes = None if role == "csms" else journey.csm_match if role == "signups" and not seed else ()
+    # A customer's language (``language``) is read whatever the journey: it chooses their emails' variant.
+    customer = tuple(dict.fromkeys((*(() if seed else journey.csm_match), LANGUAGE)))
+    attributes = None if role == "csms" else customer if role == "signups" else ()
     return Fields(REQUIRED_COLUMNS[role], OPTIONAL_COLUMNS[role], attributes,
                   ("asked_at", "answered_at") if role == "queries" else ())
 
@@ -503,21 +532,31 @@ def _cohort(raw: Any, defaults: dict, base: Path, where: str, roots: tuple[Path,
     return _resolve(_spec(merged, _label(merged, where)), Place(base, roots), journeys)
 
 
-def _resolve(spec: CohortSpec, place: Place, journeys: tuple[dict[str, Journey], str | None]) -> Cohort:
-    """The cohort as the pipeline uses it: its journey attached, its exports resolved."""
+def _resolve(spec: CohortSpec, place: Place, journeys: tuple[dict[str, Journey], str | None],
+             templates: str | None = None) -> Cohort:
+    """The cohort as the pipeline uses it: its journey attached, its exports resolved; with a
+    template folder (the file's ``templates``), every email its journey can send checked to render."""
     where = f"cohort {spec.id!r}"
     journey = _journey(spec, where, journeys)
     exports = _exports(spec, journey, where, place)
     plain = spec.model_dump(include={"title", "deadline", "timezone", "sender", "instructor", "reminder_days_before",
                                      "grace_period", "welcome_timing", "email_connection", "course_url",
-                                     "consent_wording", "retention_days", "journey", "data_team"})
-    return Cohort(
-        id=spec.id, **plain, signups=exports["signups"], completions=exports.get("completions"),
+                                     "consent_wording", "retention_days", "journey", "data_team", "locale"})
+    cohort = Cohort(
+        id=spec.id, **plain, templates=templates, signups=exports["signups"], completions=exports.get("completions"),
         events=exports.get("events"), csms=exports.get("csms"), queries=exports.get("queries"),
         next_steps=tuple(spec.next_steps),
         guards=GuardConfig(**spec.guards.model_dump()) if spec.guards else GuardConfig(),
         instructor_sheet=spec.instructor_sheet.model_dump() if spec.instructor_sheet else None,
         email_classes=_email_classes(spec, where), suppress=spec.suppress or (), journey_spec=journey)
+    if templates:
+        from onboarding.templates import check_templates
+
+        problems = check_templates(cohort, journey)
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise ConfigError(f"{where}: templates: " + "; ".join(problems[:3]) + more)
+    return cohort
 
 
 def _wide_fields(journey: Journey) -> tuple[str, ...]:
@@ -615,6 +654,7 @@ def read_cohort_file(path: str | Path | None = None) -> CohortFile:
     base = path.parent.resolve()
     place = Place(base, (base, *((base / os.path.expandvars(r)).resolve() for r in doc.source_roots or ())))
     journeys = _journeys(doc.journeys, path)
+    templates = _templates(doc.templates, path)
     found = CohortFile(path, {}, {}, journeys=journeys[0])
     order: list[str] = []
     for i, raw in enumerate(doc.cohorts):
@@ -625,7 +665,7 @@ def read_cohort_file(path: str | Path | None = None) -> CohortFile:
         except ValueError:
             pass
         try:
-            c = _resolve(_spec(raw, label), place, journeys)
+            c = _resolve(_spec(raw, label), place, journeys, templates)
             if c.id in found.cohorts or c.id in found.broken:
                 raise ConfigError(f"cohort id {c.id!r} appears twice")
         except ConfigError as exc:
@@ -684,6 +724,23 @@ def _journeys(name: str | None, path: Path) -> tuple[dict[str, Journey], str | N
         return {SEED_ID: SEED}, f"journeys: {jpath}: journey file not found"
     except ConfigError as exc:
         return {SEED_ID: SEED}, str(exc)
+
+
+def _templates(name: str | None, path: Path) -> str | None:
+    """The template folder the cohort file names (``templates: ../my-templates``, relative to the
+    file, like ``journeys``), searched before the built-in templates; refused (every cohort of the
+    file stops) when it is no folder or holds a link leading out of it."""
+    from onboarding.templates import folder_problems
+
+    if name is None:
+        return None
+    if not name.strip() or any(ord(c) < 32 for c in name):
+        raise ConfigError(f"{path}: templates: expected a folder's name, got {name!r}")
+    folder = (path.parent / os.path.expandvars(name)).resolve()
+    problems = folder_problems(folder)
+    if problems:
+        raise ConfigError(f"{path}: templates: " + "; ".join(problems))
+    return str(folder)
 
 
 def load_cohorts(path: str | Path | None = None) -> dict[str, Cohort]:
@@ -747,7 +804,7 @@ def fingerprint(cohort: Cohort) -> dict:
         # Runs recorded before journeys existed have no such key: the seed journey is what they ran.
         del out["journey"]
         out.pop("journey_spec", None)
-    for role in ("events", "csms"):
+    for role in ("events", "csms", "locale", "templates"):
         if out.get(role) is None:
             out.pop(role, None)
     for role in EXPORT_ROLES:  # fields added later, recorded only where used (older runs compare the same)

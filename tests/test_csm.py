@@ -36,6 +36,18 @@ def test_least_loaded_within_capacity_matching_language_and_the_rest_wait():
     assert out.load == {"priya@x.com": 2, "jonas@x.com": 2, "mia@x.com": 2}
 
 
+def test_a_language_matches_as_the_emails_read_it():
+    """A customer written to in German (``DE``, `` de-AT ``) gets the German-speaking CSM, as one
+    with ``de`` does; a value that is no language (a path, markup) asks for none."""
+    out = place(ROSTER, {}, people(("a", " DE "), ("b", "de-AT"), ("c", "../de"), ("d", "<b>de</b>")),
+                match=("language",))
+    assert out.assigned["a@c.org"] == out.assigned["b@c.org"] == "jonas@x.com"
+    # No language asked for: the least loaded, in roster order (Jonas is full).
+    assert (out.assigned["c@c.org"], out.assigned["d@c.org"]) == ("priya@x.com", "mia@x.com")
+    roster = (Csm("Jonas", "jonas@x.com", 2, (("language", "DE"),)),)
+    assert place(roster, {}, people(("a", "de")), match=("language",)).assigned == {"a@c.org": "jonas@x.com"}
+
+
 def test_round_robin_goes_on_after_the_last_one_assigned():
     out = place(ROSTER, {}, people(("a", None), ("b", None), ("c", None), ("d", None)), method="round_robin",
                 last_assigned="jonas@x.com")

@@ -151,7 +151,9 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
     for w in waiting_csm:
         assert language[w["email"]] and all(load.get(c, 0) == capacity[c] for c in capacity
                                             if speaks[c] == language[w["email"]])
-    intros = [m for m in sent2.values() if "Meet your customer success manager" in m["subject"]]
+    # Each in the customer's language: German to the German accounts (docs/journeys/languages.md).
+    intros = [m for m in sent2.values() if "Meet your customer success manager" in m["subject"]
+              or "Ihre persönliche Ansprechperson" in m["subject"]]
     assert len(intros) == len(placed)
     by_customer = {p["email"]: p for p in placed}
     for m in intros:
@@ -159,7 +161,10 @@ def test_the_journey_sample_night_by_night_with_approvals_answered_through_the_a
         csm = by_customer[to]
         assert m["from"] == f"{csm['csm_name']} <{csm['csm_email']}>"
         assert csm["csm_name"] in m["text"]
-    again = [m for m in sent2.values() if "Tell us about your team" in m["subject"]
+        assert m["text"].startswith("Hallo " if language[to] == "de" else "Hi "), to
+    assert any(language[m["to"].rsplit("<", 1)[1].rstrip(">")] == "de" for m in intros)
+    again = [m for m in sent2.values() if ("Tell us about your team" in m["subject"]
+                                           or "Erzählen Sie uns von Ihrem Team" in m["subject"])
              and m["to"].rsplit("<", 1)[1].rstrip(">") in rejected]
     assert {m["to"].rsplit("<", 1)[1].rstrip(">") for m in again} == set(rejected)
     keys = rows("SELECT email_key FROM email_ledger WHERE recipient IN ({}) AND kind = 'details:details_form'".format(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from onboarding.journeys import CSM_METHODS as METHODS, Csm
+from onboarding.languages import normalise_language
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,13 @@ class Placement:
     assigned: dict[str, str]  # customer -> CSM email, the new assignments only
     waiting: tuple[str, ...]  # customers no CSM could take
     load: dict[str, int]  # CSM email -> customers after this placement
+
+
+def _matched(key: str, value):
+    """An attribute as matching reads it: a language as the emails read it (``DE``, `` de-AT `` and
+    ``de`` are one language, so the customer written to in German gets the German-speaking CSM);
+    any other attribute as written."""
+    return normalise_language(value) if key == "language" else value
 
 
 def place(roster: Sequence[Csm], existing: Mapping[str, str], newcomers: Sequence[Newcomer],
@@ -53,9 +61,9 @@ def place(roster: Sequence[Csm], existing: Mapping[str, str], newcomers: Sequenc
     for person in sorted(newcomers, key=lambda n: (n.entered_at, n.email)):
         if person.email in existing or person.email in assigned:
             continue
-        wants = dict(person.attributes)
+        wants = {k: _matched(k, v) for k, v in person.attributes}
         eligible = [c for c in roster if load[c.email] < c.capacity
-                    and all(not wants.get(k) or c.attribute(k) == wants[k] for k in match)]
+                    and all(not wants.get(k) or _matched(k, c.attribute(k)) == wants[k] for k in match)]
         if not eligible:
             waiting.append(person.email)
             continue

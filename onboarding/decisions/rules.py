@@ -31,6 +31,7 @@ import pandas as pd
 
 from onboarding.cohorts import Cohort
 from onboarding.identity import EmailId
+from onboarding.languages import customer_language
 from onboarding.journeys import CANCELLATION, COMPLETE, REMINDER, Journey
 from onboarding.decisions.facts import CALLED_COLUMNS, Called, RunAsk, RunFacts, classes_of, extras
 from onboarding.decisions import (COMPLETED_LATE, HELD, IN_FLIGHT_STATES, MISSED, ON_TIME, PENDING, SENT_STATES,
@@ -247,5 +248,8 @@ def seed_called(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) 
     statuses = pd.DataFrame({"email": customers["email"], "name": customers["name"],
                              "first_name": customers["first_name"] if "first_name" in customers else None,
                              "consent": customers["consent"] if "consent" in customers else None,
+                             # The language their emails are written in (its variant when one exists).
+                             "language": customers["attributes"].map(customer_language)
+                             if "attributes" in customers else None,
                              "completed_at": customers["completed_at"], "status": status})
     return Called(statuses, d[list(CALLED_COLUMNS)], classes_of(cohort, journey), {"orphans": len(facts.orphans)})

@@ -2,7 +2,8 @@
 
 Templates live in ``include/templates/<name>/``: ``subject.txt``, ``body.txt`` and ``body.html``
 (a customer email's: its journey's, ``journeys/<journey>/<stage>/<kind>/``, or its role's default,
-``journey/<role>/``; Jinja2; the HTML autoescaped, so a name like ``<b>Eve</b>`` shows as typed). A
+``journey/<role>/``; in the customer's language when it has that variant, ``<lang>/``: see
+``onboarding.templates``; Jinja2; the HTML autoescaped, so a name like ``<b>Eve</b>`` shows as typed). A
 customer's email is written directly as bytes (``Built``): every header value is cleaned to one
 line and stripped of anything that would read as an encoded word, names are atoms, one quoted
 string or RFC 2047 encoded words, the two parts quoted-printable; the From and Subject lines are
@@ -32,7 +33,9 @@ from typing import Any
 from onboarding.cohorts import Cohort
 from onboarding.decisions import journey_of
 from onboarding.errors import UnsafeMessage
-from onboarding.paths import TEMPLATES_DIR
+from onboarding.languages import DEFAULT as DEFAULT_LANGUAGE, day_month_year, long_datetime
+from onboarding.templates import (Rendered, Titled, _env, choose_template, journey_titles, render_in,
+                                  stage_role, stage_template)
 from onboarding.times import sent_clock
 from onboarding.validation.values import MAX_NAME_CHARS, clean_name
 
@@ -45,47 +48,8 @@ PART_HEADERS = ("Content-ID", "Content-Disposition")
 MAX_LINE_BYTES = 998  # RFC 5322 section 2.1.1
 
 
-@dataclass(frozen=True)
-class Rendered:
-    subject: str
-    text: str
-    html: str
-
-
-@functools.cache
-def _env():
-    import jinja2
-
-    from pathlib import PurePath
-
-    from onboarding import words
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        # Templates change with a deployment, not during a run: no stat of four files per email.
-        auto_reload=False,
-    )
-    # The same words everywhere she reads (email, CSV, sheet, page); a file by its name only,
-    # never a server's path.
-    env.filters.update(standing=words.standing, email_state=words.email_state,
-                       basename=lambda p: PurePath(str(p or "").replace("\\", "/")).name)
-    env.own_templates = {}  # stage_template's lookups: a journey's own template folder exists or not
-    return env
-
-
 def render(kind: str, **context: Any) -> Rendered:
-    env = _env()
-    subject = " ".join(env.get_template(f"{kind}/subject.txt").render(**context).split())
-    return Rendered(
-        subject=subject,
-        text=env.get_template(f"{kind}/body.txt").render(**context),
-        html=env.get_template(f"{kind}/body.html").render(**context, subject_line=subject),
-    )
+    return render_in(_env(), kind, context)
 
 
 @functools.lru_cache(maxsize=256)
@@ -399,64 +363,56 @@ def check_message(msg: Message, to_email: str, cc: tuple[str, ...] = (), sender:
 
 def customer_email(cohort: Cohort, kind: str, email_addr: str, name: str, ref: str,
                    first_name: str | None = None, unsubscribe: Unsubscribe | None = None,
-                   due: str | None = None, csm: Any = None) -> Message:
+                   due: str | dt.datetime | None = None, csm: Any = None, language: str | None = None) -> Message:
     """Render one customer email of the ledger's ``kind`` (a journey's ``<stage>:<kind>``; the
     seed journey's kinds name no stage: its one stage's) and build the message, as every
     journey's: its stage's template (``stage_template``: the seed's are its journey's own, in
-    ``journeys/seed/onboarding/<kind>/``); a marketing kind carries how to unsubscribe (headers,
-    and a visible link or address)."""
+    ``journeys/seed/onboarding/<kind>/``) in the customer's ``language`` when it has that variant;
+    a marketing kind carries how to unsubscribe (headers, and a visible link or address)."""
     journey = journey_of(cohort)
     stage_id, _, own = kind.rpartition(":")
     stage = journey.stage(stage_id) if stage_id else journey.stages[0]
-    return stage_email(cohort, journey, stage, own, email_addr, name, ref, due, first_name, unsubscribe, csm)
-
-
-def stage_role(stage: Any, kind: str) -> str:
-    """Which default a journey email falls back on: ``enter`` (an email on entering the stage),
-    ``complete``, ``reminder`` (``reminder_1``, ``reminder_2``...) or ``cancellation``."""
-    role = stage.role(kind)
-    if role is None:
-        raise ValueError(f"stage {stage.id!r} sends no email {kind!r}")
-    return role
-
-
-def stage_template(journey_id: str, stage: Any, kind: str) -> str:
-    """The template folder of a journey email: ``journeys/<journey>/<stage>/<kind>/`` when the
-    journey has its own, else the default for its role (``journey/<role>/``): a journey needs no
-    template to start with."""
-    own = f"journeys/{journey_id}/{stage.id}/{kind}"
-    # Looked up once per template environment (templates change with a deployment, not during a
-    # run, as the environment's own cache assumes): not a stat of the disk for every email.
-    found = _env().own_templates
-    if own not in found:
-        found[own] = (TEMPLATES_DIR / own / "subject.txt").is_file()
-    return own if found[own] else f"journey/{stage_role(stage, kind)}"
+    return stage_email(cohort, journey, stage, own, email_addr, name, ref, due, first_name, unsubscribe, csm,
+                       language)
 
 
 def stage_email(cohort: Cohort, journey: Any, stage: Any, kind: str, email_addr: str, name: str, ref: str,
-                due: str | None = None, first_name: str | None = None,
-                unsubscribe: Unsubscribe | None = None, csm: Any = None) -> Message:
-    """Render and build one email of a journey's stage (``due``: the stage's due time as the
-    customer reads it), with the same safety checks as every customer email. ``csm`` (the
-    customer's CSM: ``name``, ``email``) is named in the templates; the emails of the stage that
-    introduces the CSM go out in the CSM's name, from the CSM's address."""
-    context = email_context(cohort, name, ref, first_name)
+                due: str | dt.datetime | None = None, first_name: str | None = None,
+                unsubscribe: Unsubscribe | None = None, csm: Any = None, language: str | None = None) -> Message:
+    """Render and build one email of a journey's stage (``due``: the stage's due time, a moment
+    written in the email's language, or text as the customer reads it), in the customer's
+    ``language`` when its template has that variant, with the same safety checks as every customer
+    email. ``csm`` (the customer's CSM: ``name``, ``email``) is named in the templates; the emails
+    of the stage that introduces the CSM go out in the CSM's name, from the CSM's address."""
+    folder = getattr(cohort, "templates", None)
+    choice = choose_template(journey.id, stage, kind, language, folder)
+    context = email_context(cohort, name, ref, first_name, choice.lang)
     sender = cohort.sender
     if csm is not None and stage.assign_csm:
         sender = str(Address(display_name=header_text(csm.name), addr_spec=csm.email))
         context["signature"] = header_text(csm.name)
-    content = render(stage_template(journey.id, stage, kind), **context, journey=journey, stage=stage, due=due,
-                     unsubscribe=unsubscribe, csm=csm)
+    if isinstance(due, dt.datetime):
+        due = f"{long_datetime(due.astimezone(cohort.tz), choice.lang)} ({cohort.timezone})"
+    env = _env(folder)
+    titles = journey_titles(env, journey.id, choice.language)
+    content = render_in(env, choice.path, {
+        **context, "journey": Titled(journey, titles.get("title") or journey.title),
+        "stage": Titled(stage, (titles.get("stages") or {}).get(stage.id) or stage.title),
+        "due": due, "unsubscribe": unsubscribe, "csm": csm})
     return build_message(sender=sender, to_email=email_addr, to_name=name, content=content, ref=ref,
                          unsubscribe=unsubscribe)
 
 
-def email_context(cohort: Cohort, name: str, ref: str, first_name: str | None = None) -> dict[str, Any]:
+def email_context(cohort: Cohort, name: str, ref: str, first_name: str | None = None,
+                  lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
     """What a customer email's templates may use. The greeting is by first name when the signup
-    export has one (a ``first_name`` column), else by the whole name as the export gives it."""
+    export has one (a ``first_name`` column), else by the whole name as the export gives it; the
+    dates in ``lang``, the language the email is written in (``lang`` in the templates)."""
     sender_name = parse_sender(cohort.sender).display_name
     first = clean_name(first_name or "")
-    return {"name": clean_name(name), "greeting_name": first or clean_name(name), "cohort": cohort, "deadline": cohort.deadline_display(),
-            "deadline_date": f"{cohort.deadline:%d %B %Y}", "course_url": cohort.course_url,
-            "next_steps": list(cohort.next_steps), "ref": ref,
+    end = cohort.deadline_at - dt.timedelta(microseconds=1)
+    return {"name": clean_name(name), "greeting_name": first or clean_name(name), "cohort": cohort,
+            "deadline": f"{long_datetime(end, lang)} ({cohort.timezone})",
+            "deadline_date": day_month_year(cohort.deadline, lang), "course_url": cohort.course_url,
+            "next_steps": list(cohort.next_steps), "ref": ref, "lang": lang,
             "signature": sender_name or "The course team"}

@@ -8,6 +8,12 @@ stage and key) otherwise. With ``--export`` (an events export, CSV), each event 
 stages wait on that the export never carries is listed (a misspelt ``acount_verified``), and the
 exit status is 1 when there is one. See docs/journeys/index.md.
 
+    python -m onboarding.ops.journeys check config/journeys.yaml --languages de,fr [--templates ../my-templates]
+
+With ``--languages``, each journey's emails that have no variant in a language are listed with
+the template they fall back on (docs/journeys/languages.md); ``--templates`` is a cohort file's
+template folder, searched first as the pipeline searches it.
+
 Simulate what a journey will do to one customer, night by night (docs/journeys/simulator.md):
 
     python -m onboarding.ops.journeys simulate saas-onboarding --customer-events her-events.csv \
@@ -18,6 +24,7 @@ Simulate what a journey will do to one customer, night by night (docs/journeys/s
 Each nightly run's moment (in the cohort's zone), her stage and standing, and every email that
 night's run sends her, from the nightly run's own decide path. Exit status 0, or 2 with the
 problem (the events file's row and column) on stderr.
+
 """
 from __future__ import annotations
 
@@ -123,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file", type=Path)
     check.add_argument("--export", type=Path, help="an events export (CSV): list the event names it lacks")
     check.add_argument("--event-column", help="the export's event column (default: the header 'Event')")
+    check.add_argument("--languages", help="languages to list missing email variants for (like de,fr)")
+    check.add_argument("--templates", type=Path, help="a cohort file's template folder, searched first")
     _simulate_parser(sub)
     args = ap.parse_args(argv)
     if args.command == "simulate":
@@ -136,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for j in journeys.values():
         print("\n".join(describe(j)))
+    if args.languages is not None and not _languages(journeys, args.languages, args.templates):
+        return 2
     if args.export is None:
         return 0
     names = _read(args.export, lambda: export_event_names(args.export, args.event_column), KeyError)
@@ -146,6 +157,32 @@ def main(argv: list[str] | None = None) -> int:
     for line in missing:
         print(f"  missing: {line}")
     return 1 if missing else 0
+
+
+def _languages(journeys: dict, wanted: str, folder: Path | None) -> bool:
+    """Print, per journey and language, the emails without that language's variant and the
+    template each falls back on; False (the reason on stderr) for a language that is no tag or a
+    template folder that may not be used."""
+    from onboarding.languages import normalise_language
+    from onboarding.templates import folder_problems, missing_variants
+
+    langs = [w.strip() for w in wanted.split(",") if w.strip()]
+    bad = [w for w in langs if normalise_language(w) != w.lower()]
+    if bad or not langs:
+        print(f"error: --languages: {bad or wanted!r} are not plain language tags (like de,fr)", file=sys.stderr)
+        return False
+    problems = folder_problems(folder) if folder is not None else []
+    if problems:
+        print("error: --templates: " + "; ".join(problems), file=sys.stderr)
+        return False
+    for j in journeys.values():
+        for lang in dict.fromkeys(w.lower() for w in langs):
+            missing = missing_variants(j, lang, str(folder.resolve()) if folder else None)
+            print(f"{j.id} [{lang}]: " + ("every email has its variant" if not missing else
+                                           f"{len(missing)} of {len(j.ledger_kinds())} email(s) without a {lang} variant"))
+            for kind, fallback in missing:
+                print(f"  missing: {kind} -> falls back on {fallback}/ (English)")
+    return True
 
 
 def _read(path: Path, read: Any, refused: type[Exception]) -> Any:

@@ -35,16 +35,16 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
     classes = classes_of(cohort, journey_of(cohort))
     journey_email = _journey_emails(store, cohort, ctx)
 
-    def customer_email(cohort, kind, email_addr, name, ref, first_name):
+    def customer_email(cohort, kind, email_addr, name, ref, first_name, language=None):
         unsubscribe = _unsubscribe(cohort, ctx, classes.get(kind, "transactional"), email_addr, unsubscribe_secret)
-        return journey_email(kind, email_addr, name, ref, first_name, unsubscribe)
+        return journey_email(kind, email_addr, name, ref, first_name, unsubscribe, language)
 
     if ctx.dry_run:
         preview = ctx.folder(cohort.id) / "preview"
         for r in due:
             try:
                 msg = customer_email(cohort, r["kind"], r["email"], r["name"], r["ref"],
-                                     r.get("first_name"))
+                                     r.get("first_name"), r.get("language"))
             except UnsafeMessage as exc:
                 log.warning("cohort %s: dry run: a %s would not be sent: %s", cohort.id, r["kind"],
                             without_addresses(exc))
@@ -72,7 +72,7 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
         for r in due:
             def build(r=r):
                 return (customer_email(cohort, r["kind"], r["email"], r["name"], r["ref"],
-                                       r.get("first_name")),
+                                       r.get("first_name"), r.get("language")),
                         outbox_label(cohort.id, r["kind"].replace(":", "."), r["email"]))
 
             items.append(BatchItem(r["email_key"], build))
@@ -96,9 +96,9 @@ def send(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], Send
 
 
 def _journey_emails(store: Store, cohort: Cohort, ctx: RunContext):
-    """Builds a cohort's emails, whatever its journey: the stage's templates, its due time as this
-    run saw it, and the customer's CSM (the seed journey has neither: its run records no visits
-    and places nobody)."""
+    """Builds a cohort's emails, whatever its journey: the stage's templates in the customer's
+    language (as the ledger entered the email), its due time as this run saw it, and the
+    customer's CSM (the seed journey has neither: its run records no visits and places nobody)."""
     from types import SimpleNamespace
 
     from onboarding.times import from_iso
@@ -109,11 +109,12 @@ def _journey_emails(store: Store, cohort: Cohort, ctx: RunContext):
     csms = {r["email"]: SimpleNamespace(name=r["csm_name"], email=r["csm_email"])
             for r in store.journeys.csm_assignments(cohort.id)}
 
-    def build(kind: str, email_addr: str, name: str, ref: str, first_name: str | None, unsubscribe):
+    def build(kind: str, email_addr: str, name: str, ref: str, first_name: str | None, unsubscribe,
+              language: str | None = None):
         when = due_at.get((email_addr, kind.rpartition(":")[0]))
-        due = f"{from_iso(when).astimezone(cohort.tz):%A %d %B %Y, %H:%M} ({cohort.timezone})" if when else None
-        return build_customer_email(cohort, kind, email_addr, name, ref, first_name, unsubscribe, due,
-                                    csms.get(email_addr))
+        # A moment: the message writes it in the language of the variant it uses, in the cohort's zone.
+        return build_customer_email(cohort, kind, email_addr, name, ref, first_name, unsubscribe,
+                                    from_iso(when) if when else None, csms.get(email_addr), language)
 
     return build
 

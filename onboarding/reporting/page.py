@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from onboarding.cohorts import Cohort, CohortFile
 from onboarding.journeys import SEED_ID
+from onboarding.languages import DEFAULT as DEFAULT_LANGUAGE, locale_language, strftime
 from onboarding import words
 from onboarding.reporting import charts
 from onboarding.store import Store
@@ -42,6 +43,7 @@ class CohortFacts:
     configured: bool
     journey: str = SEED_ID
     stage_titles: tuple[tuple[str, str], ...] = ()  # a journey's stages in order: (id, title)
+    locale: str | None = None  # the cohort's locale: the page writes its dates in it (None: English)
 
     @property
     def is_seed(self) -> bool:
@@ -52,12 +54,18 @@ class CohortFacts:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def zone(self) -> "Local":
+        """How the page writes the cohort's times: in its zone, its dates in its locale."""
+        return Local(self.tz, locale_language(self.locale))
+
     @classmethod
     def of(cls, cohort: Cohort) -> "CohortFacts":
         spec = cohort.journey_spec
         return cls(cohort.id, cohort.title, cohort.timezone, cohort.deadline, cohort.deadline_at,
                    cohort.reminder_days_before, True, cohort.journey,
-                   tuple((s.id, s.title) for s in spec.stages) if spec is not None and not spec.is_seed else ())
+                   tuple((s.id, s.title) for s in spec.stages) if spec is not None and not spec.is_seed else (),
+                   cohort.locale)
 
     @classmethod
     def recorded(cls, cohort_id: str, inputs: str | None) -> "CohortFacts":
@@ -71,7 +79,8 @@ class CohortFacts:
         return cls(cohort_id, c.get("title") or cohort_id, tz, deadline, end,
                    int(c.get("reminder_days_before") or 0), False, c.get("journey") or SEED_ID,
                    tuple((s["id"], s.get("title") or s["id"]) for s in spec.get("stages") or ()
-                         if isinstance(s, dict) and s.get("id")))
+                         if isinstance(s, dict) and s.get("id")),
+                   c.get("locale") if isinstance(c.get("locale"), str) else None)
 
 
 def _duration(text: str | None) -> dt.timedelta:
@@ -86,11 +95,21 @@ def _duration(text: str | None) -> dt.timedelta:
     return dt.timedelta(days=days, hours=h, minutes=m, seconds=s)
 
 
-def local(value: str | None, tz: ZoneInfo, fmt: str = "%a %d %b %Y %H:%M") -> str:
-    """A stored UTC time as the cohort reads it ('' when there is none)."""
+@dataclass(frozen=True)
+class Local:
+    """A cohort's zone and the language its dates are written in (its ``locale``'s)."""
+
+    tz: ZoneInfo
+    lang: str = DEFAULT_LANGUAGE
+
+
+def local(value: str | None, tz: "ZoneInfo | Local", fmt: str = "%a %d %b %Y %H:%M") -> str:
+    """A stored UTC time as the cohort reads it ('' when there is none): in its zone, the day and
+    month names in its locale's language when ``tz`` carries one (``CohortFacts.zone``)."""
     if not value:
         return ""
-    return from_iso(value).astimezone(tz).strftime(fmt)
+    zone, lang = (tz.tz, tz.lang) if isinstance(tz, Local) else (tz, DEFAULT_LANGUAGE)
+    return strftime(from_iso(value).astimezone(zone), fmt, lang)
 
 
 class PageReads:
@@ -136,7 +155,7 @@ class PageReads:
             out.append({
                 "id": cid, "title": facts.title, "timezone": facts.timezone,
                 "deadline": _deadline_text(facts), "configured": facts.configured,
-                "row": r, "last_run": r.get("last_run_id"), "last_as_of": local(r.get("last_as_of"), facts.tz),
+                "row": r, "last_run": r.get("last_run_id"), "last_as_of": local(r.get("last_as_of"), facts.zone),
                 "last_status": r.get("last_status"), "last_status_text": words.run_status(r.get("last_status")),
                 "has_docs": bool(r.get("last_data_docs")), "journey_counts": counts,
                 "waits": self._waits(cid, r, not facts.is_seed),
@@ -222,7 +241,7 @@ class PageReads:
         page_emails = a.customers_emails(cohort_id, [c["email"] for c in customers])
         runs = a.runs(cohort_id)
         last = runs[0] if runs else None
-        tz = facts.tz
+        tz = facts.zone
         titles = dict(facts.stage_titles)
         journey = not facts.is_seed
         quarantined = a.quarantine_count(last["run_id"], cohort_id) if last else 0
@@ -266,7 +285,7 @@ class PageReads:
         runs = self.store.analytics.runs(cohort_id, limit=1) if facts else []
         if facts is None or what not in ("quarantine", "orphans"):
             return None
-        a, tz = self.store.analytics, facts.tz
+        a, tz = self.store.analytics, facts.zone
         last = runs[0] if runs else None
         total = (a.quarantine_count if what == "quarantine" else a.orphans_count)(last["run_id"], cohort_id) if last else 0
         pages = max(1, -(-total // PAGE_SIZE))
@@ -338,7 +357,7 @@ class PageReads:
         facts = self.facts(cohort_id)
         if facts is None:
             return None
-        tz = facts.tz
+        tz = facts.zone
         h = self.store.analytics.customer(cohort_id, email)
         if not (h["nights"] or h["emails"] or h["quarantine"]):
             return None
@@ -535,7 +554,7 @@ def _deadline_text(facts: CohortFacts) -> str:
     if facts.deadline == dt.date.min:
         return ""
     end = facts.deadline_at - dt.timedelta(microseconds=1)
-    return f"{end:%a %d %b %Y %H:%M} ({facts.timezone})"
+    return f"{strftime(end, '%a %d %b %Y %H:%M', locale_language(facts.locale))} ({facts.timezone})"
 
 
 def _funnel_rows(funnel: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -129,7 +129,7 @@ def one_line(cohort: Cohort, data: dict[str, Any]) -> str:
 def run_story(cohort: Cohort, as_of, run_type: str | None, triggered_by: str | None, dry_run: bool) -> str:
     """Which run this is and why it happened, in a sentence: a run she did not ask for (the
     schedule started when a Dag was unpaused, a backfill) must say so."""
-    when = as_of.astimezone(cohort.tz).strftime("%a %d %b %Y %H:%M %Z")
+    when = cohort.local_time(as_of, "%a %d %b %Y %H:%M %Z")
     by = f" by {triggered_by}" if triggered_by else ""
     story = {
         "scheduled": f"the nightly run for {when}; it runs by itself every night while the onboarding_nightly "

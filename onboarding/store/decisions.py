@@ -18,7 +18,7 @@ class Decisions:
                 decisions: "pd.DataFrame") -> None:
         """Record a run's decisions, replacing those of an earlier try of the same run.
 
-        ``statuses``: email, name, first_name and consent (optional), completed_at, status. ``decisions``: email, kind, outcome,
+        ``statuses``: email, name, first_name, consent and language (optional), completed_at, status. ``decisions``: email, kind, outcome,
         reason, email_key, ref."""
         import pandas as pd
 
@@ -29,7 +29,8 @@ class Decisions:
                 **key, "email": statuses["email"].to_numpy(), "name": statuses["name"].to_numpy(),
                 "completed_at": iso_column(statuses["completed_at"]), "status": statuses["status"].to_numpy(),
                 "first_name": statuses["first_name"].to_numpy() if "first_name" in statuses else None,
-                "consent": statuses["consent"].to_numpy() if "consent" in statuses else None}))
+                "consent": statuses["consent"].to_numpy() if "consent" in statuses else None,
+                "language": statuses["language"].to_numpy() if "language" in statuses else None}))
             tx.bulk("orphan", pd.DataFrame([{**key, **o} for o in orphans]))
             tx.bulk("decision", decisions.assign(**key))
             tx.analyze()
