@@ -187,7 +187,7 @@ def test_the_quick_start_shows_what_the_demo_prints(fresh_copy):
     printed = done.stdout.splitlines()
     readme = (ROOT / "README.md").read_text()
     totals = [line for line in printed if re.match(r"^\d+ (journey )?emails in var/outbox: ", line)]
-    assert len(totals) == 2, totals
+    assert len(totals) == 2, done.stdout[-3000:]
     for line in totals:
         assert f"\n{line}\n" in readme, f"the demo printed {line!r}; the README's quick start says otherwise"
     for quoted in ("=== Sat 05 Dec 2026 nightly run (success) ===",

@@ -216,8 +216,17 @@ def journey_nights(nights: list[dt.date], run_time: dt.time, tz, logs: Path, out
             print(f"  approver error: {e}")
         print_journey_night(day, dr.run_id, state, person.answered)
     new = [p for p in sorted(outbox.rglob("*.eml")) if p not in before]
-    print(f"\n{len(new)} journey emails in {outbox}: {per_kind(new)}")
+    print(f"\n{len(new)} journey emails in {shown(outbox)}: {per_kind(new)}")
     return failed
+
+
+def shown(folder: Path) -> str:
+    """A folder as the person who ran the demo types it: relative to where they stand when it is
+    below it (``var/outbox``), else in full."""
+    try:
+        return Path(folder).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(folder)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         failed += state != "success"
         print_night(day, logical, dr.run_id, state + (", a rerun of the same date" if rerun else ""))
     emls = sorted(outbox.rglob("*.eml"))
-    print(f"\n{len(emls)} emails in {outbox}: {per_kind(emls)}")
+    print(f"\n{len(emls)} emails in {shown(outbox)}: {per_kind(emls)}")
     if not args.no_journey:
         failed += journey_nights(nights, run_time, tz, logs, outbox, set(emls))
     print(f"Run folders (inputs, GX validation results, the instructor's report CSVs, summaries): {data_dir / 'runs'}")
