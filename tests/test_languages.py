@@ -196,7 +196,9 @@ def test_journeys_check_lists_the_missing_variants_and_their_fallback(capsys, tm
     assert main(["check", str(ROOT / "config" / "journeys.yaml"), "--languages", "de,fr"]) == 0
     out = capsys.readouterr().out
     assert "saas-onboarding [de]: every email has its variant" in out
-    assert "saas-onboarding [fr]: 16 of 16 email(s) without a fr variant" in out
+    # Every email the journey can send, the exploration tips of its optional step 14 included.
+    assert "saas-onboarding [fr]: 18 of 18 email(s) without a fr variant" in out
+    assert "  missing: exploration:exploration_tips -> falls back on journey/enter/ (English)" in out
     assert "  missing: verification:reminder_1 -> falls back on journey/reminder/ (English)" in out
     assert "  missing: csm:csm_introduction -> falls back on journeys/saas-onboarding/csm/csm_introduction/" in out
     assert main(["check", str(ROOT / "config" / "journeys.yaml"), "--languages", "../x"]) == 2
