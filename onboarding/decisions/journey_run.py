@@ -158,10 +158,13 @@ def _emails(cohort: Cohort, journey: Journey, facts: RunFacts, timelines: dict[s
 
 
 def _waiting(timelines: dict[str, Timeline], assigned: dict[str, dict]) -> list[dict[str, Any]]:
-    """Step 7: the customers waiting on a person (an approval, a CSM with room) or overdue."""
+    """Step 7: the customers waiting on a person: an approval, a CSM with room, an overdue stage
+    escalated to someone (``on_missed: {escalate: ...}``, or a stage whose event no export carries),
+    or stuck. Overdue at a stage whose ``on_missed`` is ``nothing`` waits on nobody: the journey
+    lets them stay, and no person is asked to act."""
     waiting = []
     for email, t in timelines.items():
-        if t.waits_on or t.standing in ("overdue", "stuck"):
+        if t.waits_on or t.standing == "stuck":
             # The visit the standing is about (side by side: the member showing it), else the last.
             want = {"awaiting_approval": "awaiting_approval", "overdue": "missed"}.get(t.standing)
             visit = next((v for v in reversed(t.visits) if v.outcome == want), t.visits[-1] if t.visits else None)
