@@ -102,3 +102,30 @@ def test_the_built_page_shows_each_files_text(tmp_path):
         for f in files:
             text = (EXAMPLES / f).read_text()
             assert any(c.strip() == text.strip() for c in codes), (page, f)
+
+
+
+@pytest.mark.parametrize("include, builds", [
+    ("journeys/examples/any.csv", True),  # the control: the copy builds with an example included
+    ("../secret.txt", False), ("../mkdocs.yml", False), ("journeys/examples/../../../secret.txt", False),
+    ("/etc/hostname", False), ("journeys/examples/missing.yaml", False), ("https://example.com/journey.yaml", False)])
+def test_a_page_cannot_include_a_file_outside_the_docs(include, builds, tmp_path):
+    """An attacker's pass on the snippets: a page that includes a file out of docs/ (a secret
+    beside the project, a system file), a missing file or an address fails the strict build, and
+    the file's text is nowhere in the site."""
+    import shutil
+
+    copy = tmp_path / "project"
+    shutil.copytree(DOCS, copy / "docs")
+    (copy / "mkdocs.yml").write_text((ROOT / "mkdocs.yml").read_text())
+    (copy / "secret.txt").write_text("TOPSECRET-4711\n")
+    page = copy / "docs" / "journeys" / "shapes.md"
+    page.write_text(page.read_text() + f'\n```text\n--8<-- "{include}"\n```\n')
+    site = tmp_path / "site"
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)], cwd=copy,
+                          env={**_env(), "NO_MKDOCS_2_WARNING": "1"}, capture_output=True, text=True, timeout=300)
+    assert (done.returncode == 0) is builds, done.stdout + done.stderr
+    built = "".join(p.read_text(errors="replace") for p in site.rglob("*.html")) if site.exists() else ""
+    assert "TOPSECRET-4711" not in built and "site_name: Cohort onboarding" not in built
+    if builds:
+        assert "cy.example@example.org,notes_integrated" in html.unescape(re.sub(r"<[^>]+>", "", built))
