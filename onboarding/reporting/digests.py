@@ -59,7 +59,7 @@ def digests(rows: list[dict[str, Any]], csm_names: dict[str, str], tz: dt.tzinfo
                     *(TEAM + t for t in sorted(mine))]
         for who in whos:
             _line(out, who, r, tz, stage_titles)
-    named = {TEAM + t.name: f"the {t.shown} team" for t in journey.teams} if journey else {}
+    named = {TEAM + t.name: f"{t.shown} team" for t in journey.teams} if journey else {}
     return {who: Digest(who, "the instructor" if who == "instructor" else named.get(who) or csm_names.get(who, who),
                         tuple(lines)) for who, lines in out.items()}
 
