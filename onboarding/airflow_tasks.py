@@ -225,7 +225,9 @@ def _request_keys(run_id: str) -> list[dict]:
 
 def _key(request: Mapping[str, Any], refs: Any) -> dict:
     approver = request["approver"]
-    named = approver if approver == "instructor" else f"csm-{refs.pseudonym(approver)}"
+    # A team is named by its name (a journey's id-like name, never an address).
+    named = approver if approver == "instructor" else f"team-{approver}" if "@" not in approver \
+        else f"csm-{refs.pseudonym(approver)}"
     return {"run_id": request["run_id"], "cohort_id": request["cohort_id"], "stage": request["stage"],
             "approver": named}
 
@@ -247,6 +249,24 @@ def approval_request(key: Mapping[str, Any]) -> dict:
     from onboarding.errors import StopRun
 
     raise StopRun(f"approval request {dict(key)} is no longer in the state database")
+
+
+def approval_respondents(request: Mapping[str, Any]) -> list[dict[str, str]] | None:
+    """Who may answer a team's request: its members (by address, the login Airflow knows them
+    by); None for the instructor's and a CSM's requests, answered as before by anyone the
+    deployment lets answer them."""
+    from onboarding.cohorts import read_cohort_file
+
+    approver = request["approver"]
+    if approver == "instructor" or "@" in approver:
+        return None
+    cohort = read_cohort_file().cohorts.get(request["cohort_id"])
+    team = cohort.journey_spec.team(approver) if cohort else None
+    if team is None:
+        from onboarding.errors import StopRun
+
+        raise StopRun(f"approval request of cohort {request['cohort_id']}: team {approver!r} is no longer in its journey")
+    return [{"id": a, "name": a} for a in team.addresses]
 
 
 def request_label(key: Mapping[str, Any]) -> str:

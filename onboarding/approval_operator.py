@@ -42,10 +42,12 @@ class ApprovalRequestOperator(HITLOperator):
         self.request = request
 
     def _load(self) -> dict[str, Any]:
-        from onboarding.airflow_tasks import approval_request, label_approval
+        from onboarding.airflow_tasks import approval_request, approval_respondents, label_approval
 
         full = approval_request(self.request)
         self.subject, self.body, self.options = full["subject"], full["body"], [*full["options"], NOBODY]
+        # A team's request is addressed to its members: Airflow lets only them answer it.
+        self.assigned_users = approval_respondents(full)
         label_approval(self.request)
         return full
 

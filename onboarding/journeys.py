@@ -49,12 +49,18 @@ other than ``nothing``; undone when due it is skipped and the walk goes on by it
 and stages **side by side**, ``together: [<member stages>]``, entered at once, the journey going
 on by the group's ``next`` when every member is done (a member's ``next`` may only be a second
 try). Members are stages of the journey (``Journey.stages`` lists a group, then its members).
+
+**Teams and owners** (docs/journeys/teams.md): ``teams:`` names the journey's teams, each its
+members' addresses (or one address) and the cadence of its digest (``digest: daily`` or
+``weekly:mon``); a stage names its ``owner`` (a team, or ``instructor``; a member without one is
+its group's) and an approval may be ``by:`` a team. A **handoff** is a branch from one owner's
+stage to another owner's (``Journey.handoffs``).
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -77,6 +83,10 @@ ENTER, COMPLETE = "enter", "complete"
 DEFAULT_EXPIRY = dt.timedelta(days=3)
 CSM_METHODS = ("least_loaded", "round_robin")
 APPROVERS = ("instructor", "csm")
+# A team's digest goes out every nightly run (``daily``) or on the runs of one weekday (``weekly:mon``).
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CADENCES = ("daily", *(f"weekly:{d}" for d in WEEKDAYS))
+MAX_TEAMS, MAX_TEAM_MEMBERS = 20, 50
 BRANCH_CONDITIONS = ("approved", "rejected", "passed", "failed")
 RETRY_CONDITIONS = ("rejected", "failed")  # a branch back to an earlier stage: a second try
 END = "end"
@@ -164,6 +174,9 @@ class Stage:
     # are (the join) and leads on by its ``next``. A member names its group.
     members: tuple[str, ...] = ()
     group: str | None = None
+    # The team that owns the stage (a name of ``Journey.teams``, or ``instructor``); None: nobody
+    # named. Moving from one owner's stage to another owner's is a handoff.
+    owner: str | None = None
 
     def kinds(self) -> tuple[str, ...]:
         """Every email the stage may send, in the order a customer meets them: on entering, its
@@ -207,6 +220,36 @@ def staged_attributes(text: Any) -> tuple[tuple[str, str], ...]:
 
 
 @dataclass(frozen=True)
+class Team:
+    """A team of the journey (support, customer success...): who is in it and how often it hears of
+    what waits on it. It may own stages and approve them."""
+
+    name: str
+    title: str | None
+    addresses: tuple[str, ...]
+    cadence: str = "daily"  # daily | weekly:<mon..sun>
+
+    @property
+    def shown(self) -> str:
+        """The team as people read it: its title, or its name."""
+        return self.title or self.name
+
+    def digest_due(self, local_day: dt.date) -> bool:
+        """Whether a run on that (the cohort's local) day sends the team's digest."""
+        return self.cadence == "daily" or WEEKDAYS[local_day.weekday()] == self.cadence.split(":", 1)[1]
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """The move from one owner's stage to the next stage, owned by another."""
+
+    from_stage: str
+    to_stage: str
+    from_owner: str
+    to_owner: str
+
+
+@dataclass(frozen=True)
 class Queries:
     """A customer's questions (steps 15 and 16): an ``asked`` event opens one, an ``answered``
     event with the same link (the ticket) closes it; open ones go to the customer's CSM's digest,
@@ -233,6 +276,29 @@ class Journey:
     # ``csms: per_cohort``: each cohort gives its roster as a ``csms`` export (name, email,
     # capacity, attribute columns), read with the cohort's other exports every night.
     csms_per_cohort: bool = False
+    teams: tuple[Team, ...] = ()
+
+    def team(self, name: str) -> Team | None:
+        return next((t for t in self.teams if t.name == name), None)
+
+    def owner_title(self, owner: str | None) -> str:
+        """An owner as people read it: a team's title, or 'the instructor'."""
+        team = self.team(owner) if owner else None
+        return team.shown if team else "the instructor" if owner == "instructor" else (owner or "")
+
+    def handoffs(self) -> tuple[Handoff, ...]:
+        """Every move, along a branch, from a stage with an owner to one with another owner (a
+        group's members hand over with their group)."""
+        out: list[Handoff] = []
+        for s in self.stages:
+            for b in s.next:
+                if b.to == END or s.owner is None:
+                    continue
+                nxt = self.stage(b.to)
+                if nxt.owner is not None and nxt.owner != s.owner and \
+                        not any(h.from_stage == s.id and h.to_stage == nxt.id for h in out):
+                    out.append(Handoff(s.id, nxt.id, s.owner, nxt.owner))
+        return tuple(out)
 
     @property
     def is_seed(self) -> bool:
@@ -510,16 +576,16 @@ class DueSpec(FileModel):
 class ApprovalSpec(FileModel):
     """Who approves the stage, and the score at which it approves itself."""
 
-    by: choice(APPROVERS)
-    """`instructor` or `csm`."""
+    by: typed(str, lambda v: _team_name(v, approver=True), {"type": "string", "pattern": ID_PATTERN})
+    """`instructor`, `csm`, or a team of the journey's `teams`."""
     auto_if_score_at_least: Number | None = None
     """Approved without asking at this score."""
 
-    SHAPE: ClassVar[str] = "expected {by: instructor | csm}"
+    SHAPE: ClassVar[str] = "expected {by: instructor | csm | <team>}"
 
     @classmethod
     def missing_message(cls, missing: list[str], data: dict) -> str:
-        return f"by: expected one of {list(APPROVERS)}, got None"
+        return f"by: expected one of {list(APPROVERS)} or a team of the journey's 'teams', got None"
 
 
 class BranchSpec(FileModel):
@@ -577,6 +643,8 @@ class StageSpec(FileModel):
     """Entering it places the customer with a CSM; its evidence is `{entered: true}`."""
     optional: bool = False
     """Offered, not required: undone at its `due` time it is skipped (no cancel, no escalation)."""
+    owner: typed(str, _team_name, {"type": "string", "pattern": ID_PATTERN}) | None = None
+    """The team that owns it (a name of the journey's `teams`, or `instructor`)."""
     together: Annotated[list[StageSpec] | None, Field(min_length=2, max_length=MAX_STAGES),
                         BeforeValidator(_members)] = None
     """Member stages run side by side, entered at once; the journey goes on (`next`) when all are done."""
@@ -616,6 +684,59 @@ class CsmSpec(FileModel):
     """Language, time zone... (`language: de`)."""
 
     SHAPE: ClassVar[str] = "expected {name, email, capacity}"
+
+
+def _team_name(value: Any, approver: bool = False) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        if approver:
+            raise ValueError(f"expected one of {list(APPROVERS)} or a team of the journey's 'teams', got {value!r}")
+        raise ValueError(f"{value!r} is not a team name (lower-case letters, digits, '-' and '_')")
+    return value
+
+
+def _team_members(value: Any) -> tuple[str, ...]:
+    """One address, or a list of them; each plain, none twice."""
+    listed = [value] if isinstance(value, str) else value
+    if not isinstance(listed, list) or not listed:
+        raise ValueError("expected the team's address, or a list of its members' addresses (at least one)")
+    if len(listed) > MAX_TEAM_MEMBERS:
+        raise ValueError(f"{len(listed)} members; a team has at most {MAX_TEAM_MEMBERS}")
+    out: list[str] = []
+    for i, v in enumerate(listed):
+        try:
+            email = _csm_email(v)
+        except ValueError as exc:
+            raise ValueError(f"[{i}]: {exc}" if len(listed) > 1 else str(exc)) from None
+        if email in out:
+            raise ValueError(f"[{i}]: {email} appears twice")
+        out.append(email)
+    return tuple(out)
+
+
+class TeamSpec(FileModel):
+    """A team of the journey: its members and how often it gets its digest."""
+
+    members: typed(tuple, _team_members, {"oneOf": [{"type": "string"},
+                                                     {"type": "array", "items": {"type": "string"},
+                                                      "minItems": 1, "maxItems": MAX_TEAM_MEMBERS}]})
+    """Its members' addresses (or the team's one address)."""
+    title: one_line(200) | None = None
+    """Shown in digests, the timeline and the summary (default: the name)."""
+    digest: choice(CADENCES) = "daily"
+    """`daily`, or `weekly:mon` ... `weekly:sun`: the runs that send its digest."""
+
+    SHAPE: ClassVar[str] = "expected {members: [<address>, ...], digest: daily | weekly:<day>}"
+
+
+def _teams_shape(value: Any) -> Any:
+    if value is None:
+        return value
+    if not isinstance(value, dict) or not value:
+        raise ValueError("expected a mapping of team names to {members, digest}")
+    if len(value) > MAX_TEAMS:
+        raise ValueError(f"{len(value)} teams; a journey has at most {MAX_TEAMS}")
+    # A team given as its address(es) only: its digest daily.
+    return {k: ({"members": v} if isinstance(v, (str, list)) else v) for k, v in value.items()}
 
 
 class QueriesSpec(FileModel):
@@ -667,6 +788,9 @@ class JourneySpec(FileModel):
     """An email not sent within this long of becoming due is not sent at all."""
     queries: QueriesSpec | None = None
     """Customers' questions, routed to their CSM and escalated to the instructor."""
+    teams: Annotated[dict[Annotated[str, Field(pattern=ID_PATTERN)], TeamSpec] | None,
+                     BeforeValidator(_teams_shape)] = None
+    """Teams by name: their members (an address or a list) and digest cadence; stages name one as `owner`."""
 
     SHAPE: ClassVar[str] = "expected a mapping with 'stages:'"
 
@@ -714,13 +838,17 @@ def parse_journey(jid: str, raw: Any, where: str, source: str = "built in") -> J
     for i, s in enumerate(spec.stages):
         stages.append(_stage(s, ids, i, f"{where}: stage {s.id!r}"))
         stages += [_member(m, s.id, f"{where}: stage {s.id!r}: stage {m.id!r}") for m in s.together or ()]
-    stages = tuple(stages)
+    # A member without an owner of its own is its group's.
+    owners = {s.id: s.owner for s in stages}
+    stages = tuple(replace(s, owner=owners[s.group]) if s.group and s.owner is None else s for s in stages)
     per_cohort = spec.csms == "per_cohort"
     csms = () if per_cohort else _roster(spec.csms or [], f"{where}: csms")
     _check_csms(spec, stages, csms, where)
+    teams = _teams(spec, where)
+    _check_owners(stages, teams, where)
     journey = Journey(jid, spec.title or jid, stages, source, csms, spec.csm_assignment, tuple(spec.csm_match),
                       spec.emails_expire_after,
-                      Queries(**spec.queries.model_dump()) if spec.queries else None, per_cohort)
+                      Queries(**spec.queries.model_dump()) if spec.queries else None, per_cohort, teams)
     _check_graph(journey, where)
     return journey
 
@@ -741,6 +869,30 @@ def _stage_names(raw: Any):
         sid = item.get("id") if isinstance(item, dict) else None
         return f"stage {sid!r}" if isinstance(sid, str) and _ID.fullmatch(sid) and sid != END else None
     return name
+
+
+def _teams(spec: JourneySpec, where: str) -> tuple[Team, ...]:
+    """The journey's teams; a team's name is never one of the approvers the engine knows (who
+    would an approval ``by: csm`` ask?) nor ``end``."""
+    out = []
+    for name, t in (spec.teams or {}).items():
+        if name in (*APPROVERS, END):
+            raise ConfigError(f"{where}: teams: {name!r}: the name is taken ({', '.join((*APPROVERS, END))} are "
+                              f"the engine's own); name the team otherwise")
+        out.append(Team(name, t.title, t.members, t.digest))
+    return tuple(out)
+
+
+def _check_owners(stages: tuple[Stage, ...], teams: tuple[Team, ...], where: str) -> None:
+    """A stage's owner and a team approval name a team of the journey (or the instructor)."""
+    names = [t.name for t in teams]
+    for s in stages:
+        w = f"{where}: stage {s.id!r}"
+        if s.owner is not None and s.owner != "instructor" and s.owner not in names:
+            raise ConfigError(f"{w}: owner: unknown team {s.owner!r}; the journey's teams: {names} (or 'instructor')")
+        if s.approval_by is not None and s.approval_by not in APPROVERS and s.approval_by not in names:
+            raise ConfigError(f"{w}: approval: by: expected one of {list(APPROVERS)} or a team of the journey's "
+                              f"'teams' {names}, got {s.approval_by!r}")
 
 
 def _roster(specs: list[CsmSpec], where: str) -> tuple[Csm, ...]:
@@ -799,8 +951,6 @@ def _member(spec: StageSpec, group: str, where: str) -> Stage:
     if spec.assign_csm:
         raise ConfigError(f"{where}: assign_csm: a CSM is placed in a stage of its own, not side by side")
     stage = _stage(spec, [spec.id], 0, where, member=True)
-    from dataclasses import replace
-
     return replace(stage, next=tuple(b for b in stage.next if b.condition is not None), group=group)
 
 
@@ -809,7 +959,7 @@ def _stage(spec: StageSpec, ids: list[str], index: int, where: str, member: bool
     if spec.together is not None:
         return Stage(spec.id, spec.title or spec.id, Evidence(), next=_branches(spec, ids, index, Evidence(),
                                                                                f"{where}: next"),
-                     members=tuple(m.id for m in spec.together))
+                     members=tuple(m.id for m in spec.together), owner=spec.owner)
     evidence, due, reminders = _evidence(spec.evidence), _due(spec.due), tuple(spec.reminders)
     if reminders and due is None:
         raise ConfigError(f"{where}: reminders: a stage without 'due' has nothing to remind of")
@@ -834,7 +984,7 @@ def _stage(spec: StageSpec, ids: list[str], index: int, where: str, member: bool
     return Stage(spec.id, spec.title or spec.id, evidence, due, reminders, spec.on_missed,
                  tuple(spec.emails_on_enter), tuple(spec.emails_on_complete), approval_by,
                  approval.auto_if_score_at_least if approval else None,
-                 branches, spec.assign_csm, spec.optional)
+                 branches, spec.assign_csm, spec.optional, owner=spec.owner)
 
 
 def _check_optional(spec: StageSpec, evidence: Evidence, branches: tuple[Branch, ...], where: str) -> None:

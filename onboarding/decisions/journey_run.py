@@ -220,11 +220,16 @@ def _open_queries(journey: Journey, events: list[dict[str, Any]], as_of: dt.date
 def _per_approver(journey: Journey, cohort: Cohort, reqs: list[Request], timelines: dict[str, Timeline],
                   names: dict[str, str], assigned: dict[str, dict]) -> list[Request]:
     """A stage approved by the customer's CSM is asked of each CSM for their own customers (the
-    request's ``approver`` is the CSM's address); the instructor's stages, of the instructor."""
+    request's ``approver`` is the CSM's address); the instructor's stages, of the instructor; a
+    team's, of the team (``approver``: its name), for its members to answer."""
     from dataclasses import replace
 
     out = []
     for r in reqs:
+        team = journey.team(r.approver)
+        if team is not None:  # a team's stage: asked of its members (the request is addressed to them)
+            out.append(replace(r, subject=f"{r.subject}, for {team.shown}"))
+            continue
         if r.approver != "csm":
             out.append(r)
             continue

@@ -49,6 +49,9 @@ def describe(journey) -> list[str]:
     elif journey.csms_per_cohort:
         lines.append(f"  CSMs from each cohort's 'csms' export, {journey.csm_assignment.replace('_', ' ')}"
                      + (f", matching {', '.join(journey.csm_match)}" if journey.csm_match else ""))
+    for t in journey.teams:
+        lines.append(f"  Team {t.shown}" + (f" ({t.name})" if t.title else "") + f": {', '.join(t.addresses)}; "
+                     f"digest {t.cadence.replace(':', ' on ')}")
     number = 0
     for s in journey.stages:
         if s.group is None:
@@ -74,8 +77,11 @@ def describe(journey) -> list[str]:
                                         "on to " + next(b.to for b in s.next if b.condition is None)))
         if s.on_missed != "nothing":
             parts.append(f"missed: {s.on_missed.replace(':', ' to ')}")
+        if s.owner:
+            parts.append(f"owned by {_owner(journey, s.owner)}")
         if s.approval_by:
-            parts.append(f"approved by the {s.approval_by}" + (f" (automatically at a score >= {s.auto_approve_at:g})"
+            team = journey.team(s.approval_by)
+            parts.append(f"approved by {'the ' + team.shown + ' team' if team else 'the ' + s.approval_by}" + (f" (automatically at a score >= {s.auto_approve_at:g})"
                                                                if s.auto_approve_at is not None else ""))
         if s.emails_on_enter:
             parts.append("on entering: " + ", ".join(s.emails_on_enter))
@@ -86,7 +92,18 @@ def describe(journey) -> list[str]:
                      "then " + "; ".join(f"{b.to}" if b.condition is None else f"if {b.condition}: {b.to}"
                                          for b in s.next))
         lines.append("; ".join(parts))
+    handoffs = journey.handoffs()
+    if handoffs:
+        lines.append(f"  Handoffs ({len(handoffs)}):")
+        lines += [f"    {h.from_stage} -> {h.to_stage}: {_owner(journey, h.from_owner)} hands the customer to "
+                  f"{_owner(journey, h.to_owner)}" for h in handoffs]
     return lines
+
+
+def _owner(journey, owner: str) -> str:
+    """An owner in words: 'the Support team', or 'the instructor'."""
+    team = journey.team(owner)
+    return f"the {team.shown} team" if team else f"the {owner}"
 
 
 def _done_by(ev) -> str:

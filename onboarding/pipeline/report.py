@@ -37,15 +37,17 @@ def _journey_digests(store: Store, cohort: Cohort, ctx: RunContext, email: Calla
     journey = cohort.journey_spec
     found = digests.digests(store.journeys.waiting(ctx.run_id, cohort.id),
                             {c.email: c.name for c in roster(store, cohort, ctx.run_id)},
-                            cohort.tz, {s.id: s.title for s in journey.stages})
+                            cohort.tz, {s.id: s.title for s in journey.stages}, journey)
     # Filtered to those not answered yet: Airflow's list otherwise shows answered requests first.
     url = f"{ctx.ui_url}/required_actions?response_received=false" if ctx.ui_url else None
     mine = found.get("instructor")
     data["needs"] += digests.needs_lines(mine, url)
     data["waits_on_you"] = list(mine.lines) if mine else []
+    # The instructor's summary counts what waits on each team, whether or not its digest goes tonight.
+    data["team_waiting"] = digests.team_counts(found, journey)
     data["digests"] = {}
     for who, digest in sorted(found.items()):
-        if who == "instructor":
+        if who == "instructor" or who.startswith(digests.TEAM):
             continue
         if not send:
             data["digests"][who] = "not sent (dry run or failed run)"
@@ -63,6 +65,42 @@ def _journey_digests(store: Store, cohort: Cohort, ctx: RunContext, email: Calla
         data["digests"][who] = sent.status
         log.info("cohort %s: digest to %s (%d item(s)): %s %s", cohort.id, who, len(digest.lines), sent.status,
                  sent.detail)
+    _team_digests(store, cohort, ctx, email, data, found, url, send)
+
+
+def _team_digests(store: Store, cohort: Cohort, ctx: RunContext, email: Callable[[], SenderFactory],
+                  data: dict[str, Any], found: dict[str, digests.Digest], url: str | None, send: bool) -> None:
+    """Each team's digest of what waits on it, on the runs of its cadence (the cohort's local day),
+    to each of its members, once per run and member (the ledger's kind ``team_digest_<team>``:
+    a member of two teams, or a CSM too, gets each digest once)."""
+    journey = cohort.journey_spec
+    data["team_digests"] = {}
+    for team in journey.teams:
+        digest = found.get(digests.TEAM + team.name)
+        if digest is None or not team.digest_due(ctx.as_of.astimezone(cohort.tz).date()):
+            continue
+        if not send:
+            data["team_digests"][team.shown] = "not sent (dry run or failed run)"
+            continue
+        statuses = []
+        for address in team.addresses:
+            entry = store.ledger.plan_one(EmailId(cohort.id, address, f"team_digest_{team.name}",
+                                                  per_run_id=ctx.run_id), ctx.run_id, store.ledger.references())
+            if entry is None:  # a member erased from the cohort: nothing goes to them
+                statuses.append("not sent (a recipient was erased)")
+                continue
+            ref = entry["ref"]
+            content = messages.render("digest", digest=digest, cohort=cohort, as_of=ctx.as_of, ref=ref,
+                                      approvals_url=url)
+            msg = messages.build_message(sender=cohort.sender, to_email=address, to_name=digest.name,
+                                         content=content, ref=ref)
+            sent = send_one(store, email(), ctx.owner, ctx.run_id, entry["email_key"],
+                            lambda msg=msg, a=address: (msg, outbox_label(cohort.id, f"team_digest_{team.name}", a)))
+            statuses.append(sent.status)
+        data["team_digests"][team.shown] = ", ".join(f"{n} {s}" for s, n in sorted(
+            {s: statuses.count(s) for s in statuses}.items()))
+        log.info("cohort %s: team %s's digest (%d item(s)) to %d member(s): %s", cohort.id, team.name,
+                 len(digest.lines), len(team.addresses), data["team_digests"][team.shown])
 
 
 # The stage that was running when a run stopped at a status (no row yet: the first one).

@@ -1,4 +1,5 @@
-"""Who waits on a person, told to them (issue 13: the CSMs' and the instructor's daily digests).
+"""Who waits on a person, told to them (issue 13: the CSMs' and the instructor's daily digests;
+issue 28: each team's, on its cadence).
 
 After a journey cohort's run: each CSM gets one digest email listing their customers waiting on
 them (approvals of their stages, overdue stages escalated to them, open queries), and the
@@ -12,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from onboarding.journeys import Journey
 from onboarding.times import from_iso
 
 WHY = {"awaiting_approval": "waits for your approval", "waiting_for_csm": "waits for a CSM with room",
@@ -33,23 +35,51 @@ class Digest:
         return out
 
 
+TEAM = "team:"  # a team's digest's key: ``team:<name>``
+
+
 def digests(rows: list[dict[str, Any]], csm_names: dict[str, str], tz: dt.tzinfo,
-            stage_titles: dict[str, str]) -> dict[str, Digest]:
+            stage_titles: dict[str, str], journey: Journey | None = None) -> dict[str, Digest]:
     """The run's waiting rows (``store.journeys.waiting``) as one digest per person they wait on:
-    ``instructor`` and each CSM's address."""
+    ``instructor`` and each CSM's address; and one per team of the journey (``team:<name>``)
+    listing what waits on it: its approvals, and whoever waits at a stage it owns (a copy: the
+    CSM or the instructor an escalation goes to hears of it too)."""
     out: dict[str, list[dict[str, Any]]] = {}
+    teams = {t.name for t in journey.teams} if journey else set()
+    owners = {s.id: s.owner for s in journey.stages} if journey else {}
     for r in rows:
-        who = r["csm_email"] if r["waits_on"] == "csm" and r["csm_email"] else "instructor"
-        since = f"{from_iso(r['since']).astimezone(tz):%a %d %b}" if r.get("since") else ""
-        item = r["item"] or ""
-        is_link = item.startswith("https://")
-        what = WHY.get(r["standing"], r["standing"]) + ("" if is_link or not item else
-                                                         f": {stage_titles.get(item, item)}")
-        out.setdefault(who, []).append({"who": r.get("name") or r["email"], "email": r["email"], "what": what,
-                                        "standing": r["standing"], "since": since,
-                                        "link": item if is_link else None, "escalated": bool(r["escalated"])})
-    return {who: Digest(who, "the instructor" if who == "instructor" else csm_names.get(who, who), tuple(lines))
-            for who, lines in out.items()}
+        mine = {r["waits_on"]} & teams
+        owner = owners.get(r["item"] or "")
+        if owner in teams:
+            mine.add(owner)
+        if r["waits_on"] in teams:  # a team's approval waits on the team alone
+            whos = [TEAM + t for t in sorted(mine)]
+        else:
+            whos = [r["csm_email"] if r["waits_on"] == "csm" and r["csm_email"] else "instructor",
+                    *(TEAM + t for t in sorted(mine))]
+        for who in whos:
+            _line(out, who, r, tz, stage_titles)
+    named = {TEAM + t.name: f"{t.shown} team" for t in journey.teams} if journey else {}
+    return {who: Digest(who, "the instructor" if who == "instructor" else named.get(who) or csm_names.get(who, who),
+                        tuple(lines)) for who, lines in out.items()}
+
+
+def team_counts(found: dict[str, Digest], journey: Journey) -> list[tuple[str, int]]:
+    """Each team of the journey and how many customer items wait on it tonight (none: 0)."""
+    return [(t.shown, len(found[TEAM + t.name].lines) if TEAM + t.name in found else 0) for t in journey.teams]
+
+
+def _line(out: dict[str, list[dict[str, Any]]], who: str, r: dict[str, Any], tz: dt.tzinfo,
+          stage_titles: dict[str, str]) -> None:
+    """One waiting row as a line of ``who``'s digest."""
+    since = f"{from_iso(r['since']).astimezone(tz):%a %d %b}" if r.get("since") else ""
+    item = r["item"] or ""
+    is_link = item.startswith("https://")
+    what = WHY.get(r["standing"], r["standing"]) + ("" if is_link or not item else
+                                                     f": {stage_titles.get(item, item)}")
+    out.setdefault(who, []).append({"who": r.get("name") or r["email"], "email": r["email"], "what": what,
+                                    "standing": r["standing"], "since": since,
+                                    "link": item if is_link else None, "escalated": bool(r["escalated"])})
 
 
 def needs_lines(digest: Digest | None, approvals_url: str | None) -> list[str]:

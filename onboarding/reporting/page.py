@@ -44,6 +44,9 @@ class CohortFacts:
     journey: str = SEED_ID
     stage_titles: tuple[tuple[str, str], ...] = ()  # a journey's stages in order: (id, title)
     locale: str | None = None  # the cohort's locale: the page writes its dates in it (None: English)
+    # Each owned stage's owner as people read it (a team's title, 'the instructor'): the timeline
+    # marks a move between two owners as a handoff. From the cohort file only.
+    stage_owners: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_seed(self) -> bool:
@@ -65,7 +68,9 @@ class CohortFacts:
         return cls(cohort.id, cohort.title, cohort.timezone, cohort.deadline, cohort.deadline_at,
                    cohort.reminder_days_before, True, cohort.journey,
                    tuple((s.id, s.title) for s in spec.stages) if spec is not None and not spec.is_seed else (),
-                   cohort.locale)
+                   cohort.locale,
+                   tuple((s.id, spec.owner_title(s.owner)) for s in spec.stages if s.owner)
+                   if spec is not None else ())
 
     @classmethod
     def recorded(cls, cohort_id: str, inputs: str | None) -> "CohortFacts":
@@ -493,6 +498,9 @@ def _timeline(raw: list[dict[str, Any]], nights: list[dict[str, Any]], decisions
         else:
             if n["status"] != before["status"]:
                 add(at, f"Now {_standing(n['status'], facts)}", "s-" + (n["status"] or ""), source, run)
+                handed = _handoff(before["status"], n["status"], facts)
+                if handed:
+                    add(at, handed, "s-handoff", "", run)
             elif source and before["source"] and source != before["source"]:
                 add(at, "Her row in the export changed", "", source, run)
             if n["completed_at"] and n["completed_at"] != before["completed_at"]:
@@ -537,6 +545,20 @@ def _timeline(raw: list[dict[str, Any]], nights: list[dict[str, Any]], decisions
     lines.sort(key=lambda x: (from_iso(x["at"]) if x["at"] else dt.datetime.min.replace(tzinfo=dt.timezone.utc),
                               x.pop("seq")), reverse=True)
     return lines
+
+
+def _handoff(was: str | None, now: str | None, facts: CohortFacts) -> str | None:
+    """'Handed from Support to Customer success' when her stage moved from one owner's to
+    another's (a night's status names her stage: ``<stage>: <standing>``)."""
+    owners = dict(facts.stage_owners)
+    before, after = (owners.get((x or "").partition(": ")[0]) for x in (was, now))
+    if before and after and before != after:
+        return f"Handed from {_capital(before)} to {after}"
+    return None
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _file_name(path: str) -> str:
