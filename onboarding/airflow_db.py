@@ -58,7 +58,9 @@ def _json_text(text: str | None, address: re.Pattern, names: list[re.Pattern]) -
         return without_person(text, address, names)
 
 
-HITL_COLUMNS = ("subject", "body", "options", "defaults", "chosen_options", "params_input")
+# Every column that may name a person: the texts, the answer, and who may answer or answered (a
+# team's request is assigned to its members by the logins Airflow knows them by, their addresses).
+HITL_COLUMNS = ("subject", "body", "options", "defaults", "chosen_options", "params_input", "assignees", "responded_by")
 
 
 def erase_person(address: str, names: Iterable[str], scope: str) -> dict[str, int]:
@@ -90,12 +92,19 @@ def erase_person(address: str, names: Iterable[str], scope: str) -> dict[str, in
                 if value is not None:
                     setattr(detail, column, without_person(value, token, named))
             counts["approval_requests"] += 1
-        for entry in session.query(Log).filter(Log.extra.isnot(None)):
+        for entry in session.query(Log).filter(Log.extra.isnot(None) | Log.owner.isnot(None)):
             if scope != "*" and (entry.dag_id, entry.run_id, entry.task_id) not in answered:
                 continue
-            if mentions(entry.extra):
-                entry.extra = _json_text(entry.extra, token, named)
-                counts["audit_log_entries"] += 1
+            changed = False
+            if entry.extra is not None and mentions(entry.extra):
+                entry.extra, changed = _json_text(entry.extra, token, named), True
+            # Who acted: a team's member logs in by her address, so the entry's owner is her.
+            for column in ("owner", "owner_display_name"):
+                value = getattr(entry, column)
+                if value is not None and mentions(value):
+                    setattr(entry, column, without_person(value, token, named))
+                    changed = True
+            counts["audit_log_entries"] += changed
         counts["task_labels"], counts["xcoms"] = _scrub_task_records(session, scope, token, named, mentions)
     return counts
 

@@ -273,3 +273,16 @@ def test_three_teams_two_handoffs_through_the_dag(airflow_db, airflow_env, fake_
     assert "Handed from Sales to Professional services" in texts, texts
     bob = [line["text"] for line in PageReads(store, read_cohort_file()).customer(COHORT, "bob@x.org")["timeline"]]
     assert not any(t.startswith("Handed") for t in bob)
+
+    # A team's member erased: Airflow's database named her as one who may answer (the request's
+    # assignees) and as the one who did; after her erasure it names her nowhere.
+    from onboarding.pipeline.erasure import staff_names
+    from privacy_trial import grep_metadata_database
+
+    assert "hitl_detail.assignees" in grep_metadata_database(["sam@team.org"])
+    assert staff_names(store, "sam@team.org", "*", read_cohort_file().cohorts) == []  # staff, by address only
+    from onboarding import airflow_db
+
+    scrubbed = airflow_db.erase_person("sam@team.org", [], "*")
+    assert scrubbed["approval_requests"] >= 1
+    assert grep_metadata_database(["sam@team.org"]) == {}

@@ -103,8 +103,8 @@ def erase(store: Store, address: str, scope: str, cohorts: dict[str, Cohort], ru
 
 
 def staff_names(store: Store, address: str, scope: str, cohorts: dict[str, Cohort]) -> list[str] | None:
-    """The names of a staff member (a CSM of a journey file or a roster export, a cohort's
-    instructor) in ``scope``, or None when the address is no one's staff. Her erasure takes her
+    """The names of a staff member (a CSM of a journey file or a roster export, a member of a
+    journey's team, a cohort's instructor) in ``scope``, or None when the address is no one's staff. Her erasure takes her
     out of the customers' rows and reports rather than deleting them: they are the customers'."""
     found = store.erasures.staff_names(address, scope)
     names, listed = set(found or ()), False
@@ -116,6 +116,9 @@ def staff_names(store: Store, address: str, scope: str, cohorts: dict[str, Cohor
             if csm.email.lower() == address:
                 names.add(csm.name)
                 listed = True
+        # A team's member: named by her address only (the journey file gives her no name).
+        listed = listed or any(address in (a.lower() for a in team.addresses)
+                               for team in (cohort.journey_spec.teams if cohort.journey_spec else ()))
     return sorted(n for n in names if n.strip()) if found is not None or listed else None
 
 
