@@ -233,6 +233,11 @@ class Journey:
     # ``csms: per_cohort``: each cohort gives its roster as a ``csms`` export (name, email,
     # capacity, attribute columns), read with the cohort's other exports every night.
     csms_per_cohort: bool = False
+    # Which definition this is (the effect of a change): ``digest``, a hash of the journey's
+    # definition as read (canonical: the same for the same stages however the YAML is spaced,
+    # ordered or commented), and ``version``, the file's ``version:`` label or the short hash.
+    digest: str = ""
+    version: str = ""
 
     @property
     def is_seed(self) -> bool:
@@ -272,7 +277,7 @@ SEED = Journey(SEED_ID, "Complete onboarding by the deadline", (
     Stage("onboarding", "Onboarding", Evidence(column="completed_at", source="completions"),
           Due(cohort_deadline=True), reminders=None, on_missed="cancel", emails_on_complete=("welcome",),
           next=(Branch(None, END),)),
-))
+), version="built in")
 
 
 def _attribute(value: Any) -> str:
@@ -667,6 +672,8 @@ class JourneySpec(FileModel):
     """An email not sent within this long of becoming due is not sent at all."""
     queries: QueriesSpec | None = None
     """Customers' questions, routed to their CSM and escalated to the instructor."""
+    version: one_line(100) | None = None
+    """A label for this version of the journey (like `2026-11 v2`), shown where versions are compared (default: the short hash of its definition)."""
 
     SHAPE: ClassVar[str] = "expected a mapping with 'stages:'"
 
@@ -720,9 +727,30 @@ def parse_journey(jid: str, raw: Any, where: str, source: str = "built in") -> J
     _check_csms(spec, stages, csms, where)
     journey = Journey(jid, spec.title or jid, stages, source, csms, spec.csm_assignment, tuple(spec.csm_match),
                       spec.emails_expire_after,
-                      Queries(**spec.queries.model_dump()) if spec.queries else None, per_cohort)
+                      Queries(**spec.queries.model_dump()) if spec.queries else None, per_cohort,
+                      *_version(spec))
     _check_graph(journey, where)
     return journey
+
+
+def definition_digest(spec: JourneySpec) -> str:
+    """A hash of the journey's definition: its typed spec (defaults filled in, keys sorted) as
+    JSON, without its ``version`` label, so neither spacing, key order, comments nor relabelling
+    changes it, and any change to a stage does."""
+    import hashlib
+    import json
+
+    canonical = json.dumps(spec.model_dump(by_alias=True, exclude={"version"}, warnings=False), sort_keys=True,
+                           separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _version(spec: JourneySpec) -> tuple[str, str]:
+    digest = definition_digest(spec)
+    return digest, spec.version or digest[:SHORT_HASH]
+
+
+SHORT_HASH = 8
 
 
 def _stage_names(raw: Any):
