@@ -250,6 +250,22 @@ def test_a_version_changed_mid_cohort_shows_as_two_groups_on_the_page(engine, tm
     nodes = _nodes(ET.fromstring(str(page["map"])))
     assert (nodes["details"].get("data-in-stage"), nodes["verification"].get("data-in-stage")) == ("3", "0")
 
+    # The instructor's summary of night 2 shows the same map, as a PNG image in the email.
+    import email
+    from email import policy
+
+    maps = []
+    for eml in sorted((tmp_path / "outbox").rglob("*.eml")):
+        msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+        maps += [(msg, part) for part in msg.walk() if part.get("Content-ID") == "<map@onboarding>"]
+    assert len(maps) == 2  # one summary a night
+    msg, part = maps[-1]
+    png = part.get_content()
+    assert part.get_content_type() == "image/png" and png[:8] == b"\x89PNG\r\n\x1a\n"
+    width = int.from_bytes(png[16:20], "big")
+    assert width == 2 * int(ET.fromstring(draw(second.journey_spec)).get("width"))  # drawn at 2x, for phones
+    assert 'src="cid:map@onboarding"' in msg.get_body(("html",)).get_content()
+
     # The page as a browser gets it through Airflow's api-server.
     monkeypatch.setenv("AIRFLOW_CONN_ONBOARDING_STATE", ui_client.state_connection(engine))
     monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(path))
