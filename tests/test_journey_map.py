@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from html import escape as html_escape
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -227,24 +228,25 @@ def test_a_version_changed_mid_cohort_shows_as_two_groups_on_the_page(engine, tm
     folder.mkdir()
     path = journey_map_cohort.write(folder)
     first = _night(engine, tmp_path, path, dt.datetime(2026, 11, 23, 6, tzinfo=LON), "n1")
-    journey_map_cohort.write(folder, version="2026-11 v2", days=10, events=journey_map_cohort.EVENTS_NIGHT_2)
+    v2 = "<i>2026-11 v2</i> & =1+1"  # a hostile label: text wherever it is shown
+    journey_map_cohort.write(folder, version=v2, days=10, events=journey_map_cohort.EVENTS_NIGHT_2)
     second = _night(engine, tmp_path, path, dt.datetime(2026, 11, 26, 6, tzinfo=LON), "n2")
     store = Store(engine)
     # Each run recorded the version it walked.
     runs = {r: store.runs.get(r, "mini-2026-11") for r in ("n1", "n2")}
     assert (runs["n1"]["journey_version"], runs["n1"]["journey_digest"]) == ("2026-11 v1", first.journey_spec.digest)
-    assert (runs["n2"]["journey_version"], runs["n2"]["journey_digest"]) == ("2026-11 v2", second.journey_spec.digest)
+    assert (runs["n2"]["journey_version"], runs["n2"]["journey_digest"]) == (v2, second.journey_spec.digest)
     assert first.journey_spec.digest != second.journey_spec.digest
 
     page = PageReads(store, read_cohort_file(path)).cohort("mini-2026-11")
     groups = {g["version"]: g for g in page["versions"]["groups"]}
-    assert list(groups) == ["2026-11 v1", "2026-11 v2"] and page["versions"]["changed"]
+    assert list(groups) == ["2026-11 v1", v2] and page["versions"]["changed"]
     by = {(v, s["stage"]): (s["entered"], s["completed"], s["dropped"], s["still_open"])
           for v, g in groups.items() for s in g["stages"]}
     # Everyone entered verification on the 20th (v1); Ann and Bob entered details before night 1
     # (v1, Ann has done it), Cai and Dee after it (v2).
     assert by == {("2026-11 v1", "verification"): (4, 4, 0, 0), ("2026-11 v1", "details"): (2, 1, 0, 1),
-                  ("2026-11 v2", "details"): (2, 0, 0, 2)}
+                  (v2, "details"): (2, 0, 0, 2)}
     assert all(g["few"] for g in groups.values())  # 5 and 0 completions: fewer than 30
     # The map: tonight's figures per stage.
     nodes = _nodes(ET.fromstring(str(page["map"])))
@@ -276,7 +278,8 @@ def test_a_version_changed_mid_cohort_shows_as_two_groups_on_the_page(engine, tm
     assert nodes["details"].get("href") == "?stage=details#customers"
     assert "3 in stage" in _texts(nodes["details"])["in-stage"]
     tables = re.findall(r'<table class="versions" data-version="([^"]+)">(.*?)</table>', html, re.S)
-    assert [v for v, _ in tables] == ["2026-11 v1", "2026-11 v2"]
+    assert [v for v, _ in tables] == ["2026-11 v1", html_escape(v2)]
+    assert "<i>2026-11" not in html
     assert all("few people, not a reliable figure" in body for _, body in tables)
     assert "in 2 groups" in html
     # The link the map gives lists the customers in the stage.
