@@ -804,6 +804,11 @@ def fingerprint(cohort: Cohort) -> dict:
         # Runs recorded before journeys existed have no such key: the seed journey is what they ran.
         del out["journey"]
         out.pop("journey_spec", None)
+    if isinstance(out.get("journey_spec"), dict):
+        # The journey's version (hash, label) is the run's own record (runs.journey_digest,
+        # journey_version); its definition is here already, and older records compare the same.
+        out["journey_spec"].pop("digest", None)
+        out["journey_spec"].pop("version", None)
     for role in ("events", "csms", "locale", "templates"):
         if out.get(role) is None:
             out.pop(role, None)

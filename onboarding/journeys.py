@@ -277,6 +277,11 @@ class Journey:
     # capacity, attribute columns), read with the cohort's other exports every night.
     csms_per_cohort: bool = False
     teams: tuple[Team, ...] = ()
+    # Which definition this is (the effect of a change): ``digest``, a hash of the journey's
+    # definition as read (canonical: the same for the same stages however the YAML is spaced,
+    # ordered or commented), and ``version``, the file's ``version:`` label or the short hash.
+    digest: str = ""
+    version: str = ""
 
     def team(self, name: str) -> Team | None:
         return next((t for t in self.teams if t.name == name), None)
@@ -338,7 +343,7 @@ SEED = Journey(SEED_ID, "Complete onboarding by the deadline", (
     Stage("onboarding", "Onboarding", Evidence(column="completed_at", source="completions"),
           Due(cohort_deadline=True), reminders=None, on_missed="cancel", emails_on_complete=("welcome",),
           next=(Branch(None, END),)),
-))
+), version="built in")
 
 
 def _attribute(value: Any) -> str:
@@ -791,6 +796,8 @@ class JourneySpec(FileModel):
     teams: Annotated[dict[Annotated[str, Field(pattern=ID_PATTERN)], TeamSpec] | None,
                      BeforeValidator(_teams_shape)] = None
     """Teams by name: their members (an address or a list) and digest cadence; stages name one as `owner`."""
+    version: one_line(100) | None = None
+    """A label for this version of the journey (like `2026-11 v2`), shown where versions are compared (default: the short hash of its definition)."""
 
     SHAPE: ClassVar[str] = "expected a mapping with 'stages:'"
 
@@ -848,9 +855,30 @@ def parse_journey(jid: str, raw: Any, where: str, source: str = "built in") -> J
     _check_owners(stages, teams, where)
     journey = Journey(jid, spec.title or jid, stages, source, csms, spec.csm_assignment, tuple(spec.csm_match),
                       spec.emails_expire_after,
-                      Queries(**spec.queries.model_dump()) if spec.queries else None, per_cohort, teams)
+                      Queries(**spec.queries.model_dump()) if spec.queries else None, per_cohort, teams,
+                      *_version(spec))
     _check_graph(journey, where)
     return journey
+
+
+def definition_digest(spec: JourneySpec) -> str:
+    """A hash of the journey's definition: its typed spec (defaults filled in, keys sorted) as
+    JSON, without its ``version`` label, so neither spacing, key order, comments nor relabelling
+    changes it, and any change to a stage does."""
+    import hashlib
+    import json
+
+    canonical = json.dumps(spec.model_dump(by_alias=True, exclude={"version"}, warnings=False), sort_keys=True,
+                           separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _version(spec: JourneySpec) -> tuple[str, str]:
+    digest = definition_digest(spec)
+    return digest, spec.version or digest[:SHORT_HASH]
+
+
+SHORT_HASH = 8
 
 
 def _stage_names(raw: Any):

@@ -2,11 +2,14 @@
 
     python -m onboarding.ops.journeys check config/journeys.yaml
     python -m onboarding.ops.journeys check config/journeys.yaml --export events.csv [--event-column Event]
+    python -m onboarding.ops.journeys check config/journeys.yaml --draw journey.svg
 
 Exit status 0 when every journey is valid (each is printed), 2 with the problem (file, journey,
 stage and key) otherwise. With ``--export`` (an events export, CSV), each event name a journey's
 stages wait on that the export never carries is listed (a misspelt ``acount_verified``), and the
-exit status is 1 when there is one. See docs/journeys/index.md.
+exit status is 1 when there is one. See docs/journeys/index.md. With ``--draw OUT.svg``, each
+journey is also drawn as its map (docs/journeys/map.md), without figures: to ``OUT.svg`` for a
+file of one journey, else ``OUT-<journey>.svg`` each.
 
     python -m onboarding.ops.journeys check config/journeys.yaml --languages de,fr [--templates ../my-templates]
 
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--event-column", help="the export's event column (default: the header 'Event')")
     check.add_argument("--languages", help="languages to list missing email variants for (like de,fr)")
     check.add_argument("--templates", type=Path, help="a cohort file's template folder, searched first")
+    check.add_argument("--draw", type=Path, metavar="OUT.svg", help="draw each journey's map as an SVG file")
     _simulate_parser(sub)
     args = ap.parse_args(argv)
     if args.command == "simulate":
@@ -164,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(describe(j)))
     if args.languages is not None and not _languages(journeys, args.languages, args.templates):
         return 2
+    if args.draw is not None:
+        draw_maps(journeys, args.draw)
     if args.export is None:
         return 0
     names = _read(args.export, lambda: export_event_names(args.export, args.event_column), KeyError)
@@ -200,6 +206,19 @@ def _languages(journeys: dict, wanted: str, folder: Path | None) -> bool:
             for kind, fallback in missing:
                 print(f"  missing: {kind} -> falls back on {fallback}/ (English)")
     return True
+def draw_maps(journeys: dict[str, Any], out: Path) -> list[Path]:
+    """Each journey of the file (not the built-in seed) drawn as its map, without figures."""
+    from onboarding.reporting.journey_map import draw
+
+    drawn = [j for j in journeys.values() if not j.is_seed]
+    paths = []
+    for j in drawn:
+        # A journey id is lower-case letters, digits, '-' and '_': safe in a file name.
+        path = out if len(drawn) == 1 else out.with_name(f"{out.stem}-{j.id}{out.suffix or '.svg'}")
+        path.write_text(draw(j, themed=False), encoding="utf-8")
+        print(f"drew {j.id!r} ({j.version}) to {path}")
+        paths.append(path)
+    return paths
 
 
 def _read(path: Path, read: Any, refused: type[Exception]) -> Any:

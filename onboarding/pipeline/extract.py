@@ -7,6 +7,7 @@ from typing import Any
 
 from onboarding.cohorts import Cohort
 from onboarding.errors import DatasetError
+from onboarding.journeys import SEED
 from onboarding.pipeline.erasure import leave_out_erased, recorded_fingerprint
 from onboarding.pipeline.progress import record
 from onboarding.run import RunContext
@@ -36,5 +37,8 @@ def extract(store: Store, cohort: Cohort, ctx: RunContext, clients: SourceClient
         log.info("cohort %s: %d row(s) of people erased earlier left out of the copies", cohort.id, left_out)
     record(store, cohort, ctx, "extracted", inputs={**inputs, "cohort": recorded_fingerprint(store, cohort)},
            counts={"erased_rows_left_out": left_out} if left_out else None)
+    # Which version of the journey this run walks: the page compares customers by it.
+    journey = cohort.journey_spec or SEED
+    store.runs.record_journey(ctx.run_id, cohort.id, journey.digest, journey.version)
     log.info("cohort %s: inputs copied to %s", cohort.id, ctx.folder(cohort.id) / "inputs")
     return {role: {"sha256": snap["sha256"], "size_bytes": snap["size_bytes"]} for role, snap in inputs.items()}

@@ -141,10 +141,16 @@ def svg(spec: dict[str, Any]) -> str:
 
 
 def png(spec: dict[str, Any]) -> bytes:
-    """The chart as a PNG image (2x for sharp text on phones), for an email."""
+    """The chart as a PNG image (2x for sharp text on phones), for an email. A drawing already
+    made as SVG (``{SVG_KEY: text}``: the journey map) is rasterised by the same renderer."""
     import vl_convert as vlc
 
+    if SVG_KEY in spec:
+        return vlc.svg_to_png(spec[SVG_KEY], scale=2)
     return vlc.vegalite_to_png(spec, scale=2)
+
+
+SVG_KEY = "$svg"  # a drawing of our own (SVG text) among the Vega-Lite specifications to draw
 
 
 def pngs_apart(specs: dict[str, dict[str, Any]], timeout: float = 90.0) -> dict[str, bytes]:

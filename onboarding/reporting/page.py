@@ -25,6 +25,7 @@ FUNNEL_KEYS = ("signed_up", "reminded", "completed", "on_time", "completed_late"
                "on_time_rate")  # a cohort's standings on the Cohorts page (v_funnel's)
 SHORT_LIST = 20  # the first quarantined rows and orphans on the cohort page; the rest on their own pages
 from onboarding.times import from_iso
+from markupsafe import Markup
 
 DAG_ID = "onboarding_nightly"
 
@@ -221,6 +222,7 @@ class PageReads:
             "funnel": a.funnel(cohort_id), "stages": a.stages(cohort_id),
             "reminder_effect": a.reminder_effect(cohort_id), "standings": a.journey_standings(cohort_id),
             "journey_reminders": a.journey_reminders(cohort_id), "hard_bounces": a.hard_bounces(cohort_id),
+            "versions": a.version_stages(cohort_id),
         }
         figures["comparison"] = _comparison_row(figures)
         from onboarding.times import iso, utcnow
@@ -262,6 +264,8 @@ class PageReads:
             "stages": [{**_stage(s), "title": titles.get(s["stage"], "")} for s in stages],
             "bottleneck": bottleneck(stages),
             "bottleneck_note": _bottleneck_note(stages),
+            "map": self._map(cohort_id, fig) if journey else None,
+            "versions": versions(fig.get("versions") or [], titles) if journey else None,
             "reminder": None if journey else _reminder(fig.get("reminder_effect"), tz),
             "journey_reminders": _journey_reminders(fig.get("journey_reminders") or [], titles, tz) if journey else None,
             "search": which.search, "filter": which, "filtered": which.active,
@@ -282,6 +286,21 @@ class PageReads:
                         for o in (a.orphans(last["run_id"], cohort_id, list_size) if last else [])],
             "orphans_total": orphaned,
         }
+
+    def _map(self, cohort_id: str, fig: dict[str, Any]) -> Markup | None:
+        """The cohort's journey drawn from its journey file, each stage with tonight's figures
+        (read with the page's other figures), a stage linking to its customers."""
+        cohort = self.file.cohorts.get(cohort_id) if self.file else None
+        if cohort is None or cohort.journey_spec is None or cohort.journey_spec.is_seed:
+            return None  # a cohort no longer configured: its journey file is not at hand
+        from urllib.parse import urlencode
+
+        from onboarding.reporting import journey_map
+
+        figures = journey_map.stage_figures(fig.get("stages") or [], fig.get("standings") or [])
+        # A link relative to the cohort's own page: its customer list filtered to the stage.
+        return Markup(journey_map.draw(cohort.journey_spec, figures,
+                                       link=lambda sid: f"?{urlencode({'stage': sid})}#customers"))
 
     def problem_rows(self, cohort_id: str, what: str, page: int = 1) -> dict[str, Any] | None:
         """One page of the last run's quarantined rows (``what='quarantine'``) or completions with
@@ -695,6 +714,25 @@ def _filter_text(which: CustomerFilter, titles: dict[str, str]) -> str:
     return ", ".join(parts)
 
 
+def versions(rows: list[dict[str, Any]], titles: dict[str, str]) -> dict[str, Any]:
+    """The stages compared by journey version (v_run_versions, analytics_version_stages): per
+    version its stages' counts, completion rate, cancellations and median time; a version's figure
+    over fewer completions than ``FEW_COMPLETIONS`` says so (the reminder lift's rule)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r["journey_version"], []).append(r)
+    out = []
+    for version, stages in groups.items():
+        completed = sum(int(s["completed"] or 0) for s in stages)
+        out.append({"version": version, "entered": sum(int(s["entered"] or 0) for s in stages),
+                    "completed": completed, "few": completed < FEW_COMPLETIONS,
+                    "stages": [{**s, "title": titles.get(s["stage"], s["stage"]),
+                                "completion_pct": _pct((s["completed"] or 0) / s["entered"] if s["entered"] else None),
+                                "median_days": _days(s["median_hours"]),
+                                "few": (s["completed"] or 0) < FEW_COMPLETIONS} for s in stages]})
+    return {"groups": out, "changed": len(out) > 1, "reliable_from": FEW_COMPLETIONS}
+
+
 def _stage(s: dict[str, Any]) -> dict[str, Any]:
     """A stage's row; its times are over the completers who did it after it opened, and the row
     says how many did it before (a backlog seen at once: no time in the stage to measure)."""
@@ -750,8 +788,9 @@ def _row_ref(manifest: dict[str, Any], role: str, row: int) -> dict[str, Any]:
 # A lift over fewer completions than v_reminder_effect's reliable_from (30) in either window is a
 # guess: the view says so (few_completions, migration 0031), the page says it in words.
 FEW_TEXT = "few people, not a reliable figure"
+FEW_COMPLETIONS = 30  # v_reminder_effect's reliable_from: the same rule for a version's figures
 # Figures kept in page_figures by an older rule are worked out again (0031 added columns).
-FIGURES_VERSION = "2"
+FIGURES_VERSION = "3"  # 3: the stages by journey version (issue 28)
 
 
 def _pct(x: float | None) -> str:

@@ -211,8 +211,9 @@ def attachments(files: list[tuple[str, Any]], limit: int) -> tuple[list[tuple[st
 
 
 def charts_for(data: dict[str, Any], store: Store, cohort: Cohort, with_history: bool) -> dict[str, bytes]:
-    """The summary's charts as PNG images: this run's customers by standing, and (for a run that
-    decided and sent) completions per day against the deadline and the reminder nights. Drawn
+    """The summary's charts as PNG images: this run's customers by standing, (for a run that
+    decided and sent) completions per day against the deadline and the reminder nights, and a
+    journey cohort's journey map with tonight's figures per stage. Drawn
     in a process of their own (``charts.pngs_apart``)."""
     from onboarding.reporting import charts
 
@@ -228,4 +229,11 @@ def charts_for(data: dict[str, Any], store: Store, cohort: Cohort, with_history:
             nights = sorted({t.to_pydatetime() for t in times["reminded_at"].dropna()})
             specs["completions"] = charts.for_email(charts.completions_spec(
                 charts.per_day(times["completed_at"], cohort.tz), nights, cohort.deadline_at, cohort.tz))
+    journey = cohort.journey_spec
+    if journey is not None and not journey.is_seed:
+        # The journey map as tonight left it (the page's picture, in fixed light colours).
+        from onboarding.reporting import journey_map
+
+        figures = journey_map.stage_figures(store.analytics.stages(cohort.id), store.analytics.journey_standings(cohort.id))
+        specs["map"] = {charts.SVG_KEY: journey_map.draw(journey, figures, themed=False)}
     return charts.pngs_apart(specs)

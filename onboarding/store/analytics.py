@@ -83,6 +83,11 @@ class Analytics:
     def stages(self, cohort_id: str) -> list[dict[str, Any]]:
         return self._s.rows("analytics_stages", cohort_id=cohort_id)
 
+    def version_stages(self, cohort_id: str) -> list[dict[str, Any]]:
+        """A journey cohort's stages by the journey version in force when each customer entered
+        them (the first run that walked them in it): entered, completed, dropped, median hours."""
+        return self._s.rows("analytics_version_stages", cohort_id=cohort_id)
+
     def journey_standings(self, cohort_id: str) -> list[dict[str, Any]]:
         """A journey cohort's customers of its latest run, counted by where they stand."""
         return self._s.rows("analytics_journey_standings", cohort_id=cohort_id)

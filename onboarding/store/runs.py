@@ -45,6 +45,11 @@ class Runs:
         """The cohort's runs started before ``cutoff`` (past the retention period)."""
         return self._s.rows("runs_older_than", cohort_id=cohort_id, cutoff=iso(cutoff))
 
+    def record_journey(self, run_id: str, cohort_id: str, digest: str, version: str) -> None:
+        """The version of the cohort's journey the run walked (its definition's hash and label)."""
+        self._s.execute("run_set_journey", {"run_id": run_id, "cohort_id": cohort_id, "digest": digest or None,
+                                            "version": version or None})
+
     def record_guards(self, run_id: str, cohort_id: str, guards: list[dict] | None) -> None:
         self._s.execute("record_guards", {"run_id": run_id, "cohort_id": cohort_id, "now": iso(utcnow()),
                                           "guards": json.dumps(guards) if guards else None})
