@@ -256,3 +256,14 @@ def test_a_query_goes_into_the_support_digest_not_the_csms_through_the_dag(airfl
     assert "https://support.example.com/t/2" in summary["text"] and "https://support.example.com/t/1" not in summary["text"]
     ledger = rows("SELECT recipient, kind, status FROM email_ledger WHERE kind = 'team_digest_support'")
     assert [(r["recipient"], r["status"]) for r in ledger] == [("help@support.org", "sent")]
+
+
+def test_journeys_check_says_who_answers_queries():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "onboarding.ops.journeys", "check", str(ROOT / "config" / "journeys.yaml")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "  Queries (query_asked until query_answered): answered by the Support team; the instructor's once open " \
+           "longer than 2d\n" in out.stdout
