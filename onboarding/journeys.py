@@ -252,12 +252,14 @@ class Handoff:
 @dataclass(frozen=True)
 class Queries:
     """A customer's questions (steps 15 and 16): an ``asked`` event opens one, an ``answered``
-    event with the same link (the ticket) closes it; open ones go to the customer's CSM's digest,
-    and to the instructor once open longer than ``escalate_after``."""
+    event with the same link (the ticket) closes it; open ones go to the customer's CSM's digest
+    (or, with an ``owner``, to that team's), and to the instructor once open longer than
+    ``escalate_after``."""
 
     asked: str
     answered: str
     escalate_after: dt.timedelta
+    owner: str | None = None  # a team of the journey that answers queries (None: the customer's CSM)
 
 
 @dataclass(frozen=True)
@@ -754,8 +756,10 @@ class QueriesSpec(FileModel):
     """The event (same link) that closes it."""
     escalate_after: Duration = dt.timedelta(days=2)
     """Open longer than this: the instructor is told."""
+    owner: typed(str, _team_name, {"type": "string", "pattern": ID_PATTERN}) | None = None
+    """The team that answers queries (one of the journey's `teams`; default: the customer's CSM)."""
 
-    SHAPE: ClassVar[str] = "expected {asked: <event>, answered: <event>, escalate_after: 2d}"
+    SHAPE: ClassVar[str] = "expected {asked: <event>, answered: <event>, escalate_after: 2d, owner: <team>}"
 
     @model_validator(mode="after")
     def _two_events(self) -> QueriesSpec:
@@ -853,6 +857,7 @@ def parse_journey(jid: str, raw: Any, where: str, source: str = "built in") -> J
     _check_csms(spec, stages, csms, where)
     teams = _teams(spec, where)
     _check_owners(stages, teams, where)
+    _check_queries_owner(spec, teams, where)
     journey = Journey(jid, spec.title or jid, stages, source, csms, spec.csm_assignment, tuple(spec.csm_match),
                       spec.emails_expire_after,
                       Queries(**spec.queries.model_dump()) if spec.queries else None, per_cohort, teams,
@@ -868,7 +873,11 @@ def definition_digest(spec: JourneySpec) -> str:
     import hashlib
     import json
 
-    canonical = json.dumps(spec.model_dump(by_alias=True, exclude={"version"}, warnings=False), sort_keys=True,
+    # A journey without a queries owner hashes as before the key existed (its version is unchanged).
+    exclude: dict[str, Any] = {"version": True}
+    if spec.queries is not None and spec.queries.owner is None:
+        exclude["queries"] = {"owner"}
+    canonical = json.dumps(spec.model_dump(by_alias=True, exclude=exclude, warnings=False), sort_keys=True,
                            separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -921,6 +930,14 @@ def _check_owners(stages: tuple[Stage, ...], teams: tuple[Team, ...], where: str
         if s.approval_by is not None and s.approval_by not in APPROVERS and s.approval_by not in names:
             raise ConfigError(f"{w}: approval: by: expected one of {list(APPROVERS)} or a team of the journey's "
                               f"'teams' {names}, got {s.approval_by!r}")
+
+
+def _check_queries_owner(spec: JourneySpec, teams: tuple[Team, ...], where: str) -> None:
+    """The team that answers queries is one of the journey's teams."""
+    owner = spec.queries.owner if spec.queries else None
+    names = [t.name for t in teams]
+    if owner is not None and owner not in names:
+        raise ConfigError(f"{where}: queries: owner: unknown team {owner!r}; the journey's teams: {names}")
 
 
 def _roster(specs: list[CsmSpec], where: str) -> tuple[Csm, ...]:

@@ -152,7 +152,10 @@ def test_csm_approvals_are_asked_of_each_csm_and_queries_go_to_the_csm_then_the_
                {"email": "p1@x.org", "event": "query_asked", "at": iso(t(3.5)), "value": None, "link": "https://s/t/2"},
                {"email": "p2@x.org", "event": "query_asked", "at": iso(t(3)), "value": None, "link": "https://s/t/3"},
                {"email": "p2@x.org", "event": "query_answered", "at": iso(t(3.2)), "value": None, "link": "https://s/t/3"}]
-    out = decide_journey(cohort(), SAAS, Ask(t(4.5)), facts(people(4), events, approvals))
+    # The sample's queries are support's (``owner: support``): without an owner they are the CSM's.
+    journey = replace(SAAS, queries=replace(SAAS.queries, owner=None))
+    out = decide_journey(replace(cohort(), journey_spec=journey), journey, Ask(t(4.5)),
+                         facts(people(4), events, approvals))
     training = [r for r in out.requests if r.stage == "initial_training"]
     by_csm = {a["email"]: a["csm_email"] for a in out.assigned}
     assert sorted(r.approver for r in training) == sorted(set(by_csm.values()))

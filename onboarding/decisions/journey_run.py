@@ -15,8 +15,8 @@ the part of ``decisions.run.decide`` (the one decide path) that walks each custo
 4. **approval requests**: one per stage with customers waiting on a person
    (``decisions.approvals.requests``);
 5. **who waits on a person**: approvals, a CSM with room, overdue stages (escalated), open
-   queries (steps 15-16: the customer's CSM's, the instructor's once open too long): the CSMs'
-   digests and the instructor's summary.
+   queries (steps 15-16: the customer's CSM's, or the team's named by ``queries: {owner: ...}``;
+   the instructor's once open too long): the CSMs', the teams' digests and the instructor's summary.
 
 The run's limits (kinds, dry run, real time, resend, suppression, consent) and the guards are
 ``decisions.run``'s, the same for every journey.
@@ -194,8 +194,9 @@ def _unseen_names(stage, unseen_keys: frozenset[str]) -> str:
 def _open_queries(journey: Journey, events: list[dict[str, Any]], as_of: dt.datetime,
                   assigned: dict[str, dict]) -> list[dict[str, Any]]:
     """Queries asked and not answered as of the run's moment (an answer closes the query with the
-    same link; without links, answers close the oldest first): each waits on the customer's CSM,
-    and on the instructor once open longer than ``escalate_after`` or when there is no CSM."""
+    same link; without links, answers close the oldest first): each waits on the team that answers
+    queries (``queries: {owner: <team>}``), else on the customer's CSM; and on the instructor once
+    open longer than ``escalate_after``, or when it has neither owner nor CSM."""
     q = journey.queries
     if q is None:
         return []
@@ -211,8 +212,9 @@ def _open_queries(journey: Journey, events: list[dict[str, Any]], as_of: dt.date
         for at in sorted(times)[answered.get((email, link), 0):]:
             csm = assigned.get(email, {}).get("csm_email")
             late = as_of - at > q.escalate_after
+            first = q.owner or ("csm" if csm else None)  # who answers it before it escalates
             out.append({"email": email, "item": link or f"query of {iso(at)}", "standing": "open_query",
-                        "waits_on": "csm" if csm and not late else "instructor", "csm_email": csm,
+                        "waits_on": first if first and not late else "instructor", "csm_email": csm,
                         "since": iso(at), "escalated": int(late)})
     return out
 

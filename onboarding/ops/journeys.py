@@ -55,6 +55,11 @@ def describe(journey) -> list[str]:
     for t in journey.teams:
         lines.append(f"  Team {t.shown}" + (f" ({t.name})" if t.title else "") + f": {', '.join(t.addresses)}; "
                      f"digest {t.cadence.replace(':', ' on ')}")
+    if journey.queries is not None:
+        q = journey.queries
+        who = f"the {journey.owner_title(q.owner)} team" if q.owner else "the customer's CSM"
+        lines.append(f"  Queries ({q.asked} until {q.answered}): answered by {who}; the instructor's once open "
+                     f"longer than {show_duration(q.escalate_after)}")
     number = 0
     for s in journey.stages:
         if s.group is None:

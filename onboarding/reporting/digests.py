@@ -43,13 +43,17 @@ def digests(rows: list[dict[str, Any]], csm_names: dict[str, str], tz: dt.tzinfo
     """The run's waiting rows (``store.journeys.waiting``) as one digest per person they wait on:
     ``instructor`` and each CSM's address; and one per team of the journey (``team:<name>``)
     listing what waits on it: its approvals, and whoever waits at a stage it owns (a copy: the
-    CSM or the instructor an escalation goes to hears of it too)."""
+    CSM or the instructor an escalation goes to hears of it too); open queries are the team's that
+    answers them (``queries: {owner: ...}``) as a stage is its owner's: escalated, a copy stays
+    in the team's digest."""
     out: dict[str, list[dict[str, Any]]] = {}
     teams = {t.name for t in journey.teams} if journey else set()
     owners = {s.id: s.owner for s in journey.stages} if journey else {}
+    queries_owner = journey.queries.owner if journey and journey.queries else None
     for r in rows:
         mine = {r["waits_on"]} & teams
-        owner = owners.get(r["item"] or "")
+        # A query's item is its link, not a stage: its owner is the journey's queries owner.
+        owner = queries_owner if r["standing"] == "open_query" else owners.get(r["item"] or "")
         if owner in teams:
             mine.add(owner)
         if r["waits_on"] in teams:  # a team's approval waits on the team alone
