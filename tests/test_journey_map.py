@@ -100,6 +100,13 @@ def test_the_sample_journey_is_drawn_stage_by_stage_with_tonights_figures():
     assert [g.get("data-lane") for g in lanes] == ["support", "instructor", "success"]
     assert ["".join(g.find(f"{SVG}text").itertext()) for g in lanes] == ["Support", "the instructor", "Customer success"]
     assert nodes["details"].get("data-lane") == "instructor" and nodes["initial_training"].get("data-lane") == "success"
+    # Each handoff (one owner's stage to another's) is marked on its edge and named on hover.
+    handed = {(e.get("data-from"), e.get("data-to")): "".join(e.find(f"{SVG}title").itertext())
+              for e in root.iter(f"{SVG}path") if "handoff" in (e.get("class") or "").split()}
+    assert set(handed) == {(h.from_stage, h.to_stage) for h in journey.handoffs()} and len(handed) >= 3, handed
+    assert handed[("verification", "details")] == "Handed from Support to the instructor"
+    assert not [e for e in root.iter(f"{SVG}path") if "handoff" not in (e.get("class") or "").split()
+                and e.find(f"{SVG}title") is not None]
     # Themed for the page: the page's colour variables, so it follows Airflow's dark/light setting.
     assert "var(--fg" in svg and "var(--soft" in svg
     static = draw(journey, figures, themed=False)

@@ -162,7 +162,9 @@ def draw(journey: Journey, figures: dict[str, StageFigures] | None = None,
                    f'<text x="{x + LANE_W / 2}" y="{PAD + 17}" text-anchor="middle" font-size="12" '
                    f'fill="{c["muted"]}">{escape(_fit(lane_title(journey, lane), LANE_W - 10, 12))}</text></g>')
 
-    # Edges under the nodes.
+    # Edges under the nodes; a handoff (the move from one owner's stage to another's) is marked.
+    handoffs = {(h.from_stage, h.to_stage): f"Handed from {journey.owner_title(h.from_owner)} to "
+                f"{journey.owner_title(h.to_owner)}" for h in journey.handoffs()}
     gutter_slot = [0]
 
     def lane_in_gutter() -> float:
@@ -194,13 +196,21 @@ def draw(journey: Journey, figures: dict[str, StageFigures] | None = None,
             d = f"M{x1:.1f},{y1:.1f} C{x1:.1f},{y1 + 18:.1f} {x2:.1f},{y2 - 18:.1f} {x2:.1f},{y2 - 1:.1f}"
             lx, ly = x1 + 6, y1 + 16
         kind = "edge retry" if back or to == src else "edge"  # a second try
+        handed = handoffs.get((src, to))
+        if handed is not None:  # one owner's stage to another's: marked, and named on hover
+            kind += " handoff"
         out.append(f'<path class="{kind}" data-from={quoteattr(src)} data-to={quoteattr(to)} '
-                   f'data-if={quoteattr(branch.condition or "")} d="{d}" fill="none" stroke="{c["muted"]}" '
-                   f'stroke-width="1.4" marker-end="url(#jm-arrow)"/>')
+                   f'data-if={quoteattr(branch.condition or "")} d="{d}" fill="none" '
+                   f'stroke="{c["accent"] if handed else c["muted"]}" stroke-width="{2.4 if handed else 1.4}" '
+                   f'marker-end="url(#jm-arrow)">'
+                   + (f'<title>{escape(handed)}</title>' if handed else '') + '</path>')
+        anchor = ' text-anchor="end"' if to == src else ""
         if label:
-            anchor = ' text-anchor="end"' if to == src else ""
             out.append(f'<text class="edge-label" x="{lx:.1f}" y="{ly:.1f}" font-size="11"{anchor} '
                        f'fill="{c["muted"]}">{escape(label)}</text>')
+        if handed:
+            out.append(f'<text class="handoff-label" x="{lx:.1f}" y="{ly + (12 if label else 0):.1f}" '
+                       f'font-size="11"{anchor} fill="{c["accent"]}">handoff</text>')
 
     for s in journey.stages:
         for b in s.next:
