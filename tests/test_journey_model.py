@@ -222,6 +222,10 @@ def check_night(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Se
         ending = t.visits[-1]
         end = (next(e.at for e in t.emails if e.kind == "cancellation") if t.standing == "cancelled"
                else ending.decided_at or ending.completed_at)
+        if end is not None and ending.entered_at is not None:
+            # A failed row from before the stage fails it as it opens; a stage due before she
+            # reached it cancels her as she enters it (its cancellation dated at the due time).
+            end = max(end, ending.entered_at)
         assert all(e.at is None or end is None or e.at <= end for e in t.emails), t
     return t
 

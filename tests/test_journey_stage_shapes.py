@@ -509,12 +509,14 @@ dee@x.org,profile_completed,2026-11-21 10:00
 
 def _steps_journey() -> str:
     """The sample journey's steps 12-14 exactly as config/journeys.yaml writes them (its roster for
-    the CSM escalations), then a last step of go-live."""
+    the CSM escalations, its teams for the stages' owners), then a last step of go-live."""
     raw = yaml.safe_load((ROOT / "config" / "journeys.yaml").read_text())["journeys"]["saas-onboarding"]
     stages = [s for s in raw["stages"] if s["id"] in ("setup", "exploration")]  # setup: steps 12 and 13
     stages[-1] = {**stages[-1], "next": "golive"}
     stages.append({"id": "golive", "title": "Go live", "evidence": {"event": "went_live"}})
-    return yaml.safe_dump({"journeys": {"steps": {"title": "Steps 12-14", "csms": raw["csms"], "stages": stages}}})
+    # Its teams too: the stages name their owners (Support owns steps 12-14).
+    return yaml.safe_dump({"journeys": {"steps": {"title": "Steps 12-14", "csms": raw["csms"], "teams": raw["teams"],
+                                                  "stages": stages}}})
 
 
 @pytest.mark.dagrun
@@ -613,3 +615,4 @@ stages:
     # Before the cancellation, nothing of it: the other member is simply in its stage.
     before = walk(j, Facts(t(1)), t(2), SET)
     assert before.standing == "in_stage" and before.stage == "both"
+

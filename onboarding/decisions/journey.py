@@ -231,16 +231,32 @@ def _walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings
 
             parts = [_walk(replace(journey, stages=(journey.stage(m),)), facts, as_of, settings, entered)
                      for m in stage.members]
-            ended = min((p for p in parts if p.standing in ("cancelled", "rejected", "stuck")),
-                        key=lambda p: _ended_at(p) or as_of, default=None)
+            # The first member to end it ends it; at the same moment a cancellation wins (the
+            # customer is told she is cancelled, whatever the approver said that instant).
+            def first_end(walks: list[Timeline]) -> Timeline | None:
+                return min((p for p in walks if p.standing in ("cancelled", "rejected", "stuck")),
+                           key=lambda p: (_ended_at(p) or as_of, p.standing != "cancelled"), default=None)
+
+            ended = first_end(parts)
             if ended is not None:  # a member's cancel cancels; a rejection with no second try ends it
                 # The journey ends there for every member: the others stand as they stood at that
                 # moment (no reminder of theirs after a cancellation), and the member that ended it
                 # is the last visit, as in a journey one stage at a time.
-                end = _ended_at(ended)
-                others = [p if end is None or end >= as_of else
-                          _walk(replace(journey, stages=(journey.stage(m),)), facts, end, settings, entered)
-                          for p, m in zip(parts, stage.members) if p is not ended]
+                # Walked again as of that moment, another member may have ended it earlier (a
+                # cancel stage missed at its due time, whose late row came after): the earliest
+                # end stands, so walk again until the end no longer moves.
+                for _ in stage.members:
+                    end = _ended_at(ended)
+                    if end is None or end >= as_of:
+                        break
+                    parts = [p if p is ended else
+                             _walk(replace(journey, stages=(journey.stage(m),)), facts, end, settings, entered)
+                             for p, m in zip(parts, stage.members)]
+                    earlier = first_end(parts)
+                    if earlier is ended:
+                        break
+                    ended = earlier
+                others = [p for p in parts if p is not ended]
                 visits += [v for p in others for v in p.visits] + list(ended.visits)
                 emails += [e for p in others for e in p.emails] + list(ended.emails)
                 return Timeline(tuple(visits), ended.standing, stage.id if ended.standing == "stuck" else None,
@@ -346,7 +362,10 @@ def _ended_at(t: Timeline) -> dt.datetime | None:
     if t.standing == "cancelled":
         return next((e.at for e in reversed(t.emails) if e.kind == CANCELLATION), None)
     if t.standing == "rejected" and t.visits:
-        return t.visits[-1].decided_at or t.visits[-1].completed_at
+        last = t.visits[-1]
+        # A failed row from before the stage opened fails it as it opens, not before.
+        moment = last.decided_at or last.completed_at
+        return max(moment, last.entered_at) if moment and last.entered_at else moment
     return None
 
 
