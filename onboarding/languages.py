@@ -83,13 +83,8 @@ def long_date(day: dt.date, lang: str | None) -> str:
     """A date as a letter writes it: 'Monday 07 December 2026' (English, as always),
     'Montag, 7. Dezember 2026', 'lundi 7 décembre 2026'."""
     lang = lang if lang in NAMES else DEFAULT
-    days, months = NAMES[lang]
-    weekday, month = days[day.weekday()], months[day.month - 1]
-    if lang == "de":
-        return f"{weekday}, {day.day}. {month} {day.year}"
-    if lang == "fr":
-        return f"{weekday} {day.day} {month} {day.year}"
-    return f"{weekday} {day:%d} {month} {day.year}"
+    weekday = NAMES[lang][0][day.weekday()]
+    return f"{weekday}{',' if lang == 'de' else ''} {day_month_year(day, lang)}"
 
 
 def long_datetime(when: dt.datetime, lang: str | None) -> str:
