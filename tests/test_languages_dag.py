@@ -93,7 +93,8 @@ def test_the_journey_samples_german_accounts_get_german_emails_through_the_dag(a
 
     with Resources().store().engine.connect() as conn:
         ledger = [dict(r._mapping) for r in conn.execute(sa.text(
-            "SELECT recipient, language FROM email_ledger WHERE cohort_id = :c AND kind NOT IN ('summary', 'digest')"),
+            "SELECT recipient, language FROM email_ledger WHERE cohort_id = :c AND kind NOT IN ('summary', 'digest')"
+            " AND kind NOT LIKE 'team_digest%'"),
             {"c": COHORT})]
         status = dict(conn.execute(sa.text("SELECT email, language FROM customer_status WHERE cohort_id = :c"),
                                    {"c": COHORT}).all())
