@@ -16,7 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT = "en"
 # A language tag as people write it: a 2-3 letter language, then optional subtags (region,
@@ -46,6 +49,24 @@ def customer_language(attributes: Any) -> str | None:
         except ValueError:
             return None
     return normalise_language(attributes.get("language")) if isinstance(attributes, dict) else None
+
+
+def languages_of(attributes: "pd.Series") -> "pd.Series":
+    """``customer_language`` of each customer's attributes, read once per distinct value (a
+    cohort's customers share a few dozen)."""
+    import pandas as pd
+
+    values = attributes.to_numpy(dtype=object)
+    known: dict[Any, str | None] = {}
+    out = []
+    for v in values.tolist():
+        try:
+            out.append(known[v])
+        except KeyError:
+            out.append(known.setdefault(v, customer_language(v)))
+        except TypeError:  # an unhashable value (a mapping): read as it is
+            out.append(customer_language(v))
+    return pd.Series(out, index=attributes.index, dtype=object)
 
 
 # Day and month names of the languages the emails, the summary and the page write dates in.

@@ -180,3 +180,27 @@ def test_any_attribute_or_capacity_cell_is_plain_text_a_whole_number_in_range_or
             assert isinstance(got[i], int) and 1 <= got[i] <= 100_000, text
         else:
             assert got[i] is None and why[i].startswith(("capacity is not", "missing capacity"))
+
+
+@given(cells=st.lists(st.one_of(hostile, email_like, st.none()), max_size=12))
+def test_the_column_readers_fast_paths_read_every_cell_as_the_one_value_rules_do(cells):
+    """A column of names is cleaned as ``clean_name`` cleans each one (most names skip the
+    replacements; whatever is skipped must already be clean), and an address's reason is the first
+    that holds of: an encoded word, missing, too long, not a plain address."""
+    from onboarding.addresses import EMAIL_REGEX, MAX_EMAIL_CHARS
+    import re
+
+    from onboarding.validation.values import clean_name
+
+    column = pd.Series(cells, dtype=object)
+    assert clean_names(column).tolist() == [clean_name(c) for c in cells]
+    for cell, reason in zip(cells, email_problems(column).tolist()):
+        text = "" if cell is None else cell
+        if "=?" in text:
+            assert "encoded word" in reason
+        elif not text:
+            assert reason == "missing email"
+        elif len(text) > MAX_EMAIL_CHARS or text.find("@") > 64:
+            assert reason == f"email address longer than {MAX_EMAIL_CHARS} characters"
+        else:
+            assert reason == (None if re.fullmatch(EMAIL_REGEX, text) else "invalid email address")

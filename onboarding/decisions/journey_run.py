@@ -36,7 +36,7 @@ from onboarding.decisions.journey import (Approval, Attempt, Facts, Settings, Ti
                                           unit_key, unseeable, visit_rows, walk)
 from onboarding.decisions.facts import CALLED_COLUMNS, Called, RunAsk, RunFacts, classes_of, ledger_ids
 from onboarding.identity import EmailId
-from onboarding.languages import customer_language
+from onboarding.languages import languages_of
 from onboarding.journeys import Journey, show_duration, staged_attributes
 from onboarding.times import from_iso, iso
 
@@ -85,7 +85,7 @@ def walk_all(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> 
                              "first_name": customers["first_name"] if "first_name" in customers else None,
                              "consent": customers["consent"] if "consent" in customers else None,
                              # The language their emails are written in (its variant when one exists).
-                             "language": customers["attributes"].map(customer_language)
+                             "language": languages_of(customers["attributes"])
                              if "attributes" in customers else None,
                              "completed_at": pd.to_datetime(customers["email"].map(completed), utc=True),
                              "status": customers["email"].map(lambda e: _status(timelines[e]))})

@@ -31,7 +31,7 @@ import pandas as pd
 
 from onboarding.cohorts import Cohort
 from onboarding.identity import EmailId
-from onboarding.languages import customer_language
+from onboarding.languages import languages_of
 from onboarding.journeys import CANCELLATION, COMPLETE, REMINDER, Journey
 from onboarding.decisions.facts import CALLED_COLUMNS, Called, RunAsk, RunFacts, classes_of, extras
 from onboarding.decisions import (COMPLETED_LATE, HELD, IN_FLIGHT_STATES, MISSED, ON_TIME, PENDING, SENT_STATES,
@@ -100,24 +100,33 @@ def seed_emails(customers: pd.DataFrame, cohort: Cohort, as_of: dt.datetime
                         complete_emails_at_due=cohort.welcome_timing == "after_deadline")
     key = evidence_key(journey.stages[0])
     n = len(customers)
-    status = np.empty(n, dtype=object)
-    emails: list[tuple[tuple[str, str], ...]] = []
-    done = customers["completed_at"]
-    times = done.dt.to_pydatetime() if n else []
-    known: dict[tuple[Any, bool], tuple[str, tuple[tuple[str, str], ...]]] = {}
-    for i, (t, held) in enumerate(zip(times, customers["held"].to_numpy(dtype=bool).tolist())):
-        completed = None if pd.isna(t) else t
-        got = known.get((completed, held))
-        if got is None:
-            timeline = walk(journey, Facts(None, {key: (Attempt(completed),)} if completed else {}, held=held), as_of,
-                            settings)
-            got = known[(completed, held)] = (_seed_standing(timeline),
-                                              tuple((e.kind, e.reason) for e in timeline.emails))
-        status[i] = got[0]
-        emails.append(got[1])
-    who = np.repeat(np.arange(n), [len(e) for e in emails]) if n else np.empty(0, dtype=int)
-    kind = np.array([k for e in emails for k, _ in e], dtype=object)
-    reason = np.array([r for e in emails for _, r in e], dtype=object)
+    if not n:
+        return np.empty(0, dtype=object), np.empty(0, dtype=int), np.empty(0, dtype=object), np.empty(0, dtype=object)
+    # Each distinct (completion, held) once: its code, then the walk of each.
+    t_code, t_values = pd.factorize(customers["completed_at"])  # no completion: -1
+    held = customers["held"].to_numpy(dtype=bool)
+    pairs, inverse = np.unique((t_code.astype(np.int64) + 1) * 2 + held, return_inverse=True)
+    times = pd.DatetimeIndex(t_values).to_pydatetime() if len(t_values) else []
+    standings, flat_kind, flat_reason, counts = [], [], [], []
+    for pair in pairs.tolist():
+        code, h = pair // 2 - 1, bool(pair % 2)
+        completed = times[code] if code >= 0 else None
+        timeline = walk(journey, Facts(None, {key: (Attempt(completed),)} if completed else {}, held=h), as_of,
+                        settings)
+        standings.append(_seed_standing(timeline))
+        counts.append(len(timeline.emails))
+        flat_kind += [e.kind for e in timeline.emails]
+        flat_reason += [e.reason for e in timeline.emails]
+    status = np.array(standings, dtype=object)[inverse]
+    # Each customer's emails, in customer order: their pair's emails, taken from the flat lists.
+    per_pair = np.array(counts, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(per_pair)[:-1]))
+    lengths = per_pair[inverse]
+    who = np.repeat(np.arange(n), lengths)
+    first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    at = np.repeat(starts[inverse], lengths) + (np.arange(len(who)) - first)
+    kind = np.array(flat_kind, dtype=object)[at] if len(at) else np.empty(0, dtype=object)
+    reason = np.array(flat_reason, dtype=object)[at] if len(at) else np.empty(0, dtype=object)
     return status, who, kind, reason
 
 
@@ -249,7 +258,7 @@ def seed_called(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) 
                              "first_name": customers["first_name"] if "first_name" in customers else None,
                              "consent": customers["consent"] if "consent" in customers else None,
                              # The language their emails are written in (its variant when one exists).
-                             "language": customers["attributes"].map(customer_language)
+                             "language": languages_of(customers["attributes"])
                              if "attributes" in customers else None,
                              "completed_at": customers["completed_at"], "status": status})
     return Called(statuses, d[list(CALLED_COLUMNS)], classes_of(cohort, journey), {"orphans": len(facts.orphans)})

@@ -77,7 +77,7 @@ def decide(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> De
     called = (seed_called(cohort, journey, ask, facts) if is_seed(journey) else
               walk_all(cohort, journey, ask, facts))
     d = _retry_soft_bounces(called.emails, facts.ledger, cohort.id)
-    form = d["kind"].map(lambda k: form_kind(journey, k)).to_numpy(dtype=object)
+    form = _form_kinds(journey, d["kind"])
     mine = pd.Series(form).isin(ask.kinds).to_numpy(dtype=bool)
     d, form = d[mine].reset_index(drop=True), form[mine]
     if ask.dry_run:
@@ -93,7 +93,7 @@ def decide(cohort: Cohort, journey: Journey, ask: RunAsk, facts: RunFacts) -> De
     resend_entry = still_sendable(d, resend_entry)
 
     sendable = d["outcome"].isin(SENDABLE).to_numpy()
-    cancelling = d["kind"].map(lambda k: form_kind(journey, k) == CANCELLATION).to_numpy(dtype=bool)
+    cancelling = _form_kinds(journey, d["kind"]) == CANCELLATION
     trips = check(cohort.guards, ask.as_of, facts, int((sendable & cancelling).sum()))
     held = hold_and_reference(d, trips, ask.release_guards, facts.refs)
     enter = not ask.dry_run and not held
@@ -109,11 +109,25 @@ def _moment_passed(d: pd.DataFrame, reminders: np.ndarray, real: dt.datetime | N
     its old moment, and must still not remind anyone after it (in place)."""
     if real is None or not len(d):
         return
-    late = reminders & d["outcome"].isin(SENDABLE).to_numpy() & d["due_at"].map(
-        lambda v: v is not None and not pd.isna(v) and real >= v).to_numpy(dtype=bool)
+    late = reminders & d["outcome"].isin(SENDABLE).to_numpy() & _due_by(d["due_at"], real)
     d.loc[late, "outcome"] = "moment_passed"
     d.loc[late, "reason"] = (f"the deadline had passed when this run was asked for "
                              f"({real.astimezone(tz):%Y-%m-%d %H:%M %Z}); a reminder is never sent after its deadline")
+
+
+def _form_kinds(journey: Journey, kinds: pd.Series) -> np.ndarray:
+    """Each email's trigger-form kind (``form_kind``), worked out once per distinct ledger kind."""
+    values = kinds.to_numpy(dtype=object)
+    known = {k: form_kind(journey, k) for k in dict.fromkeys(values.tolist())}
+    return pd.Series(values, dtype=object).map(known).to_numpy(dtype=object)
+
+
+def _due_by(due_at: pd.Series, real: dt.datetime) -> np.ndarray:
+    """Which due times have passed at ``real`` (no due time: none has)."""
+    if not len(due_at):
+        return np.zeros(0, dtype=bool)
+    at = pd.to_datetime(due_at, utc=True)  # None -> NaT, which has passed no moment
+    return (at <= pd.Timestamp(real)).to_numpy(dtype=bool)
 
 
 def _counts(called: Called, d: pd.DataFrame, facts: RunFacts, held: list[Trip]) -> dict[str, Any]:
@@ -144,18 +158,22 @@ def hold_and_reference(d: pd.DataFrame, trips: list[Trip], released: tuple[str, 
     sendable = d["outcome"].isin(SENDABLE).to_numpy()
     if sendable.any() and refs is None:
         raise ValueError("emails are due but no reference secret was loaded (store.ledger.references())")
-    d["ref"] = pd.Series([refs(i) if s else None for i, s in zip(d["id"].tolist(), sendable.tolist())],
-                         index=d.index, dtype=object)
+    ids = [i if s else None for i, s in zip(d["id"].tolist(), sendable.tolist())]
+    d["ref"] = pd.Series(refs.many(ids) if refs is not None else ids, index=d.index, dtype=object)
     return held
 
 
 def identity_columns(d: pd.DataFrame) -> pd.DataFrame:
     """The decisions as recorded: each email's identity (the ``id`` column, an ``EmailId``) in the
     columns the decisions table stores."""
-    columns = [i.columns() for i in d["id"].tolist()]
+    ids = d["id"].tolist()
     d = d.copy()
-    for c in ("email_key", "stage", "visit", "resend_run_id", "retry"):
-        d[c] = pd.Series([x[c] for x in columns], index=d.index, dtype=object)
+    # EmailId.columns(), column by column (a night has a million identities).
+    d["email_key"] = pd.Series([i.key for i in ids], index=d.index, dtype=object)
+    d["stage"] = pd.Series([i.stage for i in ids], index=d.index, dtype=object)
+    d["visit"] = pd.Series([int(i.visit) for i in ids], index=d.index, dtype=object)
+    d["resend_run_id"] = pd.Series([i.resend_run_id for i in ids], index=d.index, dtype=object)
+    d["retry"] = pd.Series([int(i.retry) for i in ids], index=d.index, dtype=object)
     return d[list(DECISION_COLUMNS)]
 
 

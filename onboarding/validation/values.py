@@ -26,6 +26,7 @@ import pandas as pd
 from onboarding.addresses import EMAIL_REGEX, MAX_EMAIL_CHARS
 from onboarding.sources.table import SERIAL_EPOCH
 
+_EMAIL = re.compile(EMAIL_REGEX)
 MAX_NAME_CHARS = 200
 MAX_TIMESTAMP_CHARS = 100
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
@@ -56,14 +57,14 @@ def email_problems(emails: pd.Series) -> pd.Series:
     """Why each (normalised) email cannot be used, or None: missing, an encoded word, too long,
     or not a plain address."""
     emails = _texts(emails)
-    reasons = np.full(len(emails), None, dtype=object)
-    present = (emails != "").to_numpy()
-    reasons[~present] = "missing email"
-    reasons[present & ~emails.str.fullmatch(EMAIL_REGEX).to_numpy(dtype=bool)] = "invalid email address"
-    long = (emails.str.len() > MAX_EMAIL_CHARS).to_numpy() | (emails.str.find("@") > 64).to_numpy()
-    reasons[present & long] = f"email address longer than {MAX_EMAIL_CHARS} characters"
-    reasons[emails.str.contains("=?", regex=False).to_numpy(dtype=bool)] = (
-        "email address contains an encoded word (=?...?=), which mail programs decode into another address")
+    plain = _EMAIL.fullmatch
+    encoded = "email address contains an encoded word (=?...?=), which mail programs decode into another address"
+    long = f"email address longer than {MAX_EMAIL_CHARS} characters"
+    # One pass per address; the first reason that holds wins: an encoded word, missing, too long
+    # (or a local part over 64), not a plain address.
+    reasons = [encoded if "=?" in e else "missing email" if not e else
+               long if len(e) > MAX_EMAIL_CHARS or e.find("@") > 64 else
+               None if plain(e) else "invalid email address" for e in emails.tolist()]
     return pd.Series(reasons, index=emails.index, dtype=object)
 
 
@@ -74,8 +75,18 @@ def clean_name(value: Any) -> str:
 
 def clean_names(values: pd.Series) -> pd.Series:
     """``clean_name`` of a whole column."""
-    return (_texts(values).str.replace(_INVISIBLE, " ", regex=True).str.replace(r"\s+", " ", regex=True)
-            .str.strip())
+    texts = _texts(values)
+    # Most names are already clean: printable (so no control, invisible or separator character,
+    # and no whitespace but the plain space), no double space, none at either end. The rest go
+    # through the replacements.
+    kept = np.fromiter((t.isprintable() and "  " not in t and t[:1] != " " and t[-1:] != " " for t in texts.tolist()),
+                       dtype=bool, count=len(texts))
+    if kept.all():
+        return texts
+    out = texts.copy()
+    rest = texts[~kept]
+    out[~kept] = rest.str.replace(_INVISIBLE, " ", regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
+    return out
 
 
 def name_problems(raw: pd.Series, cleaned: pd.Series, required: bool) -> pd.Series:
