@@ -21,7 +21,9 @@ the operating system (wall time, peak resident memory):
   by ``scripts/bench_delivery.py``.
 
 The table gives time and peak memory of both and their ratios; the project's peak is the largest
-of its stages' (each stage is its own process, as in Airflow).
+of its stages' (each stage is its own process, as in Airflow). ``--split`` also times each stage's
+main steps by the wall clock (``STEPS``: reading, GX, staging, reconciling, deciding, writing,
+entering the ledger) and prints them under its row, with what is left (start-up, the commit).
 """
 from __future__ import annotations
 
@@ -131,9 +133,59 @@ def floor(folder: Path) -> int:
     return len(joined)
 
 
+# ``--split``: the steps of each stage timed by the wall clock (no profiler, whose cost per call
+# inflates Python steps two- to three-fold), as (module, function or Class.method, what it is).
+STEPS = {
+    "validate": [("onboarding.sources.csv_source", "CsvSource.read", "reading the CSV files"),
+                 ("onboarding.validation.gx", "Validator.__init__", "GX's context"),
+                 ("onboarding.validation.readers", "Reader.read", "reading the values"),
+                 ("onboarding.validation.gx", "Validator._check_dataset", "GX: dataset expectations"),
+                 ("onboarding.validation.gx", "Validator._check_rows", "GX: row expectations"),
+                 ("onboarding.validation.gx", "Validator._check_conflicts", "GX: conflicting completions"),
+                 ("onboarding.store.staging", "Staging.replace", "staging the rows")],
+    "decide": [("onboarding.store.staging", "Staging.reconcile", "reading the reconciled customers"),
+               ("onboarding.pipeline.decide", "decide_run", "the decisions"),
+               ("onboarding.store.decisions", "Decisions.replace", "writing standings and decisions"),
+               ("onboarding.store.ledger", "LedgerTable.plan_due", "entering the ledger")],
+}
+
+
+def _time_steps(name: str) -> "collections.Counter":
+    """Wrap the stage's steps (``STEPS``) so each adds its wall seconds to the returned counter."""
+    import collections
+    import functools
+    import importlib
+
+    spent = collections.Counter()
+    for module, qualname, label in STEPS.get(name, []):
+        owner = importlib.import_module(module)
+        *path, attr = qualname.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        fn = getattr(owner, attr)
+
+        def timed(*a, _fn=fn, _label=label, **k):
+            t = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                spent[_label] += time.perf_counter() - t
+
+        setattr(owner, attr, functools.wraps(fn)(timed))
+    return spent
+
+
 def stage(name: str, folder: Path, state_url: str, runs: Path, run_id: str) -> None:
     """One stage of the project's path, as its Airflow task runs it."""
     sys.path.insert(0, str(ROOT))
+    spent = _time_steps(name) if os.environ.get("BENCH_SPLIT") else None
+    t0 = time.perf_counter()
+    _stage(name, folder, state_url, runs, run_id)
+    if spent is not None:
+        print("SPLIT " + json.dumps({"stage": name, "wall": time.perf_counter() - t0, **spent}), flush=True)
+
+
+def _stage(name: str, folder: Path, state_url: str, runs: Path, run_id: str) -> None:
     from onboarding import pipeline
     from onboarding.cohorts import load_cohorts
     from onboarding.run import RunContext
@@ -183,6 +235,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--split", action="store_true",
+                    help="also time each stage's main steps by the wall clock and print them under its row")
     sub = ap.add_subparsers(dest="command")
     f = sub.add_parser("floor")
     f.add_argument("folder", type=Path)
@@ -198,6 +252,8 @@ def main() -> None:
         return
 
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "false", "PYTHONPATH": str(ROOT)}
+    if args.split:
+        env["BENCH_SPLIT"] = "1"
     me = [sys.executable, str(Path(__file__).resolve())]
     rows = []
     print(f"{'signups':>9} {'backend':<10} {'floor s':>8} {'floor MB':>9} {'project s':>10} {'project MB':>11} "
@@ -212,9 +268,11 @@ def main() -> None:
             url, drop = state_url(backend, tmp)
             try:
                 measure(me + ["stage", "migrate", str(folder), url, str(tmp / "runs"), "bench"], env)
-                stages = {}
+                stages, splits = {}, []
                 for name in ("extract", "validate", "decide"):
-                    stages[name] = measure(me + ["stage", name, str(folder), url, str(tmp / "runs"), "bench"], env)[:2]
+                    wall, mb, out = measure(me + ["stage", name, str(folder), url, str(tmp / "runs"), "bench"], env)
+                    stages[name] = (wall, mb)
+                    splits += [json.loads(line[6:]) for line in out.splitlines() if line.startswith("SPLIT ")]
             finally:
                 drop()
             after_t, after_m, _ = measure(me + ["floor", str(folder)], env)
@@ -226,8 +284,12 @@ def main() -> None:
             print(f"{n:>9,} {backend:<10} {fl_t:>8.2f} {fl_m:>9.0f} {total:>10.1f} {peak:>11.0f} "
                   f"{total / fl_t:>7.1f} {peak / fl_m:>6.2f}  {split}; floor before/after "
                   f"{floors[0]:.2f}/{floors[1]:.2f}", flush=True)
+            for sp in (sp for sp in splits if len(sp) > 2):  # --split: each step's wall seconds, then what is left (start-up, commits)
+                steps = {k: v for k, v in sp.items() if k not in ("stage", "wall")}
+                print(f"{'':>9} {sp['stage']}: " + "; ".join(f"{k} {v:.1f}" for k, v in steps.items())
+                      + f"; the rest (imports, commit) {stages[sp['stage']][0] - sum(steps.values()):.1f}", flush=True)
             rows.append({"signups": n, "backend": backend, "floor_s": fl_t, "floor_mb": fl_m, "project_s": total,
-                         "project_mb": peak, "stages": stages, "floors_s": floors})
+                         "project_mb": peak, "stages": stages, "floors_s": floors, "splits": splits})
     # docs/benchmarks.md's table, as printed here (paste it; never edit its figures by hand).
     print("\n| Signups | State DB | Floor (s / MB) | Project (s / MB) | Time x | Memory x | extract / validate / decide (s) |")
     print("|---:|---|---:|---:|---:|---:|---|")
