@@ -80,6 +80,41 @@ def minimal(**over) -> dict:
     return c
 
 
+def events_cohort(cohort_id: str, title: str, journey: str, sender: str, signups: str = "signups.csv",
+                  events: str = "events.csv") -> str:
+    """One cohort entry of a cohort file (YAML text, a list item) for a journey read from a signups
+    export and an events export with the tests' usual columns, no guards, closing on 31 Dec."""
+    return f"""
+  - id: {cohort_id}
+    title: {title}
+    journey: {journey}
+    deadline: 2026-12-31
+    timezone: Europe/London
+    sender: "{sender}"
+    instructor: lead@example.com
+    guards: {{max_source_age: null, max_completion_shrink: null}}
+    sources:
+      signups: {{type: csv, path: {signups}, columns: {{email: Email, name: Name, signed_up_at: Created}}}}
+      events: {{type: csv, path: {events}, columns: {{email: Email, event: Event, at: At}}}}
+"""
+
+
+def replaced(doc, path, value):
+    """``doc`` (a parsed YAML document) with the value at ``path`` (keys and list indexes) replaced;
+    None deletes it."""
+    import copy
+
+    doc = copy.deepcopy(doc)
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    if value is None:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return doc
+
+
 def learner_cohort_file(folder: Path, n: int, deadline: dt.date, **cohort) -> Path:
     """A cohort file in ``folder`` for ``n`` signed-up learners (learner0000@x.org, ...), none
     complete: its exports are written beside it. ``cohort`` keys override or add to the cohort."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers import events_cohort
+
 JOURNEY = """
 journeys:
   mini:
@@ -31,21 +33,8 @@ journeys:
         due: {{after: entered, duration: {days}d}}
 """
 
-COHORTS = """
-journeys: journeys.yaml
-cohorts:
-  - id: mini-2026-11
-    title: Mini accounts, November 2026
-    journey: mini
-    deadline: 2026-12-31
-    timezone: Europe/London
-    sender: "Mini <mini@example.com>"
-    instructor: lead@example.com
-    guards: {max_source_age: null, max_completion_shrink: null}
-    sources:
-      signups: {type: csv, path: signups.csv, columns: {email: Email, name: Name, signed_up_at: Created}}
-      events: {type: csv, path: events.csv, columns: {email: Email, event: Event, at: At}}
-"""
+COHORTS = "journeys: journeys.yaml\ncohorts:" + events_cohort(
+    "mini-2026-11", "Mini accounts, November 2026", "mini", "Mini <mini@example.com>")
 
 SIGNUPS = """Email,Name,Created
 ann@x.org,Ann Alder,2026-11-20 09:00

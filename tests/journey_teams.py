@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers import events_cohort
+
 JOURNEYS = """
 journeys:
   handover:
@@ -35,21 +37,8 @@ journeys:
         due: {after: entered, duration: 30d}
 """
 
-COHORTS = """
-journeys: journeys.yaml
-cohorts:
-  - id: handover-2026-11
-    title: Enterprise handover, November 2026
-    journey: handover
-    deadline: 2026-12-31
-    timezone: Europe/London
-    sender: "Onboarding <onboarding@example.com>"
-    instructor: lead@example.com
-    guards: {max_source_age: null, max_completion_shrink: null}
-    sources:
-      signups: {type: csv, path: signups.csv, columns: {email: Email, name: Name, signed_up_at: Created}}
-      events: {type: csv, path: events.csv, columns: {email: Email, event: Event, at: At}}
-"""
+COHORTS = "journeys: journeys.yaml\ncohorts:" + events_cohort(
+    "handover-2026-11", "Enterprise handover, November 2026", "handover", "Onboarding <onboarding@example.com>")
 
 SIGNUPS = """Email,Name,Created
 ann@x.org,Ann Alder,2026-11-20 09:00

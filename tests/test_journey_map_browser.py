@@ -14,7 +14,7 @@ import pytest
 import journey_map_cohort
 import ui_client
 from browser_support import ARGS, CHROMIUM, PHONE, SHOTS, need_chromium
-from helpers import run_stages
+from helpers import events_cohort, run_stages
 from onboarding.cohorts import read_cohort_file
 
 pytestmark = pytest.mark.browser
@@ -88,19 +88,8 @@ def test_the_map_follows_light_and_dark_and_fits_a_phone(engine, tmp_path, airfl
 
 # --- the sample journey (owner lanes) and the branching journey, on a phone -----------------------
 
-PARTNER_COHORT = """
-  - id: partner-2026-11
-    title: Partner programme, November 2026
-    journey: branching
-    deadline: 2026-12-31
-    timezone: Europe/London
-    sender: "Partners <partners@example.com>"
-    instructor: lead@example.com
-    guards: {max_source_age: null, max_completion_shrink: null}
-    sources:
-      signups: {type: csv, path: partner-signups.csv, columns: {email: Email, name: Name, signed_up_at: Created}}
-      events: {type: csv, path: partner-events.csv, columns: {email: Email, event: Event, at: At}}
-"""
+PARTNER_COHORT = events_cohort("partner-2026-11", "Partner programme, November 2026", "branching",
+                               "Partners <partners@example.com>", "partner-signups.csv", "partner-events.csv")
 
 PARTNER_SIGNUPS = """Email,Name,Created
 pia@p.org,Pia Park,2026-11-20 09:00

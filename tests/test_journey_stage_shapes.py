@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import events_cohort
 from onboarding.cohorts import read_yaml
 from onboarding.decisions.journey import (Approval, Attempt, Facts, Settings, unit_key, unseeable, visit_rows,
                                           walk)
@@ -471,21 +472,8 @@ def test_the_checker_describes_the_new_shapes_in_words(capsys):
 
 # --- the sample's steps 12-14 through the real DAG ---------------------------------------------
 
-COHORTS = """
-journeys: journeys.yaml
-cohorts:
-  - id: steps-2026-11
-    title: Steps 12-14, November 2026
-    journey: steps
-    deadline: 2026-12-31
-    timezone: Europe/London
-    sender: "Northwind Onboarding <onboarding@northwind.example>"
-    instructor: lead@example.com
-    guards: {max_source_age: null, max_completion_shrink: null}
-    sources:
-      signups: {type: csv, path: signups.csv, columns: {email: Email, name: Name, signed_up_at: Created}}
-      events: {type: csv, path: events.csv, columns: {email: Email, event: Event, at: At}}
-"""
+COHORTS = "journeys: journeys.yaml\ncohorts:" + events_cohort(
+    "steps-2026-11", "Steps 12-14, November 2026", "steps", "Northwind Onboarding <onboarding@northwind.example>")
 SIGNUPS = """Email,Name,Created
 ann@x.org,Ann Alder,2026-11-20 09:00
 bob@x.org,Bob Birch,2026-11-20 09:00

@@ -3,7 +3,6 @@ digest and its approval requests addressed to its members only, through the real
 instructor's summary counts what waits on each team; the customer's timeline marks a handoff."""
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
+from helpers import replaced
 from onboarding.errors import ConfigError
 from onboarding.journeys import journeys_from
 
@@ -72,15 +72,8 @@ def test_a_team_approval_and_owners_in_the_journey_check(tmp_path):
 
 
 def _set(doc, path, value):
-    doc = copy.deepcopy(doc)
-    node = doc["journeys"]["handover"]
-    for key in path[:-1]:
-        node = node[key]
-    if value is None:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return doc
+    """The handover journey's document with the value at ``path`` (within the journey) replaced."""
+    return replaced(doc, ("journeys", "handover", *path), value)
 
 
 @pytest.mark.parametrize("path, value, message", [

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
+from helpers import replaced
 from onboarding.cohorts import read_cohort_file, read_yaml
 from onboarding.errors import ConfigError
 from onboarding.journeys import SEED, journeys_from
@@ -64,17 +65,7 @@ def test_the_seed_journey_is_the_original_process():
     assert all("journey" not in fingerprint(c) for c in found.cohorts.values())
 
 
-def _set(doc, path, value):
-    """doc with the value at path (keys and list indexes) replaced; None deletes."""
-    doc = copy.deepcopy(doc)
-    node = doc
-    for key in path[:-1]:
-        node = node[key]
-    if value is None:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return doc
+_set = replaced  # doc with the value at path (keys and list indexes) replaced; None deletes
 
 
 J = ("journeys", "saas-onboarding", "stages")
