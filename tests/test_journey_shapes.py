@@ -80,13 +80,37 @@ def test_no_opening_email_to_someone_who_already_did_the_step():
 
 
 def test_a_customer_placed_late_gets_the_csm_introduction_and_the_current_stage_only():
+    # As in the DAG: go-live's event is in no export, so she waits at go-live, overdue, and gets
+    # its checklist; the stages she did early send nothing.
+    facts = Facts(t(20, 9), ev(account_verified=[t(20)], kickoff_booked=[t(20, 9, 30)], compliance_submitted=[t(20, 12)],
+                               quiz_taken=[(t(20, 13), 90.0)]), (approved("compliance", t(21, 9)),),
+                  csm_assigned_at=NIGHT)
+    unseen = Settings(SET.deadline_at, SET.reminder_window_start, LONDON,
+                      never_seen=frozenset({evidence_key(SHAPES.stage("golive"))}))
+    out = walk(SHAPES, facts, NIGHT + dt.timedelta(minutes=1), unseen)
+    tonight = [(e.stage, e.kind) for e in out.emails if e.at is not None and e.at >= NIGHT]
+    assert tonight == [("csm", "csm_introduction"), ("golive", "golive_checklist")]
+    assert (out.standing, out.stage) == ("overdue", "golive")
+    assert ("quiz", "quiz_invite", 1) not in kinds(out) and ("kickoff", "kickoff_invite", 1) not in kinds(out)
+
+
+def test_a_stage_reached_after_its_due_time_cancels_without_its_opening_email():
+    """Go-live is due 5 days after signup; placed with her CSM a week in, she reaches it after that:
+    she is cancelled as she enters, dated at her entry, and never asked to do a step she can no
+    longer do in time (before, she got go-live's checklist and the cancellation the same night)."""
     facts = Facts(t(20, 9), ev(account_verified=[t(20)], kickoff_booked=[t(20, 9, 30)], compliance_submitted=[t(20, 12)],
                                quiz_taken=[(t(20, 13), 90.0)]), (approved("compliance", t(21, 9)),),
                   csm_assigned_at=NIGHT)
     out = walk(SHAPES, facts, NIGHT + dt.timedelta(minutes=1), SET)
-    tonight = [(e.stage, e.kind) for e in out.emails if e.at is not None and e.at >= NIGHT]
-    assert tonight == [("csm", "csm_introduction"), ("golive", "golive_checklist")]
-    assert ("quiz", "quiz_invite", 1) not in kinds(out) and ("kickoff", "kickoff_invite", 1) not in kinds(out)
+    assert out.standing == "cancelled" and out.visits[-1].entered_at > out.visits[-1].due_at
+    tonight = [(e.stage, e.kind, e.at) for e in out.emails if e.at is not None and e.at >= NIGHT]
+    assert tonight == [("csm", "csm_introduction", NIGHT), ("golive", "cancellation", NIGHT)]
+    assert max(e.at for e in out.emails) == NIGHT  # nothing dated after her end
+    # Reached in time, the same stage still opens with its checklist and cancels at its due time.
+    early = Facts(facts.signed_up_at, facts.evidence, facts.approvals, csm_assigned_at=t(22, 9))
+    out = walk(SHAPES, early, NIGHT, SET)
+    assert [(e.kind, e.at) for e in out.emails if e.stage == "golive"] == [
+        ("golive_checklist", t(22, 9)), ("cancellation", out.visits[-1].due_at)]
 
 
 def test_a_cancel_stage_whose_event_no_export_carries_holds_instead_of_cancelling():

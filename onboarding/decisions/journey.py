@@ -298,7 +298,11 @@ def _walk(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Settings
         # A step already done when the stage opens needs no "please do it" email.
         done_at_entry = (completed is not None and entered is not None and completed <= entered
                          and not stage.evidence.entered)
-        if not done_at_entry:
+        # A stage that cancels on a miss, entered at or after its due time, cancels her as she
+        # enters it: no "please do it" email for a step she can no longer do in time.
+        cancels_at_entry = (stage.on_missed == "cancel" and due_at is not None and entered is not None
+                            and entered >= due_at and not unseeable(stage, settings.never_seen))
+        if not done_at_entry and not cancels_at_entry:
             emails += [Email(stage.id, kind, number, f"entered {stage.title}", since) for kind in stage.emails_on_enter]
         if completed is None:
             return _not_done(journey, stage, number, entered, due_at, as_of, settings, visits, emails)
@@ -395,7 +399,10 @@ def _not_done(journey: Journey, stage: Stage, number: int, entered, due_at, as_o
             # stage cannot tell who did it, so nobody is cancelled; the instructor is told.
             return Timeline(tuple(visits), "overdue", stage.id, tuple(emails), "instructor")
         if stage.on_missed == "cancel":
-            emails.append(Email(stage.id, CANCELLATION, number, "not completed by the due time", due_at))
+            # Dated when the miss happened to her: the due time, or her entry when she reached
+            # the stage only after it (nothing of hers may be dated after her journey's end).
+            at = max(due_at, entered) if entered is not None else due_at
+            emails.append(Email(stage.id, CANCELLATION, number, "not completed by the due time", at))
             return Timeline(tuple(visits), "cancelled", None, tuple(emails))
         waits = stage.on_missed.split(":", 1)[1] if stage.on_missed.startswith("escalate:") else None
         if waits:
