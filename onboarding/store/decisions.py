@@ -25,12 +25,13 @@ class Decisions:
         key = {"run_id": run_id, "cohort_id": cohort_id}
         with self._s.transaction() as tx:
             tx.script("delete_run_decisions", key)
+            # The columns as they are (no copy, no Python strings made): the bulk load turns a
+            # chunk at a time into the driver's values.
+            column = {c: statuses[c].array if c in statuses else None for c in ("first_name", "consent", "language")}
             tx.bulk("customer_status", pd.DataFrame({
-                **key, "email": statuses["email"].to_numpy(), "name": statuses["name"].to_numpy(),
-                "completed_at": iso_column(statuses["completed_at"]), "status": statuses["status"].to_numpy(),
-                "first_name": statuses["first_name"].to_numpy() if "first_name" in statuses else None,
-                "consent": statuses["consent"].to_numpy() if "consent" in statuses else None,
-                "language": statuses["language"].to_numpy() if "language" in statuses else None}))
+                **key, "email": statuses["email"].array, "name": statuses["name"].array,
+                "completed_at": iso_column(statuses["completed_at"]), "status": statuses["status"].array,
+                **column}, copy=False))
             tx.bulk("orphan", pd.DataFrame([{**key, **o} for o in orphans]))
             tx.bulk("decision", decisions.assign(**key))
             tx.analyze()
