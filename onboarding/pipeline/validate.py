@@ -40,8 +40,10 @@ def validate(store: Store, cohort: Cohort, ctx: RunContext) -> dict[str, Any]:
                 raise DatasetError(f"{cfg.location}: the run has no snapshot of its {cfg.role} export (the extract "
                                    f"stage did not finish); rerun the run")
             snap = Snapshot(**inputs[cfg.role])
-            raw = make_source(cfg, cohort.id).read(snap)
-            out[cfg.role] = validator.validate(raw, cfg, snap, cohort.timezone, results_dir, ctx.as_of)
+            # The raw table is let go as soon as it is validated (not held while the next export
+            # is read): at a million signups it is about 500 MB.
+            out[cfg.role] = validator.validate(make_source(cfg, cohort.id).read(snap), cfg, snap, cohort.timezone,
+                                               results_dir, ctx.as_of)
     except DatasetError as exc:
         docs = _data_docs(validator, results_dir, ctx, cohort)
         record(store, cohort, ctx, "failed", f"validate: {exc}", counts={"data_docs": docs} if docs else None)
