@@ -35,7 +35,7 @@ def _part(text: str) -> str:
     return text.replace("%", "%25").replace("|", "%7C")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EmailId:
     """One email's identity: at most one is ever sent per identity."""
 
@@ -47,6 +47,10 @@ class EmailId:
     resend_run_id: str = ""  # a resend asked for by hand: the run that asked
     retry: bool = False  # the one retry of an email whose first sending bounced softly
     per_run_id: str = ""  # an email sent once per run (a digest, a summary, an alert): that run
+    # The key, made once (its reference and its columns both read it): a cache beside the fields,
+    # not one of them (never compared, hashed or shown). Slots, not a dict per identity: a night
+    # holds a million of them.
+    _key: str | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         # The stage is the journey kind's prefix (so the key need not repeat it), and only that.
@@ -99,12 +103,11 @@ class EmailId:
     def key(self) -> str:
         """The ledger row's name: every part escaped, the optional ones tagged (made once per
         identity: its reference and its columns both read it)."""
-        try:
-            return self.__dict__["_key"]
-        except KeyError:
+        key = self._key
+        if key is None:
             key = self._make_key()
-            object.__setattr__(self, "_key", key)  # a cache beside the fields, not one of them
-            return key
+            object.__setattr__(self, "_key", key)
+        return key
 
     def _make_key(self) -> str:
         parts = [_part(self.cohort_id), _part(self.recipient), _part(self.kind)]
