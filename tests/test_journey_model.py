@@ -209,9 +209,16 @@ def check_night(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Se
             assert v.outcome in ("completed", "completed_late", "approved"), (e, v)
             if stage.approval_by:
                 assert v.outcome == "approved" and e.at >= v.decided_at, (e, v)
+        if e.kind in stage.emails_on_enter and stage.on_missed == "cancel" \
+                and not unseeable(stage, settings.never_seen):
+            # Reached only at or after its due time, a cancel stage cancels her as she enters:
+            # no "please do it" email for a step she can no longer do in time.
+            assert v.due_at is None or v.entered_at is None or v.entered_at < v.due_at, (e, v)
         if e.kind == "cancellation":
             assert not unseeable(stage, settings.never_seen) or v.outcome == "completed_late", (e, v)
             assert not stage.optional, (e, v)
+            if v.outcome == "missed":  # dated at the miss: the due time, or her entry if later
+                assert v.entered_at is None or e.at == max(v.due_at, v.entered_at), (e, v)
         if e.kind.startswith("reminder_"):  # never on or after the due time it reminds of
             assert v.due_at is not None and e.at < v.due_at and as_of < v.due_at, (e, v)
     if t.stage is None and t.standing not in ("cancelled",):
@@ -223,8 +230,7 @@ def check_night(journey: Journey, facts: Facts, as_of: dt.datetime, settings: Se
         end = (next(e.at for e in t.emails if e.kind == "cancellation") if t.standing == "cancelled"
                else ending.decided_at or ending.completed_at)
         if end is not None and ending.entered_at is not None:
-            # A failed row from before the stage fails it as it opens; a stage due before she
-            # reached it cancels her as she enters it (its cancellation dated at the due time).
+            # A failed row from before the stage fails it as it opens.
             end = max(end, ending.entered_at)
         assert all(e.at is None or end is None or e.at <= end for e in t.emails), t
     return t

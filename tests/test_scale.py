@@ -27,6 +27,24 @@ UTC = dt.timezone.utc
 AWKWARD = ["tab\there", "new\nline", 'quote " and, comma', "back\\slash", "Zoë 王芳", "\\N", "", "NULL", " "]
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1),
+                                                  timezones=st.sampled_from([UTC, dt.timezone(dt.timedelta(hours=11)),
+                                                                             dt.timezone(dt.timedelta(hours=-9, minutes=-30))]))),
+                max_size=40), st.integers(1, 7))
+def test_a_column_of_instants_is_written_as_each_one_alone_is(values, chunk):
+    """The column-at-a-time text of instants (made a chunk at a time, as Arrow text) is exactly the
+    one-value form, missing ones missing, whatever the chunk's size against the column's."""
+    from onboarding import times
+
+    original, times._ISO_CHUNK = times._ISO_CHUNK, chunk
+    try:
+        out = pd.Series(times.iso_column(pd.Series(values, dtype=object))).tolist()
+    finally:
+        times._ISO_CHUNK = original
+    assert [None if v != v else v for v in out] == [times.iso(v) for v in values]
+
+
 def test_bulk_loads_round_trip_every_value_exactly(engine):
     """COPY's text format (PostgreSQL) and executemany (SQLite) both keep tabs, newlines, quotes,
     backslashes, a literal \\N and missing values as they were."""
