@@ -206,3 +206,77 @@ def test_every_email_of_the_sample_journey_is_service_mail():
     classes = email_classes(cohort.journey_spec, cohort.email_classes)
     assert classes["advanced_training:advanced_offer"] == "transactional"
     assert set(classes.values()) == {"transactional"} and len(classes) > 10
+
+
+LATE_JOURNEY = """
+journeys:
+  late:
+    title: Late stage
+    stages:
+      - id: profile
+        title: Profile
+        evidence: {event: profile_completed}
+      - id: verification
+        title: Verification
+        emails_on_enter: [verify_now]
+        evidence: {event: email_verified}
+        due: {after: signup, duration: 3d}
+        on_missed: cancel
+"""
+# Due 25 Nov 09:00 (three days after signup). Ann verified before her profile: done, no email.
+# Bea finished her profile only after the due time: cancelled as she enters, never asked to
+# verify. Cai entered in time and never verified: asked to, then cancelled at the due time. Dee
+# and Eve, like Ann (two of five cancelled: under the mass-cancellation guard's half).
+LATE_SIGNUPS = """Email,Name,Created
+ann@x.org,Ann Alder,2026-11-22 09:00
+bea@x.org,Bea Beck,2026-11-22 09:00
+cai@x.org,Cai Cole,2026-11-22 09:00
+dee@x.org,Dee Dunn,2026-11-22 09:00
+eve@x.org,Eve Ennis,2026-11-22 09:00
+"""
+LATE_EVENTS = """Email,Event,At
+bea@x.org,profile_completed,2026-11-25 10:00
+ann@x.org,profile_completed,2026-11-23 10:00
+cai@x.org,profile_completed,2026-11-23 10:00
+ann@x.org,email_verified,2026-11-23 09:30
+dee@x.org,email_verified,2026-11-22 10:00
+dee@x.org,profile_completed,2026-11-22 11:00
+eve@x.org,email_verified,2026-11-24 10:00
+eve@x.org,profile_completed,2026-11-24 11:00
+"""
+
+
+@pytest.mark.dagrun
+def test_a_cancel_stage_reached_late_cancels_at_entry_through_the_dag(airflow_db, airflow_env, fake_google,
+                                                                     monkeypatch, tmp_path):
+    """The second shape of a stage reached after its due time, through the real DAG: no export
+    leaves its event unseen, the lateness comes from the stage before, and the customer who
+    reached it in time beside her still gets its opening email and then her cancellation."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from helpers import events_cohort
+    from test_journey_dag import rows, run_night
+
+    cohorts = "journeys: journeys.yaml\ncohorts:" + events_cohort(
+        "late-2026-11", "Late stage, November 2026", "late", "Northwind Onboarding <onboarding@northwind.example>")
+    for name, text in {"cohorts.yaml": cohorts, "journeys.yaml": LATE_JOURNEY, "signups.csv": LATE_SIGNUPS,
+                       "events.csv": LATE_EVENTS}.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.setenv("ONBOARDING_COHORTS_FILE", str(tmp_path / "cohorts.yaml"))
+    dag = DagBag(dag_folder=str(ROOT / "dags")).dags["onboarding_nightly"]
+    state, run_id = run_night(dag, dt.date(2026, 11, 26), cohort="late-2026-11")
+    assert state == "success"
+    status = {r["email"]: r["status"] for r in rows(
+        "SELECT email, status FROM customer_status WHERE run_id = :r", r=run_id)}
+    assert status == {"ann@x.org": "done", "bea@x.org": "cancelled", "cai@x.org": "cancelled", "dee@x.org": "done",
+                      "eve@x.org": "done"}
+    sent = sorted((r["recipient"], r["kind"]) for r in rows(
+        "SELECT recipient, kind FROM email_ledger WHERE cohort_id = 'late-2026-11' AND status = 'sent' "
+        "AND recipient LIKE '%@x.org'"))
+    assert sent == [("bea@x.org", "verification:cancellation"), ("cai@x.org", "verification:cancellation"),
+                    ("cai@x.org", "verification:verify_now")]
+    to_bea = [m["raw"] for m in fake_google.sent.values() if b"\r\nTo: Bea Beck <bea@x.org>\r\n" in m["raw"]]
+    assert len(to_bea) == 1 and b"Verification" in to_bea[0]  # her one email: the cancellation
+    (visit,) = rows("SELECT entered_at, due_at, outcome FROM journey_visits WHERE run_id = :r AND email = 'bea@x.org' "
+                    "AND stage = 'verification'", r=run_id)
+    assert visit["outcome"] == "missed" and visit["entered_at"] > visit["due_at"]
