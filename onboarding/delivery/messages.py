@@ -265,7 +265,14 @@ def _email_message(*, sender: str, to_email: str, to_name: str, content: Rendere
 
 
 _HEADER_NAME = re.compile(rb"([!-9;-~]+):")
-_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
+# A multipart's Content-Type as this module and the email package write it: the boundary its
+# one parameter, quoted (readers differ on unquoted ones and on several).
+_MULTIPART = re.compile(r'\s*multipart/[a-z]+;\s*boundary="([0-9A-Za-z\'()+_,./:=?-]{1,70})"\s*', re.IGNORECASE)
+# Control characters other than the line break and tab: no encoder we use writes them, and mail
+# programs read them differently (some end a header at a NUL).
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What a customer's email is, read as a mail program shows it.
+CUSTOMER_PARTS = ["multipart/alternative", "text/plain", "text/html"]
 _ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
 _PLAIN_ADDR = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
                          r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
@@ -282,6 +289,9 @@ def _header_block(block: bytes, allowed: set[str], where: str) -> dict[str, str]
     last = None
     for line in block.split(b"\r\n") if block else []:
         if line[:1] in (b" ", b"\t") and last is not None:
+            if not line.strip():
+                # RFC 5322 forbids it; some readers end the headers there, others read on.
+                raise UnsafeMessage(f"{where} has a header line of only spaces")
             found[last] += line.decode("ascii")
             continue
         m = _HEADER_NAME.match(line)
@@ -296,20 +306,41 @@ def _header_block(block: bytes, allowed: set[str], where: str) -> dict[str, str]
     return found
 
 
-def _parts(headers: dict[str, str], body: bytes, allowed: set[str], depth: int = 0) -> None:
-    """Every part of a multipart body, and of its parts, carries only ``allowed`` headers, each once."""
-    ctype = headers.get("content-type", "")
-    if not ctype.strip().lower().startswith("multipart/"):
-        return
-    m = _BOUNDARY.search(ctype)
+def _parts(headers: dict[str, str], body: bytes, allowed: set[str], depth: int = 0) -> list[str]:
+    """The content types of a part and of every part inside it, in reading order (what a mail
+    program shows); refused unless each multipart names one quoted boundary, opens with it, has
+    every line that starts with it exactly a delimiter or the one closing delimiter, nothing before
+    the first or after the last, and parts carrying only ``allowed`` headers, each once."""
+    ctype = headers.get("content-type", "text/plain")
+    kind = ctype.split(";", 1)[0].strip().lower()
+    if not kind.startswith("multipart/"):
+        return [kind]
+    m = _MULTIPART.fullmatch(ctype)
     if m is None or depth > 5:
-        raise UnsafeMessage("a part of the message cannot be read back")
-    delimiter = b"\r\n--" + m.group(1).encode("ascii")
-    for chunk in (b"\r\n" + body).split(delimiter)[1:]:
-        if chunk.startswith(b"--"):
-            break
-        block, _, content = chunk.partition(b"\r\n")[2].partition(b"\r\n\r\n")
-        _parts(_header_block(block, allowed, "a part of the message"), content, allowed, depth + 1)
+        raise UnsafeMessage("a part of the message cannot be read back: its boundary is not one quoted parameter")
+    dash = b"--" + m.group(1).encode("ascii")
+    lines = body.split(b"\r\n")
+    opens, close = [], None
+    for n, line in enumerate(lines):
+        if line.startswith(dash):
+            # A line that starts with the boundary is one to a mail program, whatever follows it.
+            if close is not None or line not in (dash, dash + b"--"):
+                raise UnsafeMessage("a part boundary of the message is not exactly the one it names")
+            if line == dash:
+                opens.append(n)
+            else:
+                close = n
+    # Neither module writes a preamble or an epilogue (the message's last line break aside).
+    if not opens or opens[0] != 0 or close is None or lines[close + 1:] not in ([], [b""]):
+        raise UnsafeMessage("a multipart part of the message is not opened and closed by its boundary alone")
+    found = [kind]
+    for start, end in zip(opens, [*opens[1:], close]):
+        chunk = b"\r\n".join(lines[start + 1:end])
+        block, sep, content = (b"", b"", chunk[2:]) if chunk.startswith(b"\r\n") else chunk.partition(b"\r\n\r\n")
+        if not sep and not chunk.startswith(b"\r\n"):
+            raise UnsafeMessage("a part of the message has no blank line after its headers")
+        found += _parts(_header_block(block, allowed, "a part of the message"), content, allowed, depth + 1)
+    return found
 
 
 def _addresses(headers: dict[str, str], name: str) -> list[str]:
@@ -324,6 +355,9 @@ def _addresses(headers: dict[str, str], name: str) -> list[str]:
         if m is None or m.end() == pos:
             raise UnsafeMessage(f"the message's {name} header cannot be read back")
         addr = m.group(1) or m.group(2)
+        if '"' in m.group(0) and "=?" in m.group(0):
+            # Mail programs decode an encoded word even inside quotes: the name shown is another.
+            raise UnsafeMessage(f"the message's {name} header holds a quoted name with an encoded word in it")
         if "=?" in addr or not _PLAIN_ADDR.fullmatch(addr):
             # An encoded word in an address is decoded by mail programs into another address.
             raise UnsafeMessage(f"the message's {name} header holds an address that does not read back as "
@@ -342,6 +376,8 @@ def check_message(msg: Message, to_email: str, cc: tuple[str, ...] = (), sender:
     raw = bytes(msg)
     if not raw.isascii():
         raise UnsafeMessage("the message has 8-bit bytes (headers and parts must be encoded)")
+    if _CONTROL.search(raw):
+        raise UnsafeMessage("the message has a control character (headers and parts must be encoded)")
     if raw.count(b"\n") != raw.count(b"\r\n") or raw.count(b"\r") != raw.count(b"\r\n"):
         raise UnsafeMessage("the message has a line break that is not CRLF")
     lines = raw.split(b"\r\n")
@@ -352,7 +388,10 @@ def check_message(msg: Message, to_email: str, cc: tuple[str, ...] = (), sender:
     block, _, body = raw.partition(b"\r\n\r\n")
     allowed = {h.lower() for h in HEADERS}
     headers = _header_block(block, allowed, "the message")
-    _parts(headers, body, allowed | {h.lower() for h in PART_HEADERS})
+    shown = _parts(headers, body, allowed | {h.lower() for h in PART_HEADERS})
+    meant = [p.get_content_type() for p in msg.walk()] if isinstance(msg, EmailMessage) else CUSTOMER_PARTS
+    if shown != meant:
+        raise UnsafeMessage(f"the message reads as parts {shown}, not the {meant} it was built as")
     if _addresses(headers, "To") != [to_email.lower()]:
         raise UnsafeMessage("the message would go to another address, not only to the intended recipient")
     if _addresses(headers, "Cc") != [a.lower() for a in cc]:
