@@ -12,6 +12,15 @@ ENCODED_WORD = re.compile(r"=\?")
 MAX_EMAIL_CHARS = 254
 
 
+def normalised(value: object) -> str:
+    """An address as addresses are matched: trimmed, and lower-cased only when it is all ASCII.
+    Lower-casing folds the Kelvin sign (U+212A) into an ASCII ``k``: ``\u212aelvin@x.org``, at
+    which nobody can receive, would become kelvin@x.org, another person's address. Left as
+    written, it is refused as not a plain address."""
+    text = str(value or "").strip()
+    return text.lower() if text.isascii() else text
+
+
 def is_plain_address(value: str) -> bool:
     """A lower-case address in the accepted form, without anything a mail program would decode."""
     return (len(value) <= MAX_EMAIL_CHARS and re.fullmatch(EMAIL_REGEX, value) is not None

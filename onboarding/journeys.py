@@ -422,9 +422,9 @@ def _csm_name(value: Any) -> str:
 
 
 def _csm_email(value: Any) -> str:
-    from onboarding.addresses import is_plain_address
+    from onboarding.addresses import is_plain_address, normalised
 
-    email = value.strip().lower() if isinstance(value, str) else ""
+    email = normalised(value) if isinstance(value, str) else ""
     if not is_plain_address(email):
         raise ValueError(f"{value!r} is not one email address")
     return email

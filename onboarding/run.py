@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from onboarding import paths
-from onboarding.addresses import is_plain_address
+from onboarding.addresses import is_plain_address, normalised
 from onboarding.cohorts import CohortFile, select_cohorts
 from onboarding.decisions.guards import released
 from onboarding.decisions import FORM_KINDS, JOURNEY_KIND, KINDS, Resend, form_kinds, journey_of
@@ -96,7 +96,7 @@ def _resend_request(reference: str | None) -> str | None:
 
 def resend(customer: str | None, kind: str | None, reason: str | None) -> Resend:
     """One customer's email to send again, as the Onboarding page asks for it (checked here)."""
-    email = (customer or "").strip().lower()
+    email = normalised(customer)
     if not is_plain_address(email):
         raise ParamsError("address: not an email address")
     if kind not in KINDS and not re.fullmatch(JOURNEY_KIND, str(kind or "")):

@@ -204,3 +204,40 @@ def test_the_column_readers_fast_paths_read_every_cell_as_the_one_value_rules_do
             assert reason == f"email address longer than {MAX_EMAIL_CHARS} characters"
         else:
             assert reason == (None if re.fullmatch(EMAIL_REGEX, text) else "invalid email address")
+
+
+@example(cell="\u212aelvin@x.org")  # the Kelvin sign: lower-cased, it was the ASCII kelvin@x.org
+@example(cell="\u212aELVIN@X.ORG")
+@given(cell=st.one_of(hostile, email_like, st.text(max_size=30)))
+def test_an_address_cell_with_a_character_beyond_ascii_is_never_an_address(cell):
+    """An address is matched as written, trimmed, lower-cased only when all ASCII: no character
+    beyond ASCII turns into an ASCII one (``str.lower`` folds the Kelvin sign into ``k``), so a
+    cell nobody can receive at is refused, never read as someone else's address."""
+    from onboarding.addresses import normalised
+
+    column = normalise_emails(pd.Series([cell], dtype=object))
+    assert column.tolist() == [normalised(cell)]
+    if not cell.strip().isascii():
+        assert email_problems(column).iloc[0] is not None
+
+
+def test_a_kelvin_sign_signup_is_quarantined_and_kelvin_is_not_emailed(engine, tmp_path):
+    """Through the night's stages: the signup written with a Kelvin sign is quarantined (file,
+    row, column), the completion for the ASCII address finds no signup (an orphan), and nobody
+    at kelvin@x.org is emailed; the customer beside it is."""
+    import sqlalchemy as sa
+
+    from helpers import csv_cohort, local, run_stages
+
+    (tmp_path / "signups.csv").write_text("Email,Name,When\n\u212aelvin@x.org,Kay,\nann@x.org,Ann,\n", encoding="utf-8")
+    (tmp_path / "completions.csv").write_text("user_email,completed_at\nkelvin@x.org,2026-11-20T09:00:00+11:00\n"
+                                              "ann@x.org,2026-11-21T09:00:00+11:00\n", encoding="utf-8")
+    run_stages(engine, csv_cohort(tmp_path), tmp_path, local(2026, 12, 5))
+    with engine.connect() as conn:
+        quarantined = conn.execute(sa.text("SELECT source, source_row, reason FROM quarantine")).all()
+        ledger = conn.execute(sa.text("SELECT recipient, kind FROM email_ledger WHERE kind != 'summary'")).all()
+    assert [(q.source, q.source_row) for q in quarantined] == [("signups", 2)]
+    assert "invalid email address" in quarantined[0].reason
+    assert ledger == [("ann@x.org", "welcome")]
+    sent = sorted(p.name.split(".onb")[0] for p in (tmp_path / "outbox").rglob("*.eml"))
+    assert "kelvin@x.org" not in sent and "ann@x.org" in sent

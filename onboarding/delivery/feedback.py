@@ -32,6 +32,7 @@ from email.message import Message
 from email.utils import getaddresses, parseaddr
 from typing import Any, Iterable, Mapping
 
+from onboarding.addresses import normalised
 from onboarding.delivery.messages import REF_HEADER
 
 REF = re.compile(r"\bonb-[0-9a-f]{20}\b")
@@ -70,8 +71,8 @@ def screen(headers: Mapping[str, str], unsubscribe_addresses: set[str], mail_sys
     """Whether a message is worth reading, from its headers alone: None to read it, or why it is
     ignored (junk, a report from a sender that is not a mail system, too large)."""
     h = {k.lower(): v for k, v in headers.items()}
-    sender = parseaddr(h.get("from", ""))[1].strip().lower()
-    to = {a.lower() for _, a in getaddresses([h.get("to", ""), h.get("delivered-to", "")])}
+    sender = normalised(parseaddr(h.get("from", ""))[1])
+    to = {normalised(a) for _, a in getaddresses([h.get("to", ""), h.get("delivered-to", "")])}
     if size > MAX_RAW_BYTES:
         return TOO_LARGE
     if sender in mail_systems or to & {a.lower() for a in unsubscribe_addresses}:
@@ -107,7 +108,7 @@ def read(raw: bytes, unsubscribe_addresses: set[str], mail_systems: frozenset[st
         return Feedback("ignored", detail=TOO_LARGE)
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-        sender = parseaddr(str(msg.get("From", "")))[1].strip().lower()
+        sender = normalised(parseaddr(str(msg.get("From", "")))[1])
         report = _report(msg)
         if report is not None:
             if sender not in mail_systems:
@@ -210,7 +211,7 @@ def _address_field(value: str) -> str | None:
     """``rfc822; someone@example.org`` -> the address, lower case."""
     text = " ".join(str(value).split())
     text = text.split(";", 1)[1] if ";" in text else text
-    address = parseaddr(text.strip())[1].strip().lower()
+    address = normalised(parseaddr(text.strip())[1])
     return address if "@" in address and not any(c.isspace() for c in address) else None
 
 

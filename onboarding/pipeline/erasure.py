@@ -34,6 +34,7 @@ import uuid
 from typing import Any, Callable
 
 from onboarding import storage
+from onboarding.addresses import normalised
 from onboarding.cohorts import EXPORT_ROLES, Cohort
 from onboarding.consent import ERASED_PREFIX, hashed_address
 from onboarding.sources.snapshot import Snapshot, csv_without_rows, without_rows
@@ -61,7 +62,7 @@ def address_pattern(address: str) -> re.Pattern:
 
 
 def normalise_address(address: str) -> str:
-    text = (address or "").strip().lower()
+    text = normalised(address)
     local, _, domain = text.rpartition("@")
     if not local or "." not in domain or any(c.isspace() or c in "<>,;\"'" for c in text):
         raise ValueError(f"{address!r} is not an email address; erasure names one person's address")

@@ -85,9 +85,9 @@ def restart(store: Store, found: CohortFile, address: str, cohort: str | None, n
     next run may email her again. Only a manual entry is lifted; a bounce, a complaint or an
     unsubscribe is hers, not the instructor's, and is refused with its reason (never undone
     silently), as is a stop kept for every cohort when one cohort is named."""
-    from onboarding.addresses import is_plain_address
+    from onboarding.addresses import is_plain_address, normalised
 
-    email = (address or "").strip().lower()
+    email = normalised(address)
     if not is_plain_address(email):
         raise ParamsError("address: not an email address")
     scope = _scope(found, cohort)

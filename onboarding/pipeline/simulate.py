@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from onboarding.addresses import normalised
 from onboarding.cohorts import Cohort, SourceConfig
 from onboarding.decisions.facts import RunFacts
 from onboarding.decisions.simulate import Night, first_night, nightly_moments, simulate
@@ -194,7 +195,7 @@ def what_next(store, cohort: Cohort, email: str, nights: int = 14) -> list[Night
     zone = ZoneInfo(tz)
     start = first_night(from_iso(str(latest["as_of"])) + dt.timedelta(seconds=1), zone, run_time)
     moments = nightly_moments(start, start + dt.timedelta(days=nights - 1), zone, run_time)
-    address = email.strip().lower()
+    address = normalised(email)
     # Another customer matters to her only through a CSM's places: while a placement is still
     # ahead of her, the whole cohort is simulated with her (the places they hold, the queue before her).
     placed = any(a["email"] == address for a in store.journeys.csm_assignments(cohort.id))

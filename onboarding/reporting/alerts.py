@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Callable
 
+from onboarding.addresses import normalised
 from onboarding.cohorts import Cohort
 from onboarding.delivery import messages
 from onboarding.delivery.ledger import send_one
@@ -54,8 +55,8 @@ class Failure:
 def recipients(configured: str | None, data_team: tuple[str, ...] = ()) -> list[str]:
     """Who hears of a failure: the ``onboarding_alert_to`` addresses, then the cohort's data team;
     each once, in that order."""
-    found = [a.strip().lower() for a in (configured or "").replace(";", ",").split(",") if a.strip()]
-    return list(dict.fromkeys(found + [a.lower() for a in data_team]))
+    found = [normalised(a) for a in (configured or "").replace(";", ",").split(",") if a.strip()]
+    return list(dict.fromkeys(found + [normalised(a) for a in data_team]))
 
 
 def message(failure: Failure, sender: str, to: list[str], tz, ref: str, sender_note: str | None = None

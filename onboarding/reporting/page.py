@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from onboarding.addresses import normalised
 from onboarding.cohorts import Cohort, CohortFile
 from onboarding.journeys import SEED_ID
 from onboarding.languages import DEFAULT as DEFAULT_LANGUAGE, locale_language, strftime
@@ -413,7 +414,7 @@ class PageReads:
             })
         # Her name as the latest night that knew her recorded it (her newest signup).
         name = h["nights"][-1]["name"] if h["nights"] else ""
-        address = email.strip().lower()
+        address = normalised(email)
         try:
             stops = self.store.suppressions.of_address(address, cohort_id)
             changes = self.store.suppressions.changes(address, cohort_id)

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from onboarding.addresses import EMAIL_REGEX, MAX_EMAIL_CHARS
+from onboarding.addresses import EMAIL_REGEX, MAX_EMAIL_CHARS, normalised
 from onboarding.sources.table import SERIAL_EPOCH
 
 _EMAIL = re.compile(EMAIL_REGEX)
@@ -39,8 +39,8 @@ _OFFSET = re.compile(r"(?:\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{2,6}(?:[.,]\d+)
 
 
 def normalise_email(value: Any) -> str:
-    """Emails match after trimming and lower-casing."""
-    return str(value or "").strip().lower()
+    """Emails match after trimming and lower-casing (``addresses.normalised``)."""
+    return normalised(value)
 
 
 def _texts(values: pd.Series) -> pd.Series:
@@ -50,7 +50,9 @@ def _texts(values: pd.Series) -> pd.Series:
 
 
 def normalise_emails(values: pd.Series) -> pd.Series:
-    return _texts(values).str.strip().str.lower()
+    # Lower-cased only where all ASCII (``addresses.normalised``): one pass, as the column readers do.
+    texts = _texts(values).str.strip()
+    return pd.Series([t.lower() if t.isascii() else t for t in texts.tolist()], index=texts.index, dtype=object)
 
 
 def email_problems(emails: pd.Series) -> pd.Series:
