@@ -401,3 +401,69 @@ def test_a_spoofed_unsubscribe_unsubscribes_nobody(engine, cohort, tmp_path, fak
     assert read == {"unsubscribe": 1}
     assert [(e["address"], e["reason"], e["cohort_id"]) for e in Store(engine).suppressions.all()] == [
         ("ann@x.org", "unsubscribed", "c1")]
+
+
+# --- the same report again (an attacker's pass: mail systems resend reports, anyone holding one can replay it) ---
+def _reminders(fake):
+    return {m["to"].split("<")[1].rstrip(">"): m["raw"] for m in fake.sent.values()
+            if "reminder" in m["subject"].lower()}
+
+
+def test_a_replayed_bounce_is_one_bounce(engine, cohort, tmp_path, fake_google):
+    """Six copies of a soft and of a hard bounce: two emails came back, and the summary says two."""
+    _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 2), "night-1")
+    raw = _reminders(fake_google)
+    for _ in range(6):
+        fake_google.deliver(dsn(raw["bob@x.org"], "bob@x.org", "4.2.2"))
+        fake_google.deliver(dsn(raw["ann@x.org"], "ann@x.org", "5.1.1"))
+    ctx, read = _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 3), "night-2")
+    assert (read["bounce_soft"], read["bounce_hard"], read["ignored"]) == (1, 1, 10)
+    summary = " ".join((ctx.folder("c1") / "summary.txt").read_text().split())
+    assert " 2 email(s) came back undelivered" in summary, summary[:400]
+    assert summary.count("Bob <bob@x.org>: bounced (soft)") == 1
+    assert _ledger(engine)[("ann@x.org", "reminder", False)] == ("bounced", "hard")
+    assert _ledger(engine)[("bob@x.org", "reminder", True)][0] == "sent"  # his one retry
+
+
+def test_a_replayed_soft_bounce_after_the_retry_promises_no_second_retry(engine, cohort, tmp_path, fake_google):
+    _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 2), "night-1")
+    raw = _reminders(fake_google)
+    fake_google.deliver(dsn(raw["bob@x.org"], "bob@x.org", "4.2.2"))
+    _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 3), "night-2")  # his retry goes
+    fake_google.deliver(dsn(raw["bob@x.org"], "bob@x.org", "4.2.2"))  # the same report again
+    ctx, _ = _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 3, 20), "night-3")
+    assert "sent again once" not in (ctx.folder("c1") / "summary.txt").read_text()
+    assert sum(1 for (to, kind, _), _v in _ledger(engine).items() if to == "bob@x.org" and kind == "reminder") == 2
+
+
+def test_a_soft_report_after_a_hard_bounce_keeps_it_hard_and_a_hard_one_after_a_soft_makes_it_hard(
+        engine, cohort, tmp_path, fake_google):
+    _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 2), "night-1")
+    raw = _reminders(fake_google)
+    fake_google.deliver(dsn(raw["ann@x.org"], "ann@x.org", "5.1.1"))
+    fake_google.deliver(dsn(raw["bob@x.org"], "bob@x.org", "4.2.2"))
+    _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 3), "night-2")
+    assert Store(engine).analytics.hard_bounces("c1") == 1
+    fake_google.deliver(dsn(raw["ann@x.org"], "ann@x.org", "4.2.2"))  # soft after hard: stays hard
+    fake_google.deliver(dsn(raw["bob@x.org"], "bob@x.org", "5.1.1"))  # hard after soft: the address is gone
+    _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 3, 20), "night-3")
+    ledger = _ledger(engine)
+    assert ledger[("ann@x.org", "reminder", False)] == ("bounced", "hard")
+    assert ledger[("bob@x.org", "reminder", False)] == ("bounced", "hard")
+    assert Store(engine).analytics.hard_bounces("c1") == 2
+    for who in ("ann@x.org", "bob@x.org"):
+        assert "hard_bounce" in [e.reason for e in Store(engine).suppressions.of_address(who)]
+    # And the ledger itself keeps a hard bounce hard, whoever marks it again.
+    with engine.connect() as conn:
+        key = conn.execute(sa.text("SELECT email_key FROM email_ledger WHERE recipient = 'ann@x.org' "
+                                   "AND kind = 'reminder'")).scalar_one()
+    Store(engine).ledger.bounced(key, "night-4", "soft", "4.2.2 again")
+    assert _ledger(engine)[("ann@x.org", "reminder", False)] == ("bounced", "hard")
+
+
+def test_an_unsubscribe_whose_subject_kept_its_percent_encoding_still_counts():
+    """Some mail programs leave the mailto subject's %20 undecoded: "unsubscribe%20onb-...". """
+    entry = {"email_key": "c1|ann@x.org|welcome", "cohort_id": "c1", "recipient": "ann@x.org"}
+    fb = feedback.read(unsubscribe_mail("ann@x.org", UNSUB, subject="unsubscribe%20onb-0123456789abcdef0123"), {UNSUB})
+    assert fb.refs == ("onb-0123456789abcdef0123",)
+    assert feedback.effect(fb, entry).action == "unsubscribe"

@@ -35,7 +35,9 @@ from typing import Any, Iterable, Mapping
 from onboarding.addresses import normalised
 from onboarding.delivery.messages import REF_HEADER
 
-REF = re.compile(r"\bonb-[0-9a-f]{20}\b")
+# No word boundary before it: a mail program that leaves a mailto subject's "%20" undecoded writes
+# "unsubscribe%20onb-..." (a reference counts only if it was issued to the sender anyway).
+REF = re.compile(r"onb-[0-9a-f]{20}\b")
 MAX_RAW_BYTES = 10 * 1024 * 1024  # a report larger than this is not read
 DAEMONS = ("mailer-daemon", "postmaster")
 # Gmail's (and Google Workspace's) Mail Delivery Subsystem: the From of every bounce Gmail writes.
@@ -50,6 +52,7 @@ NOT_A_MAIL_SYSTEM = "a delivery-status report from a sender that is not a mail s
 NO_ORIGINAL_REF = "a bounce with no reference in the attached original message"
 NOT_ISSUED = "a bounce naming no email this deployment sent"
 WRONG_RECIPIENT = "a bounce whose failed recipient is not the one the email went to"
+ALREADY_BOUNCED = "a bounce of an email already recorded as bounced ({bounce}): counted once"
 UNSUB_NO_REF = "an unsubscribe mail without a reference (the instructor handles it by hand)"
 UNSUB_NOT_ISSUED = "an unsubscribe mail naming no email this deployment sent"
 UNSUB_OTHER = "an unsubscribe mail from another address than the email it names went to"
@@ -141,6 +144,11 @@ def effect(fb: Feedback, entry: dict[str, Any] | None) -> Effect:
             return Effect("ignored", None, None, "none", NOT_ISSUED if fb.refs else NO_ORIGINAL_REF)
         if (fb.address or "").lower() != str(entry["recipient"]).lower():
             return Effect("ignored", None, None, "none", WRONG_RECIPIENT)
+        if entry.get("status") == "bounced" and (entry.get("bounce") == "hard" or fb.bounce != "hard"):
+            # Mail systems send a report again, and anyone holding one can replay it: an email
+            # bounces once (a soft one may still turn out hard), so the summary counts it once,
+            # promises no second retry, and a hard bounce is never made soft again.
+            return Effect("ignored", None, None, "none", ALREADY_BOUNCED.format(bounce=entry.get("bounce")))
         action = "suppress" if fb.bounce == "hard" else "retry"
         return Effect("bounce", entry["email_key"], entry["cohort_id"], action, fb.detail)
     if entry is None:
