@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from onboarding.addresses import normalised
+
 REASONS = ("manual", "unsubscribed", "hard_bounce", "complaint", "erased")
 CLASSES = ("transactional", "marketing")
 TRANSACTIONAL = CLASSES[0]  # every kind's class unless the cohort file says otherwise
@@ -45,7 +47,7 @@ def hashed_address(salt: str, address: str) -> str:
 
 def normalise_suppression(address: str) -> str:
     """An entry's address as the list keeps it: lower case, no spaces; a domain as '@domain'."""
-    text = address.strip().lower()
+    text = normalised(address)
     if not text:
         raise ValueError("an empty address cannot be suppressed")
     if "@" not in text:
@@ -53,6 +55,10 @@ def normalise_suppression(address: str) -> str:
     local, _, domain = text.rpartition("@")
     if not domain or "." not in domain or any(c.isspace() or c in "<>,;" for c in text):
         raise ValueError(f"{address!r} is neither an email address nor a domain (@example.org)")
+    if not text.isascii():
+        # Every address emailed is plain ASCII: this entry would stop nobody (and lower-cased, a
+        # Kelvin sign would have stopped someone else).
+        raise ValueError(f"{address!r} has a character beyond ASCII; no address emailed has one")
     return text
 
 

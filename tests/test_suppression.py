@@ -327,3 +327,14 @@ def test_restarting_her_emails_lifts_a_manual_stop_only_and_says_who(engine, coh
     store.suppressions.add("@spam.example", "manual", "page", "c1")
     with pytest.raises(ParamsError, match="whole domain"):
         privacy.restart(store, found, "cat@spam.example", "c1", None, "olga")
+
+
+@pytest.mark.parametrize("entry", ["\u212aelvin@x.org", "@b\u00fccher.example", "ann@x.\u043erg"])
+def test_a_suppression_with_a_character_beyond_ascii_is_refused_not_folded(entry):
+    """No address emailed has one, so such an entry would stop nobody; lower-cased, the Kelvin sign
+    (U+212A) would have stopped kelvin@x.org, someone else."""
+    from onboarding.consent import normalise_suppression
+
+    with pytest.raises(ValueError, match="beyond ASCII"):
+        normalise_suppression(entry)
+    assert normalise_suppression(" Ann@X.org ") == "ann@x.org"
