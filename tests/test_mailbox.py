@@ -467,3 +467,22 @@ def test_an_unsubscribe_whose_subject_kept_its_percent_encoding_still_counts():
     fb = feedback.read(unsubscribe_mail("ann@x.org", UNSUB, subject="unsubscribe%20onb-0123456789abcdef0123"), {UNSUB})
     assert fb.refs == ("onb-0123456789abcdef0123",)
     assert feedback.effect(fb, entry).action == "unsubscribe"
+
+
+def test_a_second_try_that_bounces_too_is_not_promised_a_third(engine, cohort, tmp_path, fake_google):
+    """Bob's reminder bounces soft and is sent again once; that second try bounces soft too. The
+    summary must not say "sent again once" for it (nothing is sent again), and says so instead."""
+    _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 2), "night-1")
+    fake_google.deliver(dsn(_reminders(fake_google)["bob@x.org"], "bob@x.org", "4.2.2"))
+    _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 3), "night-2")  # his second try goes
+    second = _reminders(fake_google)["bob@x.org"]
+    assert b"|retry" not in second and _ledger(engine)[("bob@x.org", "reminder", True)][0] == "sent"
+    fake_google.deliver(dsn(second, "bob@x.org", "4.2.2"))
+    ctx, read = _night(engine, cohort, tmp_path, fake_google, local(2026, 12, 3, 20), "night-3")
+    assert read["bounce_soft"] == 1
+    assert _ledger(engine)[("bob@x.org", "reminder", True)] == ("bounced", "soft")
+    summary = " ".join((ctx.folder("c1") / "summary.txt").read_text().split())
+    assert "sent again once" not in summary, summary[:600]
+    assert "1 came back on their second try and are not sent again" in summary
+    assert "Bob <bob@x.org>: bounced (soft), not sent again (it was the second try)" in summary
+    assert sum(1 for (to, kind, _), _v in _ledger(engine).items() if to == "bob@x.org" and kind == "reminder") == 2

@@ -149,7 +149,8 @@ def effect(fb: Feedback, entry: dict[str, Any] | None) -> Effect:
             # bounces once (a soft one may still turn out hard), so the summary counts it once,
             # promises no second retry, and a hard bounce is never made soft again.
             return Effect("ignored", None, None, "none", ALREADY_BOUNCED.format(bounce=entry.get("bounce")))
-        action = "suppress" if fb.bounce == "hard" else "retry"
+        # A soft bounce is sent again once: not when the email that came back was that second try.
+        action = "suppress" if fb.bounce == "hard" else "none" if entry.get("retry") else "retry"
         return Effect("bounce", entry["email_key"], entry["cohort_id"], action, fb.detail)
     if entry is None:
         return Effect("ignored", None, None, "none", UNSUB_NOT_ISSUED if fb.refs else UNSUB_NO_REF)

@@ -179,8 +179,15 @@ def needs(data: dict[str, Any]) -> list[str]:
     bounced = [m for m in data.get("came_back", []) if m["kind"] == "bounce"]
     if bounced:
         hard = sum(m["bounce"] == "hard" for m in bounced)
+        # A soft bounce is sent again once; a second try that came back too is not.
+        last = sum(m["bounce"] != "hard" and m["action"] != "retry once" for m in bounced)
+        again = len(bounced) - hard - last
+        others = "; ".join(
+            ([f"{again} sent again once" if last else "the others are sent again once"] if again or not last else [])
+            + ([f"{last} came back on their second try and are not sent again, so tell those customers another "
+                "way"] if last else []))
         out.append(f"{len(bounced)} email(s) came back undelivered ({hard} for an address that does not exist: "
-                   "suppressed, so check it with the customer; the others are sent again once). Listed below.")
+                   f"suppressed, so check it with the customer; {others}). Listed below.")
     unsub = sum(m["n"] for m in data.get("mailbox_ignored", []) if m["detail"] == feedback.UNSUB_NO_REF)
     if unsub:
         out.append(f"{unsub} unsubscribe mail(s) carried no reference, so they unsubscribed nobody (anyone can "
