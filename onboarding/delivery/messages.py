@@ -336,9 +336,12 @@ def _parts(headers: dict[str, str], body: bytes, allowed: set[str], depth: int =
     found = [kind]
     for start, end in zip(opens, [*opens[1:], close]):
         chunk = b"\r\n".join(lines[start + 1:end])
-        block, sep, content = (b"", b"", chunk[2:]) if chunk.startswith(b"\r\n") else chunk.partition(b"\r\n\r\n")
-        if not sep and not chunk.startswith(b"\r\n"):
-            raise UnsafeMessage("a part of the message has no blank line after its headers")
+        if chunk.startswith(b"\r\n"):  # a part without headers
+            block, content = b"", chunk[2:]
+        else:
+            block, sep, content = chunk.partition(b"\r\n\r\n")
+            if not sep:
+                raise UnsafeMessage("a part of the message has no blank line after its headers")
         found += _parts(_header_block(block, allowed, "a part of the message"), content, allowed, depth + 1)
     return found
 

@@ -182,10 +182,9 @@ def needs(data: dict[str, Any]) -> list[str]:
         # A soft bounce is sent again once; a second try that came back too is not.
         last = sum(m["bounce"] != "hard" and m["action"] != "retry once" for m in bounced)
         again = len(bounced) - hard - last
-        others = "; ".join(
-            ([f"{again} sent again once" if last else "the others are sent again once"] if again or not last else [])
-            + ([f"{last} came back on their second try and are not sent again, so tell those customers another "
-                "way"] if last else []))
+        others = "the others are sent again once" if not last else (
+            (f"{again} sent again once; " if again else "")
+            + f"{last} came back on their second try and are not sent again, so tell those customers another way")
         out.append(f"{len(bounced)} email(s) came back undelivered ({hard} for an address that does not exist: "
                    f"suppressed, so check it with the customer; {others}). Listed below.")
     unsub = sum(m["n"] for m in data.get("mailbox_ignored", []) if m["detail"] == feedback.UNSUB_NO_REF)

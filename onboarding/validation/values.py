@@ -50,9 +50,9 @@ def _texts(values: pd.Series) -> pd.Series:
 
 
 def normalise_emails(values: pd.Series) -> pd.Series:
-    # Lower-cased only where all ASCII (``addresses.normalised``): one pass, as the column readers do.
-    texts = _texts(values).str.strip()
-    return pd.Series([t.lower() if t.isascii() else t for t in texts.tolist()], index=texts.index, dtype=object)
+    """``normalise_email`` of a whole column, in one pass."""
+    texts = _texts(values)
+    return pd.Series([normalised(t) for t in texts.tolist()], index=texts.index, dtype=object)
 
 
 def email_problems(emails: pd.Series) -> pd.Series:
